@@ -1,0 +1,91 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "HubNet",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "hubnet", targets: ["hubnet"]),
+        .library(name: "HubNetCore", targets: ["HubNetCore"]),
+        .library(name: "HubNetServer", targets: ["HubNetServer"]),
+        .library(name: "HubNetTestSupport", targets: ["HubNetTestSupport"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+    ],
+    targets: [
+        // The domain: typed IDs, entities, validation, policies. No I/O.
+        .target(name: "HubNetCore"),
+        // PostgreSQL store: migrator (reads sql/), repositories, embedded cluster launcher.
+        .target(
+            name: "HubNetPostgres",
+            dependencies: [
+                "HubNetCore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            resources: [.copy("Migrations")]
+        ),
+        // Hummingbird application: controllers, middleware, the OpenAPI document.
+        .target(
+            name: "HubNetServer",
+            dependencies: [
+                "HubNetCore",
+                "HubNetPostgres",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            resources: [.copy("openapi.json")]
+        ),
+        // Throwaway PostgreSQL, per-suite databases from a template, tenant fixtures.
+        .target(
+            name: "HubNetTestSupport",
+            dependencies: [
+                "HubNetCore",
+                "HubNetPostgres",
+                "HubNetServer",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The command-line tool: wiring only.
+        .executableTarget(
+            name: "hubnet",
+            dependencies: [
+                "HubNetCore",
+                "HubNetPostgres",
+                "HubNetServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(name: "HubNetCoreTests", dependencies: ["HubNetCore"]),
+        .testTarget(
+            name: "HubNetPostgresTests",
+            dependencies: ["HubNetPostgres", "HubNetTestSupport", .product(name: "PostgresNIO", package: "postgres-nio")]
+        ),
+        .testTarget(
+            name: "HubNetServerTests",
+            dependencies: [
+                "HubNetServer", "HubNetTestSupport", "HubNetCore",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,82 @@
+import Foundation
+
+/// Field rules shared by every draft, so that one rule has one wording everywhere.
+public enum Validate {
+    /// Trims and requires between 1 and `max` characters.
+    public static func text(_ value: String, field: String, max: Int) throws(DomainError) -> String {
+        let trimmed = value.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !trimmed.isEmpty else { throw .invalid(field, "must not be empty") }
+        guard trimmed.count <= max else { throw .invalid(field, "must be at most \(max) characters") }
+        guard !trimmed.unicodeScalars.contains(where: { $0.value < 0x20 && $0 != "\n" && $0 != "\t" && $0 != "\r" }) else {
+            throw .invalid(field, "must not contain control characters")
+        }
+        return trimmed
+    }
+
+    /// Like `text`, but an absent or blank value is `nil`.
+    public static func optionalText(_ value: String?, field: String, max: Int) throws(DomainError) -> String? {
+        guard let value, !value.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { return nil }
+        return try text(value, field: field, max: max)
+    }
+
+    /// A plausible address: one `@`, a dotted domain, no spaces; lower-cased.
+    public static func email(_ value: String, field: String) throws(DomainError) -> String {
+        let trimmed = value.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
+        let parts = trimmed.split(separator: "@", omittingEmptySubsequences: false)
+        guard trimmed.count <= 254, parts.count == 2, !parts[0].isEmpty,
+            parts[1].contains("."), !parts[1].hasPrefix("."), !parts[1].hasSuffix("."),
+            !trimmed.contains(where: \.isWhitespace)
+        else { throw .invalid(field, "must be an email address") }
+        return trimmed
+    }
+
+    public static func optionalEmail(_ value: String?, field: String) throws(DomainError) -> String? {
+        guard let value, !value.trimmingCharacters(in: .whitespaces).isEmpty else { return nil }
+        return try email(value, field: field)
+    }
+
+    /// Digits with the usual separators and an optional leading `+`; 6 to 20 digits.
+    public static func optionalPhone(_ value: String?, field: String) throws(DomainError) -> String? {
+        guard let value, !value.trimmingCharacters(in: .whitespaces).isEmpty else { return nil }
+        let trimmed = value.trimmingCharacters(in: .whitespaces)
+        let allowed = Set("0123456789+-. ()")
+        let digits = trimmed.filter(\.isNumber).count
+        guard trimmed.allSatisfy(allowed.contains), (6...20).contains(digits),
+            !trimmed.dropFirst().contains("+")
+        else { throw .invalid(field, "must be a phone number") }
+        return trimmed
+    }
+
+    /// An absolute http or https URL.
+    public static func optionalURL(_ value: String?, field: String) throws(DomainError) -> String? {
+        guard let value, !value.trimmingCharacters(in: .whitespaces).isEmpty else { return nil }
+        let trimmed = value.trimmingCharacters(in: .whitespaces)
+        guard trimmed.count <= 2000, let url = URL(string: trimmed), let scheme = url.scheme?.lowercased(),
+            scheme == "http" || scheme == "https", url.host?.isEmpty == false
+        else { throw .invalid(field, "must be an http or https URL") }
+        return trimmed
+    }
+
+    /// A list of short labels: each trimmed and non-empty, duplicates removed in order.
+    public static func labels(_ values: [String], field: String, maxCount: Int = 100, maxLength: Int = 200)
+        throws(DomainError) -> [String]
+    {
+        guard values.count <= maxCount else { throw .invalid(field, "must have at most \(maxCount) entries") }
+        var seen = Set<String>()
+        var result: [String] = []
+        for (index, value) in values.enumerated() {
+            let label = try text(value, field: "\(field)[\(index)]", max: maxLength)
+            if seen.insert(label.lowercased()).inserted { result.append(label) }
+        }
+        return result
+    }
+
+    /// Lower-case letters, digits and inner hyphens; 2 to 63 characters.
+    public static func slug(_ value: String, field: String) throws(DomainError) -> String {
+        let allowed = Set("abcdefghijklmnopqrstuvwxyz0123456789-")
+        guard (2...63).contains(value.count), value.allSatisfy(allowed.contains),
+            !value.hasPrefix("-"), !value.hasSuffix("-")
+        else { throw .invalid(field, "must be 2 to 63 lower-case letters, digits or inner hyphens") }
+        return value
+    }
+}

@@ -1,0 +1,57 @@
+/// Who may do what inside a tenant, decided in one place.
+///
+/// Records of other tenants never reach this policy: the store does not return them, so a caller
+/// asking for one gets `not found` before any permission is weighed.
+public enum TenantPolicy {
+    public enum Permission: Sendable, Equatable {
+        case readTenant
+        case manageUsers
+        case readUsers
+        case manageUnits
+        case readUnits
+        case manageListings
+        case readListings
+        /// Issue or revoke tokens of a user other than oneself.
+        case manageOthersTokens
+    }
+
+    public static func allows(_ user: AuthenticatedUser, _ permission: Permission) -> Bool {
+        switch permission {
+        case .readTenant, .readUsers, .readUnits, .readListings:
+            return true
+        case .manageUsers, .manageUnits, .manageOthersTokens:
+            return user.has(.admin)
+        case .manageListings:
+            return user.has(.admin) || (user.tenantKind == .hub && user.has(.moderator))
+        }
+    }
+
+    /// Throws `forbidden` naming what was refused.
+    public static func require(_ user: AuthenticatedUser, _ permission: Permission) throws(DomainError) {
+        guard allows(user, permission) else {
+            throw .forbidden("your role may not \(permission.phrase)")
+        }
+    }
+
+    /// Only hubs are found through listings.
+    public static func requireListingOwner(_ kind: Tenant.Kind) throws(DomainError) {
+        guard kind == .hub else {
+            throw .forbidden("only hubs publish resource listings", code: "tenant_kind_not_allowed")
+        }
+    }
+}
+
+extension TenantPolicy.Permission {
+    var phrase: String {
+        switch self {
+        case .readTenant: "read the tenant"
+        case .manageUsers: "manage users"
+        case .readUsers: "read users"
+        case .manageUnits: "manage units"
+        case .readUnits: "read units"
+        case .manageListings: "manage listings"
+        case .readListings: "read listings"
+        case .manageOthersTokens: "manage another user's tokens"
+        }
+    }
+}

@@ -1,0 +1,166 @@
+import Foundation
+import Logging
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A private PostgreSQL cluster run from the installed server binaries, for when no `DATABASE_URL`
+/// is given: a newcomer's `hubnet serve`, the simulator and the test suites.
+///
+/// The cluster listens on a Unix socket only, in a directory that only its owner can enter, so no
+/// password is needed and no other local user can reach it. Run as root, it runs as the `postgres`
+/// user, because PostgreSQL refuses to run as root.
+public final class EmbeddedPostgres: Sendable {
+    /// Where the cluster keeps its files: `data/`, `socket/`, `postgres.log`.
+    public let baseDirectory: URL
+    /// Whether `stop()` deletes the whole base directory.
+    public let isThrowaway: Bool
+    private let binDirectory: URL
+    private let runAsPostgresUser: Bool
+    private let durable: Bool
+    private let logger: Logger
+
+    /// The socket PostgreSQL names after this port; no TCP port is opened.
+    public static let port = 5432
+    public static let superuser = "postgres"
+
+    /// - Parameters:
+    ///   - dataDirectory: keep the cluster here across runs; `nil` makes a throwaway one under the temporary directory.
+    ///   - durable: `false` turns off fsync, for throwaway clusters whose data may be lost on a crash.
+    public init(dataDirectory: URL? = nil, durable: Bool = false, logger: Logger) throws {
+        self.binDirectory = try Self.findBinDirectory()
+        self.runAsPostgresUser = geteuid() == 0
+        self.durable = durable
+        self.logger = logger
+        if let dataDirectory {
+            self.baseDirectory = dataDirectory
+            self.isThrowaway = false
+        } else {
+            let name = "hubnet-pg-\(UUID().uuidString.prefix(8).lowercased())"
+            self.baseDirectory = URL(fileURLWithPath: "/tmp").appendingPathComponent(name)
+            self.isThrowaway = true
+        }
+    }
+
+    public var dataDirectory: URL { baseDirectory.appendingPathComponent("data") }
+    public var socketDirectory: URL { baseDirectory.appendingPathComponent("socket") }
+    public var logFile: URL { baseDirectory.appendingPathComponent("postgres.log") }
+
+    /// A URL for the cluster's superuser on `database`.
+    public func superuserURL(database: String = "postgres") -> DatabaseURL {
+        DatabaseURL(
+            host: nil, port: Self.port, socketDirectory: socketDirectory.path, username: Self.superuser,
+            database: database)
+    }
+
+    /// Creates the cluster if needed and starts it; returns when it accepts connections.
+    public func start() throws {
+        let fileManager = FileManager.default
+        try fileManager.createDirectory(at: socketDirectory, withIntermediateDirectories: true)
+        try fileManager.setAttributes([.posixPermissions: 0o700], ofItemAtPath: baseDirectory.path)
+        if runAsPostgresUser {
+            try run("/bin/chown", ["-R", "postgres:postgres", baseDirectory.path], asPostgres: false)
+        }
+        if !fileManager.fileExists(atPath: dataDirectory.appendingPathComponent("PG_VERSION").path) {
+            try run(
+                binDirectory.appendingPathComponent("initdb").path,
+                [
+                    "-D", dataDirectory.path, "-U", Self.superuser, "--auth=trust", "--encoding=UTF8",
+                    "--no-locale",
+                ] + (durable ? [] : ["--no-sync"]))
+        }
+        var options = ["-c listen_addresses=''", "-k \(socketDirectory.path)", "-p \(Self.port)"]
+        if !durable { options += ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"] }
+        options += ["-c max_connections=300"]
+        try run(
+            binDirectory.appendingPathComponent("pg_ctl").path,
+            ["-D", dataDirectory.path, "-l", logFile.path, "-w", "-t", "60", "-o", options.joined(separator: " "), "start"])
+        logger.info("embedded PostgreSQL started", metadata: ["directory": "\(baseDirectory.path)"])
+    }
+
+    /// Stops the cluster and, when it is a throwaway, deletes its files.
+    public func stop() {
+        do {
+            try run(
+                binDirectory.appendingPathComponent("pg_ctl").path,
+                ["-D", dataDirectory.path, "-m", "fast", "-w", "stop"])
+        } catch {
+            logger.warning("embedded PostgreSQL did not stop cleanly: \(error)")
+        }
+        if isThrowaway { try? FileManager.default.removeItem(at: baseDirectory) }
+    }
+
+    private func run(_ executable: String, _ arguments: [String], asPostgres: Bool = true) throws {
+        let process = Process()
+        if asPostgres && runAsPostgresUser {
+            process.executableURL = URL(fileURLWithPath: "/usr/sbin/runuser")
+            process.arguments = ["-u", "postgres", "--", executable] + arguments
+        } else {
+            process.executableURL = URL(fileURLWithPath: executable)
+            process.arguments = arguments
+        }
+        // pg_ctl hands its stdout to the server it starts: a file keeps it from holding a pipe open.
+        let outputFile = FileManager.default.temporaryDirectory
+            .appendingPathComponent("hubnet-pg-\(UUID().uuidString).out")
+        FileManager.default.createFile(atPath: outputFile.path, contents: nil)
+        defer { try? FileManager.default.removeItem(at: outputFile) }
+        let output = try FileHandle(forWritingTo: outputFile)
+        process.standardOutput = output
+        process.standardError = output
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        try? output.close()
+        guard process.terminationStatus == 0 else {
+            let text = (try? String(contentsOf: outputFile, encoding: .utf8)) ?? ""
+            let name = URL(fileURLWithPath: executable).lastPathComponent
+            throw EmbeddedPostgresError(
+                description: "\(name) failed (exit \(process.terminationStatus)): "
+                    + text.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "\n").suffix(5)
+                    .joined(separator: " | "))
+        }
+    }
+
+    /// The directory holding `initdb`, `pg_ctl` and `postgres`: `pg_config --bindir`, or the newest
+    /// `/usr/lib/postgresql/*/bin`, or `HUBNET_PG_BINDIR`.
+    static func findBinDirectory() throws -> URL {
+        let fileManager = FileManager.default
+        func usable(_ path: String) -> Bool {
+            fileManager.isExecutableFile(atPath: "\(path)/initdb") && fileManager.isExecutableFile(atPath: "\(path)/pg_ctl")
+        }
+        if let configured = ProcessInfo.processInfo.environment["HUBNET_PG_BINDIR"], usable(configured) {
+            return URL(fileURLWithPath: configured)
+        }
+        if let fromConfig = try? pgConfigBinDirectory(), usable(fromConfig) {
+            return URL(fileURLWithPath: fromConfig)
+        }
+        let root = "/usr/lib/postgresql"
+        let versions = ((try? fileManager.contentsOfDirectory(atPath: root)) ?? [])
+            .compactMap(Int.init).sorted(by: >)
+        for version in versions where usable("\(root)/\(version)/bin") {
+            return URL(fileURLWithPath: "\(root)/\(version)/bin")
+        }
+        throw EmbeddedPostgresError(
+            description: "no PostgreSQL server binaries found (initdb, pg_ctl): install the postgresql package, "
+                + "set HUBNET_PG_BINDIR, or set DATABASE_URL to use an existing server")
+    }
+
+    private static func pgConfigBinDirectory() throws -> String? {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["pg_config", "--bindir"]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { return nil }
+        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+}
+
+public struct EmbeddedPostgresError: Error, Sendable, CustomStringConvertible {
+    public var description: String
+}

@@ -1,0 +1,100 @@
+import Foundation
+import HubNetCore
+import Logging
+import PostgresNIO
+
+/// API tokens of users. Secrets are returned once, at issue; only hashes are stored.
+public struct PostgresAPITokenRepository: Sendable {
+    public let logger: Logger
+
+    public init(logger: Logger) { self.logger = logger }
+
+    static let columns = "id, tenant_id, user_id, name, created_at, last_used_at, revoked_at"
+
+    /// A new token for an active user, and its secret string; `nil` when there is no such active user.
+    public func issue(to user: User.ID, name: String, tenant: Tenant.ID, on connection: PostgresConnection)
+        async throws -> (APIToken, String)?
+    {
+        let name = try Validate.text(name, field: "name", max: 200)
+        let secret = BearerToken.generate(.user, tenant: tenant)
+        let rows = try await connection.query(
+            """
+            INSERT INTO api_tokens (tenant_id, id, user_id, name, token_hash)
+            SELECT \(tenant), \(APIToken.ID()), u.id, \(name), \(secret.hash)
+            FROM users AS u WHERE u.tenant_id = \(tenant) AND u.id = \(user) AND u.deactivated_at IS NULL
+            RETURNING \(unescaped: Self.columns)
+            """, logger: logger)
+        guard let token = try await Self.tokens(rows).first else { return nil }
+        return (token, secret.stringValue)
+    }
+
+    public func list(user: User.ID, tenant: Tenant.ID, on connection: PostgresConnection) async throws -> [APIToken] {
+        try await Self.tokens(
+            connection.query(
+                """
+                SELECT \(unescaped: Self.columns) FROM api_tokens
+                WHERE tenant_id = \(tenant) AND user_id = \(user) ORDER BY created_at, id
+                """, logger: logger))
+    }
+
+    public func get(_ id: APIToken.ID, tenant: Tenant.ID, on connection: PostgresConnection) async throws -> APIToken? {
+        try await Self.tokens(
+            connection.query(
+                "SELECT \(unescaped: Self.columns) FROM api_tokens WHERE tenant_id = \(tenant) AND id = \(id)",
+                logger: logger)
+        ).first
+    }
+
+    /// Revokes a token; it stops working at once. Returns `false` when there is no such token.
+    public func revoke(_ id: APIToken.ID, tenant: Tenant.ID, on connection: PostgresConnection) async throws -> Bool {
+        let rows = try await connection.query(
+            """
+            UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, now())
+            WHERE tenant_id = \(tenant) AND id = \(id) RETURNING id
+            """, logger: logger
+        ).collect()
+        return !rows.isEmpty
+    }
+
+    /// The user behind a presented token, if it is live and its user active. Notes the use at most
+    /// once a minute, so that a busy client does not turn every read into a write.
+    public func authenticate(_ token: BearerToken, on connection: PostgresConnection) async throws -> AuthenticatedUser? {
+        guard token.kind == .user else { return nil }
+        let rows = try await connection.query(
+            """
+            SELECT t.id, t.user_id, u.roles, n.kind, t.last_used_at < now() - INTERVAL '1 minute' OR t.last_used_at IS NULL
+            FROM api_tokens AS t
+            JOIN users AS u ON u.tenant_id = t.tenant_id AND u.id = t.user_id
+            JOIN tenants AS n ON n.id = t.tenant_id
+            WHERE t.tenant_id = \(token.tenantID) AND t.token_hash = \(token.hash)
+              AND t.revoked_at IS NULL AND u.deactivated_at IS NULL
+            """, logger: logger)
+        for try await (tokenID, userID, roles, kind, stale) in rows.decode(
+            (APIToken.ID, User.ID, [String], String, Bool).self)
+        {
+            if stale {
+                try await connection.query(
+                    "UPDATE api_tokens SET last_used_at = now() WHERE tenant_id = \(token.tenantID) AND id = \(tokenID)",
+                    logger: logger)
+            }
+            guard let kind = Tenant.Kind(rawValue: kind) else { return nil }
+            return AuthenticatedUser(
+                userID: userID, tenantID: token.tenantID, tenantKind: kind,
+                roles: Set(roles.compactMap(Role.init(rawValue:))))
+        }
+        return nil
+    }
+
+    static func tokens(_ rows: PostgresRowSequence) async throws -> [APIToken] {
+        var tokens: [APIToken] = []
+        for try await (id, tenantID, userID, name, createdAt, lastUsedAt, revokedAt) in rows.decode(
+            (APIToken.ID, Tenant.ID, User.ID, String, Date, Date?, Date?).self)
+        {
+            tokens.append(
+                APIToken(
+                    id: id, tenantID: tenantID, userID: userID, name: name, createdAt: createdAt,
+                    lastUsedAt: lastUsedAt, revokedAt: revokedAt))
+        }
+        return tokens
+    }
+}

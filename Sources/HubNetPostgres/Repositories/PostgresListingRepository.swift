@@ -1,0 +1,148 @@
+import Foundation
+import HubNetCore
+import Logging
+import PostgresNIO
+
+/// Resource listings of hubs, and the public directory over all of them.
+public struct PostgresListingRepository: Sendable {
+    public let logger: Logger
+
+    public init(logger: Logger) { self.logger = logger }
+
+    static let columns = """
+        id, tenant_id, name, description, services, service_areas, categories, eligibility,
+        contact_name, contact_email, contact_phone, contact_url, accepting_referrals, published,
+        version, created_at, updated_at
+        """
+
+    public func create(_ draft: ListingDraft, tenant: Tenant.ID, on connection: PostgresConnection) async throws -> Listing {
+        let draft = try draft.validated()
+        let rows = try await connection.query(
+            """
+            INSERT INTO listings (tenant_id, id, name, description, services, service_areas, categories, eligibility,
+                contact_name, contact_email, contact_phone, contact_url, accepting_referrals, published)
+            VALUES (\(tenant), \(Listing.ID()), \(draft.name), \(draft.description), \(draft.services),
+                \(draft.serviceAreas), \(draft.categories), \(draft.eligibility), \(draft.contact.name),
+                \(draft.contact.email), \(draft.contact.phone), \(draft.contact.url), \(draft.acceptingReferrals),
+                \(draft.published))
+            RETURNING \(unescaped: Self.columns)
+            """, logger: logger)
+        guard let listing = try await Self.listings(rows).first else { throw DomainError.notFound("listing") }
+        return listing
+    }
+
+    public func get(_ id: Listing.ID, tenant: Tenant.ID, lock: Bool = false, on connection: PostgresConnection)
+        async throws -> Listing?
+    {
+        // The lock clause is one of two constants.
+        try await Self.listings(
+            connection.query(
+                """
+                SELECT \(unescaped: Self.columns) FROM listings WHERE tenant_id = \(tenant) AND id = \(id)
+                \(unescaped: lock ? "FOR UPDATE" : "")
+                """, logger: logger)
+        ).first
+    }
+
+    public func list(tenant: Tenant.ID, page: PageRequest, on connection: PostgresConnection) async throws -> Page<Listing> {
+        let after = page.after ?? PageCursor(createdAt: .distantPast, id: UUID(uuid: UUID_NULL))
+        let rows = try await Self.listings(
+            connection.query(
+                """
+                SELECT \(unescaped: Self.columns) FROM listings
+                WHERE tenant_id = \(tenant) AND (created_at, id) > (\(after.createdAt), \(after.id))
+                ORDER BY created_at, id LIMIT \(page.limit + 1)
+                """, logger: logger))
+        return Page(rows: rows, limit: page.limit) { PageCursor(createdAt: $0.createdAt, id: $0.id.rawValue) }
+    }
+
+    /// Every listing of the tenant, for an export.
+    public func all(tenant: Tenant.ID, on connection: PostgresConnection) async throws -> [Listing] {
+        try await Self.listings(
+            connection.query(
+                "SELECT \(unescaped: Self.columns) FROM listings WHERE tenant_id = \(tenant) ORDER BY created_at, id",
+                logger: logger))
+    }
+
+    /// Applies `change` to the current listing under a row lock and stores the result.
+    /// - Parameter expectedVersion: refuse with `version_conflict` unless the listing is at this version.
+    public func update(
+        _ id: Listing.ID, tenant: Tenant.ID, expectedVersion: Int?, on connection: PostgresConnection,
+        change: (inout ListingDraft) -> Void
+    ) async throws -> Listing? {
+        guard let current = try await get(id, tenant: tenant, lock: true, on: connection) else { return nil }
+        if let expectedVersion, expectedVersion != current.version {
+            throw DomainError.conflict(
+                "version_conflict", "the listing is at version \(current.version), not \(expectedVersion)")
+        }
+        var draft = ListingDraft(current)
+        change(&draft)
+        draft = try draft.validated()
+        return try await Self.listings(
+            connection.query(
+                """
+                UPDATE listings SET name = \(draft.name), description = \(draft.description),
+                    services = \(draft.services), service_areas = \(draft.serviceAreas),
+                    categories = \(draft.categories), eligibility = \(draft.eligibility),
+                    contact_name = \(draft.contact.name), contact_email = \(draft.contact.email),
+                    contact_phone = \(draft.contact.phone), contact_url = \(draft.contact.url),
+                    accepting_referrals = \(draft.acceptingReferrals), published = \(draft.published),
+                    version = version + 1, updated_at = now()
+                WHERE tenant_id = \(tenant) AND id = \(id)
+                RETURNING \(unescaped: Self.columns)
+                """, logger: logger)
+        ).first
+    }
+
+    public func delete(_ id: Listing.ID, tenant: Tenant.ID, on connection: PostgresConnection) async throws -> Bool {
+        !(try await connection.query(
+            "DELETE FROM listings WHERE tenant_id = \(tenant) AND id = \(id) RETURNING id", logger: logger
+        ).collect().isEmpty)
+    }
+
+    /// Published listings of every hub that match the query, each with its hub's name, ordered by
+    /// name. Runs inside `Database.withDirectory`.
+    public func search(_ query: DirectoryQuery, on connection: PostgresConnection) async throws -> [(Listing, String)] {
+        let area = query.serviceArea?.lowercased()
+        let category = query.category?.lowercased()
+        let listings = try await Self.listings(
+            connection.query(
+                """
+                SELECT \(unescaped: Self.columns) FROM listings
+                WHERE published
+                  AND (\(area)::TEXT IS NULL OR hubnet_lower_labels(service_areas) @> ARRAY[\(area)::TEXT])
+                  AND (\(category)::TEXT IS NULL OR hubnet_lower_labels(categories) @> ARRAY[\(category)::TEXT])
+                  AND (\(query.acceptingReferrals)::BOOLEAN IS NULL OR accepting_referrals = \(query.acceptingReferrals))
+                ORDER BY name, id LIMIT \(query.limit)
+                """, logger: logger))
+        let tenantIDs = Array(Set(listings.map(\.tenantID)))
+        var hubNames: [Tenant.ID: String] = [:]
+        let rows = try await connection.query(
+            "SELECT id, name FROM tenants WHERE id = ANY(\(tenantIDs))", logger: logger)
+        for try await (id, name) in rows.decode((Tenant.ID, String).self) { hubNames[id] = name }
+        return listings.map { ($0, hubNames[$0.tenantID] ?? "") }
+    }
+
+    static func listings(_ rows: PostgresRowSequence) async throws -> [Listing] {
+        var listings: [Listing] = []
+        for try await row in rows { listings.append(try listing(row)) }
+        return listings
+    }
+
+    static func listing(_ row: PostgresRow) throws -> Listing {
+        let (
+            id, tenantID, name, description, services, serviceAreas, categories, eligibility, contactName,
+            contactEmail, contactPhone, contactURL, acceptingReferrals, published, version, createdAt, updatedAt
+        ) = try row.decode(
+            (
+                Listing.ID, Tenant.ID, String, String?, [String], [String], [String], String?, String?, String?,
+                String?, String?, Bool, Bool, Int, Date, Date
+            ).self)
+        return Listing(
+            id: id, tenantID: tenantID, name: name, description: description, services: services,
+            serviceAreas: serviceAreas, categories: categories, eligibility: eligibility,
+            contact: ListingContact(name: contactName, email: contactEmail, phone: contactPhone, url: contactURL),
+            acceptingReferrals: acceptingReferrals, published: published, version: version, createdAt: createdAt,
+            updatedAt: updatedAt)
+    }
+}

@@ -1,0 +1,133 @@
+import Foundation
+import HubNetCore
+import Logging
+import PostgresNIO
+
+/// Users of one tenant. Every method runs inside a tenant transaction of `Database.withTenant`.
+public struct PostgresUserRepository: Sendable {
+    public let logger: Logger
+
+    public init(logger: Logger) { self.logger = logger }
+
+    static let columns = "id, tenant_id, email, display_name, roles, deactivated_at, created_at"
+
+    public func create(_ draft: UserDraft, tenant: Tenant.ID, kind: Tenant.Kind, on connection: PostgresConnection)
+        async throws -> User
+    {
+        try await Self.insert(try draft.validated(for: kind), tenant: tenant, on: connection, logger: logger)
+    }
+
+    /// Inserts an already validated draft.
+    static func insert(_ draft: UserDraft, tenant: Tenant.ID, on connection: PostgresConnection, logger: Logger)
+        async throws -> User
+    {
+        let id = User.ID()
+        let roles = draft.roles.sorted().map(\.rawValue)
+        do {
+            let rows = try await connection.query(
+                """
+                INSERT INTO users (tenant_id, id, email, display_name, roles)
+                VALUES (\(tenant), \(id), \(draft.email), \(draft.displayName), \(roles))
+                RETURNING \(unescaped: columns)
+                """, logger: logger)
+            guard let user = try await users(rows).first else { throw DomainError.notFound("user") }
+            return user
+        } catch let error as PSQLError where error.violates("users_email_key") {
+            throw DomainError.conflict("email_taken", "a user with this email already exists in the tenant")
+        }
+    }
+
+    /// - Parameter lock: hold the row until the transaction ends, for a read-then-write.
+    public func get(_ id: User.ID, tenant: Tenant.ID, lock: Bool = false, on connection: PostgresConnection)
+        async throws -> User?
+    {
+        // The lock clause is one of two constants.
+        try await Self.users(
+            connection.query(
+                """
+                SELECT \(unescaped: Self.columns) FROM users WHERE tenant_id = \(tenant) AND id = \(id)
+                \(unescaped: lock ? "FOR UPDATE" : "")
+                """, logger: logger)
+        ).first
+    }
+
+    public func list(tenant: Tenant.ID, page: PageRequest, includeDeactivated: Bool, on connection: PostgresConnection)
+        async throws -> Page<User>
+    {
+        let after = page.after ?? PageCursor(createdAt: .distantPast, id: UUID(uuid: UUID_NULL))
+        let rows = try await Self.users(
+            connection.query(
+                """
+                SELECT \(unescaped: Self.columns) FROM users
+                WHERE tenant_id = \(tenant) AND (created_at, id) > (\(after.createdAt), \(after.id))
+                  AND (\(includeDeactivated) OR deactivated_at IS NULL)
+                ORDER BY created_at, id LIMIT \(page.limit + 1)
+                """, logger: logger))
+        return Page(rows: rows, limit: page.limit) { PageCursor(createdAt: $0.createdAt, id: $0.id.rawValue) }
+    }
+
+    /// Changes the name and roles; `nil` keeps a field.
+    public func update(
+        _ id: User.ID, tenant: Tenant.ID, kind: Tenant.Kind, displayName: String?, roles: Set<Role>?,
+        on connection: PostgresConnection
+    ) async throws -> User? {
+        guard let current = try await get(id, tenant: tenant, lock: true, on: connection) else { return nil }
+        let draft = try UserDraft(
+            email: current.email, displayName: displayName ?? current.displayName, roles: roles ?? current.roles
+        ).validated(for: kind)
+        return try await Self.users(
+            connection.query(
+                """
+                UPDATE users SET display_name = \(draft.displayName), roles = \(draft.roles.sorted().map(\.rawValue))
+                WHERE tenant_id = \(tenant) AND id = \(id)
+                RETURNING \(unescaped: Self.columns)
+                """, logger: logger)
+        ).first
+    }
+
+    /// Deactivates a user and revokes all their tokens and devices; the record stays for history.
+    /// Returns `false` when there is no such user.
+    public func deactivate(_ id: User.ID, tenant: Tenant.ID, on connection: PostgresConnection) async throws -> Bool {
+        let rows = try await connection.query(
+            """
+            UPDATE users SET deactivated_at = COALESCE(deactivated_at, now())
+            WHERE tenant_id = \(tenant) AND id = \(id) RETURNING id
+            """, logger: logger
+        ).collect()
+        guard !rows.isEmpty else { return false }
+        try await connection.query(
+            "UPDATE api_tokens SET revoked_at = now() WHERE tenant_id = \(tenant) AND user_id = \(id) AND revoked_at IS NULL",
+            logger: logger)
+        try await connection.query(
+            "UPDATE devices SET revoked_at = now() WHERE tenant_id = \(tenant) AND user_id = \(id) AND revoked_at IS NULL",
+            logger: logger)
+        return true
+    }
+
+    /// The active admins, locked until the transaction ends, so that two concurrent changes cannot
+    /// both remove "the other" admin and leave the tenant with none.
+    public func lockActiveAdmins(tenant: Tenant.ID, on connection: PostgresConnection) async throws -> Set<User.ID> {
+        let rows = try await connection.query(
+            """
+            SELECT id FROM users
+            WHERE tenant_id = \(tenant) AND deactivated_at IS NULL AND 'admin' = ANY (roles)
+            ORDER BY id FOR UPDATE
+            """, logger: logger)
+        var ids = Set<User.ID>()
+        for try await id in rows.decode(User.ID.self) { ids.insert(id) }
+        return ids
+    }
+
+    static func users(_ rows: PostgresRowSequence) async throws -> [User] {
+        var users: [User] = []
+        for try await (id, tenantID, email, displayName, roles, deactivatedAt, createdAt) in rows.decode(
+            (User.ID, Tenant.ID, String, String, [String], Date?, Date).self)
+        {
+            users.append(
+                User(
+                    id: id, tenantID: tenantID, email: email, displayName: displayName,
+                    roles: Set(roles.compactMap(Role.init(rawValue:))), deactivatedAt: deactivatedAt, createdAt: createdAt))
+        }
+        return users
+    }
+}

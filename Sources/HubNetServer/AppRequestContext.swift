@@ -1,0 +1,64 @@
+import Foundation
+import Hummingbird
+import HubNetCore
+import Logging
+
+/// What a request carries through the middleware to its handler: who is asking, and the body limit.
+public struct AppRequestContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    /// Set by `AuthenticationMiddleware` on authenticated routes.
+    public var caller: Caller?
+    /// Set by `RequestLogMiddleware` from the configuration.
+    public var maxUploadSize: Int
+    /// Shared with the outer middleware, which logs what inner ones learned.
+    var trace: RequestTrace?
+
+    public init(source: ApplicationRequestContextSource) {
+        self.coreContext = .init(source: source)
+        self.caller = nil
+        self.maxUploadSize = 1 << 20
+        self.trace = nil
+    }
+
+    public var requestDecoder: JSONDecoder { .hubnet }
+    public var responseEncoder: JSONEncoder { .hubnet }
+
+    /// The tenant user making the request; the operator and anonymous callers are refused.
+    public func requireUser() throws(DomainError) -> AuthenticatedUser {
+        switch caller {
+        case .user(let user): return user
+        case .networkOperator:
+            throw .forbidden("the operator token provisions tenants; use a token of a tenant's user", code: "operator_not_allowed")
+        case nil: throw .unauthenticated
+        }
+    }
+
+    /// The network operator; tenant users are refused.
+    public func requireOperator() throws(DomainError) {
+        switch caller {
+        case .networkOperator: return
+        case .user: throw .forbidden("only the network operator may do this", code: "operator_only")
+        case nil: throw .unauthenticated
+        }
+    }
+}
+
+extension JSONDecoder {
+    /// snake_case keys and ISO 8601 dates, as everywhere on the wire.
+    static var hubnet: JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        decoder.dateDecodingStrategy = .iso8601
+        return decoder
+    }
+}
+
+extension JSONEncoder {
+    static var hubnet: JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.outputFormatting = [.sortedKeys]
+        return encoder
+    }
+}

@@ -1,0 +1,66 @@
+import Hummingbird
+import HubNetCore
+import HubNetPostgres
+import Logging
+import PostgresNIO
+import Prometheus
+import ServiceLifecycle
+
+/// The HTTP application: routes, middleware, and the database pool as a managed service.
+///
+/// Start-up refuses to serve while migrations are pending or altered, or while the database role
+/// could see past row-level security.
+public func buildApplication(
+    configuration: ServerConfiguration, databaseURL: DatabaseURL, logger: Logger,
+    registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()
+) throws -> some ApplicationProtocol {
+    let client = PostgresClient(
+        configuration: try databaseURL.clientConfiguration(maximumConnections: configuration.databasePoolSize),
+        backgroundLogger: logger)
+    let database = Database(client: client, logger: logger)
+    let router = buildRouter(configuration: configuration, database: database, registry: registry)
+    var application = Application(
+        router: router,
+        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "hubnet"),
+        services: [client],
+        logger: logger)
+    application.beforeServerStarts {
+        try await verifyDatabase(client: client, logger: logger)
+    }
+    return application
+}
+
+/// Checks that the schema is current and that the server's role cannot bypass tenant isolation.
+public func verifyDatabase(client: PostgresClient, logger: Logger) async throws {
+    let status = try await Migrator(client: client, migrations: try Migration.bundled(), logger: logger).status()
+    if let problem = status.servingProblem { throw ConfigurationError(problem) }
+    try await DatabaseRoles.verifyServerConnection(client, logger: logger)
+}
+
+/// All routes and middleware; separate from the application so tests can list the routes.
+public func buildRouter(
+    configuration: ServerConfiguration, database: Database, registry: PrometheusCollectorRegistry
+) -> Router<AppRequestContext> {
+    let router = Router(context: AppRequestContext.self)
+    router.add(middleware: RequestLogMiddleware(maximumBodyBytes: configuration.maximumBodyBytes))
+    router.add(middleware: MetricsMiddleware(registry: registry))
+    router.add(middleware: ErrorMiddleware())
+
+    let logger = database.logger
+    let tenants = PostgresTenantRepository(database: database)
+    let tokens = PostgresAPITokenRepository(logger: logger)
+    let listings = PostgresListingRepository(logger: logger)
+
+    OperationsController(database: database, registry: registry).addRoutes(to: router)
+    let api = router.group("v1")
+    DirectoryController(database: database, listings: listings).addRoutes(to: api)
+
+    let authenticated = router.group("v1")
+        .add(middleware: AuthenticationMiddleware(database: database, tokens: tokens, operatorToken: configuration.operatorToken))
+    TenantController(database: database, tenants: tenants, tokens: tokens).addRoutes(to: authenticated)
+    UserController(database: database, users: PostgresUserRepository(logger: logger)).addRoutes(to: authenticated)
+    APITokenController(database: database, tokens: tokens).addRoutes(to: authenticated)
+    UnitController(database: database, units: PostgresUnitRepository(logger: logger)).addRoutes(to: authenticated)
+    ListingController(database: database, listings: listings, tenants: tenants).addRoutes(to: authenticated)
+    return router
+}

@@ -1,0 +1,35 @@
+import Hummingbird
+import HubNetCore
+import HubNetPostgres
+
+/// Resolves `Authorization: Bearer …` to the operator or a tenant user. A missing, malformed,
+/// unknown or revoked token is refused with 401 before any handler runs.
+struct AuthenticationMiddleware: RouterMiddleware {
+    typealias Context = AppRequestContext
+    let database: Database
+    let tokens: PostgresAPITokenRepository
+    let operatorToken: String?
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer ") else {
+            throw DomainError.unauthenticated
+        }
+        let presented = header.dropFirst("bearer ".count).trimmingCharacters(in: .whitespaces)
+        var context = context
+        if let operatorToken, constantTimeEquals(presented, operatorToken) {
+            context.caller = .networkOperator
+            context.logger[metadataKey: "actor"] = "operator"
+            return try await next(request, context)
+        }
+        guard let token = BearerToken(presented),
+            let user = try await database.withTenant(token.tenantID, { connection in
+                try await tokens.authenticate(token, on: connection)
+            })
+        else { throw DomainError.unauthenticated }
+        context.caller = .user(user)
+        context.logger[metadataKey: "tenant_id"] = "\(user.tenantID)"
+        context.logger[metadataKey: "user_id"] = "\(user.userID)"
+        context.trace?.tenantID = user.tenantID.description
+        return try await next(request, context)
+    }
+}

@@ -1,0 +1,67 @@
+import Foundation
+import HubNetPostgres
+
+/// Every setting of the server, read from one place. Each key is an environment variable; the
+/// command-line tool's flags override them. See the README's configuration table.
+public struct ServerConfiguration: Sendable {
+    /// `HUBNET_HOST`: the address to listen on. Default `127.0.0.1`.
+    public var host: String
+    /// `HUBNET_PORT`: the port to listen on. Default `8080`.
+    public var port: Int
+    /// `DATABASE_URL`: the server's database; unset means an embedded throwaway cluster.
+    public var databaseURL: DatabaseURL?
+    /// `HUBNET_MIGRATION_DATABASE_URL`: the schema owner's connection for `migrate`; default `DATABASE_URL`.
+    public var migrationDatabaseURL: DatabaseURL?
+    /// `HUBNET_DATA_DIR`: keep the embedded cluster here across runs instead of a throwaway one.
+    public var embeddedDataDirectory: String?
+    /// `HUBNET_OPERATOR_TOKEN`: the network operator's secret; without it, tenants are provisioned by CLI only.
+    public var operatorToken: String?
+    /// `HUBNET_MAX_BODY_BYTES`: the largest request body accepted. Default 1 MiB.
+    public var maximumBodyBytes: Int
+    /// `HUBNET_DB_POOL_SIZE`: connections in the pool. Default 20.
+    public var databasePoolSize: Int
+
+    public init(
+        host: String = "127.0.0.1", port: Int = 8080, databaseURL: DatabaseURL? = nil,
+        migrationDatabaseURL: DatabaseURL? = nil, embeddedDataDirectory: String? = nil, operatorToken: String? = nil,
+        maximumBodyBytes: Int = 1 << 20, databasePoolSize: Int = 20
+    ) {
+        self.host = host
+        self.port = port
+        self.databaseURL = databaseURL
+        self.migrationDatabaseURL = migrationDatabaseURL
+        self.embeddedDataDirectory = embeddedDataDirectory
+        self.operatorToken = operatorToken
+        self.maximumBodyBytes = maximumBodyBytes
+        self.databasePoolSize = databasePoolSize
+    }
+
+    /// Reads the environment; a malformed value is an error naming its key.
+    public init(environment: [String: String] = ProcessInfo.processInfo.environment) throws {
+        func int(_ key: String, default value: Int, range: ClosedRange<Int>) throws -> Int {
+            guard let text = environment[key], !text.isEmpty else { return value }
+            guard let number = Int(text), range.contains(number) else {
+                throw ConfigurationError("\(key) must be a whole number in \(range.lowerBound)...\(range.upperBound)")
+            }
+            return number
+        }
+        func url(_ key: String) throws -> DatabaseURL? {
+            guard let text = environment[key], !text.isEmpty else { return nil }
+            do { return try DatabaseURL(text) } catch { throw ConfigurationError("\(key): \(error.description)") }
+        }
+        let operatorToken = environment["HUBNET_OPERATOR_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
+        if let operatorToken, operatorToken.count < 24 {
+            throw ConfigurationError("HUBNET_OPERATOR_TOKEN must be at least 24 characters")
+        }
+        self.init(
+            host: environment["HUBNET_HOST"].flatMap { $0.isEmpty ? nil : $0 } ?? "127.0.0.1",
+            port: try int("HUBNET_PORT", default: 8080, range: 0...65535),
+            databaseURL: try url("DATABASE_URL"),
+            migrationDatabaseURL: try url("HUBNET_MIGRATION_DATABASE_URL"),
+            embeddedDataDirectory: environment["HUBNET_DATA_DIR"].flatMap { $0.isEmpty ? nil : $0 },
+            operatorToken: operatorToken,
+            maximumBodyBytes: try int("HUBNET_MAX_BODY_BYTES", default: 1 << 20, range: 1024...(64 << 20)),
+            databasePoolSize: try int("HUBNET_DB_POOL_SIZE", default: 20, range: 1...500)
+        )
+    }
+}
