@@ -92,33 +92,14 @@ public final class EmbeddedPostgres: Sendable {
     }
 
     private func run(_ executable: String, _ arguments: [String], asPostgres: Bool = true) throws {
-        let process = Process()
-        if asPostgres && runAsPostgresUser {
-            process.executableURL = URL(fileURLWithPath: "/usr/sbin/runuser")
-            process.arguments = ["-u", "postgres", "--", executable] + arguments
-        } else {
-            process.executableURL = URL(fileURLWithPath: executable)
-            process.arguments = arguments
-        }
-        // pg_ctl hands its stdout to the server it starts: a file keeps it from holding a pipe open.
-        let outputFile = FileManager.default.temporaryDirectory
-            .appendingPathComponent("hubnet-pg-\(UUID().uuidString).out")
-        FileManager.default.createFile(atPath: outputFile.path, contents: nil)
-        defer { try? FileManager.default.removeItem(at: outputFile) }
-        let output = try FileHandle(forWritingTo: outputFile)
-        process.standardOutput = output
-        process.standardError = output
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        try? output.close()
-        guard process.terminationStatus == 0 else {
-            let text = (try? String(contentsOf: outputFile, encoding: .utf8)) ?? ""
-            let name = URL(fileURLWithPath: executable).lastPathComponent
-            throw EmbeddedPostgresError(
-                description: "\(name) failed (exit \(process.terminationStatus)): "
-                    + text.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "\n").suffix(5)
-                    .joined(separator: " | "))
+        do {
+            if asPostgres && runAsPostgresUser {
+                try ChildProcess.run("/usr/sbin/runuser", ["-u", "postgres", "--", executable] + arguments)
+            } else {
+                try ChildProcess.run(executable, arguments)
+            }
+        } catch let failure as ChildProcess.Failure {
+            throw EmbeddedPostgresError(description: failure.description)
         }
     }
 
@@ -147,17 +128,10 @@ public final class EmbeddedPostgres: Sendable {
     }
 
     private static func pgConfigBinDirectory() throws -> String? {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["pg_config", "--bindir"]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else { return nil }
-        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        for candidate in ["/usr/bin/pg_config", "/usr/local/bin/pg_config"] where FileManager.default.isExecutableFile(atPath: candidate) {
+            return try ChildProcess.run(candidate, ["--bindir"]).trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        return nil
     }
 }
 

@@ -142,4 +142,5 @@ public struct MigrationStatus: Sendable {
 
 public struct MigrationError: Error, Sendable, CustomStringConvertible {
     public var description: String
+    public init(description: String) { self.description = description }
 }

@@ -1,0 +1,129 @@
+import Foundation
+import HubNetPostgres
+import Logging
+import PostgresNIO
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The PostgreSQL server a test process uses, and the template every test database is cloned from.
+///
+/// With `HUBNET_TEST_DATABASE_URL` (a role that may create databases and roles) it uses that server;
+/// otherwise it starts one embedded throwaway cluster for the whole process and stops it at exit.
+/// The template is migrated once per process; each test database is a cheap copy of it, so test
+/// suites run in parallel and leave nothing behind.
+public actor TestPostgres {
+    public static let shared = TestPostgres()
+
+    /// The login role test servers connect as: a member of `hubnet_app`, owning nothing.
+    public static let serverRole = "hubnet_test_server"
+
+    private var adminURL: DatabaseURL?
+    private var connection: PostgresConnection?
+    private var templateName: String?
+    private let logger: Logger = {
+        var logger = Logger(label: "hubnet.test-postgres")
+        logger.logLevel = .warning
+        return logger
+    }()
+
+    /// A new, migrated, empty database of its own.
+    public func makeDatabase() async throws -> TestDatabase {
+        let template = try await template()
+        let name = "hubnet_test_\(UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16).lowercased())"
+        // Database names cannot be bound; both are made here from hex digits.
+        try await admin().query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name) TEMPLATE \(template)"), logger: logger)
+        let url = try await server().with(database: name)
+        return TestDatabase(name: name, ownerURL: url, serverURL: url.with(username: Self.serverRole))
+    }
+
+    /// Drops a database made by `makeDatabase`, closing any connection still open to it.
+    public func drop(_ database: TestDatabase) async {
+        guard database.name.hasPrefix("hubnet_test_"), database.name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" })
+        else { return }
+        do {
+            try await admin().query(PostgresQuery(unsafeSQL: "DROP DATABASE IF EXISTS \(database.name) WITH (FORCE)"), logger: logger)
+        } catch {
+            logger.warning("could not drop test database \(database.name): \(error)")
+        }
+    }
+
+    /// A URL of the server's administrative role on `database`.
+    public func server() throws -> DatabaseURL {
+        if let adminURL { return adminURL }
+        if let text = ProcessInfo.processInfo.environment["HUBNET_TEST_DATABASE_URL"], !text.isEmpty {
+            adminURL = try DatabaseURL(text)
+        } else {
+            let cluster = try EmbeddedPostgres(logger: logger)
+            try cluster.start()
+            embeddedClusterForExit = cluster
+            atexit { embeddedClusterForExit?.stop() }
+            adminURL = cluster.superuserURL()
+        }
+        return adminURL!
+    }
+
+    private func admin() async throws -> PostgresConnection {
+        if let connection, !connection.isClosed { return connection }
+        let url = try server()
+        let connection = try await PostgresConnection.connect(
+            configuration: try url.connectionConfiguration(), id: 1, logger: logger)
+        self.connection = connection
+        return connection
+    }
+
+    /// Creates and migrates the template once; its name carries the migrations' checksum, so a
+    /// changed schema never reuses a stale template on a shared server.
+    private func template() async throws -> String {
+        if let templateName { return templateName }
+        let migrations = try Migration.bundled()
+        let digest = Migration(version: 1, name: "all", sql: migrations.map(\.checksum).joined()).checksum.prefix(12)
+        let name = "hubnet_template_\(digest)"
+        let admin = try await admin()
+        let exists = try await admin.query("SELECT count(*) FROM pg_database WHERE datname = \(name)", logger: logger)
+            .collect().first?.decode(Int.self) ?? 0
+        if exists == 0 {
+            let building = "\(name)_building_\(UUID().uuidString.prefix(8).lowercased().replacingOccurrences(of: "-", with: ""))"
+            try await admin.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(building)"), logger: logger)
+            let url = try server().with(database: building)
+            try await withPostgresClient(url, logger: logger, maximumConnections: 1) { client in
+                try await Migrator(client: client, migrations: migrations, logger: logger).migrate()
+                try await client.withConnection { connection in
+                    try await DatabaseRoles.ensureServerLogin(Self.serverRole, on: connection, logger: logger)
+                }
+            }
+            // Renaming into place makes the template appear whole or not at all, even when two test
+            // processes share one server.
+            do {
+                try await admin.query(PostgresQuery(unsafeSQL: "ALTER DATABASE \(building) RENAME TO \(name)"), logger: logger)
+            } catch {
+                try? await admin.query(PostgresQuery(unsafeSQL: "DROP DATABASE IF EXISTS \(building)"), logger: logger)
+            }
+        }
+        templateName = name
+        return name
+    }
+}
+
+/// One test's database: the owner's URL (for schema checks and raw SQL) and the server's (RLS applies).
+public struct TestDatabase: Sendable {
+    public let name: String
+    public let ownerURL: DatabaseURL
+    public let serverURL: DatabaseURL
+}
+
+/// Runs `body` with a fresh database and drops it afterwards, whatever `body` did.
+public func withTestDatabase<Result: Sendable>(_ body: (TestDatabase) async throws -> Result) async throws -> Result {
+    let database = try await TestPostgres.shared.makeDatabase()
+    do {
+        let result = try await body(database)
+        await TestPostgres.shared.drop(database)
+        return result
+    } catch {
+        await TestPostgres.shared.drop(database)
+        throw error
+    }
+}
+
+nonisolated(unsafe) private var embeddedClusterForExit: EmbeddedPostgres?

@@ -1,0 +1,69 @@
+import ArgumentParser
+import Foundation
+import HubNetCore
+import HubNetPostgres
+import HubNetServer
+import Logging
+import PostgresNIO
+
+@main
+struct HubNetCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "hubnet",
+        abstract: "HubNet: a multi-tenant network of hubs and partners exchanging leads and referrals.",
+        discussion: """
+            Configuration comes from environment variables (see the README); flags override them.
+            Without DATABASE_URL, `serve` runs on a private throwaway PostgreSQL cluster.
+            """,
+        subcommands: [ServeCommand.self, MigrateCommand.self, TenantCommand.self, UserCommand.self, ListingCommand.self]
+    )
+}
+
+/// Bootstraps logging once, at `LOG_LEVEL` or the given default.
+func makeLogger(default level: Logger.Level) -> Logger {
+    // Line-buffered standard output, so progress shows at once even when redirected to a file.
+    setvbuf(stdout, nil, _IOLBF, 0)
+    let configured = ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0) }
+    LoggingSystem.bootstrap { label in
+        var handler = StreamLogHandler.standardError(label: label)
+        handler.logLevel = configured ?? level
+        return handler
+    }
+    return Logger(label: "hubnet")
+}
+
+/// Runs a command body and turns any failure into one readable line on standard error.
+func reportingErrors<Result>(_ body: () async throws -> Result) async throws -> Result {
+    do {
+        return try await body()
+    } catch let error as ExitCode {
+        throw error
+    } catch {
+        FileHandle.standardError.write(Data("hubnet: \(describe(error))\n".utf8))
+        throw ExitCode.failure
+    }
+}
+
+func describe(_ error: any Error) -> String {
+    switch error {
+    case let error as DomainError: return error.message
+    case let error as PSQLError:
+        if let message = error.serverInfo?[.message] { return "database: \(message)" }
+        switch error.code {
+        case .connectionError, .serverClosedConnection: return "cannot reach the database (is it running, is DATABASE_URL right?)"
+        default: return "database error (\(error.code))"
+        }
+    case let error as CustomStringConvertible: return error.description
+    default: return String(describing: error)
+    }
+}
+
+/// The server's database connection from `DATABASE_URL`, required by the administrative commands.
+func requiredDatabaseURL() throws -> DatabaseURL {
+    guard let url = try ServerConfiguration().databaseURL else {
+        throw ConfigurationError(
+            "DATABASE_URL is not set: administrative commands work on a running database "
+                + "(with the embedded one, use the HTTP API and the operator token `hubnet serve` prints)")
+    }
+    return url
+}

@@ -1,0 +1,89 @@
+import ArgumentParser
+import Foundation
+import HubNetPostgres
+import HubNetServer
+import Logging
+import Prometheus
+
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run the HTTP API server.",
+        discussion: """
+            With DATABASE_URL set, serves that database; it refuses to start while migrations are pending \
+            (run `hubnet migrate`) or while its role could bypass row-level security.
+            Without DATABASE_URL, starts a private PostgreSQL cluster (throwaway, or kept in HUBNET_DATA_DIR), \
+            migrates it, serves it, and stops it on exit. If HUBNET_OPERATOR_TOKEN is unset in that mode, \
+            a random operator token is generated and printed once.
+            """)
+
+    @Option(help: "Address to listen on (HUBNET_HOST, default 127.0.0.1).") var host: String?
+    @Option(help: "Port to listen on (HUBNET_PORT, default 8080).") var port: Int?
+
+    func run() async throws {
+        let logger = makeLogger(default: .info)
+        try await reportingErrors {
+            var configuration = try ServerConfiguration()
+            if let host { configuration.host = host }
+            if let port { configuration.port = port }
+            if let url = configuration.databaseURL {
+                try await serve(configuration, databaseURL: url, logger: logger)
+            } else {
+                try await serveEmbedded(configuration, logger: logger)
+            }
+        }
+    }
+
+    private func serveEmbedded(_ configuration: ServerConfiguration, logger: Logger) async throws {
+        var configuration = configuration
+        let cluster = try EmbeddedPostgres(
+            dataDirectory: configuration.embeddedDataDirectory.map { URL(fileURLWithPath: $0) },
+            durable: configuration.embeddedDataDirectory != nil, logger: logger)
+        try cluster.start()
+        do {
+            let serverURL = try await EmbeddedDatabase.prepare(cluster, logger: logger)
+            if configuration.operatorToken == nil {
+                let token = BearerToken.generate(.user, tenant: .init()).secret
+                configuration.operatorToken = token
+                print("Operator token for this run (provisions tenants): \(token)")
+            }
+            print("HubNet on embedded PostgreSQL at \(cluster.baseDirectory.path)\(cluster.isThrowaway ? " (throwaway)" : "")")
+            try await serve(configuration, databaseURL: serverURL, logger: logger)
+            cluster.stop()
+        } catch {
+            cluster.stop()
+            throw error
+        }
+    }
+
+    private func serve(_ configuration: ServerConfiguration, databaseURL: DatabaseURL, logger: Logger) async throws {
+        print("Listening on http://\(configuration.host):\(configuration.port) (API under /v1, description at /openapi.json)")
+        let application = try buildApplication(
+            configuration: configuration, databaseURL: databaseURL, logger: logger, registry: PrometheusCollectorRegistry())
+        try await application.runService()
+    }
+}
+
+/// Turns a started embedded cluster into a served database: creates it, migrates it, and makes
+/// the login role the server uses.
+enum EmbeddedDatabase {
+    static let name = "hubnet"
+    static let serverRole = "hubnet_server"
+
+    static func prepare(_ cluster: EmbeddedPostgres, logger: Logger) async throws -> DatabaseURL {
+        try await withPostgresClient(cluster.superuserURL(), logger: logger, maximumConnections: 1) { client in
+            let exists = try await client.query("SELECT count(*) FROM pg_database WHERE datname = \(name)", logger: logger)
+                .collect().first?.decode(Int.self) ?? 0
+            // A constant name.
+            if exists == 0 { try await client.query("CREATE DATABASE \(unescaped: name)", logger: logger) }
+        }
+        let ownerURL = cluster.superuserURL(database: name)
+        try await withPostgresClient(ownerURL, logger: logger, maximumConnections: 1) { client in
+            try await Migrator(client: client, migrations: try Migration.bundled(), logger: logger).migrate()
+            try await client.withConnection { connection in
+                try await DatabaseRoles.ensureServerLogin(serverRole, on: connection, logger: logger)
+            }
+        }
+        return ownerURL.with(username: serverRole)
+    }
+}

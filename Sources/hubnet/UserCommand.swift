@@ -1,0 +1,74 @@
+import ArgumentParser
+import Foundation
+import HubNetCore
+import HubNetPostgres
+import Logging
+
+struct UserCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "user", abstract: "Create users and issue their API tokens.",
+        subcommands: [Create.self, Token.self])
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create a user in a tenant.")
+
+        @Option(help: "The tenant's id or slug.") var tenant: String
+        @Option(help: "The user's email.") var email: String
+        @Option(help: "The user's display name.") var name: String
+        @Option(name: .customLong("role"), help: "A role: admin, moderator, advisor, partner_user, viewer (repeatable).")
+        var roles: [String]
+
+        func run() async throws {
+            let logger = makeLogger(default: .warning)
+            try await reportingErrors {
+                let roles = try Set(roles.map { name in
+                    guard let role = Role(rawValue: name) else { throw ValidationError("unknown role '\(name)'") }
+                    return role
+                })
+                try await withPostgresClient(try requiredDatabaseURL(), logger: logger) { client in
+                    let database = Database(client: client, logger: logger)
+                    let tenant = try await resolveTenant(tenant, database: database)
+                    let user = try await database.withTenant(tenant.id) { connection in
+                        try await PostgresUserRepository(logger: logger).create(
+                            UserDraft(email: email, displayName: name, roles: roles), tenant: tenant.id, kind: tenant.kind,
+                            on: connection)
+                    }
+                    print("user \(user.id) \(user.email) [\(user.roles.sorted().map(\.rawValue).joined(separator: ", "))]")
+                }
+            }
+        }
+    }
+
+    struct Token: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Issue an API token for a user; it is printed once.")
+
+        @Option(help: "The tenant's id or slug.") var tenant: String
+        @Option(help: "The user's id or email.") var user: String
+        @Option(help: "What the token is for.") var name: String = "cli"
+
+        func run() async throws {
+            let logger = makeLogger(default: .warning)
+            try await reportingErrors {
+                try await withPostgresClient(try requiredDatabaseURL(), logger: logger) { client in
+                    let database = Database(client: client, logger: logger)
+                    let tenant = try await resolveTenant(tenant, database: database)
+                    let issued = try await database.withTenant(tenant.id) { connection -> (APIToken, String)? in
+                        var userID = User.ID(string: user)
+                        if userID == nil {
+                            let rows = try await connection.query(
+                                "SELECT id FROM users WHERE tenant_id = \(tenant.id) AND email = \(user.lowercased())",
+                                logger: logger)
+                            for try await id in rows.decode(User.ID.self) { userID = id }
+                        }
+                        guard let userID else { return nil }
+                        return try await PostgresAPITokenRepository(logger: logger).issue(
+                            to: userID, name: name, tenant: tenant.id, on: connection)
+                    }
+                    guard let (token, secret) = issued else { throw DomainError.notFound("active user '\(user)'") }
+                    print("token \(token.id)")
+                    print(secret)
+                }
+            }
+        }
+    }
+}
