@@ -20,8 +20,10 @@ public actor TestPostgres {
     public static let serverRole = "hubnet_test_server"
 
     private var adminURL: DatabaseURL?
-    private var connection: PostgresConnection?
-    private var templateName: String?
+    // Tasks, not values: the actor is re-entered at every await, and concurrent tests must share
+    // one connection and one template instead of racing to make their own.
+    private var connection: Task<PostgresConnection, any Error>?
+    private var templateName: Task<String, any Error>?
     private let logger: Logger = {
         var logger = Logger(label: "hubnet.test-postgres")
         logger.logLevel = .warning
@@ -65,18 +67,24 @@ public actor TestPostgres {
     }
 
     private func admin() async throws -> PostgresConnection {
-        if let connection, !connection.isClosed { return connection }
+        if let connection { return try await connection.value }
         let url = try server()
-        let connection = try await PostgresConnection.connect(
-            configuration: try url.connectionConfiguration(), id: 1, logger: logger)
-        self.connection = connection
-        return connection
+        let logger = logger
+        let task = Task { try await PostgresConnection.connect(configuration: try url.connectionConfiguration(), id: 1, logger: logger) }
+        connection = task
+        return try await task.value
     }
 
     /// Creates and migrates the template once; its name carries the migrations' checksum, so a
     /// changed schema never reuses a stale template on a shared server.
     private func template() async throws -> String {
-        if let templateName { return templateName }
+        if let templateName { return try await templateName.value }
+        let task = Task { try await buildTemplate() }
+        templateName = task
+        return try await task.value
+    }
+
+    private func buildTemplate() async throws -> String {
         let migrations = try Migration.bundled()
         let digest = Migration(version: 1, name: "all", sql: migrations.map(\.checksum).joined()).checksum.prefix(12)
         let name = "hubnet_template_\(digest)"
@@ -101,7 +109,6 @@ public actor TestPostgres {
                 try? await admin.query(PostgresQuery(unsafeSQL: "DROP DATABASE IF EXISTS \(building)"), logger: logger)
             }
         }
-        templateName = name
         return name
     }
 }

@@ -21,8 +21,6 @@ struct HubNetCommand: AsyncParsableCommand {
 
 /// Bootstraps logging once, at `LOG_LEVEL` or the given default.
 func makeLogger(default level: Logger.Level) -> Logger {
-    // Line-buffered standard output, so progress shows at once even when redirected to a file.
-    setvbuf(stdout, nil, _IOLBF, 0)
     let configured = ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0) }
     LoggingSystem.bootstrap { label in
         var handler = StreamLogHandler.standardError(label: label)
@@ -30,6 +28,11 @@ func makeLogger(default level: Logger.Level) -> Logger {
         return handler
     }
     return Logger(label: "hubnet")
+}
+
+/// Writes a line to standard output at once, also when it is redirected to a file.
+func say(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
 }
 
 /// Runs a command body and turns any failure into one readable line on standard error.

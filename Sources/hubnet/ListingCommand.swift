@@ -35,7 +35,7 @@ struct ListingCommand: AsyncParsableCommand {
                     let listing = try await database.withTenant(tenant.id) { connection in
                         try await PostgresListingRepository(logger: logger).create(draft, tenant: tenant.id, on: connection)
                     }
-                    print("listing \(listing.id) \(listing.name)")
+                    say("listing \(listing.id) \(listing.name)")
                 }
             }
         }
@@ -58,7 +58,7 @@ struct ListingCommand: AsyncParsableCommand {
                 let document = try decoder.decode(HSDS.Document.self, from: data)
                 let drafts = try document.services.enumerated().map { try HSDS.draft($1, index: $0) }
                 if dryRun {
-                    print("\(drafts.count) listing(s) valid; nothing stored (dry run)")
+                    say("\(drafts.count) listing(s) valid; nothing stored (dry run)")
                     return
                 }
                 try await withPostgresClient(try requiredDatabaseURL(), logger: logger) { client in
@@ -69,10 +69,10 @@ struct ListingCommand: AsyncParsableCommand {
                         let repository = PostgresListingRepository(logger: logger)
                         for (index, draft) in drafts.enumerated() {
                             _ = try await repository.create(draft, tenant: tenant.id, on: connection)
-                            if (index + 1) % 100 == 0 { print("  \(index + 1)/\(drafts.count)") }
+                            if (index + 1) % 100 == 0 { say("  \(index + 1)/\(drafts.count)") }
                         }
                     }
-                    print("imported \(drafts.count) listing(s) into \(tenant.slug)")
+                    say("imported \(drafts.count) listing(s) into \(tenant.slug)")
                 }
             }
         }
@@ -99,9 +99,9 @@ struct ListingCommand: AsyncParsableCommand {
                     let data = try encoder.encode(HSDS.Document(services: listings.map { HSDS.service($0, hubName: tenant.name) }))
                     if let output {
                         try data.write(to: URL(fileURLWithPath: output))
-                        print("exported \(listings.count) listing(s) to \(output)")
+                        say("exported \(listings.count) listing(s) to \(output)")
                     } else {
-                        print(String(decoding: data, as: UTF8.self))
+                        say(String(decoding: data, as: UTF8.self))
                     }
                 }
             }

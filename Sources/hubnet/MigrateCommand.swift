@@ -27,18 +27,18 @@ struct MigrateCommand: AsyncParsableCommand {
                 let migrator = Migrator(client: client, migrations: try Migration.bundled(), logger: logger)
                 if status {
                     let current = try await migrator.status()
-                    print("applied: \(current.applied.count), pending: \(current.pending.count)")
-                    for migration in current.pending { print("  pending \(migration.fileName)") }
+                    say("applied: \(current.applied.count), pending: \(current.pending.count)")
+                    for migration in current.pending { say("  pending \(migration.fileName)") }
                     if let problem = current.blockingProblem { throw MigrationError(description: problem) }
                     return
                 }
                 let applied = try await migrator.migrate()
-                print(applied.isEmpty ? "schema is current" : "applied \(applied.map(\.fileName).joined(separator: ", "))")
+                say(applied.isEmpty ? "schema is current" : "applied \(applied.map(\.fileName).joined(separator: ", "))")
                 if let serverRole {
                     try await client.withConnection { connection in
                         try await DatabaseRoles.ensureServerLogin(serverRole, on: connection, logger: logger)
                     }
-                    print("role \(serverRole) may now serve (member of \(DatabaseRoles.appRole))")
+                    say("role \(serverRole) may now serve (member of \(DatabaseRoles.appRole))")
                 }
             }
         }

@@ -45,9 +45,9 @@ struct ServeCommand: AsyncParsableCommand {
             if configuration.operatorToken == nil {
                 let token = BearerToken.generate(.user, tenant: .init()).secret
                 configuration.operatorToken = token
-                print("Operator token for this run (provisions tenants): \(token)")
+                say("Operator token for this run (provisions tenants): \(token)")
             }
-            print("HubNet on embedded PostgreSQL at \(cluster.baseDirectory.path)\(cluster.isThrowaway ? " (throwaway)" : "")")
+            say("HubNet on embedded PostgreSQL at \(cluster.baseDirectory.path)\(cluster.isThrowaway ? " (throwaway)" : "")")
             try await serve(configuration, databaseURL: serverURL, logger: logger)
             cluster.stop()
         } catch {
@@ -57,7 +57,7 @@ struct ServeCommand: AsyncParsableCommand {
     }
 
     private func serve(_ configuration: ServerConfiguration, databaseURL: DatabaseURL, logger: Logger) async throws {
-        print("Listening on http://\(configuration.host):\(configuration.port) (API under /v1, description at /openapi.json)")
+        say("Listening on http://\(configuration.host):\(configuration.port) (API under /v1, description at /openapi.json)")
         let application = try buildApplication(
             configuration: configuration, databaseURL: databaseURL, logger: logger, registry: PrometheusCollectorRegistry())
         try await application.runService()

@@ -35,9 +35,9 @@ struct TenantCommand: AsyncParsableCommand {
                         try await PostgresAPITokenRepository(logger: logger).issue(
                             to: admin.id, name: "first admin token", tenant: tenant.id, on: connection)
                     }
-                    print("tenant \(tenant.id) (\(tenant.kind.rawValue), \(tenant.slug))")
-                    print("admin  \(admin.id) \(admin.email)")
-                    if let (_, secret) = issued { print("token  \(secret)") }
+                    say("tenant \(tenant.id) (\(tenant.kind.rawValue), \(tenant.slug))")
+                    say("admin  \(admin.id) \(admin.email)")
+                    if let (_, secret) = issued { say("token  \(secret)") }
                 }
             }
         }
@@ -55,7 +55,7 @@ struct TenantCommand: AsyncParsableCommand {
                     repeat {
                         let page = try await repository.list(try PageRequest(limit: 200, after: cursor))
                         for tenant in page.items {
-                            print("\(tenant.id)  \(tenant.kind.rawValue.padding(toLength: 16, withPad: " ", startingAt: 0))  \(tenant.slug)  \(tenant.name)")
+                            say("\(tenant.id)  \(tenant.kind.rawValue.padding(toLength: 16, withPad: " ", startingAt: 0))  \(tenant.slug)  \(tenant.name)")
                         }
                         cursor = page.nextCursor
                     } while cursor != nil

@@ -33,7 +33,7 @@ struct UserCommand: AsyncParsableCommand {
                             UserDraft(email: email, displayName: name, roles: roles), tenant: tenant.id, kind: tenant.kind,
                             on: connection)
                     }
-                    print("user \(user.id) \(user.email) [\(user.roles.sorted().map(\.rawValue).joined(separator: ", "))]")
+                    say("user \(user.id) \(user.email) [\(user.roles.sorted().map(\.rawValue).joined(separator: ", "))]")
                 }
             }
         }
@@ -65,8 +65,8 @@ struct UserCommand: AsyncParsableCommand {
                             to: userID, name: name, tenant: tenant.id, on: connection)
                     }
                     guard let (token, secret) = issued else { throw DomainError.notFound("active user '\(user)'") }
-                    print("token \(token.id)")
-                    print(secret)
+                    say("token \(token.id)")
+                    say(secret)
                 }
             }
         }

@@ -17,7 +17,7 @@ public struct Database: Sendable {
     public func withTenant<Result: Sendable>(
         _ tenant: Tenant.ID, _ body: (PostgresConnection) async throws -> Result
     ) async throws -> Result {
-        try await client.withTransaction(logger: logger) { connection in
+        try await transaction { connection in
             try await connection.query("SELECT set_config('hubnet.tenant_id', \(tenant.description), true)", logger: logger)
             return try await body(connection)
         }
@@ -25,7 +25,7 @@ public struct Database: Sendable {
 
     /// Runs `body` in one read-only transaction that sees the published listings of every hub.
     public func withDirectory<Result: Sendable>(_ body: (PostgresConnection) async throws -> Result) async throws -> Result {
-        try await client.withTransaction(logger: logger) { connection in
+        try await transaction { connection in
             try await connection.query("SET TRANSACTION READ ONLY", logger: logger)
             try await connection.query("SELECT set_config('hubnet.scope', 'directory', true)", logger: logger)
             return try await body(connection)
@@ -34,8 +34,16 @@ public struct Database: Sendable {
 
     /// Runs `body` in one transaction with no tenant set: only the network's global tables show.
     public func withNetwork<Result: Sendable>(_ body: (PostgresConnection) async throws -> Result) async throws -> Result {
-        try await client.withTransaction(logger: logger) { connection in
-            try await body(connection)
+        try await transaction(body)
+    }
+
+    /// One transaction; the error thrown is the one that caused the rollback (a `DomainError`, a
+    /// constraint violation), not PostgresNIO's wrapper around it.
+    private func transaction<Result: Sendable>(_ body: (PostgresConnection) async throws -> Result) async throws -> Result {
+        do {
+            return try await client.withTransaction(logger: logger) { connection in try await body(connection) }
+        } catch let error as PostgresTransactionError {
+            throw error.closureError ?? error.beginError ?? error.commitError ?? error
         }
     }
 
