@@ -85,6 +85,9 @@ let package = Package(
             dependencies: [
                 "HubNetServer", "HubNetTestSupport", "HubNetCore",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
             ]
         ),
     ],

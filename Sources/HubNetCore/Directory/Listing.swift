@@ -112,10 +112,11 @@ public struct ListingDraft: Sendable, Equatable {
     /// The draft with every field checked and normalised; a listing needs a name and at least one
     /// service area, or the directory could never find it.
     public func validated() throws(DomainError) -> ListingDraft {
+        let name = try Validate.text(name, field: "name", max: 200)
         let serviceAreas = try Validate.labels(serviceAreas, field: "service_areas")
         guard !serviceAreas.isEmpty else { throw .invalid("service_areas", "must name at least one area") }
         return ListingDraft(
-            name: try Validate.text(name, field: "name", max: 200),
+            name: name,
             description: try Validate.optionalText(description, field: "description", max: 5000),
             services: try Validate.labels(services, field: "services"),
             serviceAreas: serviceAreas,

@@ -1,0 +1,99 @@
+import Foundation
+import HubNetCore
+import HubNetTestSupport
+import HTTPTypes
+import Testing
+
+@Suite("Authentication and roles")
+struct AuthTests {
+    @Test("a missing or bad token is 401; the operator token cannot act inside a tenant")
+    func tokens() async throws {
+        try await withTestApplication { app in
+            #expect(try await app.request(.get, "/v1/users").errorCode == "unauthenticated")
+            #expect(try await app.request(.get, "/v1/users", token: "garbage").status == .unauthorized)
+            let forged = "hnu_\(String(repeating: "0", count: 32))_\(String(repeating: "A", count: 43))"
+            #expect(try await app.request(.get, "/v1/users", token: forged).status == .unauthorized)
+            let asOperator = try await app.request(.get, "/v1/users", token: TestApplication.operatorToken)
+            #expect(asOperator.status == .forbidden)
+            #expect(asOperator.errorCode == "operator_not_allowed")
+        }
+    }
+
+    @Test("only the operator provisions tenants")
+    func operatorProvisions() async throws {
+        try await withTestApplication { app in
+            let hub = try await app.fixtures.tenant(.hub)
+            let response = try await app.request(
+                .post, "/v1/tenants", token: hub.admin.token,
+                json: #"{"kind":"hub","name":"x","slug":"xx","admin":{"email":"a@b.co","display_name":"A"}}"#)
+            #expect(response.status == .forbidden)
+            #expect(response.errorCode == "operator_only")
+            #expect(try await app.request(.get, "/v1/tenants", token: hub.admin.token).status == .forbidden)
+        }
+    }
+
+    @Test("a role that may not do a thing gets 403")
+    func rolesAreEnforced() async throws {
+        try await withTestApplication { app in
+            let hub = try await app.fixtures.tenant(.hub, users: [[.viewer], [.moderator]])
+            let viewer = hub.users[0].token
+            let moderator = hub.users[1].token
+            #expect(try await app.request(.post, "/v1/users", token: viewer, json: #"{"email":"x@y.co","display_name":"X","roles":["viewer"]}"#).status == .forbidden)
+            #expect(try await app.request(.post, "/v1/units", token: moderator, json: #"{"name":"B2B"}"#).status == .forbidden)
+            #expect(try await app.request(.post, "/v1/listings", token: viewer, json: #"{"name":"L","service_areas":["X"]}"#).status == .forbidden)
+            #expect(try await app.request(.post, "/v1/listings", token: moderator, json: #"{"name":"L","service_areas":["X"]}"#).status == .created)
+            // Reading is open to every role of the tenant.
+            #expect(try await app.request(.get, "/v1/users", token: viewer).status == .ok)
+        }
+    }
+
+    @Test("a partner company cannot publish listings")
+    func partnersHaveNoListings() async throws {
+        try await withTestApplication { app in
+            let partner = try await app.fixtures.tenant(.partnerCompany)
+            let response = try await app.request(.post, "/v1/listings", token: partner.admin.token, json: #"{"name":"L","service_areas":["X"]}"#)
+            #expect(response.errorCode == "tenant_kind_not_allowed")
+        }
+    }
+
+    @Test("a revoked token and a deactivated user's token stop working at once")
+    func revocation() async throws {
+        try await withTestApplication { app in
+            let hub = try await app.fixtures.tenant(.hub, users: [[.advisor]])
+            let advisor = hub.users[0]
+            let issued = try await app.request(.post, "/v1/users/\(advisor.user.id)/tokens", token: advisor.token, json: #"{"name":"laptop"}"#)
+            let secret = try #require(issued.json?["secret"] as? String)
+            let tokenID = try #require((issued.json?["token"] as? [String: Any])?["id"] as? String)
+            #expect(try await app.request(.get, "/v1/me", token: secret).status == .ok)
+            #expect(try await app.request(.delete, "/v1/tokens/\(tokenID)", token: advisor.token).status == .noContent)
+            #expect(try await app.request(.get, "/v1/me", token: secret).status == .unauthorized)
+            #expect(try await app.request(.get, "/v1/me", token: advisor.token).status == .ok)
+            #expect(try await app.request(.delete, "/v1/users/\(advisor.user.id)", token: hub.admin.token).status == .noContent)
+            #expect(try await app.request(.get, "/v1/me", token: advisor.token).status == .unauthorized)
+            let user = try await app.request(.get, "/v1/users/\(advisor.user.id)", token: hub.admin.token)
+            #expect(user.json?["active"] as? Bool == false)
+        }
+    }
+
+    @Test("a tenant keeps at least one active admin")
+    func lastAdmin() async throws {
+        try await withTestApplication { app in
+            let hub = try await app.fixtures.tenant(.hub)
+            let id = hub.admin.user.id
+            #expect(try await app.request(.delete, "/v1/users/\(id)", token: hub.admin.token).errorCode == "last_admin")
+            #expect(try await app.request(.patch, "/v1/users/\(id)", token: hub.admin.token, json: #"{"roles":["moderator"]}"#).errorCode == "last_admin")
+            #expect(try await app.request(.get, "/v1/me", token: hub.admin.token).status == .ok)
+        }
+    }
+
+    @Test("an advisor may rename themselves but not change their own roles")
+    func selfService() async throws {
+        try await withTestApplication { app in
+            let hub = try await app.fixtures.tenant(.hub, users: [[.advisor]])
+            let advisor = hub.users[0]
+            let renamed = try await app.request(.patch, "/v1/users/\(advisor.user.id)", token: advisor.token, json: #"{"display_name":"Dana"}"#)
+            #expect(renamed.json?["display_name"] as? String == "Dana")
+            #expect(try await app.request(.patch, "/v1/users/\(advisor.user.id)", token: advisor.token, json: #"{"roles":["admin"]}"#).status == .forbidden)
+        }
+    }
+}

@@ -1,0 +1,69 @@
+import Foundation
+import HubNetPostgres
+import HubNetServer
+import HubNetTestSupport
+import Logging
+import Prometheus
+import Testing
+
+@Suite("Operations endpoints and the API description")
+struct OperationsTests {
+    @Test("health, readiness and metrics answer, and metrics count requests per route")
+    func operations() async throws {
+        try await withTestApplication { app in
+            #expect(try await app.request(.get, "/healthz").json?["status"] as? String == "ok")
+            #expect(try await app.request(.get, "/readyz").json?["status"] as? String == "ready")
+            _ = try await app.request(.get, "/v1/directory/listings")
+            let metrics = try await app.request(.get, "/metrics").text
+            #expect(metrics.contains(#"hubnet_http_requests_total{method="GET",route="/v1/directory/listings",status="200"} 1"#))
+        }
+    }
+
+    @Test("every route the server answers is described in the OpenAPI document")
+    func openAPICoversRoutes() throws {
+        let document = try #require(try JSONSerialization.jsonObject(with: OpenAPIDocument.data()) as? [String: Any])
+        #expect(document["openapi"] as? String == "3.1.0")
+        let paths = try #require(document["paths"] as? [String: [String: Any]])
+        let url = try DatabaseURL("postgres://nobody@127.0.0.1:1/none")
+        let database = Database(
+            client: .init(configuration: try url.clientConfiguration(), backgroundLogger: Logger(label: "test")),
+            logger: Logger(label: "test"))
+        let router = buildRouter(configuration: ServerConfiguration(host: "127.0.0.1"), database: database, registry: PrometheusCollectorRegistry())
+        var missing: [String] = []
+        for route in router.routes {
+            let path = "\(route.path)".hasPrefix("/") ? "\(route.path)" : "/\(route.path)"
+            if paths[path]?[route.method.rawValue.lowercased()] == nil { missing.append("\(route.method) \(path)") }
+        }
+        #expect(router.routes.count >= 25)
+        #expect(missing.isEmpty, "undocumented: \(missing)")
+    }
+
+    @Test("the served document is the one in the repository")
+    func servedDocument() async throws {
+        try await withTestApplication { app in
+            let served = try await app.request(.get, "/openapi.json")
+            #expect(Data(buffer: served.body) == (try OpenAPIDocument.data()))
+        }
+    }
+
+    @Test("the server refuses to start on a database with pending migrations")
+    func refusesPendingMigrations() async throws {
+        try await withTestDatabase { database in
+            let logger = Logger(label: "test")
+            let fresh = "hubnet_test_bare_\(UUID().uuidString.prefix(8).lowercased())"
+            try await withPostgresClient(database.ownerURL, logger: logger) { client in
+                try await client.query("CREATE DATABASE \(unescaped: fresh)", logger: logger)
+            }
+            do {
+                try await withPostgresClient(database.ownerURL.with(database: fresh), logger: logger) { client in
+                    await #expect { try await verifyDatabase(client: client, logger: logger) } throws: {
+                        "\($0)".contains("hubnet migrate")
+                    }
+                }
+            }
+            try await withPostgresClient(database.ownerURL, logger: logger) { client in
+                try await client.query("DROP DATABASE \(unescaped: fresh) WITH (FORCE)", logger: logger)
+            }
+        }
+    }
+}
