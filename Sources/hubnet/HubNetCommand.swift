@@ -61,6 +61,13 @@ func describe(_ error: any Error) -> String {
     }
 }
 
+/// Runs an administrative command's body on the database of `DATABASE_URL`.
+func withAdminDatabase<Result: Sendable>(logger: Logger, _ body: (Database) async throws -> Result) async throws -> Result {
+    try await withPostgresClient(try requiredDatabaseURL(), logger: logger) { client in
+        try await body(Database(client: client, logger: logger))
+    }
+}
+
 /// The server's database connection from `DATABASE_URL`, required by the administrative commands.
 func requiredDatabaseURL() throws -> DatabaseURL {
     guard let url = try ServerConfiguration().databaseURL else {

@@ -24,8 +24,7 @@ struct ListingCommand: AsyncParsableCommand {
         func run() async throws {
             let logger = makeLogger(default: .warning)
             try await reportingErrors {
-                try await withPostgresClient(try requiredDatabaseURL(), logger: logger) { client in
-                    let database = Database(client: client, logger: logger)
+                try await withAdminDatabase(logger: logger) { database in
                     let tenant = try await resolveTenant(tenant, database: database)
                     try TenantPolicy.requireListingOwner(tenant.kind)
                     let draft = ListingDraft(
@@ -61,8 +60,7 @@ struct ListingCommand: AsyncParsableCommand {
                     say("\(drafts.count) listing(s) valid; nothing stored (dry run)")
                     return
                 }
-                try await withPostgresClient(try requiredDatabaseURL(), logger: logger) { client in
-                    let database = Database(client: client, logger: logger)
+                try await withAdminDatabase(logger: logger) { database in
                     let tenant = try await resolveTenant(tenant, database: database)
                     try TenantPolicy.requireListingOwner(tenant.kind)
                     try await database.withTenant(tenant.id) { connection in
@@ -87,8 +85,7 @@ struct ListingCommand: AsyncParsableCommand {
         func run() async throws {
             let logger = makeLogger(default: .warning)
             try await reportingErrors {
-                try await withPostgresClient(try requiredDatabaseURL(), logger: logger) { client in
-                    let database = Database(client: client, logger: logger)
+                try await withAdminDatabase(logger: logger) { database in
                     let tenant = try await resolveTenant(tenant, database: database)
                     let listings = try await database.withTenant(tenant.id) { connection in
                         try await PostgresListingRepository(logger: logger).all(tenant: tenant.id, on: connection)

@@ -25,8 +25,7 @@ struct TenantCommand: AsyncParsableCommand {
                 guard let kind = Tenant.Kind(rawValue: kind) else {
                     throw ValidationError("--kind must be hub, partner_company or sourcing_company")
                 }
-                try await withPostgresClient(try requiredDatabaseURL(), logger: logger) { client in
-                    let database = Database(client: client, logger: logger)
+                try await withAdminDatabase(logger: logger) { database in
                     let (tenant, admin) = try await PostgresTenantRepository(database: database).create(
                         TenantDraft(
                             kind: kind, name: name, slug: slug,
@@ -49,8 +48,8 @@ struct TenantCommand: AsyncParsableCommand {
         func run() async throws {
             let logger = makeLogger(default: .warning)
             try await reportingErrors {
-                try await withPostgresClient(try requiredDatabaseURL(), logger: logger) { client in
-                    let repository = PostgresTenantRepository(database: Database(client: client, logger: logger))
+                try await withAdminDatabase(logger: logger) { database in
+                    let repository = PostgresTenantRepository(database: database)
                     var cursor: PageCursor? = nil
                     repeat {
                         let page = try await repository.list(try PageRequest(limit: 200, after: cursor))

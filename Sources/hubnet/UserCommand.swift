@@ -25,8 +25,7 @@ struct UserCommand: AsyncParsableCommand {
                     guard let role = Role(rawValue: name) else { throw ValidationError("unknown role '\(name)'") }
                     return role
                 })
-                try await withPostgresClient(try requiredDatabaseURL(), logger: logger) { client in
-                    let database = Database(client: client, logger: logger)
+                try await withAdminDatabase(logger: logger) { database in
                     let tenant = try await resolveTenant(tenant, database: database)
                     let user = try await database.withTenant(tenant.id) { connection in
                         try await PostgresUserRepository(logger: logger).create(
@@ -49,8 +48,7 @@ struct UserCommand: AsyncParsableCommand {
         func run() async throws {
             let logger = makeLogger(default: .warning)
             try await reportingErrors {
-                try await withPostgresClient(try requiredDatabaseURL(), logger: logger) { client in
-                    let database = Database(client: client, logger: logger)
+                try await withAdminDatabase(logger: logger) { database in
                     let tenant = try await resolveTenant(tenant, database: database)
                     let issued = try await database.withTenant(tenant.id) { connection -> (APIToken, String)? in
                         var userID = User.ID(string: user)
