@@ -77,6 +77,21 @@ public final class EmbeddedPostgres: Sendable {
             binDirectory.appendingPathComponent("pg_ctl").path,
             ["-D", dataDirectory.path, "-l", logFile.path, "-w", "-t", "60", "-o", options.joined(separator: " "), "start"])
         logger.info("embedded PostgreSQL started", metadata: ["directory": "\(baseDirectory.path)"])
+        try startWatchdog()
+    }
+
+    /// A throwaway cluster must not outlive its process even when that process is killed (SIGKILL,
+    /// a crash): a small shell watches the process and stops and removes the cluster once it is gone.
+    private func startWatchdog() throws {
+        guard isThrowaway else { return }
+        let pgCtl = binDirectory.appendingPathComponent("pg_ctl").path
+        let stop = runAsPostgresUser ? "/usr/sbin/runuser -u postgres -- \(pgCtl)" : pgCtl
+        // Every interpolated value is a path this type made or found, without quotes in it.
+        let script = """
+            while kill -0 \(getpid()) 2>/dev/null; do sleep 1; done
+            if [ -d '\(dataDirectory.path)' ]; then \(stop) -D '\(dataDirectory.path)' -m immediate stop; rm -rf '\(baseDirectory.path)'; fi
+            """
+        try ChildProcess.spawnDetached("/bin/sh", ["-c", script])
     }
 
     /// Stops the cluster and, when it is a throwaway, deletes its files.
