@@ -87,7 +87,7 @@ struct PageTests {
         #expect(abs(parsed.createdAt.timeIntervalSince(cursor.createdAt)) < 0.000_001)
     }
 
-    @Test("a forged cursor is a validation error on the cursor field", arguments: ["", "%%%", "bm90LWEtY3Vyc29y"])
+    @Test("a forged cursor is a validation error on the cursor field", arguments: ["", "%%%", "bm90LWEtY3Vyc29y", "OTIyMzM3MjAzNjg1NDc3NTgwNzowMDAwMDAwMC0wMDAwLTAwMDAtMDAwMC0wMDAwMDAwMDAwMDA"])
     func forgedCursor(token: String) {
         #expect { try PageCursor(token: token) } throws: { ($0 as? DomainError)?.field == "cursor" }
     }

@@ -1,19 +1,32 @@
 import Foundation
 
 /// A position in a list ordered by creation time, then id: opaque to clients, stable under inserts.
+///
+/// Positions are kept in whole microseconds, PostgreSQL's own resolution, because a `Date` carried
+/// back to the database can land a microsecond early and repeat a row on the next page.
 public struct PageCursor: Sendable, Equatable {
-    public var createdAt: Date
+    /// Microseconds since 1970 of the last row's creation.
+    public var microseconds: Int64
     public var id: UUID
 
     public init(createdAt: Date, id: UUID) {
-        self.createdAt = createdAt
+        self.microseconds = Int64((createdAt.timeIntervalSince1970 * 1_000_000).rounded())
         self.id = id
     }
 
+    /// The start of every list: no record is older than 1970.
+    public static let start = PageCursor(microseconds: 0, id: UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)))
+
+    init(microseconds: Int64, id: UUID) {
+        self.microseconds = microseconds
+        self.id = id
+    }
+
+    public var createdAt: Date { Date(timeIntervalSince1970: Double(microseconds) / 1_000_000) }
+
     /// Base64url of `microseconds:uuid`.
     public var token: String {
-        let micros = Int64((createdAt.timeIntervalSince1970 * 1_000_000).rounded())
-        return Data("\(micros):\(id.uuidString)".utf8).base64EncodedString()
+        Data("\(microseconds):\(id.uuidString)".utf8).base64EncodedString()
             .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
             .replacingOccurrences(of: "=", with: "")
     }
@@ -26,10 +39,10 @@ public struct PageCursor: Sendable, Equatable {
             let text = String(data: data, encoding: .utf8)
         else { throw .invalid(field, "is not a cursor this server issued") }
         let parts = text.split(separator: ":", maxSplits: 1)
-        guard parts.count == 2, let micros = Int64(parts[0]), let id = UUID(uuidString: String(parts[1])) else {
+        guard parts.count == 2, let micros = Int64(parts[0]), (0...253_402_300_799_999_999).contains(micros), let id = UUID(uuidString: String(parts[1])) else {
             throw .invalid(field, "is not a cursor this server issued")
         }
-        self.createdAt = Date(timeIntervalSince1970: Double(micros) / 1_000_000)
+        self.microseconds = micros
         self.id = id
     }
 }

@@ -26,6 +26,11 @@ CREATE FUNCTION hubnet_lower_labels(labels TEXT[]) RETURNS TEXT[]
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     AS $$ SELECT COALESCE(array_agg(lower(label)), '{}') FROM unnest(labels) AS label $$;
 
+-- An exact timestamp from whole microseconds since 1970, for keyset pagination cursors.
+CREATE FUNCTION hubnet_from_micros(micros BIGINT) RETURNS TIMESTAMPTZ
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$ SELECT TIMESTAMPTZ 'epoch' + micros * INTERVAL '1 microsecond' $$;
+
 -- The registry of organisations. Not a tenant table: it is the root the tenant tables hang from,
 -- and a tenant's kind, name and slug are public within the network.
 CREATE TABLE tenants (

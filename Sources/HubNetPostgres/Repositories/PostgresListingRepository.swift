@@ -45,12 +45,12 @@ public struct PostgresListingRepository: Sendable {
     }
 
     public func list(tenant: Tenant.ID, page: PageRequest, on connection: PostgresConnection) async throws -> Page<Listing> {
-        let after = page.after ?? PageCursor(createdAt: .distantPast, id: UUID(uuid: UUID_NULL))
+        let after = page.after ?? .start
         let rows = try await Self.listings(
             connection.query(
                 """
                 SELECT \(unescaped: Self.columns) FROM listings
-                WHERE tenant_id = \(tenant) AND (created_at, id) > (\(after.createdAt), \(after.id))
+                WHERE tenant_id = \(tenant) AND (created_at, id) > (hubnet_from_micros(\(after.microseconds)), \(after.id))
                 ORDER BY created_at, id LIMIT \(page.limit + 1)
                 """, logger: logger))
         return Page(rows: rows, limit: page.limit) { PageCursor(createdAt: $0.createdAt, id: $0.id.rawValue) }

@@ -41,13 +41,13 @@ public struct PostgresTenantRepository: Sendable {
     }
 
     public func list(_ page: PageRequest) async throws -> Page<Tenant> {
-        let after = page.after ?? PageCursor(createdAt: .distantPast, id: UUID(uuid: UUID_NULL))
+        let after = page.after ?? .start
         let rows = try await database.withNetwork { connection in
             try await Self.tenants(
                 connection.query(
                     """
                     SELECT id, kind, name, slug, created_at FROM tenants
-                    WHERE (created_at, id) > (\(after.createdAt), \(after.id))
+                    WHERE (created_at, id) > (hubnet_from_micros(\(after.microseconds)), \(after.id))
                     ORDER BY created_at, id LIMIT \(page.limit + 1)
                     """, logger: database.logger))
         }
@@ -63,4 +63,3 @@ public struct PostgresTenantRepository: Sendable {
     }
 }
 
-let UUID_NULL: uuid_t = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)

@@ -40,12 +40,12 @@ public struct PostgresUnitRepository: Sendable {
     }
 
     public func list(tenant: Tenant.ID, page: PageRequest, on connection: PostgresConnection) async throws -> Page<TenantUnit> {
-        let after = page.after ?? PageCursor(createdAt: .distantPast, id: UUID(uuid: UUID_NULL))
+        let after = page.after ?? .start
         let rows = try await Self.units(
             connection.query(
                 """
                 \(unescaped: Self.select)
-                WHERE u.tenant_id = \(tenant) AND (u.created_at, u.id) > (\(after.createdAt), \(after.id))
+                WHERE u.tenant_id = \(tenant) AND (u.created_at, u.id) > (hubnet_from_micros(\(after.microseconds)), \(after.id))
                 GROUP BY u.tenant_id, u.id ORDER BY u.created_at, u.id LIMIT \(page.limit + 1)
                 """, logger: logger))
         return Page(rows: rows, limit: page.limit) { PageCursor(createdAt: $0.createdAt, id: $0.id.rawValue) }

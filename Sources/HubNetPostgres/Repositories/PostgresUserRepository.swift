@@ -54,12 +54,12 @@ public struct PostgresUserRepository: Sendable {
     public func list(tenant: Tenant.ID, page: PageRequest, includeDeactivated: Bool, on connection: PostgresConnection)
         async throws -> Page<User>
     {
-        let after = page.after ?? PageCursor(createdAt: .distantPast, id: UUID(uuid: UUID_NULL))
+        let after = page.after ?? .start
         let rows = try await Self.users(
             connection.query(
                 """
                 SELECT \(unescaped: Self.columns) FROM users
-                WHERE tenant_id = \(tenant) AND (created_at, id) > (\(after.createdAt), \(after.id))
+                WHERE tenant_id = \(tenant) AND (created_at, id) > (hubnet_from_micros(\(after.microseconds)), \(after.id))
                   AND (\(includeDeactivated) OR deactivated_at IS NULL)
                 ORDER BY created_at, id LIMIT \(page.limit + 1)
                 """, logger: logger))
