@@ -1,0 +1,101 @@
+import Foundation
+
+/// What the workflow rules need to know about a lead.
+public struct LeadState: Sendable, Codable, Equatable {
+    public var status: String
+    public var createdAt: Date
+    /// When the last person acted on it; `nil` while nobody has.
+    public var lastActionAt: Date?
+    public var acceptedAt: Date?
+    public var declinedAt: Date?
+    /// Set when the life cycle reaches a closed state (003: actual completion date).
+    public var completedAt: Date?
+    public var expiresAt: Date?
+    public var expectedCompletionAt: Date?
+    public var opportunityLinked: Bool
+    public var openActivities: Int
+    public var assignedUnitMembers: Set<User.ID>?
+    public var assignedUserID: User.ID?
+    public var archived: Bool
+    public var inCRM: Bool
+
+    public init(
+        status: String, createdAt: Date, lastActionAt: Date? = nil, acceptedAt: Date? = nil, declinedAt: Date? = nil,
+        completedAt: Date? = nil, expiresAt: Date? = nil, expectedCompletionAt: Date? = nil,
+        opportunityLinked: Bool = false, openActivities: Int = 0, assignedUnitMembers: Set<User.ID>? = nil,
+        assignedUserID: User.ID? = nil, archived: Bool = false, inCRM: Bool = false
+    ) {
+        self.status = status
+        self.createdAt = createdAt
+        self.lastActionAt = lastActionAt
+        self.acceptedAt = acceptedAt
+        self.declinedAt = declinedAt
+        self.completedAt = completedAt
+        self.expiresAt = expiresAt
+        self.expectedCompletionAt = expectedCompletionAt
+        self.opportunityLinked = opportunityLinked
+        self.openActivities = openActivities
+        self.assignedUnitMembers = assignedUnitMembers
+        self.assignedUserID = assignedUserID
+        self.archived = archived
+        self.inCRM = inCRM
+    }
+
+    /// A new lead of `template`, with its dates derived from the template's timers unless given.
+    public static func new(
+        _ template: WorkflowTemplate, createdAt: Date, expiresAt: Date? = nil, expectedCompletionAt: Date? = nil
+    ) -> LeadState {
+        let day: TimeInterval = 86_400
+        return LeadState(
+            status: template.initialStatus, createdAt: createdAt,
+            expiresAt: expiresAt ?? template.timers.expireAfterDaysPending.map { createdAt + Double($0) * day },
+            expectedCompletionAt: expectedCompletionAt
+                ?? (template.timers.expectedCompletionDays ?? template.timers.targetCloseDays).map {
+                    createdAt + Double($0) * day
+                })
+    }
+}
+
+/// Who acts, as the workflow sees them.
+public struct WorkflowActor: Sendable, Equatable {
+    public enum Side: String, Sendable, Equatable {
+        /// The tenant that holds the lead and works it.
+        case owner
+        /// The tenant (or user) that referred or distributed the lead: sees it, never acts on it.
+        case source
+        /// Timers and other automatic rules.
+        case system
+    }
+
+    public var userID: User.ID?
+    public var roles: Set<Role>
+    public var side: Side
+
+    public init(userID: User.ID?, roles: Set<Role>, side: Side) {
+        self.userID = userID
+        self.roles = roles
+        self.side = side
+    }
+
+    public static let system = WorkflowActor(userID: nil, roles: [], side: .system)
+}
+
+/// What the actor supplies with an action.
+public struct ActionInput: Sendable, Codable, Equatable {
+    public var reason: String?
+    /// The status chosen for a `chosen` target.
+    public var status: String?
+    public var referralKind: WorkflowTemplate.ReferralKind?
+    /// Whether the action creates (or links) an opportunity.
+    public var opportunity: Bool
+
+    public init(
+        reason: String? = nil, status: String? = nil, referralKind: WorkflowTemplate.ReferralKind? = nil,
+        opportunity: Bool = false
+    ) {
+        self.reason = reason
+        self.status = status
+        self.referralKind = referralKind
+        self.opportunity = opportunity
+    }
+}
