@@ -62,5 +62,10 @@ public func buildRouter(
     APITokenController(database: database, tokens: tokens).addRoutes(to: authenticated)
     UnitController(database: database, units: PostgresUnitRepository(logger: logger)).addRoutes(to: authenticated)
     ListingController(database: database, listings: listings, tenants: tenants).addRoutes(to: authenticated)
+    LeadController(
+        database: database, leads: PostgresLeadRepository(logger: logger), notes: PostgresLeadNoteRepository(logger: logger),
+        activities: PostgresLeadActivityRepository(logger: logger), templates: PostgresWorkflowTemplateRepository(logger: logger),
+        users: PostgresUserRepository(logger: logger), now: configuration.now
+    ).addRoutes(to: authenticated)
     return router
 }

@@ -20,6 +20,8 @@ public struct ServerConfiguration: Sendable {
     public var maximumBodyBytes: Int
     /// `HUBNET_DB_POOL_SIZE`: connections in the pool. Default 20.
     public var databasePoolSize: Int
+    /// What time it is: the system clock, or a virtual one in tests and the simulator.
+    public var now: @Sendable () -> Date = { Date() }
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, databaseURL: DatabaseURL? = nil,

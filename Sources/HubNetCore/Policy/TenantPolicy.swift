@@ -13,14 +13,20 @@ public enum TenantPolicy {
         case readListings
         /// Issue or revoke tokens of a user other than oneself.
         case manageOthersTokens
+        /// Create leads, act on them, add notes and activities.
+        case workLeads
+        case readLeads
+        case manageWorkflowTemplates
     }
 
     public static func allows(_ user: AuthenticatedUser, _ permission: Permission) -> Bool {
         switch permission {
-        case .readTenant, .readUsers, .readUnits, .readListings:
+        case .readTenant, .readUsers, .readUnits, .readListings, .readLeads:
             return true
-        case .manageUsers, .manageUnits, .manageOthersTokens:
+        case .manageUsers, .manageUnits, .manageOthersTokens, .manageWorkflowTemplates:
             return user.has(.admin)
+        case .workLeads:
+            return !user.roles.subtracting([.viewer]).isEmpty
         case .manageListings:
             return user.has(.admin) || (user.tenantKind == .hub && user.has(.moderator))
         }
@@ -30,6 +36,15 @@ public enum TenantPolicy {
     public static func require(_ user: AuthenticatedUser, _ permission: Permission) throws(DomainError) {
         guard allows(user, permission) else {
             throw .forbidden("your role may not \(permission.phrase)")
+        }
+    }
+
+    /// The workflow a tenant's new leads follow unless another is named.
+    public static func defaultTemplateKey(for kind: Tenant.Kind) -> String {
+        switch kind {
+        case .hub: BuiltInTemplates.hubModeration.key
+        case .partnerCompany: BuiltInTemplates.partnerLead.key
+        case .sourcingCompany: BuiltInTemplates.statusPath.key
         }
     }
 
@@ -52,6 +67,9 @@ extension TenantPolicy.Permission {
         case .manageListings: "manage listings"
         case .readListings: "read listings"
         case .manageOthersTokens: "manage another user's tokens"
+        case .workLeads: "work on leads"
+        case .readLeads: "read leads"
+        case .manageWorkflowTemplates: "edit workflow templates"
         }
     }
 }

@@ -33,6 +33,8 @@ public struct APIError: HTTPResponseError, Sendable {
             return (error, false)
         case let error as DomainError:
             return (APIError(domain: error), false)
+        case let refusal as WorkflowRefusal:
+            return (APIError(domain: refusal.domainError), false)
         case let error as DecodingError:
             return (APIError(decoding: error), false)
         case let error as HTTPError:

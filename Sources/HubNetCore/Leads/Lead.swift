@@ -1,0 +1,140 @@
+import Foundation
+
+/// A prospective client — a business owner — and where their request stands in its workflow.
+public struct Lead: Sendable, Equatable {
+    public typealias ID = Identifier<Lead>
+
+    public var id: ID
+    public var tenantID: Tenant.ID
+    public var templateKey: String
+    public var source: LeadSource
+    public var details: LeadDetails
+    public var listingID: Listing.ID?
+    public var assignedUnitID: TenantUnit.ID?
+    public var createdBy: User.ID?
+    public var state: LeadState
+    /// Increases with every change.
+    public var version: Int
+
+    public init(
+        id: ID, tenantID: Tenant.ID, templateKey: String, source: LeadSource, details: LeadDetails,
+        listingID: Listing.ID?, assignedUnitID: TenantUnit.ID?, createdBy: User.ID?, state: LeadState, version: Int
+    ) {
+        self.id = id
+        self.tenantID = tenantID
+        self.templateKey = templateKey
+        self.source = source
+        self.details = details
+        self.listingID = listingID
+        self.assignedUnitID = assignedUnitID
+        self.createdBy = createdBy
+        self.state = state
+        self.version = version
+    }
+}
+
+/// How a lead arrived.
+public enum LeadSource: String, Sendable, Codable, CaseIterable {
+    case manual, api, `import`, leadForm = "lead_form", referral
+}
+
+/// The fields of a lead a person fills in.
+public struct LeadDetails: Sendable, Equatable, Codable {
+    public var name: String
+    public var email: String?
+    public var phone: String?
+    public var city: String?
+    public var region: String?
+    public var request: String?
+    public var type: String?
+    public var category: String?
+    public var priority: String?
+    public var importance: String?
+    /// Probability to win, 0 to 100.
+    public var probability: Int?
+    /// Predicted gain if won, in the tenant's currency.
+    public var targetAmount: Decimal?
+
+    public init(
+        name: String, email: String? = nil, phone: String? = nil, city: String? = nil, region: String? = nil,
+        request: String? = nil, type: String? = nil, category: String? = nil, priority: String? = nil,
+        importance: String? = nil, probability: Int? = nil, targetAmount: Decimal? = nil
+    ) {
+        self.name = name
+        self.email = email
+        self.phone = phone
+        self.city = city
+        self.region = region
+        self.request = request
+        self.type = type
+        self.category = category
+        self.priority = priority
+        self.importance = importance
+        self.probability = probability
+        self.targetAmount = targetAmount
+    }
+
+    /// Checked and normalised: a lead needs a name and a way to reach them.
+    public func validated() throws(DomainError) -> LeadDetails {
+        let email = try Validate.optionalEmail(email, field: "email")
+        let phone = try Validate.optionalPhone(phone, field: "phone")
+        guard email != nil || phone != nil else { throw .invalid("email", "give an email or a phone number") }
+        if let probability, !(0...100).contains(probability) { throw .invalid("probability", "must be between 0 and 100") }
+        if let targetAmount, targetAmount < 0 || targetAmount > 1_000_000_000_000 {
+            throw .invalid("target_amount", "must be between 0 and 1,000,000,000,000")
+        }
+        return LeadDetails(
+            name: try Validate.text(name, field: "name", max: 200), email: email, phone: phone,
+            city: try Validate.optionalText(city, field: "city", max: 200),
+            region: try Validate.optionalText(region, field: "region", max: 200),
+            request: try Validate.optionalText(request, field: "request", max: 10_000),
+            type: try Validate.optionalText(type, field: "type", max: 100),
+            category: try Validate.optionalText(category, field: "category", max: 100),
+            priority: try Validate.optionalText(priority, field: "priority", max: 50),
+            importance: try Validate.optionalText(importance, field: "importance", max: 50),
+            probability: probability, targetAmount: targetAmount)
+    }
+}
+
+/// One entry of a lead's history: who did what, when, from which status to which, and why.
+/// Entries are chained: each carries the hash of the one before, so a rewritten past shows.
+public struct LeadHistoryEntry: Sendable, Equatable {
+    public var seq: Int
+    public var action: String
+    public var fromStatus: String?
+    public var toStatus: String
+    public var actorUserID: User.ID?
+    public var reason: String?
+    public var at: Date
+    public var previousHash: [UInt8]
+    public var hash: [UInt8]
+
+    public init(
+        seq: Int, action: String, fromStatus: String?, toStatus: String, actorUserID: User.ID?, reason: String?,
+        at: Date, previousHash: [UInt8], hash: [UInt8]
+    ) {
+        self.seq = seq
+        self.action = action
+        self.fromStatus = fromStatus
+        self.toStatus = toStatus
+        self.actorUserID = actorUserID
+        self.reason = reason
+        self.at = at
+        self.previousHash = previousHash
+        self.hash = hash
+    }
+
+    /// The exact bytes that are hashed with the previous hash: every field, unambiguously joined.
+    public static func canonical(
+        lead: Lead.ID, seq: Int, action: String, fromStatus: String?, toStatus: String, actorUserID: User.ID?,
+        reason: String?, at: Date
+    ) -> [UInt8] {
+        let micros = Int64((at.timeIntervalSince1970 * 1_000_000).rounded())
+        let fields = [
+            lead.description, String(seq), action, fromStatus ?? "", toStatus, actorUserID?.description ?? "",
+            reason ?? "", String(micros),
+        ]
+        // Length-prefixed, so no choice of field text can make two entries hash alike.
+        return Array(fields.map { "\($0.utf8.count):\($0)" }.joined(separator: "|").utf8)
+    }
+}

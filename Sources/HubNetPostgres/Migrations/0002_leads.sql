@@ -1,0 +1,127 @@
+-- Lead workflows: templates a tenant edited, leads, their hash-chained history, shared notes and
+-- activities. Built-in templates live in the code; a row here is a tenant's edited copy.
+CREATE TABLE workflow_templates (
+    tenant_id UUID NOT NULL,
+    key TEXT NOT NULL,
+    definition JSONB NOT NULL,
+    version INTEGER NOT NULL DEFAULT 1,
+    updated_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    CONSTRAINT workflow_templates_pkey PRIMARY KEY (tenant_id, key),
+    CONSTRAINT workflow_templates_tenant_fkey FOREIGN KEY (tenant_id) REFERENCES tenants (id)
+);
+
+CREATE TABLE leads (
+    tenant_id UUID NOT NULL,
+    id UUID NOT NULL,
+    template_key TEXT NOT NULL,
+    status TEXT NOT NULL,
+    source TEXT NOT NULL,
+    contact_name TEXT NOT NULL,
+    contact_email TEXT,
+    contact_phone TEXT,
+    city TEXT,
+    region TEXT,
+    request TEXT,
+    type TEXT,
+    category TEXT,
+    priority TEXT,
+    importance TEXT,
+    probability INTEGER,
+    target_amount NUMERIC(14, 2),
+    listing_id UUID,
+    assigned_unit_id UUID,
+    assigned_user_id UUID,
+    created_by UUID,
+    created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    last_action_at TIMESTAMPTZ,
+    accepted_at TIMESTAMPTZ,
+    declined_at TIMESTAMPTZ,
+    completed_at TIMESTAMPTZ,
+    expires_at TIMESTAMPTZ,
+    expected_completion_at TIMESTAMPTZ,
+    opportunity_linked BOOLEAN NOT NULL DEFAULT false,
+    archived BOOLEAN NOT NULL DEFAULT false,
+    in_crm BOOLEAN NOT NULL DEFAULT false,
+    version INTEGER NOT NULL DEFAULT 1,
+    CONSTRAINT leads_pkey PRIMARY KEY (tenant_id, id),
+    CONSTRAINT leads_tenant_fkey FOREIGN KEY (tenant_id) REFERENCES tenants (id),
+    CONSTRAINT leads_unit_fkey FOREIGN KEY (tenant_id, assigned_unit_id) REFERENCES units (tenant_id, id),
+    CONSTRAINT leads_user_fkey FOREIGN KEY (tenant_id, assigned_user_id) REFERENCES users (tenant_id, id),
+    CONSTRAINT leads_probability_check CHECK (probability BETWEEN 0 AND 100),
+    CONSTRAINT leads_source_check CHECK (source IN ('manual', 'api', 'import', 'lead_form', 'referral'))
+);
+CREATE INDEX leads_created_idx ON leads (tenant_id, created_at, id);
+CREATE INDEX leads_status_idx ON leads (tenant_id, status);
+CREATE INDEX leads_contact_email_idx ON leads (tenant_id, lower(contact_email));
+CREATE INDEX leads_expected_completion_idx ON leads (tenant_id, expected_completion_at) WHERE completed_at IS NULL;
+
+-- Every action on a lead, append-only; each entry carries the hash of the one before it.
+CREATE TABLE lead_history (
+    tenant_id UUID NOT NULL,
+    lead_id UUID NOT NULL,
+    seq INTEGER NOT NULL,
+    action TEXT NOT NULL,
+    from_status TEXT,
+    to_status TEXT NOT NULL,
+    actor_user_id UUID,
+    reason TEXT,
+    detail JSONB NOT NULL DEFAULT '{}',
+    at TIMESTAMPTZ NOT NULL,
+    previous_hash BYTEA NOT NULL,
+    hash BYTEA NOT NULL,
+    CONSTRAINT lead_history_pkey PRIMARY KEY (tenant_id, lead_id, seq),
+    CONSTRAINT lead_history_lead_fkey FOREIGN KEY (tenant_id, lead_id) REFERENCES leads (tenant_id, id) ON DELETE CASCADE
+);
+
+-- Shared notes: append-only, with author and time.
+CREATE TABLE lead_notes (
+    tenant_id UUID NOT NULL,
+    id UUID NOT NULL,
+    lead_id UUID NOT NULL,
+    author_id UUID NOT NULL,
+    body TEXT NOT NULL,
+    created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    CONSTRAINT lead_notes_pkey PRIMARY KEY (tenant_id, id),
+    CONSTRAINT lead_notes_lead_fkey FOREIGN KEY (tenant_id, lead_id) REFERENCES leads (tenant_id, id) ON DELETE CASCADE,
+    CONSTRAINT lead_notes_author_fkey FOREIGN KEY (tenant_id, author_id) REFERENCES users (tenant_id, id)
+);
+CREATE INDEX lead_notes_lead_idx ON lead_notes (tenant_id, lead_id, created_at);
+
+-- Scheduled tasks on a lead (a call, a meeting); open ones block completing a 003 lead.
+CREATE TABLE lead_activities (
+    tenant_id UUID NOT NULL,
+    id UUID NOT NULL,
+    lead_id UUID NOT NULL,
+    kind TEXT NOT NULL,
+    title TEXT NOT NULL,
+    due_at TIMESTAMPTZ,
+    state TEXT NOT NULL DEFAULT 'open',
+    created_by UUID NOT NULL,
+    created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    closed_at TIMESTAMPTZ,
+    CONSTRAINT lead_activities_pkey PRIMARY KEY (tenant_id, id),
+    CONSTRAINT lead_activities_lead_fkey FOREIGN KEY (tenant_id, lead_id) REFERENCES leads (tenant_id, id) ON DELETE CASCADE,
+    CONSTRAINT lead_activities_state_check CHECK (state IN ('open', 'completed', 'cancelled')),
+    CONSTRAINT lead_activities_kind_check CHECK (kind IN ('call', 'meeting', 'email', 'task'))
+);
+CREATE INDEX lead_activities_lead_idx ON lead_activities (tenant_id, lead_id, state);
+
+DO $$
+DECLARE
+    table_name TEXT;
+BEGIN
+    FOREACH table_name IN ARRAY ARRAY['workflow_templates', 'leads', 'lead_history', 'lead_notes', 'lead_activities']
+    LOOP
+        EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', table_name);
+        EXECUTE format(
+            'CREATE POLICY %I ON %I USING (tenant_id = hubnet_current_tenant()) '
+            'WITH CHECK (tenant_id = hubnet_current_tenant())',
+            table_name || '_tenant_isolation', table_name);
+    END LOOP;
+END
+$$;
+
+GRANT SELECT, INSERT, UPDATE, DELETE ON workflow_templates, leads, lead_activities TO hubnet_app;
+-- History and notes are append-only for the server: it can neither rewrite nor remove them.
+-- (Deleting a Pending lead removes its history with it, through the cascade, which runs as the owner.)
+GRANT SELECT, INSERT ON lead_history, lead_notes TO hubnet_app;

@@ -1,0 +1,156 @@
+import Foundation
+import HubNetCore
+import Logging
+import PostgresNIO
+
+/// Shared notes on leads: append-only, with author and time.
+public struct PostgresLeadNoteRepository: Sendable {
+    public let logger: Logger
+
+    public init(logger: Logger) { self.logger = logger }
+
+    public func add(_ body: String, to lead: Lead.ID, author: User.ID, tenant: Tenant.ID, now: Date, on connection: PostgresConnection)
+        async throws -> LeadNote
+    {
+        let body = try Validate.text(body, field: "body", max: 10_000)
+        let rows = try await connection.query(
+            """
+            INSERT INTO lead_notes (tenant_id, id, lead_id, author_id, body, created_at)
+            VALUES (\(tenant), \(LeadNote.ID()), \(lead), \(author), \(body), \(now))
+            RETURNING id, lead_id, author_id, body, created_at
+            """, logger: logger)
+        guard let note = try await Self.notes(rows).first else { throw DomainError.notFound("lead") }
+        return note
+    }
+
+    public func list(lead: Lead.ID, tenant: Tenant.ID, on connection: PostgresConnection) async throws -> [LeadNote] {
+        try await Self.notes(
+            connection.query(
+                """
+                SELECT id, lead_id, author_id, body, created_at FROM lead_notes
+                WHERE tenant_id = \(tenant) AND lead_id = \(lead) ORDER BY created_at, id
+                """, logger: logger))
+    }
+
+    static func notes(_ rows: PostgresRowSequence) async throws -> [LeadNote] {
+        var notes: [LeadNote] = []
+        for try await (id, lead, author, body, createdAt) in rows.decode((LeadNote.ID, Lead.ID, User.ID, String, Date).self) {
+            notes.append(LeadNote(id: id, leadID: lead, authorID: author, body: body, createdAt: createdAt))
+        }
+        return notes
+    }
+}
+
+/// Activities (calls, meetings) scheduled on leads.
+public struct PostgresLeadActivityRepository: Sendable {
+    public let logger: Logger
+
+    public init(logger: Logger) { self.logger = logger }
+
+    static let columns = "id, lead_id, kind, title, due_at, state, created_by, created_at, closed_at"
+
+    public func schedule(
+        kind: LeadActivity.Kind, title: String, dueAt: Date?, on lead: Lead.ID, by user: User.ID, tenant: Tenant.ID,
+        now: Date, on connection: PostgresConnection
+    ) async throws -> LeadActivity {
+        let title = try Validate.text(title, field: "title", max: 500)
+        let rows = try await connection.query(
+            """
+            INSERT INTO lead_activities (tenant_id, id, lead_id, kind, title, due_at, created_by, created_at)
+            VALUES (\(tenant), \(LeadActivity.ID()), \(lead), \(kind.rawValue), \(title), \(dueAt), \(user), \(now))
+            RETURNING \(unescaped: Self.columns)
+            """, logger: logger)
+        guard let activity = try await Self.activities(rows).first else { throw DomainError.notFound("lead") }
+        return activity
+    }
+
+    public func list(lead: Lead.ID, tenant: Tenant.ID, on connection: PostgresConnection) async throws -> [LeadActivity] {
+        try await Self.activities(
+            connection.query(
+                """
+                SELECT \(unescaped: Self.columns) FROM lead_activities
+                WHERE tenant_id = \(tenant) AND lead_id = \(lead) ORDER BY created_at, id
+                """, logger: logger))
+    }
+
+    /// Completes or cancels an open activity; `nil` when there is no such activity, a conflict when
+    /// it is already closed.
+    public func close(
+        _ id: LeadActivity.ID, of lead: Lead.ID, as state: LeadActivity.State, tenant: Tenant.ID, now: Date,
+        on connection: PostgresConnection
+    ) async throws -> LeadActivity? {
+        let rows = try await connection.query(
+            """
+            UPDATE lead_activities SET state = \(state.rawValue), closed_at = \(now)
+            WHERE tenant_id = \(tenant) AND lead_id = \(lead) AND id = \(id) AND state = 'open'
+            RETURNING \(unescaped: Self.columns)
+            """, logger: logger)
+        if let activity = try await Self.activities(rows).first { return activity }
+        let existing = try await Self.activities(
+            connection.query(
+                "SELECT \(unescaped: Self.columns) FROM lead_activities WHERE tenant_id = \(tenant) AND lead_id = \(lead) AND id = \(id)",
+                logger: logger))
+        guard existing.first != nil else { return nil }
+        throw DomainError.conflict("activity_closed", "the activity is already completed or cancelled")
+    }
+
+    static func activities(_ rows: PostgresRowSequence) async throws -> [LeadActivity] {
+        var activities: [LeadActivity] = []
+        for try await (id, lead, kind, title, dueAt, state, createdBy, createdAt, closedAt) in rows.decode(
+            (LeadActivity.ID, Lead.ID, String, String, Date?, String, User.ID, Date, Date?).self)
+        {
+            activities.append(
+                LeadActivity(
+                    id: id, leadID: lead, kind: LeadActivity.Kind(rawValue: kind) ?? .task, title: title, dueAt: dueAt,
+                    state: LeadActivity.State(rawValue: state) ?? .open, createdBy: createdBy, createdAt: createdAt,
+                    closedAt: closedAt))
+        }
+        return activities
+    }
+}
+
+/// Workflow templates of a tenant: its edited copies, or the built-ins.
+public struct PostgresWorkflowTemplateRepository: Sendable {
+    public let logger: Logger
+
+    public init(logger: Logger) { self.logger = logger }
+
+    /// The tenant's version of a template: its edited copy, else the built-in one.
+    public func template(_ key: String, tenant: Tenant.ID, on connection: PostgresConnection) async throws -> WorkflowTemplate? {
+        let rows = try await connection.query(
+            "SELECT definition::TEXT FROM workflow_templates WHERE tenant_id = \(tenant) AND key = \(key)", logger: logger)
+        for try await json in rows.decode(String.self) {
+            return try JSONDecoder().decode(WorkflowTemplate.self, from: Data(json.utf8))
+        }
+        return BuiltInTemplates.named(key)
+    }
+
+    /// Every template the tenant can use, edited copies in place of built-ins.
+    public func all(tenant: Tenant.ID, on connection: PostgresConnection) async throws -> [WorkflowTemplate] {
+        var templates: [WorkflowTemplate] = []
+        for builtIn in BuiltInTemplates.all {
+            if let template = try await template(builtIn.key, tenant: tenant, on: connection) { templates.append(template) }
+        }
+        return templates
+    }
+
+    /// Stores an edited template after validating it. Only built-in keys can be edited: leads refer
+    /// to templates by key, and statuses in use must stay.
+    public func save(_ template: WorkflowTemplate, tenant: Tenant.ID, on connection: PostgresConnection) async throws -> WorkflowTemplate {
+        guard BuiltInTemplates.named(template.key) != nil else { throw DomainError.notFound("workflow template") }
+        let template = try template.validated()
+        let used = try await connection.query(
+            "SELECT DISTINCT status FROM leads WHERE tenant_id = \(tenant) AND template_key = \(template.key)", logger: logger)
+        for try await status in used.decode(String.self) where template.status(status) == nil {
+            throw DomainError.invalid("statuses", "status '\(status)' is in use by leads and cannot be removed")
+        }
+        let json = String(decoding: try JSONEncoder().encode(template), as: UTF8.self)
+        try await connection.query(
+            """
+            INSERT INTO workflow_templates (tenant_id, key, definition) VALUES (\(tenant), \(template.key), \(json)::JSONB)
+            ON CONFLICT ON CONSTRAINT workflow_templates_pkey
+            DO UPDATE SET definition = EXCLUDED.definition, version = workflow_templates.version + 1, updated_at = now()
+            """, logger: logger)
+        return template
+    }
+}

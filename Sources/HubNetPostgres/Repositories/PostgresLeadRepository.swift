@@ -1,0 +1,250 @@
+import Crypto
+import Foundation
+import HubNetCore
+import Logging
+import PostgresNIO
+
+/// Leads of one tenant and their hash-chained history. Every method runs inside a tenant
+/// transaction of `Database.withTenant`.
+public struct PostgresLeadRepository: Sendable {
+    public let logger: Logger
+
+    public init(logger: Logger) { self.logger = logger }
+
+    static let columns = """
+        l.id, l.tenant_id, l.template_key, l.status, l.source, l.contact_name, l.contact_email, l.contact_phone,
+        l.city, l.region, l.request, l.type, l.category, l.priority, l.importance, l.probability,
+        l.target_amount::TEXT AS target_amount, l.listing_id, l.assigned_unit_id, l.assigned_user_id, l.created_by,
+        l.created_at, l.last_action_at, l.accepted_at, l.declined_at, l.completed_at, l.expires_at,
+        l.expected_completion_at, l.opportunity_linked, l.archived, l.in_crm, l.version,
+        (SELECT count(*) FROM lead_activities a
+         WHERE a.tenant_id = l.tenant_id AND a.lead_id = l.id AND a.state = 'open')::INTEGER AS open_activities,
+        (SELECT array_agg(m.user_id) FROM unit_members m
+         WHERE m.tenant_id = l.tenant_id AND m.unit_id = l.assigned_unit_id) AS unit_members
+        """
+
+    /// Stores a new lead in its template's initial state, with its first history entry.
+    public func create(
+        _ details: LeadDetails, template: WorkflowTemplate, source: LeadSource, tenant: Tenant.ID, createdBy: User.ID?,
+        listing: Listing.ID? = nil, unit: TenantUnit.ID? = nil, expiresAt: Date? = nil, expectedCompletionAt: Date? = nil,
+        now: Date, on connection: PostgresConnection
+    ) async throws -> Lead {
+        let details = try details.validated()
+        let state = LeadState.new(template, createdAt: now, expiresAt: expiresAt, expectedCompletionAt: expectedCompletionAt)
+        let id = Lead.ID()
+        do {
+            try await connection.query(
+                """
+                INSERT INTO leads (tenant_id, id, template_key, status, source, contact_name, contact_email, contact_phone,
+                    city, region, request, type, category, priority, importance, probability, target_amount, listing_id,
+                    assigned_unit_id, created_by, created_at, expires_at, expected_completion_at)
+                VALUES (\(tenant), \(id), \(template.key), \(state.status), \(source.rawValue), \(details.name),
+                    \(details.email), \(details.phone), \(details.city), \(details.region), \(details.request),
+                    \(details.type), \(details.category), \(details.priority), \(details.importance),
+                    \(details.probability), \(details.targetAmount.map { "\($0)" })::NUMERIC, \(listing), \(unit),
+                    \(createdBy), \(now), \(state.expiresAt), \(state.expectedCompletionAt))
+                """, logger: logger)
+        } catch let error as PSQLError where error.serverInfo?[.constraintName] == "leads_unit_fkey" {
+            throw DomainError.invalid("assigned_unit_id", "names no unit of this tenant")
+        }
+        try await appendHistory(
+            lead: id, tenant: tenant, action: "create", from: nil, to: state.status, actor: createdBy, reason: nil, at: now,
+            on: connection)
+        guard let lead = try await get(id, tenant: tenant, on: connection) else { throw DomainError.notFound("lead") }
+        return lead
+    }
+
+    /// - Parameter lock: hold the lead until the transaction ends, so two actions on it queue up.
+    public func get(_ id: Lead.ID, tenant: Tenant.ID, lock: Bool = false, on connection: PostgresConnection)
+        async throws -> Lead?
+    {
+        if lock {
+            // Take the row lock first; the read below then sees the latest committed state.
+            let locked = try await connection.query(
+                "SELECT id FROM leads WHERE tenant_id = \(tenant) AND id = \(id) FOR UPDATE", logger: logger
+            ).collect()
+            if locked.isEmpty { return nil }
+        }
+        return try await Self.leads(
+            connection.query(
+                "SELECT \(unescaped: Self.columns) FROM leads AS l WHERE l.tenant_id = \(tenant) AND l.id = \(id)",
+                logger: logger)
+        ).first
+    }
+
+    /// A page of leads matching `filter`, oldest first.
+    public func list(_ filter: LeadFilter, tenant: Tenant.ID, page: PageRequest, on connection: PostgresConnection)
+        async throws -> Page<Lead>
+    {
+        let after = page.after ?? .start
+        let rows = try await Self.leads(
+            connection.query(
+                """
+                SELECT \(unescaped: Self.columns) FROM leads AS l
+                WHERE l.tenant_id = \(tenant) AND (l.created_at, l.id) > (hubnet_from_micros(\(after.microseconds)), \(after.id))
+                  AND (\(filter.statuses.isEmpty) OR l.status = ANY(\(filter.statuses)))
+                  AND (\(filter.templateKey)::TEXT IS NULL OR l.template_key = \(filter.templateKey))
+                  AND (\(filter.source?.rawValue)::TEXT IS NULL OR l.source = \(filter.source?.rawValue))
+                  AND (\(filter.type)::TEXT IS NULL OR l.type = \(filter.type))
+                  AND (\(filter.assignedUserID)::UUID IS NULL OR l.assigned_user_id = \(filter.assignedUserID))
+                  AND (\(filter.assignedUnitID)::UUID IS NULL OR l.assigned_unit_id = \(filter.assignedUnitID))
+                  AND (\(filter.createdFrom)::TIMESTAMPTZ IS NULL OR l.created_at >= \(filter.createdFrom))
+                  AND (\(filter.createdTo)::TIMESTAMPTZ IS NULL OR l.created_at < \(filter.createdTo))
+                  AND (\(filter.overdueAsOf)::TIMESTAMPTZ IS NULL
+                       OR (l.completed_at IS NULL AND l.expected_completion_at <= \(filter.overdueAsOf)))
+                  AND (\(filter.contactEmail)::TEXT IS NULL OR lower(l.contact_email) = lower(\(filter.contactEmail)))
+                  AND (\(filter.includeArchived) OR NOT l.archived)
+                ORDER BY l.created_at, l.id LIMIT \(page.limit + 1)
+                """, logger: logger))
+        return Page(rows: rows, limit: page.limit) { PageCursor(createdAt: $0.state.createdAt, id: $0.id.rawValue) }
+    }
+
+    /// Stores the outcome of an engine decision and its history entry.
+    public func apply(
+        _ decision: WorkflowEngine.Decision, to lead: Lead, actor: User.ID?, reason: String?, at now: Date,
+        on connection: PostgresConnection
+    ) async throws {
+        let state = decision.state
+        try await connection.query(
+            """
+            UPDATE leads SET status = \(state.status), last_action_at = \(state.lastActionAt),
+                accepted_at = \(state.acceptedAt), declined_at = \(state.declinedAt), completed_at = \(state.completedAt),
+                expires_at = \(state.expiresAt), opportunity_linked = \(state.opportunityLinked),
+                archived = \(state.archived), in_crm = \(state.inCRM), assigned_user_id = \(state.assignedUserID),
+                version = version + 1
+            WHERE tenant_id = \(lead.tenantID) AND id = \(lead.id)
+            """, logger: logger)
+        try await appendHistory(
+            lead: lead.id, tenant: lead.tenantID, action: decision.action, from: decision.from, to: decision.to,
+            actor: actor, reason: reason, at: now, on: connection)
+    }
+
+    public func delete(_ id: Lead.ID, tenant: Tenant.ID, on connection: PostgresConnection) async throws {
+        try await connection.query("DELETE FROM leads WHERE tenant_id = \(tenant) AND id = \(id)", logger: logger)
+    }
+
+    public func history(of lead: Lead.ID, tenant: Tenant.ID, on connection: PostgresConnection) async throws -> [LeadHistoryEntry] {
+        let rows = try await connection.query(
+            """
+            SELECT seq, action, from_status, to_status, actor_user_id, reason, at, previous_hash, hash
+            FROM lead_history WHERE tenant_id = \(tenant) AND lead_id = \(lead) ORDER BY seq
+            """, logger: logger)
+        var entries: [LeadHistoryEntry] = []
+        for try await (seq, action, from, to, actor, reason, at, previous, hash) in rows.decode(
+            (Int, String, String?, String, User.ID?, String?, Date, Data, Data).self)
+        {
+            entries.append(
+                LeadHistoryEntry(
+                    seq: seq, action: action, fromStatus: from, toStatus: to, actorUserID: actor, reason: reason, at: at,
+                    previousHash: Array(previous), hash: Array(hash)))
+        }
+        return entries
+    }
+
+    /// The first entry whose hash does not follow from its content and predecessor, or `nil` when
+    /// the chain is intact.
+    public static func firstBrokenEntry(_ entries: [LeadHistoryEntry], lead: Lead.ID) -> Int? {
+        var previous = [UInt8](repeating: 0, count: 32)
+        for entry in entries {
+            let expected = chainHash(
+                previous: previous,
+                LeadHistoryEntry.canonical(
+                    lead: lead, seq: entry.seq, action: entry.action, fromStatus: entry.fromStatus, toStatus: entry.toStatus,
+                    actorUserID: entry.actorUserID, reason: entry.reason, at: entry.at))
+            if entry.previousHash != previous || entry.hash != expected { return entry.seq }
+            previous = entry.hash
+        }
+        return nil
+    }
+
+    static func chainHash(previous: [UInt8], _ canonical: [UInt8]) -> [UInt8] {
+        Array(SHA256.hash(data: previous + canonical))
+    }
+
+    private func appendHistory(
+        lead: Lead.ID, tenant: Tenant.ID, action: String, from: String?, to: String, actor: User.ID?, reason: String?,
+        at: Date, on connection: PostgresConnection
+    ) async throws {
+        // The lead row is locked by the caller (or new), so reading the last entry cannot race.
+        var seq = 1
+        var previous = [UInt8](repeating: 0, count: 32)
+        let last = try await connection.query(
+            """
+            SELECT seq, hash FROM lead_history WHERE tenant_id = \(tenant) AND lead_id = \(lead)
+            ORDER BY seq DESC LIMIT 1
+            """, logger: logger)
+        for try await (lastSeq, hash) in last.decode((Int, Data).self) {
+            seq = lastSeq + 1
+            previous = Array(hash)
+        }
+        // Microsecond precision, as stored, so the hash can be recomputed from what is read back.
+        let stamp = Date(timeIntervalSince1970: (at.timeIntervalSince1970 * 1_000_000).rounded() / 1_000_000)
+        let hash = Self.chainHash(
+            previous: previous,
+            LeadHistoryEntry.canonical(
+                lead: lead, seq: seq, action: action, fromStatus: from, toStatus: to, actorUserID: actor, reason: reason,
+                at: stamp))
+        try await connection.query(
+            """
+            INSERT INTO lead_history (tenant_id, lead_id, seq, action, from_status, to_status, actor_user_id, reason, at,
+                previous_hash, hash)
+            VALUES (\(tenant), \(lead), \(seq), \(action), \(from), \(to), \(actor), \(reason),
+                hubnet_from_micros(\(Int64((at.timeIntervalSince1970 * 1_000_000).rounded()))), \(Data(previous)), \(Data(hash)))
+            """, logger: logger)
+    }
+
+    static func leads(_ rows: PostgresRowSequence) async throws -> [Lead] {
+        var leads: [Lead] = []
+        for try await row in rows {
+            let r = row.makeRandomAccess()
+            let state = LeadState(
+                status: try r["status"].decode(String.self), createdAt: try r["created_at"].decode(Date.self),
+                lastActionAt: try r["last_action_at"].decode(Date?.self), acceptedAt: try r["accepted_at"].decode(Date?.self),
+                declinedAt: try r["declined_at"].decode(Date?.self), completedAt: try r["completed_at"].decode(Date?.self),
+                expiresAt: try r["expires_at"].decode(Date?.self),
+                expectedCompletionAt: try r["expected_completion_at"].decode(Date?.self),
+                opportunityLinked: try r["opportunity_linked"].decode(Bool.self),
+                openActivities: try r["open_activities"].decode(Int.self),
+                assignedUnitMembers: try r["unit_members"].decode([User.ID]?.self).map(Set.init)
+                    ?? (try r["assigned_unit_id"].decode(UUID?.self) != nil ? [] : nil),
+                assignedUserID: try r["assigned_user_id"].decode(User.ID?.self),
+                archived: try r["archived"].decode(Bool.self), inCRM: try r["in_crm"].decode(Bool.self))
+            let details = LeadDetails(
+                name: try r["contact_name"].decode(String.self), email: try r["contact_email"].decode(String?.self),
+                phone: try r["contact_phone"].decode(String?.self), city: try r["city"].decode(String?.self),
+                region: try r["region"].decode(String?.self), request: try r["request"].decode(String?.self),
+                type: try r["type"].decode(String?.self), category: try r["category"].decode(String?.self),
+                priority: try r["priority"].decode(String?.self), importance: try r["importance"].decode(String?.self),
+                probability: try r["probability"].decode(Int?.self),
+                targetAmount: try r["target_amount"].decode(String?.self).flatMap { Decimal(string: $0) })
+            leads.append(
+                Lead(
+                    id: try r["id"].decode(Lead.ID.self), tenantID: try r["tenant_id"].decode(Tenant.ID.self),
+                    templateKey: try r["template_key"].decode(String.self),
+                    source: LeadSource(rawValue: try r["source"].decode(String.self)) ?? .manual, details: details,
+                    listingID: try r["listing_id"].decode(Listing.ID?.self),
+                    assignedUnitID: try r["assigned_unit_id"].decode(TenantUnit.ID?.self),
+                    createdBy: try r["created_by"].decode(User.ID?.self), state: state,
+                    version: try r["version"].decode(Int.self)))
+        }
+        return leads
+    }
+}
+
+/// Which leads a list asks for; every field is optional.
+public struct LeadFilter: Sendable, Equatable {
+    public var statuses: [String] = []
+    public var templateKey: String?
+    public var source: LeadSource?
+    public var type: String?
+    public var assignedUserID: User.ID?
+    public var assignedUnitID: TenantUnit.ID?
+    public var createdFrom: Date?
+    public var createdTo: Date?
+    /// Open leads whose expected completion is on or before this date (003: the overdue retrieval).
+    public var overdueAsOf: Date?
+    public var contactEmail: String?
+    public var includeArchived = false
+
+    public init() {}
+}

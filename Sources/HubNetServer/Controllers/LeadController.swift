@@ -1,0 +1,316 @@
+import Foundation
+import Hummingbird
+import HubNetCore
+import HubNetPostgres
+import PostgresNIO
+
+/// Leads of the caller's tenant: intake, lists, detail with the caller's buttons, actions through
+/// the workflow engine, history, notes and activities.
+struct LeadController {
+    let database: Database
+    let leads: PostgresLeadRepository
+    let notes: PostgresLeadNoteRepository
+    let activities: PostgresLeadActivityRepository
+    let templates: PostgresWorkflowTemplateRepository
+    let users: PostgresUserRepository
+    let now: @Sendable () -> Date
+
+    func addRoutes(to group: RouterGroup<AppRequestContext>) {
+        group.post("leads", use: create)
+        group.get("leads", use: list)
+        group.get("leads/{id}", use: get)
+        group.delete("leads/{id}", use: delete)
+        group.post("leads/{id}/actions/{action}", use: act)
+        group.get("leads/{id}/history", use: history)
+        group.get("leads/{id}/history/verification", use: verifyHistory)
+        group.post("leads/{id}/notes", use: addNote)
+        group.get("leads/{id}/notes", use: listNotes)
+        group.post("leads/{id}/activities", use: scheduleActivity)
+        group.get("leads/{id}/activities", use: listActivities)
+        group.post("leads/{id}/activities/{activityId}/complete", use: completeActivity)
+        group.post("leads/{id}/activities/{activityId}/cancel", use: cancelActivity)
+        group.get("workflow-templates", use: listTemplates)
+        group.get("workflow-templates/{key}", use: getTemplate)
+        group.put("workflow-templates/{key}", use: saveTemplate)
+    }
+
+    /// Manual entry or API intake.
+    @Sendable func create(_ request: Request, context: AppRequestContext) async throws -> Created<LeadResponse> {
+        let caller = try context.requireUser()
+        try TenantPolicy.require(caller, .workLeads)
+        let body = try await request.decodeJSON(CreateLeadRequest.self, context: context)
+        let key = body.template ?? TenantPolicy.defaultTemplateKey(for: caller.tenantKind)
+        let now = now()
+        let (lead, template) = try await database.withTenant(caller.tenantID) { connection in
+            guard let template = try await templates.template(key, tenant: caller.tenantID, on: connection) else {
+                throw DomainError.invalid("template", "names no workflow template '\(key)'")
+            }
+            let lead = try await leads.create(
+                body.details, template: template, source: .api, tenant: caller.tenantID, createdBy: caller.userID,
+                listing: body.listingID, unit: body.assignedUnitID, expiresAt: body.expiresAt,
+                expectedCompletionAt: body.expectedCompletionAt, now: now, on: connection)
+            return (lead, template)
+        }
+        return Created(body: LeadResponse(lead, template: template, now: now))
+    }
+
+    @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> PageResponse<LeadResponse> {
+        let caller = try context.requireUser()
+        try TenantPolicy.require(caller, .readLeads)
+        let page = try request.pageRequest()
+        let query = request.uri.queryParameters
+        func date(_ name: String) throws(DomainError) -> Date? {
+            guard let text = query.get(name) else { return nil }
+            guard let date = ISO8601DateFormatter().date(from: text) else { throw .invalid(name, "must be an ISO 8601 date-time") }
+            return date
+        }
+        func id<Owner>(_ name: String, _: Owner.Type) throws(DomainError) -> Identifier<Owner>? {
+            guard let text = query.get(name) else { return nil }
+            guard let id = Identifier<Owner>(string: text) else { throw .invalid(name, "must be an id") }
+            return id
+        }
+        var filter = LeadFilter()
+        filter.statuses = query.get("status").map { $0.split(separator: ",").map(String.init) } ?? []
+        filter.templateKey = query.get("template")
+        if let source = query.get("source") {
+            guard let value = LeadSource(rawValue: source) else { throw DomainError.invalid("source", "unknown source '\(source)'") }
+            filter.source = value
+        }
+        filter.type = query.get("type")
+        filter.assignedUserID = try id("assignee", User.self)
+        filter.assignedUnitID = try id("unit", TenantUnit.self)
+        filter.createdFrom = try date("created_from")
+        filter.createdTo = try date("created_to")
+        filter.overdueAsOf = try date("overdue_as_of")
+        filter.contactEmail = query.get("email")
+        filter.includeArchived = try request.boolQuery("include_archived") ?? false
+        let lifeCycle = try query.get("life_cycle").map { (text) throws(DomainError) -> LifeCycle in
+            guard let value = LifeCycle(rawValue: text) else { throw .invalid("life_cycle", "unknown life cycle '\(text)'") }
+            return value
+        }
+        let now = now()
+        let (result, all) = try await database.withTenant(caller.tenantID) { connection in
+            let all = try await templates.all(tenant: caller.tenantID, on: connection)
+            var filter = filter
+            if let lifeCycle {
+                let statuses = Set(all.flatMap { $0.statuses.filter { $0.lifeCycle == lifeCycle }.map(\.key) })
+                filter.statuses = filter.statuses.isEmpty ? statuses.sorted() : filter.statuses.filter(statuses.contains)
+                if filter.statuses.isEmpty { filter.statuses = ["\u{0}none"] }
+            }
+            return (try await leads.list(filter, tenant: caller.tenantID, page: page, on: connection), all)
+        }
+        let byKey = Dictionary(all.map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first })
+        return PageResponse(result) { LeadResponse($0, template: byKey[$0.templateKey], now: now) }
+    }
+
+    @Sendable func get(_ request: Request, context: AppRequestContext) async throws -> LeadResponse {
+        let caller = try context.requireUser()
+        try TenantPolicy.require(caller, .readLeads)
+        let id = try context.id("id", of: Lead.self, "lead")
+        let now = now()
+        let (lead, template) = try await load(id, caller: caller)
+        let actions =
+            TenantPolicy.allows(caller, .workLeads)
+            ? WorkflowEngine.availableActions(template, lead: lead.state, actor: actor(caller), now: now) : []
+        return LeadResponse(lead, template: template, now: now, actions: actions)
+    }
+
+    /// Only leads whose template allows it (003: Pending ones) may be deleted.
+    @Sendable func delete(_ request: Request, context: AppRequestContext) async throws -> NoContent {
+        let caller = try context.requireUser()
+        try TenantPolicy.require(caller, .workLeads)
+        let id = try context.id("id", of: Lead.self, "lead")
+        try await database.withTenant(caller.tenantID) { connection in
+            guard let lead = try await leads.get(id, tenant: caller.tenantID, lock: true, on: connection),
+                let template = try await templates.template(lead.templateKey, tenant: caller.tenantID, on: connection)
+            else { throw DomainError.notFound("lead") }
+            guard WorkflowEngine.canDelete(template, lead: lead.state) else {
+                let status = template.status(lead.state.status)?.name ?? lead.state.status
+                throw DomainError.conflict("lead_not_deletable", "a lead that is \(status) cannot be deleted")
+            }
+            try await leads.delete(id, tenant: caller.tenantID, on: connection)
+        }
+        return NoContent()
+    }
+
+    /// Takes an action. The lead is locked while the rules decide, so two people acting at once
+    /// leave one outcome: the second sees the first's result and is refused if it no longer applies.
+    @Sendable func act(_ request: Request, context: AppRequestContext) async throws -> LeadResponse {
+        let caller = try context.requireUser()
+        try TenantPolicy.require(caller, .workLeads)
+        let id = try context.id("id", of: Lead.self, "lead")
+        guard let actionKey = context.parameters.get("action") else { throw DomainError.notFound("action") }
+        let body = try await request.decodeJSON(LeadActionRequest.self, context: context)
+        let now = now()
+        let actor = actor(caller)
+        let (lead, template) = try await database.withTenant(caller.tenantID) { connection in
+            guard let lead = try await leads.get(id, tenant: caller.tenantID, lock: true, on: connection),
+                let template = try await templates.template(lead.templateKey, tenant: caller.tenantID, on: connection)
+            else { throw DomainError.notFound("lead") }
+            var input = ActionInput(reason: body.reason, status: body.status, opportunity: body.createOpportunity ?? false)
+            if body.listingID != nil { input.referralKind = .listing }
+            if let advisorID = body.advisorID {
+                guard let advisor = try await users.get(advisorID, tenant: caller.tenantID, on: connection),
+                    advisor.isActive, advisor.roles.contains(.advisor)
+                else { throw DomainError.invalid("advisor_id", "names no active advisor of this hub") }
+                input.referralKind = .advisor
+            }
+            let decision = try WorkflowEngine.decide(
+                template, lead: lead.state, actor: actor, action: actionKey, input: input, now: now)
+            let reason = try Validate.optionalText(body.reason, field: "reason", max: 2000)
+            try await leads.apply(decision, to: lead, actor: caller.userID, reason: reason, at: now, on: connection)
+            guard let updated = try await leads.get(id, tenant: caller.tenantID, on: connection) else {
+                throw DomainError.notFound("lead")
+            }
+            return (updated, template)
+        }
+        context.logger.info("lead action", metadata: ["lead_id": "\(id)", "action": "\(actionKey)"])
+        let actions = WorkflowEngine.availableActions(template, lead: lead.state, actor: actor, now: now)
+        return LeadResponse(lead, template: template, now: now, actions: actions)
+    }
+
+    @Sendable func history(_ request: Request, context: AppRequestContext) async throws -> LeadHistoryResponse {
+        let (caller, id) = try readable(context)
+        let entries = try await database.withTenant(caller.tenantID) { connection in
+            guard try await leads.get(id, tenant: caller.tenantID, on: connection) != nil else { throw DomainError.notFound("lead") }
+            return try await leads.history(of: id, tenant: caller.tenantID, on: connection)
+        }
+        return LeadHistoryResponse(
+            items: entries.map {
+                .init(
+                    seq: $0.seq, action: $0.action, fromStatus: $0.fromStatus, toStatus: $0.toStatus, actorUserID: $0.actorUserID,
+                    reason: $0.reason, at: $0.at, hash: $0.hash.map { String(format: "%02x", $0) }.joined())
+            })
+    }
+
+    @Sendable func verifyHistory(_ request: Request, context: AppRequestContext) async throws -> HistoryVerificationResponse {
+        let (caller, id) = try readable(context)
+        let entries = try await database.withTenant(caller.tenantID) { connection in
+            guard try await leads.get(id, tenant: caller.tenantID, on: connection) != nil else { throw DomainError.notFound("lead") }
+            return try await leads.history(of: id, tenant: caller.tenantID, on: connection)
+        }
+        let broken = PostgresLeadRepository.firstBrokenEntry(entries, lead: id)
+        return HistoryVerificationResponse(intact: broken == nil, entries: entries.count, firstBrokenSeq: broken)
+    }
+
+    @Sendable func addNote(_ request: Request, context: AppRequestContext) async throws -> Created<NoteResponse> {
+        let caller = try context.requireUser()
+        try TenantPolicy.require(caller, .workLeads)
+        let id = try context.id("id", of: Lead.self, "lead")
+        let body = try await request.decodeJSON(NoteRequest.self, context: context)
+        let now = now()
+        let note = try await database.withTenant(caller.tenantID) { connection in
+            guard try await leads.get(id, tenant: caller.tenantID, on: connection) != nil else { throw DomainError.notFound("lead") }
+            return try await notes.add(body.body, to: id, author: caller.userID, tenant: caller.tenantID, now: now, on: connection)
+        }
+        return Created(body: NoteResponse(note))
+    }
+
+    @Sendable func listNotes(_ request: Request, context: AppRequestContext) async throws -> NoteListResponse {
+        let (caller, id) = try readable(context)
+        let items = try await database.withTenant(caller.tenantID) { connection in
+            guard try await leads.get(id, tenant: caller.tenantID, on: connection) != nil else { throw DomainError.notFound("lead") }
+            return try await notes.list(lead: id, tenant: caller.tenantID, on: connection)
+        }
+        return NoteListResponse(items: items.map(NoteResponse.init))
+    }
+
+    @Sendable func scheduleActivity(_ request: Request, context: AppRequestContext) async throws -> Created<ActivityResponse> {
+        let caller = try context.requireUser()
+        try TenantPolicy.require(caller, .workLeads)
+        let id = try context.id("id", of: Lead.self, "lead")
+        let body = try await request.decodeJSON(ActivityRequest.self, context: context)
+        guard let kind = LeadActivity.Kind(rawValue: body.kind) else {
+            throw DomainError.invalid("kind", "must be one of \(LeadActivity.Kind.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        let now = now()
+        let activity = try await database.withTenant(caller.tenantID) { connection in
+            guard try await leads.get(id, tenant: caller.tenantID, lock: true, on: connection) != nil else {
+                throw DomainError.notFound("lead")
+            }
+            return try await activities.schedule(
+                kind: kind, title: body.title, dueAt: body.dueAt, on: id, by: caller.userID, tenant: caller.tenantID, now: now,
+                on: connection)
+        }
+        return Created(body: ActivityResponse(activity))
+    }
+
+    @Sendable func listActivities(_ request: Request, context: AppRequestContext) async throws -> ActivityListResponse {
+        let (caller, id) = try readable(context)
+        let items = try await database.withTenant(caller.tenantID) { connection in
+            guard try await leads.get(id, tenant: caller.tenantID, on: connection) != nil else { throw DomainError.notFound("lead") }
+            return try await activities.list(lead: id, tenant: caller.tenantID, on: connection)
+        }
+        return ActivityListResponse(items: items.map(ActivityResponse.init))
+    }
+
+    @Sendable func completeActivity(_ request: Request, context: AppRequestContext) async throws -> ActivityResponse {
+        try await close(context, as: .completed)
+    }
+
+    @Sendable func cancelActivity(_ request: Request, context: AppRequestContext) async throws -> ActivityResponse {
+        try await close(context, as: .cancelled)
+    }
+
+    @Sendable func listTemplates(_ request: Request, context: AppRequestContext) async throws -> WorkflowTemplateListResponse {
+        let caller = try context.requireUser()
+        return WorkflowTemplateListResponse(
+            items: try await database.withTenant(caller.tenantID) { connection in
+                try await templates.all(tenant: caller.tenantID, on: connection)
+            })
+    }
+
+    @Sendable func getTemplate(_ request: Request, context: AppRequestContext) async throws -> WorkflowTemplate {
+        let caller = try context.requireUser()
+        let key = context.parameters.get("key") ?? ""
+        guard let template = try await database.withTenant(caller.tenantID, { connection in
+            try await templates.template(key, tenant: caller.tenantID, on: connection)
+        }) else { throw DomainError.notFound("workflow template") }
+        return template
+    }
+
+    /// Replaces the tenant's copy of a template (rename statuses and stages, reorder stages, change
+    /// timer days); an inconsistent template is refused with the reason.
+    @Sendable func saveTemplate(_ request: Request, context: AppRequestContext) async throws -> WorkflowTemplate {
+        let caller = try context.requireUser()
+        try TenantPolicy.require(caller, .manageWorkflowTemplates)
+        let key = context.parameters.get("key") ?? ""
+        var template = try await request.decodeJSON(WorkflowTemplate.self, context: context)
+        template.key = key
+        return try await database.withTenant(caller.tenantID) { connection in
+            try await templates.save(template, tenant: caller.tenantID, on: connection)
+        }
+    }
+
+    private func close(_ context: AppRequestContext, as state: LeadActivity.State) async throws -> ActivityResponse {
+        let caller = try context.requireUser()
+        try TenantPolicy.require(caller, .workLeads)
+        let id = try context.id("id", of: Lead.self, "lead")
+        let activityID = try context.id("activityId", of: LeadActivity.self, "activity")
+        let now = now()
+        guard let activity = try await database.withTenant(caller.tenantID, { connection in
+            try await activities.close(activityID, of: id, as: state, tenant: caller.tenantID, now: now, on: connection)
+        }) else { throw DomainError.notFound("activity") }
+        return ActivityResponse(activity)
+    }
+
+    private func readable(_ context: AppRequestContext) throws -> (AuthenticatedUser, Lead.ID) {
+        let caller = try context.requireUser()
+        try TenantPolicy.require(caller, .readLeads)
+        return (caller, try context.id("id", of: Lead.self, "lead"))
+    }
+
+    private func load(_ id: Lead.ID, caller: AuthenticatedUser) async throws -> (Lead, WorkflowTemplate) {
+        try await database.withTenant(caller.tenantID) { connection in
+            guard let lead = try await leads.get(id, tenant: caller.tenantID, on: connection),
+                let template = try await templates.template(lead.templateKey, tenant: caller.tenantID, on: connection)
+            else { throw DomainError.notFound("lead") }
+            return (lead, template)
+        }
+    }
+
+    /// The caller as the workflow sees them: on the owning side of their own tenant's leads.
+    private func actor(_ caller: AuthenticatedUser) -> WorkflowActor {
+        WorkflowActor(userID: caller.userID, roles: caller.roles, side: .owner)
+    }
+}

@@ -1,0 +1,235 @@
+import Foundation
+import Hummingbird
+import HubNetCore
+
+public struct LeadContactBody: Codable, Sendable {
+    public var name: String
+    public var email: String?
+    public var phone: String?
+    public var city: String?
+    public var region: String?
+}
+
+public struct CreateLeadRequest: Decodable, Sendable {
+    /// A workflow template key; the tenant kind's default when absent.
+    public var template: String?
+    public var contact: LeadContactBody
+    public var request: String?
+    public var type: String?
+    public var category: String?
+    public var priority: String?
+    public var importance: String?
+    public var probability: Int?
+    public var targetAmount: Decimal?
+    public var expiresAt: Date?
+    public var expectedCompletionAt: Date?
+    public var assignedUnitID: TenantUnit.ID?
+    public var listingID: Listing.ID?
+
+    enum CodingKeys: String, CodingKey {
+        case template, contact, request, type, category, priority, importance, probability, targetAmount, expiresAt,
+            expectedCompletionAt, assignedUnitID = "assignedUnitId", listingID = "listingId"
+    }
+
+    var details: LeadDetails {
+        LeadDetails(
+            name: contact.name, email: contact.email, phone: contact.phone, city: contact.city, region: contact.region,
+            request: request, type: type, category: category, priority: priority, importance: importance,
+            probability: probability, targetAmount: targetAmount)
+    }
+}
+
+public struct LeadActionRequest: Decodable, Sendable {
+    public var reason: String?
+    /// The status to move to, for actions that let the actor choose.
+    public var status: String?
+    /// Refer to this listing (and its hub).
+    public var listingID: Listing.ID?
+    /// Refer to this advisor of the same hub.
+    public var advisorID: User.ID?
+    /// Create an opportunity with this action (001: convert).
+    public var createOpportunity: Bool?
+
+    enum CodingKeys: String, CodingKey {
+        case reason, status, listingID = "listingId", advisorID = "advisorId", createOpportunity
+    }
+}
+
+public struct AvailableActionResponse: Encodable, Sendable {
+    public var key: String
+    public var name: String
+    public var needsReason: Bool
+}
+
+public struct LeadResponse: ResponseEncodable, Sendable {
+    public var id: Lead.ID
+    public var template: String
+    public var status: String
+    public var statusName: String
+    public var lifeCycle: String
+    public var stage: String?
+    public var source: String
+    public var contact: LeadContactBody
+    public var request: String?
+    public var type: String?
+    public var category: String?
+    public var priority: String?
+    public var importance: String?
+    public var probability: Int?
+    public var targetAmount: Decimal?
+    public var listingID: Listing.ID?
+    public var assignedUnitID: TenantUnit.ID?
+    public var assignedUserID: User.ID?
+    public var createdBy: User.ID?
+    public var createdAt: Date
+    public var lastActionAt: Date?
+    public var acceptedAt: Date?
+    public var declinedAt: Date?
+    public var completedAt: Date?
+    public var expiresAt: Date?
+    public var expectedCompletionAt: Date?
+    public var targetCloseAt: Date?
+    public var maximumOpenAt: Date?
+    public var timeToCompletionSeconds: Int?
+    public var timeOverdueSeconds: Int?
+    public var badges: [String]
+    public var opportunityLinked: Bool
+    public var archived: Bool
+    public var inCrm: Bool
+    public var inLeadTable: Bool
+    public var openActivities: Int
+    public var version: Int
+    /// The buttons the caller may press now; only on the detail view.
+    public var availableActions: [AvailableActionResponse]?
+
+    enum CodingKeys: String, CodingKey {
+        case id, template, status, statusName, lifeCycle, stage, source, contact, request, type, category, priority,
+            importance, probability, targetAmount, listingID = "listingId", assignedUnitID = "assignedUnitId",
+            assignedUserID = "assignedUserId", createdBy, createdAt, lastActionAt, acceptedAt, declinedAt, completedAt,
+            expiresAt, expectedCompletionAt, targetCloseAt, maximumOpenAt, timeToCompletionSeconds, timeOverdueSeconds,
+            badges, opportunityLinked, archived, inCrm, inLeadTable, openActivities, version, availableActions
+    }
+
+    init(_ lead: Lead, template: WorkflowTemplate?, now: Date, actions: [WorkflowTemplate.Action]? = nil) {
+        let status = template?.status(lead.state.status)
+        let schedule = template.map { LeadSchedule.of(lead.state, template: $0, now: now) }
+        self.id = lead.id
+        self.template = lead.templateKey
+        self.status = lead.state.status
+        self.statusName = status?.name ?? lead.state.status
+        self.lifeCycle = status?.lifeCycle.rawValue ?? "pending"
+        self.stage = status?.stage
+        self.source = lead.source.rawValue
+        let details = lead.details
+        self.contact = LeadContactBody(
+            name: details.name, email: details.email, phone: details.phone, city: details.city, region: details.region)
+        self.request = details.request
+        self.type = details.type
+        self.category = details.category
+        self.priority = details.priority
+        self.importance = details.importance
+        self.probability = details.probability
+        self.targetAmount = details.targetAmount
+        self.listingID = lead.listingID
+        self.assignedUnitID = lead.assignedUnitID
+        self.assignedUserID = lead.state.assignedUserID
+        self.createdBy = lead.createdBy
+        self.createdAt = lead.state.createdAt
+        self.lastActionAt = lead.state.lastActionAt
+        self.acceptedAt = lead.state.acceptedAt
+        self.declinedAt = lead.state.declinedAt
+        self.completedAt = lead.state.completedAt
+        self.expiresAt = lead.state.expiresAt
+        self.expectedCompletionAt = lead.state.expectedCompletionAt
+        self.targetCloseAt = schedule?.targetCloseAt
+        self.maximumOpenAt = schedule?.maximumOpenAt
+        self.timeToCompletionSeconds = schedule?.timeToCompletion.map { Int($0) }
+        self.timeOverdueSeconds = schedule?.timeOverdue.map { Int($0) }
+        self.badges = (schedule?.isNew == true ? ["new"] : []) + (schedule?.isOverdue == true ? ["overdue"] : [])
+        self.opportunityLinked = lead.state.opportunityLinked
+        self.archived = lead.state.archived
+        self.inCrm = lead.state.inCRM
+        self.inLeadTable = status?.inLeadTable ?? true
+        self.openActivities = lead.state.openActivities
+        self.version = lead.version
+        self.availableActions = actions?.map {
+            AvailableActionResponse(key: $0.key, name: $0.name, needsReason: $0.requirements.contains(.reason))
+        }
+    }
+}
+
+public struct LeadHistoryResponse: ResponseEncodable, Sendable {
+    public struct Entry: Encodable, Sendable {
+        public var seq: Int
+        public var action: String
+        public var fromStatus: String?
+        public var toStatus: String
+        public var actorUserID: User.ID?
+        public var reason: String?
+        public var at: Date
+        public var hash: String
+
+        enum CodingKeys: String, CodingKey { case seq, action, fromStatus, toStatus, actorUserID = "actorUserId", reason, at, hash }
+    }
+    public var items: [Entry]
+}
+
+public struct HistoryVerificationResponse: ResponseEncodable, Sendable {
+    public var intact: Bool
+    public var entries: Int
+    /// The first entry whose hash does not follow from its content and predecessor.
+    public var firstBrokenSeq: Int?
+}
+
+public struct NoteRequest: Decodable, Sendable { public var body: String }
+
+public struct NoteResponse: ResponseEncodable, Sendable {
+    public var id: LeadNote.ID
+    public var authorID: User.ID
+    public var body: String
+    public var createdAt: Date
+    enum CodingKeys: String, CodingKey { case id, authorID = "authorId", body, createdAt }
+
+    init(_ note: LeadNote) {
+        self.id = note.id
+        self.authorID = note.authorID
+        self.body = note.body
+        self.createdAt = note.createdAt
+    }
+}
+
+public struct NoteListResponse: ResponseEncodable, Sendable { public var items: [NoteResponse] }
+
+public struct ActivityRequest: Decodable, Sendable {
+    public var kind: String
+    public var title: String
+    public var dueAt: Date?
+}
+
+public struct ActivityResponse: ResponseEncodable, Sendable {
+    public var id: LeadActivity.ID
+    public var kind: String
+    public var title: String
+    public var dueAt: Date?
+    public var state: String
+    public var createdBy: User.ID
+    public var createdAt: Date
+    public var closedAt: Date?
+
+    init(_ activity: LeadActivity) {
+        self.id = activity.id
+        self.kind = activity.kind.rawValue
+        self.title = activity.title
+        self.dueAt = activity.dueAt
+        self.state = activity.state.rawValue
+        self.createdBy = activity.createdBy
+        self.createdAt = activity.createdAt
+        self.closedAt = activity.closedAt
+    }
+}
+
+public struct ActivityListResponse: ResponseEncodable, Sendable { public var items: [ActivityResponse] }
+
+public struct WorkflowTemplateListResponse: ResponseEncodable, Sendable { public var items: [WorkflowTemplate] }
+
+extension WorkflowTemplate: ResponseEncodable {}
