@@ -1,0 +1,288 @@
+import Foundation
+import HTTPTypes
+import HubNetCore
+import HubNetPostgres
+import HubNetTestSupport
+import HummingbirdTesting
+import Logging
+import PostgresNIO
+import Testing
+
+/// The seed workflows through the HTTP API against PostgreSQL.
+@Suite("Lead workflows over HTTP")
+struct LeadWorkflowTests {
+    static let leadBody = #"{"contact":{"name":"Rosa Diaz","email":"rosa@bakery.test","city":"Oakland"},"request":"Need a loan plan"}"#
+
+    func createLead(_ app: TestApplication, token: String, body: String = Self.leadBody) async throws -> String {
+        let response = try await app.request(.post, "/v1/leads", token: token, json: body)
+        #expect(response.status == .created, "\(response.text)")
+        return try #require(response.json?["id"] as? String)
+    }
+
+    func buttons(_ response: TestResponse) -> [String] {
+        (response.json?["available_actions"] as? [[String: Any]] ?? []).compactMap { $0["key"] as? String }
+    }
+
+    func historyCount(_ app: TestApplication, _ id: String, token: String) async throws -> Int {
+        (try await app.request(.get, "/v1/leads/\(id)/history", token: token).json?["items"] as? [Any])?.count ?? -1
+    }
+
+    @Test("000: a hub's new lead shows four buttons; after decline none remain")
+    func hubDecline() async throws {
+        try await withTestApplication { app in
+            let hub = try await app.fixtures.tenant(.hub, users: [[.moderator]])
+            let moderator = hub.users[0].token
+            let id = try await createLead(app, token: moderator)
+            let lead = try await app.request(.get, "/v1/leads/\(id)", token: moderator)
+            #expect(lead.json?["template"] as? String == "hub_moderation")
+            #expect(lead.json?["badges"] as? [String] == ["new"])
+            #expect(buttons(lead) == ["accept", "decline", "refer_external", "contact"])
+            let declined = try await app.request(.post, "/v1/leads/\(id)/actions/decline", token: moderator, json: "{}")
+            #expect(declined.json?["status"] as? String == "declined")
+            #expect(buttons(declined).isEmpty)
+            #expect(declined.json?["badges"] as? [String] == [])
+            #expect(declined.json?["in_crm"] as? Bool == false)
+            let again = try await app.request(.post, "/v1/leads/\(id)/actions/accept", token: moderator, json: "{}")
+            #expect(again.status == .conflict)
+            #expect(again.errorCode == "action_not_available")
+        }
+    }
+
+    @Test("000: an accepted lead joins the hub CRM, leaves the lead table, and may only be referred internally or contacted")
+    func hubAccept() async throws {
+        try await withTestApplication { app in
+            let hub = try await app.fixtures.tenant(.hub, users: [[.moderator], [.advisor]])
+            let moderator = hub.users[0].token
+            let id = try await createLead(app, token: moderator)
+            let accepted = try await app.request(.post, "/v1/leads/\(id)/actions/accept", token: moderator, json: "{}")
+            #expect(accepted.json?["in_crm"] as? Bool == true)
+            #expect(accepted.json?["in_lead_table"] as? Bool == false)
+            #expect(accepted.json?["accepted_at"] != nil)
+            #expect(buttons(accepted) == ["refer_internal", "contact"])
+            let noTarget = try await app.request(.post, "/v1/leads/\(id)/actions/refer_internal", token: moderator, json: "{}")
+            #expect(noTarget.errorCode == "referral_target_required")
+            let referred = try await app.request(
+                .post, "/v1/leads/\(id)/actions/refer_internal", token: moderator,
+                json: #"{"advisor_id":"\#(hub.users[1].user.id)"}"#)
+            #expect(referred.json?["status"] as? String == "accepted")
+            let notAdvisor = try await app.request(
+                .post, "/v1/leads/\(id)/actions/refer_internal", token: moderator,
+                json: #"{"advisor_id":"\#(hub.users[0].user.id)"}"#)
+            #expect(notAdvisor.errorCode == "validation_failed")
+        }
+    }
+
+    @Test("001: declining needs a reason; a refused action changes nothing; a decline records its date and archives")
+    func partnerDecline() async throws {
+        try await withTestApplication { app in
+            let partner = try await app.fixtures.tenant(.partnerCompany, users: [[.partnerUser]])
+            let user = partner.users[0].token
+            let id = try await createLead(app, token: user)
+            let before = try await app.request(.get, "/v1/leads/\(id)", token: user)
+            #expect(before.json?["template"] as? String == "partner_lead")
+            #expect(before.json?["expires_at"] != nil)
+            let refused = try await app.request(.post, "/v1/leads/\(id)/actions/decline", token: user, json: "{}")
+            #expect(refused.status == .unprocessableContent)
+            #expect(refused.errorCode == "reason_required")
+            let unchanged = try await app.request(.get, "/v1/leads/\(id)", token: user)
+            #expect(unchanged.json?["version"] as? Int == before.json?["version"] as? Int)
+            #expect(try await historyCount(app, id, token: user) == 1)
+
+            let declined = try await app.request(.post, "/v1/leads/\(id)/actions/decline", token: user, json: #"{"reason":"outside our area"}"#)
+            #expect(declined.json?["status"] as? String == "declined")
+            #expect(declined.json?["declined_at"] != nil)
+            #expect(declined.json?["archived"] as? Bool == true)
+            // Archived leads leave the default list.
+            let list = try await app.request(.get, "/v1/leads", token: user)
+            #expect((list.json?["items"] as? [Any])?.isEmpty == true)
+            let all = try await app.request(.get, "/v1/leads?include_archived=true", token: user)
+            #expect((all.json?["items"] as? [Any])?.count == 1)
+            let history = try await app.request(.get, "/v1/leads/\(id)/history", token: user)
+            let last = try #require((history.json?["items"] as? [[String: Any]])?.last)
+            #expect(last["reason"] as? String == "outside our area")
+            #expect(last["from_status"] as? String == "pending")
+            #expect(last["to_status"] as? String == "declined")
+        }
+    }
+
+    @Test("001: converting needs an opportunity, created with the action or linked")
+    func partnerConvert() async throws {
+        try await withTestApplication { app in
+            let partner = try await app.fixtures.tenant(.partnerCompany, users: [[.partnerUser]])
+            let user = partner.users[0].token
+            let id = try await createLead(app, token: user)
+            #expect(try await app.request(.post, "/v1/leads/\(id)/actions/convert", token: user, json: #"{"create_opportunity":true}"#).errorCode == "action_not_available")
+            _ = try await app.request(.post, "/v1/leads/\(id)/actions/accept", token: user, json: "{}")
+            #expect(try await app.request(.post, "/v1/leads/\(id)/actions/convert", token: user, json: "{}").errorCode == "opportunity_required")
+            let converted = try await app.request(.post, "/v1/leads/\(id)/actions/convert", token: user, json: #"{"create_opportunity":true}"#)
+            #expect(converted.json?["status"] as? String == "closed_converted")
+            #expect(converted.json?["opportunity_linked"] as? Bool == true)
+            #expect(converted.json?["completed_at"] != nil)
+        }
+    }
+
+    @Test("003: open activities block completion; only Pending leads can be deleted")
+    func lifeCycleActivities() async throws {
+        try await withTestApplication { app in
+            let company = try await app.fixtures.tenant(.partnerCompany, users: [[.partnerUser]])
+            let user = company.users[0].token
+            let id = try await createLead(
+                app, token: user,
+                body: #"{"template":"life_cycle","contact":{"name":"Kim","phone":"+1 415 555 0199"}}"#)
+            _ = try await app.request(.post, "/v1/leads/\(id)/actions/start_progress", token: user, json: "{}")
+            #expect(try await app.request(.delete, "/v1/leads/\(id)", token: user).errorCode == "lead_not_deletable")
+            let activity = try await app.request(.post, "/v1/leads/\(id)/activities", token: user, json: #"{"kind":"meeting","title":"Demo"}"#)
+            let activityID = try #require(activity.json?["id"] as? String)
+            let blocked = try await app.request(.post, "/v1/leads/\(id)/actions/win", token: user, json: "{}")
+            #expect(blocked.status == .conflict)
+            #expect(blocked.errorCode == "activities_open")
+            #expect(try await app.request(.post, "/v1/leads/\(id)/activities/\(activityID)/complete", token: user).json?["state"] as? String == "completed")
+            #expect(try await app.request(.post, "/v1/leads/\(id)/activities/\(activityID)/cancel", token: user).errorCode == "activity_closed")
+            let won = try await app.request(.post, "/v1/leads/\(id)/actions/win", token: user, json: "{}")
+            #expect(won.json?["status"] as? String == "won")
+            #expect(won.json?["completed_at"] != nil)
+
+            let pending = try await createLead(app, token: user, body: #"{"template":"life_cycle","contact":{"name":"Lee","email":"lee@x.test"}}"#)
+            #expect(try await app.request(.delete, "/v1/leads/\(pending)", token: user).status == .noContent)
+            #expect(try await app.request(.get, "/v1/leads/\(pending)", token: user).status == .notFound)
+        }
+    }
+
+    @Test("003: the overdue retrieval lists open leads expected to complete by a date")
+    func overdueRetrieval() async throws {
+        try await withTestApplication { app in
+            let company = try await app.fixtures.tenant(.partnerCompany, users: [[.partnerUser]])
+            let user = company.users[0].token
+            _ = try await createLead(app, token: user, body: #"{"template":"life_cycle","contact":{"name":"Due","email":"a@x.test"},"expected_completion_at":"2030-01-10T00:00:00Z"}"#)
+            _ = try await createLead(app, token: user, body: #"{"template":"life_cycle","contact":{"name":"Later","email":"b@x.test"},"expected_completion_at":"2030-02-10T00:00:00Z"}"#)
+            let overdue = try await app.request(.get, "/v1/leads?overdue_as_of=2030-01-15T00:00:00Z", token: user)
+            #expect((overdue.json?["items"] as? [[String: Any]])?.compactMap { ($0["contact"] as? [String: Any])?["name"] as? String } == ["Due"])
+            #expect(try await app.request(.get, "/v1/leads?overdue_as_of=yesterday", token: user).errorCode == "validation_failed")
+        }
+    }
+
+    @Test("004: a lead shows its five-day target and thirty-day maximum")
+    func statusPathTargets() async throws {
+        try await withTestApplication { app in
+            let company = try await app.fixtures.tenant(.sourcingCompany, users: [[.partnerUser]])
+            let lead = try await app.request(.post, "/v1/leads", token: company.users[0].token, json: Self.leadBody)
+            #expect(lead.json?["template"] as? String == "status_path")
+            let created = try #require((lead.json?["created_at"] as? String).flatMap { ISO8601DateFormatter().date(from: $0) })
+            let target = try #require((lead.json?["target_close_at"] as? String).flatMap { ISO8601DateFormatter().date(from: $0) })
+            let maximum = try #require((lead.json?["maximum_open_at"] as? String).flatMap { ISO8601DateFormatter().date(from: $0) })
+            #expect(abs(target.timeIntervalSince(created) - 5 * 86_400) < 1)
+            #expect(abs(maximum.timeIntervalSince(created) - 30 * 86_400) < 1)
+        }
+    }
+
+    @Test("002: stages are renamed and reordered through the API, and moving follows the new order")
+    func stagedPipelineEditing() async throws {
+        try await withTestApplication { app in
+            let company = try await app.fixtures.tenant(.partnerCompany, users: [[.partnerUser]])
+            let admin = company.admin.token
+            var template = BuiltInTemplates.stagedPipeline
+            template.stages = template.stages.map { stage in
+                var stage = stage
+                switch stage.key {
+                case "legal": stage.order = 2; stage.name = "Compliance"
+                case "negotiation": stage.order = 3
+                default: break
+                }
+                return stage
+            }
+            let encoder = JSONEncoder()
+            encoder.keyEncodingStrategy = .convertToSnakeCase
+            let saved = try await app.request(.put, "/v1/workflow-templates/staged_pipeline", token: admin, json: String(decoding: try encoder.encode(template), as: UTF8.self))
+            #expect(saved.status == .ok, "\(saved.text)")
+            #expect(try await app.request(.put, "/v1/workflow-templates/staged_pipeline", token: company.users[0].token, json: saved.text).status == .forbidden)
+            let id = try await createLead(app, token: company.users[0].token, body: #"{"template":"staged_pipeline","contact":{"name":"S","email":"s@x.test"}}"#)
+            let moved = try await app.request(.post, "/v1/leads/\(id)/actions/move_to_next_stage", token: company.users[0].token, json: "{}")
+            #expect(moved.json?["stage"] as? String == "legal")
+            let back = try await app.request(.post, "/v1/leads/\(id)/actions/move_to_previous_stage", token: company.users[0].token, json: "{}")
+            #expect(back.json?["stage"] as? String == "added")
+            // An inconsistent template is refused with the reason.
+            var broken = template
+            broken.initialStatus = "nowhere"
+            let refused = try await app.request(.put, "/v1/workflow-templates/staged_pipeline", token: admin, json: String(decoding: try encoder.encode(broken), as: UTF8.self))
+            #expect((refused.json?["error"] as? [String: Any])?["field"] as? String == "initial_status")
+        }
+    }
+
+    @Test("two moderators acting on one lead at the same moment leave exactly one outcome and one history entry")
+    func concurrentActions() async throws {
+        try await withTestApplication { app in
+            let hub = try await app.fixtures.tenant(.hub, users: [[.moderator], [.moderator]])
+            let id = try await createLead(app, token: hub.users[0].token)
+            let statuses = try await withThrowingTaskGroup(of: HTTPResponse.Status.self) { group in
+                for user in hub.users {
+                    group.addTask { try await app.request(.post, "/v1/leads/\(id)/actions/accept", token: user.token, json: "{}").status }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(statuses.sorted { $0.code < $1.code } == [.ok, .conflict])
+            let history = try await app.request(.get, "/v1/leads/\(id)/history", token: hub.users[0].token)
+            #expect((history.json?["items"] as? [[String: Any]])?.filter { $0["action"] as? String == "accept" }.count == 1)
+        }
+    }
+
+    @Test("the history is hash-chained, and an edit of a past entry is detected")
+    func historyChain() async throws {
+        try await withTestApplication { app in
+            let hub = try await app.fixtures.tenant(.hub, users: [[.moderator]])
+            let moderator = hub.users[0].token
+            let id = try await createLead(app, token: moderator)
+            _ = try await app.request(.post, "/v1/leads/\(id)/actions/contact", token: moderator, json: "{}")
+            _ = try await app.request(.post, "/v1/leads/\(id)/actions/accept", token: moderator, json: "{}")
+            let intact = try await app.request(.get, "/v1/leads/\(id)/history/verification", token: moderator)
+            #expect(intact.json?["intact"] as? Bool == true)
+            #expect(intact.json?["entries"] as? Int == 3)
+            // Someone with the owner's access rewrites the past; the server's own role cannot.
+            let logger = Logger(label: "test")
+            try await withPostgresClient(app.database.serverURL, logger: logger) { client in
+                await #expect(throws: (any Error).self) {
+                    try await Database(client: client, logger: logger).withTenant(hub.tenant.id) { connection in
+                        try await connection.query("UPDATE lead_history SET reason = 'x'", logger: logger)
+                    }
+                }
+            }
+            try await withPostgresClient(app.database.ownerURL, logger: logger) { client in
+                try await client.query("UPDATE lead_history SET to_status = 'declined' WHERE seq = 2", logger: logger)
+            }
+            let broken = try await app.request(.get, "/v1/leads/\(id)/history/verification", token: moderator)
+            #expect(broken.json?["intact"] as? Bool == false)
+            #expect(broken.json?["first_broken_seq"] as? Int == 2)
+        }
+    }
+
+    @Test("leads are isolated by tenant, notes are shared and append-only, viewers cannot act")
+    func isolationNotesViewers() async throws {
+        try await withTestApplication { app in
+            let hub = try await app.fixtures.tenant(.hub, users: [[.moderator], [.viewer]])
+            let other = try await app.fixtures.tenant(.hub)
+            let id = try await createLead(app, token: hub.users[0].token)
+            #expect(try await app.request(.get, "/v1/leads/\(id)", token: other.admin.token).status == .notFound)
+            #expect(try await app.request(.post, "/v1/leads/\(id)/actions/accept", token: other.admin.token, json: "{}").status == .notFound)
+            #expect(try await app.request(.post, "/v1/leads/\(id)/notes", token: other.admin.token, json: #"{"body":"x"}"#).status == .notFound)
+            let note = try await app.request(.post, "/v1/leads/\(id)/notes", token: hub.users[0].token, json: #"{"body":"Called, no answer"}"#)
+            #expect(note.json?["author_id"] as? String == hub.users[0].user.id.description)
+            let notes = try await app.request(.get, "/v1/leads/\(id)/notes", token: hub.users[1].token)
+            #expect((notes.json?["items"] as? [[String: Any]])?.first?["body"] as? String == "Called, no answer")
+            let viewer = try await app.request(.get, "/v1/leads/\(id)", token: hub.users[1].token)
+            #expect(buttons(viewer).isEmpty)
+            #expect(try await app.request(.post, "/v1/leads/\(id)/actions/accept", token: hub.users[1].token, json: "{}").status == .forbidden)
+        }
+    }
+
+    @Test("a lead needs a name and a way to reach them")
+    func leadValidation() async throws {
+        try await withTestApplication { app in
+            let hub = try await app.fixtures.tenant(.hub, users: [[.moderator]])
+            let noReach = try await app.request(.post, "/v1/leads", token: hub.users[0].token, json: #"{"contact":{"name":"X"}}"#)
+            #expect((noReach.json?["error"] as? [String: Any])?["field"] as? String == "email")
+            let badProbability = try await app.request(.post, "/v1/leads", token: hub.users[0].token, json: #"{"contact":{"name":"X","email":"x@y.co"},"probability":140}"#)
+            #expect((badProbability.json?["error"] as? [String: Any])?["field"] as? String == "probability")
+            let badTemplate = try await app.request(.post, "/v1/leads", token: hub.users[0].token, json: #"{"template":"nope","contact":{"name":"X","email":"x@y.co"}}"#)
+            #expect((badTemplate.json?["error"] as? [String: Any])?["field"] as? String == "template")
+        }
+    }
+}
