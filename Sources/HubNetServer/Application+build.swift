@@ -65,7 +65,14 @@ public func buildRouter(
     LeadController(
         database: database, leads: PostgresLeadRepository(logger: logger), notes: PostgresLeadNoteRepository(logger: logger),
         activities: PostgresLeadActivityRepository(logger: logger), templates: PostgresWorkflowTemplateRepository(logger: logger),
+        users: PostgresUserRepository(logger: logger), opportunities: PostgresOpportunityRepository(logger: logger),
+        now: configuration.now
+    ).addRoutes(to: authenticated)
+    CRMController(
+        database: database, clients: PostgresClientRepository(logger: logger), opportunities: PostgresOpportunityRepository(logger: logger),
         users: PostgresUserRepository(logger: logger), now: configuration.now
     ).addRoutes(to: authenticated)
+    ReportController(database: database, templates: PostgresWorkflowTemplateRepository(logger: logger), now: configuration.now)
+        .addRoutes(to: authenticated)
     return router
 }

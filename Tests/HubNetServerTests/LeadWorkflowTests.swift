@@ -286,3 +286,94 @@ struct LeadWorkflowTests {
         }
     }
 }
+
+@Suite("Hub CRM, opportunities and reports")
+struct CRMAndReportTests {
+    let body = #"{"contact":{"name":"Ana Ruiz","email":"ana@shop.test","city":"Fresno"}}"#
+
+    @Test("000: an accepted lead is added to the hub CRM with its name, email and city, and gets advising sessions")
+    func acceptedLeadBecomesClient() async throws {
+        try await withTestApplication { app in
+            let hub = try await app.fixtures.tenant(.hub, users: [[.moderator], [.advisor]])
+            let lead = try await app.request(.post, "/v1/leads", token: hub.users[0].token, json: body)
+            let id = try #require(lead.json?["id"] as? String)
+            #expect(((try await app.request(.get, "/v1/clients", token: hub.admin.token)).json?["items"] as? [Any])?.isEmpty == true)
+            _ = try await app.request(.post, "/v1/leads/\(id)/actions/accept", token: hub.users[0].token, json: "{}")
+            let clients = try #require((try await app.request(.get, "/v1/clients", token: hub.admin.token)).json?["items"] as? [[String: Any]])
+            #expect(clients.count == 1)
+            #expect(clients.first?["name"] as? String == "Ana Ruiz")
+            #expect(clients.first?["email"] as? String == "ana@shop.test")
+            #expect(clients.first?["city"] as? String == "Fresno")
+            let clientID = try #require(clients.first?["id"] as? String)
+            let session = try await app.request(
+                .post, "/v1/clients/\(clientID)/sessions", token: hub.users[1].token,
+                json: #"{"held_at":"2026-11-20T10:00:00Z","duration_minutes":45,"summary":"Cash-flow plan"}"#)
+            #expect(session.status == .created)
+            #expect(session.json?["advisor_id"] as? String == hub.users[1].user.id.description)
+            let sessions = try await app.request(.get, "/v1/clients/\(clientID)/sessions", token: hub.admin.token)
+            #expect((sessions.json?["items"] as? [Any])?.count == 1)
+            #expect(try await app.request(.post, "/v1/clients/\(clientID)/sessions", token: hub.users[1].token, json: #"{"held_at":"2026-11-20T10:00:00Z","duration_minutes":0}"#).errorCode == "validation_failed")
+        }
+    }
+
+    @Test("001: converting links the opportunity, which then moves through its stages to a final Won, Lost or Discontinued")
+    func opportunities() async throws {
+        try await withTestApplication { app in
+            let partner = try await app.fixtures.tenant(.partnerCompany, users: [[.partnerUser]])
+            let token = partner.users[0].token
+            let lead = try #require((try await app.request(.post, "/v1/leads", token: token, json: body)).json?["id"] as? String)
+            _ = try await app.request(.post, "/v1/leads/\(lead)/actions/accept", token: token, json: "{}")
+            let created = try await app.request(.post, "/v1/opportunities", token: token, json: #"{"name":"Ana's shop fit-out","amount":12000}"#)
+            let opportunity = try #require(created.json?["id"] as? String)
+            let converted = try await app.request(.post, "/v1/leads/\(lead)/actions/convert", token: token, json: #"{"opportunity_id":"\#(opportunity)"}"#)
+            #expect(converted.json?["status"] as? String == "closed_converted")
+            #expect((try await app.request(.get, "/v1/opportunities/\(opportunity)", token: token)).json?["lead_id"] as? String == lead)
+            #expect((try await app.request(.patch, "/v1/opportunities/\(opportunity)", token: token, json: #"{"stage":"proposal"}"#)).json?["stage"] as? String == "proposal")
+            let won = try await app.request(.patch, "/v1/opportunities/\(opportunity)", token: token, json: #"{"stage":"won"}"#)
+            #expect(won.json?["closed"] as? Bool == true)
+            #expect(try await app.request(.patch, "/v1/opportunities/\(opportunity)", token: token, json: #"{"stage":"lost"}"#).errorCode == "opportunity_closed")
+            #expect(try await app.request(.patch, "/v1/opportunities/\(opportunity)", token: token, json: #"{"stage":"maybe"}"#).errorCode == "validation_failed")
+        }
+    }
+
+    @Test("the funnel counts leads per status and stage, with the conversion between stages")
+    func funnel() async throws {
+        try await withTestApplication { app in
+            let company = try await app.fixtures.tenant(.partnerCompany, users: [[.partnerUser]])
+            let token = company.users[0].token
+            var ids: [String] = []
+            for index in 0..<4 {
+                let response = try await app.request(
+                    .post, "/v1/leads", token: token,
+                    json: #"{"template":"staged_pipeline","contact":{"name":"L\#(index)","email":"l\#(index)@x.test"}}"#)
+                ids.append(try #require(response.json?["id"] as? String))
+            }
+            for id in ids.prefix(2) { _ = try await app.request(.post, "/v1/leads/\(id)/actions/move_to_next_stage", token: token, json: "{}") }
+            _ = try await app.request(.post, "/v1/leads/\(ids[0])/actions/move_to_next_stage", token: token, json: "{}")
+            // A lead that went forward and came back still reached the later stage.
+            _ = try await app.request(.post, "/v1/leads/\(ids[1])/actions/move_to_previous_stage", token: token, json: "{}")
+            let funnel = try await app.request(.get, "/v1/reports/funnel?template=staged_pipeline", token: token)
+            let stages = try #require(funnel.json?["stages"] as? [[String: Any]])
+            #expect(stages.map { $0["key"] as? String } == ["added", "negotiation", "legal", "execution"])
+            #expect(stages.map { $0["current"] as? Int } == [3, 0, 1, 0])
+            #expect(stages.map { $0["reached"] as? Int } == [4, 2, 1, 0])
+            #expect(stages[1]["conversion_from_previous"] as? Double == 0.5)
+            #expect(funnel.json?["total"] as? Int == 4)
+        }
+    }
+
+    @Test("the overdue report lists open leads past their expected completion as of a date")
+    func overdueReport() async throws {
+        try await withTestApplication { app in
+            let company = try await app.fixtures.tenant(.partnerCompany, users: [[.partnerUser]])
+            let token = company.users[0].token
+            _ = try await app.request(.post, "/v1/leads", token: token, json: #"{"template":"life_cycle","contact":{"name":"Late","email":"a@x.test"},"expected_completion_at":"2030-01-01T00:00:00Z"}"#)
+            _ = try await app.request(.post, "/v1/leads", token: token, json: #"{"template":"life_cycle","contact":{"name":"Fine","email":"b@x.test"},"expected_completion_at":"2030-03-01T00:00:00Z"}"#)
+            let report = try await app.request(.get, "/v1/reports/overdue?as_of=2030-01-02T00:00:00Z", token: token)
+            #expect(report.json?["total"] as? Int == 1)
+            let item = try #require((report.json?["items"] as? [[String: Any]])?.first)
+            #expect(item["name"] as? String == "Late")
+            #expect(item["seconds_overdue"] as? Int == 86_400)
+        }
+    }
+}

@@ -10,6 +10,24 @@ CREATE TABLE workflow_templates (
     CONSTRAINT workflow_templates_tenant_fkey FOREIGN KEY (tenant_id) REFERENCES tenants (id)
 );
 
+-- Opportunities follow their own stages, ending Won, Lost or Discontinued (001).
+CREATE TABLE opportunities (
+    tenant_id UUID NOT NULL,
+    id UUID NOT NULL,
+    name TEXT NOT NULL,
+    stage TEXT NOT NULL DEFAULT 'qualification',
+    amount NUMERIC(14, 2),
+    created_by UUID NOT NULL,
+    created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    closed_at TIMESTAMPTZ,
+    version INTEGER NOT NULL DEFAULT 1,
+    CONSTRAINT opportunities_pkey PRIMARY KEY (tenant_id, id),
+    CONSTRAINT opportunities_tenant_fkey FOREIGN KEY (tenant_id) REFERENCES tenants (id),
+    CONSTRAINT opportunities_stage_check CHECK (
+        stage IN ('qualification', 'proposal', 'negotiation', 'won', 'lost', 'discontinued'))
+);
+CREATE INDEX opportunities_created_idx ON opportunities (tenant_id, created_at, id);
+
 CREATE TABLE leads (
     tenant_id UUID NOT NULL,
     id UUID NOT NULL,
@@ -39,7 +57,7 @@ CREATE TABLE leads (
     completed_at TIMESTAMPTZ,
     expires_at TIMESTAMPTZ,
     expected_completion_at TIMESTAMPTZ,
-    opportunity_linked BOOLEAN NOT NULL DEFAULT false,
+    opportunity_id UUID,
     archived BOOLEAN NOT NULL DEFAULT false,
     in_crm BOOLEAN NOT NULL DEFAULT false,
     version INTEGER NOT NULL DEFAULT 1,
@@ -47,6 +65,8 @@ CREATE TABLE leads (
     CONSTRAINT leads_tenant_fkey FOREIGN KEY (tenant_id) REFERENCES tenants (id),
     CONSTRAINT leads_unit_fkey FOREIGN KEY (tenant_id, assigned_unit_id) REFERENCES units (tenant_id, id),
     CONSTRAINT leads_user_fkey FOREIGN KEY (tenant_id, assigned_user_id) REFERENCES users (tenant_id, id),
+    CONSTRAINT leads_opportunity_fkey FOREIGN KEY (tenant_id, opportunity_id) REFERENCES opportunities (tenant_id, id),
+    CONSTRAINT leads_opportunity_key UNIQUE (tenant_id, opportunity_id),
     CONSTRAINT leads_probability_check CHECK (probability BETWEEN 0 AND 100),
     CONSTRAINT leads_source_check CHECK (source IN ('manual', 'api', 'import', 'lead_form', 'referral'))
 );
@@ -106,11 +126,43 @@ CREATE TABLE lead_activities (
 );
 CREATE INDEX lead_activities_lead_idx ON lead_activities (tenant_id, lead_id, state);
 
+-- The hub CRM: an accepted lead becomes a client (000), served in advising sessions.
+CREATE TABLE clients (
+    tenant_id UUID NOT NULL,
+    id UUID NOT NULL,
+    lead_id UUID NOT NULL,
+    name TEXT NOT NULL,
+    email TEXT,
+    city TEXT,
+    created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    CONSTRAINT clients_pkey PRIMARY KEY (tenant_id, id),
+    CONSTRAINT clients_lead_fkey FOREIGN KEY (tenant_id, lead_id) REFERENCES leads (tenant_id, id),
+    CONSTRAINT clients_lead_key UNIQUE (tenant_id, lead_id)
+);
+CREATE INDEX clients_created_idx ON clients (tenant_id, created_at, id);
+
+CREATE TABLE advising_sessions (
+    tenant_id UUID NOT NULL,
+    id UUID NOT NULL,
+    client_id UUID NOT NULL,
+    advisor_id UUID NOT NULL,
+    held_at TIMESTAMPTZ NOT NULL,
+    duration_minutes INTEGER NOT NULL,
+    summary TEXT,
+    created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    CONSTRAINT advising_sessions_pkey PRIMARY KEY (tenant_id, id),
+    CONSTRAINT advising_sessions_client_fkey FOREIGN KEY (tenant_id, client_id) REFERENCES clients (tenant_id, id),
+    CONSTRAINT advising_sessions_advisor_fkey FOREIGN KEY (tenant_id, advisor_id) REFERENCES users (tenant_id, id),
+    CONSTRAINT advising_sessions_duration_check CHECK (duration_minutes BETWEEN 1 AND 1440)
+);
+CREATE INDEX advising_sessions_client_idx ON advising_sessions (tenant_id, client_id, held_at);
+
 DO $$
 DECLARE
     table_name TEXT;
 BEGIN
-    FOREACH table_name IN ARRAY ARRAY['workflow_templates', 'leads', 'lead_history', 'lead_notes', 'lead_activities']
+    FOREACH table_name IN ARRAY ARRAY['workflow_templates', 'opportunities', 'leads', 'lead_history', 'lead_notes',
+        'lead_activities', 'clients', 'advising_sessions']
     LOOP
         EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', table_name);
         EXECUTE format(
@@ -121,7 +173,8 @@ BEGIN
 END
 $$;
 
-GRANT SELECT, INSERT, UPDATE, DELETE ON workflow_templates, leads, lead_activities TO hubnet_app;
+GRANT SELECT, INSERT, UPDATE, DELETE ON workflow_templates, opportunities, leads, lead_activities, clients TO hubnet_app;
+GRANT SELECT, INSERT ON advising_sessions TO hubnet_app;
 -- History and notes are append-only for the server: it can neither rewrite nor remove them.
 -- (Deleting a Pending lead removes its history with it, through the cascade, which runs as the owner.)
 GRANT SELECT, INSERT ON lead_history, lead_notes TO hubnet_app;

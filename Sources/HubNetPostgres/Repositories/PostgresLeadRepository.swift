@@ -16,7 +16,7 @@ public struct PostgresLeadRepository: Sendable {
         l.city, l.region, l.request, l.type, l.category, l.priority, l.importance, l.probability,
         l.target_amount::TEXT AS target_amount, l.listing_id, l.assigned_unit_id, l.assigned_user_id, l.created_by,
         l.created_at, l.last_action_at, l.accepted_at, l.declined_at, l.completed_at, l.expires_at,
-        l.expected_completion_at, l.opportunity_linked, l.archived, l.in_crm, l.version,
+        l.expected_completion_at, l.opportunity_id, l.archived, l.in_crm, l.version,
         (SELECT count(*) FROM lead_activities a
          WHERE a.tenant_id = l.tenant_id AND a.lead_id = l.id AND a.state = 'open')::INTEGER AS open_activities,
         (SELECT array_agg(m.user_id) FROM unit_members m
@@ -99,21 +99,37 @@ public struct PostgresLeadRepository: Sendable {
         return Page(rows: rows, limit: page.limit) { PageCursor(createdAt: $0.state.createdAt, id: $0.id.rawValue) }
     }
 
-    /// Stores the outcome of an engine decision and its history entry.
+    /// Stores the outcome of an engine decision, the effects that live in the store (a client in
+    /// the hub CRM, a linked opportunity), and its history entry.
+    /// - Parameter opportunity: the opportunity to link when the decision links one.
     public func apply(
-        _ decision: WorkflowEngine.Decision, to lead: Lead, actor: User.ID?, reason: String?, at now: Date,
-        on connection: PostgresConnection
+        _ decision: WorkflowEngine.Decision, to lead: Lead, actor: User.ID?, reason: String?, opportunity: Opportunity.ID? = nil,
+        at now: Date, on connection: PostgresConnection
     ) async throws {
         let state = decision.state
-        try await connection.query(
-            """
-            UPDATE leads SET status = \(state.status), last_action_at = \(state.lastActionAt),
-                accepted_at = \(state.acceptedAt), declined_at = \(state.declinedAt), completed_at = \(state.completedAt),
-                expires_at = \(state.expiresAt), opportunity_linked = \(state.opportunityLinked),
-                archived = \(state.archived), in_crm = \(state.inCRM), assigned_user_id = \(state.assignedUserID),
-                version = version + 1
-            WHERE tenant_id = \(lead.tenantID) AND id = \(lead.id)
-            """, logger: logger)
+        let linked = decision.effects.contains(.linkOpportunity) ? opportunity : nil
+        do {
+            try await connection.query(
+                """
+                UPDATE leads SET status = \(state.status), last_action_at = \(state.lastActionAt),
+                    accepted_at = \(state.acceptedAt), declined_at = \(state.declinedAt), completed_at = \(state.completedAt),
+                    expires_at = \(state.expiresAt), opportunity_id = COALESCE(\(linked), opportunity_id),
+                    archived = \(state.archived), in_crm = \(state.inCRM), assigned_user_id = \(state.assignedUserID),
+                    version = version + 1
+                WHERE tenant_id = \(lead.tenantID) AND id = \(lead.id)
+                """, logger: logger)
+        } catch let error as PSQLError where error.violates("leads_opportunity_key") {
+            throw DomainError.conflict("opportunity_taken", "that opportunity is linked to another lead")
+        }
+        if decision.effects.contains(.addToCRM) {
+            try await connection.query(
+                """
+                INSERT INTO clients (tenant_id, id, lead_id, name, email, city, created_at)
+                VALUES (\(lead.tenantID), \(Client.ID()), \(lead.id), \(lead.details.name), \(lead.details.email),
+                    \(lead.details.city), \(now))
+                ON CONFLICT ON CONSTRAINT clients_lead_key DO NOTHING
+                """, logger: logger)
+        }
         try await appendHistory(
             lead: lead.id, tenant: lead.tenantID, action: decision.action, from: decision.from, to: decision.to,
             actor: actor, reason: reason, at: now, on: connection)
@@ -203,7 +219,7 @@ public struct PostgresLeadRepository: Sendable {
                 declinedAt: try r["declined_at"].decode(Date?.self), completedAt: try r["completed_at"].decode(Date?.self),
                 expiresAt: try r["expires_at"].decode(Date?.self),
                 expectedCompletionAt: try r["expected_completion_at"].decode(Date?.self),
-                opportunityLinked: try r["opportunity_linked"].decode(Bool.self),
+                opportunityLinked: try r["opportunity_id"].decode(UUID?.self) != nil,
                 openActivities: try r["open_activities"].decode(Int.self),
                 assignedUnitMembers: try r["unit_members"].decode([User.ID]?.self).map(Set.init)
                     ?? (try r["assigned_unit_id"].decode(UUID?.self) != nil ? [] : nil),

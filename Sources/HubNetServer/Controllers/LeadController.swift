@@ -13,6 +13,7 @@ struct LeadController {
     let activities: PostgresLeadActivityRepository
     let templates: PostgresWorkflowTemplateRepository
     let users: PostgresUserRepository
+    let opportunities: PostgresOpportunityRepository
     let now: @Sendable () -> Date
 
     func addRoutes(to group: RouterGroup<AppRequestContext>) {
@@ -147,7 +148,9 @@ struct LeadController {
             guard let lead = try await leads.get(id, tenant: caller.tenantID, lock: true, on: connection),
                 let template = try await templates.template(lead.templateKey, tenant: caller.tenantID, on: connection)
             else { throw DomainError.notFound("lead") }
-            var input = ActionInput(reason: body.reason, status: body.status, opportunity: body.createOpportunity ?? false)
+            var input = ActionInput(
+                reason: body.reason, status: body.status,
+                opportunity: body.createOpportunity == true || body.opportunityID != nil)
             if body.listingID != nil { input.referralKind = .listing }
             if let advisorID = body.advisorID {
                 guard let advisor = try await users.get(advisorID, tenant: caller.tenantID, on: connection),
@@ -158,7 +161,22 @@ struct LeadController {
             let decision = try WorkflowEngine.decide(
                 template, lead: lead.state, actor: actor, action: actionKey, input: input, now: now)
             let reason = try Validate.optionalText(body.reason, field: "reason", max: 2000)
-            try await leads.apply(decision, to: lead, actor: caller.userID, reason: reason, at: now, on: connection)
+            var opportunity: Opportunity.ID? = nil
+            if decision.effects.contains(.linkOpportunity) {
+                if let existing = body.opportunityID {
+                    guard try await opportunities.get(existing, tenant: caller.tenantID, on: connection) != nil else {
+                        throw DomainError.invalid("opportunity_id", "names no opportunity of this tenant")
+                    }
+                    opportunity = existing
+                } else if body.createOpportunity == true {
+                    opportunity = try await opportunities.create(
+                        name: lead.details.name, amount: lead.details.targetAmount, by: caller.userID, tenant: caller.tenantID,
+                        now: now, on: connection
+                    ).id
+                }
+            }
+            try await leads.apply(
+                decision, to: lead, actor: caller.userID, reason: reason, opportunity: opportunity, at: now, on: connection)
             guard let updated = try await leads.get(id, tenant: caller.tenantID, on: connection) else {
                 throw DomainError.notFound("lead")
             }

@@ -49,9 +49,11 @@ public struct LeadActionRequest: Decodable, Sendable {
     public var advisorID: User.ID?
     /// Create an opportunity with this action (001: convert).
     public var createOpportunity: Bool?
+    /// Link this existing opportunity with this action.
+    public var opportunityID: Opportunity.ID?
 
     enum CodingKeys: String, CodingKey {
-        case reason, status, listingID = "listingId", advisorID = "advisorId", createOpportunity
+        case reason, status, listingID = "listingId", advisorID = "advisorId", createOpportunity, opportunityID = "opportunityId"
     }
 }
 
@@ -233,3 +235,84 @@ public struct ActivityListResponse: ResponseEncodable, Sendable { public var ite
 public struct WorkflowTemplateListResponse: ResponseEncodable, Sendable { public var items: [WorkflowTemplate] }
 
 extension WorkflowTemplate: ResponseEncodable {}
+
+public struct OpportunityRequest: Decodable, Sendable {
+    public var name: String
+    public var amount: Decimal?
+}
+
+public struct OpportunityStageRequest: Decodable, Sendable {
+    public var stage: String
+}
+
+public struct OpportunityResponse: ResponseEncodable, Sendable {
+    public var id: Opportunity.ID
+    public var leadID: Lead.ID?
+    public var name: String
+    public var stage: String
+    public var closed: Bool
+    public var amount: Decimal?
+    public var createdAt: Date
+    public var closedAt: Date?
+    public var version: Int
+    enum CodingKeys: String, CodingKey { case id, leadID = "leadId", name, stage, closed, amount, createdAt, closedAt, version }
+
+    init(_ opportunity: Opportunity) {
+        self.id = opportunity.id
+        self.leadID = opportunity.leadID
+        self.name = opportunity.name
+        self.stage = opportunity.stage.rawValue
+        self.closed = opportunity.stage.isClosed
+        self.amount = opportunity.amount
+        self.createdAt = opportunity.createdAt
+        self.closedAt = opportunity.closedAt
+        self.version = opportunity.version
+    }
+}
+
+public struct ClientResponse: ResponseEncodable, Sendable {
+    public var id: Client.ID
+    public var leadID: Lead.ID
+    public var name: String
+    public var email: String?
+    public var city: String?
+    public var createdAt: Date
+    enum CodingKeys: String, CodingKey { case id, leadID = "leadId", name, email, city, createdAt }
+
+    init(_ client: Client) {
+        self.id = client.id
+        self.leadID = client.leadID
+        self.name = client.name
+        self.email = client.email
+        self.city = client.city
+        self.createdAt = client.createdAt
+    }
+}
+
+public struct SessionRequest: Decodable, Sendable {
+    public var heldAt: Date
+    public var durationMinutes: Int
+    public var summary: String?
+    /// The advisor who held it; the caller when absent.
+    public var advisorID: User.ID?
+    enum CodingKeys: String, CodingKey { case heldAt, durationMinutes, summary, advisorID = "advisorId" }
+}
+
+public struct SessionResponse: ResponseEncodable, Sendable {
+    public var id: AdvisingSession.ID
+    public var advisorID: User.ID
+    public var heldAt: Date
+    public var durationMinutes: Int
+    public var summary: String?
+    enum CodingKeys: String, CodingKey { case id, advisorID = "advisorId", heldAt, durationMinutes, summary }
+
+    init(_ session: AdvisingSession) {
+        self.id = session.id
+        self.advisorID = session.advisorID
+        self.heldAt = session.heldAt
+        self.durationMinutes = session.durationMinutes
+        self.summary = session.summary
+    }
+}
+
+public struct SessionListResponse: ResponseEncodable, Sendable { public var items: [SessionResponse] }

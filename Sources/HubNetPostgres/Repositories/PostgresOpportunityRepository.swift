@@ -1,0 +1,149 @@
+import Foundation
+import HubNetCore
+import Logging
+import PostgresNIO
+
+/// Opportunities of one tenant.
+public struct PostgresOpportunityRepository: Sendable {
+    public let logger: Logger
+
+    public init(logger: Logger) { self.logger = logger }
+
+    static let columns = """
+        o.id, (SELECT l.id FROM leads l WHERE l.tenant_id = o.tenant_id AND l.opportunity_id = o.id) AS lead_id,
+        o.name, o.stage, o.amount::TEXT, o.created_by, o.created_at, o.closed_at, o.version
+        """
+
+    public func create(
+        name: String, amount: Decimal?, by user: User.ID, tenant: Tenant.ID, now: Date, on connection: PostgresConnection
+    ) async throws -> Opportunity {
+        let name = try Validate.text(name, field: "name", max: 200)
+        if let amount, amount < 0 { throw DomainError.invalid("amount", "must not be negative") }
+        let id = Opportunity.ID()
+        try await connection.query(
+            """
+            INSERT INTO opportunities (tenant_id, id, name, amount, created_by, created_at)
+            VALUES (\(tenant), \(id), \(name), \(amount.map { "\($0)" })::NUMERIC, \(user), \(now))
+            """, logger: logger)
+        guard let opportunity = try await get(id, tenant: tenant, on: connection) else { throw DomainError.notFound("opportunity") }
+        return opportunity
+    }
+
+    public func get(_ id: Opportunity.ID, tenant: Tenant.ID, lock: Bool = false, on connection: PostgresConnection)
+        async throws -> Opportunity?
+    {
+        // The lock clause is one of two constants.
+        try await Self.opportunities(
+            connection.query(
+                """
+                SELECT \(unescaped: Self.columns) FROM opportunities AS o WHERE o.tenant_id = \(tenant) AND o.id = \(id)
+                \(unescaped: lock ? "FOR UPDATE OF o" : "")
+                """, logger: logger)
+        ).first
+    }
+
+    public func list(tenant: Tenant.ID, page: PageRequest, on connection: PostgresConnection) async throws -> Page<Opportunity> {
+        let after = page.after ?? .start
+        let rows = try await Self.opportunities(
+            connection.query(
+                """
+                SELECT \(unescaped: Self.columns) FROM opportunities AS o
+                WHERE o.tenant_id = \(tenant) AND (o.created_at, o.id) > (hubnet_from_micros(\(after.microseconds)), \(after.id))
+                ORDER BY o.created_at, o.id LIMIT \(page.limit + 1)
+                """, logger: logger))
+        return Page(rows: rows, limit: page.limit) { PageCursor(createdAt: $0.createdAt, id: $0.id.rawValue) }
+    }
+
+    /// Moves an opportunity to another stage under a row lock; closed ones stay closed.
+    public func move(_ id: Opportunity.ID, to stage: Opportunity.Stage, tenant: Tenant.ID, now: Date, on connection: PostgresConnection)
+        async throws -> Opportunity?
+    {
+        guard let current = try await get(id, tenant: tenant, lock: true, on: connection) else { return nil }
+        let moved = try current.moved(to: stage, at: now)
+        try await connection.query(
+            """
+            UPDATE opportunities SET stage = \(moved.stage.rawValue), closed_at = \(moved.closedAt), version = version + 1
+            WHERE tenant_id = \(tenant) AND id = \(id)
+            """, logger: logger)
+        return try await get(id, tenant: tenant, on: connection)
+    }
+
+    static func opportunities(_ rows: PostgresRowSequence) async throws -> [Opportunity] {
+        var result: [Opportunity] = []
+        for try await (id, lead, name, stage, amount, createdBy, createdAt, closedAt, version) in rows.decode(
+            (Opportunity.ID, Lead.ID?, String, String, String?, User.ID, Date, Date?, Int).self)
+        {
+            result.append(
+                Opportunity(
+                    id: id, leadID: lead, name: name, stage: Opportunity.Stage(rawValue: stage) ?? .qualification,
+                    amount: amount.flatMap { Decimal(string: $0) }, createdBy: createdBy, createdAt: createdAt,
+                    closedAt: closedAt, version: version))
+        }
+        return result
+    }
+}
+
+/// The hub CRM: clients made from accepted leads, and their advising sessions.
+public struct PostgresClientRepository: Sendable {
+    public let logger: Logger
+
+    public init(logger: Logger) { self.logger = logger }
+
+    public func list(tenant: Tenant.ID, page: PageRequest, on connection: PostgresConnection) async throws -> Page<Client> {
+        let after = page.after ?? .start
+        let rows = try await Self.clients(
+            connection.query(
+                """
+                SELECT id, lead_id, name, email, city, created_at FROM clients
+                WHERE tenant_id = \(tenant) AND (created_at, id) > (hubnet_from_micros(\(after.microseconds)), \(after.id))
+                ORDER BY created_at, id LIMIT \(page.limit + 1)
+                """, logger: logger))
+        return Page(rows: rows, limit: page.limit) { PageCursor(createdAt: $0.createdAt, id: $0.id.rawValue) }
+    }
+
+    public func get(_ id: Client.ID, tenant: Tenant.ID, on connection: PostgresConnection) async throws -> Client? {
+        try await Self.clients(
+            connection.query(
+                "SELECT id, lead_id, name, email, city, created_at FROM clients WHERE tenant_id = \(tenant) AND id = \(id)",
+                logger: logger)
+        ).first
+    }
+
+    public func logSession(
+        for client: Client.ID, advisor: User.ID, heldAt: Date, durationMinutes: Int, summary: String?, tenant: Tenant.ID,
+        on connection: PostgresConnection
+    ) async throws -> AdvisingSession {
+        guard (1...1440).contains(durationMinutes) else { throw DomainError.invalid("duration_minutes", "must be between 1 and 1440") }
+        let summary = try Validate.optionalText(summary, field: "summary", max: 10_000)
+        let id = AdvisingSession.ID()
+        try await connection.query(
+            """
+            INSERT INTO advising_sessions (tenant_id, id, client_id, advisor_id, held_at, duration_minutes, summary)
+            VALUES (\(tenant), \(id), \(client), \(advisor), \(heldAt), \(durationMinutes), \(summary))
+            """, logger: logger)
+        return AdvisingSession(id: id, clientID: client, advisorID: advisor, heldAt: heldAt, durationMinutes: durationMinutes, summary: summary)
+    }
+
+    public func sessions(of client: Client.ID, tenant: Tenant.ID, on connection: PostgresConnection) async throws -> [AdvisingSession] {
+        let rows = try await connection.query(
+            """
+            SELECT id, client_id, advisor_id, held_at, duration_minutes, summary FROM advising_sessions
+            WHERE tenant_id = \(tenant) AND client_id = \(client) ORDER BY held_at, id
+            """, logger: logger)
+        var sessions: [AdvisingSession] = []
+        for try await (id, client, advisor, heldAt, duration, summary) in rows.decode(
+            (AdvisingSession.ID, Client.ID, User.ID, Date, Int, String?).self)
+        {
+            sessions.append(AdvisingSession(id: id, clientID: client, advisorID: advisor, heldAt: heldAt, durationMinutes: duration, summary: summary))
+        }
+        return sessions
+    }
+
+    static func clients(_ rows: PostgresRowSequence) async throws -> [Client] {
+        var clients: [Client] = []
+        for try await (id, lead, name, email, city, createdAt) in rows.decode((Client.ID, Lead.ID, String, String?, String?, Date).self) {
+            clients.append(Client(id: id, leadID: lead, name: name, email: email, city: city, createdAt: createdAt))
+        }
+        return clients
+    }
+}
