@@ -72,6 +72,10 @@ public func buildRouter(
         database: database, clients: PostgresClientRepository(logger: logger), opportunities: PostgresOpportunityRepository(logger: logger),
         users: PostgresUserRepository(logger: logger), now: configuration.now
     ).addRoutes(to: authenticated)
+    MessageTemplateController(
+        database: database, templates: PostgresMessageTemplateRepository(logger: logger),
+        workflows: PostgresWorkflowTemplateRepository(logger: logger), leads: PostgresLeadRepository(logger: logger), tenants: tenants
+    ).addRoutes(to: authenticated)
     ReportController(database: database, templates: PostgresWorkflowTemplateRepository(logger: logger), now: configuration.now)
         .addRoutes(to: authenticated)
     return router

@@ -377,3 +377,29 @@ struct CRMAndReportTests {
         }
     }
 }
+
+@Suite("Message templates over HTTP")
+struct MessageTemplateHTTPTests {
+    @Test("a template with an unknown tag is refused; a valid one renders for a lead")
+    func saveAndPreview() async throws {
+        try await withTestApplication { app in
+            let hub = try await app.fixtures.tenant(.hub, name: "Bay Hub", users: [[.moderator]])
+            let refused = try await app.request(
+                .post, "/v1/message-templates", token: hub.admin.token,
+                json: #"{"name":"Accepted","channel":"email","subject":"Hi","body":"Dear #lead.nom"}"#)
+            #expect(refused.status == .unprocessableContent)
+            #expect((refused.json?["error"] as? [String: Any])?["field"] as? String == "body")
+            let created = try await app.request(
+                .post, "/v1/message-templates", token: hub.admin.token,
+                json: ##"{"name":"Accepted","channel":"email","subject":"#lead.name is #lead.status","body":"#hub.name will call you in #lead.city."}"##)
+            let id = try #require(created.json?["id"] as? String)
+            #expect(try await app.request(.post, "/v1/message-templates", token: hub.users[0].token, json: #"{"name":"x","channel":"webhook","body":"b"}"#).status == .forbidden)
+            let lead = try await app.request(
+                .post, "/v1/leads", token: hub.users[0].token, json: #"{"contact":{"name":"Rosa","email":"r@x.test","city":"Oakland"}}"#)
+            let leadID = try #require(lead.json?["id"] as? String)
+            let preview = try await app.request(.post, "/v1/message-templates/\(id)/preview", token: hub.users[0].token, json: #"{"lead_id":"\#(leadID)"}"#)
+            #expect(preview.json?["subject"] as? String == "Rosa is New")
+            #expect(preview.json?["body"] as? String == "Bay Hub will call you in Oakland.")
+        }
+    }
+}

@@ -157,12 +157,28 @@ CREATE TABLE advising_sessions (
 );
 CREATE INDEX advising_sessions_client_idx ON advising_sessions (tenant_id, client_id, held_at);
 
+-- Notification texts with #tags, checked when saved.
+CREATE TABLE message_templates (
+    tenant_id UUID NOT NULL,
+    id UUID NOT NULL,
+    name TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    body TEXT NOT NULL,
+    created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    updated_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    CONSTRAINT message_templates_pkey PRIMARY KEY (tenant_id, id),
+    CONSTRAINT message_templates_tenant_fkey FOREIGN KEY (tenant_id) REFERENCES tenants (id),
+    CONSTRAINT message_templates_name_key UNIQUE (tenant_id, name),
+    CONSTRAINT message_templates_channel_check CHECK (channel IN ('email', 'webhook'))
+);
+
 DO $$
 DECLARE
     table_name TEXT;
 BEGIN
     FOREACH table_name IN ARRAY ARRAY['workflow_templates', 'opportunities', 'leads', 'lead_history', 'lead_notes',
-        'lead_activities', 'clients', 'advising_sessions']
+        'lead_activities', 'clients', 'advising_sessions', 'message_templates']
     LOOP
         EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', table_name);
         EXECUTE format(
@@ -173,7 +189,8 @@ BEGIN
 END
 $$;
 
-GRANT SELECT, INSERT, UPDATE, DELETE ON workflow_templates, opportunities, leads, lead_activities, clients TO hubnet_app;
+GRANT SELECT, INSERT, UPDATE, DELETE
+    ON workflow_templates, opportunities, leads, lead_activities, clients, message_templates TO hubnet_app;
 GRANT SELECT, INSERT ON advising_sessions TO hubnet_app;
 -- History and notes are append-only for the server: it can neither rewrite nor remove them.
 -- (Deleting a Pending lead removes its history with it, through the cascade, which runs as the owner.)

@@ -1,0 +1,112 @@
+import Foundation
+
+/// A notification text with `#tags` (`#lead.name`, `#hub.name`) that are replaced by the values of
+/// the record it is sent about. A tag is `#` followed by dotted lower-case words; any other `#`
+/// is plain text ("#1 priority").
+public struct MessageTemplate: Sendable, Equatable, Codable {
+    public typealias ID = Identifier<MessageTemplate>
+
+    public enum Channel: String, Sendable, Codable, CaseIterable { case email, webhook }
+
+    public var name: String
+    public var channel: Channel
+    public var subject: String
+    public var body: String
+
+    public init(name: String, channel: Channel, subject: String, body: String) {
+        self.name = name
+        self.channel = channel
+        self.subject = subject
+        self.body = body
+    }
+
+    /// Every tag a template may use, with what it stands for.
+    public static let knownTags: [String: String] = [
+        "lead.name": "the lead's contact name",
+        "lead.email": "the lead's contact email",
+        "lead.phone": "the lead's contact phone",
+        "lead.city": "the lead's city",
+        "lead.region": "the lead's region",
+        "lead.request": "what the lead asked for",
+        "lead.status": "the lead's status, by its name",
+        "lead.type": "the lead's type",
+        "lead.category": "the lead's category",
+        "lead.created_at": "when the lead arrived (ISO 8601)",
+        "lead.expected_completion_at": "when the lead is expected to complete (ISO 8601)",
+        "hub.name": "the name of the tenant that holds the lead",
+        "user.name": "the name of the user who acted",
+        "action.name": "the action taken",
+        "action.reason": "the reason given with the action",
+    ]
+
+    /// The tags in `text`, in order of appearance.
+    public static func tags(in text: String) -> [String] {
+        var tags: [String] = []
+        let scalars = Array(text.unicodeScalars)
+        var index = 0
+        while index < scalars.count {
+            guard scalars[index] == "#" else { index += 1; continue }
+            var end = index + 1
+            var tag = ""
+            while end < scalars.count {
+                let scalar = scalars[end]
+                let isWordChar = ("a"..."z").contains(scalar) || scalar == "_"
+                    || (("0"..."9").contains(scalar) && !tag.isEmpty && tag.last != ".")
+                if isWordChar {
+                    tag.unicodeScalars.append(scalar)
+                } else if scalar == ".", let last = tag.last, last != ".", end + 1 < scalars.count,
+                    ("a"..."z").contains(scalars[end + 1])
+                {
+                    tag.append(".")
+                } else {
+                    break
+                }
+                end += 1
+            }
+            if tag.contains(".") { tags.append(tag) }
+            index = max(end, index + 1)
+        }
+        return tags
+    }
+
+    /// Checked: a name, a subject for email, and no tag outside `knownTags`.
+    public func validated() throws(DomainError) -> MessageTemplate {
+        let name = try Validate.text(name, field: "name", max: 200)
+        let subject = channel == .email ? try Validate.text(subject, field: "subject", max: 500) : subject
+        let body = try Validate.text(body, field: "body", max: 20_000)
+        for (field, text) in [("subject", subject), ("body", body)] {
+            if let unknown = Self.tags(in: text).first(where: { Self.knownTags[$0] == nil }) {
+                throw .invalid(field, "unknown tag #\(unknown); known tags: \(Self.knownTags.keys.sorted().map { "#\($0)" }.joined(separator: ", "))")
+            }
+        }
+        return MessageTemplate(name: name, channel: channel, subject: subject, body: body)
+    }
+
+    /// The template with every tag replaced by its value; a tag without a value becomes empty.
+    public func rendered(_ values: [String: String]) -> (subject: String, body: String) {
+        (Self.render(subject, values), Self.render(body, values))
+    }
+
+    static func render(_ text: String, _ values: [String: String]) -> String {
+        // Longest tags first, so `#lead.name` never eats the start of a longer tag.
+        var result = text
+        for tag in Set(tags(in: text)).sorted(by: { $0.count > $1.count }) {
+            result = result.replacingOccurrences(of: "#\(tag)", with: values[tag] ?? "")
+        }
+        return result
+    }
+
+    /// The values of the lead tags for one lead.
+    public static func values(for lead: Lead, statusName: String, hubName: String) -> [String: String] {
+        let iso = ISO8601DateFormatter()
+        let details = lead.details
+        return [
+            "lead.name": details.name, "lead.email": details.email ?? "", "lead.phone": details.phone ?? "",
+            "lead.city": details.city ?? "", "lead.region": details.region ?? "", "lead.request": details.request ?? "",
+            "lead.status": statusName, "lead.type": details.type ?? "", "lead.category": details.category ?? "",
+            "lead.created_at": iso.string(from: lead.state.createdAt),
+            "lead.expected_completion_at": lead.state.expectedCompletionAt.map(iso.string(from:)) ?? "",
+            "hub.name": hubName,
+        ]
+    }
+}

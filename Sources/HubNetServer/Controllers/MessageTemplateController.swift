@@ -1,0 +1,117 @@
+import Foundation
+import Hummingbird
+import HubNetCore
+import HubNetPostgres
+
+/// Notification templates with #tags: saved only when every tag is known; previewed against a lead.
+struct MessageTemplateController {
+    let database: Database
+    let templates: PostgresMessageTemplateRepository
+    let workflows: PostgresWorkflowTemplateRepository
+    let leads: PostgresLeadRepository
+    let tenants: PostgresTenantRepository
+
+    func addRoutes(to group: RouterGroup<AppRequestContext>) {
+        group.post("message-templates", use: create)
+        group.get("message-templates", use: list)
+        group.get("message-templates/{id}", use: get)
+        group.put("message-templates/{id}", use: update)
+        group.delete("message-templates/{id}", use: delete)
+        group.post("message-templates/{id}/preview", use: preview)
+    }
+
+    struct Body: Codable, ResponseEncodable, Sendable {
+        var id: MessageTemplate.ID?
+        var name: String
+        var channel: String
+        var subject: String?
+        var body: String
+
+        func template() throws(DomainError) -> MessageTemplate {
+            guard let channel = MessageTemplate.Channel(rawValue: channel) else {
+                throw .invalid("channel", "must be email or webhook")
+            }
+            return MessageTemplate(name: name, channel: channel, subject: subject ?? "", body: body)
+        }
+
+        init(id: MessageTemplate.ID, _ template: MessageTemplate) {
+            self.id = id
+            self.name = template.name
+            self.channel = template.channel.rawValue
+            self.subject = template.subject
+            self.body = template.body
+        }
+    }
+
+    struct ListBody: ResponseEncodable { var items: [Body] }
+    struct PreviewRequest: Decodable { var leadId: Lead.ID }
+    struct PreviewBody: ResponseEncodable { var subject: String; var body: String }
+
+    @Sendable func create(_ request: Request, context: AppRequestContext) async throws -> Created<Body> {
+        let caller = try context.requireUser()
+        try TenantPolicy.require(caller, .manageWorkflowTemplates)
+        let template = try await request.decodeJSON(Body.self, context: context).template()
+        let (id, saved) = try await database.withTenant(caller.tenantID) { connection in
+            try await templates.create(template, tenant: caller.tenantID, on: connection)
+        }
+        return Created(body: Body(id: id, saved))
+    }
+
+    @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> ListBody {
+        let caller = try context.requireUser()
+        let items = try await database.withTenant(caller.tenantID) { connection in
+            try await templates.list(tenant: caller.tenantID, on: connection)
+        }
+        return ListBody(items: items.map { Body(id: $0.0, $0.1) })
+    }
+
+    @Sendable func get(_ request: Request, context: AppRequestContext) async throws -> Body {
+        let caller = try context.requireUser()
+        let id = try context.id("id", of: MessageTemplate.self, "message template")
+        guard let template = try await database.withTenant(caller.tenantID, { connection in
+            try await templates.get(id, tenant: caller.tenantID, on: connection)
+        }) else { throw DomainError.notFound("message template") }
+        return Body(id: id, template)
+    }
+
+    @Sendable func update(_ request: Request, context: AppRequestContext) async throws -> Body {
+        let caller = try context.requireUser()
+        try TenantPolicy.require(caller, .manageWorkflowTemplates)
+        let id = try context.id("id", of: MessageTemplate.self, "message template")
+        let template = try await request.decodeJSON(Body.self, context: context).template()
+        guard let saved = try await database.withTenant(caller.tenantID, { connection in
+            try await templates.update(id, to: template, tenant: caller.tenantID, on: connection)
+        }) else { throw DomainError.notFound("message template") }
+        return Body(id: id, saved)
+    }
+
+    @Sendable func delete(_ request: Request, context: AppRequestContext) async throws -> NoContent {
+        let caller = try context.requireUser()
+        try TenantPolicy.require(caller, .manageWorkflowTemplates)
+        let id = try context.id("id", of: MessageTemplate.self, "message template")
+        guard try await database.withTenant(caller.tenantID, { connection in
+            try await templates.delete(id, tenant: caller.tenantID, on: connection)
+        }) else { throw DomainError.notFound("message template") }
+        return NoContent()
+    }
+
+    /// The template rendered for one lead of the tenant.
+    @Sendable func preview(_ request: Request, context: AppRequestContext) async throws -> PreviewBody {
+        let caller = try context.requireUser()
+        let id = try context.id("id", of: MessageTemplate.self, "message template")
+        let body = try await request.decodeJSON(PreviewRequest.self, context: context)
+        guard let tenant = try await tenants.get(caller.tenantID) else { throw DomainError.notFound("tenant") }
+        let rendered = try await database.withTenant(caller.tenantID) { connection in
+            guard let template = try await templates.get(id, tenant: caller.tenantID, on: connection) else {
+                throw DomainError.notFound("message template")
+            }
+            guard let lead = try await leads.get(body.leadId, tenant: caller.tenantID, on: connection) else {
+                throw DomainError.invalid("lead_id", "names no lead of this tenant")
+            }
+            let workflow = try await workflows.template(lead.templateKey, tenant: caller.tenantID, on: connection)
+            let statusName = workflow?.status(lead.state.status)?.name ?? lead.state.status
+            return template.rendered(MessageTemplate.values(for: lead, statusName: statusName, hubName: tenant.name))
+        }
+        return PreviewBody(subject: rendered.subject, body: rendered.body)
+    }
+}

@@ -1,0 +1,37 @@
+import Foundation
+import HubNetCore
+import Testing
+
+@Suite("Message templates with #tags")
+struct MessageTemplateTests {
+    @Test("tags are # followed by dotted lower-case words; other # signs are text")
+    func tagSyntax() {
+        #expect(MessageTemplate.tags(in: "Hi #lead.name, your #1 choice at #hub.name. #lead.") == ["lead.name", "hub.name"])
+        #expect(MessageTemplate.tags(in: "#hashtag and # alone") == [])
+        #expect(MessageTemplate.tags(in: "(#lead.created_at)") == ["lead.created_at"])
+    }
+
+    @Test("an unknown tag is refused when the template is saved, naming the tag")
+    func unknownTag() {
+        let template = MessageTemplate(name: "Accepted", channel: .email, subject: "Lead #lead.name", body: "Hello #lead.nmae")
+        #expect { try template.validated() } throws: {
+            ($0 as? DomainError)?.field == "body" && ($0 as? DomainError)?.message.contains("#lead.nmae") == true
+        }
+    }
+
+    @Test("an email needs a subject; a webhook does not")
+    func subjects() throws {
+        #expect(throws: DomainError.self) { try MessageTemplate(name: "x", channel: .email, subject: " ", body: "b").validated() }
+        _ = try MessageTemplate(name: "x", channel: .webhook, subject: "", body: "b").validated()
+    }
+
+    @Test("rendering replaces every tag with the record's value")
+    func rendering() {
+        let template = MessageTemplate(
+            name: "Accepted", channel: .email, subject: "#lead.name was #lead.status",
+            body: "#hub.name accepted #lead.name (#lead.city). #lead.region")
+        let rendered = template.rendered(["lead.name": "Rosa", "lead.status": "Accepted", "hub.name": "Bay Hub", "lead.city": "Oakland"])
+        #expect(rendered.subject == "Rosa was Accepted")
+        #expect(rendered.body == "Bay Hub accepted Rosa (Oakland). ")
+    }
+}
