@@ -12,12 +12,15 @@ public struct AppRequestContext: RequestContext {
     public var maxUploadSize: Int
     /// Shared with the outer middleware, which logs what inner ones learned.
     var trace: RequestTrace?
+    /// The peer's IP address, when the connection has one.
+    public let remoteAddress: String?
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
         self.caller = nil
         self.maxUploadSize = 1 << 20
         self.trace = nil
+        self.remoteAddress = source.channel.remoteAddress?.ipAddress
     }
 
     public var requestDecoder: JSONDecoder { .hubnet }

@@ -54,6 +54,12 @@ public func buildRouter(
     OperationsController(database: database, registry: registry).addRoutes(to: router)
     let api = router.group("v1")
     DirectoryController(database: database, listings: listings).addRoutes(to: api)
+    LeadFormController(
+        database: database, listings: listings, leads: PostgresLeadRepository(logger: logger),
+        templates: PostgresWorkflowTemplateRepository(logger: logger),
+        limiter: LeadFormRateLimiter(limit: configuration.leadFormSubmissionsPerMinute),
+        trustForwardedFor: configuration.trustForwardedFor, now: configuration.now
+    ).addRoutes(to: api)
 
     let authenticated = router.group("v1")
         .add(middleware: AuthenticationMiddleware(database: database, tokens: tokens, operatorToken: configuration.operatorToken))

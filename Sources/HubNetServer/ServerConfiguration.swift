@@ -20,6 +20,10 @@ public struct ServerConfiguration: Sendable {
     public var maximumBodyBytes: Int
     /// `HUBNET_DB_POOL_SIZE`: connections in the pool. Default 20.
     public var databasePoolSize: Int
+    /// `HUBNET_LEAD_FORM_RATE`: public lead-form submissions allowed per client address per minute. Default 10.
+    public var leadFormSubmissionsPerMinute: Int = 10
+    /// `HUBNET_TRUST_PROXY`: take the client address from `X-Forwarded-For` (behind a trusted proxy only). Default false.
+    public var trustForwardedFor: Bool = false
     /// What time it is: the system clock, or a virtual one in tests and the simulator.
     public var now: @Sendable () -> Date = { Date() }
 
@@ -51,6 +55,8 @@ public struct ServerConfiguration: Sendable {
             guard let text = environment[key], !text.isEmpty else { return nil }
             do { return try DatabaseURL(text) } catch { throw ConfigurationError("\(key): \(error.description)") }
         }
+        let leadFormRate = try int("HUBNET_LEAD_FORM_RATE", default: 10, range: 1...100_000)
+        let trustProxy = ["1", "true", "yes"].contains(environment["HUBNET_TRUST_PROXY"]?.lowercased() ?? "")
         let operatorToken = environment["HUBNET_OPERATOR_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
         if let operatorToken, operatorToken.count < 24 {
             throw ConfigurationError("HUBNET_OPERATOR_TOKEN must be at least 24 characters")
@@ -65,5 +71,7 @@ public struct ServerConfiguration: Sendable {
             maximumBodyBytes: try int("HUBNET_MAX_BODY_BYTES", default: 1 << 20, range: 1024...(64 << 20)),
             databasePoolSize: try int("HUBNET_DB_POOL_SIZE", default: 20, range: 1...500)
         )
+        self.leadFormSubmissionsPerMinute = leadFormRate
+        self.trustForwardedFor = trustProxy
     }
 }

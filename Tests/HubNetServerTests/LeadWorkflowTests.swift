@@ -403,3 +403,68 @@ struct MessageTemplateHTTPTests {
         }
     }
 }
+
+@Suite("Public lead form")
+struct LeadFormTests {
+    @Test("a lead form submission lands in the listing's hub as a New lead from the form, without a login")
+    func submission() async throws {
+        try await withTestApplication { app in
+            let hub = try await app.fixtures.tenant(.hub, users: [[.moderator]], listings: [ListingDraft(name: "Advising", serviceAreas: ["Fresno"])])
+            let listing = hub.listings[0].id
+            let response = try await app.request(
+                .post, "/v1/public/listings/\(listing)/leads",
+                json: #"{"name":"Omar","email":"omar@farm.test","city":"Fresno","request":"Expansion loan","website":""}"#)
+            #expect(response.status == .accepted)
+            let leads = try #require((try await app.request(.get, "/v1/leads", token: hub.users[0].token)).json?["items"] as? [[String: Any]])
+            #expect(leads.count == 1)
+            #expect(leads.first?["source"] as? String == "lead_form")
+            #expect(leads.first?["status"] as? String == "new")
+            #expect(leads.first?["listing_id"] as? String == listing.description)
+            let invalid = try await app.request(.post, "/v1/public/listings/\(listing)/leads", json: #"{"name":"No contact"}"#)
+            #expect(invalid.errorCode == "validation_failed")
+        }
+    }
+
+    @Test("a filled honeypot is answered like a person but stores nothing")
+    func honeypot() async throws {
+        try await withTestApplication { app in
+            let hub = try await app.fixtures.tenant(.hub, listings: [ListingDraft(name: "Advising", serviceAreas: ["Fresno"])])
+            let response = try await app.request(
+                .post, "/v1/public/listings/\(hub.listings[0].id)/leads",
+                json: #"{"name":"Bot","email":"bot@spam.test","website":"http://spam.test"}"#)
+            #expect(response.status == .accepted)
+            #expect(((try await app.request(.get, "/v1/leads", token: hub.admin.token)).json?["items"] as? [Any])?.isEmpty == true)
+        }
+    }
+
+    @Test("an unpublished or unknown listing has no form")
+    func unpublished() async throws {
+        try await withTestApplication { app in
+            let hub = try await app.fixtures.tenant(.hub, listings: [ListingDraft(name: "Hidden", serviceAreas: ["X"], published: false)])
+            #expect(try await app.request(.post, "/v1/public/listings/\(hub.listings[0].id)/leads", json: #"{"name":"A","email":"a@b.co"}"#).status == .notFound)
+            #expect(try await app.request(.post, "/v1/public/listings/\(UUID())/leads", json: #"{"name":"A","email":"a@b.co"}"#).status == .notFound)
+        }
+    }
+
+    @Test("submissions are rate-limited per client address")
+    func rateLimit() async throws {
+        try await withTestApplication(configure: { $0.leadFormSubmissionsPerMinute = 3; $0.trustForwardedFor = true }) { app in
+            let hub = try await app.fixtures.tenant(.hub, listings: [ListingDraft(name: "Advising", serviceAreas: ["X"])])
+            let path = "/v1/public/listings/\(hub.listings[0].id)/leads"
+            var first = HTTPFields()
+            first[HTTPField.Name("X-Forwarded-For")!] = "198.51.100.7"
+            var second = HTTPFields()
+            second[HTTPField.Name("X-Forwarded-For")!] = "198.51.100.8"
+            var statuses: [HTTPResponse.Status] = []
+            for index in 0..<4 {
+                statuses.append(try await app.request(.post, path, json: #"{"name":"P\#(index)","email":"p\#(index)@x.test"}"#, headers: first).status)
+            }
+            #expect(statuses == [.accepted, .accepted, .accepted, .tooManyRequests])
+            let limited = try await app.request(.post, path, json: #"{"name":"P","email":"p@x.test"}"#, headers: first)
+            #expect(limited.errorCode == "rate_limited")
+            #expect(limited.headers[.retryAfter] != nil)
+            #expect(try await app.request(.post, path, json: #"{"name":"Q","email":"q@x.test"}"#, headers: second).status == .accepted)
+            #expect(((try await app.request(.get, "/v1/leads", token: hub.admin.token)).json?["items"] as? [Any])?.count == 4)
+        }
+    }
+}

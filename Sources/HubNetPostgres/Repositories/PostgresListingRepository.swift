@@ -123,6 +123,14 @@ public struct PostgresListingRepository: Sendable {
         return listings.map { ($0, hubNames[$0.tenantID] ?? "") }
     }
 
+    /// A published listing of any hub, by id. Runs inside `Database.withDirectory`.
+    public func published(_ id: Listing.ID, on connection: PostgresConnection) async throws -> Listing? {
+        try await Self.listings(
+            connection.query(
+                "SELECT \(unescaped: Self.columns) FROM listings WHERE id = \(id) AND published", logger: logger)
+        ).first
+    }
+
     static func listings(_ rows: PostgresRowSequence) async throws -> [Listing] {
         var listings: [Listing] = []
         for try await row in rows { listings.append(try listing(row)) }
