@@ -468,3 +468,60 @@ struct LeadFormTests {
         }
     }
 }
+
+@Suite("Lead CSV import")
+struct LeadImportTests {
+    var csvHeaders: HTTPFields {
+        var headers = HTTPFields()
+        headers[.contentType] = "text/csv"
+        return headers
+    }
+
+    @Test("a dry run checks every row and stores nothing; a real import stores every row")
+    func importRows() async throws {
+        try await withTestApplication { app in
+            let hub = try await app.fixtures.tenant(.hub, users: [[.moderator]])
+            let csv = """
+                Name,Email,City,Probability,Target Amount
+                Rosa Diaz,rosa@x.test,Oakland,40,1500.50
+                "Lee, Kim",lee@x.test,"San Jose",,
+                """
+            let dry = try await app.request(.post, "/v1/leads/import?dry_run=true", token: hub.users[0].token, json: csv, headers: csvHeaders)
+            #expect(dry.status == .created)
+            #expect(dry.json?["imported"] as? Int == 2)
+            #expect(((try await app.request(.get, "/v1/leads", token: hub.users[0].token)).json?["items"] as? [Any])?.isEmpty == true)
+            let real = try await app.request(.post, "/v1/leads/import", token: hub.users[0].token, json: csv, headers: csvHeaders)
+            #expect(real.json?["imported"] as? Int == 2)
+            let leads = try #require((try await app.request(.get, "/v1/leads", token: hub.users[0].token)).json?["items"] as? [[String: Any]])
+            // One import is one instant: its leads share a creation time.
+            #expect(Set(leads.compactMap { ($0["contact"] as? [String: Any])?["name"] as? String }) == ["Rosa Diaz", "Lee, Kim"])
+            #expect(leads.allSatisfy { $0["source"] as? String == "import" })
+            let rosa = try #require(leads.first { ($0["contact"] as? [String: Any])?["name"] as? String == "Rosa Diaz" })
+            #expect(rosa["probability"] as? Int == 40)
+            #expect(rosa["target_amount"] as? Double == 1500.5)
+        }
+    }
+
+    @Test("one bad row stops the whole import, and every row's problems are reported")
+    func allOrNothing() async throws {
+        try await withTestApplication { app in
+            let hub = try await app.fixtures.tenant(.hub, users: [[.moderator]])
+            let csv = """
+                name,email,probability,expected_completion_at
+                Good,good@x.test,10,
+                ,nobody@x.test,,
+                Bad,not-an-email,200,tomorrow
+                """
+            let response = try await app.request(.post, "/v1/leads/import", token: hub.users[0].token, json: csv, headers: csvHeaders)
+            #expect(response.status == .unprocessableContent)
+            #expect(response.errorCode == "import_invalid")
+            let details = try #require((response.json?["error"] as? [String: Any])?["details"] as? [[String: Any]])
+            #expect(details.compactMap { $0["row"] as? Int } == [3, 4])
+            #expect(details.compactMap { $0["field"] as? String } == ["name", "expected_completion_at"])
+            #expect(((try await app.request(.get, "/v1/leads", token: hub.users[0].token)).json?["items"] as? [Any])?.isEmpty == true)
+            let unknownColumn = try await app.request(.post, "/v1/leads/import", token: hub.users[0].token, json: "nom,email\nA,a@b.co", headers: csvHeaders)
+            #expect(((unknownColumn.json?["error"] as? [String: Any])?["details"] as? [[String: Any]])?.first?["field"] as? String == "nom")
+            #expect(try await app.request(.post, "/v1/leads/import", token: hub.users[0].token, json: "{}").status == .unsupportedMediaType)
+        }
+    }
+}

@@ -18,6 +18,7 @@ struct LeadController {
 
     func addRoutes(to group: RouterGroup<AppRequestContext>) {
         group.post("leads", use: create)
+        group.post("leads/import", use: importCSV)
         group.get("leads", use: list)
         group.get("leads/{id}", use: get)
         group.delete("leads/{id}", use: delete)
@@ -53,6 +54,46 @@ struct LeadController {
             return (lead, template)
         }
         return Created(body: LeadResponse(lead, template: template, now: now))
+    }
+
+    struct ImportResult: ResponseEncodable {
+        var dryRun: Bool
+        var imported: Int
+    }
+
+    /// Imports a CSV file of leads (header row; columns as in `LeadImport.columns`), all or none:
+    /// every row's problems are reported together. `?dry_run=true` checks without storing.
+    @Sendable func importCSV(_ request: Request, context: AppRequestContext) async throws -> Created<ImportResult> {
+        let caller = try context.requireUser()
+        try TenantPolicy.require(caller, .workLeads)
+        if let contentType = request.headers[.contentType]?.lowercased(), !contentType.contains("csv") {
+            throw HTTPError(.unsupportedMediaType, message: "send the file as text/csv")
+        }
+        let dryRun = try request.boolQuery("dry_run") ?? false
+        let key = request.uri.queryParameters.get("template") ?? TenantPolicy.defaultTemplateKey(for: caller.tenantKind)
+        let buffer = try await request.body.collect(upTo: context.maxUploadSize)
+        let rows = try LeadCSV.parse(String(buffer: buffer))
+        switch LeadImport.validate(header: rows.header, rows: rows.rows) {
+        case .failure(let problems):
+            throw APIError(
+                status: .unprocessableContent, code: "import_invalid",
+                message: "\(problems.errors.count) problem(s) in the file; nothing was imported",
+                field: problems.errors.first.map { "row \($0.row): \($0.field)" }, details: problems.errors)
+        case .success(let valid):
+            if dryRun { return Created(body: ImportResult(dryRun: true, imported: valid.count)) }
+            let now = now()
+            try await database.withTenant(caller.tenantID) { connection in
+                guard let template = try await templates.template(key, tenant: caller.tenantID, on: connection) else {
+                    throw DomainError.invalid("template", "names no workflow template '\(key)'")
+                }
+                for row in valid {
+                    _ = try await leads.create(
+                        row.details, template: template, source: .import, tenant: caller.tenantID, createdBy: caller.userID,
+                        expiresAt: row.expiresAt, expectedCompletionAt: row.expectedCompletionAt, now: now, on: connection)
+                }
+            }
+            return Created(body: ImportResult(dryRun: false, imported: valid.count))
+        }
     }
 
     @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> PageResponse<LeadResponse> {

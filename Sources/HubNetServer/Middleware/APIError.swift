@@ -10,16 +10,19 @@ public struct APIError: HTTPResponseError, Sendable {
     public var code: String
     public var message: String
     public var field: String?
+    /// Every problem, when there are several (a lead import's rows).
+    public var details: [LeadImport.RowError]?
 
-    public init(status: HTTPResponse.Status, code: String, message: String, field: String? = nil) {
+    public init(status: HTTPResponse.Status, code: String, message: String, field: String? = nil, details: [LeadImport.RowError]? = nil) {
         self.status = status
         self.code = code
         self.message = message
         self.field = field
+        self.details = details
     }
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {
-        let data = try JSONEncoder.hubnet.encode(ErrorBody(error: .init(code: code, message: message, field: field)))
+        let data = try JSONEncoder.hubnet.encode(ErrorBody(error: .init(code: code, message: message, field: field, details: details)))
         var headers = HTTPFields()
         headers[.contentType] = "application/json; charset=utf-8"
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
@@ -119,6 +122,7 @@ struct ErrorBody: Codable {
         var code: String
         var message: String
         var field: String?
+        var details: [LeadImport.RowError]?
     }
     var error: Detail
 }
