@@ -72,7 +72,7 @@ public func buildRouter(
         database: database, leads: PostgresLeadRepository(logger: logger), notes: PostgresLeadNoteRepository(logger: logger),
         activities: PostgresLeadActivityRepository(logger: logger), templates: PostgresWorkflowTemplateRepository(logger: logger),
         users: PostgresUserRepository(logger: logger), opportunities: PostgresOpportunityRepository(logger: logger),
-        now: configuration.now
+        types: PostgresLeadTypeRepository(logger: logger), now: configuration.now
     ).addRoutes(to: authenticated)
     CRMController(
         database: database, clients: PostgresClientRepository(logger: logger), opportunities: PostgresOpportunityRepository(logger: logger),

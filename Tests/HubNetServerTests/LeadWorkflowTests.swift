@@ -525,3 +525,70 @@ struct LeadImportTests {
         }
     }
 }
+
+@Suite("Lead lists, types and related leads")
+struct LeadListTests {
+    @Test("003: a lead of a type takes the type's estimated completion, importance and priority")
+    func typeDefaults() async throws {
+        try await withTestApplication { app in
+            let company = try await app.fixtures.tenant(.partnerCompany, users: [[.partnerUser]])
+            let saved = try await app.request(
+                .put, "/v1/lead-types/demo", token: company.admin.token,
+                json: #"{"name":"Demo request","estimated_completion_days":3,"default_importance":"high","default_priority":"urgent"}"#)
+            #expect(saved.status == .ok, "\(saved.text)")
+            let lead = try await app.request(
+                .post, "/v1/leads", token: company.users[0].token,
+                json: #"{"template":"life_cycle","type":"demo","contact":{"name":"T","email":"t@x.test"}}"#)
+            #expect(lead.json?["importance"] as? String == "high")
+            #expect(lead.json?["priority"] as? String == "urgent")
+            let created = try #require((lead.json?["created_at"] as? String).flatMap { ISO8601DateFormatter().date(from: $0) })
+            let expected = try #require((lead.json?["expected_completion_at"] as? String).flatMap { ISO8601DateFormatter().date(from: $0) })
+            #expect(abs(expected.timeIntervalSince(created) - 3 * 86_400) < 1)
+            let own = try await app.request(
+                .post, "/v1/leads", token: company.users[0].token,
+                json: #"{"type":"demo","priority":"low","contact":{"name":"U","email":"u@x.test"}}"#)
+            #expect(own.json?["priority"] as? String == "low")
+            #expect(try await app.request(.put, "/v1/lead-types/demo", token: company.users[0].token, json: #"{"name":"x"}"#).status == .forbidden)
+        }
+    }
+
+    @Test("004: related leads are the other leads of the same contact")
+    func relatedLeads() async throws {
+        try await withTestApplication { app in
+            let hub = try await app.fixtures.tenant(.hub, users: [[.moderator]])
+            let token = hub.users[0].token
+            let first = try #require((try await app.request(.post, "/v1/leads", token: token, json: #"{"contact":{"name":"Rosa","email":"Rosa@X.test"}}"#)).json?["id"] as? String)
+            _ = try await app.request(.post, "/v1/leads", token: token, json: #"{"contact":{"name":"Rosa D.","email":"rosa@x.test"}}"#)
+            _ = try await app.request(.post, "/v1/leads", token: token, json: #"{"contact":{"name":"Other","email":"other@x.test"}}"#)
+            let related = try await app.request(.get, "/v1/leads/\(first)/related", token: token)
+            #expect((related.json?["items"] as? [[String: Any]])?.compactMap { ($0["contact"] as? [String: Any])?["name"] as? String } == ["Rosa D."])
+        }
+    }
+
+    @Test("lists filter by badge, stage and life cycle, and sort newest first")
+    func filtersAndSort() async throws {
+        try await withTestApplication { app in
+            let hub = try await app.fixtures.tenant(.hub, users: [[.moderator]])
+            let token = hub.users[0].token
+            var ids: [String] = []
+            for name in ["A", "B", "C"] {
+                ids.append(try #require((try await app.request(.post, "/v1/leads", token: token, json: #"{"contact":{"name":"\#(name)","email":"\#(name)@x.test"}}"#)).json?["id"] as? String))
+            }
+            _ = try await app.request(.post, "/v1/leads/\(ids[1])/actions/accept", token: token, json: "{}")
+            func names(_ query: String) async throws -> [String] {
+                let response = try await app.request(.get, "/v1/leads\(query)", token: token)
+                #expect(response.status == .ok, "\(query): \(response.text)")
+                return (response.json?["items"] as? [[String: Any]] ?? []).compactMap { ($0["contact"] as? [String: Any])?["name"] as? String }
+            }
+            #expect(try await names("?badge=new") == ["A", "C"])
+            #expect(try await names("?life_cycle=in_progress") == ["B"])
+            #expect(try await names("?status=new") == ["A", "C"])
+            #expect(try await names("?sort=-created_at&limit=2").count == 2)
+            let newestFirst = try await names("?sort=-created_at")
+            #expect(newestFirst == Array(try await names("").reversed()))
+            #expect(try await names("?stage=legal") == [])
+            #expect(try await app.request(.get, "/v1/leads?sort=name", token: token).errorCode == "validation_failed")
+            #expect(try await app.request(.get, "/v1/leads?badge=shiny", token: token).errorCode == "validation_failed")
+        }
+    }
+}

@@ -17,6 +17,10 @@ public struct PageCursor: Sendable, Equatable {
     /// The start of every list: no record is older than 1970.
     public static let start = PageCursor(microseconds: 0, id: UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)))
 
+    /// The end of every list, for walking it backwards.
+    public static let end = PageCursor(
+        microseconds: 253_402_300_799_999_999, id: UUID(uuid: (255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255)))
+
     init(microseconds: Int64, id: UUID) {
         self.microseconds = microseconds
         self.id = id

@@ -157,6 +157,19 @@ CREATE TABLE advising_sessions (
 );
 CREATE INDEX advising_sessions_client_idx ON advising_sessions (tenant_id, client_id, held_at);
 
+-- Lead types (003): defaults a new lead of the type takes when it does not say otherwise.
+CREATE TABLE lead_types (
+    tenant_id UUID NOT NULL,
+    key TEXT NOT NULL,
+    name TEXT NOT NULL,
+    estimated_completion_days INTEGER,
+    default_importance TEXT,
+    default_priority TEXT,
+    CONSTRAINT lead_types_pkey PRIMARY KEY (tenant_id, key),
+    CONSTRAINT lead_types_tenant_fkey FOREIGN KEY (tenant_id) REFERENCES tenants (id),
+    CONSTRAINT lead_types_days_check CHECK (estimated_completion_days BETWEEN 1 AND 3650)
+);
+
 -- Notification texts with #tags, checked when saved.
 CREATE TABLE message_templates (
     tenant_id UUID NOT NULL,
@@ -178,7 +191,7 @@ DECLARE
     table_name TEXT;
 BEGIN
     FOREACH table_name IN ARRAY ARRAY['workflow_templates', 'opportunities', 'leads', 'lead_history', 'lead_notes',
-        'lead_activities', 'clients', 'advising_sessions', 'message_templates']
+        'lead_activities', 'clients', 'advising_sessions', 'message_templates', 'lead_types']
     LOOP
         EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', table_name);
         EXECUTE format(
@@ -190,7 +203,7 @@ END
 $$;
 
 GRANT SELECT, INSERT, UPDATE, DELETE
-    ON workflow_templates, opportunities, leads, lead_activities, clients, message_templates TO hubnet_app;
+    ON workflow_templates, opportunities, leads, lead_activities, clients, message_templates, lead_types TO hubnet_app;
 GRANT SELECT, INSERT ON advising_sessions TO hubnet_app;
 -- History and notes are append-only for the server: it can neither rewrite nor remove them.
 -- (Deleting a Pending lead removes its history with it, through the cascade, which runs as the owner.)

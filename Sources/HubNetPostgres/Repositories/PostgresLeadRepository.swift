@@ -72,16 +72,21 @@ public struct PostgresLeadRepository: Sendable {
         ).first
     }
 
-    /// A page of leads matching `filter`, oldest first.
+    /// A page of leads matching `filter`, oldest first, or newest first when `filter.newestFirst`.
     public func list(_ filter: LeadFilter, tenant: Tenant.ID, page: PageRequest, on connection: PostgresConnection)
         async throws -> Page<Lead>
     {
-        let after = page.after ?? .start
+        let after = page.after ?? (filter.newestFirst ? PageCursor.end : .start)
+        // Two constant fragments: the keyset comparison and the order follow the direction.
+        let comparison = filter.newestFirst ? "<" : ">"
+        let order = filter.newestFirst ? "l.created_at DESC, l.id DESC" : "l.created_at, l.id"
+        let badge = filter.badge?.rawValue
         let rows = try await Self.leads(
             connection.query(
                 """
                 SELECT \(unescaped: Self.columns) FROM leads AS l
-                WHERE l.tenant_id = \(tenant) AND (l.created_at, l.id) > (hubnet_from_micros(\(after.microseconds)), \(after.id))
+                WHERE l.tenant_id = \(tenant)
+                  AND (l.created_at, l.id) \(unescaped: comparison) (hubnet_from_micros(\(after.microseconds)), \(after.id))
                   AND (\(filter.statuses.isEmpty) OR l.status = ANY(\(filter.statuses)))
                   AND (\(filter.templateKey)::TEXT IS NULL OR l.template_key = \(filter.templateKey))
                   AND (\(filter.source?.rawValue)::TEXT IS NULL OR l.source = \(filter.source?.rawValue))
@@ -94,9 +99,26 @@ public struct PostgresLeadRepository: Sendable {
                        OR (l.completed_at IS NULL AND l.expected_completion_at <= \(filter.overdueAsOf)))
                   AND (\(filter.contactEmail)::TEXT IS NULL OR lower(l.contact_email) = lower(\(filter.contactEmail)))
                   AND (\(filter.includeArchived) OR NOT l.archived)
-                ORDER BY l.created_at, l.id LIMIT \(page.limit + 1)
+                  AND (\(badge)::TEXT IS NULL
+                       OR (\(badge) = 'new' AND l.completed_at IS NULL AND l.last_action_at IS NULL)
+                       OR (\(badge) = 'overdue' AND l.completed_at IS NULL AND l.expected_completion_at < \(filter.now)
+                           AND (l.last_action_at IS NULL OR NOT l.template_key = ANY(\(filter.badgesUntilFirstActionTemplates)))))
+                ORDER BY \(unescaped: order) LIMIT \(page.limit + 1)
                 """, logger: logger))
         return Page(rows: rows, limit: page.limit) { PageCursor(createdAt: $0.state.createdAt, id: $0.id.rawValue) }
+    }
+
+    /// Other leads of the same contact (same email, or same phone), newest first, at most 50.
+    public func related(to lead: Lead, on connection: PostgresConnection) async throws -> [Lead] {
+        try await Self.leads(
+            connection.query(
+                """
+                SELECT \(unescaped: Self.columns) FROM leads AS l
+                WHERE l.tenant_id = \(lead.tenantID) AND l.id <> \(lead.id)
+                  AND ((\(lead.details.email)::TEXT IS NOT NULL AND lower(l.contact_email) = lower(\(lead.details.email)))
+                    OR (\(lead.details.phone)::TEXT IS NOT NULL AND l.contact_phone = \(lead.details.phone)))
+                ORDER BY l.created_at DESC, l.id LIMIT 50
+                """, logger: logger))
     }
 
     /// Stores the outcome of an engine decision, the effects that live in the store (a client in
@@ -261,6 +283,14 @@ public struct LeadFilter: Sendable, Equatable {
     public var overdueAsOf: Date?
     public var contactEmail: String?
     public var includeArchived = false
+    public var newestFirst = false
+    /// Only leads showing this badge as of `now`.
+    public var badge: Badge?
+    public var now = Date()
+    /// Templates whose badges show only until the first action (hub moderation).
+    public var badgesUntilFirstActionTemplates: [String] = []
+
+    public enum Badge: String, Sendable { case new, overdue }
 
     public init() {}
 }

@@ -14,6 +14,7 @@ struct LeadController {
     let templates: PostgresWorkflowTemplateRepository
     let users: PostgresUserRepository
     let opportunities: PostgresOpportunityRepository
+    let types: PostgresLeadTypeRepository
     let now: @Sendable () -> Date
 
     func addRoutes(to group: RouterGroup<AppRequestContext>) {
@@ -31,6 +32,9 @@ struct LeadController {
         group.get("leads/{id}/activities", use: listActivities)
         group.post("leads/{id}/activities/{activityId}/complete", use: completeActivity)
         group.post("leads/{id}/activities/{activityId}/cancel", use: cancelActivity)
+        group.get("leads/{id}/related", use: related)
+        group.get("lead-types", use: listTypes)
+        group.put("lead-types/{key}", use: saveType)
         group.get("workflow-templates", use: listTemplates)
         group.get("workflow-templates/{key}", use: getTemplate)
         group.put("workflow-templates/{key}", use: saveTemplate)
@@ -47,10 +51,21 @@ struct LeadController {
             guard let template = try await templates.template(key, tenant: caller.tenantID, on: connection) else {
                 throw DomainError.invalid("template", "names no workflow template '\(key)'")
             }
+            var details = body.details
+            var expected = body.expectedCompletionAt
+            // A known type fills in its defaults (003); an unknown one is just a label.
+            if let typeKey = details.type, let type = try await types.get(typeKey, tenant: caller.tenantID, on: connection) {
+                details = type.applyDefaults(to: details)
+                if expected == nil, let days = type.estimatedCompletionDays { expected = now + Double(days) * 86_400 }
+            }
+            let source = body.source ?? .api
+            guard source == .api || source == .manual else {
+                throw DomainError.invalid("source", "must be manual or api; forms, imports and referrals have their own ways in")
+            }
             let lead = try await leads.create(
-                body.details, template: template, source: .api, tenant: caller.tenantID, createdBy: caller.userID,
+                details, template: template, source: source, tenant: caller.tenantID, createdBy: caller.userID,
                 listing: body.listingID, unit: body.assignedUnitID, expiresAt: body.expiresAt,
-                expectedCompletionAt: body.expectedCompletionAt, now: now, on: connection)
+                expectedCompletionAt: expected, now: now, on: connection)
             return (lead, template)
         }
         return Created(body: LeadResponse(lead, template: template, now: now))
@@ -126,18 +141,35 @@ struct LeadController {
         filter.overdueAsOf = try date("overdue_as_of")
         filter.contactEmail = query.get("email")
         filter.includeArchived = try request.boolQuery("include_archived") ?? false
+        switch query.get("sort") ?? "created_at" {
+        case "created_at": filter.newestFirst = false
+        case "-created_at": filter.newestFirst = true
+        case let other: throw DomainError.invalid("sort", "'\(other)' is not a sort; use created_at or -created_at")
+        }
+        if let badge = query.get("badge") {
+            guard let value = LeadFilter.Badge(rawValue: badge) else { throw DomainError.invalid("badge", "must be new or overdue") }
+            filter.badge = value
+        }
+        let stage = query.get("stage")
         let lifeCycle = try query.get("life_cycle").map { (text) throws(DomainError) -> LifeCycle in
             guard let value = LifeCycle(rawValue: text) else { throw .invalid("life_cycle", "unknown life cycle '\(text)'") }
             return value
         }
         let now = now()
+        filter.now = now
         let (result, all) = try await database.withTenant(caller.tenantID) { connection in
             let all = try await templates.all(tenant: caller.tenantID, on: connection)
             var filter = filter
-            if let lifeCycle {
-                let statuses = Set(all.flatMap { $0.statuses.filter { $0.lifeCycle == lifeCycle }.map(\.key) })
+            filter.badgesUntilFirstActionTemplates = all.filter(\.badgesUntilFirstAction).map(\.key)
+            // A life cycle or a stage is a set of statuses across the tenant's templates.
+            var predicates: [(WorkflowTemplate.Status) -> Bool] = []
+            if let lifeCycle { predicates.append { $0.lifeCycle == lifeCycle } }
+            if let stage { predicates.append { $0.stage == stage } }
+            for predicate in predicates {
+                let statuses = Set(all.flatMap { $0.statuses.filter(predicate).map(\.key) })
                 filter.statuses = filter.statuses.isEmpty ? statuses.sorted() : filter.statuses.filter(statuses.contains)
-                if filter.statuses.isEmpty { filter.statuses = ["\u{0}none"] }
+                // Nothing can match: a status no template has.
+                if filter.statuses.isEmpty { filter.statuses = [""] }
             }
             return (try await leads.list(filter, tenant: caller.tenantID, page: page, on: connection), all)
         }
@@ -309,6 +341,50 @@ struct LeadController {
 
     @Sendable func cancelActivity(_ request: Request, context: AppRequestContext) async throws -> ActivityResponse {
         try await close(context, as: .cancelled)
+    }
+
+    /// Other leads of the same contact, by email or phone (004: related leads), newest first.
+    @Sendable func related(_ request: Request, context: AppRequestContext) async throws -> PageResponse<LeadResponse> {
+        let (caller, id) = try readable(context)
+        let now = now()
+        let (items, all) = try await database.withTenant(caller.tenantID) { connection in
+            guard let lead = try await leads.get(id, tenant: caller.tenantID, on: connection) else { throw DomainError.notFound("lead") }
+            return (
+                try await leads.related(to: lead, on: connection),
+                try await templates.all(tenant: caller.tenantID, on: connection)
+            )
+        }
+        let byKey = Dictionary(all.map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first })
+        return PageResponse(Page(items: items, nextCursor: nil)) { LeadResponse($0, template: byKey[$0.templateKey], now: now) }
+    }
+
+    struct LeadTypeList: ResponseEncodable { var items: [LeadType] }
+
+    struct LeadTypeRequest: Decodable {
+        var name: String
+        var estimatedCompletionDays: Int?
+        var defaultImportance: String?
+        var defaultPriority: String?
+    }
+
+    @Sendable func listTypes(_ request: Request, context: AppRequestContext) async throws -> LeadTypeList {
+        let caller = try context.requireUser()
+        return LeadTypeList(items: try await database.withTenant(caller.tenantID) { connection in
+            try await types.list(tenant: caller.tenantID, on: connection)
+        })
+    }
+
+    /// Creates or replaces a lead type and its defaults (admin).
+    @Sendable func saveType(_ request: Request, context: AppRequestContext) async throws -> LeadType {
+        let caller = try context.requireUser()
+        try TenantPolicy.require(caller, .manageWorkflowTemplates)
+        let body = try await request.decodeJSON(LeadTypeRequest.self, context: context)
+        let type = LeadType(
+            key: context.parameters.get("key") ?? "", name: body.name, estimatedCompletionDays: body.estimatedCompletionDays,
+            defaultImportance: body.defaultImportance, defaultPriority: body.defaultPriority)
+        return try await database.withTenant(caller.tenantID) { connection in
+            try await types.save(type, tenant: caller.tenantID, on: connection)
+        }
     }
 
     @Sendable func listTemplates(_ request: Request, context: AppRequestContext) async throws -> WorkflowTemplateListResponse {

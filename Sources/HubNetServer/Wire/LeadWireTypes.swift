@@ -25,10 +25,12 @@ public struct CreateLeadRequest: Decodable, Sendable {
     public var expectedCompletionAt: Date?
     public var assignedUnitID: TenantUnit.ID?
     public var listingID: Listing.ID?
+    /// `manual` for a person typing it in; `api` (the default) for an integration.
+    public var source: LeadSource?
 
     enum CodingKeys: String, CodingKey {
         case template, contact, request, type, category, priority, importance, probability, targetAmount, expiresAt,
-            expectedCompletionAt, assignedUnitID = "assignedUnitId", listingID = "listingId"
+            expectedCompletionAt, assignedUnitID = "assignedUnitId", listingID = "listingId", source
     }
 
     var details: LeadDetails {
@@ -316,3 +318,5 @@ public struct SessionResponse: ResponseEncodable, Sendable {
 }
 
 public struct SessionListResponse: ResponseEncodable, Sendable { public var items: [SessionResponse] }
+
+extension LeadType: ResponseEncodable {}
