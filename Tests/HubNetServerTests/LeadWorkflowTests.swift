@@ -592,3 +592,42 @@ struct LeadListTests {
         }
     }
 }
+
+@Suite("Lead edits and unit assignment")
+struct LeadEditTests {
+    @Test("003: a lead assigned to a unit is accepted by a member of that unit, who becomes its assignee")
+    func unitAssignment() async throws {
+        try await withTestApplication { app in
+            let company = try await app.fixtures.tenant(.partnerCompany, users: [[.partnerUser], [.partnerUser]])
+            let member = company.users[0]
+            let outsider = company.users[1]
+            let unit = try #require((try await app.request(.post, "/v1/units", token: company.admin.token, json: #"{"name":"B2B"}"#)).json?["id"] as? String)
+            _ = try await app.request(.put, "/v1/units/\(unit)/members/\(member.user.id)", token: company.admin.token)
+            let id = try #require((try await app.request(
+                .post, "/v1/leads", token: member.token, json: #"{"template":"life_cycle","contact":{"name":"K","email":"k@x.test"}}"#)).json?["id"] as? String)
+            let assigned = try await app.request(.patch, "/v1/leads/\(id)", token: member.token, json: #"{"assigned_unit_id":"\#(unit)","priority":"high"}"#)
+            #expect(assigned.json?["assigned_unit_id"] as? String == unit)
+            #expect(assigned.json?["priority"] as? String == "high")
+            let refused = try await app.request(.post, "/v1/leads/\(id)/actions/accept", token: outsider.token, json: "{}")
+            #expect(refused.errorCode == "not_assigned")
+            let accepted = try await app.request(.post, "/v1/leads/\(id)/actions/accept", token: member.token, json: "{}")
+            #expect(accepted.json?["assigned_user_id"] as? String == member.user.id.description)
+            let history = try await app.request(.get, "/v1/leads/\(id)/history", token: member.token)
+            #expect((history.json?["items"] as? [[String: Any]])?.compactMap { $0["action"] as? String } == ["create", "edit", "accept"])
+        }
+    }
+
+    @Test("edits are guarded by version, and a closed lead cannot be edited")
+    func editGuards() async throws {
+        try await withTestApplication { app in
+            let partner = try await app.fixtures.tenant(.partnerCompany, users: [[.partnerUser]])
+            let token = partner.users[0].token
+            let id = try #require((try await app.request(.post, "/v1/leads", token: token, json: #"{"contact":{"name":"V","email":"v@x.test"}}"#)).json?["id"] as? String)
+            #expect(try await app.request(.patch, "/v1/leads/\(id)", token: token, json: #"{"request":"x","version":7}"#).errorCode == "version_conflict")
+            let edited = try await app.request(.patch, "/v1/leads/\(id)", token: token, json: #"{"contact":{"city":"Reno"},"version":1}"#)
+            #expect((edited.json?["contact"] as? [String: Any])?["city"] as? String == "Reno")
+            _ = try await app.request(.post, "/v1/leads/\(id)/actions/decline", token: token, json: #"{"reason":"no budget"}"#)
+            #expect(try await app.request(.patch, "/v1/leads/\(id)", token: token, json: #"{"request":"late"}"#).errorCode == "lead_closed")
+        }
+    }
+}

@@ -108,6 +108,31 @@ public struct PostgresLeadRepository: Sendable {
         return Page(rows: rows, limit: page.limit) { PageCursor(createdAt: $0.state.createdAt, id: $0.id.rawValue) }
     }
 
+    /// Stores edited fields of a lead (not its status: that moves only by actions) and notes the
+    /// edit in its history. The caller holds the lead's row lock.
+    public func update(
+        _ lead: Lead, details: LeadDetails, expectedCompletionAt: Date?, unit: TenantUnit.ID?, actor: User.ID, at now: Date,
+        on connection: PostgresConnection
+    ) async throws {
+        let details = try details.validated()
+        do {
+            try await connection.query(
+                """
+                UPDATE leads SET contact_name = \(details.name), contact_email = \(details.email), contact_phone = \(details.phone),
+                    city = \(details.city), region = \(details.region), request = \(details.request), type = \(details.type),
+                    category = \(details.category), priority = \(details.priority), importance = \(details.importance),
+                    probability = \(details.probability), target_amount = \(details.targetAmount.map { "\($0)" })::NUMERIC,
+                    expected_completion_at = \(expectedCompletionAt), assigned_unit_id = \(unit), version = version + 1
+                WHERE tenant_id = \(lead.tenantID) AND id = \(lead.id)
+                """, logger: logger)
+        } catch let error as PSQLError where error.serverInfo?[.constraintName] == "leads_unit_fkey" {
+            throw DomainError.invalid("assigned_unit_id", "names no unit of this tenant")
+        }
+        try await appendHistory(
+            lead: lead.id, tenant: lead.tenantID, action: "edit", from: lead.state.status, to: lead.state.status, actor: actor,
+            reason: nil, at: now, on: connection)
+    }
+
     /// Other leads of the same contact (same email, or same phone), newest first, at most 50.
     public func related(to lead: Lead, on connection: PostgresConnection) async throws -> [Lead] {
         try await Self.leads(

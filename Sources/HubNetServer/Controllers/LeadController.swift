@@ -22,6 +22,7 @@ struct LeadController {
         group.post("leads/import", use: importCSV)
         group.get("leads", use: list)
         group.get("leads/{id}", use: get)
+        group.patch("leads/{id}", use: update)
         group.delete("leads/{id}", use: delete)
         group.post("leads/{id}/actions/{action}", use: act)
         group.get("leads/{id}/history", use: history)
@@ -186,6 +187,35 @@ struct LeadController {
         let actions =
             TenantPolicy.allows(caller, .workLeads)
             ? WorkflowEngine.availableActions(template, lead: lead.state, actor: actor(caller), now: now) : []
+        return LeadResponse(lead, template: template, now: now, actions: actions)
+    }
+
+    /// Edits an open lead's fields under its row lock; a closed lead is kept as it closed.
+    @Sendable func update(_ request: Request, context: AppRequestContext) async throws -> LeadResponse {
+        let caller = try context.requireUser()
+        try TenantPolicy.require(caller, .workLeads)
+        let id = try context.id("id", of: Lead.self, "lead")
+        let body = try await request.decodeJSON(UpdateLeadRequest.self, context: context)
+        let now = now()
+        let (lead, template) = try await database.withTenant(caller.tenantID) { connection in
+            guard let lead = try await leads.get(id, tenant: caller.tenantID, lock: true, on: connection),
+                let template = try await templates.template(lead.templateKey, tenant: caller.tenantID, on: connection)
+            else { throw DomainError.notFound("lead") }
+            if let version = body.version, version != lead.version {
+                throw DomainError.conflict("version_conflict", "the lead is at version \(lead.version), not \(version)")
+            }
+            if template.status(lead.state.status)?.lifeCycle.isClosed == true {
+                throw DomainError.conflict("lead_closed", "a closed lead cannot be edited")
+            }
+            var details = lead.details
+            body.apply(to: &details)
+            try await leads.update(
+                lead, details: details, expectedCompletionAt: body.expectedCompletionAt ?? lead.state.expectedCompletionAt,
+                unit: body.assignedUnitID ?? lead.assignedUnitID, actor: caller.userID, at: now, on: connection)
+            guard let updated = try await leads.get(id, tenant: caller.tenantID, on: connection) else { throw DomainError.notFound("lead") }
+            return (updated, template)
+        }
+        let actions = WorkflowEngine.availableActions(template, lead: lead.state, actor: actor(caller), now: now)
         return LeadResponse(lead, template: template, now: now, actions: actions)
     }
 

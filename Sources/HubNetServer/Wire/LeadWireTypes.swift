@@ -320,3 +320,50 @@ public struct SessionResponse: ResponseEncodable, Sendable {
 public struct SessionListResponse: ResponseEncodable, Sendable { public var items: [SessionResponse] }
 
 extension LeadType: ResponseEncodable {}
+
+/// A partial edit of a lead's fields: absent fields stay; an empty string clears an optional text.
+/// The status moves only by actions, and the assigned user only by Accept (003).
+public struct UpdateLeadRequest: Decodable, Sendable {
+    public struct Contact: Decodable, Sendable {
+        public var name: String?
+        public var email: String?
+        public var phone: String?
+        public var city: String?
+        public var region: String?
+    }
+    public var contact: Contact?
+    public var request: String?
+    public var type: String?
+    public var category: String?
+    public var priority: String?
+    public var importance: String?
+    public var probability: Int?
+    public var targetAmount: Decimal?
+    public var expectedCompletionAt: Date?
+    public var assignedUnitID: TenantUnit.ID?
+    /// Refuse the edit unless the lead is still at this version.
+    public var version: Int?
+
+    enum CodingKeys: String, CodingKey {
+        case contact, request, type, category, priority, importance, probability, targetAmount, expectedCompletionAt,
+            assignedUnitID = "assignedUnitId", version
+    }
+
+    func apply(to details: inout LeadDetails) {
+        func set(_ keyPath: WritableKeyPath<LeadDetails, String?>, _ value: String?) {
+            if let value { details[keyPath: keyPath] = value.isEmpty ? nil : value }
+        }
+        if let name = contact?.name { details.name = name }
+        set(\.email, contact?.email)
+        set(\.phone, contact?.phone)
+        set(\.city, contact?.city)
+        set(\.region, contact?.region)
+        set(\.request, request)
+        set(\.type, type)
+        set(\.category, category)
+        set(\.priority, priority)
+        set(\.importance, importance)
+        if let probability { details.probability = probability }
+        if let targetAmount { details.targetAmount = targetAmount }
+    }
+}
