@@ -19,6 +19,10 @@ enum ChildProcess {
         for descriptor: Int32 in [0, 1, 2] {
             posix_spawn_file_actions_addopen(&actions, descriptor, "/dev/null", descriptor == 0 ? O_RDONLY : O_WRONLY, 0)
         }
+        _ = try spawn(executable, arguments, &actions)
+    }
+
+    private static func spawn(_ executable: String, _ arguments: [String], _ actions: inout posix_spawn_file_actions_t) throws -> pid_t {
         let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
         var pid = pid_t()
@@ -26,6 +30,7 @@ enum ChildProcess {
         guard spawned == 0 else {
             throw Failure(description: "cannot start \(executable): \(String(cString: strerror(spawned)))")
         }
+        return pid
     }
 
     /// Runs `executable` with `arguments`, its output (both streams) captured to a temporary file;
@@ -43,13 +48,7 @@ enum ChildProcess {
         posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
 
-        let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        var pid = pid_t()
-        let spawned = posix_spawn(&pid, executable, &actions, nil, argv, environ)
-        guard spawned == 0 else {
-            throw Failure(description: "cannot start \(executable): \(String(cString: strerror(spawned)))")
-        }
+        let pid = try spawn(executable, arguments, &actions)
         var status: Int32 = 0
         while waitpid(pid, &status, 0) == -1 {
             guard errno == EINTR else { throw Failure(description: "lost track of \(executable)") }

@@ -145,22 +145,23 @@ CREATE TABLE devices (
     CONSTRAINT devices_hash_key UNIQUE (tenant_id, token_hash)
 );
 
--- Row-level security: the second wall behind the application's own tenant filters.
-DO $$
-DECLARE
-    table_name TEXT;
+-- Row-level security: the second wall behind the application's own tenant filters. Every tenant
+-- table of every migration goes through this function.
+CREATE FUNCTION hubnet_isolate_tenant_table(table_name TEXT) RETURNS VOID
+    LANGUAGE plpgsql
+    AS $$
 BEGIN
-    FOREACH table_name IN ARRAY ARRAY['users', 'units', 'unit_members', 'listings', 'api_tokens', 'devices']
-    LOOP
-        EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', table_name);
-        EXECUTE format(
-            'CREATE POLICY %I ON %I USING (tenant_id = hubnet_current_tenant()) '
-            'WITH CHECK (tenant_id = hubnet_current_tenant())',
-            table_name || '_tenant_isolation', table_name);
-        EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON %I TO hubnet_app', table_name);
-    END LOOP;
+    EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', table_name);
+    EXECUTE format(
+        'CREATE POLICY %I ON %I USING (tenant_id = hubnet_current_tenant()) '
+        'WITH CHECK (tenant_id = hubnet_current_tenant())',
+        table_name || '_tenant_isolation', table_name);
 END
 $$;
+
+SELECT hubnet_isolate_tenant_table(name)
+FROM unnest(ARRAY['users', 'units', 'unit_members', 'listings', 'api_tokens', 'devices']) AS name;
+GRANT SELECT, INSERT, UPDATE, DELETE ON users, units, unit_members, listings, api_tokens, devices TO hubnet_app;
 
 -- The public directory reads published listings of every hub, and nothing else.
 CREATE POLICY listings_public_directory ON listings FOR SELECT

@@ -186,21 +186,9 @@ CREATE TABLE message_templates (
     CONSTRAINT message_templates_channel_check CHECK (channel IN ('email', 'webhook'))
 );
 
-DO $$
-DECLARE
-    table_name TEXT;
-BEGIN
-    FOREACH table_name IN ARRAY ARRAY['workflow_templates', 'opportunities', 'leads', 'lead_history', 'lead_notes',
-        'lead_activities', 'clients', 'advising_sessions', 'message_templates', 'lead_types']
-    LOOP
-        EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', table_name);
-        EXECUTE format(
-            'CREATE POLICY %I ON %I USING (tenant_id = hubnet_current_tenant()) '
-            'WITH CHECK (tenant_id = hubnet_current_tenant())',
-            table_name || '_tenant_isolation', table_name);
-    END LOOP;
-END
-$$;
+SELECT hubnet_isolate_tenant_table(name)
+FROM unnest(ARRAY['workflow_templates', 'opportunities', 'leads', 'lead_history', 'lead_notes', 'lead_activities',
+    'clients', 'advising_sessions', 'message_templates', 'lead_types']) AS name;
 
 GRANT SELECT, INSERT, UPDATE, DELETE
     ON workflow_templates, opportunities, leads, lead_activities, clients, message_templates, lead_types TO hubnet_app;

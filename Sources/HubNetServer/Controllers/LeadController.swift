@@ -291,11 +291,7 @@ struct LeadController {
     }
 
     @Sendable func history(_ request: Request, context: AppRequestContext) async throws -> LeadHistoryResponse {
-        let (caller, id) = try readable(context)
-        let entries = try await database.withTenant(caller.tenantID) { connection in
-            guard try await leads.get(id, tenant: caller.tenantID, on: connection) != nil else { throw DomainError.notFound("lead") }
-            return try await leads.history(of: id, tenant: caller.tenantID, on: connection)
-        }
+        let (_, entries) = try await loadHistory(context)
         return LeadHistoryResponse(
             items: entries.map {
                 .init(
@@ -305,11 +301,7 @@ struct LeadController {
     }
 
     @Sendable func verifyHistory(_ request: Request, context: AppRequestContext) async throws -> HistoryVerificationResponse {
-        let (caller, id) = try readable(context)
-        let entries = try await database.withTenant(caller.tenantID) { connection in
-            guard try await leads.get(id, tenant: caller.tenantID, on: connection) != nil else { throw DomainError.notFound("lead") }
-            return try await leads.history(of: id, tenant: caller.tenantID, on: connection)
-        }
+        let (id, entries) = try await loadHistory(context)
         let broken = PostgresLeadRepository.firstBrokenEntry(entries, lead: id)
         return HistoryVerificationResponse(intact: broken == nil, entries: entries.count, firstBrokenSeq: broken)
     }
@@ -457,6 +449,15 @@ struct LeadController {
             try await activities.close(activityID, of: id, as: state, tenant: caller.tenantID, now: now, on: connection)
         }) else { throw DomainError.notFound("activity") }
         return ActivityResponse(activity)
+    }
+
+    private func loadHistory(_ context: AppRequestContext) async throws -> (Lead.ID, [LeadHistoryEntry]) {
+        let (caller, id) = try readable(context)
+        let entries = try await database.withTenant(caller.tenantID) { connection in
+            guard try await leads.get(id, tenant: caller.tenantID, on: connection) != nil else { throw DomainError.notFound("lead") }
+            return try await leads.history(of: id, tenant: caller.tenantID, on: connection)
+        }
+        return (id, entries)
     }
 
     private func readable(_ context: AppRequestContext) throws -> (AuthenticatedUser, Lead.ID) {
