@@ -631,3 +631,31 @@ struct LeadEditTests {
         }
     }
 }
+
+@Suite("Lead fields")
+struct LeadFieldTests {
+    @Test("a lead carries products of interest with notes, competitors and a lead team of the tenant's users")
+    func fields() async throws {
+        try await withTestApplication { app in
+            let company = try await app.fixtures.tenant(.partnerCompany, users: [[.partnerUser], [.partnerUser]])
+            let other = try await app.fixtures.tenant(.partnerCompany, users: [[.partnerUser]])
+            let token = company.users[0].token
+            let lead = try await app.request(
+                .post, "/v1/leads", token: token,
+                json: #"{"template":"life_cycle","contact":{"name":"F","email":"f@x.test"},"products":[{"name":"POS terminal","notes":"needs two"}],"competitors":["Acme","acme","Globex"],"team":["\#(company.users[1].user.id)"],"target_amount":2500}"#)
+            #expect(lead.status == .created, "\(lead.text)")
+            #expect((lead.json?["products"] as? [[String: Any]])?.first?["notes"] as? String == "needs two")
+            #expect(lead.json?["competitors"] as? [String] == ["Acme", "Globex"])
+            #expect(lead.json?["team"] as? [String] == [company.users[1].user.id.description])
+            #expect(lead.json?["start_date"] as? String == lead.json?["created_at"] as? String)
+            let foreign = try await app.request(
+                .post, "/v1/leads", token: token,
+                json: #"{"contact":{"name":"G","email":"g@x.test"},"team":["\#(other.users[0].user.id)"]}"#)
+            #expect((foreign.json?["error"] as? [String: Any])?["field"] as? String == "team[0]")
+            let id = try #require(lead.json?["id"] as? String)
+            let edited = try await app.request(.patch, "/v1/leads/\(id)", token: token, json: #"{"competitors":[],"products":[{"name":"Scale"}]}"#)
+            #expect(edited.json?["competitors"] as? [String] == [])
+            #expect((edited.json?["products"] as? [[String: Any]])?.first?["name"] as? String == "Scale")
+        }
+    }
+}

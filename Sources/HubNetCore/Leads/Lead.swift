@@ -54,11 +54,18 @@ public struct LeadDetails: Sendable, Equatable, Codable {
     public var probability: Int?
     /// Predicted gain if won, in the tenant's currency.
     public var targetAmount: Decimal?
+    /// Physical goods and services the lead is interested in, each with notes.
+    public var products: [ProductInterest]
+    /// Competitors with the same objective and access to the lead.
+    public var competitors: [String]
+    /// The users working on the lead.
+    public var team: [User.ID]
 
     public init(
         name: String, email: String? = nil, phone: String? = nil, city: String? = nil, region: String? = nil,
         request: String? = nil, type: String? = nil, category: String? = nil, priority: String? = nil,
-        importance: String? = nil, probability: Int? = nil, targetAmount: Decimal? = nil
+        importance: String? = nil, probability: Int? = nil, targetAmount: Decimal? = nil,
+        products: [ProductInterest] = [], competitors: [String] = [], team: [User.ID] = []
     ) {
         self.name = name
         self.email = email
@@ -72,6 +79,9 @@ public struct LeadDetails: Sendable, Equatable, Codable {
         self.importance = importance
         self.probability = probability
         self.targetAmount = targetAmount
+        self.products = products
+        self.competitors = competitors
+        self.team = team
     }
 
     /// Checked and normalised: a lead needs a name and a way to reach them.
@@ -92,7 +102,25 @@ public struct LeadDetails: Sendable, Equatable, Codable {
             category: try Validate.optionalText(category, field: "category", max: 100),
             priority: try Validate.optionalText(priority, field: "priority", max: 50),
             importance: try Validate.optionalText(importance, field: "importance", max: 50),
-            probability: probability, targetAmount: targetAmount)
+            probability: probability, targetAmount: targetAmount,
+            products: try products.enumerated().map { (index, product) throws(DomainError) in
+                ProductInterest(
+                    name: try Validate.text(product.name, field: "products[\(index)].name", max: 200),
+                    notes: try Validate.optionalText(product.notes, field: "products[\(index)].notes", max: 2000))
+            },
+            competitors: try Validate.labels(competitors, field: "competitors"),
+            team: team.reduce(into: [User.ID]()) { if !$0.contains($1) { $0.append($1) } })
+    }
+}
+
+/// A product of interest to a lead, with notes for whoever handles the lead next.
+public struct ProductInterest: Sendable, Equatable, Codable {
+    public var name: String
+    public var notes: String?
+
+    public init(name: String, notes: String? = nil) {
+        self.name = name
+        self.notes = notes
     }
 }
 

@@ -46,6 +46,11 @@ CREATE TABLE leads (
     importance TEXT,
     probability INTEGER,
     target_amount NUMERIC(14, 2),
+    -- Products of interest, each with notes: [{"name": "...", "notes": "..."}].
+    products JSONB NOT NULL DEFAULT '[]',
+    competitors TEXT[] NOT NULL DEFAULT '{}',
+    -- The lead team: users of the tenant working on the lead.
+    team UUID[] NOT NULL DEFAULT '{}',
     listing_id UUID,
     assigned_unit_id UUID,
     assigned_user_id UUID,

@@ -14,7 +14,7 @@ public struct PostgresLeadRepository: Sendable {
     static let columns = """
         l.id, l.tenant_id, l.template_key, l.status, l.source, l.contact_name, l.contact_email, l.contact_phone,
         l.city, l.region, l.request, l.type, l.category, l.priority, l.importance, l.probability,
-        l.target_amount::TEXT AS target_amount, l.listing_id, l.assigned_unit_id, l.assigned_user_id, l.created_by,
+        l.target_amount::TEXT AS target_amount, l.products::TEXT AS products, l.competitors, l.team, l.listing_id, l.assigned_unit_id, l.assigned_user_id, l.created_by,
         l.created_at, l.last_action_at, l.accepted_at, l.declined_at, l.completed_at, l.expires_at,
         l.expected_completion_at, l.opportunity_id, l.archived, l.in_crm, l.version,
         (SELECT count(*) FROM lead_activities a
@@ -36,12 +36,13 @@ public struct PostgresLeadRepository: Sendable {
             try await connection.query(
                 """
                 INSERT INTO leads (tenant_id, id, template_key, status, source, contact_name, contact_email, contact_phone,
-                    city, region, request, type, category, priority, importance, probability, target_amount, listing_id,
-                    assigned_unit_id, created_by, created_at, expires_at, expected_completion_at)
+                    city, region, request, type, category, priority, importance, probability, target_amount, products,
+                    competitors, team, listing_id, assigned_unit_id, created_by, created_at, expires_at, expected_completion_at)
                 VALUES (\(tenant), \(id), \(template.key), \(state.status), \(source.rawValue), \(details.name),
                     \(details.email), \(details.phone), \(details.city), \(details.region), \(details.request),
                     \(details.type), \(details.category), \(details.priority), \(details.importance),
-                    \(details.probability), \(details.targetAmount.map { "\($0)" })::NUMERIC, \(listing), \(unit),
+                    \(details.probability), \(details.targetAmount.map { "\($0)" })::NUMERIC,
+                    \(try Self.productsJSON(details.products))::JSONB, \(details.competitors), \(details.team), \(listing), \(unit),
                     \(createdBy), \(now), \(state.expiresAt), \(state.expectedCompletionAt))
                 """, logger: logger)
         } catch let error as PSQLError where error.serverInfo?[.constraintName] == "leads_unit_fkey" {
@@ -122,6 +123,8 @@ public struct PostgresLeadRepository: Sendable {
                     city = \(details.city), region = \(details.region), request = \(details.request), type = \(details.type),
                     category = \(details.category), priority = \(details.priority), importance = \(details.importance),
                     probability = \(details.probability), target_amount = \(details.targetAmount.map { "\($0)" })::NUMERIC,
+                    products = \(try Self.productsJSON(details.products))::JSONB, competitors = \(details.competitors),
+                    team = \(details.team),
                     expected_completion_at = \(expectedCompletionAt), assigned_unit_id = \(unit), version = version + 1
                 WHERE tenant_id = \(lead.tenantID) AND id = \(lead.id)
                 """, logger: logger)
@@ -256,6 +259,10 @@ public struct PostgresLeadRepository: Sendable {
             """, logger: logger)
     }
 
+    static func productsJSON(_ products: [ProductInterest]) throws -> String {
+        String(decoding: try JSONEncoder().encode(products), as: UTF8.self)
+    }
+
     static func leads(_ rows: PostgresRowSequence) async throws -> [Lead] {
         var leads: [Lead] = []
         for try await row in rows {
@@ -279,7 +286,9 @@ public struct PostgresLeadRepository: Sendable {
                 type: try r["type"].decode(String?.self), category: try r["category"].decode(String?.self),
                 priority: try r["priority"].decode(String?.self), importance: try r["importance"].decode(String?.self),
                 probability: try r["probability"].decode(Int?.self),
-                targetAmount: try r["target_amount"].decode(String?.self).flatMap { Decimal(string: $0) })
+                targetAmount: try r["target_amount"].decode(String?.self).flatMap { Decimal(string: $0) },
+                products: try JSONDecoder().decode([ProductInterest].self, from: Data(try r["products"].decode(String.self).utf8)),
+                competitors: try r["competitors"].decode([String].self), team: try r["team"].decode([User.ID].self))
             leads.append(
                 Lead(
                     id: try r["id"].decode(Lead.ID.self), tenantID: try r["tenant_id"].decode(Tenant.ID.self),

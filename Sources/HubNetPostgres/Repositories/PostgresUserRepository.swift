@@ -66,6 +66,16 @@ public struct PostgresUserRepository: Sendable {
         return Page(rows: rows, limit: page.limit) { PageCursor(createdAt: $0.createdAt, id: $0.id.rawValue) }
     }
 
+    /// Which of `ids` are active users of the tenant.
+    public func active(_ ids: [User.ID], tenant: Tenant.ID, on connection: PostgresConnection) async throws -> Set<User.ID> {
+        guard !ids.isEmpty else { return [] }
+        let rows = try await connection.query(
+            "SELECT id FROM users WHERE tenant_id = \(tenant) AND id = ANY(\(ids)) AND deactivated_at IS NULL", logger: logger)
+        var found = Set<User.ID>()
+        for try await id in rows.decode(User.ID.self) { found.insert(id) }
+        return found
+    }
+
     /// Changes the name and roles; `nil` keeps a field.
     public func update(
         _ id: User.ID, tenant: Tenant.ID, kind: Tenant.Kind, displayName: String?, roles: Set<Role>?,

@@ -59,6 +59,7 @@ struct LeadController {
                 details = type.applyDefaults(to: details)
                 if expected == nil, let days = type.estimatedCompletionDays { expected = now + Double(days) * 86_400 }
             }
+            try await requireTeam(details.team, caller: caller, on: connection)
             let source = body.source ?? .api
             guard source == .api || source == .manual else {
                 throw DomainError.invalid("source", "must be manual or api; forms, imports and referrals have their own ways in")
@@ -209,6 +210,7 @@ struct LeadController {
             }
             var details = lead.details
             body.apply(to: &details)
+            try await requireTeam(details.team, caller: caller, on: connection)
             try await leads.update(
                 lead, details: details, expectedCompletionAt: body.expectedCompletionAt ?? lead.state.expectedCompletionAt,
                 unit: body.assignedUnitID ?? lead.assignedUnitID, actor: caller.userID, at: now, on: connection)
@@ -449,6 +451,14 @@ struct LeadController {
             try await activities.close(activityID, of: id, as: state, tenant: caller.tenantID, now: now, on: connection)
         }) else { throw DomainError.notFound("activity") }
         return ActivityResponse(activity)
+    }
+
+    /// The lead team is made of active users of the lead's tenant.
+    private func requireTeam(_ team: [User.ID], caller: AuthenticatedUser, on connection: PostgresConnection) async throws {
+        let found = try await users.active(team, tenant: caller.tenantID, on: connection)
+        if let index = team.firstIndex(where: { !found.contains($0) }) {
+            throw DomainError.invalid("team[\(index)]", "names no active user of this tenant")
+        }
     }
 
     private func loadHistory(_ context: AppRequestContext) async throws -> (Lead.ID, [LeadHistoryEntry]) {

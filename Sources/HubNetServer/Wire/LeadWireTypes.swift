@@ -21,6 +21,9 @@ public struct CreateLeadRequest: Decodable, Sendable {
     public var importance: String?
     public var probability: Int?
     public var targetAmount: Decimal?
+    public var products: [ProductInterest]?
+    public var competitors: [String]?
+    public var team: [User.ID]?
     public var expiresAt: Date?
     public var expectedCompletionAt: Date?
     public var assignedUnitID: TenantUnit.ID?
@@ -29,15 +32,17 @@ public struct CreateLeadRequest: Decodable, Sendable {
     public var source: LeadSource?
 
     enum CodingKeys: String, CodingKey {
-        case template, contact, request, type, category, priority, importance, probability, targetAmount, expiresAt,
-            expectedCompletionAt, assignedUnitID = "assignedUnitId", listingID = "listingId", source
+        case template, contact, request, type, category, priority, importance, probability, targetAmount, products,
+            competitors, team, expiresAt, expectedCompletionAt, assignedUnitID = "assignedUnitId", listingID = "listingId",
+            source
     }
 
     var details: LeadDetails {
         LeadDetails(
             name: contact.name, email: contact.email, phone: contact.phone, city: contact.city, region: contact.region,
             request: request, type: type, category: category, priority: priority, importance: importance,
-            probability: probability, targetAmount: targetAmount)
+            probability: probability, targetAmount: targetAmount, products: products ?? [], competitors: competitors ?? [],
+            team: team ?? [])
     }
 }
 
@@ -81,11 +86,16 @@ public struct LeadResponse: ResponseEncodable, Sendable {
     public var importance: String?
     public var probability: Int?
     public var targetAmount: Decimal?
+    public var products: [ProductInterest]
+    public var competitors: [String]
+    public var team: [User.ID]
     public var listingID: Listing.ID?
     public var assignedUnitID: TenantUnit.ID?
     public var assignedUserID: User.ID?
     public var createdBy: User.ID?
     public var createdAt: Date
+    /// The date the lead was first saved (003: start date).
+    public var startDate: Date
     public var lastActionAt: Date?
     public var acceptedAt: Date?
     public var declinedAt: Date?
@@ -108,7 +118,7 @@ public struct LeadResponse: ResponseEncodable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case id, template, status, statusName, lifeCycle, stage, source, contact, request, type, category, priority,
-            importance, probability, targetAmount, listingID = "listingId", assignedUnitID = "assignedUnitId",
+            importance, probability, targetAmount, products, competitors, team, startDate, listingID = "listingId", assignedUnitID = "assignedUnitId",
             assignedUserID = "assignedUserId", createdBy, createdAt, lastActionAt, acceptedAt, declinedAt, completedAt,
             expiresAt, expectedCompletionAt, targetCloseAt, maximumOpenAt, timeToCompletionSeconds, timeOverdueSeconds,
             badges, opportunityLinked, archived, inCrm, inLeadTable, openActivities, version, availableActions
@@ -134,6 +144,10 @@ public struct LeadResponse: ResponseEncodable, Sendable {
         self.importance = details.importance
         self.probability = details.probability
         self.targetAmount = details.targetAmount
+        self.products = details.products
+        self.competitors = details.competitors
+        self.team = details.team
+        self.startDate = lead.state.createdAt
         self.listingID = lead.listingID
         self.assignedUnitID = lead.assignedUnitID
         self.assignedUserID = lead.state.assignedUserID
@@ -339,14 +353,17 @@ public struct UpdateLeadRequest: Decodable, Sendable {
     public var importance: String?
     public var probability: Int?
     public var targetAmount: Decimal?
+    public var products: [ProductInterest]?
+    public var competitors: [String]?
+    public var team: [User.ID]?
     public var expectedCompletionAt: Date?
     public var assignedUnitID: TenantUnit.ID?
     /// Refuse the edit unless the lead is still at this version.
     public var version: Int?
 
     enum CodingKeys: String, CodingKey {
-        case contact, request, type, category, priority, importance, probability, targetAmount, expectedCompletionAt,
-            assignedUnitID = "assignedUnitId", version
+        case contact, request, type, category, priority, importance, probability, targetAmount, products, competitors, team,
+            expectedCompletionAt, assignedUnitID = "assignedUnitId", version
     }
 
     func apply(to details: inout LeadDetails) {
@@ -365,5 +382,8 @@ public struct UpdateLeadRequest: Decodable, Sendable {
         set(\.importance, importance)
         if let probability { details.probability = probability }
         if let targetAmount { details.targetAmount = targetAmount }
+        if let products { details.products = products }
+        if let competitors { details.competitors = competitors }
+        if let team { details.team = team }
     }
 }
