@@ -72,7 +72,12 @@ public func buildRouter(
         database: database, leads: PostgresLeadRepository(logger: logger), notes: PostgresLeadNoteRepository(logger: logger),
         activities: PostgresLeadActivityRepository(logger: logger), templates: PostgresWorkflowTemplateRepository(logger: logger),
         users: PostgresUserRepository(logger: logger), opportunities: PostgresOpportunityRepository(logger: logger),
-        types: PostgresLeadTypeRepository(logger: logger), now: configuration.now
+        types: PostgresLeadTypeRepository(logger: logger), referrals: PostgresReferralRepository(logger: logger),
+        listings: listings, now: configuration.now
+    ).addRoutes(to: authenticated)
+    ReferralController(
+        database: database, referrals: PostgresReferralRepository(logger: logger), leads: PostgresLeadRepository(logger: logger),
+        tenants: tenants, now: configuration.now
     ).addRoutes(to: authenticated)
     CRMController(
         database: database, clients: PostgresClientRepository(logger: logger), opportunities: PostgresOpportunityRepository(logger: logger),

@@ -61,8 +61,9 @@ struct WorkflowConformanceTests {
         try await withTestApplication { app in
             let isHub = key == "hub_moderation"
             let tenant = try await app.fixtures.tenant(
-                isHub ? .hub : .partnerCompany, users: [isHub ? [.moderator] : [.partnerUser], isHub ? [.advisor] : [.partnerUser]],
-                listings: isHub ? [ListingDraft(name: "Elsewhere", serviceAreas: ["X"])] : [])
+                isHub ? .hub : .partnerCompany, users: [isHub ? [.moderator] : [.partnerUser], isHub ? [.advisor] : [.partnerUser]])
+            // External referrals go to another hub's listing.
+            let elsewhere = try await app.fixtures.tenant(.hub, listings: [ListingDraft(name: "Elsewhere", serviceAreas: ["X"])])
             let caller = tenant.users[0]
             let actor = WorkflowActor(userID: caller.user.id, roles: caller.user.roles, side: .owner)
             for (number, walk) in walks.enumerated() {
@@ -73,7 +74,7 @@ struct WorkflowConformanceTests {
                 var state = LeadState.new(template, createdAt: Date())
                 for step in walk {
                     let json = step.json
-                        .replacingOccurrences(of: "LISTING", with: #"{"listing_id":"\#(tenant.listings.first?.id.description ?? "")"}"#)
+                        .replacingOccurrences(of: "LISTING", with: #"{"listing_id":"\#(elsewhere.listings[0].id)"}"#)
                         .replacingOccurrences(of: "ADVISOR", with: #"{"advisor_id":"\#(tenant.users[1].user.id)"}"#)
                     let response = try await app.request(.post, "/v1/leads/\(id)/actions/\(step.action)", token: caller.token, json: json)
                     let label = "\(key) walk \(number) \(step.action) from \(state.status)"

@@ -12,13 +12,17 @@ public struct Lead: Sendable, Equatable {
     public var listingID: Listing.ID?
     public var assignedUnitID: TenantUnit.ID?
     public var createdBy: User.ID?
+    /// The referral that brought the lead, and the tenant that made it; `nil` for the lead's own intake.
+    public var referralID: Referral.ID?
+    public var sourceTenantID: Tenant.ID?
     public var state: LeadState
     /// Increases with every change.
     public var version: Int
 
     public init(
         id: ID, tenantID: Tenant.ID, templateKey: String, source: LeadSource, details: LeadDetails,
-        listingID: Listing.ID?, assignedUnitID: TenantUnit.ID?, createdBy: User.ID?, state: LeadState, version: Int
+        listingID: Listing.ID?, assignedUnitID: TenantUnit.ID?, createdBy: User.ID?, referralID: Referral.ID? = nil,
+        sourceTenantID: Tenant.ID? = nil, state: LeadState, version: Int
     ) {
         self.id = id
         self.tenantID = tenantID
@@ -28,6 +32,8 @@ public struct Lead: Sendable, Equatable {
         self.listingID = listingID
         self.assignedUnitID = assignedUnitID
         self.createdBy = createdBy
+        self.referralID = referralID
+        self.sourceTenantID = sourceTenantID
         self.state = state
         self.version = version
     }

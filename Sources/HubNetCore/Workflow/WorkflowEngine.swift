@@ -84,9 +84,7 @@ public enum WorkflowEngine {
         _ template: WorkflowTemplate, _ action: WorkflowTemplate.Action, lead: LeadState, actor: WorkflowActor,
         input: ActionInput?
     ) throws(WorkflowRefusal) -> WorkflowTemplate.Target {
-        if actor.side == .source {
-            throw WorkflowRefusal(.sourceCannotAct, "the side that referred or sourced a lead sees it but cannot act on it")
-        }
+        if actor.side == .source { throw VisibilityPolicy.sourceRefusal }
         guard let transition = action.transitions.first(where: { $0.from.contains(lead.status) }) else {
             let status = template.status(lead.status)?.name ?? lead.status
             throw WorkflowRefusal(.actionNotAvailable, "\(action.name) is not available for a lead that is \(status)")

@@ -23,6 +23,13 @@ public struct Database: Sendable {
         }
     }
 
+    /// Moves an open transaction to another tenant's rows, for the few operations that span two
+    /// tenants on purpose (a referral lands in its target; a target's action updates the source's
+    /// mirror). Callers return to their own tenant before doing anything else.
+    public static func enter(_ tenant: Tenant.ID, on connection: PostgresConnection, logger: Logger) async throws {
+        try await connection.query("SELECT set_config('hubnet.tenant_id', \(tenant.description), true)", logger: logger)
+    }
+
     /// Runs `body` in one read-only transaction that sees the published listings of every hub.
     public func withDirectory<Result: Sendable>(_ body: (PostgresConnection) async throws -> Result) async throws -> Result {
         try await transaction { connection in

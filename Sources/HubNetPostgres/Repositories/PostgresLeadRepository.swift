@@ -14,7 +14,7 @@ public struct PostgresLeadRepository: Sendable {
     static let columns = """
         l.id, l.tenant_id, l.template_key, l.status, l.source, l.contact_name, l.contact_email, l.contact_phone,
         l.city, l.region, l.request, l.type, l.category, l.priority, l.importance, l.probability,
-        l.target_amount::TEXT AS target_amount, l.products::TEXT AS products, l.competitors, l.team, l.listing_id, l.assigned_unit_id, l.assigned_user_id, l.created_by,
+        l.target_amount::TEXT AS target_amount, l.products::TEXT AS products, l.competitors, l.team, l.listing_id, l.referral_id, l.source_tenant_id, l.assigned_unit_id, l.assigned_user_id, l.created_by,
         l.created_at, l.last_action_at, l.accepted_at, l.declined_at, l.completed_at, l.expires_at,
         l.expected_completion_at, l.opportunity_id, l.archived, l.in_crm, l.version,
         (SELECT count(*) FROM lead_activities a
@@ -62,13 +62,16 @@ public struct PostgresLeadRepository: Sendable {
         if lock {
             // Take the row lock first; the read below then sees the latest committed state.
             let locked = try await connection.query(
-                "SELECT id FROM leads WHERE tenant_id = \(tenant) AND id = \(id) FOR UPDATE", logger: logger
+                "SELECT id FROM leads WHERE tenant_id = \(tenant) AND id = \(id) AND withdrawn_at IS NULL FOR UPDATE", logger: logger
             ).collect()
             if locked.isEmpty { return nil }
         }
         return try await Self.leads(
             connection.query(
-                "SELECT \(unescaped: Self.columns) FROM leads AS l WHERE l.tenant_id = \(tenant) AND l.id = \(id)",
+                """
+                SELECT \(unescaped: Self.columns) FROM leads AS l
+                WHERE l.tenant_id = \(tenant) AND l.id = \(id) AND l.withdrawn_at IS NULL
+                """,
                 logger: logger)
         ).first
     }
@@ -86,7 +89,7 @@ public struct PostgresLeadRepository: Sendable {
             connection.query(
                 """
                 SELECT \(unescaped: Self.columns) FROM leads AS l
-                WHERE l.tenant_id = \(tenant)
+                WHERE l.tenant_id = \(tenant) AND l.withdrawn_at IS NULL
                   AND (l.created_at, l.id) \(unescaped: comparison) (hubnet_from_micros(\(after.microseconds)), \(after.id))
                   AND (\(filter.statuses.isEmpty) OR l.status = ANY(\(filter.statuses)))
                   AND (\(filter.templateKey)::TEXT IS NULL OR l.template_key = \(filter.templateKey))
@@ -142,7 +145,7 @@ public struct PostgresLeadRepository: Sendable {
             connection.query(
                 """
                 SELECT \(unescaped: Self.columns) FROM leads AS l
-                WHERE l.tenant_id = \(lead.tenantID) AND l.id <> \(lead.id)
+                WHERE l.tenant_id = \(lead.tenantID) AND l.id <> \(lead.id) AND l.withdrawn_at IS NULL
                   AND ((\(lead.details.email)::TEXT IS NOT NULL AND lower(l.contact_email) = lower(\(lead.details.email)))
                     OR (\(lead.details.phone)::TEXT IS NOT NULL AND l.contact_phone = \(lead.details.phone)))
                 ORDER BY l.created_at DESC, l.id LIMIT 50
@@ -296,7 +299,9 @@ public struct PostgresLeadRepository: Sendable {
                     source: LeadSource(rawValue: try r["source"].decode(String.self)) ?? .manual, details: details,
                     listingID: try r["listing_id"].decode(Listing.ID?.self),
                     assignedUnitID: try r["assigned_unit_id"].decode(TenantUnit.ID?.self),
-                    createdBy: try r["created_by"].decode(User.ID?.self), state: state,
+                    createdBy: try r["created_by"].decode(User.ID?.self),
+                    referralID: try r["referral_id"].decode(Referral.ID?.self),
+                    sourceTenantID: try r["source_tenant_id"].decode(Tenant.ID?.self), state: state,
                     version: try r["version"].decode(Int.self)))
         }
         return leads

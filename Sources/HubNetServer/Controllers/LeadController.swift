@@ -15,6 +15,8 @@ struct LeadController {
     let users: PostgresUserRepository
     let opportunities: PostgresOpportunityRepository
     let types: PostgresLeadTypeRepository
+    let referrals: PostgresReferralRepository
+    let listings: PostgresListingRepository
     let now: @Sendable () -> Date
 
     func addRoutes(to group: RouterGroup<AppRequestContext>) {
@@ -282,9 +284,14 @@ struct LeadController {
             }
             try await leads.apply(
                 decision, to: lead, actor: caller.userID, reason: reason, opportunity: opportunity, at: now, on: connection)
+            if decision.effects.contains(.refer), let listingID = body.listingID {
+                try await referToListing(lead, listingID, caller: caller, now: now, on: connection)
+            }
             guard let updated = try await leads.get(id, tenant: caller.tenantID, on: connection) else {
                 throw DomainError.notFound("lead")
             }
+            // A referred lead's source follows it: its referral row mirrors this action.
+            try await referrals.mirror(updated, template: template, reason: reason, now: now, on: connection)
             return (updated, template)
         }
         context.logger.info("lead action", metadata: ["lead_id": "\(id)", "action": "\(actionKey)"])
@@ -294,12 +301,7 @@ struct LeadController {
 
     @Sendable func history(_ request: Request, context: AppRequestContext) async throws -> LeadHistoryResponse {
         let (_, entries) = try await loadHistory(context)
-        return LeadHistoryResponse(
-            items: entries.map {
-                .init(
-                    seq: $0.seq, action: $0.action, fromStatus: $0.fromStatus, toStatus: $0.toStatus, actorUserID: $0.actorUserID,
-                    reason: $0.reason, at: $0.at, hash: $0.hash.map { String(format: "%02x", $0) }.joined())
-            })
+        return LeadHistoryResponse(entries)
     }
 
     @Sendable func verifyHistory(_ request: Request, context: AppRequestContext) async throws -> HistoryVerificationResponse {
@@ -451,6 +453,22 @@ struct LeadController {
             try await activities.close(activityID, of: id, as: state, tenant: caller.tenantID, now: now, on: connection)
         }) else { throw DomainError.notFound("activity") }
         return ActivityResponse(activity)
+    }
+
+    /// Lands the lead in the listing's hub (000: an external referral), in this same transaction.
+    private func referToListing(
+        _ lead: Lead, _ listingID: Listing.ID, caller: AuthenticatedUser, now: Date, on connection: PostgresConnection
+    ) async throws {
+        // The directory's published listings of every hub, read on purpose across tenants.
+        try await connection.query("SELECT set_config('hubnet.scope', 'directory', true)", logger: database.logger)
+        let listing = try await listings.published(listingID, on: connection)
+        try await connection.query("SELECT set_config('hubnet.scope', '', true)", logger: database.logger)
+        guard let listing, listing.acceptingReferrals else {
+            throw DomainError.invalid("listing_id", "names no published listing that accepts referrals")
+        }
+        _ = try await referrals.refer(
+            lead, to: .init(tenant: listing.tenantID, kind: .listing, listing: listing.id), by: caller.userID, now: now,
+            on: connection)
     }
 
     /// The lead team is made of active users of the lead's tenant.

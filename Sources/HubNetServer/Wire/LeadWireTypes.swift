@@ -190,6 +190,14 @@ public struct LeadHistoryResponse: ResponseEncodable, Sendable {
         enum CodingKeys: String, CodingKey { case seq, action, fromStatus, toStatus, actorUserID = "actorUserId", reason, at, hash }
     }
     public var items: [Entry]
+
+    init(_ entries: [LeadHistoryEntry]) {
+        self.items = entries.map {
+            Entry(
+                seq: $0.seq, action: $0.action, fromStatus: $0.fromStatus, toStatus: $0.toStatus, actorUserID: $0.actorUserID,
+                reason: $0.reason, at: $0.at, hash: $0.hash.map { String(format: "%02x", $0) }.joined())
+        }
+    }
 }
 
 public struct HistoryVerificationResponse: ResponseEncodable, Sendable {

@@ -1,0 +1,36 @@
+/// Who may see and who may act on each kind of lead record, decided in one place for the API,
+/// the sync protocol and the tests.
+///
+/// The tenant that holds a lead owns it and works it. The side that referred or distributed the
+/// lead (a referring hub, a sourcing company) follows its progress — status, stage, dates and
+/// history — but never its internal notes or activities, and never acts. Anyone else sees nothing.
+public enum VisibilityPolicy {
+    public enum Relation: Sendable, Equatable {
+        /// The caller's tenant holds the lead.
+        case owner
+        /// The caller's tenant referred or distributed the lead and the referral is current.
+        case source
+        /// Any other tenant, a withdrawn referral's former target, or nobody.
+        case unrelated
+    }
+
+    public enum Record: Sendable, Equatable, CaseIterable {
+        case lead, history, notes, activities, referral
+    }
+
+    public static func canSee(_ record: Record, as relation: Relation) -> Bool {
+        switch (relation, record) {
+        case (.owner, _): true
+        case (.source, .lead), (.source, .history), (.source, .referral): true
+        case (.source, .notes), (.source, .activities): false
+        case (.unrelated, _): false
+        }
+    }
+
+    /// Only the owner acts; the source's attempts are refused with `source_cannot_act`.
+    public static func canAct(as relation: Relation) -> Bool { relation == .owner }
+
+    /// The refusal a source party gets for any action.
+    public static let sourceRefusal = WorkflowRefusal(
+        .sourceCannotAct, "the side that referred or sourced a lead sees it but cannot act on it")
+}

@@ -1,0 +1,195 @@
+import Foundation
+import HubNetCore
+import Logging
+import PostgresNIO
+
+/// Referrals across tenants: landing a lead in its target, mirroring the target's progress into the
+/// source's row, and withdrawing a referral when the lead goes elsewhere.
+public struct PostgresReferralRepository: Sendable {
+    public let logger: Logger
+    let leads: PostgresLeadRepository
+    let templates: PostgresWorkflowTemplateRepository
+
+    public init(logger: Logger) {
+        self.logger = logger
+        self.leads = PostgresLeadRepository(logger: logger)
+        self.templates = PostgresWorkflowTemplateRepository(logger: logger)
+    }
+
+    static let columns = """
+        id, tenant_id, source_lead_id, target_tenant_id, target_lead_id, target_kind, target_listing_id, created_by,
+        created_at, status, status_name, life_cycle, stage, first_action_at, last_action_at, accepted_at, declined_at,
+        completed_at, reason, withdrawn_at
+        """
+
+    /// Where a referral goes.
+    public struct Target: Sendable {
+        public var tenant: Tenant.ID
+        public var kind: Referral.TargetKind
+        public var listing: Listing.ID?
+
+        public init(tenant: Tenant.ID, kind: Referral.TargetKind, listing: Listing.ID?) {
+            self.tenant = tenant
+            self.kind = kind
+            self.listing = listing
+        }
+    }
+
+    /// Refers `lead` (held by the source, whose transaction this is, with the lead row locked) to
+    /// `target`: a new lead lands in the target's tenant, in its workflow's initial status, and the
+    /// source keeps a referral row that will mirror it. A current referral of the same lead must have
+    /// ended unanswered or declined; it is then withdrawn and its target loses the lead.
+    public func refer(
+        _ lead: Lead, to target: Target, by user: User.ID, now: Date, on connection: PostgresConnection
+    ) async throws -> Referral {
+        let source = lead.tenantID
+        guard target.tenant != source else {
+            throw DomainError.invalid(target.kind == .listing ? "listing_id" : "partner_id", "a lead is referred to another organisation")
+        }
+        if let current = try await current(for: lead.id, tenant: source, on: connection) {
+            guard current.allowsReReferral else {
+                throw DomainError.conflict(
+                    "already_referred", "the lead is with another organisation until it expires or is declined there")
+            }
+            try await withdraw(current, at: now, on: connection)
+        }
+        let key = target.kind == .listing ? BuiltInTemplates.hubModeration.key : BuiltInTemplates.partnerLead.key
+        try await Database.enter(target.tenant, on: connection, logger: logger)
+        guard let template = try await templates.template(key, tenant: target.tenant, on: connection) else {
+            throw DomainError.notFound("workflow template")
+        }
+        let referralID = Referral.ID()
+        let landed = try await leads.create(
+            lead.details.withoutTeam, template: template, source: .referral, tenant: target.tenant, createdBy: nil,
+            listing: target.listing, now: now, on: connection)
+        try await connection.query(
+            """
+            UPDATE leads SET referral_id = \(referralID), source_tenant_id = \(source)
+            WHERE tenant_id = \(target.tenant) AND id = \(landed.id)
+            """, logger: logger)
+        try await Database.enter(source, on: connection, logger: logger)
+        let status = template.status(landed.state.status)
+        let rows = try await connection.query(
+            """
+            INSERT INTO referrals (tenant_id, id, source_lead_id, target_tenant_id, target_lead_id, target_kind,
+                target_listing_id, created_by, created_at, status, status_name, life_cycle, stage)
+            VALUES (\(source), \(referralID), \(lead.id), \(target.tenant), \(landed.id), \(target.kind.rawValue),
+                \(target.listing), \(user), \(now), \(landed.state.status), \(status?.name ?? landed.state.status),
+                \(status?.lifeCycle.rawValue ?? LifeCycle.pending.rawValue), \(status?.stage))
+            RETURNING \(unescaped: Self.columns)
+            """, logger: logger)
+        guard let referral = try await Self.referrals(rows).first else { throw DomainError.notFound("referral") }
+        return referral
+    }
+
+    /// After the target acted on a referred lead (inside the target's transaction), copies its
+    /// progress into the source's referral row, and returns to the target's tenant.
+    public func mirror(
+        _ lead: Lead, template: WorkflowTemplate, reason: String?, now: Date, on connection: PostgresConnection
+    ) async throws {
+        guard let referral = lead.referralID, let source = lead.sourceTenantID else { return }
+        let status = template.status(lead.state.status)
+        try await Database.enter(source, on: connection, logger: logger)
+        try await connection.query(
+            """
+            UPDATE referrals SET status = \(lead.state.status), status_name = \(status?.name ?? lead.state.status),
+                life_cycle = \(status?.lifeCycle.rawValue ?? LifeCycle.pending.rawValue), stage = \(status?.stage),
+                first_action_at = COALESCE(first_action_at, \(lead.state.lastActionAt)), last_action_at = \(lead.state.lastActionAt),
+                accepted_at = \(lead.state.acceptedAt), declined_at = \(lead.state.declinedAt),
+                completed_at = \(lead.state.completedAt), reason = COALESCE(\(reason), reason)
+            WHERE tenant_id = \(source) AND id = \(referral) AND withdrawn_at IS NULL
+            """, logger: logger)
+        try await Database.enter(lead.tenantID, on: connection, logger: logger)
+    }
+
+    /// The source's current (not withdrawn) referral of one of its leads.
+    public func current(for lead: Lead.ID, tenant: Tenant.ID, on connection: PostgresConnection) async throws -> Referral? {
+        try await Self.referrals(
+            connection.query(
+                """
+                SELECT \(unescaped: Self.columns) FROM referrals
+                WHERE tenant_id = \(tenant) AND source_lead_id = \(lead) AND withdrawn_at IS NULL
+                ORDER BY created_at DESC LIMIT 1
+                """, logger: logger)
+        ).first
+    }
+
+    public func get(_ id: Referral.ID, tenant: Tenant.ID, on connection: PostgresConnection) async throws -> Referral? {
+        try await Self.referrals(
+            connection.query(
+                "SELECT \(unescaped: Self.columns) FROM referrals WHERE tenant_id = \(tenant) AND id = \(id)", logger: logger)
+        ).first
+    }
+
+    public func list(tenant: Tenant.ID, page: PageRequest, on connection: PostgresConnection) async throws -> Page<Referral> {
+        let after = page.after ?? .start
+        let rows = try await Self.referrals(
+            connection.query(
+                """
+                SELECT \(unescaped: Self.columns) FROM referrals
+                WHERE tenant_id = \(tenant) AND (created_at, id) > (hubnet_from_micros(\(after.microseconds)), \(after.id))
+                ORDER BY created_at, id LIMIT \(page.limit + 1)
+                """, logger: logger))
+        return Page(rows: rows, limit: page.limit) { PageCursor(createdAt: $0.createdAt, id: $0.id.rawValue) }
+    }
+
+    /// Every referral of the tenant, for the outcome report.
+    public func all(tenant: Tenant.ID, on connection: PostgresConnection) async throws -> [Referral] {
+        try await Self.referrals(
+            connection.query("SELECT \(unescaped: Self.columns) FROM referrals WHERE tenant_id = \(tenant)", logger: logger))
+    }
+
+    /// The target lead's history, read in the target's rows on behalf of the source, which may see
+    /// it (`VisibilityPolicy`); returns to the source's tenant.
+    public func targetHistory(of referral: Referral, on connection: PostgresConnection) async throws -> [LeadHistoryEntry] {
+        try await Database.enter(referral.targetTenantID, on: connection, logger: logger)
+        let entries = try await leads.history(of: referral.targetLeadID, tenant: referral.targetTenantID, on: connection)
+        try await Database.enter(referral.sourceTenantID, on: connection, logger: logger)
+        return entries
+    }
+
+    private func withdraw(_ referral: Referral, at now: Date, on connection: PostgresConnection) async throws {
+        try await connection.query(
+            "UPDATE referrals SET withdrawn_at = \(now) WHERE tenant_id = \(referral.sourceTenantID) AND id = \(referral.id)",
+            logger: logger)
+        try await Database.enter(referral.targetTenantID, on: connection, logger: logger)
+        try await connection.query(
+            """
+            UPDATE leads SET withdrawn_at = \(now)
+            WHERE tenant_id = \(referral.targetTenantID) AND id = \(referral.targetLeadID)
+            """, logger: logger)
+        try await Database.enter(referral.sourceTenantID, on: connection, logger: logger)
+    }
+
+    static func referrals(_ rows: PostgresRowSequence) async throws -> [Referral] {
+        var result: [Referral] = []
+        for try await row in rows {
+            let r = row.makeRandomAccess()
+            result.append(
+                Referral(
+                    id: try r["id"].decode(Referral.ID.self), sourceTenantID: try r["tenant_id"].decode(Tenant.ID.self),
+                    sourceLeadID: try r["source_lead_id"].decode(Lead.ID?.self),
+                    targetTenantID: try r["target_tenant_id"].decode(Tenant.ID.self),
+                    targetLeadID: try r["target_lead_id"].decode(Lead.ID.self),
+                    targetKind: Referral.TargetKind(rawValue: try r["target_kind"].decode(String.self)) ?? .listing,
+                    targetListingID: try r["target_listing_id"].decode(Listing.ID?.self),
+                    createdBy: try r["created_by"].decode(User.ID.self), createdAt: try r["created_at"].decode(Date.self),
+                    status: try r["status"].decode(String.self), statusName: try r["status_name"].decode(String.self),
+                    lifeCycle: LifeCycle(rawValue: try r["life_cycle"].decode(String.self)) ?? .pending,
+                    stage: try r["stage"].decode(String?.self), firstActionAt: try r["first_action_at"].decode(Date?.self),
+                    lastActionAt: try r["last_action_at"].decode(Date?.self), acceptedAt: try r["accepted_at"].decode(Date?.self),
+                    declinedAt: try r["declined_at"].decode(Date?.self), completedAt: try r["completed_at"].decode(Date?.self),
+                    reason: try r["reason"].decode(String?.self), withdrawnAt: try r["withdrawn_at"].decode(Date?.self)))
+        }
+        return result
+    }
+}
+
+extension LeadDetails {
+    /// The details another organisation receives: the lead team is made of the source's users.
+    var withoutTeam: LeadDetails {
+        var details = self
+        details.team = []
+        return details
+    }
+}

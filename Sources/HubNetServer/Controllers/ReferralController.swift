@@ -1,0 +1,176 @@
+import Foundation
+import Hummingbird
+import HubNetCore
+import HubNetPostgres
+
+/// Referrals as the source sees them: outgoing referrals with the target's mirrored progress and
+/// history, never a button, never the target's notes; and referrals to partner companies.
+struct ReferralController {
+    let database: Database
+    let referrals: PostgresReferralRepository
+    let leads: PostgresLeadRepository
+    let tenants: PostgresTenantRepository
+    let now: @Sendable () -> Date
+
+    func addRoutes(to group: RouterGroup<AppRequestContext>) {
+        group.post("leads/{id}/referrals", use: refer)
+        group.get("referrals", use: list)
+        group.get("referrals/{id}", use: get)
+        group.get("referrals/{id}/history", use: history)
+        group.post("referrals/{id}/actions/{action}", use: act)
+        group.get("reports/referrals", use: outcomes)
+    }
+
+    struct ReferRequest: Decodable, Sendable {
+        var partnerID: Tenant.ID?
+        enum CodingKeys: String, CodingKey { case partnerID = "partnerId" }
+    }
+
+    /// Distributes a lead to a partner company (001). Referrals to listings go through the lead's
+    /// `refer_external` action, whose availability the hub workflow rules (000).
+    @Sendable func refer(_ request: Request, context: AppRequestContext) async throws -> Created<ReferralResponse> {
+        let caller = try context.requireUser()
+        try TenantPolicy.require(caller, .workLeads)
+        let id = try context.id("id", of: Lead.self, "lead")
+        let body = try await request.decodeJSON(ReferRequest.self, context: context)
+        guard let partnerID = body.partnerID else { throw DomainError.invalid("partner_id", "name the partner company") }
+        guard let partner = try await tenants.get(partnerID), partner.kind == .partnerCompany else {
+            throw DomainError.invalid("partner_id", "names no partner company")
+        }
+        let now = now()
+        let referral = try await database.withTenant(caller.tenantID) { connection in
+            guard let lead = try await leads.get(id, tenant: caller.tenantID, lock: true, on: connection) else {
+                throw DomainError.notFound("lead")
+            }
+            return try await referrals.refer(
+                lead, to: .init(tenant: partner.id, kind: .partner, listing: nil), by: caller.userID, now: now, on: connection)
+        }
+        return Created(body: ReferralResponse(referral))
+    }
+
+    @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> PageResponse<ReferralResponse> {
+        let caller = try context.requireUser()
+        let page = try request.pageRequest()
+        let result = try await database.withTenant(caller.tenantID) { connection in
+            try await referrals.list(tenant: caller.tenantID, page: page, on: connection)
+        }
+        return PageResponse(result) { ReferralResponse($0) }
+    }
+
+    @Sendable func get(_ request: Request, context: AppRequestContext) async throws -> ReferralResponse {
+        let (caller, id) = try referralID(context)
+        guard let referral = try await database.withTenant(caller.tenantID, { connection in
+            try await referrals.get(id, tenant: caller.tenantID, on: connection)
+        }) else { throw DomainError.notFound("referral") }
+        return ReferralResponse(referral)
+    }
+
+    /// The target lead's history; the source may follow it (but not the target's notes).
+    @Sendable func history(_ request: Request, context: AppRequestContext) async throws -> LeadHistoryResponse {
+        let (caller, id) = try referralID(context)
+        precondition(VisibilityPolicy.canSee(.history, as: .source))
+        let entries = try await database.withTenant(caller.tenantID) { connection in
+            guard let referral = try await referrals.get(id, tenant: caller.tenantID, on: connection) else {
+                throw DomainError.notFound("referral")
+            }
+            return try await referrals.targetHistory(of: referral, on: connection)
+        }
+        return LeadHistoryResponse(entries)
+    }
+
+    /// Any action by the source is refused: it sees, it never acts.
+    @Sendable func act(_ request: Request, context: AppRequestContext) async throws -> ReferralResponse {
+        let (caller, id) = try referralID(context)
+        guard try await database.withTenant(caller.tenantID, { connection in
+            try await referrals.get(id, tenant: caller.tenantID, on: connection)
+        }) != nil else { throw DomainError.notFound("referral") }
+        throw VisibilityPolicy.sourceRefusal
+    }
+
+    struct OutcomeReport: ResponseEncodable {
+        var total: Int
+        /// Referrals the target acted on at least once.
+        var actedOn: Int
+        var byLifeCycle: [String: Int]
+        var accepted: Int
+        var declined: Int
+        var converted: Int
+        var expired: Int
+        /// Median seconds from referral to the target's first action.
+        var medianSecondsToFirstAction: Int?
+    }
+
+    /// How the caller's referrals fared: how many were acted on, how fast, with what result.
+    @Sendable func outcomes(_ request: Request, context: AppRequestContext) async throws -> OutcomeReport {
+        let caller = try context.requireUser()
+        let all = try await database.withTenant(caller.tenantID) { connection in
+            try await referrals.all(tenant: caller.tenantID, on: connection)
+        }
+        let delays = all.compactMap { referral in referral.firstActionAt.map { $0.timeIntervalSince(referral.createdAt) } }.sorted()
+        var byLifeCycle: [String: Int] = [:]
+        for referral in all { byLifeCycle[referral.lifeCycle.rawValue, default: 0] += 1 }
+        return OutcomeReport(
+            total: all.count, actedOn: all.filter { $0.firstActionAt != nil }.count, byLifeCycle: byLifeCycle,
+            accepted: all.filter { $0.acceptedAt != nil }.count, declined: all.filter { $0.declinedAt != nil }.count,
+            converted: all.filter { $0.lifeCycle == .won }.count, expired: all.filter { $0.lifeCycle == .expired }.count,
+            medianSecondsToFirstAction: delays.isEmpty ? nil : Int(delays[delays.count / 2]))
+    }
+
+    private func referralID(_ context: AppRequestContext) throws -> (AuthenticatedUser, Referral.ID) {
+        let caller = try context.requireUser()
+        return (caller, try context.id("id", of: Referral.self, "referral"))
+    }
+}
+
+public struct ReferralResponse: ResponseEncodable, Sendable {
+    public var id: Referral.ID
+    public var sourceLeadID: Lead.ID?
+    public var targetTenantID: Tenant.ID
+    public var targetLeadID: Lead.ID
+    public var targetKind: String
+    public var targetListingID: Listing.ID?
+    public var createdBy: User.ID
+    public var createdAt: Date
+    public var status: String
+    public var statusName: String
+    public var lifeCycle: String
+    public var stage: String?
+    public var firstActionAt: Date?
+    public var lastActionAt: Date?
+    public var acceptedAt: Date?
+    public var declinedAt: Date?
+    public var completedAt: Date?
+    public var reason: String?
+    public var withdrawnAt: Date?
+    /// Always empty: the source follows, it never acts.
+    public var availableActions: [AvailableActionResponse]
+
+    enum CodingKeys: String, CodingKey {
+        case id, sourceLeadID = "sourceLeadId", targetTenantID = "targetTenantId", targetLeadID = "targetLeadId", targetKind,
+            targetListingID = "targetListingId", createdBy, createdAt, status, statusName, lifeCycle, stage, firstActionAt,
+            lastActionAt, acceptedAt, declinedAt, completedAt, reason, withdrawnAt, availableActions
+    }
+
+    init(_ referral: Referral) {
+        self.id = referral.id
+        self.sourceLeadID = referral.sourceLeadID
+        self.targetTenantID = referral.targetTenantID
+        self.targetLeadID = referral.targetLeadID
+        self.targetKind = referral.targetKind.rawValue
+        self.targetListingID = referral.targetListingID
+        self.createdBy = referral.createdBy
+        self.createdAt = referral.createdAt
+        self.status = referral.status
+        self.statusName = referral.statusName
+        self.lifeCycle = referral.lifeCycle.rawValue
+        self.stage = referral.stage
+        self.firstActionAt = referral.firstActionAt
+        self.lastActionAt = referral.lastActionAt
+        self.acceptedAt = referral.acceptedAt
+        self.declinedAt = referral.declinedAt
+        self.completedAt = referral.completedAt
+        self.reason = referral.reason
+        self.withdrawnAt = referral.withdrawnAt
+        self.availableActions = []
+    }
+}
