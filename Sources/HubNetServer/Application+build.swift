@@ -22,7 +22,9 @@ public func buildApplication(
     var application = Application(
         router: router,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "hubnet"),
-        services: [client],
+        services: [client] + (configuration.timerInterval.map {
+            [LeadTimerService(database: database, now: configuration.now, interval: $0)] as [any Service]
+        } ?? []),
         logger: logger)
     application.beforeServerStarts {
         try await verifyDatabase(client: client, logger: logger)

@@ -24,6 +24,9 @@ public struct ServerConfiguration: Sendable {
     public var leadFormSubmissionsPerMinute: Int = 10
     /// `HUBNET_TRUST_PROXY`: take the client address from `X-Forwarded-For` (behind a trusted proxy only). Default false.
     public var trustForwardedFor: Bool = false
+    /// How often the lead timers (expiry) are checked; `nil` runs no timer service in this process
+    /// (tests that move a virtual clock fire timers themselves). Default one second.
+    public var timerInterval: Duration? = .seconds(1)
     /// What time it is: the system clock, or a virtual one in tests and the simulator.
     public var now: @Sendable () -> Date = { Date() }
 
@@ -56,6 +59,7 @@ public struct ServerConfiguration: Sendable {
             do { return try DatabaseURL(text) } catch { throw ConfigurationError("\(key): \(error.description)") }
         }
         let leadFormRate = try int("HUBNET_LEAD_FORM_RATE", default: 10, range: 1...100_000)
+        let timerMilliseconds = try int("HUBNET_TIMER_INTERVAL_MS", default: 1000, range: 0...3_600_000)
         let trustProxy = ["1", "true", "yes"].contains(environment["HUBNET_TRUST_PROXY"]?.lowercased() ?? "")
         let operatorToken = environment["HUBNET_OPERATOR_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
         if let operatorToken, operatorToken.count < 24 {
@@ -73,5 +77,6 @@ public struct ServerConfiguration: Sendable {
         )
         self.leadFormSubmissionsPerMinute = leadFormRate
         self.trustForwardedFor = trustProxy
+        self.timerInterval = timerMilliseconds == 0 ? nil : .milliseconds(timerMilliseconds)
     }
 }

@@ -39,6 +39,16 @@ public struct Database: Sendable {
         }
     }
 
+    /// Runs `body` in one read-only transaction that sees, across tenants, what the timer scheduler
+    /// needs to find due work (and nothing else: see the `scheduler` policies).
+    public func withSchedulerScan<Result: Sendable>(_ body: (PostgresConnection) async throws -> Result) async throws -> Result {
+        try await transaction { connection in
+            try await connection.query("SET TRANSACTION READ ONLY", logger: logger)
+            try await connection.query("SELECT set_config('hubnet.scope', 'scheduler', true)", logger: logger)
+            return try await body(connection)
+        }
+    }
+
     /// Runs `body` in one transaction with no tenant set: only the network's global tables show.
     public func withNetwork<Result: Sendable>(_ body: (PostgresConnection) async throws -> Result) async throws -> Result {
         try await transaction(body)

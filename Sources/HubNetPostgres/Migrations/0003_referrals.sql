@@ -38,3 +38,8 @@ ALTER TABLE leads
 
 SELECT hubnet_isolate_tenant_table('referrals');
 GRANT SELECT, INSERT, UPDATE ON referrals TO hubnet_app;
+
+-- The timer scheduler finds due leads of every tenant in this scope, reading only; it then acts on
+-- each inside that lead's own tenant transaction.
+CREATE POLICY leads_scheduler_scan ON leads FOR SELECT USING (hubnet_current_scope() = 'scheduler');
+CREATE INDEX leads_expiry_idx ON leads (expires_at) WHERE completed_at IS NULL AND withdrawn_at IS NULL;

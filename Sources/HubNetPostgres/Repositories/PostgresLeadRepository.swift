@@ -139,6 +139,32 @@ public struct PostgresLeadRepository: Sendable {
             reason: nil, at: now, on: connection)
     }
 
+    /// Leads of every tenant whose expiry is due at `now`, oldest first. Runs inside
+    /// `Database.withSchedulerScan`.
+    public func dueExpiries(now: Date, limit: Int, on connection: PostgresConnection) async throws -> [(Tenant.ID, Lead.ID)] {
+        let rows = try await connection.query(
+            """
+            SELECT tenant_id, id FROM leads
+            WHERE expires_at <= \(now) AND completed_at IS NULL AND withdrawn_at IS NULL
+            ORDER BY expires_at LIMIT \(limit)
+            """, logger: logger)
+        var due: [(Tenant.ID, Lead.ID)] = []
+        for try await (tenant, lead) in rows.decode((Tenant.ID, Lead.ID).self) { due.append((tenant, lead)) }
+        return due
+    }
+
+    /// Locks a lead for a timer, or returns `nil` when another worker holds it (it is firing) or it is gone.
+    public func lockForTimer(_ id: Lead.ID, tenant: Tenant.ID, on connection: PostgresConnection) async throws -> Lead? {
+        let locked = try await connection.query(
+            """
+            SELECT id FROM leads WHERE tenant_id = \(tenant) AND id = \(id) AND withdrawn_at IS NULL
+            FOR UPDATE SKIP LOCKED
+            """, logger: logger
+        ).collect()
+        guard !locked.isEmpty else { return nil }
+        return try await get(id, tenant: tenant, on: connection)
+    }
+
     /// Other leads of the same contact (same email, or same phone), newest first, at most 50.
     public func related(to lead: Lead, on connection: PostgresConnection) async throws -> [Lead] {
         try await Self.leads(

@@ -1,0 +1,103 @@
+import Foundation
+import HTTPTypes
+import HubNetCore
+import HubNetServer
+import HubNetTestSupport
+import HummingbirdTesting
+import Testing
+
+@Suite("Lead timers on a virtual clock")
+struct LeadTimerTests {
+    let leadBody = #"{"contact":{"name":"Tim","email":"tim@x.test"}}"#
+
+    @Test("001: an unanswered referred lead expires after seven days on the clock, is mirrored to its source, and can go to another partner")
+    func expiryAndReReferral() async throws {
+        let clock = VirtualClock()
+        try await withTestApplication(configure: { $0.now = clock.function; $0.timerInterval = nil }) { app in
+            let sourcing = try await app.fixtures.tenant(.sourcingCompany, users: [[.partnerUser]])
+            let first = try await app.fixtures.tenant(.partnerCompany, users: [[.partnerUser]])
+            let second = try await app.fixtures.tenant(.partnerCompany, users: [[.partnerUser]])
+            let token = sourcing.users[0].token
+            let timers = LeadTimerService(database: app.fixtures.database, now: clock.function)
+            let lead = try #require((try await app.request(.post, "/v1/leads", token: token, json: leadBody)).json?["id"] as? String)
+            let referral = try #require((try await app.request(.post, "/v1/leads/\(lead)/referrals", token: token, json: #"{"partner_id":"\#(first.tenant.id)"}"#)).json?["id"] as? String)
+
+            clock.advance(by: 6 * 86_400)
+            #expect(try await timers.fireDue() == 0)
+            clock.advance(by: 2 * 86_400)
+            #expect(try await timers.fireDue() == 1)
+            #expect(try await timers.fireDue() == 0)
+            let mirrored = try await app.request(.get, "/v1/referrals/\(referral)", token: token)
+            #expect(mirrored.json?["status"] as? String == "expired")
+            let firstLead = try #require(((try await app.request(.get, "/v1/leads", token: first.users[0].token)).json?["items"] as? [[String: Any]])?.first)
+            #expect(firstLead["status"] as? String == "expired")
+
+            #expect(try await app.request(.post, "/v1/leads/\(lead)/referrals", token: token, json: #"{"partner_id":"\#(second.tenant.id)"}"#).status == .created)
+            #expect(((try await app.request(.get, "/v1/leads", token: first.users[0].token)).json?["items"] as? [Any])?.isEmpty == true)
+        }
+    }
+
+    @Test("001: the expiry counter restarts at acceptance: thirty days later an unconverted lead expires")
+    func expiryAfterAcceptance() async throws {
+        let clock = VirtualClock()
+        try await withTestApplication(configure: { $0.now = clock.function; $0.timerInterval = nil }) { app in
+            let partner = try await app.fixtures.tenant(.partnerCompany, users: [[.partnerUser]])
+            let token = partner.users[0].token
+            let timers = LeadTimerService(database: app.fixtures.database, now: clock.function)
+            let lead = try #require((try await app.request(.post, "/v1/leads", token: token, json: leadBody)).json?["id"] as? String)
+            clock.advance(by: 5 * 86_400)
+            _ = try await app.request(.post, "/v1/leads/\(lead)/actions/accept", token: token, json: "{}")
+            clock.advance(by: 29 * 86_400)
+            #expect(try await timers.fireDue() == 0)
+            clock.advance(by: 2 * 86_400)
+            #expect(try await timers.fireDue() == 1)
+            #expect((try await app.request(.get, "/v1/leads/\(lead)", token: token)).json?["status"] as? String == "expired")
+        }
+    }
+
+    @Test("two timer services on one database, as two server processes, never fire a timer twice")
+    func twoProcesses() async throws {
+        let clock = VirtualClock()
+        try await withTestApplication(configure: { $0.now = clock.function; $0.timerInterval = nil }) { app in
+            let partner = try await app.fixtures.tenant(.partnerCompany, users: [[.partnerUser]])
+            let token = partner.users[0].token
+            var ids: [String] = []
+            for index in 0..<40 {
+                ids.append(try #require((try await app.request(.post, "/v1/leads", token: token, json: #"{"contact":{"name":"N\#(index)","email":"n\#(index)@x.test"}}"#)).json?["id"] as? String))
+            }
+            clock.advance(by: 8 * 86_400)
+            let database = app.fixtures.database
+            let fired = try await withThrowingTaskGroup(of: Int.self) { group in
+                for _ in 0..<2 {
+                    group.addTask { try await LeadTimerService(database: database, now: clock.function).fireDue(batch: 7) }
+                }
+                return try await group.reduce(0, +)
+            }
+            for id in ids {
+                let history = try await app.request(.get, "/v1/leads/\(id)/history", token: token)
+                #expect((history.json?["items"] as? [[String: Any]])?.filter { $0["action"] as? String == "expire" }.count == 1)
+            }
+            #expect(fired == 40)
+            let expired = try await app.request(.get, "/v1/leads?status=expired&limit=100", token: token)
+            #expect((expired.json?["items"] as? [Any])?.count == 40)
+        }
+    }
+
+    @Test("the server's own timer service fires due timers as the clock moves")
+    func serviceRuns() async throws {
+        let clock = VirtualClock()
+        try await withTestApplication(configure: { $0.now = clock.function; $0.timerInterval = .milliseconds(50) }) { app in
+            let partner = try await app.fixtures.tenant(.partnerCompany, users: [[.partnerUser]])
+            let token = partner.users[0].token
+            let lead = try #require((try await app.request(.post, "/v1/leads", token: token, json: leadBody)).json?["id"] as? String)
+            clock.advance(by: 8 * 86_400)
+            var status: String?
+            for _ in 0..<100 {
+                status = (try await app.request(.get, "/v1/leads/\(lead)", token: token)).json?["status"] as? String
+                if status == "expired" { break }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            #expect(status == "expired")
+        }
+    }
+}
