@@ -79,7 +79,7 @@ public func buildRouter(
     ).addRoutes(to: authenticated)
     ReferralController(
         database: database, referrals: PostgresReferralRepository(logger: logger), leads: PostgresLeadRepository(logger: logger),
-        tenants: tenants, now: configuration.now
+        tenants: tenants, listings: listings, now: configuration.now
     ).addRoutes(to: authenticated)
     CRMController(
         database: database, clients: PostgresClientRepository(logger: logger), opportunities: PostgresOpportunityRepository(logger: logger),

@@ -93,3 +93,34 @@ struct ReferralTests {
         }
     }
 }
+
+@Suite("Routing suggestions over HTTP")
+struct RoutingHTTPTests {
+    @Test("suggestions rank other hubs' listings, and a hub that accepts its referrals rises above one that declines them")
+    func suggestions() async throws {
+        try await withTestApplication { app in
+            let source = try await app.fixtures.tenant(.hub, users: [[.moderator]], listings: [ListingDraft(name: "Own", serviceAreas: ["Oakland"])])
+            let accepting = try await app.fixtures.tenant(.hub, users: [[.moderator]], listings: [ListingDraft(name: "Yes Hub desk", serviceAreas: ["Oakland"], categories: ["Grants"])])
+            let declining = try await app.fixtures.tenant(.hub, users: [[.moderator]], listings: [ListingDraft(name: "A No Hub desk", serviceAreas: ["Oakland"], categories: ["Grants"])])
+            _ = try await app.fixtures.tenant(.hub, listings: [ListingDraft(name: "Far away", serviceAreas: ["Fresno"])])
+            let token = source.users[0].token
+            func newLead() async throws -> String {
+                try #require((try await app.request(.post, "/v1/leads", token: token, json: #"{"contact":{"name":"R","email":"r@x.test","city":"Oakland"},"category":"Grants"}"#)).json?["id"] as? String)
+            }
+            func names(_ lead: String) async throws -> [String] {
+                let response = try await app.request(.get, "/v1/leads/\(lead)/routing-suggestions", token: token)
+                return (response.json?["items"] as? [[String: Any]] ?? []).compactMap { ($0["listing"] as? [String: Any])?["name"] as? String }
+            }
+            let lead = try await newLead()
+            // Equal on area and category, no history yet: by name.
+            #expect(try await names(lead) == ["A No Hub desk", "Yes Hub desk", "Far away"])
+            for (hub, action) in [(accepting, "accept"), (declining, "decline")] {
+                let referred = try await newLead()
+                _ = try await app.request(.post, "/v1/leads/\(referred)/actions/refer_external", token: token, json: #"{"listing_id":"\#(hub.listings[0].id)"}"#)
+                let landed = try #require(((try await app.request(.get, "/v1/leads", token: hub.users[0].token)).json?["items"] as? [[String: Any]])?.first?["id"] as? String)
+                _ = try await app.request(.post, "/v1/leads/\(landed)/actions/\(action)", token: hub.users[0].token, json: "{}")
+            }
+            #expect(try await names(lead) == ["Yes Hub desk", "A No Hub desk", "Far away"])
+        }
+    }
+}

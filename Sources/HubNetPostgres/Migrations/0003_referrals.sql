@@ -43,3 +43,21 @@ GRANT SELECT, INSERT, UPDATE ON referrals TO hubnet_app;
 -- each inside that lead's own tenant transaction.
 CREATE POLICY leads_scheduler_scan ON leads FOR SELECT USING (hubnet_current_scope() = 'scheduler');
 CREATE INDEX leads_expiry_idx ON leads (expires_at) WHERE completed_at IS NULL AND withdrawn_at IS NULL;
+
+-- Per-hub figures for routing suggestions: counts only, never a lead. Runs as the schema owner
+-- (SECURITY DEFINER) so it can count across tenants; the server may call it, not read the rows.
+CREATE FUNCTION hubnet_routing_stats(hubs UUID[], since TIMESTAMPTZ, now TIMESTAMPTZ)
+    RETURNS TABLE (tenant_id UUID, received BIGINT, accepted BIGINT, open_overdue BIGINT)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path = public, pg_temp
+    AS $$
+        SELECT h.id,
+               count(l.id) FILTER (WHERE l.source = 'referral' AND l.created_at >= since),
+               count(l.id) FILTER (WHERE l.source = 'referral' AND l.created_at >= since AND l.accepted_at IS NOT NULL),
+               count(l.id) FILTER (WHERE l.completed_at IS NULL AND l.expected_completion_at < now AND l.withdrawn_at IS NULL)
+        FROM unnest(hubs) AS h(id)
+        LEFT JOIN leads AS l ON l.tenant_id = h.id
+        GROUP BY h.id
+    $$;
+REVOKE ALL ON FUNCTION hubnet_routing_stats(UUID[], TIMESTAMPTZ, TIMESTAMPTZ) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION hubnet_routing_stats(UUID[], TIMESTAMPTZ, TIMESTAMPTZ) TO hubnet_app;

@@ -123,6 +123,34 @@ public struct PostgresListingRepository: Sendable {
         return listings.map { ($0, hubNames[$0.tenantID] ?? "") }
     }
 
+    /// Published listings of other hubs that accept referrals, for routing suggestions. Runs inside
+    /// `Database.withDirectory`.
+    public func referralTargets(excluding tenant: Tenant.ID, limit: Int = 500, on connection: PostgresConnection) async throws -> [Listing] {
+        try await Self.listings(
+            connection.query(
+                """
+                SELECT \(unescaped: Self.columns) FROM listings
+                WHERE published AND accepting_referrals AND tenant_id <> \(tenant)
+                ORDER BY name, id LIMIT \(limit)
+                """, logger: logger))
+    }
+
+    /// How each hub has answered referrals since `since`, and its overdue open leads at `now`:
+    /// counts only, through a function that may count across tenants.
+    public func routingRecords(for hubs: [Tenant.ID], since: Date, now: Date, on connection: PostgresConnection)
+        async throws -> [Tenant.ID: Routing.HubRecord]
+    {
+        guard !hubs.isEmpty else { return [:] }
+        let rows = try await connection.query(
+            "SELECT tenant_id, received, accepted, open_overdue FROM hubnet_routing_stats(\(hubs), \(since), \(now))",
+            logger: logger)
+        var records: [Tenant.ID: Routing.HubRecord] = [:]
+        for try await (tenant, received, accepted, overdue) in rows.decode((Tenant.ID, Int, Int, Int).self) {
+            records[tenant] = Routing.HubRecord(received: received, accepted: accepted, openOverdue: overdue)
+        }
+        return records
+    }
+
     /// A published listing of any hub, by id. Runs inside `Database.withDirectory`.
     public func published(_ id: Listing.ID, on connection: PostgresConnection) async throws -> Listing? {
         try await Self.listings(

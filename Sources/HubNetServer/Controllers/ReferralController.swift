@@ -10,6 +10,7 @@ struct ReferralController {
     let referrals: PostgresReferralRepository
     let leads: PostgresLeadRepository
     let tenants: PostgresTenantRepository
+    let listings: PostgresListingRepository
     let now: @Sendable () -> Date
 
     func addRoutes(to group: RouterGroup<AppRequestContext>) {
@@ -19,6 +20,7 @@ struct ReferralController {
         group.get("referrals/{id}/history", use: history)
         group.post("referrals/{id}/actions/{action}", use: act)
         group.get("reports/referrals", use: outcomes)
+        group.get("leads/{id}/routing-suggestions", use: suggestions)
     }
 
     struct ReferRequest: Decodable, Sendable {
@@ -114,6 +116,51 @@ struct ReferralController {
             accepted: all.filter { $0.acceptedAt != nil }.count, declined: all.filter { $0.declinedAt != nil }.count,
             converted: all.filter { $0.lifeCycle == .won }.count, expired: all.filter { $0.lifeCycle == .expired }.count,
             medianSecondsToFirstAction: delays.isEmpty ? nil : Int(delays[delays.count / 2]))
+    }
+
+    struct SuggestionList: ResponseEncodable {
+        struct Item: Encodable {
+            var listing: DirectoryEntryResponse
+            var score: Double
+            var matchesServiceArea: Bool
+            var matchesCategory: Bool
+            var acceptanceRate: Double
+            var referralsReceived: Int
+            var openOverdue: Int
+        }
+        var items: [Item]
+    }
+
+    /// Listings of other hubs to refer this lead to, best first (see `Routing.rank`).
+    @Sendable func suggestions(_ request: Request, context: AppRequestContext) async throws -> SuggestionList {
+        let caller = try context.requireUser()
+        let id = try context.id("id", of: Lead.self, "lead")
+        var limit = 10
+        if let text = request.uri.queryParameters.get("limit") {
+            guard let number = Int(text), (1...50).contains(number) else { throw DomainError.invalid("limit", "must be between 1 and 50") }
+            limit = number
+        }
+        guard let lead = try await database.withTenant(caller.tenantID, { connection in
+            try await leads.get(id, tenant: caller.tenantID, on: connection)
+        }) else { throw DomainError.notFound("lead") }
+        let now = now()
+        let (candidates, records) = try await database.withDirectory { connection in
+            let candidates = try await listings.referralTargets(excluding: caller.tenantID, on: connection)
+            let records = try await listings.routingRecords(
+                for: Array(Set(candidates.map(\.tenantID))), since: now - 90 * 86_400, now: now, on: connection)
+            return (candidates, records)
+        }
+        var hubNames: [Tenant.ID: String] = [:]
+        for hub in Set(candidates.map(\.tenantID)) { hubNames[hub] = try await tenants.get(hub)?.name }
+        let ranked = Routing.rank(candidates, for: lead.details, records: records).prefix(limit)
+        return SuggestionList(
+            items: ranked.map {
+                .init(
+                    listing: DirectoryEntryResponse($0.listing, hubName: hubNames[$0.listing.tenantID] ?? ""), score: $0.score,
+                    matchesServiceArea: $0.matchesArea, matchesCategory: $0.matchesCategory,
+                    acceptanceRate: $0.record.acceptanceRate, referralsReceived: $0.record.received,
+                    openOverdue: $0.record.openOverdue)
+            })
     }
 
     private func referralID(_ context: AppRequestContext) throws -> (AuthenticatedUser, Referral.ID) {
