@@ -22,9 +22,17 @@ public func buildApplication(
     var application = Application(
         router: router,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "hubnet"),
-        services: [client] + (configuration.timerInterval.map {
-            [LeadTimerService(database: database, now: configuration.now, interval: $0)] as [any Service]
-        } ?? []),
+        services: [client]
+            + (configuration.timerInterval.map {
+                [LeadTimerService(database: database, now: configuration.now, interval: $0)] as [any Service]
+            } ?? [])
+            + (configuration.deliveryInterval.map {
+                [
+                    OutboxDeliveryService(
+                        database: database, smtp: configuration.smtp, retry: configuration.retryPolicy, now: configuration.now,
+                        interval: $0)
+                ] as [any Service]
+            } ?? []),
         logger: logger)
     application.beforeServerStarts {
         try await verifyDatabase(client: client, logger: logger)
@@ -88,6 +96,10 @@ public func buildRouter(
     MessageTemplateController(
         database: database, templates: PostgresMessageTemplateRepository(logger: logger),
         workflows: PostgresWorkflowTemplateRepository(logger: logger), leads: PostgresLeadRepository(logger: logger), tenants: tenants
+    ).addRoutes(to: authenticated)
+    WebhookController(
+        database: database, webhooks: PostgresWebhookRepository(logger: logger), outbox: PostgresOutboxRepository(logger: logger),
+        now: configuration.now
     ).addRoutes(to: authenticated)
     ReportController(database: database, templates: PostgresWorkflowTemplateRepository(logger: logger), now: configuration.now)
         .addRoutes(to: authenticated)

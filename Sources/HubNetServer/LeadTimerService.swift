@@ -69,7 +69,9 @@ public struct LeadTimerService: Service {
             else { return false }
             try await leads.apply(decision, to: lead, actor: nil, reason: "expired", at: now, on: connection)
             if let updated = try await leads.get(id, tenant: tenant, on: connection) {
-                try await referrals.mirror(updated, template: template, reason: nil, now: now, on: connection)
+                try await referrals.mirror(
+                    updated, template: template, reason: nil,
+                    notifying: decision.effects.contains(.notifyReferralCreator) ? decision.action : nil, now: now, on: connection)
             }
             return true
         }

@@ -1,4 +1,5 @@
 import Foundation
+import HubNetCore
 import HubNetPostgres
 
 /// Every setting of the server, read from one place. Each key is an environment variable; the
@@ -27,6 +28,13 @@ public struct ServerConfiguration: Sendable {
     /// How often the lead timers (expiry) are checked; `nil` runs no timer service in this process
     /// (tests that move a virtual clock fire timers themselves). Default one second.
     public var timerInterval: Duration? = .seconds(1)
+    /// `HUBNET_SMTP_URL` (`smtp://host:port`) and `HUBNET_MAIL_FROM`: the relay notification emails
+    /// go through. Without it, emails wait in the outbox (and are retried) until one is configured.
+    public var smtp: SMTPClient?
+    /// How often the outbox is delivered; `nil` runs no delivery service in this process. Default one second.
+    public var deliveryInterval: Duration? = .seconds(1)
+    /// When failed deliveries are tried again.
+    public var retryPolicy = RetryPolicy()
     /// What time it is: the system clock, or a virtual one in tests and the simulator.
     public var now: @Sendable () -> Date = { Date() }
 
@@ -78,5 +86,11 @@ public struct ServerConfiguration: Sendable {
         self.leadFormSubmissionsPerMinute = leadFormRate
         self.trustForwardedFor = trustProxy
         self.timerInterval = timerMilliseconds == 0 ? nil : .milliseconds(timerMilliseconds)
+        self.deliveryInterval = self.timerInterval
+        if let relay = environment["HUBNET_SMTP_URL"], !relay.isEmpty {
+            do {
+                self.smtp = try SMTPClient(url: relay, from: environment["HUBNET_MAIL_FROM"].flatMap { $0.isEmpty ? nil : $0 } ?? "hubnet@localhost")
+            } catch { throw ConfigurationError("HUBNET_SMTP_URL: \(error)") }
+        }
     }
 }

@@ -9,12 +9,19 @@ public struct PostgresReferralRepository: Sendable {
     public let logger: Logger
     let leads: PostgresLeadRepository
     let templates: PostgresWorkflowTemplateRepository
+    let outbox: PostgresOutboxRepository
 
     public init(logger: Logger) {
         self.logger = logger
         self.leads = PostgresLeadRepository(logger: logger)
         self.templates = PostgresWorkflowTemplateRepository(logger: logger)
+        self.outbox = PostgresOutboxRepository(logger: logger)
     }
+
+    /// What the referral's creator is told (000: accept, decline, contact; 001: expiry), with #tags.
+    static let notice = MessageTemplate(
+        name: "referral update", channel: .email, subject: "Your referral of #lead.name: #lead.status",
+        body: "#hub.name has marked #lead.name as #lead.status.\n#action.reason\n")
 
     static let columns = """
         id, tenant_id, source_lead_id, target_tenant_id, target_lead_id, target_kind, target_listing_id, created_by,
@@ -83,14 +90,16 @@ public struct PostgresReferralRepository: Sendable {
     }
 
     /// After the target acted on a referred lead (inside the target's transaction), copies its
-    /// progress into the source's referral row, and returns to the target's tenant.
+    /// progress into the source's referral row, enqueues the notice to the referral's creator when
+    /// the action notifies (`notifying` is the action's key), and returns to the target's tenant.
     public func mirror(
-        _ lead: Lead, template: WorkflowTemplate, reason: String?, now: Date, on connection: PostgresConnection
+        _ lead: Lead, template: WorkflowTemplate, reason: String?, notifying action: String? = nil, now: Date,
+        on connection: PostgresConnection
     ) async throws {
         guard let referral = lead.referralID, let source = lead.sourceTenantID else { return }
         let status = template.status(lead.state.status)
         try await Database.enter(source, on: connection, logger: logger)
-        try await connection.query(
+        let updated = try await connection.query(
             """
             UPDATE referrals SET status = \(lead.state.status), status_name = \(status?.name ?? lead.state.status),
                 life_cycle = \(status?.lifeCycle.rawValue ?? LifeCycle.pending.rawValue), stage = \(status?.stage),
@@ -98,7 +107,27 @@ public struct PostgresReferralRepository: Sendable {
                 accepted_at = \(lead.state.acceptedAt), declined_at = \(lead.state.declinedAt),
                 completed_at = \(lead.state.completedAt), reason = COALESCE(\(reason), reason)
             WHERE tenant_id = \(source) AND id = \(referral) AND withdrawn_at IS NULL
-            """, logger: logger)
+            RETURNING created_by
+            """, logger: logger
+        ).collect()
+        if let action, let creator = try updated.first?.decode(User.ID.self) {
+            let email = try await connection.query(
+                "SELECT email FROM users WHERE tenant_id = \(source) AND id = \(creator) AND deactivated_at IS NULL",
+                logger: logger
+            ).collect().first?.decode(String.self)
+            let hubName = try await connection.query("SELECT name FROM tenants WHERE id = \(lead.tenantID)", logger: logger)
+                .collect().first?.decode(String.self) ?? ""
+            var values = MessageTemplate.values(for: lead, statusName: status?.name ?? lead.state.status, hubName: hubName)
+            values["action.name"] = action
+            values["action.reason"] = reason.map { "Reason: \($0)" } ?? ""
+            let (subject, body) = Self.notice.rendered(values)
+            let event = WebhookEvent(
+                event: "referral.\(action)", referralID: referral.description, status: lead.state.status,
+                statusName: status?.name ?? lead.state.status, reason: reason, at: now)
+            try await outbox.enqueue(
+                event: event.event, email: email, subject: subject, body: body, webhookBody: try event.json(), tenant: source,
+                now: now, on: connection)
+        }
         try await Database.enter(lead.tenantID, on: connection, logger: logger)
     }
 
@@ -182,6 +211,27 @@ public struct PostgresReferralRepository: Sendable {
                     reason: try r["reason"].decode(String?.self), withdrawnAt: try r["withdrawn_at"].decode(Date?.self)))
         }
         return result
+    }
+}
+
+/// The JSON a webhook receives.
+struct WebhookEvent: Encodable {
+    var event: String
+    var referralID: String
+    var status: String
+    var statusName: String
+    var reason: String?
+    var at: Date
+
+    enum CodingKeys: String, CodingKey {
+        case event, referralID = "referral_id", status, statusName = "status_name", reason, at
+    }
+
+    func json() throws -> String {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.outputFormatting = [.sortedKeys]
+        return String(decoding: try encoder.encode(self), as: UTF8.self)
     }
 }
 

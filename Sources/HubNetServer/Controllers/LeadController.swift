@@ -291,7 +291,9 @@ struct LeadController {
                 throw DomainError.notFound("lead")
             }
             // A referred lead's source follows it: its referral row mirrors this action.
-            try await referrals.mirror(updated, template: template, reason: reason, now: now, on: connection)
+            try await referrals.mirror(
+                updated, template: template, reason: reason,
+                notifying: decision.effects.contains(.notifyReferralCreator) ? decision.action : nil, now: now, on: connection)
             return (updated, template)
         }
         context.logger.info("lead action", metadata: ["lead_id": "\(id)", "action": "\(actionKey)"])

@@ -1,0 +1,162 @@
+import Foundation
+import HubNetCore
+import Logging
+import PostgresNIO
+
+/// The transactional outbox: notifications are enqueued in the transaction of the action that
+/// causes them, and delivered later, each locked by one worker at a time.
+public struct PostgresOutboxRepository: Sendable {
+    public let logger: Logger
+
+    public init(logger: Logger) { self.logger = logger }
+
+    static let columns = "id, tenant_id, event, channel, recipient, webhook_id, subject, body, created_at, attempts"
+
+    /// Enqueues an email, and one message per webhook of the tenant subscribed to `event`.
+    public func enqueue(
+        event: String, email: String?, subject: String, body: String, webhookBody: String, tenant: Tenant.ID, now: Date,
+        on connection: PostgresConnection
+    ) async throws {
+        if let email {
+            try await connection.query(
+                """
+                INSERT INTO outbox (tenant_id, id, event, channel, recipient, subject, body, created_at, next_attempt_at)
+                VALUES (\(tenant), \(OutboxMessage.ID()), \(event), 'email', \(email), \(subject), \(body), \(now), \(now))
+                """, logger: logger)
+        }
+        try await connection.query(
+            """
+            INSERT INTO outbox (tenant_id, id, event, channel, recipient, webhook_id, body, created_at, next_attempt_at)
+            SELECT tenant_id, gen_random_uuid(), \(event), 'webhook', url, id, \(webhookBody), \(now), \(now)
+            FROM webhooks WHERE tenant_id = \(tenant) AND \(event) = ANY(events)
+            """, logger: logger)
+    }
+
+    /// Messages of every tenant due for an attempt. Runs inside `Database.withSchedulerScan`.
+    public func due(now: Date, limit: Int, on connection: PostgresConnection) async throws -> [(Tenant.ID, OutboxMessage.ID)] {
+        let rows = try await connection.query(
+            """
+            SELECT tenant_id, id FROM outbox
+            WHERE delivered_at IS NULL AND failed_at IS NULL AND next_attempt_at <= \(now)
+            ORDER BY next_attempt_at LIMIT \(limit)
+            """, logger: logger)
+        var due: [(Tenant.ID, OutboxMessage.ID)] = []
+        for try await (tenant, id) in rows.decode((Tenant.ID, OutboxMessage.ID).self) { due.append((tenant, id)) }
+        return due
+    }
+
+    /// Locks a due message, or `nil` when another worker holds it or it is no longer due.
+    public func lockDue(_ id: OutboxMessage.ID, tenant: Tenant.ID, now: Date, on connection: PostgresConnection) async throws
+        -> (OutboxMessage, secret: String?)?
+    {
+        let rows = try await connection.query(
+            """
+            SELECT o.id, o.tenant_id, o.event, o.channel, o.recipient, o.webhook_id, o.subject, o.body, o.created_at, o.attempts,
+                   w.secret
+            FROM outbox AS o LEFT JOIN webhooks AS w ON w.tenant_id = o.tenant_id AND w.id = o.webhook_id
+            WHERE o.tenant_id = \(tenant) AND o.id = \(id) AND o.delivered_at IS NULL AND o.failed_at IS NULL
+              AND o.next_attempt_at <= \(now)
+            FOR UPDATE OF o SKIP LOCKED
+            """, logger: logger)
+        for try await (id, tenant, event, channel, recipient, webhook, subject, body, createdAt, attempts, secret) in rows.decode(
+            (OutboxMessage.ID, Tenant.ID, String, String, String, Webhook.ID?, String, String, Date, Int, String?).self)
+        {
+            let message = OutboxMessage(
+                id: id, tenantID: tenant, event: event, channel: .init(rawValue: channel) ?? .email, recipient: recipient,
+                webhookID: webhook, subject: subject, body: body, createdAt: createdAt, attempts: attempts)
+            return (message, secret)
+        }
+        return nil
+    }
+
+    /// Records one attempt's outcome: delivered, retry at `retryAt`, or (no `retryAt`) given up.
+    public func record(
+        _ message: OutboxMessage, delivered: Bool, error: String?, retryAt: Date?, now: Date, on connection: PostgresConnection
+    ) async throws {
+        let attempt = message.attempts + 1
+        let outcome = delivered ? "delivered" : (retryAt == nil ? "failed" : "retrying")
+        try await connection.query(
+            """
+            UPDATE outbox SET attempts = \(attempt), last_error = \(error),
+                delivered_at = CASE WHEN \(delivered) THEN \(now) END,
+                failed_at = CASE WHEN NOT \(delivered) AND \(retryAt)::TIMESTAMPTZ IS NULL THEN \(now) END,
+                next_attempt_at = COALESCE(\(retryAt), next_attempt_at)
+            WHERE tenant_id = \(message.tenantID) AND id = \(message.id)
+            """, logger: logger)
+        try await connection.query(
+            """
+            INSERT INTO deliveries (tenant_id, id, outbox_id, attempt, at, outcome, detail)
+            VALUES (\(message.tenantID), \(UUID()), \(message.id), \(attempt), \(now), \(outcome), \(error))
+            """, logger: logger)
+    }
+
+    public struct LogEntry: Sendable {
+        public var outboxID: OutboxMessage.ID
+        public var event: String
+        public var channel: String
+        public var recipient: String
+        public var attempt: Int
+        public var at: Date
+        public var outcome: String
+        public var detail: String?
+    }
+
+    /// The tenant's delivery log, newest first.
+    public func log(tenant: Tenant.ID, limit: Int, on connection: PostgresConnection) async throws -> [LogEntry] {
+        let rows = try await connection.query(
+            """
+            SELECT d.outbox_id, o.event, o.channel, o.recipient, d.attempt, d.at, d.outcome, d.detail
+            FROM deliveries AS d JOIN outbox AS o ON o.tenant_id = d.tenant_id AND o.id = d.outbox_id
+            WHERE d.tenant_id = \(tenant) ORDER BY d.at DESC, d.attempt DESC LIMIT \(limit)
+            """, logger: logger)
+        var entries: [LogEntry] = []
+        for try await (id, event, channel, recipient, attempt, at, outcome, detail) in rows.decode(
+            (OutboxMessage.ID, String, String, String, Int, Date, String, String?).self)
+        {
+            entries.append(LogEntry(outboxID: id, event: event, channel: channel, recipient: recipient, attempt: attempt, at: at, outcome: outcome, detail: detail))
+        }
+        return entries
+    }
+}
+
+/// Webhooks a tenant registered for events.
+public struct PostgresWebhookRepository: Sendable {
+    public let logger: Logger
+
+    public init(logger: Logger) { self.logger = logger }
+
+    /// Registers a webhook; returns it with its signing secret, shown once.
+    public func create(url: String, events: [String], tenant: Tenant.ID, now: Date, on connection: PostgresConnection)
+        async throws -> (Webhook, secret: String)
+    {
+        guard let url = try Validate.optionalURL(url, field: "url") else { throw DomainError.invalid("url", "must not be empty") }
+        guard !events.isEmpty else { throw DomainError.invalid("events", "must name at least one event") }
+        if let unknown = events.first(where: { !Webhook.knownEvents.contains($0) }) {
+            throw DomainError.invalid("events", "unknown event '\(unknown)'; known: \(Webhook.knownEvents.sorted().joined(separator: ", "))")
+        }
+        let secret = BearerToken.generate(.user, tenant: tenant).secret
+        let webhook = Webhook(id: .init(), url: url, events: events, createdAt: now)
+        try await connection.query(
+            """
+            INSERT INTO webhooks (tenant_id, id, url, secret, events, created_at)
+            VALUES (\(tenant), \(webhook.id), \(url), \(secret), \(events), \(now))
+            """, logger: logger)
+        return (webhook, secret)
+    }
+
+    public func list(tenant: Tenant.ID, on connection: PostgresConnection) async throws -> [Webhook] {
+        let rows = try await connection.query(
+            "SELECT id, url, events, created_at FROM webhooks WHERE tenant_id = \(tenant) ORDER BY created_at, id", logger: logger)
+        var hooks: [Webhook] = []
+        for try await (id, url, events, createdAt) in rows.decode((Webhook.ID, String, [String], Date).self) {
+            hooks.append(Webhook(id: id, url: url, events: events, createdAt: createdAt))
+        }
+        return hooks
+    }
+
+    public func delete(_ id: Webhook.ID, tenant: Tenant.ID, on connection: PostgresConnection) async throws -> Bool {
+        !(try await connection.query(
+            "DELETE FROM webhooks WHERE tenant_id = \(tenant) AND id = \(id) RETURNING id", logger: logger
+        ).collect().isEmpty)
+    }
+}

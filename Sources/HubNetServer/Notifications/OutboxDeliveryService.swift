@@ -1,0 +1,104 @@
+import AsyncHTTPClient
+import Crypto
+import Foundation
+import HubNetCore
+import HubNetPostgres
+import Logging
+import NIOCore
+import ServiceLifecycle
+
+/// Delivers the outbox: emails through the SMTP relay, webhooks by signed POST; retries failures
+/// with exponential backoff and logs every attempt for the tenant to read.
+///
+/// A message is locked (`FOR UPDATE SKIP LOCKED`) for the whole attempt, so two processes never
+/// send it at once, and marked delivered in the same transaction. If a process dies between a
+/// receiver's acceptance and the commit, the message is sent again: receivers recognise the repeat
+/// by its stable id (`Message-ID`, `X-HubNet-Delivery`).
+public struct OutboxDeliveryService: Service {
+    let database: Database
+    let outbox: PostgresOutboxRepository
+    let smtp: SMTPClient?
+    let retry: RetryPolicy
+    let now: @Sendable () -> Date
+    let interval: Duration
+    let logger: Logger
+
+    public init(
+        database: Database, smtp: SMTPClient?, retry: RetryPolicy = .init(), now: @escaping @Sendable () -> Date,
+        interval: Duration = .seconds(1)
+    ) {
+        self.database = database
+        self.outbox = PostgresOutboxRepository(logger: database.logger)
+        self.smtp = smtp
+        self.retry = retry
+        self.now = now
+        self.interval = interval
+        self.logger = database.logger
+    }
+
+    public func run() async throws {
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            do {
+                _ = try await deliverDue()
+            } catch {
+                logger.warning("outbox: pass failed, retrying", metadata: ["error": "\(String(reflecting: error))"])
+            }
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+        }
+    }
+
+    /// One pass over every due message; returns how many were delivered.
+    @discardableResult
+    public func deliverDue(batch: Int = 100) async throws -> Int {
+        let now = now()
+        let due = try await database.withSchedulerScan { connection in
+            try await outbox.due(now: now, limit: batch, on: connection)
+        }
+        var delivered = 0
+        for (tenant, id) in due where try await attempt(id, tenant: tenant, now: now) { delivered += 1 }
+        return delivered
+    }
+
+    private func attempt(_ id: OutboxMessage.ID, tenant: Tenant.ID, now: Date) async throws -> Bool {
+        try await database.withTenant(tenant) { connection in
+            guard let (message, secret) = try await outbox.lockDue(id, tenant: tenant, now: now, on: connection) else { return false }
+            do {
+                try await send(message, secret: secret)
+                try await outbox.record(message, delivered: true, error: nil, retryAt: nil, now: now, on: connection)
+                return true
+            } catch {
+                let delay = retry.delay(afterAttempt: message.attempts + 1)
+                try await outbox.record(
+                    message, delivered: false, error: "\(error)".prefix(500).description, retryAt: delay.map { now + $0 }, now: now,
+                    on: connection)
+                return false
+            }
+        }
+    }
+
+    private func send(_ message: OutboxMessage, secret: String?) async throws {
+        switch message.channel {
+        case .email:
+            guard let smtp else { throw SMTPError(message: "no SMTP relay is configured (HUBNET_SMTP_URL)") }
+            try await smtp.send(to: message.recipient, subject: message.subject, body: message.body, messageID: message.id.description)
+        case .webhook:
+            var request = HTTPClientRequest(url: message.recipient)
+            request.method = .POST
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.headers.add(name: "X-HubNet-Event", value: message.event)
+            request.headers.add(name: "X-HubNet-Delivery", value: message.id.description)
+            request.headers.add(name: "X-HubNet-Signature", value: "sha256=" + Self.signature(message.body, secret: secret ?? ""))
+            request.body = .bytes(ByteBuffer(string: message.body))
+            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+            guard (200..<300).contains(response.status.code) else {
+                throw SMTPError(message: "the webhook answered \(response.status.code)")
+            }
+        }
+    }
+
+    /// HMAC-SHA256 of the body with the webhook's secret, hex: what receivers recompute to trust a call.
+    public static func signature(_ body: String, secret: String) -> String {
+        HMAC<SHA256>.authenticationCode(for: Data(body.utf8), using: SymmetricKey(data: Data(secret.utf8)))
+            .map { String(format: "%02x", $0) }.joined()
+    }
+}

@@ -1,0 +1,124 @@
+import Foundation
+import HTTPTypes
+import HubNetCore
+import HubNetServer
+import HubNetTestSupport
+import HummingbirdTesting
+import Testing
+
+@Suite("Notifications through the outbox", .serialized)
+struct NotificationTests {
+    let leadBody = #"{"contact":{"name":"Ada Obi","email":"ada@cafe.test","city":"Oakland"}}"#
+
+    /// A referring hub and a receiving hub with a listing; returns a function that refers a new
+    /// lead and gives the receiving hub's copy.
+    func network(_ app: TestApplication) async throws -> (source: TenantFixture, target: TenantFixture, refer: @Sendable () async throws -> String) {
+        let source = try await app.fixtures.tenant(.hub, name: "Referring Hub", users: [[.moderator]])
+        let target = try await app.fixtures.tenant(.hub, name: "Receiving Hub", users: [[.moderator]], listings: [ListingDraft(name: "Desk", serviceAreas: ["X"])])
+        let body = leadBody
+        let refer: @Sendable () async throws -> String = {
+            let lead = try #require((try await app.request(.post, "/v1/leads", token: source.users[0].token, json: body)).json?["id"] as? String)
+            _ = try await app.request(.post, "/v1/leads/\(lead)/actions/refer_external", token: source.users[0].token, json: #"{"listing_id":"\#(target.listings[0].id)"}"#)
+            let leads = try #require((try await app.request(.get, "/v1/leads?sort=-created_at&limit=1", token: target.users[0].token)).json?["items"] as? [[String: Any]])
+            return try #require(leads.first?["id"] as? String)
+        }
+        return (source, target, refer)
+    }
+
+    @Test("000: the target's accept, decline and contact each send exactly one email to the referral's creator")
+    func emails() async throws {
+        let smtp = try await SMTPReceiver()
+        defer { smtp.stop() }
+        try await withTestApplication(configure: {
+            $0.smtp = SMTPClient(host: "127.0.0.1", port: smtp.port, from: "hubnet@test.local")
+            $0.deliveryInterval = nil
+        }) { app in
+            let (source, target, refer) = try await network(app)
+            let delivery = OutboxDeliveryService(database: app.fixtures.database, smtp: SMTPClient(host: "127.0.0.1", port: smtp.port, from: "hubnet@test.local"), now: { Date() })
+            for action in ["accept", "decline", "contact"] {
+                let lead = try await refer()
+                _ = try await app.request(.post, "/v1/leads/\(lead)/actions/\(action)", token: target.users[0].token, json: "{}")
+            }
+            // A second pass (as after a restart) finds nothing left to send.
+            #expect(try await delivery.deliverDue() == 3)
+            #expect(try await delivery.deliverDue() == 0)
+            let messages = smtp.messages
+            #expect(messages.count == 3)
+            let creator = source.users[0].user.email
+            #expect(messages.allSatisfy { $0.contains("To: <\(creator)>") })
+            for status in ["Accepted", "Declined", "Contacted"] {
+                #expect(messages.filter { $0.contains("Subject: Your referral of Ada Obi: \(status)") }.count == 1, "\(status)")
+            }
+            #expect(messages.allSatisfy { $0.contains("Receiving Hub has marked Ada Obi") })
+            let log = try await app.request(.get, "/v1/deliveries", token: source.admin.token)
+            #expect((log.json?["items"] as? [[String: Any]])?.filter { $0["outcome"] as? String == "delivered" }.count == 3)
+        }
+    }
+
+    @Test("webhooks are signed with HMAC-SHA256, retried with backoff after a failure, and logged")
+    func webhooks() async throws {
+        let receiver = try await WebhookReceiver(failing: 1)
+        defer { receiver.stop() }
+        let clock = VirtualClock()
+        try await withTestApplication(configure: { $0.now = clock.function; $0.deliveryInterval = nil }) { app in
+            let (source, target, refer) = try await network(app)
+            let hook = try await app.request(
+                .post, "/v1/webhooks", token: source.admin.token, json: #"{"url":"\#(receiver.url)","events":["referral.accept"]}"#)
+            let secret = try #require(hook.json?["secret"] as? String)
+            #expect(try await app.request(.post, "/v1/webhooks", token: source.admin.token, json: #"{"url":"\#(receiver.url)","events":["lead.sneeze"]}"#).errorCode == "validation_failed")
+            let lead = try await refer()
+            _ = try await app.request(.post, "/v1/leads/\(lead)/actions/contact", token: target.users[0].token, json: "{}")
+            _ = try await app.request(.post, "/v1/leads/\(lead)/actions/accept", token: target.users[0].token, json: "{}")
+            let delivery = OutboxDeliveryService(
+                database: app.fixtures.database, smtp: nil, retry: RetryPolicy(base: 60, cap: 600, maximumAttempts: 3), now: clock.function)
+
+            // The first call fails; the retry waits for its backoff.
+            _ = try await delivery.deliverDue()
+            #expect(receiver.calls.count == 1)
+            clock.advance(by: 30)
+            _ = try await delivery.deliverDue()
+            #expect(receiver.calls.count == 1)
+            clock.advance(by: 31)
+            _ = try await delivery.deliverDue()
+            #expect(receiver.calls.count == 2)
+            clock.advance(by: 3600)
+            _ = try await delivery.deliverDue()
+            #expect(receiver.calls.count == 2)
+
+            // Only the subscribed event was sent; both attempts carry one delivery id and a valid signature.
+            let calls = receiver.calls
+            #expect(calls.allSatisfy { $0.headers[HTTPField.Name("X-HubNet-Event")!] == "referral.accept" })
+            #expect(Set(calls.compactMap { $0.headers[HTTPField.Name("X-HubNet-Delivery")!] }).count == 1)
+            for call in calls {
+                #expect(call.headers[HTTPField.Name("X-HubNet-Signature")!] == "sha256=" + OutboxDeliveryService.signature(call.body, secret: secret))
+                #expect(call.body.contains(#""status":"accepted""#))
+            }
+            let log = try #require((try await app.request(.get, "/v1/deliveries", token: source.admin.token)).json?["items"] as? [[String: Any]])
+            // Emails have no relay here: they wait and retry; the webhook's two attempts are logged.
+            let webhookOutcomes = log.filter { $0["channel"] as? String == "webhook" }.compactMap { $0["outcome"] as? String }
+            #expect(webhookOutcomes == ["delivered", "retrying"])
+        }
+    }
+
+    @Test("two delivery services on one database, as two server processes, send each message once")
+    func twoProcesses() async throws {
+        let receiver = try await WebhookReceiver()
+        defer { receiver.stop() }
+        try await withTestApplication(configure: { $0.deliveryInterval = nil }) { app in
+            let (source, target, refer) = try await network(app)
+            _ = try await app.request(.post, "/v1/webhooks", token: source.admin.token, json: #"{"url":"\#(receiver.url)","events":["referral.contact"]}"#)
+            for _ in 0..<12 {
+                let lead = try await refer()
+                _ = try await app.request(.post, "/v1/leads/\(lead)/actions/contact", token: target.users[0].token, json: "{}")
+            }
+            let database = app.fixtures.database
+            let delivered = try await withThrowingTaskGroup(of: Int.self) { group in
+                for _ in 0..<2 { group.addTask { try await OutboxDeliveryService(database: database, smtp: nil, now: { Date() }).deliverDue() } }
+                return try await group.reduce(0, +)
+            }
+            #expect(delivered == 12)
+            #expect(receiver.calls.count == 12)
+            #expect(Set(receiver.calls.compactMap { $0.headers[HTTPField.Name("X-HubNet-Delivery")!] }).count == 12)
+        }
+    }
+}
