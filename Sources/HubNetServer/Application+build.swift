@@ -64,6 +64,7 @@ public func buildRouter(
     OperationsController(database: database, registry: registry).addRoutes(to: router)
     let api = router.group("v1")
     DirectoryController(database: database, listings: listings).addRoutes(to: api)
+    EmailActionController(database: database, links: configuration.emailLinks, now: configuration.now).addRoutes(to: api)
     LeadFormController(
         database: database, listings: listings, leads: PostgresLeadRepository(logger: logger),
         templates: PostgresWorkflowTemplateRepository(logger: logger),
@@ -83,11 +84,11 @@ public func buildRouter(
         activities: PostgresLeadActivityRepository(logger: logger), templates: PostgresWorkflowTemplateRepository(logger: logger),
         users: PostgresUserRepository(logger: logger), opportunities: PostgresOpportunityRepository(logger: logger),
         types: PostgresLeadTypeRepository(logger: logger), referrals: PostgresReferralRepository(logger: logger),
-        listings: listings, now: configuration.now
+        listings: listings, links: configuration.emailLinks, now: configuration.now
     ).addRoutes(to: authenticated)
     ReferralController(
         database: database, referrals: PostgresReferralRepository(logger: logger), leads: PostgresLeadRepository(logger: logger),
-        tenants: tenants, listings: listings, now: configuration.now
+        tenants: tenants, listings: listings, links: configuration.emailLinks, now: configuration.now
     ).addRoutes(to: authenticated)
     CRMController(
         database: database, clients: PostgresClientRepository(logger: logger), opportunities: PostgresOpportunityRepository(logger: logger),

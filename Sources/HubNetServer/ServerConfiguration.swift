@@ -35,6 +35,11 @@ public struct ServerConfiguration: Sendable {
     public var deliveryInterval: Duration? = .seconds(1)
     /// When failed deliveries are tried again.
     public var retryPolicy = RetryPolicy()
+    /// `HUBNET_PUBLIC_URL`: where people reach this server, for links in emails. Default `http://host:port`.
+    public var publicURL: String?
+    /// `HUBNET_LINK_SECRET`: the key that signs act-from-email links. Unset: a random key per process,
+    /// so links die with it; set one shared secret for several processes or restarts.
+    public var linkSecret: Data = Data((0..<32).map { _ in UInt8.random(in: .min ... .max) })
     /// What time it is: the system clock, or a virtual one in tests and the simulator.
     public var now: @Sendable () -> Date = { Date() }
 
@@ -87,10 +92,22 @@ public struct ServerConfiguration: Sendable {
         self.trustForwardedFor = trustProxy
         self.timerInterval = timerMilliseconds == 0 ? nil : .milliseconds(timerMilliseconds)
         self.deliveryInterval = self.timerInterval
+        self.publicURL = environment["HUBNET_PUBLIC_URL"].flatMap { $0.isEmpty ? nil : $0 }
+        if let secret = environment["HUBNET_LINK_SECRET"], !secret.isEmpty {
+            guard secret.count >= 32 else { throw ConfigurationError("HUBNET_LINK_SECRET must be at least 32 characters") }
+            self.linkSecret = Data(secret.utf8)
+        }
         if let relay = environment["HUBNET_SMTP_URL"], !relay.isEmpty {
             do {
                 self.smtp = try SMTPClient(url: relay, from: environment["HUBNET_MAIL_FROM"].flatMap { $0.isEmpty ? nil : $0 } ?? "hubnet@localhost")
             } catch { throw ConfigurationError("HUBNET_SMTP_URL: \(error)") }
         }
+    }
+}
+
+extension ServerConfiguration {
+    /// How act-from-email links are made and checked.
+    public var emailLinks: EmailActionLinks {
+        EmailActionLinks(baseURL: publicURL ?? "http://\(host):\(port)", secret: linkSecret)
     }
 }

@@ -39,19 +39,20 @@ struct NotificationTests {
                 let lead = try await refer()
                 _ = try await app.request(.post, "/v1/leads/\(lead)/actions/\(action)", token: target.users[0].token, json: "{}")
             }
-            // A second pass (as after a restart) finds nothing left to send.
-            #expect(try await delivery.deliverDue() == 3)
+            // Three notices to the creator, and the receiving hub's invitations (moderator and admin, each
+            // referral). A second pass, as after a restart, finds nothing left to send.
+            #expect(try await delivery.deliverDue() == 9)
             #expect(try await delivery.deliverDue() == 0)
-            let messages = smtp.messages
-            #expect(messages.count == 3)
             let creator = source.users[0].user.email
-            #expect(messages.allSatisfy { $0.contains("To: <\(creator)>") })
+            let messages = smtp.messages.filter { $0.contains("To: <\(creator)>") }
+            #expect(messages.count == 3)
             for status in ["Accepted", "Declined", "Contacted"] {
                 #expect(messages.filter { $0.contains("Subject: Your referral of Ada Obi: \(status)") }.count == 1, "\(status)")
             }
             #expect(messages.allSatisfy { $0.contains("Receiving Hub has marked Ada Obi") })
             let log = try await app.request(.get, "/v1/deliveries", token: source.admin.token)
             #expect((log.json?["items"] as? [[String: Any]])?.filter { $0["outcome"] as? String == "delivered" }.count == 3)
+            #expect(smtp.messages.filter { $0.contains("Subject: New referral: Ada Obi") }.count == 6)
         }
     }
 
@@ -119,6 +120,84 @@ struct NotificationTests {
             #expect(delivered == 12)
             #expect(receiver.calls.count == 12)
             #expect(Set(receiver.calls.compactMap { $0.headers[HTTPField.Name("X-HubNet-Delivery")!] }).count == 12)
+        }
+    }
+}
+
+@Suite("Act from the email", .serialized)
+struct EmailActionTests {
+    func links(in message: String) -> [String: String] {
+        var found: [String: String] = [:]
+        for line in message.split(whereSeparator: \.isNewline) {
+            for label in ["Accept", "Decline"] where line.hasPrefix("\(label): ") {
+                if let range = line.range(of: "/v1/email-actions/") { found[label] = String(line[range.lowerBound...]) }
+            }
+        }
+        return found
+    }
+
+    @Test("a partner accepts from the email's signed link, once; used, altered and expired links get a clear page")
+    func actFromEmail() async throws {
+        let smtp = try await SMTPReceiver()
+        defer { smtp.stop() }
+        let clock = VirtualClock()
+        let relay = SMTPClient(host: "127.0.0.1", port: smtp.port, from: "hubnet@test.local")
+        try await withTestApplication(configure: { $0.now = clock.function; $0.smtp = relay; $0.deliveryInterval = nil; $0.timerInterval = nil }) { app in
+            let sourcing = try await app.fixtures.tenant(.sourcingCompany, users: [[.partnerUser]])
+            let partner = try await app.fixtures.tenant(.partnerCompany, users: [[.partnerUser], [.viewer]])
+            let delivery = OutboxDeliveryService(database: app.fixtures.database, smtp: relay, now: clock.function)
+            func refer(_ name: String) async throws -> String {
+                let lead = try #require((try await app.request(.post, "/v1/leads", token: sourcing.users[0].token, json: #"{"contact":{"name":"\#(name)","email":"x@y.test"}}"#)).json?["id"] as? String)
+                let referral = try await app.request(.post, "/v1/leads/\(lead)/referrals", token: sourcing.users[0].token, json: #"{"partner_id":"\#(partner.tenant.id)"}"#)
+                return try #require(referral.json?["id"] as? String)
+            }
+            let referral = try await refer("Ola")
+            _ = try await delivery.deliverDue()
+            // The partner's user and admin may answer; the viewer gets no links.
+            let invitations = smtp.messages.filter { $0.contains("Subject: New referral: Ola") }
+            #expect(invitations.count == 2)
+            #expect(!invitations.contains { $0.contains(partner.users[1].user.email) })
+            let mine = try #require(invitations.first { $0.contains("To: <\(partner.users[0].user.email)>") })
+            let urls = links(in: mine)
+            let accept = try #require(urls["Accept"])
+            let decline = try #require(urls["Decline"])
+
+            let page = try await app.request(.get, accept)
+            #expect(page.status == .ok)
+            #expect(page.text.contains("<form method=\"post\""))
+            let done = try await app.request(.post, accept)
+            #expect(done.status == .ok)
+            #expect(done.text.contains("is now Accepted"))
+            #expect((try await app.request(.get, "/v1/referrals/\(referral)", token: sourcing.users[0].token)).json?["status"] as? String == "accepted")
+            let again = try await app.request(.post, accept)
+            #expect(again.status == .gone)
+            #expect(again.text.contains("already used"))
+            let late = try await app.request(.post, decline, json: nil)
+            #expect(late.status == .conflict)
+            var tampered = accept
+            tampered.removeLast()
+            tampered.append(accept.hasSuffix("0") ? "1" : "0")
+            let forged = try await app.request(.get, tampered)
+            #expect(forged.status == .badRequest)
+            #expect(forged.text.contains("not valid"))
+
+            // A decline needs its reason; links expire.
+            _ = try await refer("Pia")
+            _ = try await delivery.deliverDue()
+            let second = try #require(smtp.messages.first { $0.contains("Subject: New referral: Pia") && $0.contains("To: <\(partner.users[0].user.email)>") })
+            let declineLink = try #require(links(in: second)["Decline"])
+            var form = HTTPFields()
+            form[.contentType] = "application/x-www-form-urlencoded"
+            #expect(try await app.request(.post, declineLink, json: "reason=", headers: form).status == .unprocessableContent)
+            let declined = try await app.request(.post, declineLink, json: "reason=Too+far+away", headers: form)
+            #expect(declined.text.contains("is now Declined"))
+            _ = try await refer("Quin")
+            _ = try await delivery.deliverDue()
+            let third = try #require(smtp.messages.first { $0.contains("Subject: New referral: Quin") && $0.contains("To: <\(partner.users[0].user.email)>") })
+            clock.advance(by: 8 * 86_400)
+            let expired = try await app.request(.get, try #require(links(in: third)["Accept"]))
+            #expect(expired.status == .gone)
+            #expect(expired.text.contains("expired"))
         }
     }
 }

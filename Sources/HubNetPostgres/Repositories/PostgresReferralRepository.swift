@@ -46,8 +46,11 @@ public struct PostgresReferralRepository: Sendable {
     /// `target`: a new lead lands in the target's tenant, in its workflow's initial status, and the
     /// source keeps a referral row that will mirror it. A current referral of the same lead must have
     /// ended unanswered or declined; it is then withdrawn and its target loses the lead.
+    /// - Parameter links: when given, the target's people who may answer get an email with signed
+    ///   links to accept or decline without logging in.
     public func refer(
-        _ lead: Lead, to target: Target, by user: User.ID, now: Date, on connection: PostgresConnection
+        _ lead: Lead, to target: Target, by user: User.ID, links: EmailActionLinks? = nil, now: Date,
+        on connection: PostgresConnection
     ) async throws -> Referral {
         let source = lead.tenantID
         guard target.tenant != source else {
@@ -74,6 +77,9 @@ public struct PostgresReferralRepository: Sendable {
             UPDATE leads SET referral_id = \(referralID), source_tenant_id = \(source)
             WHERE tenant_id = \(target.tenant) AND id = \(landed.id)
             """, logger: logger)
+        if let links {
+            try await invite(to: landed, template: template, links: links, now: now, on: connection)
+        }
         try await Database.enter(source, on: connection, logger: logger)
         let status = template.status(landed.state.status)
         let rows = try await connection.query(
@@ -87,6 +93,43 @@ public struct PostgresReferralRepository: Sendable {
             """, logger: logger)
         guard let referral = try await Self.referrals(rows).first else { throw DomainError.notFound("referral") }
         return referral
+    }
+
+    /// Emails each person of the target who may accept or decline the new lead, with a signed,
+    /// single-use, expiring link for each answer. Runs in the target's tenant.
+    private func invite(to lead: Lead, template: WorkflowTemplate, links: EmailActionLinks, now: Date, on connection: PostgresConnection)
+        async throws
+    {
+        let sourceName = try await connection.query(
+            "SELECT name FROM tenants WHERE id = \(lead.sourceTenantID ?? lead.tenantID)", logger: logger
+        ).collect().first?.decode(String.self) ?? ""
+        let rows = try await connection.query(
+            """
+            SELECT id, email, roles FROM users WHERE tenant_id = \(lead.tenantID) AND deactivated_at IS NULL
+            """, logger: logger)
+        var recipients: [(User.ID, String, Set<Role>)] = []
+        for try await (id, email, roles) in rows.decode((User.ID, String, [String]).self) {
+            recipients.append((id, email, Set(roles.compactMap(Role.init(rawValue:)))))
+        }
+        for (userID, email, roles) in recipients {
+            let actor = WorkflowActor(userID: userID, roles: roles, side: .owner)
+            let offered = WorkflowEngine.availableActions(template, lead: lead.state, actor: actor, now: now).map(\.key)
+            let answers = ["accept", "decline"].filter(offered.contains)
+            guard !answers.isEmpty else { continue }
+            var lines = ["\(sourceName) referred \(lead.details.name) to you.", ""]
+            for action in answers {
+                let id = UUID()
+                try await connection.query(
+                    """
+                    INSERT INTO email_action_links (tenant_id, id, lead_id, user_id, action, created_at, expires_at)
+                    VALUES (\(lead.tenantID), \(id), \(lead.id), \(userID), \(action), \(now), \(now + links.lifetime))
+                    """, logger: logger)
+                lines.append("\(action == "accept" ? "Accept" : "Decline"): \(links.url(for: EmailActionToken(tenantID: lead.tenantID, linkID: id)))")
+            }
+            try await outbox.enqueue(
+                event: "referral.received", email: email, subject: "New referral: \(lead.details.name)",
+                body: lines.joined(separator: "\n") + "\n", webhookBody: "{}", tenant: lead.tenantID, now: now, on: connection)
+        }
     }
 
     /// After the target acted on a referred lead (inside the target's transaction), copies its

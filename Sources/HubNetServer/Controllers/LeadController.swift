@@ -17,6 +17,7 @@ struct LeadController {
     let types: PostgresLeadTypeRepository
     let referrals: PostgresReferralRepository
     let listings: PostgresListingRepository
+    let links: EmailActionLinks
     let now: @Sendable () -> Date
 
     func addRoutes(to group: RouterGroup<AppRequestContext>) {
@@ -469,8 +470,8 @@ struct LeadController {
             throw DomainError.invalid("listing_id", "names no published listing that accepts referrals")
         }
         _ = try await referrals.refer(
-            lead, to: .init(tenant: listing.tenantID, kind: .listing, listing: listing.id), by: caller.userID, now: now,
-            on: connection)
+            lead, to: .init(tenant: listing.tenantID, kind: .listing, listing: listing.id), by: caller.userID, links: links,
+            now: now, on: connection)
     }
 
     /// The lead team is made of active users of the lead's tenant.

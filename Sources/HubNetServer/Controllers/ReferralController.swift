@@ -11,6 +11,7 @@ struct ReferralController {
     let leads: PostgresLeadRepository
     let tenants: PostgresTenantRepository
     let listings: PostgresListingRepository
+    let links: EmailActionLinks
     let now: @Sendable () -> Date
 
     func addRoutes(to group: RouterGroup<AppRequestContext>) {
@@ -45,7 +46,8 @@ struct ReferralController {
                 throw DomainError.notFound("lead")
             }
             return try await referrals.refer(
-                lead, to: .init(tenant: partner.id, kind: .partner, listing: nil), by: caller.userID, now: now, on: connection)
+                lead, to: .init(tenant: partner.id, kind: .partner, listing: nil), by: caller.userID, links: links, now: now,
+                on: connection)
         }
         return Created(body: ReferralResponse(referral))
     }
