@@ -84,7 +84,8 @@ public func buildRouter(
         activities: PostgresLeadActivityRepository(logger: logger), templates: PostgresWorkflowTemplateRepository(logger: logger),
         users: PostgresUserRepository(logger: logger), opportunities: PostgresOpportunityRepository(logger: logger),
         types: PostgresLeadTypeRepository(logger: logger), referrals: PostgresReferralRepository(logger: logger),
-        listings: listings, links: configuration.emailLinks, now: configuration.now
+        listings: listings, links: configuration.emailLinks, outbox: PostgresOutboxRepository(logger: logger),
+        now: configuration.now
     ).addRoutes(to: authenticated)
     ReferralController(
         database: database, referrals: PostgresReferralRepository(logger: logger), leads: PostgresLeadRepository(logger: logger),

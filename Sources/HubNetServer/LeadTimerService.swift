@@ -41,9 +41,67 @@ public struct LeadTimerService: Service {
         }
     }
 
-    /// One pass: fires every timer due now; returns how many fired.
+    /// One pass: fires every timer due now (expiries, then inactivity reminders); returns how many fired.
     @discardableResult
     public func fireDue(batch: Int = 200) async throws -> Int {
+        try await fireDueExpiries(batch: batch) + (try await sendDueReminders())
+    }
+
+    /// Reminds the assignee of a lead in a stage with a reminder interval (002) once that many days
+    /// passed without an action, and again every interval while nothing happens.
+    @discardableResult
+    public func sendDueReminders(batch: Int = 200) async throws -> Int {
+        let now = now()
+        let shortest = BuiltInTemplates.all.flatMap(\.stages).compactMap(\.reminderDays).min() ?? 1
+        let logger = logger
+        let candidates = try await database.withSchedulerScan { connection in
+            let rows = try await connection.query(
+                """
+                SELECT tenant_id, id FROM leads
+                WHERE completed_at IS NULL AND withdrawn_at IS NULL AND assigned_user_id IS NOT NULL
+                  AND GREATEST(created_at, last_action_at, reminded_at) <= \(now - Double(shortest) * 86_400)
+                ORDER BY GREATEST(created_at, last_action_at, reminded_at) LIMIT \(batch)
+                """, logger: logger)
+            var due: [(Tenant.ID, Lead.ID)] = []
+            for try await (tenant, lead) in rows.decode((Tenant.ID, Lead.ID).self) { due.append((tenant, lead)) }
+            return due
+        }
+        var sent = 0
+        for (tenant, id) in candidates where try await remind(id, tenant: tenant, now: now) { sent += 1 }
+        return sent
+    }
+
+    private func remind(_ id: Lead.ID, tenant: Tenant.ID, now: Date) async throws -> Bool {
+        try await database.withTenant(tenant) { connection in
+            guard let lead = try await leads.lockForTimer(id, tenant: tenant, on: connection),
+                let assignee = lead.state.assignedUserID,
+                let template = try await templates.template(lead.templateKey, tenant: tenant, on: connection),
+                let stageKey = template.status(lead.state.status)?.stage,
+                let days = template.stages.first(where: { $0.key == stageKey })?.reminderDays
+            else { return false }
+            let rows = try await connection.query(
+                """
+                SELECT GREATEST(l.created_at, l.last_action_at, l.reminded_at), u.email
+                FROM leads AS l JOIN users AS u ON u.tenant_id = l.tenant_id AND u.id = \(assignee) AND u.deactivated_at IS NULL
+                WHERE l.tenant_id = \(tenant) AND l.id = \(id)
+                """, logger: logger)
+            guard let (anchor, email) = try await rows.decode((Date, String).self).first(where: { _ in true }),
+                now.timeIntervalSince(anchor) >= Double(days) * 86_400
+            else { return false }
+            let stage = template.stages.first { $0.key == stageKey }?.name ?? stageKey
+            try await PostgresOutboxRepository(logger: logger).enqueue(
+                event: "lead.reminder", email: email, subject: "Reminder: \(lead.details.name) is waiting in \(stage)",
+                body: "No action on \(lead.details.name) for \(days) days in the \(stage) stage.\n", webhookBody: "{}",
+                tenant: tenant, now: now, on: connection)
+            try await connection.query(
+                "UPDATE leads SET reminded_at = \(now) WHERE tenant_id = \(tenant) AND id = \(id)", logger: logger)
+            return true
+        }
+    }
+
+    /// Expires every lead whose expiry is due now; returns how many expired.
+    @discardableResult
+    public func fireDueExpiries(batch: Int = 200) async throws -> Int {
         let now = now()
         var fired = 0
         while true {

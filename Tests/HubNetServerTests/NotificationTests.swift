@@ -201,3 +201,45 @@ struct EmailActionTests {
         }
     }
 }
+
+@Suite("Assignment notices and inactivity reminders", .serialized)
+struct ReminderTests {
+    @Test("002: the assigned rep is emailed, and reminded after the stage's days without action, again while nothing happens")
+    func remindersPerStage() async throws {
+        let smtp = try await SMTPReceiver()
+        defer { smtp.stop() }
+        let clock = VirtualClock()
+        let relay = SMTPClient(host: "127.0.0.1", port: smtp.port, from: "hubnet@test.local")
+        try await withTestApplication(configure: { $0.now = clock.function; $0.deliveryInterval = nil; $0.timerInterval = nil }) { app in
+            let company = try await app.fixtures.tenant(.partnerCompany, users: [[.partnerUser], [.partnerUser]])
+            let token = company.users[0].token
+            let rep = company.users[1].user
+            let timers = LeadTimerService(database: app.fixtures.database, now: clock.function)
+            let delivery = OutboxDeliveryService(database: app.fixtures.database, smtp: relay, now: clock.function)
+            let lead = try #require((try await app.request(.post, "/v1/leads", token: token, json: #"{"template":"staged_pipeline","contact":{"name":"Rey","email":"rey@x.test"}}"#)).json?["id"] as? String)
+            #expect(try await app.request(.post, "/v1/leads/\(lead)/actions/assign", token: token, json: "{}").errorCode == "assignee_required")
+            let assigned = try await app.request(.post, "/v1/leads/\(lead)/actions/assign", token: token, json: #"{"assignee_id":"\#(rep.id)"}"#)
+            #expect(assigned.json?["assigned_user_id"] as? String == rep.id.description)
+            _ = try await delivery.deliverDue()
+            #expect(smtp.messages.filter { $0.contains("To: <\(rep.email)>") && $0.contains("Subject: A lead needs your attention: Rey") }.count == 1)
+
+            clock.advance(by: 1 * 86_400)
+            #expect(try await timers.sendDueReminders() == 0)
+            clock.advance(by: 1 * 86_400 + 60)
+            #expect(try await timers.sendDueReminders() == 1)
+            #expect(try await timers.sendDueReminders() == 0)
+            clock.advance(by: 2 * 86_400 + 60)
+            #expect(try await timers.sendDueReminders() == 1)
+            // An action restarts the count, now with the next stage's ten days.
+            _ = try await app.request(.post, "/v1/leads/\(lead)/actions/move_to_next_stage", token: token, json: "{}")
+            clock.advance(by: 3 * 86_400)
+            #expect(try await timers.sendDueReminders() == 0)
+            clock.advance(by: 8 * 86_400)
+            #expect(try await timers.sendDueReminders() == 1)
+            _ = try await delivery.deliverDue()
+            let reminders = smtp.messages.filter { $0.contains("To: <\(rep.email)>") && $0.contains("Subject: Reminder: Rey is waiting in") }
+            #expect(reminders.count == 3)
+            #expect(reminders.last?.contains("waiting in Negotiation") == true)
+        }
+    }
+}

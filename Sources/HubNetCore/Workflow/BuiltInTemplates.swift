@@ -40,7 +40,7 @@ public enum BuiltInTemplates {
                 key: "refer_internal", name: "Refer to an advisor",
                 transitions: [T.Transition(from: ["accepted"], to: .stay)],
                 requirements: [.anyRole([.moderator, .admin]), .referralTarget(.advisor)],
-                effects: [.refer, .notifyAssignee]),
+                effects: [.refer, .assignToChosenUser, .notifyAssignee]),
             T.Action(
                 key: "contact", name: "Contact",
                 transitions: [
@@ -129,7 +129,7 @@ public enum BuiltInTemplates {
                 T.Action(key: "drop", name: "Drop", transitions: [T.Transition(from: openKeys, to: .status("dropped"))], requirements: [.reason]),
                 T.Action(
                     key: "assign", name: "Assign", transitions: [T.Transition(from: openKeys, to: .stay)],
-                    effects: [.notifyAssignee]),
+                    requirements: [.assignee], effects: [.assignToChosenUser, .notifyAssignee]),
             ])
     }()
 

@@ -88,14 +88,17 @@ public struct ActionInput: Sendable, Codable, Equatable {
     public var referralKind: WorkflowTemplate.ReferralKind?
     /// Whether the action creates (or links) an opportunity.
     public var opportunity: Bool
+    /// The user to assign, for actions that assign.
+    public var assigneeID: User.ID?
 
     public init(
         reason: String? = nil, status: String? = nil, referralKind: WorkflowTemplate.ReferralKind? = nil,
-        opportunity: Bool = false
+        opportunity: Bool = false, assigneeID: User.ID? = nil
     ) {
         self.reason = reason
         self.status = status
         self.referralKind = referralKind
         self.opportunity = opportunity
+        self.assigneeID = assigneeID
     }
 }

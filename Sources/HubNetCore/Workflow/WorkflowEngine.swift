@@ -61,6 +61,7 @@ public enum WorkflowEngine {
             case .addToCRM: state.inCRM = true
             case .linkOpportunity: state.opportunityLinked = true
             case .assignToActor: state.assignedUserID = actor.userID
+            case .assignToChosenUser: state.assignedUserID = input.assigneeID ?? state.assignedUserID
             case .restartExpiryAfterAcceptance:
                 state.expiresAt = template.timers.expireAfterDaysAccepted.map { now + Double($0) * 86_400 }
             case .notifyReferralCreator, .notifyAssignee, .refer: break
@@ -117,6 +118,10 @@ public enum WorkflowEngine {
                 if let input, !lead.opportunityLinked && !input.opportunity {
                     throw WorkflowRefusal(.opportunityRequired, "\(action.name) needs a linked opportunity: link one or create one")
                 }
+            case .assignee:
+                if let input, input.assigneeID == nil {
+                    throw WorkflowRefusal(.assigneeRequired, "\(action.name) needs the user to assign")
+                }
             case .referralTarget(let kind):
                 if let input, input.referralKind != kind {
                     throw WorkflowRefusal(.referralTargetRequired, "\(action.name) refers to a \(kind.rawValue)")
@@ -155,6 +160,7 @@ public struct WorkflowRefusal: Error, Sendable, Equatable, CustomStringConvertib
         case opportunityRequired = "opportunity_required"
         case referralTargetRequired = "referral_target_required"
         case statusRequired = "status_required"
+        case assigneeRequired = "assignee_required"
     }
 
     public var code: Code
@@ -171,7 +177,7 @@ public struct WorkflowRefusal: Error, Sendable, Equatable, CustomStringConvertib
     public var domainError: DomainError {
         switch code {
         case .sourceCannotAct, .roleNotAllowed, .notAssigned: .forbidden(message, code: code.rawValue)
-        case .reasonRequired, .opportunityRequired, .referralTargetRequired, .statusRequired, .unknownAction:
+        case .reasonRequired, .opportunityRequired, .referralTargetRequired, .statusRequired, .assigneeRequired, .unknownAction:
             DomainError(kind: .invalid, code: code.rawValue, message: message)
         case .actionNotAvailable, .activitiesOpen: .conflict(code.rawValue, message)
         }

@@ -145,6 +145,8 @@ public struct WorkflowTemplate: Sendable, Codable, Equatable {
         case unassigned
         /// The input names a referral target of this kind.
         case referralTarget(ReferralKind)
+        /// The input names the user to assign (002: assign to a rep).
+        case assignee
     }
 
     public enum ReferralKind: String, Sendable, Codable, Equatable {
@@ -170,6 +172,8 @@ public struct WorkflowTemplate: Sendable, Codable, Equatable {
         case restartExpiryAfterAcceptance = "restart_expiry_after_acceptance"
         case linkOpportunity = "link_opportunity"
         case assignToActor = "assign_to_actor"
+        /// The user named in the input becomes the assignee.
+        case assignToChosenUser = "assign_to_chosen_user"
         case refer
     }
 

@@ -16,3 +16,7 @@ CREATE TABLE email_action_links (
 );
 SELECT hubnet_isolate_tenant_table('email_action_links');
 GRANT SELECT, INSERT, UPDATE ON email_action_links TO hubnet_app;
+
+-- Inactivity reminders (002): when the assignee was last reminded about a lead.
+ALTER TABLE leads ADD COLUMN reminded_at TIMESTAMPTZ;
+CREATE INDEX leads_reminder_idx ON leads (assigned_user_id) WHERE completed_at IS NULL AND withdrawn_at IS NULL;

@@ -18,6 +18,7 @@ struct LeadController {
     let referrals: PostgresReferralRepository
     let listings: PostgresListingRepository
     let links: EmailActionLinks
+    let outbox: PostgresOutboxRepository
     let now: @Sendable () -> Date
 
     func addRoutes(to group: RouterGroup<AppRequestContext>) {
@@ -265,6 +266,13 @@ struct LeadController {
                     advisor.isActive, advisor.roles.contains(.advisor)
                 else { throw DomainError.invalid("advisor_id", "names no active advisor of this hub") }
                 input.referralKind = .advisor
+                input.assigneeID = advisor.id
+            }
+            if let assigneeID = body.assigneeID {
+                guard let assignee = try await users.get(assigneeID, tenant: caller.tenantID, on: connection), assignee.isActive else {
+                    throw DomainError.invalid("assignee_id", "names no active user of this tenant")
+                }
+                input.assigneeID = assignee.id
             }
             let decision = try WorkflowEngine.decide(
                 template, lead: lead.state, actor: actor, action: actionKey, input: input, now: now)
@@ -290,6 +298,14 @@ struct LeadController {
             }
             guard let updated = try await leads.get(id, tenant: caller.tenantID, on: connection) else {
                 throw DomainError.notFound("lead")
+            }
+            if decision.effects.contains(.notifyAssignee), let assigneeID = updated.state.assignedUserID,
+                let assignee = try await users.get(assigneeID, tenant: caller.tenantID, on: connection)
+            {
+                try await outbox.enqueue(
+                    event: "lead.assigned", email: assignee.email, subject: "A lead needs your attention: \(updated.details.name)",
+                    body: "\(updated.details.name) was assigned to you (\(template.status(updated.state.status)?.name ?? updated.state.status)).\n",
+                    webhookBody: "{}", tenant: caller.tenantID, now: now, on: connection)
             }
             // A referred lead's source follows it: its referral row mirrors this action.
             try await referrals.mirror(

@@ -58,9 +58,12 @@ public struct LeadActionRequest: Decodable, Sendable {
     public var createOpportunity: Bool?
     /// Link this existing opportunity with this action.
     public var opportunityID: Opportunity.ID?
+    /// Assign this user of the tenant (002: assign to a rep).
+    public var assigneeID: User.ID?
 
     enum CodingKeys: String, CodingKey {
-        case reason, status, listingID = "listingId", advisorID = "advisorId", createOpportunity, opportunityID = "opportunityId"
+        case reason, status, listingID = "listingId", advisorID = "advisorId", createOpportunity, opportunityID = "opportunityId",
+            assigneeID = "assigneeId"
     }
 }
 

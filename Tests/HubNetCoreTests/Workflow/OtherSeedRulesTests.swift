@@ -43,6 +43,16 @@ struct StagedPipelineRulesTests {
         #expect(template.refusal("set_status", on: state, by: rep, input: .init(status: "executed")) == .statusRequired)
     }
 
+    @Test("assigning a lead names the rep, who becomes its assignee and is notified")
+    func assignment() throws {
+        let lead = LeadState.new(template, createdAt: t0)
+        #expect(template.refusal("assign", on: lead, by: rep) == .assigneeRequired)
+        let repID = User.ID()
+        let decision = try WorkflowEngine.decide(template, lead: lead, actor: rep, action: "assign", input: .init(assigneeID: repID), now: t0)
+        #expect(decision.state.assignedUserID == repID)
+        #expect(decision.effects.contains(.notifyAssignee))
+    }
+
     @Test("each stage has an inactivity reminder interval")
     func reminders() {
         #expect(template.stages.allSatisfy { ($0.reminderDays ?? 0) > 0 })
