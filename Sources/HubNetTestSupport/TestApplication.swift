@@ -15,6 +15,12 @@ public struct TestApplication: Sendable {
     public let database: TestDatabase
     public static let operatorToken = "test-operator-token-0123456789abcdef"
 
+    public init(client: any TestClientProtocol, fixtures: Fixtures, database: TestDatabase) {
+        self.client = client
+        self.fixtures = fixtures
+        self.database = database
+    }
+
     /// Sends a request with an optional bearer token and JSON body.
     @discardableResult
     public func request(
