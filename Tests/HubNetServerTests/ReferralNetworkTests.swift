@@ -48,6 +48,8 @@ struct ReferralNetworkTests {
                     let target = network.receiving.users[0].token
                     var targetLeads: [String: String] = [:]
                     for action in ["accept", "decline", "contact"] {
+                        // Each referral a moment after the last, so "newest" is well defined.
+                        clock.advance(by: 1)
                         let lead = try #require((try await app.request(.post, "/v1/leads", token: source, json: #"{"contact":{"name":"Lead \#(action)","email":"l@x.test"}}"#)).json?["id"] as? String)
                         _ = try await app.request(.post, "/v1/leads/\(lead)/actions/refer_external", token: source, json: #"{"listing_id":"\#(network.receiving.listings[0].id)"}"#)
                         let landed = try #require(((try await app.request(.get, "/v1/leads?sort=-created_at&limit=1", token: target)).json?["items"] as? [[String: Any]])?.first?["id"] as? String)
@@ -63,7 +65,7 @@ struct ReferralNetworkTests {
                     let waiting = try #require((try await app.request(.post, "/v1/leads", token: source, json: #"{"contact":{"name":"Lead waiting","email":"w@x.test"}}"#)).json?["id"] as? String)
                     #expect(try await app.request(.post, "/v1/leads/\(waiting)/referrals", token: source, json: #"{"partner_id":"\#(network.partner.tenant.id)"}"#).status == .created)
                     // Let the running server deliver part of its outbox before it stops.
-                    for _ in 0..<100 where creatorInbox(network.referring.users[0].user.email).count < 3 {
+                    for _ in 0..<400 where creatorInbox(network.referring.users[0].user.email).count < 3 {
                         try await Task.sleep(for: .milliseconds(50))
                     }
                     return targetLeads.merging(["waiting": waiting]) { $1 }
@@ -95,7 +97,7 @@ struct ReferralNetworkTests {
                         json: #"{"listing_id":"\#(network.receiving.listings[0].id)"}"#)
                     #expect(reReferred.status == .ok, "\(reReferred.text)")
                     #expect(try await app.request(.get, "/v1/leads/\(partnerLead)", token: partnerToken).status == .notFound)
-                    for _ in 0..<100 where creatorInbox(creator).count < 4 { try await Task.sleep(for: .milliseconds(50)) }
+                    for _ in 0..<400 where creatorInbox(creator).count < 4 { try await Task.sleep(for: .milliseconds(50)) }
                     #expect(creatorInbox(creator).filter { $0.contains("Subject: Your referral of Lead waiting: Expired") }.count == 1)
                 }
             }
