@@ -31,14 +31,7 @@ public struct LeadTimerService: Service {
     }
 
     public func run() async throws {
-        while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            do {
-                _ = try await fireDue()
-            } catch {
-                logger.warning("lead timers: pass failed, retrying", metadata: ["error": "\(String(reflecting: error))"])
-            }
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
-        }
+        await runPeriodically(every: interval, name: "lead timers", logger: logger) { _ = try await fireDue() }
     }
 
     /// One pass: fires every timer due now (expiries, then inactivity reminders); returns how many fired.

@@ -37,14 +37,7 @@ public struct OutboxDeliveryService: Service {
     }
 
     public func run() async throws {
-        while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            do {
-                _ = try await deliverDue()
-            } catch {
-                logger.warning("outbox: pass failed, retrying", metadata: ["error": "\(String(reflecting: error))"])
-            }
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
-        }
+        await runPeriodically(every: interval, name: "outbox", logger: logger) { _ = try await deliverDue() }
     }
 
     /// One pass over every due message; returns how many were delivered.
