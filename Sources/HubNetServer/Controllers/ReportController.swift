@@ -26,7 +26,7 @@ struct ReportController {
             let rows = try await connection.query(
                 """
                 SELECT status, count(*)::INTEGER FROM leads
-                WHERE tenant_id = \(caller.tenantID) AND template_key = \(key) GROUP BY status
+                WHERE tenant_id = \(caller.tenantID) AND template_key = \(key) AND withdrawn_at IS NULL GROUP BY status
                 """, logger: logger)
             for try await (status, count) in rows.decode((String, Int).self) { counts[status] = count }
             var visited: [[String]] = []
@@ -34,7 +34,8 @@ struct ReportController {
                 """
                 SELECT array_agg(h.to_status ORDER BY h.seq) FROM lead_history AS h
                 JOIN leads AS l ON l.tenant_id = h.tenant_id AND l.id = h.lead_id
-                WHERE h.tenant_id = \(caller.tenantID) AND l.template_key = \(key) GROUP BY h.lead_id
+                WHERE h.tenant_id = \(caller.tenantID) AND l.template_key = \(key) AND l.withdrawn_at IS NULL
+                GROUP BY h.lead_id
                 """, logger: logger)
             for try await path in paths.decode([String].self) { visited.append(path) }
             return FunnelReport.compute(template, counts: counts, visited: visited)
@@ -72,11 +73,12 @@ struct ReportController {
             asOf = date
         }
         let logger = database.logger
-        let items = try await database.withTenant(caller.tenantID) { connection in
+        let (items, total) = try await database.withTenant(caller.tenantID) { connection in
             let rows = try await connection.query(
                 """
                 SELECT id, template_key, status, contact_name, expected_completion_at, assigned_user_id FROM leads
-                WHERE tenant_id = \(caller.tenantID) AND completed_at IS NULL AND expected_completion_at <= \(asOf)
+                WHERE tenant_id = \(caller.tenantID) AND completed_at IS NULL AND withdrawn_at IS NULL
+                  AND expected_completion_at <= \(asOf)
                 ORDER BY expected_completion_at, id LIMIT 500
                 """, logger: logger)
             var items: [OverdueReport.Entry] = []
@@ -88,16 +90,15 @@ struct ReportController {
                         leadID: id, template: template, status: status, name: name, expectedCompletionAt: due,
                         secondsOverdue: Int(asOf.timeIntervalSince(due)), assignedUserID: assignee))
             }
-            return items
-        }
-        let total = try await database.withTenant(caller.tenantID) { connection in
-            try await connection.query(
+            let total = try await connection.query(
                 """
                 SELECT template_key, count(*)::INTEGER FROM leads
-                WHERE tenant_id = \(caller.tenantID) AND completed_at IS NULL AND expected_completion_at <= \(asOf)
+                WHERE tenant_id = \(caller.tenantID) AND completed_at IS NULL AND withdrawn_at IS NULL
+                  AND expected_completion_at <= \(asOf)
                 GROUP BY template_key
                 """, logger: logger
             ).collect().map { try $0.decode((String, Int).self) }
+            return (items, total)
         }
         let byTemplate = Dictionary(total, uniquingKeysWith: +)
         return OverdueReport(asOf: asOf, total: byTemplate.values.reduce(0, +), byTemplate: byTemplate, items: items)
