@@ -73,10 +73,14 @@ public func buildRouter(
     ).addRoutes(to: api)
 
     let authenticated = router.group("v1")
-        .add(middleware: AuthenticationMiddleware(database: database, tokens: tokens, operatorToken: configuration.operatorToken))
+        .add(
+            middleware: AuthenticationMiddleware(
+                database: database, tokens: tokens, devices: PostgresDeviceRepository(logger: logger),
+                operatorToken: configuration.operatorToken))
     TenantController(database: database, tenants: tenants, tokens: tokens).addRoutes(to: authenticated)
     UserController(database: database, users: PostgresUserRepository(logger: logger)).addRoutes(to: authenticated)
     APITokenController(database: database, tokens: tokens).addRoutes(to: authenticated)
+    DeviceController(database: database, devices: PostgresDeviceRepository(logger: logger)).addRoutes(to: authenticated)
     UnitController(database: database, units: PostgresUnitRepository(logger: logger)).addRoutes(to: authenticated)
     ListingController(database: database, listings: listings, tenants: tenants).addRoutes(to: authenticated)
     LeadController(

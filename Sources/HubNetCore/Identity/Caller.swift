@@ -12,12 +12,15 @@ public struct AuthenticatedUser: Sendable, Equatable {
     public var tenantID: Tenant.ID
     public var tenantKind: Tenant.Kind
     public var roles: Set<Role>
+    /// The device whose token made the request; `nil` for an API token.
+    public var deviceID: Device.ID?
 
-    public init(userID: User.ID, tenantID: Tenant.ID, tenantKind: Tenant.Kind, roles: Set<Role>) {
+    public init(userID: User.ID, tenantID: Tenant.ID, tenantKind: Tenant.Kind, roles: Set<Role>, deviceID: Device.ID? = nil) {
         self.userID = userID
         self.tenantID = tenantID
         self.tenantKind = tenantKind
         self.roles = roles
+        self.deviceID = deviceID
     }
 
     public func has(_ role: Role) -> Bool { roles.contains(role) }

@@ -8,6 +8,7 @@ struct AuthenticationMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext
     let database: Database
     let tokens: PostgresAPITokenRepository
+    let devices: PostgresDeviceRepository
     let operatorToken: String?
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
@@ -23,12 +24,16 @@ struct AuthenticationMiddleware: RouterMiddleware {
         }
         guard let token = BearerToken(presented),
             let user = try await database.withTenant(token.tenantID, { connection in
-                try await tokens.authenticate(token, on: connection)
+                switch token.kind {
+                case .user: try await tokens.authenticate(token, on: connection)
+                case .device: try await devices.authenticate(token, on: connection)
+                }
             })
         else { throw DomainError.unauthenticated }
         context.caller = .user(user)
         context.logger[metadataKey: "tenant_id"] = "\(user.tenantID)"
         context.logger[metadataKey: "user_id"] = "\(user.userID)"
+        if let device = user.deviceID { context.logger[metadataKey: "device_id"] = "\(device)" }
         context.trace?.tenantID = user.tenantID.description
         return try await next(request, context)
     }

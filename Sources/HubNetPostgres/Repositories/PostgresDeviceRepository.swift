@@ -1,0 +1,87 @@
+import Foundation
+import HubNetCore
+import Logging
+import PostgresNIO
+
+/// Devices of users: registered with a device token (shown once, stored as a hash), listed, revoked.
+public struct PostgresDeviceRepository: Sendable {
+    public let logger: Logger
+
+    public init(logger: Logger) { self.logger = logger }
+
+    static let columns = "id, tenant_id, user_id, name, created_at, last_seen_at, revoked_at"
+
+    /// A new device of an active user, and its token; `nil` when there is no such active user.
+    public func register(name: String, for user: User.ID, tenant: Tenant.ID, on connection: PostgresConnection)
+        async throws -> (Device, String)?
+    {
+        let name = try Validate.text(name, field: "name", max: 200)
+        let token = BearerToken.generate(.device, tenant: tenant)
+        let rows = try await connection.query(
+            """
+            INSERT INTO devices (tenant_id, id, user_id, name, token_hash)
+            SELECT \(tenant), \(Device.ID()), u.id, \(name), \(token.hash)
+            FROM users AS u WHERE u.tenant_id = \(tenant) AND u.id = \(user) AND u.deactivated_at IS NULL
+            RETURNING \(unescaped: Self.columns)
+            """, logger: logger)
+        guard let device = try await Self.devices(rows).first else { return nil }
+        return (device, token.stringValue)
+    }
+
+    /// The tenant's devices, or one user's.
+    public func list(user: User.ID?, tenant: Tenant.ID, on connection: PostgresConnection) async throws -> [Device] {
+        try await Self.devices(
+            connection.query(
+                """
+                SELECT \(unescaped: Self.columns) FROM devices
+                WHERE tenant_id = \(tenant) AND (\(user)::UUID IS NULL OR user_id = \(user)) ORDER BY created_at, id
+                """, logger: logger))
+    }
+
+    public func get(_ id: Device.ID, tenant: Tenant.ID, on connection: PostgresConnection) async throws -> Device? {
+        try await Self.devices(
+            connection.query("SELECT \(unescaped: Self.columns) FROM devices WHERE tenant_id = \(tenant) AND id = \(id)", logger: logger)
+        ).first
+    }
+
+    /// Revokes a device: its token stops working at once.
+    public func revoke(_ id: Device.ID, tenant: Tenant.ID, on connection: PostgresConnection) async throws {
+        try await connection.query(
+            "UPDATE devices SET revoked_at = COALESCE(revoked_at, now()) WHERE tenant_id = \(tenant) AND id = \(id)", logger: logger)
+    }
+
+    /// The user behind a live device token of an active user; notes the device as seen at most once a minute.
+    public func authenticate(_ token: BearerToken, on connection: PostgresConnection) async throws -> AuthenticatedUser? {
+        guard token.kind == .device else { return nil }
+        let rows = try await connection.query(
+            """
+            SELECT d.id, d.user_id, u.roles, n.kind, d.last_seen_at < now() - INTERVAL '1 minute' OR d.last_seen_at IS NULL
+            FROM devices AS d
+            JOIN users AS u ON u.tenant_id = d.tenant_id AND u.id = d.user_id
+            JOIN tenants AS n ON n.id = d.tenant_id
+            WHERE d.tenant_id = \(token.tenantID) AND d.token_hash = \(token.hash)
+              AND d.revoked_at IS NULL AND u.deactivated_at IS NULL
+            """, logger: logger)
+        for try await (deviceID, userID, roles, kind, stale) in rows.decode((Device.ID, User.ID, [String], String, Bool).self) {
+            if stale {
+                try await connection.query(
+                    "UPDATE devices SET last_seen_at = now() WHERE tenant_id = \(token.tenantID) AND id = \(deviceID)", logger: logger)
+            }
+            guard let kind = Tenant.Kind(rawValue: kind) else { return nil }
+            return AuthenticatedUser(
+                userID: userID, tenantID: token.tenantID, tenantKind: kind, roles: Set(roles.compactMap(Role.init(rawValue:))),
+                deviceID: deviceID)
+        }
+        return nil
+    }
+
+    static func devices(_ rows: PostgresRowSequence) async throws -> [Device] {
+        var devices: [Device] = []
+        for try await (id, tenant, user, name, createdAt, lastSeenAt, revokedAt) in rows.decode(
+            (Device.ID, Tenant.ID, User.ID, String, Date, Date?, Date?).self)
+        {
+            devices.append(Device(id: id, tenantID: tenant, userID: user, name: name, createdAt: createdAt, lastSeenAt: lastSeenAt, revokedAt: revokedAt))
+        }
+        return devices
+    }
+}
