@@ -18,11 +18,12 @@ public func buildApplication(
         configuration: try databaseURL.clientConfiguration(maximumConnections: configuration.databasePoolSize),
         backgroundLogger: logger)
     let database = Database(client: client, logger: logger)
-    let router = buildRouter(configuration: configuration, database: database, registry: registry)
+    let notifier = SyncNotifier()
+    let router = buildRouter(configuration: configuration, database: database, registry: registry, notifier: notifier)
     var application = Application(
         router: router,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "hubnet"),
-        services: [client]
+        services: [client, SyncListener(client: client, notifier: notifier, logger: logger)]
             + (configuration.timerInterval.map {
                 [LeadTimerService(database: database, now: configuration.now, interval: $0)] as [any Service]
             } ?? [])
@@ -49,7 +50,8 @@ public func verifyDatabase(client: PostgresClient, logger: Logger) async throws 
 
 /// All routes and middleware; separate from the application so tests can list the routes.
 public func buildRouter(
-    configuration: ServerConfiguration, database: Database, registry: PrometheusCollectorRegistry
+    configuration: ServerConfiguration, database: Database, registry: PrometheusCollectorRegistry,
+    notifier: SyncNotifier = SyncNotifier()
 ) -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self)
     router.add(middleware: RequestLogMiddleware(maximumBodyBytes: configuration.maximumBodyBytes))
@@ -83,13 +85,24 @@ public func buildRouter(
     DeviceController(database: database, devices: PostgresDeviceRepository(logger: logger)).addRoutes(to: authenticated)
     UnitController(database: database, units: PostgresUnitRepository(logger: logger)).addRoutes(to: authenticated)
     ListingController(database: database, listings: listings, tenants: tenants).addRoutes(to: authenticated)
+    let commands = LeadCommands(
+        database: database, leads: PostgresLeadRepository(logger: logger), notes: PostgresLeadNoteRepository(logger: logger),
+        activities: PostgresLeadActivityRepository(logger: logger), templates: PostgresWorkflowTemplateRepository(logger: logger),
+        users: PostgresUserRepository(logger: logger), opportunities: PostgresOpportunityRepository(logger: logger),
+        referrals: PostgresReferralRepository(logger: logger), listings: listings, links: configuration.emailLinks,
+        outbox: PostgresOutboxRepository(logger: logger))
     LeadController(
         database: database, leads: PostgresLeadRepository(logger: logger), notes: PostgresLeadNoteRepository(logger: logger),
         activities: PostgresLeadActivityRepository(logger: logger), templates: PostgresWorkflowTemplateRepository(logger: logger),
         users: PostgresUserRepository(logger: logger), opportunities: PostgresOpportunityRepository(logger: logger),
         types: PostgresLeadTypeRepository(logger: logger), referrals: PostgresReferralRepository(logger: logger),
         listings: listings, links: configuration.emailLinks, outbox: PostgresOutboxRepository(logger: logger),
-        now: configuration.now
+        commands: commands, now: configuration.now
+    ).addRoutes(to: authenticated)
+    let sync = PostgresSyncRepository(logger: logger)
+    SyncController(
+        push: SyncPush(database: database, sync: sync, commands: commands), pull: SyncPull(database: database, sync: sync),
+        sync: sync, database: database, notifier: notifier, heartbeat: .seconds(15), now: configuration.now
     ).addRoutes(to: authenticated)
     ReferralController(
         database: database, referrals: PostgresReferralRepository(logger: logger), leads: PostgresLeadRepository(logger: logger),

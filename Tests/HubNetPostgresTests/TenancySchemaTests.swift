@@ -10,8 +10,8 @@ import Testing
 @Suite("Tenant tables")
 struct TenancySchemaTests {
     let logger = Logger(label: "test")
-    /// Tables that are not owned by a tenant: the registry of tenants itself and the migration log.
-    static let globalTables: Set<String> = ["tenants", "schema_migrations"]
+    /// Tables that are not owned by a tenant: the registry of tenants, the migration log, the sync epoch.
+    static let globalTables: Set<String> = ["tenants", "schema_migrations", "sync_epoch"]
 
     @Test("every tenant table leads with tenant_id, keys on it, references through it, and has row-level security")
     func catalogRules() async throws {

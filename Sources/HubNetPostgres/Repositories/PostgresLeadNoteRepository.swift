@@ -9,14 +9,16 @@ public struct PostgresLeadNoteRepository: Sendable {
 
     public init(logger: Logger) { self.logger = logger }
 
-    public func add(_ body: String, to lead: Lead.ID, author: User.ID, tenant: Tenant.ID, now: Date, on connection: PostgresConnection)
-        async throws -> LeadNote
-    {
+    /// - Parameter id: the note's id; a device chooses it so its offline copy keeps it.
+    public func add(
+        _ body: String, id: LeadNote.ID = LeadNote.ID(), to lead: Lead.ID, author: User.ID, tenant: Tenant.ID, now: Date,
+        on connection: PostgresConnection
+    ) async throws -> LeadNote {
         let body = try Validate.text(body, field: "body", max: 10_000)
         let rows = try await connection.query(
             """
             INSERT INTO lead_notes (tenant_id, id, lead_id, author_id, body, created_at)
-            VALUES (\(tenant), \(LeadNote.ID()), \(lead), \(author), \(body), \(now))
+            VALUES (\(tenant), \(id), \(lead), \(author), \(body), \(now))
             RETURNING id, lead_id, author_id, body, created_at
             """, logger: logger)
         guard let note = try await Self.notes(rows).first else { throw DomainError.notFound("lead") }
@@ -50,14 +52,14 @@ public struct PostgresLeadActivityRepository: Sendable {
     static let columns = "id, lead_id, kind, title, due_at, state, created_by, created_at, closed_at"
 
     public func schedule(
-        kind: LeadActivity.Kind, title: String, dueAt: Date?, on lead: Lead.ID, by user: User.ID, tenant: Tenant.ID,
-        now: Date, on connection: PostgresConnection
+        id: LeadActivity.ID = LeadActivity.ID(), kind: LeadActivity.Kind, title: String, dueAt: Date?, on lead: Lead.ID,
+        by user: User.ID, tenant: Tenant.ID, now: Date, on connection: PostgresConnection
     ) async throws -> LeadActivity {
         let title = try Validate.text(title, field: "title", max: 500)
         let rows = try await connection.query(
             """
             INSERT INTO lead_activities (tenant_id, id, lead_id, kind, title, due_at, created_by, created_at)
-            VALUES (\(tenant), \(LeadActivity.ID()), \(lead), \(kind.rawValue), \(title), \(dueAt), \(user), \(now))
+            VALUES (\(tenant), \(id), \(lead), \(kind.rawValue), \(title), \(dueAt), \(user), \(now))
             RETURNING \(unescaped: Self.columns)
             """, logger: logger)
         guard let activity = try await Self.activities(rows).first else { throw DomainError.notFound("lead") }

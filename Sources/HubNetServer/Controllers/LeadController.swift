@@ -19,6 +19,7 @@ struct LeadController {
     let listings: PostgresListingRepository
     let links: EmailActionLinks
     let outbox: PostgresOutboxRepository
+    let commands: LeadCommands
     let now: @Sendable () -> Date
 
     func addRoutes(to group: RouterGroup<AppRequestContext>) {
@@ -63,7 +64,7 @@ struct LeadController {
                 details = type.applyDefaults(to: details)
                 if expected == nil, let days = type.estimatedCompletionDays { expected = now + Double(days) * 86_400 }
             }
-            try await requireTeam(details.team, caller: caller, on: connection)
+            try await commands.requireTeam(details.team, caller: caller, on: connection)
             let source = body.source ?? .api
             guard source == .api || source == .manual else {
                 throw DomainError.invalid("source", "must be manual or api; forms, imports and referrals have their own ways in")
@@ -202,24 +203,14 @@ struct LeadController {
         let id = try context.id("id", of: Lead.self, "lead")
         let body = try await request.decodeJSON(UpdateLeadRequest.self, context: context)
         let now = now()
-        let (lead, template) = try await database.withTenant(caller.tenantID) { connection in
-            guard let lead = try await leads.get(id, tenant: caller.tenantID, lock: true, on: connection),
-                let template = try await templates.template(lead.templateKey, tenant: caller.tenantID, on: connection)
-            else { throw DomainError.notFound("lead") }
-            if let version = body.version, version != lead.version {
-                throw DomainError.conflict("version_conflict", "the lead is at version \(lead.version), not \(version)")
+        let (lead, template, _) = try await database.withTenant(caller.tenantID) { connection in
+            try await commands.update(
+                id, version: body.version, caller: caller, expectedCompletionAt: body.expectedCompletionAt, unit: body.assignedUnitID,
+                now: now, on: connection
+            ) { details in
+                body.apply(to: &details)
+                return []
             }
-            if template.status(lead.state.status)?.lifeCycle.isClosed == true {
-                throw DomainError.conflict("lead_closed", "a closed lead cannot be edited")
-            }
-            var details = lead.details
-            body.apply(to: &details)
-            try await requireTeam(details.team, caller: caller, on: connection)
-            try await leads.update(
-                lead, details: details, expectedCompletionAt: body.expectedCompletionAt ?? lead.state.expectedCompletionAt,
-                unit: body.assignedUnitID ?? lead.assignedUnitID, actor: caller.userID, at: now, on: connection)
-            guard let updated = try await leads.get(id, tenant: caller.tenantID, on: connection) else { throw DomainError.notFound("lead") }
-            return (updated, template)
         }
         let actions = WorkflowEngine.availableActions(template, lead: lead.state, actor: actor(caller), now: now)
         return LeadResponse(lead, template: template, now: now, actions: actions)
@@ -254,64 +245,7 @@ struct LeadController {
         let now = now()
         let actor = actor(caller)
         let (lead, template) = try await database.withTenant(caller.tenantID) { connection in
-            guard let lead = try await leads.get(id, tenant: caller.tenantID, lock: true, on: connection),
-                let template = try await templates.template(lead.templateKey, tenant: caller.tenantID, on: connection)
-            else { throw DomainError.notFound("lead") }
-            var input = ActionInput(
-                reason: body.reason, status: body.status,
-                opportunity: body.createOpportunity == true || body.opportunityID != nil)
-            if body.listingID != nil { input.referralKind = .listing }
-            if let advisorID = body.advisorID {
-                guard let advisor = try await users.get(advisorID, tenant: caller.tenantID, on: connection),
-                    advisor.isActive, advisor.roles.contains(.advisor)
-                else { throw DomainError.invalid("advisor_id", "names no active advisor of this hub") }
-                input.referralKind = .advisor
-                input.assigneeID = advisor.id
-            }
-            if let assigneeID = body.assigneeID {
-                guard let assignee = try await users.get(assigneeID, tenant: caller.tenantID, on: connection), assignee.isActive else {
-                    throw DomainError.invalid("assignee_id", "names no active user of this tenant")
-                }
-                input.assigneeID = assignee.id
-            }
-            let decision = try WorkflowEngine.decide(
-                template, lead: lead.state, actor: actor, action: actionKey, input: input, now: now)
-            let reason = try Validate.optionalText(body.reason, field: "reason", max: 2000)
-            var opportunity: Opportunity.ID? = nil
-            if decision.effects.contains(.linkOpportunity) {
-                if let existing = body.opportunityID {
-                    guard try await opportunities.get(existing, tenant: caller.tenantID, on: connection) != nil else {
-                        throw DomainError.invalid("opportunity_id", "names no opportunity of this tenant")
-                    }
-                    opportunity = existing
-                } else if body.createOpportunity == true {
-                    opportunity = try await opportunities.create(
-                        name: lead.details.name, amount: lead.details.targetAmount, by: caller.userID, tenant: caller.tenantID,
-                        now: now, on: connection
-                    ).id
-                }
-            }
-            try await leads.apply(
-                decision, to: lead, actor: caller.userID, reason: reason, opportunity: opportunity, at: now, on: connection)
-            if decision.effects.contains(.refer), let listingID = body.listingID {
-                try await referToListing(lead, listingID, caller: caller, now: now, on: connection)
-            }
-            guard let updated = try await leads.get(id, tenant: caller.tenantID, on: connection) else {
-                throw DomainError.notFound("lead")
-            }
-            if decision.effects.contains(.notifyAssignee), let assigneeID = updated.state.assignedUserID,
-                let assignee = try await users.get(assigneeID, tenant: caller.tenantID, on: connection)
-            {
-                try await outbox.enqueue(
-                    event: "lead.assigned", email: assignee.email, subject: "A lead needs your attention: \(updated.details.name)",
-                    body: "\(updated.details.name) was assigned to you (\(template.status(updated.state.status)?.name ?? updated.state.status)).\n",
-                    webhookBody: "{}", tenant: caller.tenantID, now: now, on: connection)
-            }
-            // A referred lead's source follows it: its referral row mirrors this action.
-            try await referrals.mirror(
-                updated, template: template, reason: reason,
-                notifying: decision.effects.contains(.notifyReferralCreator) ? decision.action : nil, now: now, on: connection)
-            return (updated, template)
+            try await commands.act(actionKey, on: id, with: body, caller: caller, now: now, on: connection)
         }
         context.logger.info("lead action", metadata: ["lead_id": "\(id)", "action": "\(actionKey)"])
         let actions = WorkflowEngine.availableActions(template, lead: lead.state, actor: actor, now: now)
@@ -336,8 +270,7 @@ struct LeadController {
         let body = try await request.decodeJSON(NoteRequest.self, context: context)
         let now = now()
         let note = try await database.withTenant(caller.tenantID) { connection in
-            guard try await leads.get(id, tenant: caller.tenantID, on: connection) != nil else { throw DomainError.notFound("lead") }
-            return try await notes.add(body.body, to: id, author: caller.userID, tenant: caller.tenantID, now: now, on: connection)
+            try await commands.addNote(body.body, to: id, caller: caller, now: now, on: connection)
         }
         return Created(body: NoteResponse(note))
     }
@@ -356,17 +289,10 @@ struct LeadController {
         try TenantPolicy.require(caller, .workLeads)
         let id = try context.id("id", of: Lead.self, "lead")
         let body = try await request.decodeJSON(ActivityRequest.self, context: context)
-        guard let kind = LeadActivity.Kind(rawValue: body.kind) else {
-            throw DomainError.invalid("kind", "must be one of \(LeadActivity.Kind.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
         let now = now()
         let activity = try await database.withTenant(caller.tenantID) { connection in
-            guard try await leads.get(id, tenant: caller.tenantID, lock: true, on: connection) != nil else {
-                throw DomainError.notFound("lead")
-            }
-            return try await activities.schedule(
-                kind: kind, title: body.title, dueAt: body.dueAt, on: id, by: caller.userID, tenant: caller.tenantID, now: now,
-                on: connection)
+            try await commands.scheduleActivity(
+                body.kind, title: body.title, dueAt: body.dueAt, on: id, caller: caller, now: now, on: connection)
         }
         return Created(body: ActivityResponse(activity))
     }
@@ -468,34 +394,10 @@ struct LeadController {
         let id = try context.id("id", of: Lead.self, "lead")
         let activityID = try context.id("activityId", of: LeadActivity.self, "activity")
         let now = now()
-        guard let activity = try await database.withTenant(caller.tenantID, { connection in
-            try await activities.close(activityID, of: id, as: state, tenant: caller.tenantID, now: now, on: connection)
-        }) else { throw DomainError.notFound("activity") }
+        let activity = try await database.withTenant(caller.tenantID) { connection in
+            try await commands.closeActivity(activityID, of: id, as: state, caller: caller, now: now, on: connection)
+        }
         return ActivityResponse(activity)
-    }
-
-    /// Lands the lead in the listing's hub (000: an external referral), in this same transaction.
-    private func referToListing(
-        _ lead: Lead, _ listingID: Listing.ID, caller: AuthenticatedUser, now: Date, on connection: PostgresConnection
-    ) async throws {
-        // The directory's published listings of every hub, read on purpose across tenants.
-        try await connection.query("SELECT set_config('hubnet.scope', 'directory', true)", logger: database.logger)
-        let listing = try await listings.published(listingID, on: connection)
-        try await connection.query("SELECT set_config('hubnet.scope', '', true)", logger: database.logger)
-        guard let listing, listing.acceptingReferrals else {
-            throw DomainError.invalid("listing_id", "names no published listing that accepts referrals")
-        }
-        _ = try await referrals.refer(
-            lead, to: .init(tenant: listing.tenantID, kind: .listing, listing: listing.id), by: caller.userID, links: links,
-            now: now, on: connection)
-    }
-
-    /// The lead team is made of active users of the lead's tenant.
-    private func requireTeam(_ team: [User.ID], caller: AuthenticatedUser, on connection: PostgresConnection) async throws {
-        let found = try await users.active(team, tenant: caller.tenantID, on: connection)
-        if let index = team.firstIndex(where: { !found.contains($0) }) {
-            throw DomainError.invalid("team[\(index)]", "names no active user of this tenant")
-        }
     }
 
     private func loadHistory(_ context: AppRequestContext) async throws -> (Lead.ID, [LeadHistoryEntry]) {
@@ -523,7 +425,5 @@ struct LeadController {
     }
 
     /// The caller as the workflow sees them: on the owning side of their own tenant's leads.
-    private func actor(_ caller: AuthenticatedUser) -> WorkflowActor {
-        WorkflowActor(userID: caller.userID, roles: caller.roles, side: .owner)
-    }
+    private func actor(_ caller: AuthenticatedUser) -> WorkflowActor { LeadCommands.actor(caller) }
 }

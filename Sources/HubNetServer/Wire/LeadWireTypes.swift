@@ -65,6 +65,19 @@ public struct LeadActionRequest: Decodable, Sendable {
         case reason, status, listingID = "listingId", advisorID = "advisorId", createOpportunity, opportunityID = "opportunityId",
             assigneeID = "assigneeId"
     }
+
+    public init(
+        reason: String? = nil, status: String? = nil, listingID: Listing.ID? = nil, advisorID: User.ID? = nil,
+        createOpportunity: Bool? = nil, opportunityID: Opportunity.ID? = nil, assigneeID: User.ID? = nil
+    ) {
+        self.reason = reason
+        self.status = status
+        self.listingID = listingID
+        self.advisorID = advisorID
+        self.createOpportunity = createOpportunity
+        self.opportunityID = opportunityID
+        self.assigneeID = assigneeID
+    }
 }
 
 public struct AvailableActionResponse: Encodable, Sendable {

@@ -1,0 +1,176 @@
+import Foundation
+
+/// The records a device holds, exactly as the change log carries them (built by the
+/// `hubnet_sync_*` functions of migration 0006). Times are microseconds since 1970.
+public struct SyncLead: Sendable, Codable, Equatable {
+    public var id: Lead.ID
+    public var templateKey: String
+    public var status: String
+    public var source: String
+    public var name: String
+    public var email: String?
+    public var phone: String?
+    public var city: String?
+    public var region: String?
+    public var request: String?
+    public var type: String?
+    public var category: String?
+    public var priority: String?
+    public var importance: String?
+    public var probability: Int?
+    public var targetAmount: String?
+    public var competitors: [String]
+    public var team: [User.ID]
+    public var listingId: Listing.ID?
+    public var referralId: Referral.ID?
+    public var sourceTenantId: Tenant.ID?
+    public var assignedUnitId: TenantUnit.ID?
+    public var assignedUserId: User.ID?
+    public var createdBy: User.ID?
+    public var createdAt: Int64
+    public var lastActionAt: Int64?
+    public var acceptedAt: Int64?
+    public var declinedAt: Int64?
+    public var completedAt: Int64?
+    public var expiresAt: Int64?
+    public var expectedCompletionAt: Int64?
+    public var opportunityId: Opportunity.ID?
+    public var archived: Bool
+    public var inCrm: Bool
+    public var version: Int
+
+    public var details: LeadDetails {
+        get {
+            LeadDetails(
+                name: name, email: email, phone: phone, city: city, region: region, request: request, type: type,
+                category: category, priority: priority, importance: importance, probability: probability,
+                targetAmount: targetAmount.flatMap { Decimal(string: $0) }, competitors: competitors, team: team)
+        }
+        set {
+            name = newValue.name
+            email = newValue.email
+            phone = newValue.phone
+            city = newValue.city
+            region = newValue.region
+            request = newValue.request
+            type = newValue.type
+            category = newValue.category
+            priority = newValue.priority
+            importance = newValue.importance
+            probability = newValue.probability
+        }
+    }
+
+    /// The workflow's view of this lead. `openActivities` and unit members come from the device's
+    /// own store.
+    public func state(openActivities: Int, unitMembers: Set<User.ID>?) -> LeadState {
+        func date(_ micros: Int64?) -> Date? { micros.map(Date.init(micros:)) }
+        return LeadState(
+            status: status, createdAt: Date(micros: createdAt), lastActionAt: date(lastActionAt), acceptedAt: date(acceptedAt),
+            declinedAt: date(declinedAt), completedAt: date(completedAt), expiresAt: date(expiresAt),
+            expectedCompletionAt: date(expectedCompletionAt), opportunityLinked: opportunityId != nil,
+            openActivities: openActivities, assignedUnitMembers: unitMembers, assignedUserID: assignedUserId, archived: archived,
+            inCRM: inCrm)
+    }
+
+    /// Writes a decided state back (the device's optimistic copy of an action).
+    public mutating func apply(_ state: LeadState) {
+        status = state.status
+        lastActionAt = state.lastActionAt?.micros
+        acceptedAt = state.acceptedAt?.micros
+        declinedAt = state.declinedAt?.micros
+        completedAt = state.completedAt?.micros
+        expiresAt = state.expiresAt?.micros
+        archived = state.archived
+        inCrm = state.inCRM
+        assignedUserId = state.assignedUserID
+    }
+}
+
+public struct SyncNote: Sendable, Codable, Equatable {
+    public var id: LeadNote.ID
+    public var leadId: Lead.ID
+    public var authorId: User.ID
+    public var body: String
+    public var createdAt: Int64
+    public var version: Int
+
+    public init(id: LeadNote.ID, leadId: Lead.ID, authorId: User.ID, body: String, createdAt: Int64, version: Int = 1) {
+        self.id = id
+        self.leadId = leadId
+        self.authorId = authorId
+        self.body = body
+        self.createdAt = createdAt
+        self.version = version
+    }
+}
+
+public struct SyncActivity: Sendable, Codable, Equatable {
+    public var id: LeadActivity.ID
+    public var leadId: Lead.ID
+    public var kind: String
+    public var title: String
+    public var dueAt: Int64?
+    public var state: String
+    public var createdBy: User.ID
+    public var createdAt: Int64
+    public var closedAt: Int64?
+    public var version: Int
+
+    public init(
+        id: LeadActivity.ID, leadId: Lead.ID, kind: String, title: String, dueAt: Int64?, state: String, createdBy: User.ID,
+        createdAt: Int64, closedAt: Int64? = nil, version: Int = 1
+    ) {
+        self.id = id
+        self.leadId = leadId
+        self.kind = kind
+        self.title = title
+        self.dueAt = dueAt
+        self.state = state
+        self.createdBy = createdBy
+        self.createdAt = createdAt
+        self.closedAt = closedAt
+        self.version = version
+    }
+}
+
+public struct SyncReferral: Sendable, Codable, Equatable {
+    public var id: Referral.ID
+    public var sourceLeadId: Lead.ID?
+    public var targetTenantId: Tenant.ID
+    public var targetLeadId: Lead.ID
+    public var targetKind: String
+    public var targetListingId: Listing.ID?
+    public var createdBy: User.ID
+    public var createdAt: Int64
+    public var status: String
+    public var statusName: String
+    public var lifeCycle: String
+    public var stage: String?
+    public var firstActionAt: Int64?
+    public var lastActionAt: Int64?
+    public var acceptedAt: Int64?
+    public var declinedAt: Int64?
+    public var completedAt: Int64?
+    public var reason: String?
+    public var version: Int
+}
+
+/// The kinds of record in the change log.
+public enum SyncEntity: String, Sendable, Codable, CaseIterable {
+    case lead, note, activity, referral
+    /// Not a record: the user's view as a whole (a `reset` change).
+    case view
+}
+
+/// What a change tells a device to do with one record.
+public enum SyncOperation: String, Sendable, Codable {
+    /// Store this version of the record unless a newer one is held.
+    case upsert
+    /// The record is gone (deleted or re-referred elsewhere).
+    case delete
+    /// The record left this user's view: remove the local copy.
+    case drop
+    /// The user's view changed as a whole: re-sync from a snapshot.
+    case reset
+}

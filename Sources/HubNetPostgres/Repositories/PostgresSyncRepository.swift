@@ -1,0 +1,316 @@
+import Foundation
+import HubNetCore
+import Logging
+import PostgresNIO
+
+/// The sync protocol's store: the tenant change log (written by triggers, read here), device
+/// mutation outcomes, compaction horizons, the server epoch and the sync settings of a tenant.
+/// Every method runs inside a tenant transaction of `Database.withTenant`.
+public struct PostgresSyncRepository: Sendable {
+    public let logger: Logger
+
+    public init(logger: Logger) { self.logger = logger }
+
+    /// One change as one user sees it. `payload` is the record's JSON text for upserts.
+    public struct Change: Sendable {
+        public var xid: UInt64
+        public var seq: Int64
+        public var entity: SyncEntity
+        public var op: SyncOperation
+        public var id: UUID
+        public var leadID: UUID?
+        public var payload: String?
+        /// The user sees the lead from this change on: send all of it.
+        public var gained: Bool
+
+        public init(
+            xid: UInt64, seq: Int64, entity: SyncEntity, op: SyncOperation, id: UUID, leadID: UUID?, payload: String?, gained: Bool
+        ) {
+            self.xid = xid
+            self.seq = seq
+            self.entity = entity
+            self.op = op
+            self.id = id
+            self.leadID = leadID
+            self.payload = payload
+            self.gained = gained
+        }
+    }
+
+    /// The part of the log every pull may read: transactions below `xmin` have all ended.
+    public struct Watermark: Sendable {
+        public var xmin: UInt64
+        public var xmax: UInt64
+    }
+
+    public func epoch(on connection: PostgresConnection) async throws -> UUID {
+        for try await epoch in try await connection.query("SELECT epoch FROM sync_epoch", logger: logger).decode(UUID.self) {
+            return epoch
+        }
+        throw DomainError.notFound("sync epoch")
+    }
+
+    /// Replaces the epoch: every device resets on its next pull. Run after restoring a backup.
+    public func renewEpoch(on connection: PostgresConnection) async throws -> UUID {
+        for try await epoch in try await connection.query(
+            "UPDATE sync_epoch SET epoch = gen_random_uuid() RETURNING epoch", logger: logger
+        ).decode(UUID.self) { return epoch }
+        throw DomainError.notFound("sync epoch")
+    }
+
+    public func watermark(on connection: PostgresConnection) async throws -> Watermark {
+        let rows = try await connection.query(
+            """
+            SELECT pg_snapshot_xmin(pg_current_snapshot())::TEXT, pg_snapshot_xmax(pg_current_snapshot())::TEXT
+            """, logger: logger)
+        for try await (xmin, xmax) in rows.decode((String, String).self) {
+            return Watermark(xmin: UInt64(xmin) ?? 0, xmax: UInt64(xmax) ?? 0)
+        }
+        throw DomainError.notFound("snapshot")
+    }
+
+    /// Changes after `cursor` that `user` sees, from transactions below `watermark`, in log order;
+    /// at most `limit + 1` rows so the caller can tell whether more follow.
+    public func changes(
+        tenant: Tenant.ID, after cursor: SyncCursor, below watermark: Watermark, user: User.ID, wholeTenant: Bool,
+        limit: Int, on connection: PostgresConnection
+    ) async throws -> [Change] {
+        let rows = try await connection.query(
+            """
+            SELECT xid::TEXT, seq, entity, entity_id, lead_id,
+                   CASE WHEN entity = 'view' THEN 'reset'
+                        WHEN \(wholeTenant) OR \(user) = ANY(audience) THEN op
+                        ELSE 'drop' END,
+                   CASE WHEN \(wholeTenant) OR \(user) = ANY(audience) THEN payload::TEXT END,
+                   NOT \(wholeTenant) AND \(user) = ANY(gained)
+            FROM sync_changes
+            WHERE tenant_id = \(tenant) AND (xid, seq) > (\(String(cursor.xid))::XID8, \(cursor.seq))
+              AND xid < \(String(watermark.xmin))::XID8
+              AND ((entity = 'view' AND entity_id = \(user))
+                   OR (entity <> 'view' AND (\(wholeTenant) OR \(user) = ANY(audience) OR \(user) = ANY(dropped))))
+            ORDER BY xid, seq
+            LIMIT \(limit + 1)
+            """, logger: logger)
+        var changes: [Change] = []
+        for try await (xid, seq, entity, id, lead, op, payload, gained) in rows.decode(
+            (String, Int64, String, UUID, UUID?, String, String?, Bool).self)
+        {
+            guard let entity = SyncEntity(rawValue: entity), let op = SyncOperation(rawValue: op) else { continue }
+            changes.append(
+                Change(xid: UInt64(xid) ?? 0, seq: seq, entity: entity, op: op, id: id, leadID: lead, payload: payload, gained: gained))
+        }
+        return changes
+    }
+
+    /// All changes of one transaction after `cursor` that `user` sees: a page never ends inside one.
+    public func rest(
+        ofTransaction xid: UInt64, tenant: Tenant.ID, after cursor: SyncCursor, user: User.ID, wholeTenant: Bool,
+        on connection: PostgresConnection
+    ) async throws -> [Change] {
+        let rows = try await connection.query(
+            """
+            SELECT xid::TEXT, seq, entity, entity_id, lead_id,
+                   CASE WHEN entity = 'view' THEN 'reset'
+                        WHEN \(wholeTenant) OR \(user) = ANY(audience) THEN op
+                        ELSE 'drop' END,
+                   CASE WHEN \(wholeTenant) OR \(user) = ANY(audience) THEN payload::TEXT END,
+                   NOT \(wholeTenant) AND \(user) = ANY(gained)
+            FROM sync_changes
+            WHERE tenant_id = \(tenant) AND xid = \(String(xid))::XID8 AND seq > \(cursor.seq)
+              AND ((entity = 'view' AND entity_id = \(user))
+                   OR (entity <> 'view' AND (\(wholeTenant) OR \(user) = ANY(audience) OR \(user) = ANY(dropped))))
+            ORDER BY seq
+            """, logger: logger)
+        var changes: [Change] = []
+        for try await (xid, seq, entity, id, lead, op, payload, gained) in rows.decode(
+            (String, Int64, String, UUID, UUID?, String, String?, Bool).self)
+        {
+            guard let entity = SyncEntity(rawValue: entity), let op = SyncOperation(rawValue: op) else { continue }
+            changes.append(
+                Change(xid: UInt64(xid) ?? 0, seq: seq, entity: entity, op: op, id: id, leadID: lead, payload: payload, gained: gained))
+        }
+        return changes
+    }
+
+    /// The last position of the tenant's log below the watermark: where a caught-up device stands.
+    public func lastPosition(tenant: Tenant.ID, below watermark: Watermark, on connection: PostgresConnection)
+        async throws -> (xid: UInt64, seq: Int64)?
+    {
+        let rows = try await connection.query(
+            """
+            SELECT xid::TEXT, seq FROM sync_changes
+            WHERE tenant_id = \(tenant) AND xid < \(String(watermark.xmin))::XID8
+            ORDER BY xid DESC, seq DESC LIMIT 1
+            """, logger: logger)
+        for try await (xid, seq) in rows.decode((String, Int64).self) { return (UInt64(xid) ?? 0, seq) }
+        return nil
+    }
+
+    /// Notes and activities of leads a user has just gained, as (entity, id, lead, payload).
+    public func leadParts(_ leads: [UUID], tenant: Tenant.ID, on connection: PostgresConnection) async throws
+        -> [(SyncEntity, UUID, UUID, String)]
+    {
+        guard !leads.isEmpty else { return [] }
+        let rows = try await connection.query(
+            """
+            SELECT 'note', n.id, n.lead_id, hubnet_sync_note(n)::TEXT FROM lead_notes n
+            WHERE n.tenant_id = \(tenant) AND n.lead_id = ANY(\(leads))
+            UNION ALL
+            SELECT 'activity', a.id, a.lead_id, hubnet_sync_activity(a)::TEXT FROM lead_activities a
+            WHERE a.tenant_id = \(tenant) AND a.lead_id = ANY(\(leads))
+            """, logger: logger)
+        var parts: [(SyncEntity, UUID, UUID, String)] = []
+        for try await (entity, id, lead, payload) in rows.decode((String, UUID, UUID, String).self) {
+            parts.append((SyncEntity(rawValue: entity) ?? .note, id, lead, payload))
+        }
+        return parts
+    }
+
+    /// A page of the leads `user` sees now, by id after `after`, with their JSON.
+    public func snapshotLeads(
+        tenant: Tenant.ID, user: User.ID, wholeTenant: Bool, after: UUID?, limit: Int, on connection: PostgresConnection
+    ) async throws -> [(UUID, String)] {
+        let rows = try await connection.query(
+            """
+            SELECT l.id, hubnet_sync_lead(l)::TEXT FROM leads l
+            WHERE l.tenant_id = \(tenant) AND l.withdrawn_at IS NULL
+              AND (\(after)::UUID IS NULL OR l.id > \(after))
+              AND (\(wholeTenant) OR \(user) = ANY(hubnet_lead_audience(l)))
+            ORDER BY l.id LIMIT \(limit)
+            """, logger: logger)
+        var leads: [(UUID, String)] = []
+        for try await (id, payload) in rows.decode((UUID, String).self) { leads.append((id, payload)) }
+        return leads
+    }
+
+    /// The tenant's current referrals that `user` sees (the ones they made, or all for tenant-wide roles).
+    public func snapshotReferrals(tenant: Tenant.ID, user: User.ID, wholeTenant: Bool, on connection: PostgresConnection)
+        async throws -> [(UUID, String)]
+    {
+        let rows = try await connection.query(
+            """
+            SELECT r.id, hubnet_sync_referral(r)::TEXT FROM referrals r
+            WHERE r.tenant_id = \(tenant) AND r.withdrawn_at IS NULL AND (\(wholeTenant) OR r.created_by = \(user))
+            ORDER BY r.id
+            """, logger: logger)
+        var referrals: [(UUID, String)] = []
+        for try await (id, payload) in rows.decode((UUID, String).self) { referrals.append((id, payload)) }
+        return referrals
+    }
+
+    /// Where compaction has cut the tenant's log, if it has.
+    public func horizon(tenant: Tenant.ID, on connection: PostgresConnection) async throws -> (xid: UInt64, seq: Int64)? {
+        let rows = try await connection.query(
+            "SELECT xid::TEXT, seq FROM sync_horizons WHERE tenant_id = \(tenant)", logger: logger)
+        for try await (xid, seq) in rows.decode((String, Int64).self) { return (UInt64(xid) ?? 0, seq) }
+        return nil
+    }
+
+    /// Deletes the tenant's changes older than `before` (only from ended transactions) and moves the
+    /// horizon to the last one deleted. Returns how many were deleted.
+    public func compact(tenant: Tenant.ID, before: Date, now: Date, on connection: PostgresConnection) async throws -> Int {
+        let watermark = try await watermark(on: connection)
+        let rows = try await connection.query(
+            """
+            WITH gone AS (
+                DELETE FROM sync_changes
+                WHERE tenant_id = \(tenant) AND created_at < \(before) AND xid < \(String(watermark.xmin))::XID8
+                RETURNING xid, seq
+            ), last AS (
+                SELECT xid, seq FROM gone ORDER BY xid DESC, seq DESC LIMIT 1
+            ), moved AS (
+                INSERT INTO sync_horizons (tenant_id, xid, seq, compacted_at)
+                SELECT \(tenant), xid, seq, \(now) FROM last
+                ON CONFLICT (tenant_id) DO UPDATE SET xid = EXCLUDED.xid, seq = EXCLUDED.seq, compacted_at = EXCLUDED.compacted_at
+                WHERE (sync_horizons.xid, sync_horizons.seq) < (EXCLUDED.xid, EXCLUDED.seq)
+            )
+            SELECT count(*)::INTEGER FROM gone
+            """, logger: logger)
+        for try await count in rows.decode(Int.self) { return count }
+        return 0
+    }
+
+    // MARK: Devices' mutations
+
+    /// Locks the device row for a push and returns its last mutation id; `nil` if revoked or gone.
+    public func lockDevice(_ device: Device.ID, tenant: Tenant.ID, on connection: PostgresConnection) async throws -> Int64? {
+        let rows = try await connection.query(
+            """
+            SELECT last_mutation_id FROM devices
+            WHERE tenant_id = \(tenant) AND id = \(device) AND revoked_at IS NULL FOR UPDATE
+            """, logger: logger)
+        for try await last in rows.decode(Int64.self) { return last }
+        return nil
+    }
+
+    public func lastMutationID(_ device: Device.ID, tenant: Tenant.ID, on connection: PostgresConnection) async throws -> Int64 {
+        let rows = try await connection.query(
+            "SELECT last_mutation_id FROM devices WHERE tenant_id = \(tenant) AND id = \(device)", logger: logger)
+        for try await last in rows.decode(Int64.self) { return last }
+        return 0
+    }
+
+    public func setLastMutationID(_ id: Int64, device: Device.ID, tenant: Tenant.ID, on connection: PostgresConnection) async throws {
+        try await connection.query(
+            "UPDATE devices SET last_mutation_id = \(id) WHERE tenant_id = \(tenant) AND id = \(device)", logger: logger)
+    }
+
+    /// Stored outcomes of mutations `from...to` of a device (a replayed batch).
+    public func outcomes(device: Device.ID, from: Int64, to: Int64, tenant: Tenant.ID, on connection: PostgresConnection)
+        async throws -> [MutationOutcome]
+    {
+        let rows = try await connection.query(
+            """
+            SELECT mutation_id, outcome, code, reason, result::TEXT FROM sync_mutations
+            WHERE tenant_id = \(tenant) AND device_id = \(device) AND mutation_id BETWEEN \(from) AND \(to)
+            ORDER BY mutation_id
+            """, logger: logger)
+        var outcomes: [MutationOutcome] = []
+        for try await (id, outcome, code, reason, result) in rows.decode((Int64, String, String?, String?, String?).self) {
+            let conflicts = try result.map { try JSONDecoder().decode([FieldConflict].self, from: Data($0.utf8)) } ?? []
+            outcomes.append(
+                MutationOutcome(
+                    id: id, outcome: MutationOutcome.Outcome(rawValue: outcome) ?? .rejected, code: code, reason: reason,
+                    conflicts: conflicts, replayed: true))
+        }
+        return outcomes
+    }
+
+    /// Records a mutation's outcome in the device's log, in the transaction of its effects.
+    public func record(
+        _ outcome: MutationOutcome, of mutation: Mutation, device: Device.ID, tenant: Tenant.ID, now: Date,
+        on connection: PostgresConnection
+    ) async throws {
+        let result = outcome.conflicts.isEmpty ? nil : String(decoding: try JSONEncoder().encode(outcome.conflicts), as: UTF8.self)
+        try await connection.query(
+            """
+            INSERT INTO sync_mutations (tenant_id, device_id, mutation_id, name, entity_id, acted_at, received_at, outcome, code, reason, result)
+            VALUES (\(tenant), \(device), \(mutation.id), \(mutation.name.rawValue), \(mutation.leadId),
+                    \(mutation.actedAt.map(Date.init(micros:))), \(now), \(outcome.outcome.rawValue), \(outcome.code),
+                    \(outcome.reason), \(result)::JSONB)
+            """, logger: logger)
+    }
+
+    // MARK: Settings
+
+    public func offlineGrace(tenant: Tenant.ID, on connection: PostgresConnection) async throws -> Int {
+        let rows = try await connection.query(
+            "SELECT offline_grace_seconds FROM tenant_settings WHERE tenant_id = \(tenant)", logger: logger)
+        for try await seconds in rows.decode(Int.self) { return seconds }
+        return 0
+    }
+
+    public func setOfflineGrace(_ seconds: Int, tenant: Tenant.ID, on connection: PostgresConnection) async throws {
+        guard (0...Self.maximumOfflineGrace).contains(seconds) else {
+            throw DomainError.invalid("offlineGraceSeconds", "must be from 0 to \(Self.maximumOfflineGrace) (7 days)")
+        }
+        try await connection.query(
+            """
+            INSERT INTO tenant_settings (tenant_id, offline_grace_seconds) VALUES (\(tenant), \(seconds))
+            ON CONFLICT (tenant_id) DO UPDATE SET offline_grace_seconds = EXCLUDED.offline_grace_seconds
+            """, logger: logger)
+    }
+
+    /// The bound on how late an offline action may count: a device clock is never trusted further.
+    public static let maximumOfflineGrace = 604_800
+}

@@ -1,0 +1,151 @@
+import Foundation
+import Hummingbird
+import HubNetCore
+import HubNetPostgres
+import NIOCore
+
+/// The sync protocol over HTTP, for device tokens: push mutations, pull changes, take a snapshot,
+/// and a live channel (server-sent events) that pokes the device when its tenant's log grows.
+/// Also the tenant's sync settings.
+struct SyncController {
+    let push: SyncPush
+    let pull: SyncPull
+    let sync: PostgresSyncRepository
+    let database: Database
+    let notifier: SyncNotifier
+    let heartbeat: Duration
+    let now: @Sendable () -> Date
+
+    func addRoutes(to group: RouterGroup<AppRequestContext>) {
+        group.post("sync/push", use: pushMutations)
+        group.get("sync/pull", use: pullChanges)
+        group.get("sync/snapshot", use: snapshot)
+        group.get("sync/live", use: live)
+        group.get("tenant/settings", use: settings)
+        group.put("tenant/settings", use: saveSettings)
+    }
+
+    struct PushRequest: Decodable { var mutations: [Mutation] }
+
+    struct PushResponse: ResponseEncodable {
+        var results: [MutationOutcome]
+        var lastMutationId: Int64
+    }
+
+    @Sendable func pushMutations(_ request: Request, context: AppRequestContext) async throws -> PushResponse {
+        let (caller, device) = try requireDevice(context)
+        let body = try await request.decodeJSON(PushRequest.self, context: context)
+        let result = try await push.push(body.mutations, caller: caller, device: device, now: now())
+        context.logger.info(
+            "sync push", metadata: ["mutations": "\(body.mutations.count)", "last_mutation_id": "\(result.lastMutationID)"])
+        return PushResponse(results: result.outcomes, lastMutationId: result.lastMutationID)
+    }
+
+    @Sendable func pullChanges(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let (caller, device) = try requireDevice(context)
+        guard let cursor = request.uri.queryParameters.get("cursor") else {
+            throw DomainError.invalid("cursor", "is required; a new device takes a snapshot first (GET /v1/sync/snapshot)")
+        }
+        let limit = try limit(request)
+        let answer = try await pull.pull(after: cursor, limit: limit, caller: caller, device: device)
+        var buffer = ByteBuffer()
+        buffer.reserveCapacity(256 + answer.changes.count * 700)
+        buffer.writeString(
+            "{\"cursor\":\(SyncJSON.string(answer.cursor?.description)),\"reset\":\(SyncJSON.string(answer.reset?.rawValue)),"
+                + "\"hasMore\":\(answer.hasMore),\"lastMutationId\":\(answer.lastMutationID),\"changes\":")
+        SyncJSON.write(answer.changes, into: &buffer)
+        buffer.writeStaticString("}")
+        return json(buffer)
+    }
+
+    @Sendable func snapshot(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let (caller, device) = try requireDevice(context)
+        let page = try await pull.snapshot(
+            page: request.uri.queryParameters.get("page"), limit: try limit(request), caller: caller, device: device)
+        var buffer = ByteBuffer()
+        buffer.reserveCapacity(256 + page.records.count * 700)
+        buffer.writeString(
+            "{\"cursor\":\(SyncJSON.string(page.cursor.description)),\"next\":\(SyncJSON.string(page.next)),"
+                + "\"lastMutationId\":\(page.lastMutationID),\"changes\":")
+        SyncJSON.write(page.records, into: &buffer)
+        buffer.writeStaticString("}")
+        return json(buffer)
+    }
+
+    /// Server-sent events: `event: poke` whenever the tenant's log grows (the device then pulls),
+    /// and a comment line every heartbeat so proxies keep the connection open.
+    @Sendable func live(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let (caller, _) = try requireDevice(context)
+        let pokes = notifier.subscribe(caller.tenantID)
+        let heartbeat = heartbeat
+        var headers = HTTPFields()
+        headers[.contentType] = "text/event-stream"
+        headers[.cacheControl] = "no-cache"
+        return Response(
+            status: .ok, headers: headers,
+            body: ResponseBody { writer in
+                try await writer.write(ByteBuffer(string: ": connected\n\n"))
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    let (events, continuation) = AsyncStream.makeStream(of: String.self)
+                    group.addTask {
+                        for await _ in pokes { continuation.yield("event: poke\ndata: {}\n\n") }
+                        continuation.finish()
+                    }
+                    group.addTask {
+                        while !Task.isCancelled {
+                            try await Task.sleep(for: heartbeat)
+                            continuation.yield(": heartbeat\n\n")
+                        }
+                    }
+                    for await event in events { try await writer.write(ByteBuffer(string: event)) }
+                    group.cancelAll()
+                }
+                try await writer.finish(nil)
+            })
+    }
+
+    struct Settings: ResponseEncodable, Decodable {
+        /// How late (seconds) an action taken offline before a deadline may arrive and still count.
+        var offlineGraceSeconds: Int
+    }
+
+    @Sendable func settings(_ request: Request, context: AppRequestContext) async throws -> Settings {
+        let caller = try context.requireUser()
+        return Settings(
+            offlineGraceSeconds: try await database.withTenant(caller.tenantID) { connection in
+                try await sync.offlineGrace(tenant: caller.tenantID, on: connection)
+            })
+    }
+
+    @Sendable func saveSettings(_ request: Request, context: AppRequestContext) async throws -> Settings {
+        let caller = try context.requireUser()
+        guard caller.has(.admin) else { throw DomainError.forbidden("only an admin may change the tenant's settings") }
+        let body = try await request.decodeJSON(Settings.self, context: context)
+        try await database.withTenant(caller.tenantID) { connection in
+            try await sync.setOfflineGrace(body.offlineGraceSeconds, tenant: caller.tenantID, on: connection)
+        }
+        return body
+    }
+
+    private func requireDevice(_ context: AppRequestContext) throws -> (AuthenticatedUser, Device.ID) {
+        let caller = try context.requireUser()
+        guard let device = caller.deviceID else {
+            throw DomainError.forbidden("sync needs a device token (POST /v1/devices)", code: "device_token_required")
+        }
+        return (caller, device)
+    }
+
+    private func limit(_ request: Request) throws -> Int {
+        guard let text = request.uri.queryParameters.get("limit") else { return SyncPull.defaultLimit }
+        guard let value = Int(text), (1...SyncPull.maximumLimit).contains(value) else {
+            throw DomainError.invalid("limit", "must be a number from 1 to \(SyncPull.maximumLimit)")
+        }
+        return value
+    }
+
+    private func json(_ buffer: ByteBuffer) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json; charset=utf-8"
+        return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: buffer))
+    }
+}

@@ -1,0 +1,165 @@
+import Foundation
+import HubNetCore
+import HubNetPostgres
+import NIOCore
+import PostgresNIO
+
+/// Reads a device's view of its tenant's change log (pull) and of the current records (snapshot),
+/// and writes the answers as JSON directly: the record payloads arrive from PostgreSQL as JSON text
+/// and are passed through untouched.
+struct SyncPull: Sendable {
+    let database: Database
+    let sync: PostgresSyncRepository
+
+    static let defaultLimit = 1_000
+    static let maximumLimit = 10_000
+
+    /// A pull's answer: the changes, or the reason the device must re-sync from a snapshot.
+    struct Answer: Sendable {
+        var cursor: SyncCursor?
+        var reset: SyncResetReason?
+        var hasMore: Bool
+        var lastMutationID: Int64
+        var changes: [PostgresSyncRepository.Change]
+    }
+
+    func pull(after cursorText: String, limit: Int, caller: AuthenticatedUser, device: Device.ID) async throws -> Answer {
+        guard let cursor = SyncCursor(cursorText) else {
+            throw DomainError.invalid("cursor", "is not a cursor this server issued; take a snapshot to get one")
+        }
+        let wholeTenant = VisibilityPolicy.seesWholeTenant(caller.roles)
+        return try await database.withTenant(caller.tenantID) { connection in
+            let lastMutation = try await sync.lastMutationID(device, tenant: caller.tenantID, on: connection)
+            func reset(_ reason: SyncResetReason) -> Answer {
+                Answer(cursor: nil, reset: reason, hasMore: false, lastMutationID: lastMutation, changes: [])
+            }
+            let epoch = try await sync.epoch(on: connection)
+            guard cursor.epoch == epoch else { return reset(.epochChanged) }
+            let watermark = try await sync.watermark(on: connection)
+            guard cursor.xid < watermark.xmax else { return reset(.cursorFromFuture) }
+            if let horizon = try await sync.horizon(tenant: caller.tenantID, on: connection), (cursor.xid, cursor.seq) < (horizon.xid, horizon.seq) {
+                return reset(.behindHorizon)
+            }
+            let rows = try await sync.changes(
+                tenant: caller.tenantID, after: cursor, below: watermark, user: caller.userID, wholeTenant: wholeTenant, limit: limit,
+                on: connection)
+            var page = rows
+            var hasMore = false
+            if rows.count > limit {
+                hasMore = true
+                page = Array(rows.prefix(limit))
+                let lastXID = page[page.count - 1].xid
+                // Never half a transaction: drop its start from this page, or, when it fills the
+                // whole page, send all of it.
+                if rows[limit].xid == lastXID {
+                    if page[0].xid == lastXID {
+                        let position = SyncCursor(epoch: epoch, xid: lastXID, seq: page[page.count - 1].seq)
+                        page += try await sync.rest(
+                            ofTransaction: lastXID, tenant: caller.tenantID, after: position, user: caller.userID,
+                            wholeTenant: wholeTenant, on: connection)
+                    } else {
+                        page.removeAll { $0.xid == lastXID }
+                    }
+                }
+            }
+            if page.contains(where: { $0.op == .reset }) { return reset(.viewChanged) }
+            var next = cursor
+            if let last = page.last { next = SyncCursor(epoch: epoch, xid: last.xid, seq: last.seq) }
+            if !hasMore, let end = try await sync.lastPosition(tenant: caller.tenantID, below: watermark, on: connection),
+                (end.xid, end.seq) > (next.xid, next.seq)
+            {
+                next = SyncCursor(epoch: epoch, xid: end.xid, seq: end.seq)
+            }
+            // A lead the user has just gained arrives whole: its notes and activities too.
+            let gained = page.filter { $0.gained && $0.entity == .lead && $0.op == .upsert }.map(\.id)
+            for (entity, id, lead, payload) in try await sync.leadParts(gained, tenant: caller.tenantID, on: connection) {
+                page.append(.init(xid: 0, seq: 0, entity: entity, op: .upsert, id: id, leadID: lead, payload: payload, gained: false))
+            }
+            return Answer(cursor: next, reset: nil, hasMore: hasMore, lastMutationID: lastMutation, changes: page)
+        }
+    }
+
+    /// A snapshot page: the token names where the snapshot started (its cursor) and where it is.
+    struct SnapshotPage: Sendable {
+        var cursor: SyncCursor
+        var next: String?
+        var lastMutationID: Int64
+        var records: [PostgresSyncRepository.Change]
+    }
+
+    /// The records the device's user sees now, in pages of leads (each with its notes and
+    /// activities), then the referrals. `cursor` is where to pull from once the last page is in.
+    func snapshot(page token: String?, limit: Int, caller: AuthenticatedUser, device: Device.ID) async throws -> SnapshotPage {
+        let wholeTenant = VisibilityPolicy.seesWholeTenant(caller.roles)
+        return try await database.withTenant(caller.tenantID) { connection in
+            let lastMutation = try await sync.lastMutationID(device, tenant: caller.tenantID, on: connection)
+            let cursor: SyncCursor
+            var after: UUID? = nil
+            if let token {
+                // "<cursor>~<last lead id>"
+                let parts = token.split(separator: "~", omittingEmptySubsequences: false)
+                guard parts.count == 2, let parsed = SyncCursor(String(parts[0])) else {
+                    throw DomainError.invalid("page", "is not a snapshot page token")
+                }
+                cursor = parsed
+                after = UUID(uuidString: String(parts[1]))
+            } else {
+                // Everything at or below this position is in the records read from here on.
+                let epoch = try await sync.epoch(on: connection)
+                let watermark = try await sync.watermark(on: connection)
+                let end = try await sync.lastPosition(tenant: caller.tenantID, below: watermark, on: connection)
+                cursor = SyncCursor(epoch: epoch, xid: end?.xid ?? 0, seq: end?.seq ?? 0)
+            }
+            let leads = try await sync.snapshotLeads(
+                tenant: caller.tenantID, user: caller.userID, wholeTenant: wholeTenant, after: after, limit: limit, on: connection)
+            var records = leads.map {
+                PostgresSyncRepository.Change(xid: 0, seq: 0, entity: .lead, op: .upsert, id: $0.0, leadID: $0.0, payload: $0.1, gained: false)
+            }
+            for (entity, id, lead, payload) in try await sync.leadParts(leads.map(\.0), tenant: caller.tenantID, on: connection) {
+                records.append(.init(xid: 0, seq: 0, entity: entity, op: .upsert, id: id, leadID: lead, payload: payload, gained: false))
+            }
+            if leads.count == limit, let last = leads.last {
+                return SnapshotPage(cursor: cursor, next: "\(cursor)~\(last.0.uuidString.lowercased())", lastMutationID: lastMutation, records: records)
+            }
+            for (id, payload) in try await sync.snapshotReferrals(
+                tenant: caller.tenantID, user: caller.userID, wholeTenant: wholeTenant, on: connection)
+            {
+                records.append(.init(xid: 0, seq: 0, entity: .referral, op: .upsert, id: id, leadID: nil, payload: payload, gained: false))
+            }
+            return SnapshotPage(cursor: cursor, next: nil, lastMutationID: lastMutation, records: records)
+        }
+    }
+}
+
+/// JSON written by hand around payloads that are already JSON.
+enum SyncJSON {
+    static func write(_ changes: [PostgresSyncRepository.Change], into buffer: inout ByteBuffer) {
+        buffer.writeStaticString("[")
+        for (index, change) in changes.enumerated() {
+            if index > 0 { buffer.writeStaticString(",") }
+            buffer.writeStaticString("{\"entity\":\"")
+            buffer.writeString(change.entity.rawValue)
+            buffer.writeStaticString("\",\"op\":\"")
+            buffer.writeString(change.op.rawValue)
+            buffer.writeStaticString("\",\"id\":\"")
+            buffer.writeString(change.id.uuidString.lowercased())
+            buffer.writeStaticString("\"")
+            if let lead = change.leadID {
+                buffer.writeStaticString(",\"leadId\":\"")
+                buffer.writeString(lead.uuidString.lowercased())
+                buffer.writeStaticString("\"")
+            }
+            if let payload = change.payload {
+                buffer.writeStaticString(",\"data\":")
+                buffer.writeString(payload)
+            }
+            buffer.writeStaticString("}")
+        }
+        buffer.writeStaticString("]")
+    }
+
+    static func string(_ value: String?) -> String {
+        guard let value else { return "null" }
+        return "\"\(value)\""
+    }
+}
