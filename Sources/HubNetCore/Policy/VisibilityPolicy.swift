@@ -30,13 +30,13 @@ public enum VisibilityPolicy {
     /// Only the owner acts; the source's attempts are refused with `source_cannot_act`.
     public static func canAct(as relation: Relation) -> Bool { relation == .owner }
 
-    /// Which of its tenant's records a user's devices hold. Admins, moderators and viewers hold
-    /// every lead of the tenant (and every referral it made); anyone else holds the leads they work:
-    /// assigned to them or to a unit of theirs, created by them, or with them on the lead team, and
-    /// the referrals they made. Migration 0006's `hubnet_lead_audience` computes the same set in
+    /// Which of its tenant's records a user's devices hold. Admins, moderators, viewers and partner
+    /// users hold every lead of the tenant (and every referral it made); an advisor (a hub's TA
+    /// provider) holds the leads they work: assigned to them or to a unit of theirs, created by them,
+    /// or with them on the lead team, and the referrals they made. Migration 0006's `hubnet_lead_audience` computes the same set in
     /// the database; a change of roles, standing or units re-syncs the user's devices.
     public static func seesWholeTenant(_ roles: Set<Role>) -> Bool {
-        !roles.isDisjoint(with: [.admin, .moderator, .viewer])
+        !roles.isDisjoint(with: [.admin, .moderator, .viewer, .partnerUser])
     }
 
     /// The refusal a source party gets for any action.

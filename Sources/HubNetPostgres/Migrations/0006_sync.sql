@@ -18,16 +18,21 @@ CREATE FUNCTION hubnet_micros(t TIMESTAMPTZ) RETURNS BIGINT
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     AS $$ SELECT (extract(epoch FROM t) * 1000000)::BIGINT $$;
 
--- The change log. Its order is (xid, seq): a pull returns only rows of transactions older than
--- every transaction still running, so a change that commits late can never fall behind a cursor.
--- Each row says who sees it besides the tenant-wide roles (admin, moderator, viewer):
+-- The change log. Rows are written by the triggers below as a transaction runs, without a
+-- position; at COMMIT a deferred trigger gives them consecutive positions (seq) from their
+-- tenant's head, holding the head's row lock until the commit is visible. So seq is commit order
+-- within a tenant: a reader that sees position N sees every position below it, and a pull by
+-- `seq > cursor` can never skip a change that commits late. Writers of one tenant queue only for
+-- that last step; other tenants and long transactions elsewhere never hold a pull back.
+-- Each row says who sees it besides the tenant-wide roles (admin, moderator, viewer, partner user):
 --   audience: users who see the record through their own work (assignee, creator, team, unit);
 --   dropped:  users who saw it before this change and no longer do (they are told to drop it);
 --   gained:   users who see it from this change on (they receive the whole record with it).
 CREATE TABLE sync_changes (
     tenant_id UUID NOT NULL,
+    id BIGINT GENERATED ALWAYS AS IDENTITY,
     xid XID8 NOT NULL DEFAULT pg_current_xact_id(),
-    seq BIGINT GENERATED ALWAYS AS IDENTITY,
+    seq BIGINT,
     entity TEXT NOT NULL,
     entity_id UUID NOT NULL,
     lead_id UUID,
@@ -37,19 +42,62 @@ CREATE TABLE sync_changes (
     gained UUID[] NOT NULL DEFAULT '{}',
     payload JSONB,
     created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
-    CONSTRAINT sync_changes_pkey PRIMARY KEY (tenant_id, xid, seq),
+    CONSTRAINT sync_changes_pkey PRIMARY KEY (tenant_id, id),
+    CONSTRAINT sync_changes_seq_key UNIQUE (tenant_id, seq),
     CONSTRAINT sync_changes_tenant_fkey FOREIGN KEY (tenant_id) REFERENCES tenants (id),
     CONSTRAINT sync_changes_entity_check CHECK (entity IN ('lead', 'note', 'activity', 'referral', 'view')),
     CONSTRAINT sync_changes_op_check CHECK (op IN ('upsert', 'delete', 'reset'))
 );
+CREATE INDEX sync_changes_unsealed_idx ON sync_changes (xid) WHERE seq IS NULL;
 CREATE INDEX sync_changes_created_idx ON sync_changes (tenant_id, created_at);
 SELECT hubnet_isolate_tenant_table('sync_changes');
 GRANT SELECT, INSERT, DELETE ON sync_changes TO hubnet_app;
 
+-- Each tenant's last committed position.
+CREATE TABLE sync_heads (
+    tenant_id UUID NOT NULL,
+    seq BIGINT NOT NULL DEFAULT 0,
+    CONSTRAINT sync_heads_pkey PRIMARY KEY (tenant_id),
+    CONSTRAINT sync_heads_tenant_fkey FOREIGN KEY (tenant_id) REFERENCES tenants (id)
+);
+SELECT hubnet_isolate_tenant_table('sync_heads');
+GRANT SELECT ON sync_heads TO hubnet_app;
+
+-- Gives this transaction's changes their positions, tenant by tenant in id order (so two
+-- transactions spanning the same tenants lock their heads in one order). Runs as the schema owner:
+-- a transaction that spans tenants (a referral) must seal the rows of both.
+CREATE FUNCTION hubnet_sync_seal() RETURNS TRIGGER
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp
+    AS $$
+DECLARE
+    me XID8 := pg_current_xact_id();
+    tenant UUID;
+    base BIGINT;
+    sealed BIGINT;
+BEGIN
+    IF current_setting('hubnet.sync_sealed', true) = me::TEXT THEN
+        RETURN NULL;
+    END IF;
+    PERFORM set_config('hubnet.sync_sealed', me::TEXT, true);
+    FOR tenant IN SELECT DISTINCT c.tenant_id FROM sync_changes c WHERE c.xid = me AND c.seq IS NULL ORDER BY 1 LOOP
+        INSERT INTO sync_heads (tenant_id) VALUES (tenant) ON CONFLICT (tenant_id) DO NOTHING;
+        SELECT h.seq INTO base FROM sync_heads h WHERE h.tenant_id = tenant FOR UPDATE;
+        UPDATE sync_changes c SET seq = base + n.rank
+        FROM (SELECT u.id, row_number() OVER (ORDER BY u.id) AS rank FROM sync_changes u
+              WHERE u.xid = me AND u.seq IS NULL AND u.tenant_id = tenant) n
+        WHERE c.tenant_id = tenant AND c.id = n.id;
+        GET DIAGNOSTICS sealed = ROW_COUNT;
+        UPDATE sync_heads SET seq = base + sealed WHERE tenant_id = tenant;
+    END LOOP;
+    RETURN NULL;
+END
+$$;
+CREATE CONSTRAINT TRIGGER sync_changes_seal AFTER INSERT ON sync_changes
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION hubnet_sync_seal();
+
 -- Where compaction has cut each tenant's log: a cursor below it must reset.
 CREATE TABLE sync_horizons (
     tenant_id UUID NOT NULL,
-    xid XID8 NOT NULL,
     seq BIGINT NOT NULL,
     compacted_at TIMESTAMPTZ NOT NULL,
     CONSTRAINT sync_horizons_pkey PRIMARY KEY (tenant_id),
@@ -101,49 +149,49 @@ CREATE FUNCTION hubnet_sync_lead(l leads) RETURNS JSONB
     LANGUAGE sql STABLE
     AS $$
     SELECT jsonb_build_object(
-        'id', l.id, 'templateKey', l.template_key, 'status', l.status, 'source', l.source,
+        'id', l.id, 'template_key', l.template_key, 'status', l.status, 'source', l.source,
         'name', l.contact_name, 'email', l.contact_email, 'phone', l.contact_phone, 'city', l.city,
         'region', l.region, 'request', l.request, 'type', l.type, 'category', l.category,
         'priority', l.priority, 'importance', l.importance, 'probability', l.probability,
-        'targetAmount', l.target_amount::TEXT, 'products', l.products, 'competitors', to_jsonb(l.competitors),
-        'team', to_jsonb(l.team), 'listingId', l.listing_id, 'referralId', l.referral_id,
-        'sourceTenantId', l.source_tenant_id, 'assignedUnitId', l.assigned_unit_id,
-        'assignedUserId', l.assigned_user_id, 'createdBy', l.created_by,
-        'createdAt', hubnet_micros(l.created_at), 'lastActionAt', hubnet_micros(l.last_action_at),
-        'acceptedAt', hubnet_micros(l.accepted_at), 'declinedAt', hubnet_micros(l.declined_at),
-        'completedAt', hubnet_micros(l.completed_at), 'expiresAt', hubnet_micros(l.expires_at),
-        'expectedCompletionAt', hubnet_micros(l.expected_completion_at), 'opportunityId', l.opportunity_id,
-        'archived', l.archived, 'inCrm', l.in_crm, 'version', l.version)
+        'target_amount', l.target_amount::TEXT, 'products', l.products, 'competitors', to_jsonb(l.competitors),
+        'team', to_jsonb(l.team), 'listing_id', l.listing_id, 'referral_id', l.referral_id,
+        'source_tenant_id', l.source_tenant_id, 'assigned_unit_id', l.assigned_unit_id,
+        'assigned_user_id', l.assigned_user_id, 'created_by', l.created_by,
+        'created_at', hubnet_micros(l.created_at), 'last_action_at', hubnet_micros(l.last_action_at),
+        'accepted_at', hubnet_micros(l.accepted_at), 'declined_at', hubnet_micros(l.declined_at),
+        'completed_at', hubnet_micros(l.completed_at), 'expires_at', hubnet_micros(l.expires_at),
+        'expected_completion_at', hubnet_micros(l.expected_completion_at), 'opportunity_id', l.opportunity_id,
+        'archived', l.archived, 'in_crm', l.in_crm, 'version', l.version)
     $$;
 
 CREATE FUNCTION hubnet_sync_note(n lead_notes) RETURNS JSONB
     LANGUAGE sql STABLE
     AS $$
-    SELECT jsonb_build_object('id', n.id, 'leadId', n.lead_id, 'authorId', n.author_id, 'body', n.body,
-        'createdAt', hubnet_micros(n.created_at), 'version', 1)
+    SELECT jsonb_build_object('id', n.id, 'lead_id', n.lead_id, 'author_id', n.author_id, 'body', n.body,
+        'created_at', hubnet_micros(n.created_at), 'version', 1)
     $$;
 
 CREATE FUNCTION hubnet_sync_activity(a lead_activities) RETURNS JSONB
     LANGUAGE sql STABLE
     AS $$
-    SELECT jsonb_build_object('id', a.id, 'leadId', a.lead_id, 'kind', a.kind, 'title', a.title,
-        'dueAt', hubnet_micros(a.due_at), 'state', a.state, 'createdBy', a.created_by,
-        'createdAt', hubnet_micros(a.created_at), 'closedAt', hubnet_micros(a.closed_at), 'version', a.version)
+    SELECT jsonb_build_object('id', a.id, 'lead_id', a.lead_id, 'kind', a.kind, 'title', a.title,
+        'due_at', hubnet_micros(a.due_at), 'state', a.state, 'created_by', a.created_by,
+        'created_at', hubnet_micros(a.created_at), 'closed_at', hubnet_micros(a.closed_at), 'version', a.version)
     $$;
 
 CREATE FUNCTION hubnet_sync_referral(r referrals) RETURNS JSONB
     LANGUAGE sql STABLE
     AS $$
-    SELECT jsonb_build_object('id', r.id, 'sourceLeadId', r.source_lead_id, 'targetTenantId', r.target_tenant_id,
-        'targetLeadId', r.target_lead_id, 'targetKind', r.target_kind, 'targetListingId', r.target_listing_id,
-        'createdBy', r.created_by, 'createdAt', hubnet_micros(r.created_at), 'status', r.status,
-        'statusName', r.status_name, 'lifeCycle', r.life_cycle, 'stage', r.stage,
-        'firstActionAt', hubnet_micros(r.first_action_at), 'lastActionAt', hubnet_micros(r.last_action_at),
-        'acceptedAt', hubnet_micros(r.accepted_at), 'declinedAt', hubnet_micros(r.declined_at),
-        'completedAt', hubnet_micros(r.completed_at), 'reason', r.reason, 'version', r.version)
+    SELECT jsonb_build_object('id', r.id, 'source_lead_id', r.source_lead_id, 'target_tenant_id', r.target_tenant_id,
+        'target_lead_id', r.target_lead_id, 'target_kind', r.target_kind, 'target_listing_id', r.target_listing_id,
+        'created_by', r.created_by, 'created_at', hubnet_micros(r.created_at), 'status', r.status,
+        'status_name', r.status_name, 'life_cycle', r.life_cycle, 'stage', r.stage,
+        'first_action_at', hubnet_micros(r.first_action_at), 'last_action_at', hubnet_micros(r.last_action_at),
+        'accepted_at', hubnet_micros(r.accepted_at), 'declined_at', hubnet_micros(r.declined_at),
+        'completed_at', hubnet_micros(r.completed_at), 'reason', r.reason, 'version', r.version)
     $$;
 
--- Who sees a lead through their own work: VisibilityPolicy.deviceView in the core says the same.
+-- Who sees a lead through their own work: VisibilityPolicy.seesWholeTenant in the core says who sees every lead.
 CREATE FUNCTION hubnet_lead_audience(l leads) RETURNS UUID[]
     LANGUAGE sql STABLE
     AS $$

@@ -37,12 +37,6 @@ public struct PostgresSyncRepository: Sendable {
         }
     }
 
-    /// The part of the log every pull may read: transactions below `xmin` have all ended.
-    public struct Watermark: Sendable {
-        public var xmin: UInt64
-        public var xmax: UInt64
-    }
-
     public func epoch(on connection: PostgresConnection) async throws -> UUID {
         for try await epoch in try await connection.query("SELECT epoch FROM sync_epoch", logger: logger).decode(UUID.self) {
             return epoch
@@ -58,69 +52,61 @@ public struct PostgresSyncRepository: Sendable {
         throw DomainError.notFound("sync epoch")
     }
 
-    public func watermark(on connection: PostgresConnection) async throws -> Watermark {
-        let rows = try await connection.query(
-            """
-            SELECT pg_snapshot_xmin(pg_current_snapshot())::TEXT, pg_snapshot_xmax(pg_current_snapshot())::TEXT
-            """, logger: logger)
-        for try await (xmin, xmax) in rows.decode((String, String).self) {
-            return Watermark(xmin: UInt64(xmin) ?? 0, xmax: UInt64(xmax) ?? 0)
-        }
-        throw DomainError.notFound("snapshot")
+    /// The tenant's last committed position (0 before its first change).
+    public func head(tenant: Tenant.ID, on connection: PostgresConnection) async throws -> Int64 {
+        for try await seq in try await connection.query(
+            "SELECT seq FROM sync_heads WHERE tenant_id = \(tenant)", logger: logger
+        ).decode(Int64.self) { return seq }
+        return 0
     }
 
-    /// Changes after `cursor` that `user` sees, from transactions below `watermark`, in log order;
-    /// at most `limit + 1` rows so the caller can tell whether more follow.
+    /// Changes after position `after` that `user` sees, in commit order; at most `limit + 1` rows
+    /// so the caller can tell whether more follow.
     public func changes(
-        tenant: Tenant.ID, after cursor: SyncCursor, below watermark: Watermark, user: User.ID, wholeTenant: Bool,
-        limit: Int, on connection: PostgresConnection
+        tenant: Tenant.ID, after: Int64, user: User.ID, wholeTenant: Bool, limit: Int, on connection: PostgresConnection
     ) async throws -> [Change] {
-        let rows = try await connection.query(
-            """
-            SELECT xid::TEXT, seq, entity, entity_id, lead_id,
-                   CASE WHEN entity = 'view' THEN 'reset'
-                        WHEN \(wholeTenant) OR \(user) = ANY(audience) THEN op
-                        ELSE 'drop' END,
-                   CASE WHEN \(wholeTenant) OR \(user) = ANY(audience) THEN payload::TEXT END,
-                   NOT \(wholeTenant) AND \(user) = ANY(gained)
-            FROM sync_changes
-            WHERE tenant_id = \(tenant) AND (xid, seq) > (\(String(cursor.xid))::XID8, \(cursor.seq))
-              AND xid < \(String(watermark.xmin))::XID8
-              AND ((entity = 'view' AND entity_id = \(user))
-                   OR (entity <> 'view' AND (\(wholeTenant) OR \(user) = ANY(audience) OR \(user) = ANY(dropped))))
-            ORDER BY xid, seq
-            LIMIT \(limit + 1)
-            """, logger: logger)
-        var changes: [Change] = []
-        for try await (xid, seq, entity, id, lead, op, payload, gained) in rows.decode(
-            (String, Int64, String, UUID, UUID?, String, String?, Bool).self)
-        {
-            guard let entity = SyncEntity(rawValue: entity), let op = SyncOperation(rawValue: op) else { continue }
-            changes.append(
-                Change(xid: UInt64(xid) ?? 0, seq: seq, entity: entity, op: op, id: id, leadID: lead, payload: payload, gained: gained))
-        }
-        return changes
+        try await Self.changes(
+            connection.query(
+                """
+                SELECT xid::TEXT, seq, entity, entity_id, lead_id,
+                       CASE WHEN entity = 'view' THEN 'reset'
+                            WHEN \(wholeTenant) OR \(user) = ANY(audience) THEN op
+                            ELSE 'drop' END,
+                       CASE WHEN \(wholeTenant) OR \(user) = ANY(audience) THEN payload::TEXT END,
+                       NOT \(wholeTenant) AND \(user) = ANY(gained)
+                FROM sync_changes
+                WHERE tenant_id = \(tenant) AND seq > \(after)
+                  AND ((entity = 'view' AND entity_id = \(user))
+                       OR (entity <> 'view' AND (\(wholeTenant) OR \(user) = ANY(audience) OR \(user) = ANY(dropped))))
+                ORDER BY seq
+                LIMIT \(limit + 1)
+                """, logger: logger))
     }
 
-    /// All changes of one transaction after `cursor` that `user` sees: a page never ends inside one.
+    /// The changes of one transaction after position `after` that `user` sees: a page never ends
+    /// inside a transaction.
     public func rest(
-        ofTransaction xid: UInt64, tenant: Tenant.ID, after cursor: SyncCursor, user: User.ID, wholeTenant: Bool,
+        ofTransaction xid: UInt64, tenant: Tenant.ID, after: Int64, user: User.ID, wholeTenant: Bool,
         on connection: PostgresConnection
     ) async throws -> [Change] {
-        let rows = try await connection.query(
-            """
-            SELECT xid::TEXT, seq, entity, entity_id, lead_id,
-                   CASE WHEN entity = 'view' THEN 'reset'
-                        WHEN \(wholeTenant) OR \(user) = ANY(audience) THEN op
-                        ELSE 'drop' END,
-                   CASE WHEN \(wholeTenant) OR \(user) = ANY(audience) THEN payload::TEXT END,
-                   NOT \(wholeTenant) AND \(user) = ANY(gained)
-            FROM sync_changes
-            WHERE tenant_id = \(tenant) AND xid = \(String(xid))::XID8 AND seq > \(cursor.seq)
-              AND ((entity = 'view' AND entity_id = \(user))
-                   OR (entity <> 'view' AND (\(wholeTenant) OR \(user) = ANY(audience) OR \(user) = ANY(dropped))))
-            ORDER BY seq
-            """, logger: logger)
+        try await Self.changes(
+            connection.query(
+                """
+                SELECT xid::TEXT, seq, entity, entity_id, lead_id,
+                       CASE WHEN entity = 'view' THEN 'reset'
+                            WHEN \(wholeTenant) OR \(user) = ANY(audience) THEN op
+                            ELSE 'drop' END,
+                       CASE WHEN \(wholeTenant) OR \(user) = ANY(audience) THEN payload::TEXT END,
+                       NOT \(wholeTenant) AND \(user) = ANY(gained)
+                FROM sync_changes
+                WHERE tenant_id = \(tenant) AND xid = \(String(xid))::XID8 AND seq > \(after)
+                  AND ((entity = 'view' AND entity_id = \(user))
+                       OR (entity <> 'view' AND (\(wholeTenant) OR \(user) = ANY(audience) OR \(user) = ANY(dropped))))
+                ORDER BY seq
+                """, logger: logger))
+    }
+
+    static func changes(_ rows: PostgresRowSequence) async throws -> [Change] {
         var changes: [Change] = []
         for try await (xid, seq, entity, id, lead, op, payload, gained) in rows.decode(
             (String, Int64, String, UUID, UUID?, String, String?, Bool).self)
@@ -130,20 +116,6 @@ public struct PostgresSyncRepository: Sendable {
                 Change(xid: UInt64(xid) ?? 0, seq: seq, entity: entity, op: op, id: id, leadID: lead, payload: payload, gained: gained))
         }
         return changes
-    }
-
-    /// The last position of the tenant's log below the watermark: where a caught-up device stands.
-    public func lastPosition(tenant: Tenant.ID, below watermark: Watermark, on connection: PostgresConnection)
-        async throws -> (xid: UInt64, seq: Int64)?
-    {
-        let rows = try await connection.query(
-            """
-            SELECT xid::TEXT, seq FROM sync_changes
-            WHERE tenant_id = \(tenant) AND xid < \(String(watermark.xmin))::XID8
-            ORDER BY xid DESC, seq DESC LIMIT 1
-            """, logger: logger)
-        for try await (xid, seq) in rows.decode((String, Int64).self) { return (UInt64(xid) ?? 0, seq) }
-        return nil
     }
 
     /// Notes and activities of leads a user has just gained, as (entity, id, lead, payload).
@@ -199,30 +171,27 @@ public struct PostgresSyncRepository: Sendable {
     }
 
     /// Where compaction has cut the tenant's log, if it has.
-    public func horizon(tenant: Tenant.ID, on connection: PostgresConnection) async throws -> (xid: UInt64, seq: Int64)? {
-        let rows = try await connection.query(
-            "SELECT xid::TEXT, seq FROM sync_horizons WHERE tenant_id = \(tenant)", logger: logger)
-        for try await (xid, seq) in rows.decode((String, Int64).self) { return (UInt64(xid) ?? 0, seq) }
+    public func horizon(tenant: Tenant.ID, on connection: PostgresConnection) async throws -> Int64? {
+        for try await seq in try await connection.query(
+            "SELECT seq FROM sync_horizons WHERE tenant_id = \(tenant)", logger: logger
+        ).decode(Int64.self) { return seq }
         return nil
     }
 
-    /// Deletes the tenant's changes older than `before` (only from ended transactions) and moves the
-    /// horizon to the last one deleted. Returns how many were deleted.
+    /// Deletes the tenant's changes written before `before` and moves the horizon to the last one
+    /// deleted. Returns how many were deleted.
     public func compact(tenant: Tenant.ID, before: Date, now: Date, on connection: PostgresConnection) async throws -> Int {
-        let watermark = try await watermark(on: connection)
         let rows = try await connection.query(
             """
             WITH gone AS (
                 DELETE FROM sync_changes
-                WHERE tenant_id = \(tenant) AND created_at < \(before) AND xid < \(String(watermark.xmin))::XID8
-                RETURNING xid, seq
-            ), last AS (
-                SELECT xid, seq FROM gone ORDER BY xid DESC, seq DESC LIMIT 1
+                WHERE tenant_id = \(tenant) AND created_at < \(before) AND seq IS NOT NULL
+                RETURNING seq
             ), moved AS (
-                INSERT INTO sync_horizons (tenant_id, xid, seq, compacted_at)
-                SELECT \(tenant), xid, seq, \(now) FROM last
-                ON CONFLICT (tenant_id) DO UPDATE SET xid = EXCLUDED.xid, seq = EXCLUDED.seq, compacted_at = EXCLUDED.compacted_at
-                WHERE (sync_horizons.xid, sync_horizons.seq) < (EXCLUDED.xid, EXCLUDED.seq)
+                INSERT INTO sync_horizons (tenant_id, seq, compacted_at)
+                SELECT \(tenant), max(seq), \(now) FROM gone HAVING count(*) > 0
+                ON CONFLICT (tenant_id) DO UPDATE SET seq = EXCLUDED.seq, compacted_at = EXCLUDED.compacted_at
+                WHERE sync_horizons.seq < EXCLUDED.seq
             )
             SELECT count(*)::INTEGER FROM gone
             """, logger: logger)
@@ -302,7 +271,7 @@ public struct PostgresSyncRepository: Sendable {
 
     public func setOfflineGrace(_ seconds: Int, tenant: Tenant.ID, on connection: PostgresConnection) async throws {
         guard (0...Self.maximumOfflineGrace).contains(seconds) else {
-            throw DomainError.invalid("offlineGraceSeconds", "must be from 0 to \(Self.maximumOfflineGrace) (7 days)")
+            throw DomainError.invalid("offline_grace_seconds", "must be from 0 to \(Self.maximumOfflineGrace) (7 days)")
         }
         try await connection.query(
             """

@@ -52,7 +52,7 @@ struct SyncController {
         buffer.reserveCapacity(256 + answer.changes.count * 700)
         buffer.writeString(
             "{\"cursor\":\(SyncJSON.string(answer.cursor?.description)),\"reset\":\(SyncJSON.string(answer.reset?.rawValue)),"
-                + "\"hasMore\":\(answer.hasMore),\"lastMutationId\":\(answer.lastMutationID),\"changes\":")
+                + "\"has_more\":\(answer.hasMore),\"last_mutation_id\":\(answer.lastMutationID),\"changes\":")
         SyncJSON.write(answer.changes, into: &buffer)
         buffer.writeStaticString("}")
         return json(buffer)
@@ -66,7 +66,7 @@ struct SyncController {
         buffer.reserveCapacity(256 + page.records.count * 700)
         buffer.writeString(
             "{\"cursor\":\(SyncJSON.string(page.cursor.description)),\"next\":\(SyncJSON.string(page.next)),"
-                + "\"lastMutationId\":\(page.lastMutationID),\"changes\":")
+                + "\"last_mutation_id\":\(page.lastMutationID),\"changes\":")
         SyncJSON.write(page.records, into: &buffer)
         buffer.writeStaticString("}")
         return json(buffer)

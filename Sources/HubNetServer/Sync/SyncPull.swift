@@ -35,13 +35,13 @@ struct SyncPull: Sendable {
             }
             let epoch = try await sync.epoch(on: connection)
             guard cursor.epoch == epoch else { return reset(.epochChanged) }
-            let watermark = try await sync.watermark(on: connection)
-            guard cursor.xid < watermark.xmax else { return reset(.cursorFromFuture) }
-            if let horizon = try await sync.horizon(tenant: caller.tenantID, on: connection), (cursor.xid, cursor.seq) < (horizon.xid, horizon.seq) {
+            let head = try await sync.head(tenant: caller.tenantID, on: connection)
+            guard cursor.seq <= head else { return reset(.cursorFromFuture) }
+            if let horizon = try await sync.horizon(tenant: caller.tenantID, on: connection), cursor.seq < horizon {
                 return reset(.behindHorizon)
             }
             let rows = try await sync.changes(
-                tenant: caller.tenantID, after: cursor, below: watermark, user: caller.userID, wholeTenant: wholeTenant, limit: limit,
+                tenant: caller.tenantID, after: cursor.seq, user: caller.userID, wholeTenant: wholeTenant, limit: limit,
                 on: connection)
             var page = rows
             var hasMore = false
@@ -53,9 +53,8 @@ struct SyncPull: Sendable {
                 // whole page, send all of it.
                 if rows[limit].xid == lastXID {
                     if page[0].xid == lastXID {
-                        let position = SyncCursor(epoch: epoch, xid: lastXID, seq: page[page.count - 1].seq)
                         page += try await sync.rest(
-                            ofTransaction: lastXID, tenant: caller.tenantID, after: position, user: caller.userID,
+                            ofTransaction: lastXID, tenant: caller.tenantID, after: page[page.count - 1].seq, user: caller.userID,
                             wholeTenant: wholeTenant, on: connection)
                     } else {
                         page.removeAll { $0.xid == lastXID }
@@ -63,13 +62,8 @@ struct SyncPull: Sendable {
                 }
             }
             if page.contains(where: { $0.op == .reset }) { return reset(.viewChanged) }
-            var next = cursor
-            if let last = page.last { next = SyncCursor(epoch: epoch, xid: last.xid, seq: last.seq) }
-            if !hasMore, let end = try await sync.lastPosition(tenant: caller.tenantID, below: watermark, on: connection),
-                (end.xid, end.seq) > (next.xid, next.seq)
-            {
-                next = SyncCursor(epoch: epoch, xid: end.xid, seq: end.seq)
-            }
+            // Caught up: stand at the head, past changes this user does not see.
+            let next = SyncCursor(epoch: epoch, seq: hasMore ? page[page.count - 1].seq : max(head, cursor.seq, page.last?.seq ?? 0))
             // A lead the user has just gained arrives whole: its notes and activities too.
             let gained = page.filter { $0.gained && $0.entity == .lead && $0.op == .upsert }.map(\.id)
             for (entity, id, lead, payload) in try await sync.leadParts(gained, tenant: caller.tenantID, on: connection) {
@@ -104,11 +98,9 @@ struct SyncPull: Sendable {
                 cursor = parsed
                 after = UUID(uuidString: String(parts[1]))
             } else {
-                // Everything at or below this position is in the records read from here on.
+                // Every change at or below the head is in the records read from here on.
                 let epoch = try await sync.epoch(on: connection)
-                let watermark = try await sync.watermark(on: connection)
-                let end = try await sync.lastPosition(tenant: caller.tenantID, below: watermark, on: connection)
-                cursor = SyncCursor(epoch: epoch, xid: end?.xid ?? 0, seq: end?.seq ?? 0)
+                cursor = SyncCursor(epoch: epoch, seq: try await sync.head(tenant: caller.tenantID, on: connection))
             }
             let leads = try await sync.snapshotLeads(
                 tenant: caller.tenantID, user: caller.userID, wholeTenant: wholeTenant, after: after, limit: limit, on: connection)
@@ -145,7 +137,7 @@ enum SyncJSON {
             buffer.writeString(change.id.uuidString.lowercased())
             buffer.writeStaticString("\"")
             if let lead = change.leadID {
-                buffer.writeStaticString(",\"leadId\":\"")
+                buffer.writeStaticString(",\"lead_id\":\"")
                 buffer.writeString(lead.uuidString.lowercased())
                 buffer.writeStaticString("\"")
             }

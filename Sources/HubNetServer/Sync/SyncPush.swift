@@ -118,20 +118,20 @@ struct SyncPush: Sendable {
             return conflicts
         case .noteAdd:
             guard let id = mutation.recordId, let body = mutation.body else {
-                throw DomainError.invalid("recordId", "recordId and body are required for note.add")
+                throw DomainError.invalid("record_id", "record_id and body are required for note.add")
             }
             _ = try await commands.addNote(body, id: LeadNote.ID(id), to: mutation.leadId, caller: caller, now: now, on: connection)
             return []
         case .activitySchedule:
             guard let id = mutation.recordId, let kind = mutation.kind, let title = mutation.title else {
-                throw DomainError.invalid("recordId", "recordId, kind and title are required for activity.schedule")
+                throw DomainError.invalid("record_id", "record_id, kind and title are required for activity.schedule")
             }
             _ = try await commands.scheduleActivity(
                 kind, title: title, dueAt: mutation.dueAt.map(Date.init(micros:)), id: LeadActivity.ID(id),
                 on: mutation.leadId, caller: caller, now: now, on: connection)
             return []
         case .activityComplete, .activityCancel:
-            guard let id = mutation.recordId else { throw DomainError.invalid("recordId", "is required for \(mutation.name.rawValue)") }
+            guard let id = mutation.recordId else { throw DomainError.invalid("record_id", "is required for \(mutation.name.rawValue)") }
             _ = try await commands.closeActivity(
                 LeadActivity.ID(id), of: mutation.leadId, as: mutation.name == .activityComplete ? .completed : .cancelled,
                 caller: caller, now: now, on: connection)
