@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "HubNetCore", targets: ["HubNetCore"]),
         .library(name: "HubNetServer", targets: ["HubNetServer"]),
         .library(name: "HubNetTestSupport", targets: ["HubNetTestSupport"]),
+        .library(name: "HubNetSync", targets: ["HubNetSync"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
@@ -23,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         // The domain: typed IDs, entities, validation, policies. No I/O.
@@ -57,6 +59,17 @@ let package = Package(
                 .product(name: "NIOExtras", package: "swift-nio-extras"),
             ],
             resources: [.copy("openapi.json")]
+        ),
+        // The client SDK for offline devices: a local SQLite store (GRDB), the pending-mutation
+        // queue, optimistic application through the core's workflow engine, and the sync loop.
+        .target(
+            name: "HubNetSync",
+            dependencies: [
+                "HubNetCore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
         ),
         // Throwaway PostgreSQL, per-suite databases from a template, tenant fixtures.
         .target(
@@ -94,7 +107,7 @@ let package = Package(
         .testTarget(
             name: "HubNetServerTests",
             dependencies: [
-                "HubNetServer", "HubNetTestSupport", "HubNetCore",
+                "HubNetServer", "HubNetTestSupport", "HubNetCore", "HubNetSync",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

@@ -1,0 +1,152 @@
+import Foundation
+import GRDB
+import HubNetCore
+
+/// A device's SQLite store: the records as the server last said they are, the mutations not yet
+/// acknowledged (in order, surviving restarts), the cursor and the cached workflow templates.
+/// What the app sees is these records with the pending mutations applied on top (`SyncClient`).
+public final class LocalStore: Sendable {
+    let queue: DatabaseQueue
+
+    /// - Parameter path: a file for a store that survives restarts; `nil` for one in memory.
+    public init(path: String?) throws {
+        queue = try path.map { try DatabaseQueue(path: $0) } ?? DatabaseQueue()
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE records (
+                        entity TEXT NOT NULL, id TEXT NOT NULL, lead_id TEXT, version INTEGER NOT NULL, json BLOB NOT NULL,
+                        PRIMARY KEY (entity, id));
+                    CREATE INDEX records_lead_idx ON records (lead_id);
+                    CREATE TABLE pending (id INTEGER PRIMARY KEY, json BLOB NOT NULL);
+                    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+                    CREATE TABLE templates (key TEXT PRIMARY KEY, json BLOB NOT NULL);
+                    """)
+        }
+        try migrator.migrate(queue)
+    }
+
+    static let encoder = JSONEncoder()
+    static let decoder = JSONDecoder()
+
+    // MARK: Meta
+
+    func meta(_ key: String) throws -> String? {
+        try queue.read { db in try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = ?", arguments: [key]) }
+    }
+
+    func setMeta(_ key: String, _ value: String?, in db: Database) throws {
+        if let value {
+            try db.execute(sql: "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", arguments: [key, value])
+        } else {
+            try db.execute(sql: "DELETE FROM meta WHERE key = ?", arguments: [key])
+        }
+    }
+
+    func setMeta(_ key: String, _ value: String?) throws {
+        try queue.write { db in try setMeta(key, value, in: db) }
+    }
+
+    // MARK: Records
+
+    func records<Record: Decodable>(_ entity: SyncEntity, as type: Record.Type, lead: UUID? = nil) throws -> [Record] {
+        try queue.read { db in
+            let rows: [Data]
+            if let lead {
+                rows = try Data.fetchAll(
+                    db, sql: "SELECT json FROM records WHERE entity = ? AND lead_id = ? ORDER BY id",
+                    arguments: [entity.rawValue, lead.uuidString.lowercased()])
+            } else {
+                rows = try Data.fetchAll(db, sql: "SELECT json FROM records WHERE entity = ? ORDER BY id", arguments: [entity.rawValue])
+            }
+            return try rows.map { try Self.decoder.decode(Record.self, from: $0) }
+        }
+    }
+
+    func record<Record: Decodable>(_ entity: SyncEntity, _ id: UUID, as type: Record.Type) throws -> Record? {
+        try queue.read { db in
+            try Data.fetchOne(
+                db, sql: "SELECT json FROM records WHERE entity = ? AND id = ?", arguments: [entity.rawValue, id.uuidString.lowercased()]
+            ).map { try Self.decoder.decode(Record.self, from: $0) }
+        }
+    }
+
+    func ids(_ entity: SyncEntity) throws -> Set<UUID> {
+        try queue.read { db in
+            Set(try String.fetchAll(db, sql: "SELECT id FROM records WHERE entity = ?", arguments: [entity.rawValue]).compactMap { UUID(uuidString: $0) })
+        }
+    }
+
+    /// Stores a record unless a newer or equal version is held. Returns whether it was stored.
+    @discardableResult
+    static func upsert(_ change: SyncChange, in db: Database) throws -> Bool {
+        guard let record = change.record else { return false }
+        let (json, version, lead): (Data, Int, UUID?) =
+            switch record {
+            case .lead(let lead): (try encoder.encode(lead), lead.version, lead.id.rawValue)
+            case .note(let note): (try encoder.encode(note), note.version, note.leadId.rawValue)
+            case .activity(let activity): (try encoder.encode(activity), activity.version, activity.leadId.rawValue)
+            case .referral(let referral): (try encoder.encode(referral), referral.version, nil)
+            }
+        try db.execute(
+            sql: """
+                INSERT INTO records (entity, id, lead_id, version, json) VALUES (?, ?, ?, ?, ?)
+                ON CONFLICT (entity, id) DO UPDATE SET version = excluded.version, json = excluded.json, lead_id = excluded.lead_id
+                WHERE excluded.version > records.version
+                """,
+            arguments: [change.entity.rawValue, change.id.uuidString.lowercased(), lead?.uuidString.lowercased(), version, json])
+        return db.changesCount > 0
+    }
+
+    /// Removes a record; a lead goes with its notes and activities.
+    static func remove(_ entity: SyncEntity, _ id: UUID, in db: Database) throws {
+        let key = id.uuidString.lowercased()
+        try db.execute(sql: "DELETE FROM records WHERE entity = ? AND id = ?", arguments: [entity.rawValue, key])
+        if entity == .lead {
+            try db.execute(sql: "DELETE FROM records WHERE lead_id = ? AND entity IN ('note', 'activity')", arguments: [key])
+        }
+    }
+
+    // MARK: Pending mutations
+
+    func pending() throws -> [Mutation] {
+        try queue.read { db in
+            try Data.fetchAll(db, sql: "SELECT json FROM pending ORDER BY id").map { try Self.decoder.decode(Mutation.self, from: $0) }
+        }
+    }
+
+    /// Appends a mutation, numbered after the last one this device ever made.
+    func enqueue(_ make: (Int64) -> Mutation) throws -> Mutation {
+        try queue.write { db in
+            let last = Int64(try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'last_mutation_id'", arguments: []) ?? "0") ?? 0
+            let mutation = make(last + 1)
+            try db.execute(
+                sql: "INSERT INTO pending (id, json) VALUES (?, ?)", arguments: [mutation.id, try Self.encoder.encode(mutation)])
+            try setMeta("last_mutation_id", String(mutation.id), in: db)
+            return mutation
+        }
+    }
+
+    // MARK: Templates
+
+    func templates() throws -> [String: WorkflowTemplate] {
+        try queue.read { db in
+            var templates: [String: WorkflowTemplate] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT key, json FROM templates") {
+                templates[row["key"]] = try Self.decoder.decode(WorkflowTemplate.self, from: row["json"] as Data)
+            }
+            return templates
+        }
+    }
+
+    func saveTemplates(_ templates: [WorkflowTemplate]) throws {
+        try queue.write { db in
+            try db.execute(sql: "DELETE FROM templates")
+            for template in templates {
+                try db.execute(
+                    sql: "INSERT INTO templates (key, json) VALUES (?, ?)", arguments: [template.key, try Self.encoder.encode(template)])
+            }
+        }
+    }
+}

@@ -1,0 +1,337 @@
+import Foundation
+import HubNetCore
+
+/// An offline-first device: the app reads and changes leads here at any time; `sync()` sends the
+/// queued intents and brings the server's changes.
+///
+/// Every change the app makes is checked locally by the same workflow engine the server runs, stored
+/// as a numbered mutation in the local store (so it survives restarts), and shown at once: what the
+/// app reads is the server's last word with the pending mutations applied on top, so after each pull
+/// the pending ones are rebased onto the new server state. The server's answer is final: a rejected
+/// mutation's effect disappears and is reported; a lost field edit is reported with its value.
+public actor SyncClient {
+    public let store: LocalStore
+    let transport: any SyncTransport
+    let clock: @Sendable () -> Date
+    /// Changes per pull and records per snapshot page.
+    let pageSize: Int
+    /// Mutations per push.
+    let batchSize: Int
+
+    struct Identity: Codable {
+        var id: User.ID
+        var tenantId: Tenant.ID
+        var roles: [String]
+    }
+
+    private var identity: Identity?
+    private var templateCache: [String: WorkflowTemplate] = [:]
+
+    public init(
+        store: LocalStore, transport: any SyncTransport, clock: @escaping @Sendable () -> Date = Date.init, pageSize: Int = 1_000,
+        batchSize: Int = 100
+    ) {
+        self.store = store
+        self.transport = transport
+        self.clock = clock
+        self.pageSize = pageSize
+        self.batchSize = batchSize
+    }
+
+    static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        return encoder
+    }()
+    static let decoder: JSONDecoder = {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        decoder.dateDecodingStrategy = .iso8601
+        return decoder
+    }()
+
+    // MARK: Reading (server state with pending mutations on top)
+
+    public func leads() throws -> [SyncLead] {
+        let pending = try store.pending()
+        let touched = Set(pending.map(\.leadId.rawValue))
+        return try store.records(.lead, as: SyncLead.self).map { lead in
+            touched.contains(lead.id.rawValue) ? try view(lead, pending: pending) : lead
+        }
+    }
+
+    public func lead(_ id: Lead.ID) throws -> SyncLead? {
+        guard let lead = try store.record(.lead, id.rawValue, as: SyncLead.self) else { return nil }
+        return try view(lead, pending: try store.pending())
+    }
+
+    public func notes(of lead: Lead.ID) throws -> [SyncNote] {
+        var notes = try store.records(.note, as: SyncNote.self, lead: lead.rawValue)
+        let known = Set(notes.map(\.id))
+        for mutation in try store.pending() where mutation.name == .noteAdd && mutation.leadId == lead {
+            guard let id = mutation.recordId, !known.contains(LeadNote.ID(id)), let me = identity?.id else { continue }
+            notes.append(
+                SyncNote(id: LeadNote.ID(id), leadId: lead, authorId: me, body: mutation.body ?? "", createdAt: mutation.actedAt ?? 0))
+        }
+        return notes
+    }
+
+    public func activities(of lead: Lead.ID) throws -> [SyncActivity] {
+        try activities(of: lead, pending: try store.pending())
+    }
+
+    public func referrals() throws -> [SyncReferral] { try store.records(.referral, as: SyncReferral.self) }
+
+    /// Mutations made here and not yet answered by the server.
+    public func pending() throws -> [Mutation] { try store.pending() }
+
+    /// The position this device has synced to, if it has.
+    public func cursor() throws -> String? { try store.meta("cursor") }
+
+    // MARK: Changing (checked locally, queued, shown at once)
+
+    /// Takes a workflow action; refused here, with the engine's reason, when it is not available now.
+    @discardableResult
+    public func act(_ action: String, on lead: Lead.ID, _ arguments: Mutation.ActionArguments = .init()) throws -> Mutation {
+        let now = clock()
+        guard let current = try self.lead(lead) else { throw DomainError.notFound("lead") }
+        _ = try decide(action, on: current, arguments, at: now)
+        return try store.enqueue { Mutation(id: $0, name: .leadAction, leadId: lead, actedAt: now.micros, action: action, arguments: arguments) }
+    }
+
+    /// Edits fields of a lead, each against the value shown now.
+    @discardableResult
+    public func edit(_ lead: Lead.ID, _ fields: [LeadField: String?]) throws -> Mutation {
+        guard let current = try self.lead(lead) else { throw DomainError.notFound("lead") }
+        let changes = fields.sorted { $0.key.rawValue < $1.key.rawValue }.map { field, value in
+            LeadFieldEdit(field: field, from: field.value(in: current.details), to: value)
+        }
+        var details = current.details
+        for change in changes { try change.field.set(change.to, in: &details) }
+        return try store.enqueue {
+            Mutation(id: $0, name: .leadUpdate, leadId: lead, actedAt: self.clock().micros, baseVersion: current.version, changes: changes)
+        }
+    }
+
+    @discardableResult
+    public func addNote(_ body: String, to lead: Lead.ID) throws -> LeadNote.ID {
+        guard try self.lead(lead) != nil else { throw DomainError.notFound("lead") }
+        let id = UUID()
+        _ = try store.enqueue { Mutation(id: $0, name: .noteAdd, leadId: lead, actedAt: self.clock().micros, recordId: id, body: body) }
+        return LeadNote.ID(id)
+    }
+
+    @discardableResult
+    public func scheduleActivity(_ kind: String, title: String, dueAt: Date?, on lead: Lead.ID) throws -> LeadActivity.ID {
+        guard try self.lead(lead) != nil else { throw DomainError.notFound("lead") }
+        let id = UUID()
+        _ = try store.enqueue {
+            Mutation(
+                id: $0, name: .activitySchedule, leadId: lead, actedAt: self.clock().micros, recordId: id, kind: kind, title: title,
+                dueAt: dueAt?.micros)
+        }
+        return LeadActivity.ID(id)
+    }
+
+    public func closeActivity(_ id: LeadActivity.ID, of lead: Lead.ID, completed: Bool) throws {
+        _ = try store.enqueue {
+            Mutation(
+                id: $0, name: completed ? .activityComplete : .activityCancel, leadId: lead, actedAt: self.clock().micros,
+                recordId: id.rawValue)
+        }
+    }
+
+    // MARK: Syncing
+
+    /// Sends the pending mutations, then pulls until caught up; re-syncs from a snapshot when told to.
+    public func sync() async throws -> SyncReport {
+        var report = SyncReport()
+        try await prepare()
+        if try store.meta("cursor") == nil { try await resetFromSnapshot(nil, report: &report) }
+        try await push(&report)
+        try await pull(&report)
+        return report
+    }
+
+    /// Loads who the device's user is and the tenant's workflow templates, once.
+    public func prepare() async throws {
+        if identity == nil {
+            if let cached = try store.meta("identity") {
+                identity = try JSONDecoder().decode(Identity.self, from: Data(cached.utf8))
+            } else {
+                let me: Identity = try await get("/v1/me")
+                try store.setMeta("identity", String(decoding: try JSONEncoder().encode(me), as: UTF8.self))
+                identity = me
+            }
+        }
+        if templateCache.isEmpty {
+            templateCache = try store.templates()
+            if templateCache.isEmpty {
+                struct List: Decodable { var items: [WorkflowTemplate] }
+                let list: List = try await get("/v1/workflow-templates")
+                try store.saveTemplates(list.items)
+                templateCache = Dictionary(list.items.map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first })
+            }
+        }
+    }
+
+    private func push(_ report: inout SyncReport) async throws {
+        while true {
+            let batch = Array(try store.pending().prefix(batchSize))
+            guard !batch.isEmpty else { return }
+            let answer: PushResponse = try await send("POST", "/v1/sync/push", PushRequest(mutations: batch))
+            let byID = Dictionary(batch.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+            let answered = answer.results.map(\.id)
+            try await store.queue.write { db in
+                for id in answered {
+                    try db.execute(sql: "DELETE FROM pending WHERE id = ?", arguments: [id])
+                }
+            }
+            for outcome in answer.results {
+                guard let mutation = byID[outcome.id] else { continue }
+                report.pushed += 1
+                switch outcome.outcome {
+                case .applied:
+                    report.applied += 1
+                    report.conflicts += outcome.conflicts.map { SyncReport.Conflict(mutation: mutation, conflict: $0) }
+                case .rejected:
+                    report.rejections.append(.init(mutation: mutation, code: outcome.code ?? "rejected", reason: outcome.reason ?? ""))
+                }
+            }
+            if answer.results.isEmpty { return }
+        }
+    }
+
+    private func pull(_ report: inout SyncReport) async throws {
+        while true {
+            guard let cursor = try store.meta("cursor") else { return }
+            let escaped = cursor.addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed) ?? cursor
+            let page: PullResponse = try await get("/v1/sync/pull?cursor=\(escaped)&limit=\(pageSize)")
+            report.pulls += 1
+            if let reason = page.reset {
+                try await resetFromSnapshot(reason, report: &report)
+                continue
+            }
+            report.pulled += page.changes.count
+            let store = store
+            let dropped: [UUID] = try await store.queue.write { db in
+                var dropped: [UUID] = []
+                for change in page.changes {
+                    switch change.op {
+                    case .upsert: try LocalStore.upsert(change, in: db)
+                    case .delete, .drop:
+                        try LocalStore.remove(change.entity, change.id, in: db)
+                        if change.entity == .lead { dropped.append(change.id) }
+                    case .reset: break
+                    }
+                }
+                try store.setMeta("cursor", page.cursor, in: db)
+                return dropped
+            }
+            report.dropped += dropped
+            if !page.hasMore { return }
+        }
+    }
+
+    /// Replaces the local records with a snapshot of the user's view, keeping the pending mutations;
+    /// leads that were held and are not in it are reported as dropped.
+    private func resetFromSnapshot(_ reason: SyncResetReason?, report: inout SyncReport) async throws {
+        var changes: [SyncChange] = []
+        var page: String? = nil
+        var cursor = ""
+        repeat {
+            let query = page.map { "&page=\($0.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? $0)" } ?? ""
+            let answer: SnapshotResponse = try await get("/v1/sync/snapshot?limit=\(pageSize)\(query)")
+            changes += answer.changes
+            cursor = answer.cursor
+            page = answer.next
+        } while page != nil
+        let held = try store.ids(.lead)
+        let kept = Set(changes.filter { $0.entity == .lead }.map(\.id))
+        let (records, position, store) = (changes, cursor, store)
+        try await store.queue.write { db in
+            try db.execute(sql: "DELETE FROM records")
+            for change in records { try LocalStore.upsert(change, in: db) }
+            try store.setMeta("cursor", position, in: db)
+        }
+        if let reason { report.resets.append(reason) }
+        report.dropped += held.subtracting(kept).sorted { $0.uuidString < $1.uuidString }
+        report.pulled += changes.count
+    }
+
+    // MARK: Optimistic application
+
+    private func view(_ lead: SyncLead, pending: [Mutation]) throws -> SyncLead {
+        var lead = lead
+        for mutation in pending where mutation.leadId == lead.id {
+            switch mutation.name {
+            case .leadAction:
+                guard let action = mutation.action,
+                    let state = try? decide(action, on: lead, mutation.arguments ?? .init(), at: Date(micros: mutation.actedAt ?? 0))
+                else { continue }
+                lead.apply(state)
+            case .leadUpdate:
+                guard let merged = try? LeadFieldMerge.merge(mutation.changes ?? [], into: lead.details) else { continue }
+                lead.details = merged.details
+            default: continue
+            }
+        }
+        return lead
+    }
+
+    private func activities(of lead: Lead.ID, pending: [Mutation]) throws -> [SyncActivity] {
+        var activities = try store.records(.activity, as: SyncActivity.self, lead: lead.rawValue)
+        for mutation in pending where mutation.leadId == lead {
+            guard let id = mutation.recordId else { continue }
+            switch mutation.name {
+            case .activitySchedule where !activities.contains { $0.id.rawValue == id }:
+                activities.append(
+                    SyncActivity(
+                        id: LeadActivity.ID(id), leadId: lead, kind: mutation.kind ?? "task", title: mutation.title ?? "", dueAt: mutation.dueAt,
+                        state: "open", createdBy: identity?.id ?? User.ID(), createdAt: mutation.actedAt ?? 0))
+            case .activityComplete, .activityCancel:
+                if let index = activities.firstIndex(where: { $0.id.rawValue == id && $0.state == "open" }) {
+                    activities[index].state = mutation.name == .activityComplete ? "completed" : "cancelled"
+                    activities[index].closedAt = mutation.actedAt
+                }
+            default: continue
+            }
+        }
+        return activities
+    }
+
+    /// The engine's decision for an action on the lead as this device shows it.
+    private func decide(_ action: String, on lead: SyncLead, _ arguments: Mutation.ActionArguments, at now: Date) throws -> LeadState {
+        guard let identity, let template = templateCache[lead.templateKey] else {
+            throw DomainError.conflict("not_prepared", "sync once before acting offline")
+        }
+        let open = try activities(of: lead.id, pending: []).filter { $0.state == "open" }.count
+        var input = ActionInput(reason: arguments.reason, status: arguments.status, opportunity: arguments.createOpportunity == true)
+        if arguments.listingId != nil { input.referralKind = .listing }
+        if let advisor = arguments.advisorId {
+            input.referralKind = .advisor
+            input.assigneeID = advisor
+        }
+        if let assignee = arguments.assigneeId { input.assigneeID = assignee }
+        let actor = WorkflowActor(userID: identity.id, roles: Set(identity.roles.compactMap(Role.init(rawValue:))), side: .owner)
+        return try WorkflowEngine.decide(
+            template, lead: lead.state(openActivities: open, unitMembers: nil), actor: actor, action: action, input: input, now: now
+        ).state
+    }
+
+    // MARK: HTTP
+
+    private func get<Answer: Decodable>(_ path: String) async throws -> Answer {
+        try await exchange("GET", path, nil)
+    }
+
+    private func send<Body: Encodable, Answer: Decodable>(_ method: String, _ path: String, _ body: Body) async throws -> Answer {
+        try await exchange(method, path, try Self.encoder.encode(body))
+    }
+
+    private func exchange<Answer: Decodable>(_ method: String, _ path: String, _ body: Data?) async throws -> Answer {
+        let (status, data) = try await transport.send(method, path, body: body)
+        guard (200..<300).contains(status) else { throw SyncServerError(status: status, body: data) }
+        return try Self.decoder.decode(Answer.self, from: data)
+    }
+}

@@ -1,0 +1,114 @@
+import Foundation
+import HTTPTypes
+import HubNetCore
+import HubNetSync
+import HubNetTestSupport
+import HummingbirdTesting
+import Testing
+
+/// The SDK's transport over the in-process test client: the real router and database.
+struct TestAppTransport: SyncTransport {
+    let app: TestApplication
+    let token: String
+
+    func send(_ method: String, _ path: String, body: Data?) async throws -> (status: Int, body: Data) {
+        let response = try await app.request(
+            HTTPRequest.Method(method) ?? .get, path, token: token, json: body.map { String(decoding: $0, as: UTF8.self) })
+        return (Int(response.status.code), Data(buffer: response.body))
+    }
+}
+
+@Suite("Sync client SDK")
+struct SyncClientTests {
+    func device(_ app: TestApplication, _ user: UserFixture, path: String? = nil) async throws -> SyncClient {
+        let registered = try await SyncTestDevice.register(app, as: user)
+        return SyncClient(store: try LocalStore(path: path), transport: TestAppTransport(app: app, token: registered.token))
+    }
+
+    @Test("two devices of different users edit offline, sync, and converge to the server's state; a device whose user loses access drops the lead")
+    func convergeAndDrop() async throws {
+        try await withTestApplication { app in
+            let hub = try await app.fixtures.tenant(.hub, users: [[.moderator], [.advisor], [.advisor]])
+            let (moderator, advisor, other) = (hub.users[0], hub.users[1], hub.users[2])
+            let lead = try await app.createLead(token: moderator.token)
+            _ = try await app.request(.post, "/v1/leads/\(lead)/actions/accept", token: moderator.token, json: "{}")
+            _ = try await app.request(
+                .post, "/v1/leads/\(lead)/actions/refer_internal", token: moderator.token, json: #"{"advisor_id":"\#(advisor.user.id)"}"#)
+            let field = try await device(app, advisor)
+            let office = try await device(app, moderator)
+            _ = try await field.sync()
+            _ = try await office.sync()
+            #expect(try await field.leads().map(\.id) == [lead])
+
+            // Offline on both: different fields, a note, an action; shown at once on each device.
+            try await field.edit(lead, [.city: "Berkeley"])
+            _ = try await field.addNote("met at the market", to: lead)
+            try await office.edit(lead, [.phone: "555-0100", .city: "Alameda"])
+            let untouched = try await office.lead(lead)?.lastActionAt
+            try await office.act("contact", on: lead)
+            #expect(try await field.lead(lead)?.city == "Berkeley")
+            #expect(try await office.lead(lead)?.lastActionAt != untouched)
+            #expect(try await field.notes(of: lead).count == 1)
+            // The engine refuses locally what is not available now.
+            await #expect(throws: WorkflowRefusal.self) { try await office.act("accept", on: lead) }
+
+            let fieldReport = try await field.sync()
+            #expect(fieldReport.applied == 2)
+            let officeReport = try await office.sync()
+            #expect(officeReport.applied == 2)
+            // Same field, later arrival: the first value stays and the device hears of its loss.
+            #expect(officeReport.conflicts.map(\.conflict) == [FieldConflict(field: .city, yours: "Alameda", kept: "Berkeley")])
+            _ = try await field.sync()
+
+            let truth = try await device(app, moderator)
+            _ = try await truth.sync()
+            let server = try #require(try await truth.lead(lead))
+            #expect(server.city == "Berkeley")
+            #expect(server.phone == "555-0100")
+            #expect(server.status == "accepted")
+            #expect(server.lastActionAt != untouched)
+            #expect(try await field.lead(lead) == server)
+            #expect(try await office.lead(lead) == server)
+            #expect(try await field.notes(of: lead) == (try await truth.notes(of: lead)))
+            #expect(try await field.pending().isEmpty)
+            #expect(try await office.pending().isEmpty)
+
+            // The lead goes to another advisor: the first one's device drops it and says so.
+            _ = try await app.request(
+                .post, "/v1/leads/\(lead)/actions/refer_internal", token: moderator.token, json: #"{"advisor_id":"\#(other.user.id)"}"#)
+            let dropped = try await field.sync()
+            #expect(dropped.dropped == [lead.rawValue])
+            #expect(try await field.leads().isEmpty)
+            #expect(try await field.notes(of: lead).isEmpty)
+        }
+    }
+
+    @Test("pending mutations survive a restart of the app and are pushed once; a rejection is reported and its effect disappears")
+    func pendingSurvivesRestart() async throws {
+        try await withTestApplication { app in
+            let hub = try await app.fixtures.tenant(.hub, users: [[.moderator], [.moderator]])
+            let lead = try await app.createLead(token: hub.users[0].token)
+            let path = FileManager.default.temporaryDirectory.appendingPathComponent("hubnet-sdk-\(UUID()).sqlite").path
+            defer { try? FileManager.default.removeItem(atPath: path) }
+            let registered = try await SyncTestDevice.register(app, as: hub.users[0])
+            do {
+                let first = SyncClient(store: try LocalStore(path: path), transport: TestAppTransport(app: app, token: registered.token))
+                _ = try await first.sync()
+                try await first.act("decline", on: lead, .init(reason: "duplicate"))
+                _ = try await first.addNote("declined offline", to: lead)
+                #expect(try await first.lead(lead)?.status == "declined")
+            }
+            // Meanwhile someone accepts it.
+            _ = try await app.request(.post, "/v1/leads/\(lead)/actions/accept", token: hub.users[1].token, json: "{}")
+            let reopened = SyncClient(store: try LocalStore(path: path), transport: TestAppTransport(app: app, token: registered.token))
+            #expect(try await reopened.pending().count == 2)
+            let report = try await reopened.sync()
+            #expect(report.rejections.map(\.code) == ["action_not_available"])
+            #expect(report.applied == 1)
+            #expect(try await reopened.lead(lead)?.status == "accepted")
+            #expect(try await reopened.pending().isEmpty)
+            #expect(try await reopened.notes(of: lead).count == 1)
+            #expect(try await reopened.sync().pushed == 0)
+        }
+    }
+}
