@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "HubNetServer", targets: ["HubNetServer"]),
         .library(name: "HubNetTestSupport", targets: ["HubNetTestSupport"]),
         .library(name: "HubNetSync", targets: ["HubNetSync"]),
+        .library(name: "HubNetSimulator", targets: ["HubNetSimulator"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
@@ -71,6 +72,19 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
+        // The network simulator and the benchmarks: a real server on loopback, SDK devices, a
+        // virtual clock, invariant checks and reports.
+        .target(
+            name: "HubNetSimulator",
+            dependencies: [
+                "HubNetCore", "HubNetPostgres", "HubNetServer", "HubNetSync",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ]
+        ),
         // Throwaway PostgreSQL, per-suite databases from a template, tenant fixtures.
         .target(
             name: "HubNetTestSupport",
@@ -94,6 +108,7 @@ let package = Package(
                 "HubNetCore",
                 "HubNetPostgres",
                 "HubNetServer",
+                "HubNetSimulator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),

@@ -12,7 +12,8 @@ import ServiceLifecycle
 /// could see past row-level security.
 public func buildApplication(
     configuration: ServerConfiguration, databaseURL: DatabaseURL, logger: Logger,
-    registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()
+    registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(),
+    onServerRunning: @escaping @Sendable (_ port: Int) async -> Void = { _ in }
 ) throws -> some ApplicationProtocol {
     let client = PostgresClient(
         configuration: try databaseURL.clientConfiguration(maximumConnections: configuration.databasePoolSize),
@@ -34,6 +35,7 @@ public func buildApplication(
                         interval: $0)
                 ] as [any Service]
             } ?? []),
+        onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
         logger: logger)
     application.beforeServerStarts {
         try await verifyDatabase(client: client, logger: logger)

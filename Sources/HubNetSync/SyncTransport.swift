@@ -47,7 +47,7 @@ public struct SyncServerError: Error, Sendable, CustomStringConvertible {
 
     public var description: String { "HTTP \(status) \(code ?? ""): \(message ?? "")" }
 
-    init(status: Int, body: Data) {
+    public init(status: Int, body: Data) {
         self.status = status
         struct Body: Decodable {
             struct Inner: Decodable {

@@ -15,7 +15,10 @@ struct HubNetCommand: AsyncParsableCommand {
             Configuration comes from environment variables (see the README); flags override them.
             Without DATABASE_URL, `serve` runs on a private throwaway PostgreSQL cluster.
             """,
-        subcommands: [ServeCommand.self, MigrateCommand.self, TenantCommand.self, UserCommand.self, ListingCommand.self]
+        subcommands: [
+            ServeCommand.self, MigrateCommand.self, TenantCommand.self, UserCommand.self, ListingCommand.self, SyncCommand.self,
+            BenchCommand.self,
+        ]
     )
 }
 

@@ -63,27 +63,3 @@ struct ServeCommand: AsyncParsableCommand {
         try await application.runService()
     }
 }
-
-/// Turns a started embedded cluster into a served database: creates it, migrates it, and makes
-/// the login role the server uses.
-enum EmbeddedDatabase {
-    static let name = "hubnet"
-    static let serverRole = "hubnet_server"
-
-    static func prepare(_ cluster: EmbeddedPostgres, logger: Logger) async throws -> DatabaseURL {
-        try await withPostgresClient(cluster.superuserURL(), logger: logger, maximumConnections: 1) { client in
-            let exists = try await client.query("SELECT count(*) FROM pg_database WHERE datname = \(name)", logger: logger)
-                .collect().first?.decode(Int.self) ?? 0
-            // A constant name.
-            if exists == 0 { try await client.query("CREATE DATABASE \(unescaped: name)", logger: logger) }
-        }
-        let ownerURL = cluster.superuserURL(database: name)
-        try await withPostgresClient(ownerURL, logger: logger, maximumConnections: 1) { client in
-            try await Migrator(client: client, migrations: try Migration.bundled(), logger: logger).migrate()
-            try await client.withConnection { connection in
-                try await DatabaseRoles.ensureServerLogin(serverRole, on: connection, logger: logger)
-            }
-        }
-        return ownerURL.with(username: serverRole)
-    }
-}

@@ -42,6 +42,9 @@ public struct APIError: HTTPResponseError, Sendable {
             return (APIError(decoding: error), false)
         case let error as HTTPError:
             return (APIError(http: error), false)
+        case let error as PSQLError where ["40P01", "40001"].contains(error.serverInfo?[.sqlState] ?? ""):
+            // A deadlock or serialization failure: nothing was written; the same request may succeed now.
+            return (APIError(status: .serviceUnavailable, code: "retry", message: "the request collided with another; send it again"), false)
         case let error as PSQLError where error.isDataException:
             return (APIError(status: .unprocessableContent, code: "invalid_value", message: "a value is out of range or malformed"), false)
         default:

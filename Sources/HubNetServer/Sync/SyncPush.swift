@@ -43,6 +43,10 @@ struct SyncPush: Sendable {
                     device: device, from: first.id, to: min(last, mutations[mutations.count - 1].id), tenant: caller.tenantID,
                     on: connection)
             }
+            // Lock every lead the new mutations touch, in one order, before applying any: concurrent
+            // batches touching the same leads queue instead of deadlocking.
+            let touched = Set(mutations.filter { $0.id > last }.map(\.leadId.rawValue)).sorted { $0.uuidString < $1.uuidString }
+            try await sync.lockLeads(touched, tenant: caller.tenantID, on: connection)
             let grace = TimeInterval(try await sync.offlineGrace(tenant: caller.tenantID, on: connection))
             var applied = last
             for mutation in mutations where mutation.id > last {

@@ -1,0 +1,258 @@
+import Foundation
+import HubNetCore
+import HubNetPostgres
+import HubNetSync
+import PostgresNIO
+
+/// `hubnet bench sync`: the sync protocol's throughput next to plain SQL on the same database, in
+/// the same run. Push: devices sending note and field-edit mutations in batches. Pull: a device
+/// reading the whole change log. First sync: a new device's snapshot of every lead.
+public struct SyncBenchmark: Sendable {
+    public struct Options: Sendable {
+        public var leads = 20_000
+        public var devices = 4
+        public var mutationsPerDevice = 2_500
+        public var batch = 100
+        public init() {}
+    }
+
+    public struct Figure: Sendable, Codable {
+        public var name: String
+        public var unit: String
+        public var hubnet: Double
+        public var plainSQL: Double
+        public var target: String
+        /// hubnet ÷ plain SQL for rates; plain SQL ÷ hubnet for times (so 1 is parity, lower is slower).
+        public var ratio: Double
+    }
+
+    public let options: Options
+    public init(options: Options) { self.options = options }
+
+    public func run(on server: LocalServer, progress: @Sendable (String) -> Void) async throws -> [Figure] {
+        let admin = NetworkAdmin(server: server)
+        let hub = try await admin.createTenant(.hub, name: "Bench Hub", slug: "bench-\(UUID().uuidString.prefix(8).lowercased())")
+        var tokens: [String] = []
+        var users: [User.ID] = []
+        for index in 0..<options.devices {
+            let (user, token) = try await admin.createUser(in: hub, email: "m\(index)@bench.test", name: "Moderator \(index)", roles: [.moderator])
+            users.append(user)
+            tokens.append(try await admin.registerDevice(token: token, name: "bench device \(index)"))
+        }
+        progress("creating \(options.leads) leads")
+        let leads = try await createLeads(tenant: hub.id, by: users[0], count: options.leads, database: server.database)
+
+        // Push: every device at once, batches of `batch`.
+        let total = options.devices * options.mutationsPerDevice
+        progress("push: \(options.devices) devices × \(options.mutationsPerDevice) mutations in batches of \(options.batch)")
+        let pushStart = ContinuousClock.now
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for (index, token) in tokens.enumerated() {
+                let transport = admin.transport(deviceToken: token)
+                let (count, batch) = (options.mutationsPerDevice, options.batch)
+                group.addTask {
+                    var next: Int64 = 1
+                    var generator = SplitMix64(seed: UInt64(index + 1))
+                    while next <= Int64(count) {
+                        let size = min(batch, Int(Int64(count) - next + 1))
+                        let mutations = (0..<size).map { offset -> Mutation in
+                            let id = next + Int64(offset)
+                            let lead = leads[Int(generator.next() % UInt64(leads.count))]
+                            return id % 5 == 0
+                                ? Mutation(id: id, name: .leadUpdate, leadId: lead, changes: [.init(field: .region, from: nil, to: "R\(index)")])
+                                : Mutation(id: id, name: .noteAdd, leadId: lead, recordId: UUID(), body: "bench note \(id)")
+                        }
+                        let body = try SyncBenchmark.encoder.encode(PushRequest(mutations: mutations))
+                        let (status, data) = try await transport.send("POST", "/v1/sync/push", body: body)
+                        guard status == 200 else { throw SyncServerError.make(status, data) }
+                        next += Int64(size)
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let pushSeconds = (ContinuousClock.now - pushStart).seconds
+        progress("push: \(total) mutations in \(format(pushSeconds)) s")
+
+        let plainPushStart = ContinuousClock.now
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<options.devices {
+                let (count, batch, user) = (options.mutationsPerDevice, options.batch, users[index])
+                group.addTask {
+                    var generator = SplitMix64(seed: UInt64(index + 100))
+                    var written = 0
+                    while written < count {
+                        let size = min(batch, count - written)
+                        let targets = (0..<size).map { _ in leads[Int(generator.next() % UInt64(leads.count))].rawValue }
+                        try await server.database.withTenant(hub.id) { connection in
+                            try await connection.query(
+                                """
+                                INSERT INTO lead_notes (tenant_id, id, lead_id, author_id, body, created_at)
+                                SELECT \(hub.id), gen_random_uuid(), t, \(user), 'plain note', now() FROM unnest(\(targets)::UUID[]) AS t
+                                """, logger: server.database.logger)
+                        }
+                        written += size
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let plainPushSeconds = (ContinuousClock.now - plainPushStart).seconds
+
+        // Pull: a fresh device reads the whole log from its start.
+        let reader = try await admin.registerDevice(token: hub.adminToken, name: "bench reader")
+        let readerTransport = admin.transport(deviceToken: reader)
+        let (firstStatus, firstPage) = try await readerTransport.send("GET", "/v1/sync/snapshot?limit=1", body: nil)
+        guard firstStatus == 200 else { throw SyncServerError.make(firstStatus, firstPage) }
+        let epochCursor = try SyncBenchmark.decoder.decode(SnapshotResponse.self, from: firstPage).cursor
+        guard var cursor = SyncCursor(epochCursor).map({ SyncCursor(epoch: $0.epoch, seq: 0).description }) else {
+            throw SyncServerError.make(500, Data())
+        }
+        progress("pull: reading the whole change log")
+        var pulled = 0
+        let pullStart = ContinuousClock.now
+        while true {
+            let (status, data) = try await readerTransport.send("GET", "/v1/sync/pull?cursor=\(cursor)&limit=10000", body: nil)
+            guard status == 200 else { throw SyncServerError.make(status, data) }
+            let page = try SyncBenchmark.decoder.decode(PullResponse.self, from: data)
+            pulled += page.changes.count
+            cursor = page.cursor ?? cursor
+            if !page.hasMore { break }
+        }
+        let pullSeconds = (ContinuousClock.now - pullStart).seconds
+        let plainPullStart = ContinuousClock.now
+        var plainPulled = 0
+        var after: Int64 = 0
+        while true {
+            let page = try await server.database.withTenant(hub.id) { connection in
+                var rows: [(Int64, String)] = []
+                for try await (seq, payload) in try await connection.query(
+                    """
+                    SELECT seq, COALESCE(payload::TEXT, '') FROM sync_changes
+                    WHERE tenant_id = \(hub.id) AND seq > \(after) ORDER BY seq LIMIT 10000
+                    """, logger: server.database.logger
+                ).decode((Int64, String).self) { rows.append((seq, payload)) }
+                return rows
+            }
+            plainPulled += page.count
+            guard let last = page.last else { break }
+            after = last.0
+        }
+        let plainPullSeconds = (ContinuousClock.now - plainPullStart).seconds
+        progress("pull: \(pulled) changes in \(format(pullSeconds)) s")
+
+        // First sync: a new device through the SDK, into an in-memory SQLite store.
+        progress("first sync: a new device takes all \(options.leads) leads")
+        let fresh = try await admin.registerDevice(token: hub.adminToken, name: "bench first sync")
+        let client = SyncClient(store: try LocalStore(path: nil), transport: admin.transport(deviceToken: fresh), pageSize: 10_000)
+        try await client.prepare()
+        let syncStart = ContinuousClock.now
+        _ = try await client.sync()
+        let syncSeconds = (ContinuousClock.now - syncStart).seconds
+        let held = try await client.leads().count
+        let plainSyncStart = ContinuousClock.now
+        let plainLeads = try await server.database.withTenant(hub.id) { connection in
+            var count = 0
+            for try await _ in try await connection.query(
+                "SELECT hubnet_sync_lead(l)::TEXT FROM leads l WHERE tenant_id = \(hub.id)", logger: server.database.logger
+            ).decode(String.self) { count += 1 }
+            return count
+        }
+        let plainSyncSeconds = (ContinuousClock.now - plainSyncStart).seconds
+        progress("first sync: \(held) leads in \(format(syncSeconds)) s (plain SQL read \(plainLeads))")
+
+        return [
+            Figure(
+                name: "push", unit: "mutations/s", hubnet: Double(total) / pushSeconds, plainSQL: Double(total) / plainPushSeconds,
+                target: "≥ 10,000", ratio: plainPushSeconds / pushSeconds),
+            Figure(
+                name: "pull", unit: "changes/s", hubnet: Double(pulled) / pullSeconds, plainSQL: Double(plainPulled) / plainPullSeconds,
+                target: "≥ 100,000", ratio: (Double(pulled) / pullSeconds) / (Double(plainPulled) / plainPullSeconds)),
+            Figure(
+                name: "first sync of \(options.leads) leads", unit: "s", hubnet: syncSeconds, plainSQL: plainSyncSeconds,
+                target: "≤ 5 s for 100,000", ratio: plainSyncSeconds / syncSeconds),
+        ]
+    }
+
+    /// The figures as a table.
+    public static func table(_ figures: [Figure]) -> String {
+        var lines = ["                                   HubNet        plain SQL     ratio   target"]
+        for figure in figures {
+            let name = "\(figure.name) (\(figure.unit))"
+            lines.append(
+                name.padding(toLength: 34, withPad: " ", startingAt: 0) + " " + pad(format(figure.hubnet), 13) + " "
+                    + pad(format(figure.plainSQL), 13) + " " + pad(String(format: "%.2f", figure.ratio), 7) + "   " + figure.target)
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    static func pad(_ text: String, _ width: Int) -> String {
+        String(repeating: " ", count: max(0, width - text.count)) + text
+    }
+
+    /// Bulk leads through the server role, in the tenant's transactions (the triggers log them).
+    func createLeads(tenant: Tenant.ID, by user: User.ID, count: Int, database: Database) async throws -> [Lead.ID] {
+        var ids: [Lead.ID] = []
+        var made = 0
+        while made < count {
+            let size = min(10_000, count - made)
+            let chunk = (0..<size).map { _ in UUID() }
+            let from = made
+            try await database.withTenant(tenant) { connection in
+                try await connection.query(
+                    """
+                    INSERT INTO leads (tenant_id, id, template_key, status, source, contact_name, contact_email, city, created_by,
+                        created_at, expected_completion_at)
+                    SELECT \(tenant), id, 'hub_moderation', 'new', 'import', 'Lead ' || (\(from) + n), 'lead' || (\(from) + n) || '@bench.test',
+                        'Oakland', \(user), now(), now() + INTERVAL '5 days'
+                    FROM unnest(\(chunk)::UUID[]) WITH ORDINALITY AS t(id, n)
+                    """, logger: database.logger)
+            }
+            ids += chunk.map(Lead.ID.init)
+            made += size
+        }
+        return ids
+    }
+
+    static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        return encoder
+    }()
+    static let decoder: JSONDecoder = {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        return decoder
+    }()
+}
+
+func format(_ value: Double) -> String {
+    if value >= 100 {
+        let formatter = NumberFormatter()
+        formatter.numberStyle = .decimal
+        formatter.maximumFractionDigits = 0
+        return formatter.string(from: NSNumber(value: value)) ?? String(Int(value))
+    }
+    return String(format: "%.2f", value)
+}
+
+extension Duration {
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}
+
+extension SyncServerError {
+    static func make(_ status: Int, _ body: Data) -> SyncServerError { SyncServerError(status: status, body: body) }
+}
+
+/// A small, fast, seedable generator: the same seed gives the same sequence on every platform.
+public struct SplitMix64: RandomNumberGenerator, Sendable {
+    private var state: UInt64
+    public init(seed: UInt64) { state = seed }
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
