@@ -94,6 +94,19 @@ public struct DatabaseURL: Sendable, Equatable, CustomStringConvertible {
         return components.string ?? "postgres://\(username)@…/\(database)"
     }
 
+    /// The URL with its password, for handing to a child process's environment.
+    public var connectionString: String {
+        var components = URLComponents()
+        components.scheme = "postgres"
+        components.user = username
+        components.password = password
+        components.host = host ?? ""
+        if socketDirectory == nil { components.port = port }
+        components.path = "/\(database)"
+        if let socketDirectory { components.queryItems = [URLQueryItem(name: "host", value: socketDirectory)] }
+        return components.string ?? description
+    }
+
     /// A client configuration for PostgresNIO.
     public func clientConfiguration(maximumConnections: Int = 20) throws -> PostgresClient.Configuration {
         var configuration: PostgresClient.Configuration
