@@ -16,18 +16,21 @@ public struct LocalServer: Sendable {
     /// The server role's pool, for the plain-SQL side of benchmarks and for invariant checks.
     public let database: Database
     public let http: HTTPClient
+    /// The schema owner's URL, for reading across tenants (invariant checks); `nil` when unknown.
+    public let ownerURL: DatabaseURL?
 
     /// Starts the server, runs `body`, and stops everything it started.
     public static func run<Result: Sendable>(
-        databaseURL: DatabaseURL?, logger: Logger, configure: @Sendable (inout ServerConfiguration) -> Void = { _ in },
-        _ body: @Sendable (LocalServer) async throws -> Result
+        databaseURL: DatabaseURL?, ownerURL: DatabaseURL? = nil, logger: Logger,
+        configure: @Sendable (inout ServerConfiguration) -> Void = { _ in }, _ body: @Sendable (LocalServer) async throws -> Result
     ) async throws -> Result {
-        if let databaseURL { return try await run(on: databaseURL, logger: logger, configure: configure, body) }
+        if let databaseURL { return try await run(on: databaseURL, owner: ownerURL, logger: logger, configure: configure, body) }
         let cluster = try EmbeddedPostgres(dataDirectory: nil, durable: false, logger: logger)
         try cluster.start()
         do {
             let url = try await EmbeddedDatabase.prepare(cluster, logger: logger)
-            let result = try await run(on: url, logger: logger, configure: configure, body)
+            let result = try await run(
+                on: url, owner: cluster.superuserURL(database: EmbeddedDatabase.name), logger: logger, configure: configure, body)
             cluster.stop()
             return result
         } catch {
@@ -37,7 +40,7 @@ public struct LocalServer: Sendable {
     }
 
     private static func run<Result: Sendable>(
-        on url: DatabaseURL, logger: Logger, configure: @Sendable (inout ServerConfiguration) -> Void,
+        on url: DatabaseURL, owner: DatabaseURL?, logger: Logger, configure: @Sendable (inout ServerConfiguration) -> Void,
         _ body: @Sendable (LocalServer) async throws -> Result
     ) async throws -> Result {
         var configuration = ServerConfiguration(host: "127.0.0.1", port: 0, operatorToken: "sim-\(UUID().uuidString)", databasePoolSize: 8)
@@ -59,7 +62,7 @@ public struct LocalServer: Sendable {
                 try await body(
                     LocalServer(
                         baseURL: "http://127.0.0.1:\(port)", operatorToken: token, database: Database(client: client, logger: logger),
-                        http: http))
+                        http: http, ownerURL: owner))
             }
             await group.triggerGracefulShutdown()
             _ = try? await serving.value

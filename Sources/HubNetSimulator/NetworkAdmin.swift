@@ -78,3 +78,13 @@ public struct NetworkAdmin: Sendable {
         String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self)
     }
 }
+
+enum HTTPClientRequestBuilder {
+    static func make(url: String, token: String, contentType: String, body: String) -> HTTPClientRequest {
+        var request = HTTPClientRequest(url: url)
+        request.headers.add(name: "Authorization", value: "Bearer \(token)")
+        request.headers.add(name: "Content-Type", value: contentType)
+        request.body = .bytes(ByteBuffer(string: body))
+        return request
+    }
+}

@@ -128,6 +128,9 @@ public final class LocalStore: Sendable {
         }
     }
 
+    /// The number of the last mutation this device made (0 before its first).
+    public func lastMutationID() throws -> Int64 { Int64(try meta("last_mutation_id") ?? "0") ?? 0 }
+
     // MARK: Templates
 
     func templates() throws -> [String: WorkflowTemplate] {

@@ -10,7 +10,7 @@ import HubNetCore
 /// the pending ones are rebased onto the new server state. The server's answer is final: a rejected
 /// mutation's effect disappears and is reported; a lost field edit is reported with its value.
 public actor SyncClient {
-    public let store: LocalStore
+    public nonisolated let store: LocalStore
     let transport: any SyncTransport
     let clock: @Sendable () -> Date
     /// Changes per pull and records per snapshot page.
@@ -87,6 +87,18 @@ public actor SyncClient {
 
     /// The position this device has synced to, if it has.
     public func cursor() throws -> String? { try store.meta("cursor") }
+
+    /// The workflow a lead follows, as cached from the server.
+    public func template(of lead: SyncLead) -> WorkflowTemplate? { templateCache[lead.templateKey] }
+
+    /// The actions this device's user may take on the lead now: the buttons to show.
+    public func availableActions(on lead: SyncLead) throws -> [WorkflowTemplate.Action] {
+        guard let identity, let template = templateCache[lead.templateKey] else { return [] }
+        let open = try activities(of: lead.id, pending: try store.pending()).filter { $0.state == "open" }.count
+        let actor = WorkflowActor(userID: identity.id, roles: Set(identity.roles.compactMap(Role.init(rawValue:))), side: .owner)
+        return WorkflowEngine.availableActions(
+            template, lead: lead.state(openActivities: open, unitMembers: nil), actor: actor, now: clock())
+    }
 
     // MARK: Changing (checked locally, queued, shown at once)
 

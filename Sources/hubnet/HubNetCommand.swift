@@ -16,7 +16,7 @@ struct HubNetCommand: AsyncParsableCommand {
             Without DATABASE_URL, `serve` runs on a private throwaway PostgreSQL cluster.
             """,
         subcommands: [
-            ServeCommand.self, MigrateCommand.self, TenantCommand.self, UserCommand.self, ListingCommand.self, SyncCommand.self,
+            ServeCommand.self, MigrateCommand.self, TenantCommand.self, UserCommand.self, ListingCommand.self, SyncCommand.self, SimulateCommand.self,
             BenchCommand.self,
         ]
     )

@@ -40,7 +40,8 @@ CREATE TABLE sync_changes (
     audience UUID[] NOT NULL DEFAULT '{}',
     dropped UUID[] NOT NULL DEFAULT '{}',
     gained UUID[] NOT NULL DEFAULT '{}',
-    payload JSONB,
+    -- The record as devices receive it, JSON kept as text: pulls pass it through untouched.
+    payload TEXT,
     created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
     CONSTRAINT sync_changes_pkey PRIMARY KEY (tenant_id, id),
     CONSTRAINT sync_changes_seq_key UNIQUE (tenant_id, seq),
@@ -243,7 +244,7 @@ CREATE FUNCTION hubnet_sync_record(
     AS $$
 BEGIN
     INSERT INTO sync_changes (tenant_id, entity, entity_id, lead_id, op, audience, dropped, gained, payload)
-    VALUES (tenant, entity, entity_id, lead, op, audience, dropped, gained, payload);
+    VALUES (tenant, entity, entity_id, lead, op, audience, dropped, gained, payload::TEXT);
     PERFORM pg_notify('hubnet_sync', tenant::TEXT);
 END
 $$;

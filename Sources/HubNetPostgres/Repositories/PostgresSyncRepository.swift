@@ -72,7 +72,7 @@ public struct PostgresSyncRepository: Sendable {
                        CASE WHEN entity = 'view' THEN 'reset'
                             WHEN \(wholeTenant) OR \(user) = ANY(audience) THEN op
                             ELSE 'drop' END,
-                       CASE WHEN \(wholeTenant) OR \(user) = ANY(audience) THEN payload::TEXT END,
+                       CASE WHEN \(wholeTenant) OR \(user) = ANY(audience) THEN payload END,
                        NOT \(wholeTenant) AND \(user) = ANY(gained)
                 FROM sync_changes
                 WHERE tenant_id = \(tenant) AND seq > \(after)
@@ -96,7 +96,7 @@ public struct PostgresSyncRepository: Sendable {
                        CASE WHEN entity = 'view' THEN 'reset'
                             WHEN \(wholeTenant) OR \(user) = ANY(audience) THEN op
                             ELSE 'drop' END,
-                       CASE WHEN \(wholeTenant) OR \(user) = ANY(audience) THEN payload::TEXT END,
+                       CASE WHEN \(wholeTenant) OR \(user) = ANY(audience) THEN payload END,
                        NOT \(wholeTenant) AND \(user) = ANY(gained)
                 FROM sync_changes
                 WHERE tenant_id = \(tenant) AND xid = \(String(xid))::XID8 AND seq > \(after)

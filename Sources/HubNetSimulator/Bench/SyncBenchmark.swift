@@ -128,7 +128,7 @@ public struct SyncBenchmark: Sendable {
                 var rows: [(Int64, String)] = []
                 for try await (seq, payload) in try await connection.query(
                     """
-                    SELECT seq, COALESCE(payload::TEXT, '') FROM sync_changes
+                    SELECT seq, COALESCE(payload, '') FROM sync_changes
                     WHERE tenant_id = \(hub.id) AND seq > \(after) ORDER BY seq LIMIT 10000
                     """, logger: server.database.logger
                 ).decode((Int64, String).self) { rows.append((seq, payload)) }

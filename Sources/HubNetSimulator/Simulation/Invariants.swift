@@ -1,0 +1,159 @@
+import Foundation
+import HubNetCore
+import HubNetPostgres
+import HubNetSync
+import Logging
+import PostgresNIO
+
+/// Everything the invariants are judged on, gathered at the end of a run. Plain data, so a test can
+/// hand the checker a world with something broken in it.
+public struct World: Sendable {
+    public struct DeviceView: Sendable {
+        public var label: String
+        public var user: User.ID
+        public var leads: [Lead.ID: SyncLead]
+        public var pending: Int
+        /// Mutations the device made, and what the server's log holds for it: (rows, distinct ids).
+        public var made: Int64
+        public var logged: (rows: Int, distinct: Int)
+    }
+
+    public struct Mirror: Sendable {
+        public var referral: String
+        public var mirrored: String
+        /// The target lead's status, or `nil` when the target row is missing.
+        public var target: String?
+    }
+
+    public var devices: [DeviceView] = []
+    /// What each user may hold, as the server has it now.
+    public var views: [User.ID: [Lead.ID: SyncLead]] = [:]
+    public var mirrors: [Mirror] = []
+    /// Leads whose expiry is due and did not fire, and leads that expired more than once.
+    public var unfiredTimers: [String] = []
+    public var timersFiredTwice: [String] = []
+    /// Outbox emails: id → delivered; and how often each id reached the mail sink.
+    public var emails: [String: Bool] = [:]
+    public var mailReceived: [String: Int] = [:]
+    /// Actions recorded on a lead by a user of another tenant, and source actions the API let through.
+    public var foreignActions: [String] = []
+    public var sourceSuccesses: [String] = []
+    /// Seen during the run: devices holding a lead outside their user's view right after a pull.
+    public var outsideView: [String] = []
+
+    public init() {}
+}
+
+public struct InvariantResult: Sendable, Codable, Equatable {
+    public var name: String
+    public var violations: [String]
+    public var held: Bool { violations.isEmpty }
+}
+
+/// The seven invariants of issue 6, each with the entities involved in every violation.
+public enum InvariantChecker {
+    public static func check(_ world: World) -> [InvariantResult] {
+        var converge: [String] = []
+        for device in world.devices {
+            let view = world.views[device.user] ?? [:]
+            if device.pending > 0 { converge.append("\(device.label): \(device.pending) mutations still pending") }
+            for (id, lead) in view where device.leads[id] != lead {
+                converge.append(
+                    device.leads[id] == nil
+                        ? "\(device.label): lacks lead \(id) (\(lead.name))"
+                        : "\(device.label): lead \(id) (\(lead.name)) differs from the server (device \(device.leads[id]!.status) v\(device.leads[id]!.version), server \(lead.status) v\(lead.version))")
+            }
+            for id in device.leads.keys where view[id] == nil {
+                converge.append("\(device.label): holds lead \(id) outside its user's view")
+            }
+        }
+        var exactlyOnce: [String] = []
+        for device in world.devices where device.logged.rows != Int(device.made) || device.logged.distinct != device.logged.rows {
+            exactlyOnce.append("\(device.label): made \(device.made) mutations, the server logged \(device.logged.rows) (\(device.logged.distinct) distinct)")
+        }
+        let mirrors = world.mirrors.filter { $0.target != $0.mirrored }.map {
+            "referral \($0.referral): source shows \($0.mirrored), target is \($0.target ?? "missing")"
+        }
+        var delivered: [String] = []
+        for (id, done) in world.emails.sorted(by: { $0.key < $1.key }) {
+            let count = world.mailReceived[id] ?? 0
+            if !done { delivered.append("email \(id) was never delivered") } else if count != 1 { delivered.append("email \(id) arrived \(count) times") }
+        }
+        return [
+            InvariantResult(name: "every device converges to the server's view of its user", violations: converge.sorted()),
+            InvariantResult(name: "no device held a record outside its user's view after a pull", violations: world.outsideView),
+            InvariantResult(name: "every mutation applied exactly once", violations: exactlyOnce.sorted()),
+            InvariantResult(name: "every referral's source copy mirrors its target", violations: mirrors.sorted()),
+            InvariantResult(name: "every due timer fired once", violations: (world.unfiredTimers.map { "due, not fired: \($0)" } + world.timersFiredTwice.map { "fired twice: \($0)" }).sorted()),
+            InvariantResult(name: "every outbox notification delivered once", violations: delivered),
+            InvariantResult(name: "no action by a source party ever succeeded", violations: (world.sourceSuccesses + world.foreignActions).sorted()),
+        ]
+    }
+}
+
+extension Simulation {
+    /// Reads the world: each device's store, and, as the schema owner, what spans tenants.
+    public func world(ownerURL: DatabaseURL, logger: Logger) async throws -> World {
+        var world = World()
+        world.outsideView = outsideView
+        world.sourceSuccesses = sourceSuccesses
+        world.mailReceived = sink.messages
+        try await withPostgresClient(ownerURL, logger: logger, maximumConnections: 1) { client in
+            // Every lead's device form and audience, once.
+            var byTenant: [Tenant.ID: [(SyncLead, Set<User.ID>)]] = [:]
+            let decoder = JSONDecoder()
+            decoder.keyDecodingStrategy = .convertFromSnakeCase
+            for try await (tenant, json, audience) in try await client.query(
+                "SELECT tenant_id, hubnet_sync_lead(l)::TEXT, hubnet_lead_audience(l) FROM leads l WHERE withdrawn_at IS NULL", logger: logger
+            ).decode((Tenant.ID, String, [UUID]).self) {
+                let lead = try decoder.decode(SyncLead.self, from: Data(json.utf8))
+                byTenant[tenant, default: []].append((lead, Set(audience.map(User.ID.init))))
+            }
+            var logged: [Device.ID: (Int, Int)] = [:]
+            for try await (device, rows, distinct) in try await client.query(
+                "SELECT device_id, count(*)::INTEGER, count(DISTINCT mutation_id)::INTEGER FROM sync_mutations GROUP BY device_id", logger: logger
+            ).decode((Device.ID, Int, Int).self) { logged[device] = (rows, distinct) }
+            for person in people {
+                let wide = person.kind != .advisor
+                let view = (byTenant[person.organisation.tenant.id] ?? []).filter { wide || $0.1.contains(person.userID) }
+                world.views[person.userID] = Dictionary(view.map { ($0.0.id, $0.0) }, uniquingKeysWith: { first, _ in first })
+                for device in person.devices {
+                    let leads = try await device.client.leads()
+                    let made = Int64(try device.client.store.lastMutationID())
+                    world.devices.append(
+                        World.DeviceView(
+                            label: device.label, user: person.userID, leads: Dictionary(leads.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a }),
+                            pending: try await device.client.pending().count, made: made, logged: logged[device.id] ?? (0, 0)))
+                }
+            }
+            for try await (referral, mirrored, target) in try await client.query(
+                """
+                SELECT r.id::TEXT, r.status, t.status FROM referrals r
+                LEFT JOIN leads t ON t.tenant_id = r.target_tenant_id AND t.id = r.target_lead_id
+                WHERE r.withdrawn_at IS NULL
+                """, logger: logger
+            ).decode((String, String, String?).self) { world.mirrors.append(.init(referral: referral, mirrored: mirrored, target: target)) }
+            let now = clock.now
+            for try await name in try await client.query(
+                """
+                SELECT contact_name FROM leads
+                WHERE withdrawn_at IS NULL AND completed_at IS NULL AND expires_at <= \(now)
+                """, logger: logger
+            ).decode(String.self) { world.unfiredTimers.append(name) }
+            for try await lead in try await client.query(
+                "SELECT lead_id::TEXT FROM lead_history WHERE action = 'expire' GROUP BY tenant_id, lead_id HAVING count(*) > 1", logger: logger
+            ).decode(String.self) { world.timersFiredTwice.append(lead) }
+            for try await (id, delivered) in try await client.query(
+                "SELECT id::TEXT, delivered_at IS NOT NULL FROM outbox WHERE channel = 'email'", logger: logger
+            ).decode((String, Bool).self) { world.emails[id] = delivered }
+            for try await (lead, action) in try await client.query(
+                """
+                SELECT h.lead_id::TEXT, h.action FROM lead_history h
+                WHERE h.actor_user_id IS NOT NULL
+                  AND NOT EXISTS (SELECT 1 FROM users u WHERE u.tenant_id = h.tenant_id AND u.id = h.actor_user_id)
+                """, logger: logger
+            ).decode((String, String).self) { world.foreignActions.append("lead \(lead): \(action) by a user of another tenant") }
+        }
+        return world
+    }
+}

@@ -1,0 +1,87 @@
+import Foundation
+import HubNetCore
+import HubNetSync
+
+/// The simulated network: organisations, people, their devices.
+final class SimulatedDevice {
+    let label: String
+    let id: Device.ID
+    let client: SyncClient
+    /// The device stays offline until this hour of the run.
+    var offlineUntilHour = 0
+    let syncOffset: Int
+
+    init(label: String, id: Device.ID, client: SyncClient, syncOffset: Int) {
+        self.label = label
+        self.id = id
+        self.client = client
+        self.syncOffset = syncOffset
+    }
+}
+
+final class Person {
+    enum Kind { case moderator, advisor, partnerUser, sourcingUser }
+
+    let label: String
+    let kind: Kind
+    let userID: User.ID
+    let token: String
+    let organisation: Organisation
+    var devices: [SimulatedDevice] = []
+    /// Decisions already taken or dropped, by lead and status: each person decides once per state.
+    var decided: Set<String> = []
+    /// When a pending decision is due (hour of the run), by the same key.
+    var due: [String: Int] = [:]
+
+    init(label: String, kind: Kind, userID: User.ID, token: String, organisation: Organisation) {
+        self.label = label
+        self.kind = kind
+        self.userID = userID
+        self.token = token
+        self.organisation = organisation
+    }
+
+    var mayGoOffline: Bool { kind == .advisor || kind == .partnerUser }
+}
+
+final class Organisation {
+    let index: Int
+    let name: String
+    let kind: Tenant.Kind
+    let tenant: NetworkAdmin.ProvisionedTenant
+    /// Listings of a hub: (id, name).
+    var listings: [(Listing.ID, String)] = []
+    var people: [Person] = []
+    let importTemplate: String?
+
+    init(index: Int, name: String, kind: Tenant.Kind, tenant: NetworkAdmin.ProvisionedTenant, importTemplate: String?) {
+        self.index = index
+        self.name = name
+        self.kind = kind
+        self.tenant = tenant
+        self.importTemplate = importTemplate
+    }
+}
+
+/// A deterministic coin for one decision: the same seed, lead and decision always give the same
+/// draw, whatever order the simulation meets them in.
+struct Draw {
+    private var generator: SplitMix64
+
+    init(seed: UInt64, _ parts: String...) {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in parts.joined(separator: "|").utf8 {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x0000_0100_0000_01B3
+        }
+        generator = SplitMix64(seed: seed ^ hash)
+    }
+
+    /// Uniform in [0, 1).
+    mutating func unit() -> Double { Double(generator.next() >> 11) / Double(1 << 53) }
+
+    mutating func below(_ bound: Int) -> Int { bound <= 0 ? 0 : Int(generator.next() % UInt64(bound)) }
+
+    /// Hours from an exponential with this mean, at least 1.
+    mutating func hours(mean: Double) -> Int { max(1, Int((-log(1 - unit()) * mean).rounded())) }
+}

@@ -1,0 +1,129 @@
+import Foundation
+
+/// What a simulation runs: the network, the arrivals, the people's habits and odds, the devices.
+/// Give one as a JSON file (`hubnet simulate --scenario FILE`), or start from a preset.
+public struct Scenario: Sendable, Codable, Equatable {
+    public var name: String
+    public var seed: UInt64
+    public var days: Int
+    public var hubs: Int
+    public var advisorsPerHub: Int
+    public var listingsPerHub: Int
+    public var partners: Int
+    public var sourcingCompanies: Int
+    /// Devices per user (every user works through devices running the client SDK).
+    public var devicesPerUser: Int
+    /// Leads per virtual day across the network, and how they arrive.
+    public var leadsPerDay: Int
+    public var channels: Channels
+    /// Workflow templates the hubs' imported leads follow, round-robin over hubs (000, 002, 003).
+    public var hubImportTemplates: [String]
+    public var hubOdds: HubOdds
+    public var partnerOdds: PartnerOdds
+    /// Mean hours before a person first acts on a lead they can see.
+    public var meanResponseHours: Double
+    /// Chance per day that a device goes offline, and for how many hours.
+    public var offlineChancePerDay: Double
+    public var offlineHours: Int
+    /// Hours between a device's syncs while online.
+    public var syncEveryHours: Int
+    /// Chance per day that a sourcing company tries to act on a lead it referred (it must be refused).
+    public var sourceMeddlingPerDay: Double
+
+    public struct Channels: Sendable, Codable, Equatable {
+        public var leadForm: Double
+        public var hubImport: Double
+        public var sourcing: Double
+    }
+
+    public struct HubOdds: Sendable, Codable, Equatable {
+        public var accept: Double
+        public var decline: Double
+        public var referExternal: Double
+        public var contact: Double
+        /// After acceptance: hand the client to an advisor.
+        public var referInternal: Double
+    }
+
+    public struct PartnerOdds: Sendable, Codable, Equatable {
+        public var accept: Double
+        public var decline: Double
+        /// The rest of a pending lead's odds: nobody answers and it expires.
+        public var convert: Double
+        public var notConvert: Double
+    }
+
+    public static let presets: [String: Scenario] = [
+        "small": .small, "default": .standard, "all-templates": .allTemplates, "scale": .scale,
+    ]
+
+    /// A minute on a laptop: 4 hubs, 6 partners, 2 sourcing companies, a week.
+    public static let standard = Scenario(
+        name: "default", seed: 42, days: 7, hubs: 4, advisorsPerHub: 2, listingsPerHub: 2, partners: 6, sourcingCompanies: 2,
+        devicesPerUser: 1, leadsPerDay: 40, channels: .init(leadForm: 0.5, hubImport: 0.2, sourcing: 0.3),
+        hubImportTemplates: ["hub_moderation", "staged_pipeline", "life_cycle"],
+        hubOdds: .init(accept: 0.45, decline: 0.15, referExternal: 0.15, contact: 0.15, referInternal: 0.7),
+        partnerOdds: .init(accept: 0.55, decline: 0.25, convert: 0.5, notConvert: 0.3), meanResponseHours: 20,
+        offlineChancePerDay: 0.3, offlineHours: 10, syncEveryHours: 2, sourceMeddlingPerDay: 0.5)
+
+    /// The test's simulation: seconds, every template, every channel.
+    public static let small: Scenario = {
+        var scenario = standard
+        scenario.name = "small"
+        scenario.days = 3
+        scenario.hubs = 3
+        scenario.partners = 3
+        scenario.sourcingCompanies = 1
+        scenario.advisorsPerHub = 1
+        scenario.listingsPerHub = 1
+        scenario.leadsPerDay = 12
+        return scenario
+    }()
+
+    /// Every built-in template in play (000 to 004), a longer run for timers and reminders.
+    public static let allTemplates: Scenario = {
+        var scenario = standard
+        scenario.name = "all-templates"
+        scenario.days = 40
+        scenario.hubs = 6
+        scenario.leadsPerDay = 15
+        scenario.channels = .init(leadForm: 0.3, hubImport: 0.4, sourcing: 0.3)
+        return scenario
+    }()
+
+    /// The scale: 50 hubs, 200 partners, 30 days, 100,000 leads, about 500 devices.
+    public static let scale: Scenario = {
+        var scenario = standard
+        scenario.name = "scale"
+        scenario.days = 30
+        scenario.hubs = 50
+        scenario.advisorsPerHub = 4
+        scenario.listingsPerHub = 2
+        scenario.partners = 200
+        scenario.sourcingCompanies = 10
+        scenario.leadsPerDay = 3_334
+        scenario.syncEveryHours = 4
+        return scenario
+    }()
+
+    /// Odds must be probabilities that fit in one.
+    public func validate() throws {
+        func check(_ values: [Double], _ what: String) throws {
+            guard values.allSatisfy({ $0 >= 0 }), values.reduce(0, +) <= 1.000_001 else {
+                throw ScenarioError("\(what): odds must be between 0 and 1 and add up to at most 1")
+            }
+        }
+        try check([channels.leadForm, channels.hubImport, channels.sourcing], "channels")
+        try check([hubOdds.accept, hubOdds.decline, hubOdds.referExternal, hubOdds.contact], "hub_odds")
+        try check([partnerOdds.accept, partnerOdds.decline], "partner_odds (pending)")
+        try check([partnerOdds.convert, partnerOdds.notConvert], "partner_odds (accepted)")
+        guard days > 0, hubs >= 2, partners >= 1, sourcingCompanies >= 1, leadsPerDay >= 0, devicesPerUser >= 1, syncEveryHours >= 1 else {
+            throw ScenarioError("days, devices_per_user and sync_every_hours must be positive; at least 2 hubs, 1 partner, 1 sourcing company")
+        }
+    }
+}
+
+public struct ScenarioError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,374 @@
+import Foundation
+import HubNetCore
+import HubNetPostgres
+import HubNetServer
+import HubNetSync
+import Synchronization
+
+/// The virtual clock the server and the simulation share.
+public final class SimulationClock: Sendable {
+    private let current: Mutex<Date>
+    public init(_ start: Date) { current = Mutex(start) }
+    public var now: Date { current.withLock { $0 } }
+    public func set(_ date: Date) { current.withLock { $0 = date } }
+    public var function: @Sendable () -> Date { { [self] in self.now } }
+}
+
+/// Runs a scenario hour by hour on the virtual clock, through the real server (over loopback HTTP)
+/// and the real client SDK, one step at a time so that the same seed gives the same run.
+public final class Simulation {
+    public let scenario: Scenario
+    let server: LocalServer
+    let admin: NetworkAdmin
+    let clock: SimulationClock
+    let sink: MailSink
+    let progress: (Int, Int) -> Void
+
+    var hubs: [Organisation] = []
+    var partners: [Organisation] = []
+    var sourcing: [Organisation] = []
+    var people: [Person] { (hubs + partners + sourcing).flatMap(\.people) }
+    var rng: SplitMix64
+    var leadCounter = 0
+    var hour = 0
+    public internal(set) var stats = SimulationStats()
+    /// Seen during the run: a device holding a lead outside its user's view right after a pull.
+    var outsideView: [String] = []
+    var sourceSuccesses: [String] = []
+
+    public static let start = Date(timeIntervalSince1970: 1_893_456_000)  // 2030-01-01, a Tuesday
+
+    public init(
+        scenario: Scenario, server: LocalServer, clock: SimulationClock, sink: MailSink, progress: @escaping (Int, Int) -> Void
+    ) {
+        self.scenario = scenario
+        self.server = server
+        self.admin = NetworkAdmin(server: server)
+        self.clock = clock
+        self.sink = sink
+        self.progress = progress
+        self.rng = SplitMix64(seed: scenario.seed)
+    }
+
+    /// Sets the network up, runs every hour of every day, brings every device home, and returns
+    /// what the invariant checker needs.
+    public func run() async throws {
+        try scenario.validate()
+        clock.set(Self.start)
+        try await provision()
+        let hours = scenario.days * 24
+        for hour in 0..<hours {
+            self.hour = hour
+            clock.set(Self.start + Double(hour) * 3600)
+            if hour % 24 == 0 { planOfflineSpells(day: hour / 24) }
+            try await arrivals()
+            try await fireTimers()
+            try await workDevices()
+            try await meddle()
+            try await deliver()
+            if hour % 24 == 23 { progress(hour / 24 + 1, scenario.days) }
+        }
+        // Home time: every device online, synced until nothing is pending and every view is current.
+        clock.set(Self.start + Double(hours) * 3600)
+        for _ in 0..<3 {
+            for person in people {
+                for device in person.devices { try await sync(device, person: person, checkView: false) }
+            }
+        }
+        try await deliver()
+    }
+
+    // MARK: Set-up
+
+    func provision() async throws {
+        let areas = ["Alameda", "Berkeley", "Fremont", "Hayward", "Oakland", "Richmond", "San Leandro", "Walnut Creek"]
+        let categories = ["Grants", "Loans", "Mentoring", "Export", "Hiring"]
+        let templates = scenario.hubImportTemplates.isEmpty ? ["hub_moderation"] : scenario.hubImportTemplates
+        let run = String(scenario.seed, radix: 36)
+        for index in 0..<scenario.hubs {
+            let name = String(format: "Hub %02d", index + 1)
+            let tenant = try await admin.createTenant(.hub, name: name, slug: "sim-\(run)-hub-\(index + 1)-\(UUID().uuidString.prefix(6).lowercased())")
+            let hub = Organisation(index: index, name: name, kind: .hub, tenant: tenant, importTemplate: templates[index % templates.count])
+            for listing in 0..<scenario.listingsPerHub {
+                let area = areas[(index + listing) % areas.count]
+                let listingName = "\(name) desk \(listing + 1)"
+                let created = try await admin.request(
+                    "POST", "/v1/listings", token: tenant.adminToken,
+                    json: try admin.json([
+                        "name": listingName, "service_areas": [area], "categories": [categories[(index + listing) % categories.count]],
+                        "published": true, "accepting_referrals": true,
+                    ]))
+                if let id = (created["id"] as? String).flatMap(Listing.ID.init(string:)) { hub.listings.append((id, listingName)) }
+            }
+            try await addPerson(to: hub, kind: .moderator, number: 1)
+            for advisor in 0..<scenario.advisorsPerHub { try await addPerson(to: hub, kind: .advisor, number: advisor + 1) }
+            hubs.append(hub)
+        }
+        for index in 0..<scenario.partners {
+            let name = String(format: "Partner %03d", index + 1)
+            let tenant = try await admin.createTenant(
+                .partnerCompany, name: name, slug: "sim-\(run)-partner-\(index + 1)-\(UUID().uuidString.prefix(6).lowercased())")
+            let partner = Organisation(index: index, name: name, kind: .partnerCompany, tenant: tenant, importTemplate: nil)
+            try await addPerson(to: partner, kind: .partnerUser, number: 1)
+            partners.append(partner)
+        }
+        for index in 0..<scenario.sourcingCompanies {
+            let name = String(format: "Sourcing %02d", index + 1)
+            let tenant = try await admin.createTenant(
+                .sourcingCompany, name: name, slug: "sim-\(run)-sourcing-\(index + 1)-\(UUID().uuidString.prefix(6).lowercased())")
+            let company = Organisation(index: index, name: name, kind: .sourcingCompany, tenant: tenant, importTemplate: nil)
+            try await addPerson(to: company, kind: .sourcingUser, number: 1)
+            sourcing.append(company)
+        }
+        for person in people {
+            for device in person.devices {
+                try await device.client.prepare()
+                try await sync(device, person: person, checkView: false)
+            }
+        }
+    }
+
+    func addPerson(to organisation: Organisation, kind: Person.Kind, number: Int) async throws {
+        let (role, word): (Role, String) =
+            switch kind {
+            case .moderator: (.moderator, "moderator")
+            case .advisor: (.advisor, "advisor")
+            case .partnerUser, .sourcingUser: (.partnerUser, "staff")
+            }
+        let slug = organisation.name.lowercased().replacingOccurrences(of: " ", with: "")
+        let label = "\(organisation.name) \(word) \(number)"
+        let (user, token) = try await admin.createUser(
+            in: organisation.tenant, email: "\(word)\(number)@\(slug).sim.test", name: label, roles: [role])
+        let person = Person(label: label, kind: kind, userID: user, token: token, organisation: organisation)
+        for index in 0..<scenario.devicesPerUser {
+            let registered = try await admin.request(
+                "POST", "/v1/devices", token: token, json: try admin.json(["name": "\(label) device \(index + 1)"]))
+            guard let deviceToken = registered["token"] as? String,
+                let id = ((registered["device"] as? [String: Any])?["id"] as? String).flatMap(Device.ID.init(string:))
+            else { throw NetworkAdmin.HTTPFailure(status: 201, body: "no device") }
+            let client = SyncClient(
+                store: try LocalStore(path: nil), transport: admin.transport(deviceToken: deviceToken), clock: clock.function)
+            var offsetDraw = Draw(seed: scenario.seed, "sync offset", label, String(index))
+            let offset = offsetDraw.below(scenario.syncEveryHours)
+            person.devices.append(SimulatedDevice(label: "\(label) device \(index + 1)", id: id, client: client, syncOffset: offset))
+        }
+        organisation.people.append(person)
+    }
+
+    func planOfflineSpells(day: Int) {
+        for person in people where person.mayGoOffline {
+            for device in person.devices {
+                var draw = Draw(seed: scenario.seed, "offline", device.label, String(day))
+                if draw.unit() < scenario.offlineChancePerDay {
+                    let from = day * 24 + draw.below(24)
+                    device.offlineUntilHour = from + scenario.offlineHours
+                    stats.offlineSpells += 1
+                }
+            }
+        }
+    }
+
+    // MARK: Arrivals
+
+    func arrivals() async throws {
+        let rate = Double(scenario.leadsPerDay) / 24
+        var count = Int(rate)
+        if Double(rng.next() >> 11) / Double(1 << 53) < rate - Double(count) { count += 1 }
+        var imports: [Int: [String]] = [:]
+        for _ in 0..<count {
+            leadCounter += 1
+            let name = String(format: "Client %06d", leadCounter)
+            let email = String(format: "client%06d@sim.test", leadCounter)
+            let pick = Double(rng.next() >> 11) / Double(1 << 53)
+            let channels = scenario.channels
+            stats.arrivals[hour / 24, default: 0] += 1
+            if pick < channels.leadForm {
+                let hub = hubs[Int(rng.next() % UInt64(hubs.count))]
+                guard !hub.listings.isEmpty else { continue }
+                let listing = hub.listings[Int(rng.next() % UInt64(hub.listings.count))].0
+                try await admin.request(
+                    "POST", "/v1/public/listings/\(listing)/leads", token: nil,
+                    json: try admin.json(["name": name, "email": email, "city": "Oakland", "request": "Help to grow"]))
+                stats.byChannel["lead_form", default: 0] += 1
+            } else if pick < channels.leadForm + channels.hubImport {
+                let hub = Int(rng.next() % UInt64(hubs.count))
+                imports[hub, default: []].append("\(name),\(email),Oakland")
+                stats.byChannel["import", default: 0] += 1
+            } else {
+                let company = sourcing[Int(rng.next() % UInt64(sourcing.count))]
+                let partner = partners[Int(rng.next() % UInt64(partners.count))]
+                let staff = company.people[0]
+                let created = try await admin.request(
+                    "POST", "/v1/leads", token: staff.token,
+                    json: try admin.json(["contact": ["name": name, "email": email, "city": "Oakland"], "request": "Distributed lead"]))
+                if let id = created["id"] as? String {
+                    try await admin.request(
+                        "POST", "/v1/leads/\(id)/referrals", token: staff.token, json: try admin.json(["partner_id": partner.tenant.id.description]))
+                }
+                stats.byChannel["sourcing", default: 0] += 1
+            }
+        }
+        for (index, rows) in imports.sorted(by: { $0.key < $1.key }) {
+            let hub = hubs[index]
+            let csv = "name,email,city\n" + rows.joined(separator: "\n") + "\n"
+            var request = URLComponents()
+            request.path = "/v1/leads/import"
+            request.queryItems = [URLQueryItem(name: "template", value: hub.importTemplate ?? "hub_moderation")]
+            try await importCSV(csv, path: request.string ?? "/v1/leads/import", token: hub.people[0].token)
+        }
+    }
+
+    func importCSV(_ csv: String, path: String, token: String) async throws {
+        var request = HTTPClientRequestBuilder.make(url: server.baseURL + path, token: token, contentType: "text/csv", body: csv)
+        request.method = .POST
+        let response = try await server.http.execute(request, timeout: .seconds(60))
+        guard (200..<300).contains(Int(response.status.code)) else {
+            let body = try await response.body.collect(upTo: 1 << 20)
+            throw NetworkAdmin.HTTPFailure(status: Int(response.status.code), body: String(buffer: body))
+        }
+    }
+
+    // MARK: Server-side passes
+
+    func fireTimers() async throws {
+        let timers = LeadTimerService(database: server.database, now: clock.function)
+        while try await timers.fireDue() > 0 {}
+    }
+
+    func deliver() async throws {
+        let delivery = OutboxDeliveryService(
+            database: server.database, smtp: SMTPClient(host: "127.0.0.1", port: sink.port, from: "simulator@hubnet.test"),
+            now: clock.function)
+        while try await delivery.deliverDue() > 0 {}
+    }
+
+    // MARK: People at work
+
+    func workDevices() async throws {
+        for person in people {
+            for (index, device) in person.devices.enumerated() {
+                let online = hour >= device.offlineUntilHour
+                if online && hour % scenario.syncEveryHours == device.syncOffset {
+                    try await sync(device, person: person, checkView: true)
+                }
+                // People act through their first device, online or not.
+                if index == 0 { try await decide(person, on: device) }
+            }
+        }
+    }
+
+    func sync(_ device: SimulatedDevice, person: Person, checkView: Bool) async throws {
+        let report = try await device.client.sync()
+        stats.record(report, day: min(hour / 24, scenario.days - 1))
+        if checkView, !report.dropped.isEmpty || report.pulled > 0 {
+            // No record outside the user's view right after a pull.
+            let held = Set(try await device.client.leads().map(\.id))
+            let visible = try await Views.leadIDs(of: person.userID, tenant: person.organisation.tenant.id, in: server.database)
+            for lead in held.subtracting(visible).sorted(by: { $0.description < $1.description }) {
+                outsideView.append("\(device.label) held lead \(lead) outside its user's view at hour \(hour)")
+            }
+        }
+    }
+
+    func decide(_ person: Person, on device: SimulatedDevice) async throws {
+        let client = device.client
+        let leads = try await client.leads().sorted { $0.name < $1.name }
+        for lead in leads {
+            let key = "\(lead.name)|\(lead.status)|\(lead.assignedUserId?.description ?? "-")"
+            guard !person.decided.contains(key) else { continue }
+            guard let dueHour = person.due[key] else {
+                var draw = Draw(seed: scenario.seed, "response", person.label, key)
+                person.due[key] = hour + draw.hours(mean: scenario.meanResponseHours)
+                continue
+            }
+            guard dueHour <= hour else { continue }
+            person.due[key] = nil
+            person.decided.insert(key)
+            var draw = Draw(seed: scenario.seed, "choice", person.label, key)
+            let choice = draw.unit()
+            let acted = try await act(person, client: client, lead: lead, choice: choice, draw: &draw)
+            if acted { stats.actions[hour / 24, default: 0] += 1 }
+        }
+    }
+
+    /// One person's decision on one lead in one state; whether an action was queued.
+    func act(_ person: Person, client: SyncClient, lead: SyncLead, choice: Double, draw: inout Draw) async throws -> Bool {
+        func attempt(_ action: String, _ arguments: Mutation.ActionArguments = .init()) async -> Bool {
+            do {
+                try await client.act(action, on: lead.id, arguments)
+                stats.byAction[action, default: 0] += 1
+                return true
+            } catch {
+                return false
+            }
+        }
+        let odds = scenario.hubOdds
+        switch (lead.templateKey, person.kind, lead.status) {
+        case ("hub_moderation", .moderator, "new"), ("hub_moderation", .moderator, "contacted"), ("hub_moderation", .moderator, "referred"):
+            if choice < odds.accept { return await attempt("accept") }
+            if choice < odds.accept + odds.decline { return await attempt("decline", .init(reason: "outside our service area")) }
+            if choice < odds.accept + odds.decline + odds.referExternal {
+                let others = hubs.filter { $0 !== person.organisation }.flatMap(\.listings).sorted { $0.1 < $1.1 }
+                guard !others.isEmpty else { return false }
+                return await attempt("refer_external", .init(listingId: others[draw.below(others.count)].0))
+            }
+            if choice < odds.accept + odds.decline + odds.referExternal + odds.contact { return await attempt("contact") }
+            return false
+        case ("hub_moderation", .moderator, "accepted") where lead.assignedUserId == nil:
+            let advisors = person.organisation.people.filter { $0.kind == .advisor }
+            guard choice < odds.referInternal, !advisors.isEmpty else { return false }
+            return await attempt("refer_internal", .init(advisorId: advisors[draw.below(advisors.count)].userID))
+        case ("hub_moderation", .advisor, _) where lead.assignedUserId == person.userID:
+            _ = try? await client.addNote("Called \(lead.name); first session booked", to: lead.id)
+            stats.notes += 1
+            return await attempt("contact")
+        case ("partner_lead", .partnerUser, "pending"):
+            let odds = scenario.partnerOdds
+            if choice < odds.accept { return await attempt("accept") }
+            if choice < odds.accept + odds.decline { return await attempt("decline", .init(reason: "not our sector")) }
+            stats.leftToExpire += 1
+            return false
+        case ("partner_lead", .partnerUser, "accepted"):
+            let odds = scenario.partnerOdds
+            if choice < odds.convert { return await attempt("close_converted", .init(createOpportunity: true)) }
+            if choice < odds.convert + odds.notConvert { return await attempt("close_not_converted", .init(reason: "no budget")) }
+            return false
+        case (_, .moderator, _) where lead.templateKey != "hub_moderation":
+            // The other workflows (002, 003, 004): any button the engine offers, at random.
+            let actions = try await client.availableActions(on: lead).filter { action in
+                !action.requirements.contains { if case .referralTarget = $0 { true } else { false } }
+            }
+            guard !actions.isEmpty, choice < 0.85, let template = await client.template(of: lead) else { return false }
+            let action = actions[draw.below(actions.count)]
+            var arguments = Mutation.ActionArguments(reason: "simulated outcome", assigneeId: person.userID, createOpportunity: true)
+            for transition in action.transitions where transition.from.contains(lead.status) {
+                if case .chosen(let allowed) = transition.to {
+                    let options = allowed.filter { $0 != lead.status }
+                    if !options.isEmpty { arguments.status = options[draw.below(options.count)] }
+                }
+            }
+            _ = template
+            return await attempt(action.key, arguments)
+        default:
+            return false
+        }
+    }
+
+    /// Sourcing companies now and then try to act on leads they referred: every try must fail.
+    func meddle() async throws {
+        for company in sourcing {
+            var draw = Draw(seed: scenario.seed, "meddle", company.name, String(hour))
+            guard draw.unit() < scenario.sourceMeddlingPerDay / 24, let device = company.people.first?.devices.first else { continue }
+            let referrals = try await device.client.referrals().sorted { $0.createdAt < $1.createdAt }
+            guard !referrals.isEmpty else { continue }
+            let referral = referrals[draw.below(referrals.count)]
+            stats.sourceAttempts += 1
+            do {
+                try await admin.request("POST", "/v1/referrals/\(referral.id)/actions/accept", token: company.people[0].token, json: "{}")
+                sourceSuccesses.append("\(company.name) accepted its own referral \(referral.id) at hour \(hour)")
+            } catch let failure as NetworkAdmin.HTTPFailure where failure.status == 403 || failure.status == 404 {
+                stats.sourceRefusals += 1
+            }
+        }
+    }
+}

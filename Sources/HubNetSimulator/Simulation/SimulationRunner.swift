@@ -1,0 +1,41 @@
+import Foundation
+import HubNetPostgres
+import HubNetServer
+import Logging
+
+/// One whole simulation: a mail sink, a server on the virtual clock, the run, the invariants, the report.
+public enum SimulationRunner {
+    public static func run(
+        _ scenario: Scenario, databaseURL: DatabaseURL?, ownerURL: DatabaseURL?, logger: Logger,
+        progress: @escaping @Sendable (Int, Int) -> Void
+    ) async throws -> SimulationReport {
+        try scenario.validate()
+        let sink = try await MailSink()
+        let clock = SimulationClock(Simulation.start)
+        do {
+            let report = try await LocalServer.run(
+                databaseURL: databaseURL, ownerURL: ownerURL, logger: logger,
+                configure: {
+                    $0.now = clock.function
+                    $0.timerInterval = nil
+                    $0.deliveryInterval = nil
+                    $0.leadFormSubmissionsPerMinute = 1_000_000
+                    $0.databasePoolSize = 10
+                }
+            ) { server in
+                guard let owner = server.ownerURL else {
+                    throw ScenarioError("the invariant checks read across tenants: set HUBNET_MIGRATION_DATABASE_URL to the schema owner")
+                }
+                let simulation = Simulation(scenario: scenario, server: server, clock: clock, sink: sink, progress: progress)
+                try await simulation.run()
+                let world = try await simulation.world(ownerURL: owner, logger: logger)
+                return try await simulation.report(ownerURL: owner, invariants: InvariantChecker.check(world), logger: logger)
+            }
+            await sink.close()
+            return report
+        } catch {
+            await sink.close()
+            throw error
+        }
+    }
+}

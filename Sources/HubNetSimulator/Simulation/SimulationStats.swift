@@ -1,0 +1,65 @@
+import Foundation
+import HubNetCore
+import HubNetPostgres
+import HubNetSync
+import PostgresNIO
+
+/// What the simulation counted as it went (the database tells the rest at the end).
+public struct SimulationStats: Sendable, Codable, Equatable {
+    public var arrivals: [Int: Int] = [:]
+    public var actions: [Int: Int] = [:]
+    public var byChannel: [String: Int] = [:]
+    public var byAction: [String: Int] = [:]
+    public var notes = 0
+    public var leftToExpire = 0
+    public var offlineSpells = 0
+    public var sourceAttempts = 0
+    public var sourceRefusals = 0
+    public var syncs = 0
+    public var pushes = 0
+    public var mutations = 0
+    public var pulls = 0
+    public var changesPulled = 0
+    public var conflicts = 0
+    public var rejections = 0
+    public var rejectionCodes: [String: Int] = [:]
+    public var resets = 0
+    public var drops = 0
+    /// Per day: mutations pushed and changes pulled.
+    public var dailyMutations: [Int: Int] = [:]
+    public var dailyChanges: [Int: Int] = [:]
+
+    mutating func record(_ report: SyncReport, day: Int) {
+        syncs += 1
+        if report.pushed > 0 { pushes += 1 }
+        mutations += report.pushed
+        pulls += report.pulls
+        changesPulled += report.pulled
+        conflicts += report.conflicts.count
+        rejections += report.rejections.count
+        for rejection in report.rejections { rejectionCodes[rejection.code, default: 0] += 1 }
+        resets += report.resets.count
+        drops += report.dropped.count
+        dailyMutations[day, default: 0] += report.pushed
+        dailyChanges[day, default: 0] += report.pulled
+    }
+}
+
+/// What a user's devices may hold, read by the server role under row-level security.
+enum Views {
+    static func leadIDs(of user: User.ID, tenant: Tenant.ID, in database: Database) async throws -> Set<Lead.ID> {
+        try await database.withTenant(tenant) { connection in
+            let rows = try await connection.query(
+                """
+                SELECT l.id FROM leads l
+                WHERE l.tenant_id = \(tenant) AND l.withdrawn_at IS NULL
+                  AND (EXISTS (SELECT 1 FROM users u WHERE u.tenant_id = \(tenant) AND u.id = \(user)
+                               AND u.roles && ARRAY['admin', 'moderator', 'viewer', 'partner_user'])
+                       OR \(user) = ANY(hubnet_lead_audience(l)))
+                """, logger: database.logger)
+            var ids = Set<Lead.ID>()
+            for try await id in rows.decode(Lead.ID.self) { ids.insert(id) }
+            return ids
+        }
+    }
+}
