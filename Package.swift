@@ -132,6 +132,14 @@ let package = Package(
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ]
         ),
+        .testTarget(
+            name: "HubNetSimulatorTests",
+            dependencies: [
+                "HubNetSimulator", "HubNetTestSupport", "HubNetSync", "HubNetCore", "HubNetPostgres",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -6,7 +6,9 @@ import HubNetCore
 /// acknowledged (in order, surviving restarts), the cursor and the cached workflow templates.
 /// What the app sees is these records with the pending mutations applied on top (`SyncClient`).
 public final class LocalStore: Sendable {
-    let queue: DatabaseQueue
+    /// The SQLite database, for the app's own read queries. Writing to its tables goes around the
+    /// protocol: the invariant checker of `hubnet simulate` catches a store changed that way.
+    public let queue: DatabaseQueue
 
     /// - Parameter path: a file for a store that survives restarts; `nil` for one in memory.
     public init(path: String?) throws {

@@ -28,6 +28,8 @@ public final class Simulation {
     var partners: [Organisation] = []
     var sourcing: [Organisation] = []
     var people: [Person] { (hubs + partners + sourcing).flatMap(\.people) }
+    /// Each simulated user's label by id.
+    var labels: [User.ID: String] = [:]
     var rng: SplitMix64
     var leadCounter = 0
     var hour = 0
@@ -153,6 +155,7 @@ public final class Simulation {
             person.devices.append(SimulatedDevice(label: "\(label) device \(index + 1)", id: id, client: client, syncOffset: offset))
         }
         organisation.people.append(person)
+        labels[user] = label
     }
 
     func planOfflineSpells(day: Int) {
@@ -274,7 +277,9 @@ public final class Simulation {
         let client = device.client
         let leads = try await client.leads().sorted { $0.name < $1.name }
         for lead in leads {
-            let key = "\(lead.name)|\(lead.status)|\(lead.assignedUserId?.description ?? "-")"
+            // Names, not ids, in the key: ids differ from run to run, the draws must not.
+            let assignee = lead.assignedUserId.map { id in labels[id] ?? "someone" } ?? "-"
+            let key = "\(lead.name)|\(lead.status)|\(assignee)"
             guard !person.decided.contains(key) else { continue }
             guard let dueHour = person.due[key] else {
                 var draw = Draw(seed: scenario.seed, "response", person.label, key)

@@ -1,0 +1,94 @@
+import Foundation
+import GRDB
+import HubNetCore
+import HubNetPostgres
+@testable import HubNetSimulator
+import HubNetSync
+import HubNetTestSupport
+import Logging
+import PostgresNIO
+import Testing
+
+@Suite("Network simulator")
+struct SimulationTests {
+    let logger = Logger(label: "simulation-test")
+
+    @Test("the same seed gives the same report, byte for byte, and every invariant holds")
+    func deterministic() async throws {
+        var scenario = Scenario.small
+        scenario.days = 2
+        let chosen = scenario
+        let first = try await withTestDatabase { database in
+            try await SimulationRunner.run(chosen, databaseURL: database.serverURL, ownerURL: database.ownerURL, logger: logger) { _, _ in }
+        }
+        let second = try await withTestDatabase { database in
+            try await SimulationRunner.run(chosen, databaseURL: database.serverURL, ownerURL: database.ownerURL, logger: logger) { _, _ in }
+        }
+        #expect(try first.json() == second.json())
+        #expect(first.summary == second.summary)
+        #expect(first.allInvariantsHeld, "\(first.summary)")
+        // It did something: leads arrived on every channel and people acted on them.
+        #expect(first.organisations.reduce(0) { $0 + $1.leadsIn } > 0)
+        #expect(first.stats.mutations > 0)
+        #expect(Set(first.funnels.map(\.template)).isSuperset(of: ["hub_moderation", "partner_lead", "status_path"]))
+        // A different seed gives a different run.
+        scenario.seed += 1
+        let reseeded = scenario
+        let other = try await withTestDatabase { database in
+            try await SimulationRunner.run(reseeded, databaseURL: database.serverURL, ownerURL: database.ownerURL, logger: logger) { _, _ in }
+        }
+        #expect(try other.json() != first.json())
+    }
+
+    @Test("the invariant checker reports a corrupted device store and a mirrored status that disagrees with its target")
+    func checkerFindsCorruption() async throws {
+        var small = Scenario.small
+        small.days = 2
+        let scenario = small
+        try await withTestDatabase { database in
+            let sink = try await MailSink()
+            let clock = SimulationClock(Simulation.start)
+            try await LocalServer.run(
+                databaseURL: database.serverURL, ownerURL: database.ownerURL, logger: logger,
+                configure: {
+                    $0.now = clock.function
+                    $0.timerInterval = nil
+                    $0.deliveryInterval = nil
+                    $0.leadFormSubmissionsPerMinute = 1_000_000
+                }
+            ) { server in
+                let simulation = Simulation(scenario: scenario, server: server, clock: clock, sink: sink) { _, _ in }
+                try await simulation.run()
+                let clean = InvariantChecker.check(try await simulation.world(ownerURL: database.ownerURL, logger: logger))
+                #expect(clean.filter { !$0.held }.isEmpty, "\(clean.filter { !$0.held })")
+
+                // A device's store says a lead is in another status than the server's.
+                let device = try #require(simulation.people.first { $0.kind == .moderator }?.devices.first)
+                let lead = try #require(try await device.client.leads().first)
+                try await device.client.store.queue.write { db in
+                    try db.execute(
+                        sql: "UPDATE records SET json = replace(json, ?, ?) WHERE entity = 'lead' AND id = ?",
+                        arguments: [
+                            "\"status\":\"\(lead.status)\"", "\"status\":\"tampered\"", lead.id.description,
+                        ])
+                }
+                #expect(try await device.client.lead(lead.id)?.status == "tampered")
+                // A source's mirror of a referral disagrees with its target.
+                let referral = try await withPostgresClient(database.ownerURL, logger: logger) { client in
+                    try await client.query(
+                        "UPDATE referrals SET status = 'tampered' WHERE id = (SELECT id FROM referrals WHERE withdrawn_at IS NULL LIMIT 1) RETURNING id::TEXT",
+                        logger: logger
+                    ).collect().first?.decode(String.self)
+                }
+                let found = InvariantChecker.check(try await simulation.world(ownerURL: database.ownerURL, logger: logger))
+                let converge = try #require(found.first { $0.name.hasPrefix("every device converges") })
+                #expect(converge.violations.contains { $0.contains(device.label) && $0.contains(lead.id.description) })
+                let mirrors = try #require(found.first { $0.name.hasPrefix("every referral's source copy") })
+                let tampered = try #require(referral)
+                #expect(mirrors.violations.contains { $0.contains(tampered) && $0.contains("tampered") })
+                #expect(found.filter { !$0.held }.count == 2)
+            }
+            await sink.close()
+        }
+    }
+}
