@@ -65,22 +65,7 @@ public struct PostgresSyncRepository: Sendable {
     public func changes(
         tenant: Tenant.ID, after: Int64, user: User.ID, wholeTenant: Bool, limit: Int, on connection: PostgresConnection
     ) async throws -> [Change] {
-        try await Self.changes(
-            connection.query(
-                """
-                SELECT xid::TEXT, seq, entity, entity_id, lead_id,
-                       CASE WHEN entity = 'view' THEN 'reset'
-                            WHEN \(wholeTenant) OR \(user) = ANY(audience) THEN op
-                            ELSE 'drop' END,
-                       CASE WHEN \(wholeTenant) OR \(user) = ANY(audience) THEN payload END,
-                       NOT \(wholeTenant) AND \(user) = ANY(gained)
-                FROM sync_changes
-                WHERE tenant_id = \(tenant) AND seq > \(after)
-                  AND ((entity = 'view' AND entity_id = \(user))
-                       OR (entity <> 'view' AND (\(wholeTenant) OR \(user) = ANY(audience) OR \(user) = ANY(dropped))))
-                ORDER BY seq
-                LIMIT \(limit + 1)
-                """, logger: logger))
+        try await changes(tenant: tenant, after: after, user: user, wholeTenant: wholeTenant, limit: limit + 1, transaction: nil, on: connection)
     }
 
     /// The changes of one transaction after position `after` that `user` sees: a page never ends
@@ -89,7 +74,16 @@ public struct PostgresSyncRepository: Sendable {
         ofTransaction xid: UInt64, tenant: Tenant.ID, after: Int64, user: User.ID, wholeTenant: Bool,
         on connection: PostgresConnection
     ) async throws -> [Change] {
-        try await Self.changes(
+        try await changes(tenant: tenant, after: after, user: user, wholeTenant: wholeTenant, limit: nil, transaction: xid, on: connection)
+    }
+
+    /// The one query behind both: what `user` sees of each change, in commit order.
+    private func changes(
+        tenant: Tenant.ID, after: Int64, user: User.ID, wholeTenant: Bool, limit: Int?, transaction: UInt64?,
+        on connection: PostgresConnection
+    ) async throws -> [Change] {
+        let xid = transaction.map(String.init)
+        return try await Self.changes(
             connection.query(
                 """
                 SELECT xid::TEXT, seq, entity, entity_id, lead_id,
@@ -99,10 +93,11 @@ public struct PostgresSyncRepository: Sendable {
                        CASE WHEN \(wholeTenant) OR \(user) = ANY(audience) THEN payload END,
                        NOT \(wholeTenant) AND \(user) = ANY(gained)
                 FROM sync_changes
-                WHERE tenant_id = \(tenant) AND xid = \(String(xid))::XID8 AND seq > \(after)
+                WHERE tenant_id = \(tenant) AND seq > \(after) AND (\(xid)::XID8 IS NULL OR xid = \(xid)::XID8)
                   AND ((entity = 'view' AND entity_id = \(user))
                        OR (entity <> 'view' AND (\(wholeTenant) OR \(user) = ANY(audience) OR \(user) = ANY(dropped))))
                 ORDER BY seq
+                LIMIT \(limit)
                 """, logger: logger))
     }
 

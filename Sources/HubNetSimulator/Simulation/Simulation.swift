@@ -107,20 +107,10 @@ public final class Simulation {
             hubs.append(hub)
         }
         for index in 0..<scenario.partners {
-            let name = String(format: "Partner %03d", index + 1)
-            let tenant = try await admin.createTenant(
-                .partnerCompany, name: name, slug: "sim-\(run)-partner-\(index + 1)-\(UUID().uuidString.prefix(6).lowercased())")
-            let partner = Organisation(index: index, name: name, kind: .partnerCompany, tenant: tenant, importTemplate: nil)
-            try await addPerson(to: partner, kind: .partnerUser, number: 1)
-            partners.append(partner)
+            partners.append(try await company(.partnerCompany, name: String(format: "Partner %03d", index + 1), slug: "partner-\(index + 1)", index: index))
         }
         for index in 0..<scenario.sourcingCompanies {
-            let name = String(format: "Sourcing %02d", index + 1)
-            let tenant = try await admin.createTenant(
-                .sourcingCompany, name: name, slug: "sim-\(run)-sourcing-\(index + 1)-\(UUID().uuidString.prefix(6).lowercased())")
-            let company = Organisation(index: index, name: name, kind: .sourcingCompany, tenant: tenant, importTemplate: nil)
-            try await addPerson(to: company, kind: .sourcingUser, number: 1)
-            sourcing.append(company)
+            sourcing.append(try await company(.sourcingCompany, name: String(format: "Sourcing %02d", index + 1), slug: "sourcing-\(index + 1)", index: index))
         }
         for person in people {
             for device in person.devices {
@@ -128,6 +118,15 @@ public final class Simulation {
                 try await sync(device, person: person, checkView: false)
             }
         }
+    }
+
+    /// A partner or sourcing company with one staff member.
+    func company(_ kind: Tenant.Kind, name: String, slug: String, index: Int) async throws -> Organisation {
+        let run = String(scenario.seed, radix: 36)
+        let tenant = try await admin.createTenant(kind, name: name, slug: "sim-\(run)-\(slug)-\(UUID().uuidString.prefix(6).lowercased())")
+        let company = Organisation(index: index, name: name, kind: kind, tenant: tenant, importTemplate: nil)
+        try await addPerson(to: company, kind: kind == .sourcingCompany ? .sourcingUser : .partnerUser, number: 1)
+        return company
     }
 
     func addPerson(to organisation: Organisation, kind: Person.Kind, number: Int) async throws {
