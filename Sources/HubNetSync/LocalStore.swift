@@ -91,13 +91,14 @@ public final class LocalStore: Sendable {
             case .activity(let activity): (try encoder.encode(activity), activity.version, activity.leadId.rawValue)
             case .referral(let referral): (try encoder.encode(referral), referral.version, nil)
             }
-        try db.execute(
+        // A cached statement: a snapshot stores tens of thousands of records in one transaction.
+        try db.cachedStatement(
             sql: """
                 INSERT INTO records (entity, id, lead_id, version, json) VALUES (?, ?, ?, ?, ?)
                 ON CONFLICT (entity, id) DO UPDATE SET version = excluded.version, json = excluded.json, lead_id = excluded.lead_id
                 WHERE excluded.version > records.version
-                """,
-            arguments: [change.entity.rawValue, change.id.uuidString.lowercased(), lead?.uuidString.lowercased(), version, json])
+                """
+        ).execute(arguments: [change.entity.rawValue, change.id.uuidString.lowercased(), lead?.uuidString.lowercased(), version, json])
         return db.changesCount > 0
     }
 

@@ -39,6 +39,46 @@ public struct SyncLead: Sendable, Codable, Equatable {
     public var inCrm: Bool
     public var version: Int
 
+    /// The wire names, snake_case: decoded without a key strategy, which is much faster.
+    enum CodingKeys: String, CodingKey {
+        case id
+        case templateKey = "template_key"
+        case status
+        case source
+        case name
+        case email
+        case phone
+        case city
+        case region
+        case request
+        case type
+        case category
+        case priority
+        case importance
+        case probability
+        case targetAmount = "target_amount"
+        case competitors
+        case team
+        case listingId = "listing_id"
+        case referralId = "referral_id"
+        case sourceTenantId = "source_tenant_id"
+        case assignedUnitId = "assigned_unit_id"
+        case assignedUserId = "assigned_user_id"
+        case createdBy = "created_by"
+        case createdAt = "created_at"
+        case lastActionAt = "last_action_at"
+        case acceptedAt = "accepted_at"
+        case declinedAt = "declined_at"
+        case completedAt = "completed_at"
+        case expiresAt = "expires_at"
+        case expectedCompletionAt = "expected_completion_at"
+        case opportunityId = "opportunity_id"
+        case archived
+        case inCrm = "in_crm"
+        case version
+    }
+
+
     public var details: LeadDetails {
         get {
             LeadDetails(
@@ -95,6 +135,17 @@ public struct SyncNote: Sendable, Codable, Equatable {
     public var createdAt: Int64
     public var version: Int
 
+    /// The wire names, snake_case: decoded without a key strategy, which is much faster.
+    enum CodingKeys: String, CodingKey {
+        case id
+        case leadId = "lead_id"
+        case authorId = "author_id"
+        case body
+        case createdAt = "created_at"
+        case version
+    }
+
+
     public init(id: LeadNote.ID, leadId: Lead.ID, authorId: User.ID, body: String, createdAt: Int64, version: Int = 1) {
         self.id = id
         self.leadId = leadId
@@ -116,6 +167,21 @@ public struct SyncActivity: Sendable, Codable, Equatable {
     public var createdAt: Int64
     public var closedAt: Int64?
     public var version: Int
+
+    /// The wire names, snake_case: decoded without a key strategy, which is much faster.
+    enum CodingKeys: String, CodingKey {
+        case id
+        case leadId = "lead_id"
+        case kind
+        case title
+        case dueAt = "due_at"
+        case state
+        case createdBy = "created_by"
+        case createdAt = "created_at"
+        case closedAt = "closed_at"
+        case version
+    }
+
 
     public init(
         id: LeadActivity.ID, leadId: Lead.ID, kind: String, title: String, dueAt: Int64?, state: String, createdBy: User.ID,
@@ -154,6 +220,30 @@ public struct SyncReferral: Sendable, Codable, Equatable {
     public var completedAt: Int64?
     public var reason: String?
     public var version: Int
+
+    /// The wire names, snake_case: decoded without a key strategy, which is much faster.
+    enum CodingKeys: String, CodingKey {
+        case id
+        case sourceLeadId = "source_lead_id"
+        case targetTenantId = "target_tenant_id"
+        case targetLeadId = "target_lead_id"
+        case targetKind = "target_kind"
+        case targetListingId = "target_listing_id"
+        case createdBy = "created_by"
+        case createdAt = "created_at"
+        case status
+        case statusName = "status_name"
+        case lifeCycle = "life_cycle"
+        case stage
+        case firstActionAt = "first_action_at"
+        case lastActionAt = "last_action_at"
+        case acceptedAt = "accepted_at"
+        case declinedAt = "declined_at"
+        case completedAt = "completed_at"
+        case reason
+        case version
+    }
+
 }
 
 /// The kinds of record in the change log.

@@ -1,6 +1,7 @@
 import Foundation
 
-/// The sync endpoints' answers, as clients decode them.
+/// The sync endpoints' answers, as clients decode them. The types only clients decode name their
+/// snake_case keys, so they decode without a key strategy (several times faster on Linux).
 public struct PushRequest: Sendable, Codable {
     public var mutations: [Mutation]
     public init(mutations: [Mutation]) { self.mutations = mutations }
@@ -17,6 +18,10 @@ public struct PullResponse: Sendable, Decodable {
     public var hasMore: Bool
     public var lastMutationId: Int64
     public var changes: [SyncChange]
+
+    enum CodingKeys: String, CodingKey {
+        case cursor, reset, hasMore = "has_more", lastMutationId = "last_mutation_id", changes
+    }
 }
 
 public struct SnapshotResponse: Sendable, Decodable {
@@ -24,6 +29,10 @@ public struct SnapshotResponse: Sendable, Decodable {
     public var next: String?
     public var lastMutationId: Int64
     public var changes: [SyncChange]
+
+    enum CodingKeys: String, CodingKey {
+        case cursor, next, lastMutationId = "last_mutation_id", changes
+    }
 }
 
 /// One change of one record, with the record when it is an upsert.
@@ -41,7 +50,7 @@ public struct SyncChange: Sendable, Decodable, Equatable {
     public var leadId: UUID?
     public var record: Record?
 
-    enum CodingKeys: String, CodingKey { case entity, op, id, leadId, data }
+    enum CodingKeys: String, CodingKey { case entity, op, id, leadId = "lead_id", data }
 
     public init(entity: SyncEntity, op: SyncOperation, id: UUID, leadId: UUID?, record: Record?) {
         self.entity = entity

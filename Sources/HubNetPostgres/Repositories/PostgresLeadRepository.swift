@@ -55,6 +55,13 @@ public struct PostgresLeadRepository: Sendable {
         return lead
     }
 
+    /// Whether the tenant has this lead (not withdrawn): the cheap check before adding to it.
+    public func exists(_ id: Lead.ID, tenant: Tenant.ID, on connection: PostgresConnection) async throws -> Bool {
+        try await !connection.query(
+            "SELECT 1 FROM leads WHERE tenant_id = \(tenant) AND id = \(id) AND withdrawn_at IS NULL", logger: logger
+        ).collect().isEmpty
+    }
+
     /// - Parameter lock: hold the lead until the transaction ends, so two actions on it queue up.
     public func get(_ id: Lead.ID, tenant: Tenant.ID, lock: Bool = false, on connection: PostgresConnection)
         async throws -> Lead?

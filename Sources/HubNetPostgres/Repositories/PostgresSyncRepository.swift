@@ -247,18 +247,30 @@ public struct PostgresSyncRepository: Sendable {
         return outcomes
     }
 
-    /// Records a mutation's outcome in the device's log, in the transaction of its effects.
+    /// Records mutations' outcomes in the device's log, in the transaction of their effects, in one
+    /// statement.
     public func record(
-        _ outcome: MutationOutcome, of mutation: Mutation, device: Device.ID, tenant: Tenant.ID, now: Date,
-        on connection: PostgresConnection
+        _ outcomes: [(Mutation, MutationOutcome)], device: Device.ID, tenant: Tenant.ID, now: Date, on connection: PostgresConnection
     ) async throws {
-        let result = outcome.conflicts.isEmpty ? nil : String(decoding: try JSONEncoder().encode(outcome.conflicts), as: UTF8.self)
+        guard !outcomes.isEmpty else { return }
+        let encoder = JSONEncoder()
+        let ids = outcomes.map(\.0.id)
+        let names = outcomes.map(\.0.name.rawValue)
+        let leads = outcomes.map(\.0.leadId.rawValue)
+        // Arrays of optionals do not bind: -1 and '' stand for none.
+        let acted = outcomes.map { $0.0.actedAt ?? -1 }
+        let results = outcomes.map(\.1.outcome.rawValue)
+        let codes = outcomes.map { $0.1.code ?? "" }
+        let reasons = outcomes.map { $0.1.reason ?? "" }
+        let conflicts = try outcomes.map { $0.1.conflicts.isEmpty ? "" : String(decoding: try encoder.encode($0.1.conflicts), as: UTF8.self) }
         try await connection.query(
             """
             INSERT INTO sync_mutations (tenant_id, device_id, mutation_id, name, entity_id, acted_at, received_at, outcome, code, reason, result)
-            VALUES (\(tenant), \(device), \(mutation.id), \(mutation.name.rawValue), \(mutation.leadId),
-                    \(mutation.actedAt.map(Date.init(micros:))), \(now), \(outcome.outcome.rawValue), \(outcome.code),
-                    \(outcome.reason), \(result)::JSONB)
+            SELECT \(tenant), \(device), m.id, m.name, m.lead, CASE WHEN m.acted < 0 THEN NULL ELSE hubnet_from_micros(m.acted) END,
+                   \(now), m.outcome, NULLIF(m.code, ''), NULLIF(m.reason, ''), NULLIF(m.result, '')::JSONB
+            FROM unnest(\(ids)::BIGINT[], \(names)::TEXT[], \(leads)::UUID[], \(acted)::BIGINT[], \(results)::TEXT[], \(codes)::TEXT[],
+                        \(reasons)::TEXT[], \(conflicts)::TEXT[])
+                 AS m(id, name, lead, acted, outcome, code, reason, result)
             """, logger: logger)
     }
 

@@ -127,7 +127,7 @@ struct LeadCommands: Sendable {
         _ body: String, id: LeadNote.ID = LeadNote.ID(), to lead: Lead.ID, caller: AuthenticatedUser, now: Date,
         on connection: PostgresConnection
     ) async throws -> LeadNote {
-        guard try await leads.get(lead, tenant: caller.tenantID, on: connection) != nil else { throw DomainError.notFound("lead") }
+        guard try await leads.exists(lead, tenant: caller.tenantID, on: connection) else { throw DomainError.notFound("lead") }
         do {
             return try await notes.add(body, id: id, to: lead, author: caller.userID, tenant: caller.tenantID, now: now, on: connection)
         } catch let error as PSQLError where error.violates("lead_notes_pkey") {

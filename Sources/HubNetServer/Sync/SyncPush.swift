@@ -49,12 +49,14 @@ struct SyncPush: Sendable {
             try await sync.lockLeads(touched, tenant: caller.tenantID, on: connection)
             let grace = TimeInterval(try await sync.offlineGrace(tenant: caller.tenantID, on: connection))
             var applied = last
+            var fresh: [(Mutation, MutationOutcome)] = []
             for mutation in mutations where mutation.id > last {
                 let outcome = try await applyOnce(mutation, caller: caller, grace: grace, now: now, on: connection)
-                try await sync.record(outcome, of: mutation, device: device, tenant: caller.tenantID, now: now, on: connection)
+                fresh.append((mutation, outcome))
                 outcomes.append(outcome)
                 applied = mutation.id
             }
+            try await sync.record(fresh, device: device, tenant: caller.tenantID, now: now, on: connection)
             if applied > last {
                 try await sync.setLastMutationID(applied, device: device, tenant: caller.tenantID, on: connection)
             }

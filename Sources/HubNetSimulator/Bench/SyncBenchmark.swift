@@ -219,11 +219,8 @@ public struct SyncBenchmark: Sendable {
         encoder.keyEncodingStrategy = .convertToSnakeCase
         return encoder
     }()
-    static let decoder: JSONDecoder = {
-        let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
-        return decoder
-    }()
+    /// Pull and snapshot answers name their snake_case keys.
+    static let decoder = JSONDecoder()
 }
 
 func format(_ value: Double) -> String {

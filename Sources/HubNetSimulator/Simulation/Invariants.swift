@@ -102,7 +102,6 @@ extension Simulation {
             // Every lead's device form and audience, once.
             var byTenant: [Tenant.ID: [(SyncLead, Set<User.ID>)]] = [:]
             let decoder = JSONDecoder()
-            decoder.keyDecodingStrategy = .convertFromSnakeCase
             for try await (tenant, json, audience) in try await client.query(
                 "SELECT tenant_id, hubnet_sync_lead(l)::TEXT, hubnet_lead_audience(l) FROM leads l WHERE withdrawn_at IS NULL", logger: logger
             ).decode((Tenant.ID, String, [UUID]).self) {

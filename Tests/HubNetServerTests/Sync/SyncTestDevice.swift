@@ -10,11 +10,13 @@ struct SyncTestDevice {
     let app: TestApplication
     let token: String
 
+    /// Push answers use the API's key strategy; pull and snapshot answers name their keys.
     static let decoder: JSONDecoder = {
         let decoder = JSONDecoder()
         decoder.keyDecodingStrategy = .convertFromSnakeCase
         return decoder
     }()
+    static let recordDecoder = JSONDecoder()
     static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
         encoder.keyEncodingStrategy = .convertToSnakeCase
@@ -42,7 +44,7 @@ struct SyncTestDevice {
         let escaped = cursor.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(.init(charactersIn: ".-"))) ?? cursor
         let response = try await app.request(.get, "/v1/sync/pull?cursor=\(escaped)&limit=\(limit)", token: token)
         #expect(response.status == .ok, "\(response.text)")
-        return try Self.decoder.decode(PullResponse.self, from: Data(buffer: response.body))
+        return try Self.recordDecoder.decode(PullResponse.self, from: Data(buffer: response.body))
     }
 
     /// Pulls until caught up; the changes in order and the final cursor (nil and the reason on a reset).
@@ -66,7 +68,7 @@ struct SyncTestDevice {
             let query = page.map { "&page=\($0.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? $0)" } ?? ""
             let response = try await app.request(.get, "/v1/sync/snapshot?limit=\(limit)\(query)", token: token)
             #expect(response.status == .ok, "\(response.text)")
-            let answer = try Self.decoder.decode(SnapshotResponse.self, from: Data(buffer: response.body))
+            let answer = try Self.recordDecoder.decode(SnapshotResponse.self, from: Data(buffer: response.body))
             changes += answer.changes
             guard let next = answer.next else { return (answer.cursor, changes, answer.lastMutationId) }
             page = next
