@@ -32,6 +32,8 @@ final class Person {
     var decided: Set<String> = []
     /// When a pending decision is due (hour of the run), by the same key.
     var due: [String: Int] = [:]
+    /// The device's store changed since the person last looked (a pull, their own action).
+    var dirty = true
 
     init(label: String, kind: Kind, userID: User.ID, token: String, organisation: Organisation) {
         self.label = label

@@ -262,6 +262,7 @@ public final class Simulation {
     func sync(_ device: SimulatedDevice, person: Person, checkView: Bool) async throws {
         let report = try await device.client.sync()
         stats.record(report, day: min(hour / 24, scenario.days - 1))
+        if report.pulled > 0 || !report.dropped.isEmpty || !report.rejections.isEmpty { person.dirty = true }
         if checkView, !report.dropped.isEmpty || report.pulled > 0 {
             // No record outside the user's view right after a pull.
             let held = Set(try await device.client.leads().map(\.id))
@@ -273,6 +274,9 @@ public final class Simulation {
     }
 
     func decide(_ person: Person, on device: SimulatedDevice) async throws {
+        // Nothing new on the device and nothing due: the person has nothing to look at.
+        guard person.dirty || person.due.values.contains(where: { $0 <= hour }) else { return }
+        person.dirty = false
         let client = device.client
         let leads = try await client.leads().sorted { $0.name < $1.name }
         for lead in leads {
@@ -291,7 +295,10 @@ public final class Simulation {
             var draw = Draw(seed: scenario.seed, "choice", person.label, key)
             let choice = draw.unit()
             let acted = try await act(person, client: client, lead: lead, choice: choice, draw: &draw)
-            if acted { stats.actions[hour / 24, default: 0] += 1 }
+            if acted {
+                stats.actions[hour / 24, default: 0] += 1
+                person.dirty = true
+            }
         }
     }
 
