@@ -3,6 +3,7 @@ import Hummingbird
 import HubNetCore
 import HubNetPostgres
 import NIOCore
+import ServiceLifecycle
 
 /// The sync protocol over HTTP, for device tokens: push mutations, pull changes, take a snapshot,
 /// and a live channel (server-sent events) that pokes the device when its tenant's log grows.
@@ -85,24 +86,34 @@ struct SyncController {
             status: .ok, headers: headers,
             body: ResponseBody { writer in
                 try await writer.write(ByteBuffer(string: ": connected\n\n"))
-                try await withThrowingTaskGroup(of: Void.self) { group in
-                    let (events, continuation) = AsyncStream.makeStream(of: String.self)
-                    group.addTask {
-                        for await _ in pokes { continuation.yield("event: poke\ndata: {}\n\n") }
-                        continuation.finish()
-                    }
-                    group.addTask {
-                        while !Task.isCancelled {
-                            try await Task.sleep(for: heartbeat)
-                            continuation.yield(": heartbeat\n\n")
+                let (events, continuation) = AsyncStream.makeStream(of: String.self)
+                // Ends on server shutdown and after a bounded lifetime (clients reconnect), so a
+                // connected device never holds a stopping server open.
+                try await withGracefulShutdownHandler {
+                    try await withThrowingTaskGroup(of: Void.self) { group in
+                        group.addTask {
+                            for await _ in pokes { continuation.yield("event: poke\ndata: {}\n\n") }
+                            continuation.finish()
                         }
+                        group.addTask {
+                            for _ in 0..<Self.heartbeatsPerConnection {
+                                try await Task.sleep(for: heartbeat)
+                                continuation.yield(": heartbeat\n\n")
+                            }
+                            continuation.finish()
+                        }
+                        for await event in events { try await writer.write(ByteBuffer(string: event)) }
+                        group.cancelAll()
                     }
-                    for await event in events { try await writer.write(ByteBuffer(string: event)) }
-                    group.cancelAll()
+                } onGracefulShutdown: {
+                    continuation.finish()
                 }
                 try await writer.finish(nil)
             })
     }
+
+    /// A live connection lasts this many heartbeats (about five minutes), then the client reconnects.
+    static let heartbeatsPerConnection = 20
 
     struct Settings: ResponseEncodable, Decodable {
         /// How late (seconds) an action taken offline before a deadline may arrive and still count.
