@@ -104,7 +104,7 @@ public func buildRouter(
     let sync = PostgresSyncRepository(logger: logger)
     SyncController(
         push: SyncPush(database: database, sync: sync, commands: commands), pull: SyncPull(database: database, sync: sync),
-        sync: sync, database: database, notifier: notifier, heartbeat: .seconds(15), now: configuration.now
+        sync: sync, database: database, notifier: notifier, heartbeat: configuration.liveHeartbeat, now: configuration.now
     ).addRoutes(to: authenticated)
     ReferralController(
         database: database, referrals: PostgresReferralRepository(logger: logger), leads: PostgresLeadRepository(logger: logger),

@@ -33,6 +33,8 @@ public struct ServerConfiguration: Sendable {
     public var smtp: SMTPClient?
     /// How often the outbox is delivered; `nil` runs no delivery service in this process. Default one second.
     public var deliveryInterval: Duration? = .seconds(1)
+    /// How often the live sync channel sends a heartbeat; a connection lasts 20 of them.
+    public var liveHeartbeat: Duration = .seconds(15)
     /// When failed deliveries are tried again.
     public var retryPolicy = RetryPolicy()
     /// `HUBNET_PUBLIC_URL`: where people reach this server, for links in emails. Default `http://host:port`.

@@ -61,3 +61,27 @@ struct SyncLiveTests {
         }
     }
 }
+
+@Suite("Sync live channel over HTTP")
+struct SyncLiveHTTPTests {
+    @Test("GET /v1/sync/live streams a poke when the device's tenant changes, and ends after its heartbeats")
+    func serverSentEvents() async throws {
+        try await withTestApplication(configure: { $0.liveHeartbeat = .milliseconds(100) }) { app in
+            let hub = try await app.fixtures.tenant(.hub, users: [[.moderator]])
+            let device = try await SyncTestDevice.register(app, as: hub.users[0])
+            let stream = Task { try await app.request(.get, "/v1/sync/live", token: device.token) }
+            // Write until the stream has had time to subscribe and the listener to hear it.
+            for attempt in 0..<5 {
+                try await Task.sleep(for: .milliseconds(250))
+                _ = try await app.createLead(token: hub.users[0].token, name: "Live \(attempt)")
+            }
+            let response = try await stream.value
+            #expect(response.status == .ok)
+            #expect(response.headers[.contentType] == "text/event-stream")
+            #expect(response.text.hasPrefix(": connected"))
+            #expect(response.text.contains("event: poke"))
+            #expect(response.text.contains(": heartbeat"))
+            #expect(try await app.request(.get, "/v1/sync/live", token: hub.users[0].token).errorCode == "device_token_required")
+        }
+    }
+}
