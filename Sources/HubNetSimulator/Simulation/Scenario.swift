@@ -29,6 +29,9 @@ public struct Scenario: Sendable, Codable, Equatable {
     public var syncEveryHours: Int
     /// Chance per day that a sourcing company tries to act on a lead it referred (it must be refused).
     public var sourceMeddlingPerDay: Double
+    /// Chance that a person who decides on a lead also edits its region (two people editing the
+    /// same lead offline is how conflicts arise).
+    public var editChance: Double
 
     public struct Channels: Sendable, Codable, Equatable {
         public var leadForm: Double
@@ -64,7 +67,8 @@ public struct Scenario: Sendable, Codable, Equatable {
         hubImportTemplates: ["hub_moderation", "staged_pipeline", "life_cycle"],
         hubOdds: .init(accept: 0.45, decline: 0.15, referExternal: 0.15, contact: 0.15, referInternal: 0.7),
         partnerOdds: .init(accept: 0.55, decline: 0.25, convert: 0.5, notConvert: 0.3), meanResponseHours: 20,
-        offlineChancePerDay: 0.3, offlineHours: 10, syncEveryHours: 2, sourceMeddlingPerDay: 0.5)
+        offlineChancePerDay: 0.3, offlineHours: 10, syncEveryHours: 2, sourceMeddlingPerDay: 0.5,
+        editChance: 0.3)
 
     /// The test's simulation: seconds, every template, every channel.
     public static let small: Scenario = {
@@ -117,6 +121,7 @@ public struct Scenario: Sendable, Codable, Equatable {
         try check([hubOdds.accept, hubOdds.decline, hubOdds.referExternal, hubOdds.contact], "hub_odds")
         try check([partnerOdds.accept, partnerOdds.decline], "partner_odds (pending)")
         try check([partnerOdds.convert, partnerOdds.notConvert], "partner_odds (accepted)")
+        try check([editChance], "edit_chance")
         guard days > 0, hubs >= 2, partners >= 1, sourcingCompanies >= 1, leadsPerDay >= 0, devicesPerUser >= 1, syncEveryHours >= 1 else {
             throw ScenarioError("days, devices_per_user and sync_every_hours must be positive; at least 2 hubs, 1 partner, 1 sourcing company")
         }

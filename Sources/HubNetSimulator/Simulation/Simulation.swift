@@ -313,6 +313,11 @@ public final class Simulation {
                 return false
             }
         }
+        // Now and then the person also corrects the lead's region, as they see it on their device.
+        var edit = Draw(seed: scenario.seed, "edit", person.label, lead.name, lead.status)
+        if edit.unit() < scenario.editChance, (try? await client.edit(lead.id, [.region: "Region noted by \(person.label)"])) != nil {
+            stats.edits += 1
+        }
         let odds = scenario.hubOdds
         switch (lead.templateKey, person.kind, lead.status) {
         case ("hub_moderation", .moderator, "new"), ("hub_moderation", .moderator, "contacted"), ("hub_moderation", .moderator, "referred"):

@@ -11,6 +11,7 @@ public struct SimulationStats: Sendable, Codable, Equatable {
     public var byChannel: [String: Int] = [:]
     public var byAction: [String: Int] = [:]
     public var notes = 0
+    public var edits = 0
     public var leftToExpire = 0
     public var offlineSpells = 0
     public var sourceAttempts = 0
