@@ -92,11 +92,11 @@ struct SyncPull: Sendable {
             if let token {
                 // "<cursor>~<last lead id>"
                 let parts = token.split(separator: "~", omittingEmptySubsequences: false)
-                guard parts.count == 2, let parsed = SyncCursor(String(parts[0])) else {
+                guard parts.count == 2, let parsed = SyncCursor(String(parts[0])), let last = UUID(uuidString: String(parts[1])) else {
                     throw DomainError.invalid("page", "is not a snapshot page token")
                 }
                 cursor = parsed
-                after = UUID(uuidString: String(parts[1]))
+                after = last
             } else {
                 // Every change at or below the head is in the records read from here on.
                 let epoch = try await sync.epoch(on: connection)

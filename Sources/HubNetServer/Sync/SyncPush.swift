@@ -24,10 +24,12 @@ struct SyncPush: Sendable {
         guard mutations.count <= Self.maximumBatch else {
             throw DomainError.invalid("mutations", "at most \(Self.maximumBatch) per push")
         }
+        guard first.id >= 1, first.id <= Int64.max - Int64(Self.maximumBatch) else {
+            throw DomainError.invalid("mutations[0].id", "ids start at 1 and count up")
+        }
         for (offset, mutation) in mutations.enumerated() where mutation.id != first.id + Int64(offset) {
             throw DomainError.invalid("mutations[\(offset)].id", "must be \(first.id + Int64(offset)): ids in a batch run 1, 2, 3…")
         }
-        guard first.id >= 1 else { throw DomainError.invalid("mutations[0].id", "ids start at 1") }
         return try await database.withTenant(caller.tenantID) { connection in
             // The device row is the push's lock: one batch of a device at a time.
             guard let last = try await sync.lockDevice(device, tenant: caller.tenantID, on: connection) else {

@@ -349,6 +349,12 @@ struct SyncProtocolTests {
             }
             #expect(try await device.pull(start.cursor).reset == .epochChanged)
             #expect(try await app.request(.get, "/v1/sync/pull?cursor=nonsense", token: device.token).errorCode == "validation_failed")
+            #expect(try await app.request(.get, "/v1/sync/snapshot?page=\(start.cursor)~nope", token: device.token).errorCode == "validation_failed")
+            #expect(try await app.request(.get, "/v1/sync/pull?cursor=\(start.cursor)&limit=0", token: device.token).errorCode == "validation_failed")
+            let huge = try await device.pushRaw([Mutation(id: Int64.max, name: .noteAdd, leadId: Lead.ID(), recordId: UUID(), body: "x")])
+            #expect(huge.errorCode == "validation_failed")
+            let broken = try await app.request(.post, "/v1/sync/push", token: device.token, json: #"{"mutations":[{"id":1,"name":"lead.explode","lead_id":"x"}]}"#)
+            #expect(broken.status == .unprocessableContent || broken.status == .badRequest)
             // Sync is for device tokens.
             #expect(try await app.request(.get, "/v1/sync/snapshot", token: hub.users[0].token).errorCode == "device_token_required")
         }
