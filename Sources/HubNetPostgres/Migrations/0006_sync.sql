@@ -89,6 +89,8 @@ BEGIN
         WHERE c.tenant_id = tenant AND c.id = n.id;
         GET DIAGNOSTICS sealed = ROW_COUNT;
         UPDATE sync_heads SET seq = base + sealed WHERE tenant_id = tenant;
+        -- Live pokes: one per tenant and transaction, delivered to listeners at commit.
+        PERFORM pg_notify('hubnet_sync', tenant::TEXT);
     END LOOP;
     RETURN NULL;
 END
@@ -236,7 +238,6 @@ $$;
 CREATE TRIGGER lead_activities_sync_version BEFORE UPDATE ON lead_activities FOR EACH ROW EXECUTE FUNCTION hubnet_sync_bump_version();
 CREATE TRIGGER referrals_sync_version BEFORE UPDATE ON referrals FOR EACH ROW EXECUTE FUNCTION hubnet_sync_bump_version();
 
--- Live pokes: one notification per tenant and transaction (PostgreSQL folds duplicates).
 CREATE FUNCTION hubnet_sync_record(
     tenant UUID, entity TEXT, entity_id UUID, lead UUID, op TEXT, audience UUID[], dropped UUID[], gained UUID[], payload JSONB
 ) RETURNS VOID
@@ -245,7 +246,6 @@ CREATE FUNCTION hubnet_sync_record(
 BEGIN
     INSERT INTO sync_changes (tenant_id, entity, entity_id, lead_id, op, audience, dropped, gained, payload)
     VALUES (tenant, entity, entity_id, lead, op, audience, dropped, gained, payload::TEXT);
-    PERFORM pg_notify('hubnet_sync', tenant::TEXT);
 END
 $$;
 
