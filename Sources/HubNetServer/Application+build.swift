@@ -18,13 +18,16 @@ public func buildApplication(
     let client = PostgresClient(
         configuration: try databaseURL.clientConfiguration(maximumConnections: configuration.databasePoolSize),
         backgroundLogger: logger)
-    let database = Database(client: client, logger: logger)
+    let database = Database(client: client, logger: logger, limits: configuration.databaseLimits)
     let notifier = SyncNotifier()
     let router = buildRouter(configuration: configuration, database: database, registry: registry, notifier: notifier)
     var application = Application(
         router: router,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "hubnet"),
-        services: [client, SyncListener(client: client, notifier: notifier, logger: logger)]
+        services: [
+            client, SyncListener(client: client, notifier: notifier, logger: logger),
+            DatabaseMonitor(database: database, interval: .seconds(1)),
+        ]
             + (configuration.timerInterval.map {
                 [LeadTimerService(database: database, now: configuration.now, interval: $0)] as [any Service]
             } ?? [])

@@ -33,6 +33,9 @@ public struct ServerConfiguration: Sendable {
     public var smtp: SMTPClient?
     /// How often the outbox is delivered; `nil` runs no delivery service in this process. Default one second.
     public var deliveryInterval: Duration? = .seconds(1)
+    /// `HUBNET_DB_WAIT_MS` and `HUBNET_DB_STATEMENT_TIMEOUT_MS`: how long a request waits for a
+    /// database connection (2 s) and how long one statement may run (30 s) before it answers 503.
+    public var databaseLimits = DatabaseLimits()
     /// How often the live sync channel sends a heartbeat; a connection lasts 20 of them.
     public var liveHeartbeat: Duration = .seconds(15)
     /// When failed deliveries are tried again.
@@ -91,6 +94,9 @@ public struct ServerConfiguration: Sendable {
             databasePoolSize: try int("HUBNET_DB_POOL_SIZE", default: 20, range: 1...500)
         )
         self.leadFormSubmissionsPerMinute = leadFormRate
+        self.databaseLimits = DatabaseLimits(
+            connectionWait: .milliseconds(try int("HUBNET_DB_WAIT_MS", default: 2_000, range: 50...600_000)),
+            statementTimeout: .milliseconds(try int("HUBNET_DB_STATEMENT_TIMEOUT_MS", default: 30_000, range: 100...86_400_000)))
         self.trustForwardedFor = trustProxy
         self.timerInterval = timerMilliseconds == 0 ? nil : .milliseconds(timerMilliseconds)
         self.deliveryInterval = self.timerInterval

@@ -35,7 +35,7 @@ public actor TestPostgres {
         let template = try await template()
         let name = "hubnet_test_\(UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16).lowercased())"
         // Database names cannot be bound; both are made here from hex digits.
-        try await admin().query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name) TEMPLATE \(template)"), logger: logger)
+        try await admin().rows(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name) TEMPLATE \(template)"), logger: logger)
         let url = try await server().with(database: name)
         return TestDatabase(name: name, ownerURL: url, serverURL: url.with(username: Self.serverRole))
     }
@@ -45,7 +45,7 @@ public actor TestPostgres {
         guard database.name.hasPrefix("hubnet_test_"), database.name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" })
         else { return }
         do {
-            try await admin().query(PostgresQuery(unsafeSQL: "DROP DATABASE IF EXISTS \(database.name) WITH (FORCE)"), logger: logger)
+            try await admin().rows(PostgresQuery(unsafeSQL: "DROP DATABASE IF EXISTS \(database.name) WITH (FORCE)"), logger: logger)
         } catch {
             logger.warning("could not drop test database \(database.name): \(error)")
         }
@@ -89,11 +89,11 @@ public actor TestPostgres {
         let digest = Migration(version: 1, name: "all", sql: migrations.map(\.checksum).joined()).checksum.prefix(12)
         let name = "hubnet_template_\(digest)"
         let admin = try await admin()
-        let exists = try await admin.query("SELECT count(*) FROM pg_database WHERE datname = \(name)", logger: logger)
-            .collect().first?.decode(Int.self) ?? 0
+        let exists = try await admin.rows("SELECT count(*) FROM pg_database WHERE datname = \(name)", logger: logger)
+            .first?.decode(Int.self) ?? 0
         if exists == 0 {
             let building = "\(name)_building_\(UUID().uuidString.prefix(8).lowercased().replacingOccurrences(of: "-", with: ""))"
-            try await admin.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(building)"), logger: logger)
+            try await admin.rows(PostgresQuery(unsafeSQL: "CREATE DATABASE \(building)"), logger: logger)
             let url = try server().with(database: building)
             try await withPostgresClient(url, logger: logger, maximumConnections: 1) { client in
                 try await Migrator(client: client, migrations: migrations, logger: logger).migrate()
@@ -104,9 +104,9 @@ public actor TestPostgres {
             // Renaming into place makes the template appear whole or not at all, even when two test
             // processes share one server.
             do {
-                try await admin.query(PostgresQuery(unsafeSQL: "ALTER DATABASE \(building) RENAME TO \(name)"), logger: logger)
+                try await admin.rows(PostgresQuery(unsafeSQL: "ALTER DATABASE \(building) RENAME TO \(name)"), logger: logger)
             } catch {
-                try? await admin.query(PostgresQuery(unsafeSQL: "DROP DATABASE IF EXISTS \(building)"), logger: logger)
+                try? await admin.rows(PostgresQuery(unsafeSQL: "DROP DATABASE IF EXISTS \(building)"), logger: logger)
             }
         }
         return name

@@ -69,9 +69,9 @@ func resolveTenant(_ reference: String, database: Database) async throws -> Tena
     if let id = Tenant.ID(string: reference), let tenant = try await PostgresTenantRepository(database: database).get(id) {
         return tenant
     }
-    let rows = try await database.client.query(
+    let rows = try await database.client.rows(
         "SELECT id FROM tenants WHERE slug = \(reference)", logger: database.logger)
-    for try await id in rows.decode(Tenant.ID.self) {
+    for id in try rows.decode(Tenant.ID.self) {
         if let tenant = try await PostgresTenantRepository(database: database).get(id) { return tenant }
     }
     throw DomainError.notFound("tenant '\(reference)'")

@@ -1,78 +1,230 @@
 import HubNetCore
 import Logging
+import NIOConcurrencyHelpers
 import PostgresNIO
 
 /// The server's handle on PostgreSQL: a connection pool and the rule that every transaction says
 /// whose data it touches, so row-level security can hold it to that.
+///
+/// No caller waits on the database without bound: a connection is waited for at most
+/// `limits.connectionWait`, a statement runs at most `limits.statementTimeout`, a dead connection
+/// fails its statement within a second (see `PostgresConnection.rows`), and while the database is
+/// known to be down (`availability`, kept by `DatabaseMonitor`) transactions fail at once. Each of
+/// these is a `DatabaseUnavailable`, which the server answers with 503 and `Retry-After`.
 public struct Database: Sendable {
     public let client: PostgresClient
     public let logger: Logger
+    public let limits: DatabaseLimits
+    public let availability: DatabaseAvailability
 
-    public init(client: PostgresClient, logger: Logger) {
+    public init(
+        client: PostgresClient, logger: Logger, limits: DatabaseLimits = DatabaseLimits(),
+        availability: DatabaseAvailability = DatabaseAvailability()
+    ) {
         self.client = client
         self.logger = logger
+        self.limits = limits
+        self.availability = availability
     }
 
     /// Runs `body` in one transaction that sees only `tenant`'s rows.
     public func withTenant<Result: Sendable>(
         _ tenant: Tenant.ID, _ body: (PostgresConnection) async throws -> Result
     ) async throws -> Result {
-        try await transaction { connection in
-            try await connection.query("SELECT set_config('hubnet.tenant_id', \(tenant.description), true)", logger: logger)
-            return try await body(connection)
-        }
+        try await transaction(settings: [("hubnet.tenant_id", tenant.description)], body)
     }
 
     /// Moves an open transaction to another tenant's rows, for the few operations that span two
     /// tenants on purpose (a referral lands in its target; a target's action updates the source's
     /// mirror). Callers return to their own tenant before doing anything else.
     public static func enter(_ tenant: Tenant.ID, on connection: PostgresConnection, logger: Logger) async throws {
-        try await connection.query("SELECT set_config('hubnet.tenant_id', \(tenant.description), true)", logger: logger)
+        try await connection.rows("SELECT set_config('hubnet.tenant_id', \(tenant.description), true)", logger: logger)
     }
 
     /// Runs `body` in one read-only transaction that sees the published listings of every hub.
     public func withDirectory<Result: Sendable>(_ body: (PostgresConnection) async throws -> Result) async throws -> Result {
-        try await transaction { connection in
-            try await connection.query("SET TRANSACTION READ ONLY", logger: logger)
-            try await connection.query("SELECT set_config('hubnet.scope', 'directory', true)", logger: logger)
-            return try await body(connection)
-        }
+        try await transaction(readOnly: true, settings: [("hubnet.scope", "directory")], body)
     }
 
     /// Runs `body` in one read-only transaction that sees, across tenants, what the timer scheduler
     /// needs to find due work (and nothing else: see the `scheduler` policies).
     public func withSchedulerScan<Result: Sendable>(_ body: (PostgresConnection) async throws -> Result) async throws -> Result {
-        try await transaction { connection in
-            try await connection.query("SET TRANSACTION READ ONLY", logger: logger)
-            try await connection.query("SELECT set_config('hubnet.scope', 'scheduler', true)", logger: logger)
-            return try await body(connection)
-        }
+        try await transaction(readOnly: true, settings: [("hubnet.scope", "scheduler")], body)
     }
 
     /// Runs `body` in one transaction with no tenant set: only the network's global tables show.
     public func withNetwork<Result: Sendable>(_ body: (PostgresConnection) async throws -> Result) async throws -> Result {
-        try await transaction(body)
+        try await transaction(settings: [], body)
     }
 
-    /// One transaction; the error thrown is the one that caused the rollback (a `DomainError`, a
-    /// constraint violation), not PostgresNIO's wrapper around it.
-    private func transaction<Result: Sendable>(_ body: (PostgresConnection) async throws -> Result) async throws -> Result {
+    /// One transaction with its settings (and the statement timeout) applied in one statement after
+    /// `BEGIN`. The error thrown is the one that caused the rollback (a `DomainError`, a constraint
+    /// violation) or a `DatabaseUnavailable`.
+    private func transaction<Result: Sendable>(
+        readOnly: Bool = false, settings: [(String, String)], _ body: (PostgresConnection) async throws -> Result
+    ) async throws -> Result {
+        if availability.isDown { throw DatabaseUnavailable(.noConnection) }
+        let logger = logger
+        let names = ["statement_timeout"] + settings.map(\.0)
+        let values = ["\(limits.statementTimeout.milliseconds)"] + settings.map(\.1)
         do {
-            return try await client.withTransaction(logger: logger) { connection in try await body(connection) }
-        } catch let error as PostgresTransactionError {
-            throw error.closureError ?? error.beginError ?? error.commitError ?? error
+            return try await withConnection { connection in
+                try await connection.rows(readOnly ? "BEGIN READ ONLY" : "BEGIN", logger: logger)
+                let value: Result
+                do {
+                    try await connection.rows(
+                        "SELECT set_config(s.name, s.value, true) FROM unnest(\(names)::TEXT[], \(values)::TEXT[]) AS s(name, value)",
+                        logger: logger)
+                    value = try await body(connection)
+                } catch {
+                    // A dead connection has no transaction left to roll back (and a statement sent
+                    // on it would never be answered).
+                    if !connection.isClosed && DatabaseUnavailable.classify(error)?.reason != .connectionLost {
+                        _ = try? await connection.rows("ROLLBACK", logger: logger)
+                    }
+                    throw error
+                }
+                do {
+                    try await connection.rows("COMMIT", logger: logger)
+                } catch {
+                    if let unavailable = DatabaseUnavailable.classify(error), unavailable.reason != .statementTimeout {
+                        throw DatabaseUnavailable(.commitUnknown)
+                    }
+                    throw error
+                }
+                return value
+            }
+        } catch {
+            guard let unavailable = DatabaseUnavailable.classify(error) else { throw error }
+            if unavailable.reason == .noConnection { availability.markDown(logger: logger) }
+            throw unavailable
         }
     }
 
-    /// Whether the database answers at all.
+    /// Leases a pooled connection for `body`, waiting for one at most `limits.connectionWait`.
+    ///
+    /// PostgresNIO's pool waits for a connection as long as it takes; a request during an outage
+    /// must not. The lease runs in a child task beside a timer: when the timer ends first and the
+    /// lease has not started, the lease is cancelled (the pool supports it) and the caller gets
+    /// `DatabaseUnavailable(.noConnection)`. Once `body` has started it is never abandoned.
+    public func withConnection<Result: Sendable>(_ body: (PostgresConnection) async throws -> Result) async throws -> Result {
+        try await withoutActuallyEscaping(body) { body in
+            // `body` runs in exactly one child task while this task waits for the group, and the
+            // group always finishes before `withoutActuallyEscaping` returns.
+            let work = UncheckedSendableBox(body)
+            let lease = LeaseState()
+            let (client, wait) = (client, limits.connectionWait)
+            return try await withThrowingTaskGroup(of: Result?.self) { group in
+                group.addTask {
+                    try await client.withConnection { connection in
+                        guard lease.start() else { throw CancellationError() }
+                        return try await work.value(connection)
+                    }
+                }
+                group.addTask {
+                    try? await Task.sleep(for: wait)
+                    if lease.abandon() { throw DatabaseUnavailable(.noConnection) }
+                    return nil
+                }
+                while let next = try await group.next() {
+                    if let value = next {
+                        group.cancelAll()
+                        return value
+                    }
+                }
+                throw DatabaseUnavailable(.noConnection)
+            }
+        }
+    }
+
+    /// Whether the database answers `SELECT 1` within `limits.connectionWait`; updates `availability`.
+    @discardableResult
     public func ping() async -> Bool {
         do {
-            try await client.query("SELECT 1", logger: logger)
+            _ = try await withConnection { connection in try await connection.rows("SELECT 1", logger: logger) }
+            availability.markUp(logger: logger)
             return true
         } catch {
+            availability.markDown(logger: logger)
             return false
         }
     }
+}
+
+/// How long the server waits on the database.
+public struct DatabaseLimits: Sendable {
+    /// `HUBNET_DB_WAIT_MS`: the longest a request waits for a pooled connection. Default 2 s.
+    public var connectionWait: Duration
+    /// `HUBNET_DB_STATEMENT_TIMEOUT_MS`: the longest one statement may run. Default 30 s.
+    public var statementTimeout: Duration
+
+    public init(connectionWait: Duration = .seconds(2), statementTimeout: Duration = .seconds(30)) {
+        self.connectionWait = connectionWait
+        self.statementTimeout = statementTimeout
+    }
+}
+
+/// Whether the database was reachable at the last look: while it is not, transactions fail at once
+/// instead of queueing for a connection. `DatabaseMonitor` looks every second.
+public final class DatabaseAvailability: Sendable {
+    private let down = NIOLockedValueBox<ContinuousClock.Instant?>(nil)
+
+    public init() {}
+
+    public var isDown: Bool { down.withLockedValue { $0 != nil } }
+
+    /// Since when the database has been unreachable, if it is.
+    public var downSince: ContinuousClock.Instant? { down.withLockedValue { $0 } }
+
+    func markDown(logger: Logger) {
+        let changed = down.withLockedValue { since in
+            guard since == nil else { return false }
+            since = .now
+            return true
+        }
+        if changed { logger.warning("database unreachable: answering 503 until it is back") }
+    }
+
+    func markUp(logger: Logger) {
+        let changed = down.withLockedValue { since in
+            guard since != nil else { return false }
+            since = nil
+            return true
+        }
+        if changed { logger.notice("database reachable again") }
+    }
+}
+
+/// Who got there first: the lease (`start`) or the timer (`abandon`).
+private final class LeaseState: Sendable {
+    private let state = NIOLockedValueBox<Int>(0)  // 0 waiting, 1 started, 2 abandoned
+
+    func start() -> Bool {
+        state.withLockedValue { value in
+            guard value == 0 else { return false }
+            value = 1
+            return true
+        }
+    }
+
+    func abandon() -> Bool {
+        state.withLockedValue { value in
+            guard value == 0 else { return false }
+            value = 2
+            return true
+        }
+    }
+}
+
+/// A value handed to exactly one child task while its owner waits; see `Database.withConnection`.
+private struct UncheckedSendableBox<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
+}
+
+extension Duration {
+    /// Whole milliseconds, for settings that take them.
+    var milliseconds: Int64 { components.seconds * 1_000 + components.attoseconds / 1_000_000_000_000_000 }
 }
 
 extension PSQLError {

@@ -12,27 +12,27 @@ public enum DatabaseRoles {
         guard isPlainIdentifier(name) else {
             throw ConfigurationError("a role name must be lower-case letters, digits and underscores")
         }
-        let exists = try await connection.query(
+        let exists = try await connection.rows(
             "SELECT count(*) FROM pg_roles WHERE rolname = \(name)", logger: logger
-        ).collect().first?.decode(Int.self) ?? 0
+        ).first?.decode(Int.self) ?? 0
         // Role names cannot be bound; `name` was checked to be a plain identifier above.
         if exists == 0 {
-            try await connection.query(PostgresQuery(unsafeSQL: "CREATE ROLE \(name) LOGIN"), logger: logger)
+            try await connection.rows(PostgresQuery(unsafeSQL: "CREATE ROLE \(name) LOGIN"), logger: logger)
         }
-        try await connection.query(PostgresQuery(unsafeSQL: "GRANT \(appRole) TO \(name)"), logger: logger)
+        try await connection.rows(PostgresQuery(unsafeSQL: "GRANT \(appRole) TO \(name)"), logger: logger)
     }
 
     /// Refuses a server connection that could see past row-level security: a superuser, a role with
     /// BYPASSRLS, a role that owns tables, or one that is not a member of `hubnet_app`.
     public static func verifyServerConnection(_ client: PostgresClient, logger: Logger) async throws {
-        let rows = try await client.query(
+        let rows = try await client.rows(
             """
             SELECT current_user::TEXT, r.rolsuper, r.rolbypassrls,
                    pg_has_role(current_user, \(appRole), 'USAGE'),
                    EXISTS (SELECT 1 FROM pg_tables WHERE tableowner = current_user AND schemaname = 'public')
             FROM pg_roles AS r WHERE r.rolname = current_user
             """, logger: logger)
-        for try await (user, isSuperuser, bypassesRLS, isMember, ownsTables) in rows.decode(
+        for (user, isSuperuser, bypassesRLS, isMember, ownsTables) in try rows.decode(
             (String, Bool, Bool, Bool, Bool).self)
         {
             let reason: String? =

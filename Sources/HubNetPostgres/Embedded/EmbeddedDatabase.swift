@@ -10,10 +10,10 @@ public enum EmbeddedDatabase {
 
     public static func prepare(_ cluster: EmbeddedPostgres, logger: Logger) async throws -> DatabaseURL {
         try await withPostgresClient(cluster.superuserURL(), logger: logger, maximumConnections: 1) { client in
-            let exists = try await client.query("SELECT count(*) FROM pg_database WHERE datname = \(name)", logger: logger)
-                .collect().first?.decode(Int.self) ?? 0
+            let exists = try await client.rows("SELECT count(*) FROM pg_database WHERE datname = \(name)", logger: logger)
+                .first?.decode(Int.self) ?? 0
             // A constant name.
-            if exists == 0 { try await client.query("CREATE DATABASE \(unescaped: name)", logger: logger) }
+            if exists == 0 { try await client.rows("CREATE DATABASE \(unescaped: name)", logger: logger) }
         }
         let ownerURL = cluster.superuserURL(database: name)
         try await withPostgresClient(ownerURL, logger: logger, maximumConnections: 1) { client in

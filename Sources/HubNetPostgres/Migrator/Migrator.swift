@@ -29,7 +29,7 @@ public struct Migrator: Sendable {
     @discardableResult
     public func migrate() async throws -> [Migration] {
         try await client.withConnection { connection in
-            try await connection.query(
+            try await connection.rows(
                 """
                 CREATE TABLE IF NOT EXISTS schema_migrations (
                     version INTEGER NOT NULL,
@@ -39,13 +39,13 @@ public struct Migrator: Sendable {
                     CONSTRAINT schema_migrations_pkey PRIMARY KEY (version)
                 )
                 """, logger: logger)
-            try await connection.query("SELECT pg_advisory_lock(\(Self.lockKey))", logger: logger)
+            try await connection.rows("SELECT pg_advisory_lock(\(Self.lockKey))", logger: logger)
             do {
                 let applied = try await apply(on: connection)
-                try await connection.query("SELECT pg_advisory_unlock(\(Self.lockKey))", logger: logger)
+                try await connection.rows("SELECT pg_advisory_unlock(\(Self.lockKey))", logger: logger)
                 return applied
             } catch {
-                _ = try? await connection.query("SELECT pg_advisory_unlock(\(Self.lockKey))", logger: logger)
+                _ = try? await connection.rows("SELECT pg_advisory_unlock(\(Self.lockKey))", logger: logger)
                 throw error
             }
         }
@@ -59,9 +59,9 @@ public struct Migrator: Sendable {
             try await connection.withTransaction(logger: logger) { connection in
                 for statement in statements {
                     // Migration files are constants shipped with the build, never user input.
-                    try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                    try await connection.rows(PostgresQuery(unsafeSQL: statement), logger: logger)
                 }
-                try await connection.query(
+                try await connection.rows(
                     """
                     INSERT INTO schema_migrations (version, name, checksum)
                     VALUES (\(migration.version), \(migration.name), \(migration.checksum))
@@ -73,14 +73,14 @@ public struct Migrator: Sendable {
     }
 
     private func status(on connection: PostgresConnection) async throws -> MigrationStatus {
-        let exists = try await connection.query(
+        let exists = try await connection.rows(
             "SELECT to_regclass('schema_migrations') IS NOT NULL", logger: logger
-        ).collect().first?.decode(Bool.self) ?? false
+        ).first?.decode(Bool.self) ?? false
         var applied: [AppliedMigration] = []
         if exists {
-            let rows = try await connection.query(
+            let rows = try await connection.rows(
                 "SELECT version, name, checksum FROM schema_migrations ORDER BY version", logger: logger)
-            for try await (version, name, checksum) in rows.decode((Int, String, String).self) {
+            for (version, name, checksum) in try rows.decode((Int, String, String).self) {
                 applied.append(AppliedMigration(version: version, name: name, checksum: checksum))
             }
         }

@@ -17,7 +17,7 @@ public struct PostgresAPITokenRepository: Sendable {
     {
         let name = try Validate.text(name, field: "name", max: 200)
         let secret = BearerToken.generate(.user, tenant: tenant)
-        let rows = try await connection.query(
+        let rows = try await connection.rows(
             """
             INSERT INTO api_tokens (tenant_id, id, user_id, name, token_hash)
             SELECT \(tenant), \(APIToken.ID()), u.id, \(name), \(secret.hash)
@@ -30,7 +30,7 @@ public struct PostgresAPITokenRepository: Sendable {
 
     public func list(user: User.ID, tenant: Tenant.ID, on connection: PostgresConnection) async throws -> [APIToken] {
         try await Self.tokens(
-            connection.query(
+            connection.rows(
                 """
                 SELECT \(unescaped: Self.columns) FROM api_tokens
                 WHERE tenant_id = \(tenant) AND user_id = \(user) ORDER BY created_at, id
@@ -39,7 +39,7 @@ public struct PostgresAPITokenRepository: Sendable {
 
     public func get(_ id: APIToken.ID, tenant: Tenant.ID, on connection: PostgresConnection) async throws -> APIToken? {
         try await Self.tokens(
-            connection.query(
+            connection.rows(
                 "SELECT \(unescaped: Self.columns) FROM api_tokens WHERE tenant_id = \(tenant) AND id = \(id)",
                 logger: logger)
         ).first
@@ -47,12 +47,12 @@ public struct PostgresAPITokenRepository: Sendable {
 
     /// Revokes a token; it stops working at once. Returns `false` when there is no such token.
     public func revoke(_ id: APIToken.ID, tenant: Tenant.ID, on connection: PostgresConnection) async throws -> Bool {
-        let rows = try await connection.query(
+        let rows = try await connection.rows(
             """
             UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, now())
             WHERE tenant_id = \(tenant) AND id = \(id) RETURNING id
             """, logger: logger
-        ).collect()
+        )
         return !rows.isEmpty
     }
 
@@ -60,7 +60,7 @@ public struct PostgresAPITokenRepository: Sendable {
     /// once a minute, so that a busy client does not turn every read into a write.
     public func authenticate(_ token: BearerToken, on connection: PostgresConnection) async throws -> AuthenticatedUser? {
         guard token.kind == .user else { return nil }
-        let rows = try await connection.query(
+        let rows = try await connection.rows(
             """
             SELECT t.id, t.user_id, u.roles, n.kind, t.last_used_at < now() - INTERVAL '1 minute' OR t.last_used_at IS NULL
             FROM api_tokens AS t
@@ -69,11 +69,11 @@ public struct PostgresAPITokenRepository: Sendable {
             WHERE t.tenant_id = \(token.tenantID) AND t.token_hash = \(token.hash)
               AND t.revoked_at IS NULL AND u.deactivated_at IS NULL
             """, logger: logger)
-        for try await (tokenID, userID, roles, kind, stale) in rows.decode(
+        for (tokenID, userID, roles, kind, stale) in try rows.decode(
             (APIToken.ID, User.ID, [String], String, Bool).self)
         {
             if stale {
-                try await connection.query(
+                try await connection.rows(
                     "UPDATE api_tokens SET last_used_at = now() WHERE tenant_id = \(token.tenantID) AND id = \(tokenID)",
                     logger: logger)
             }
@@ -85,9 +85,9 @@ public struct PostgresAPITokenRepository: Sendable {
         return nil
     }
 
-    static func tokens(_ rows: PostgresRowSequence) async throws -> [APIToken] {
+    static func tokens(_ rows: PostgresRows) async throws -> [APIToken] {
         var tokens: [APIToken] = []
-        for try await (id, tenantID, userID, name, createdAt, lastUsedAt, revokedAt) in rows.decode(
+        for (id, tenantID, userID, name, createdAt, lastUsedAt, revokedAt) in try rows.decode(
             (APIToken.ID, Tenant.ID, User.ID, String, Date, Date?, Date?).self)
         {
             tokens.append(

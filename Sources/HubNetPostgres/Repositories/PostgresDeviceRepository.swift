@@ -17,7 +17,7 @@ public struct PostgresDeviceRepository: Sendable {
     {
         let name = try Validate.text(name, field: "name", max: 200)
         let token = BearerToken.generate(.device, tenant: tenant)
-        let rows = try await connection.query(
+        let rows = try await connection.rows(
             """
             INSERT INTO devices (tenant_id, id, user_id, name, token_hash)
             SELECT \(tenant), \(Device.ID()), u.id, \(name), \(token.hash)
@@ -31,7 +31,7 @@ public struct PostgresDeviceRepository: Sendable {
     /// The tenant's devices, or one user's.
     public func list(user: User.ID?, tenant: Tenant.ID, on connection: PostgresConnection) async throws -> [Device] {
         try await Self.devices(
-            connection.query(
+            connection.rows(
                 """
                 SELECT \(unescaped: Self.columns) FROM devices
                 WHERE tenant_id = \(tenant) AND (\(user)::UUID IS NULL OR user_id = \(user)) ORDER BY created_at, id
@@ -40,20 +40,20 @@ public struct PostgresDeviceRepository: Sendable {
 
     public func get(_ id: Device.ID, tenant: Tenant.ID, on connection: PostgresConnection) async throws -> Device? {
         try await Self.devices(
-            connection.query("SELECT \(unescaped: Self.columns) FROM devices WHERE tenant_id = \(tenant) AND id = \(id)", logger: logger)
+            connection.rows("SELECT \(unescaped: Self.columns) FROM devices WHERE tenant_id = \(tenant) AND id = \(id)", logger: logger)
         ).first
     }
 
     /// Revokes a device: its token stops working at once.
     public func revoke(_ id: Device.ID, tenant: Tenant.ID, on connection: PostgresConnection) async throws {
-        try await connection.query(
+        try await connection.rows(
             "UPDATE devices SET revoked_at = COALESCE(revoked_at, now()) WHERE tenant_id = \(tenant) AND id = \(id)", logger: logger)
     }
 
     /// The user behind a live device token of an active user; notes the device as seen at most once a minute.
     public func authenticate(_ token: BearerToken, on connection: PostgresConnection) async throws -> AuthenticatedUser? {
         guard token.kind == .device else { return nil }
-        let rows = try await connection.query(
+        let rows = try await connection.rows(
             """
             SELECT d.id, d.user_id, u.roles, n.kind, d.last_seen_at < now() - INTERVAL '1 minute' OR d.last_seen_at IS NULL
             FROM devices AS d
@@ -62,9 +62,9 @@ public struct PostgresDeviceRepository: Sendable {
             WHERE d.tenant_id = \(token.tenantID) AND d.token_hash = \(token.hash)
               AND d.revoked_at IS NULL AND u.deactivated_at IS NULL
             """, logger: logger)
-        for try await (deviceID, userID, roles, kind, stale) in rows.decode((Device.ID, User.ID, [String], String, Bool).self) {
+        for (deviceID, userID, roles, kind, stale) in try rows.decode((Device.ID, User.ID, [String], String, Bool).self) {
             if stale {
-                try await connection.query(
+                try await connection.rows(
                     "UPDATE devices SET last_seen_at = now() WHERE tenant_id = \(token.tenantID) AND id = \(deviceID)", logger: logger)
             }
             guard let kind = Tenant.Kind(rawValue: kind) else { return nil }
@@ -75,9 +75,9 @@ public struct PostgresDeviceRepository: Sendable {
         return nil
     }
 
-    static func devices(_ rows: PostgresRowSequence) async throws -> [Device] {
+    static func devices(_ rows: PostgresRows) async throws -> [Device] {
         var devices: [Device] = []
-        for try await (id, tenant, user, name, createdAt, lastSeenAt, revokedAt) in rows.decode(
+        for (id, tenant, user, name, createdAt, lastSeenAt, revokedAt) in try rows.decode(
             (Device.ID, Tenant.ID, User.ID, String, Date, Date?, Date?).self)
         {
             devices.append(Device(id: id, tenantID: tenant, userID: user, name: name, createdAt: createdAt, lastSeenAt: lastSeenAt, revokedAt: revokedAt))

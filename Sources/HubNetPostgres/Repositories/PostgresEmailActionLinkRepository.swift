@@ -20,19 +20,19 @@ public struct PostgresEmailActionLinkRepository: Sendable {
 
     /// The link, locked until the transaction ends so it can be used only once.
     public func lock(_ id: UUID, tenant: Tenant.ID, on connection: PostgresConnection) async throws -> Link? {
-        let rows = try await connection.query(
+        let rows = try await connection.rows(
             """
             SELECT id, lead_id, user_id, action, expires_at, used_at FROM email_action_links
             WHERE tenant_id = \(tenant) AND id = \(id) FOR UPDATE
             """, logger: logger)
-        for try await (id, lead, user, action, expiresAt, usedAt) in rows.decode((UUID, Lead.ID, User.ID, String, Date, Date?).self) {
+        for (id, lead, user, action, expiresAt, usedAt) in try rows.decode((UUID, Lead.ID, User.ID, String, Date, Date?).self) {
             return Link(id: id, leadID: lead, userID: user, action: action, expiresAt: expiresAt, usedAt: usedAt)
         }
         return nil
     }
 
     public func markUsed(_ id: UUID, tenant: Tenant.ID, now: Date, on connection: PostgresConnection) async throws {
-        try await connection.query(
+        try await connection.rows(
             "UPDATE email_action_links SET used_at = \(now) WHERE tenant_id = \(tenant) AND id = \(id)", logger: logger)
     }
 }

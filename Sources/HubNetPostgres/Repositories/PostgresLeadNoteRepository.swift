@@ -15,7 +15,7 @@ public struct PostgresLeadNoteRepository: Sendable {
         on connection: PostgresConnection
     ) async throws -> LeadNote {
         let body = try Validate.text(body, field: "body", max: 10_000)
-        let rows = try await connection.query(
+        let rows = try await connection.rows(
             """
             INSERT INTO lead_notes (tenant_id, id, lead_id, author_id, body, created_at)
             VALUES (\(tenant), \(id), \(lead), \(author), \(body), \(now))
@@ -27,16 +27,16 @@ public struct PostgresLeadNoteRepository: Sendable {
 
     public func list(lead: Lead.ID, tenant: Tenant.ID, on connection: PostgresConnection) async throws -> [LeadNote] {
         try await Self.notes(
-            connection.query(
+            connection.rows(
                 """
                 SELECT id, lead_id, author_id, body, created_at FROM lead_notes
                 WHERE tenant_id = \(tenant) AND lead_id = \(lead) ORDER BY created_at, id
                 """, logger: logger))
     }
 
-    static func notes(_ rows: PostgresRowSequence) async throws -> [LeadNote] {
+    static func notes(_ rows: PostgresRows) async throws -> [LeadNote] {
         var notes: [LeadNote] = []
-        for try await (id, lead, author, body, createdAt) in rows.decode((LeadNote.ID, Lead.ID, User.ID, String, Date).self) {
+        for (id, lead, author, body, createdAt) in try rows.decode((LeadNote.ID, Lead.ID, User.ID, String, Date).self) {
             notes.append(LeadNote(id: id, leadID: lead, authorID: author, body: body, createdAt: createdAt))
         }
         return notes
@@ -56,7 +56,7 @@ public struct PostgresLeadActivityRepository: Sendable {
         by user: User.ID, tenant: Tenant.ID, now: Date, on connection: PostgresConnection
     ) async throws -> LeadActivity {
         let title = try Validate.text(title, field: "title", max: 500)
-        let rows = try await connection.query(
+        let rows = try await connection.rows(
             """
             INSERT INTO lead_activities (tenant_id, id, lead_id, kind, title, due_at, created_by, created_at)
             VALUES (\(tenant), \(id), \(lead), \(kind.rawValue), \(title), \(dueAt), \(user), \(now))
@@ -68,7 +68,7 @@ public struct PostgresLeadActivityRepository: Sendable {
 
     public func list(lead: Lead.ID, tenant: Tenant.ID, on connection: PostgresConnection) async throws -> [LeadActivity] {
         try await Self.activities(
-            connection.query(
+            connection.rows(
                 """
                 SELECT \(unescaped: Self.columns) FROM lead_activities
                 WHERE tenant_id = \(tenant) AND lead_id = \(lead) ORDER BY created_at, id
@@ -81,7 +81,7 @@ public struct PostgresLeadActivityRepository: Sendable {
         _ id: LeadActivity.ID, of lead: Lead.ID, as state: LeadActivity.State, tenant: Tenant.ID, now: Date,
         on connection: PostgresConnection
     ) async throws -> LeadActivity? {
-        let rows = try await connection.query(
+        let rows = try await connection.rows(
             """
             UPDATE lead_activities SET state = \(state.rawValue), closed_at = \(now)
             WHERE tenant_id = \(tenant) AND lead_id = \(lead) AND id = \(id) AND state = 'open'
@@ -89,16 +89,16 @@ public struct PostgresLeadActivityRepository: Sendable {
             """, logger: logger)
         if let activity = try await Self.activities(rows).first { return activity }
         let existing = try await Self.activities(
-            connection.query(
+            connection.rows(
                 "SELECT \(unescaped: Self.columns) FROM lead_activities WHERE tenant_id = \(tenant) AND lead_id = \(lead) AND id = \(id)",
                 logger: logger))
         guard existing.first != nil else { return nil }
         throw DomainError.conflict("activity_closed", "the activity is already completed or cancelled")
     }
 
-    static func activities(_ rows: PostgresRowSequence) async throws -> [LeadActivity] {
+    static func activities(_ rows: PostgresRows) async throws -> [LeadActivity] {
         var activities: [LeadActivity] = []
-        for try await (id, lead, kind, title, dueAt, state, createdBy, createdAt, closedAt) in rows.decode(
+        for (id, lead, kind, title, dueAt, state, createdBy, createdAt, closedAt) in try rows.decode(
             (LeadActivity.ID, Lead.ID, String, String, Date?, String, User.ID, Date, Date?).self)
         {
             activities.append(
@@ -119,9 +119,9 @@ public struct PostgresWorkflowTemplateRepository: Sendable {
 
     /// The tenant's version of a template: its edited copy, else the built-in one.
     public func template(_ key: String, tenant: Tenant.ID, on connection: PostgresConnection) async throws -> WorkflowTemplate? {
-        let rows = try await connection.query(
+        let rows = try await connection.rows(
             "SELECT definition::TEXT FROM workflow_templates WHERE tenant_id = \(tenant) AND key = \(key)", logger: logger)
-        for try await json in rows.decode(String.self) {
+        for json in try rows.decode(String.self) {
             return try JSONDecoder().decode(WorkflowTemplate.self, from: Data(json.utf8))
         }
         return BuiltInTemplates.named(key)
@@ -141,13 +141,13 @@ public struct PostgresWorkflowTemplateRepository: Sendable {
     public func save(_ template: WorkflowTemplate, tenant: Tenant.ID, on connection: PostgresConnection) async throws -> WorkflowTemplate {
         guard BuiltInTemplates.named(template.key) != nil else { throw DomainError.notFound("workflow template") }
         let template = try template.validated()
-        let used = try await connection.query(
+        let used = try await connection.rows(
             "SELECT DISTINCT status FROM leads WHERE tenant_id = \(tenant) AND template_key = \(template.key)", logger: logger)
-        for try await status in used.decode(String.self) where template.status(status) == nil {
+        for status in try used.decode(String.self) where template.status(status) == nil {
             throw DomainError.invalid("statuses", "status '\(status)' is in use by leads and cannot be removed")
         }
         let json = String(decoding: try JSONEncoder().encode(template), as: UTF8.self)
-        try await connection.query(
+        try await connection.rows(
             """
             INSERT INTO workflow_templates (tenant_id, key, definition) VALUES (\(tenant), \(template.key), \(json)::JSONB)
             ON CONFLICT ON CONSTRAINT workflow_templates_pkey

@@ -33,7 +33,7 @@ public struct PostgresLeadRepository: Sendable {
         let state = LeadState.new(template, createdAt: now, expiresAt: expiresAt, expectedCompletionAt: expectedCompletionAt)
         let id = Lead.ID()
         do {
-            try await connection.query(
+            try await connection.rows(
                 """
                 INSERT INTO leads (tenant_id, id, template_key, status, source, contact_name, contact_email, contact_phone,
                     city, region, request, type, category, priority, importance, probability, target_amount, products,
@@ -57,9 +57,9 @@ public struct PostgresLeadRepository: Sendable {
 
     /// Whether the tenant has this lead (not withdrawn): the cheap check before adding to it.
     public func exists(_ id: Lead.ID, tenant: Tenant.ID, on connection: PostgresConnection) async throws -> Bool {
-        try await !connection.query(
+        try await !connection.rows(
             "SELECT 1 FROM leads WHERE tenant_id = \(tenant) AND id = \(id) AND withdrawn_at IS NULL", logger: logger
-        ).collect().isEmpty
+        ).isEmpty
     }
 
     /// - Parameter lock: hold the lead until the transaction ends, so two actions on it queue up.
@@ -68,13 +68,13 @@ public struct PostgresLeadRepository: Sendable {
     {
         if lock {
             // Take the row lock first; the read below then sees the latest committed state.
-            let locked = try await connection.query(
+            let locked = try await connection.rows(
                 "SELECT id FROM leads WHERE tenant_id = \(tenant) AND id = \(id) AND withdrawn_at IS NULL FOR UPDATE", logger: logger
-            ).collect()
+            )
             if locked.isEmpty { return nil }
         }
         return try await Self.leads(
-            connection.query(
+            connection.rows(
                 """
                 SELECT \(unescaped: Self.columns) FROM leads AS l
                 WHERE l.tenant_id = \(tenant) AND l.id = \(id) AND l.withdrawn_at IS NULL
@@ -93,7 +93,7 @@ public struct PostgresLeadRepository: Sendable {
         let order = filter.newestFirst ? "l.created_at DESC, l.id DESC" : "l.created_at, l.id"
         let badge = filter.badge?.rawValue
         let rows = try await Self.leads(
-            connection.query(
+            connection.rows(
                 """
                 SELECT \(unescaped: Self.columns) FROM leads AS l
                 WHERE l.tenant_id = \(tenant) AND l.withdrawn_at IS NULL
@@ -127,7 +127,7 @@ public struct PostgresLeadRepository: Sendable {
     ) async throws {
         let details = try details.validated()
         do {
-            try await connection.query(
+            try await connection.rows(
                 """
                 UPDATE leads SET contact_name = \(details.name), contact_email = \(details.email), contact_phone = \(details.phone),
                     city = \(details.city), region = \(details.region), request = \(details.request), type = \(details.type),
@@ -149,25 +149,25 @@ public struct PostgresLeadRepository: Sendable {
     /// Leads of every tenant whose expiry is due at `now`, oldest first. Runs inside
     /// `Database.withSchedulerScan`.
     public func dueExpiries(now: Date, limit: Int, on connection: PostgresConnection) async throws -> [(Tenant.ID, Lead.ID)] {
-        let rows = try await connection.query(
+        let rows = try await connection.rows(
             """
             SELECT tenant_id, id FROM leads
             WHERE expires_at <= \(now) AND completed_at IS NULL AND withdrawn_at IS NULL
             ORDER BY expires_at LIMIT \(limit)
             """, logger: logger)
         var due: [(Tenant.ID, Lead.ID)] = []
-        for try await (tenant, lead) in rows.decode((Tenant.ID, Lead.ID).self) { due.append((tenant, lead)) }
+        for (tenant, lead) in try rows.decode((Tenant.ID, Lead.ID).self) { due.append((tenant, lead)) }
         return due
     }
 
     /// Locks a lead for a timer, or returns `nil` when another worker holds it (it is firing) or it is gone.
     public func lockForTimer(_ id: Lead.ID, tenant: Tenant.ID, on connection: PostgresConnection) async throws -> Lead? {
-        let locked = try await connection.query(
+        let locked = try await connection.rows(
             """
             SELECT id FROM leads WHERE tenant_id = \(tenant) AND id = \(id) AND withdrawn_at IS NULL
             FOR UPDATE SKIP LOCKED
             """, logger: logger
-        ).collect()
+        )
         guard !locked.isEmpty else { return nil }
         return try await get(id, tenant: tenant, on: connection)
     }
@@ -175,7 +175,7 @@ public struct PostgresLeadRepository: Sendable {
     /// Other leads of the same contact (same email, or same phone), newest first, at most 50.
     public func related(to lead: Lead, on connection: PostgresConnection) async throws -> [Lead] {
         try await Self.leads(
-            connection.query(
+            connection.rows(
                 """
                 SELECT \(unescaped: Self.columns) FROM leads AS l
                 WHERE l.tenant_id = \(lead.tenantID) AND l.id <> \(lead.id) AND l.withdrawn_at IS NULL
@@ -195,7 +195,7 @@ public struct PostgresLeadRepository: Sendable {
         let state = decision.state
         let linked = decision.effects.contains(.linkOpportunity) ? opportunity : nil
         do {
-            try await connection.query(
+            try await connection.rows(
                 """
                 UPDATE leads SET status = \(state.status), last_action_at = \(state.lastActionAt),
                     accepted_at = \(state.acceptedAt), declined_at = \(state.declinedAt), completed_at = \(state.completedAt),
@@ -208,7 +208,7 @@ public struct PostgresLeadRepository: Sendable {
             throw DomainError.conflict("opportunity_taken", "that opportunity is linked to another lead")
         }
         if decision.effects.contains(.addToCRM) {
-            try await connection.query(
+            try await connection.rows(
                 """
                 INSERT INTO clients (tenant_id, id, lead_id, name, email, city, created_at)
                 VALUES (\(lead.tenantID), \(Client.ID()), \(lead.id), \(lead.details.name), \(lead.details.email),
@@ -222,17 +222,17 @@ public struct PostgresLeadRepository: Sendable {
     }
 
     public func delete(_ id: Lead.ID, tenant: Tenant.ID, on connection: PostgresConnection) async throws {
-        try await connection.query("DELETE FROM leads WHERE tenant_id = \(tenant) AND id = \(id)", logger: logger)
+        try await connection.rows("DELETE FROM leads WHERE tenant_id = \(tenant) AND id = \(id)", logger: logger)
     }
 
     public func history(of lead: Lead.ID, tenant: Tenant.ID, on connection: PostgresConnection) async throws -> [LeadHistoryEntry] {
-        let rows = try await connection.query(
+        let rows = try await connection.rows(
             """
             SELECT seq, action, from_status, to_status, actor_user_id, reason, at, previous_hash, hash
             FROM lead_history WHERE tenant_id = \(tenant) AND lead_id = \(lead) ORDER BY seq
             """, logger: logger)
         var entries: [LeadHistoryEntry] = []
-        for try await (seq, action, from, to, actor, reason, at, previous, hash) in rows.decode(
+        for (seq, action, from, to, actor, reason, at, previous, hash) in try rows.decode(
             (Int, String, String?, String, User.ID?, String?, Date, Data, Data).self)
         {
             entries.append(
@@ -270,12 +270,12 @@ public struct PostgresLeadRepository: Sendable {
         // The lead row is locked by the caller (or new), so reading the last entry cannot race.
         var seq = 1
         var previous = [UInt8](repeating: 0, count: 32)
-        let last = try await connection.query(
+        let last = try await connection.rows(
             """
             SELECT seq, hash FROM lead_history WHERE tenant_id = \(tenant) AND lead_id = \(lead)
             ORDER BY seq DESC LIMIT 1
             """, logger: logger)
-        for try await (lastSeq, hash) in last.decode((Int, Data).self) {
+        for (lastSeq, hash) in try last.decode((Int, Data).self) {
             seq = lastSeq + 1
             previous = Array(hash)
         }
@@ -286,7 +286,7 @@ public struct PostgresLeadRepository: Sendable {
             LeadHistoryEntry.canonical(
                 lead: lead, seq: seq, action: action, fromStatus: from, toStatus: to, actorUserID: actor, reason: reason,
                 at: stamp))
-        try await connection.query(
+        try await connection.rows(
             """
             INSERT INTO lead_history (tenant_id, lead_id, seq, action, from_status, to_status, actor_user_id, reason, at,
                 previous_hash, hash)
@@ -299,9 +299,9 @@ public struct PostgresLeadRepository: Sendable {
         String(decoding: try JSONEncoder().encode(products), as: UTF8.self)
     }
 
-    static func leads(_ rows: PostgresRowSequence) async throws -> [Lead] {
+    static func leads(_ rows: PostgresRows) async throws -> [Lead] {
         var leads: [Lead] = []
-        for try await row in rows {
+        for row in rows {
             let r = row.makeRandomAccess()
             let state = LeadState(
                 status: try r["status"].decode(String.self), createdAt: try r["created_at"].decode(Date.self),

@@ -12,7 +12,7 @@ public struct PostgresLeadTypeRepository: Sendable {
     /// Creates or replaces a type by its key.
     public func save(_ type: LeadType, tenant: Tenant.ID, on connection: PostgresConnection) async throws -> LeadType {
         let type = try type.validated()
-        try await connection.query(
+        try await connection.rows(
             """
             INSERT INTO lead_types (tenant_id, key, name, estimated_completion_days, default_importance, default_priority)
             VALUES (\(tenant), \(type.key), \(type.name), \(type.estimatedCompletionDays), \(type.defaultImportance), \(type.defaultPriority))
@@ -28,13 +28,13 @@ public struct PostgresLeadTypeRepository: Sendable {
     }
 
     public func list(tenant: Tenant.ID, only key: String? = nil, on connection: PostgresConnection) async throws -> [LeadType] {
-        let rows = try await connection.query(
+        let rows = try await connection.rows(
             """
             SELECT key, name, estimated_completion_days, default_importance, default_priority FROM lead_types
             WHERE tenant_id = \(tenant) AND (\(key)::TEXT IS NULL OR key = \(key)) ORDER BY key
             """, logger: logger)
         var types: [LeadType] = []
-        for try await (key, name, days, importance, priority) in rows.decode((String, String, Int?, String?, String?).self) {
+        for (key, name, days, importance, priority) in try rows.decode((String, String, Int?, String?, String?).self) {
             types.append(LeadType(key: key, name: name, estimatedCompletionDays: days, defaultImportance: importance, defaultPriority: priority))
         }
         return types

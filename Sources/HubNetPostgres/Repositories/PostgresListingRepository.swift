@@ -17,7 +17,7 @@ public struct PostgresListingRepository: Sendable {
 
     public func create(_ draft: ListingDraft, tenant: Tenant.ID, on connection: PostgresConnection) async throws -> Listing {
         let draft = try draft.validated()
-        let rows = try await connection.query(
+        let rows = try await connection.rows(
             """
             INSERT INTO listings (tenant_id, id, name, description, services, service_areas, categories, eligibility,
                 contact_name, contact_email, contact_phone, contact_url, accepting_referrals, published)
@@ -36,7 +36,7 @@ public struct PostgresListingRepository: Sendable {
     {
         // The lock clause is one of two constants.
         try await Self.listings(
-            connection.query(
+            connection.rows(
                 """
                 SELECT \(unescaped: Self.columns) FROM listings WHERE tenant_id = \(tenant) AND id = \(id)
                 \(unescaped: lock ? "FOR UPDATE" : "")
@@ -47,7 +47,7 @@ public struct PostgresListingRepository: Sendable {
     public func list(tenant: Tenant.ID, page: PageRequest, on connection: PostgresConnection) async throws -> Page<Listing> {
         let after = page.after ?? .start
         let rows = try await Self.listings(
-            connection.query(
+            connection.rows(
                 """
                 SELECT \(unescaped: Self.columns) FROM listings
                 WHERE tenant_id = \(tenant) AND (created_at, id) > (hubnet_from_micros(\(after.microseconds)), \(after.id))
@@ -59,7 +59,7 @@ public struct PostgresListingRepository: Sendable {
     /// Every listing of the tenant, for an export.
     public func all(tenant: Tenant.ID, on connection: PostgresConnection) async throws -> [Listing] {
         try await Self.listings(
-            connection.query(
+            connection.rows(
                 "SELECT \(unescaped: Self.columns) FROM listings WHERE tenant_id = \(tenant) ORDER BY created_at, id",
                 logger: logger))
     }
@@ -79,7 +79,7 @@ public struct PostgresListingRepository: Sendable {
         change(&draft)
         draft = try draft.validated()
         return try await Self.listings(
-            connection.query(
+            connection.rows(
                 """
                 UPDATE listings SET name = \(draft.name), description = \(draft.description),
                     services = \(draft.services), service_areas = \(draft.serviceAreas),
@@ -95,9 +95,9 @@ public struct PostgresListingRepository: Sendable {
     }
 
     public func delete(_ id: Listing.ID, tenant: Tenant.ID, on connection: PostgresConnection) async throws -> Bool {
-        !(try await connection.query(
+        !(try await connection.rows(
             "DELETE FROM listings WHERE tenant_id = \(tenant) AND id = \(id) RETURNING id", logger: logger
-        ).collect().isEmpty)
+        ).isEmpty)
     }
 
     /// Published listings of every hub that match the query, each with its hub's name, ordered by
@@ -106,7 +106,7 @@ public struct PostgresListingRepository: Sendable {
         let area = query.serviceArea?.lowercased()
         let category = query.category?.lowercased()
         let listings = try await Self.listings(
-            connection.query(
+            connection.rows(
                 """
                 SELECT \(unescaped: Self.columns) FROM listings
                 WHERE published
@@ -117,9 +117,9 @@ public struct PostgresListingRepository: Sendable {
                 """, logger: logger))
         let tenantIDs = Array(Set(listings.map(\.tenantID)))
         var hubNames: [Tenant.ID: String] = [:]
-        let rows = try await connection.query(
+        let rows = try await connection.rows(
             "SELECT id, name FROM tenants WHERE id = ANY(\(tenantIDs))", logger: logger)
-        for try await (id, name) in rows.decode((Tenant.ID, String).self) { hubNames[id] = name }
+        for (id, name) in try rows.decode((Tenant.ID, String).self) { hubNames[id] = name }
         return listings.map { ($0, hubNames[$0.tenantID] ?? "") }
     }
 
@@ -127,7 +127,7 @@ public struct PostgresListingRepository: Sendable {
     /// `Database.withDirectory`.
     public func referralTargets(excluding tenant: Tenant.ID, limit: Int = 500, on connection: PostgresConnection) async throws -> [Listing] {
         try await Self.listings(
-            connection.query(
+            connection.rows(
                 """
                 SELECT \(unescaped: Self.columns) FROM listings
                 WHERE published AND accepting_referrals AND tenant_id <> \(tenant)
@@ -141,11 +141,11 @@ public struct PostgresListingRepository: Sendable {
         async throws -> [Tenant.ID: Routing.HubRecord]
     {
         guard !hubs.isEmpty else { return [:] }
-        let rows = try await connection.query(
+        let rows = try await connection.rows(
             "SELECT tenant_id, received, accepted, open_overdue FROM hubnet_routing_stats(\(hubs), \(since), \(now))",
             logger: logger)
         var records: [Tenant.ID: Routing.HubRecord] = [:]
-        for try await (tenant, received, accepted, overdue) in rows.decode((Tenant.ID, Int, Int, Int).self) {
+        for (tenant, received, accepted, overdue) in try rows.decode((Tenant.ID, Int, Int, Int).self) {
             records[tenant] = Routing.HubRecord(received: received, accepted: accepted, openOverdue: overdue)
         }
         return records
@@ -154,14 +154,14 @@ public struct PostgresListingRepository: Sendable {
     /// A published listing of any hub, by id. Runs inside `Database.withDirectory`.
     public func published(_ id: Listing.ID, on connection: PostgresConnection) async throws -> Listing? {
         try await Self.listings(
-            connection.query(
+            connection.rows(
                 "SELECT \(unescaped: Self.columns) FROM listings WHERE id = \(id) AND published", logger: logger)
         ).first
     }
 
-    static func listings(_ rows: PostgresRowSequence) async throws -> [Listing] {
+    static func listings(_ rows: PostgresRows) async throws -> [Listing] {
         var listings: [Listing] = []
-        for try await row in rows { listings.append(try listing(row)) }
+        for row in rows { listings.append(try listing(row)) }
         return listings
     }
 

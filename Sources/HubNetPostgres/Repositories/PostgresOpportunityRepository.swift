@@ -20,7 +20,7 @@ public struct PostgresOpportunityRepository: Sendable {
         let name = try Validate.text(name, field: "name", max: 200)
         if let amount, amount < 0 { throw DomainError.invalid("amount", "must not be negative") }
         let id = Opportunity.ID()
-        try await connection.query(
+        try await connection.rows(
             """
             INSERT INTO opportunities (tenant_id, id, name, amount, created_by, created_at)
             VALUES (\(tenant), \(id), \(name), \(amount.map { "\($0)" })::NUMERIC, \(user), \(now))
@@ -34,7 +34,7 @@ public struct PostgresOpportunityRepository: Sendable {
     {
         // The lock clause is one of two constants.
         try await Self.opportunities(
-            connection.query(
+            connection.rows(
                 """
                 SELECT \(unescaped: Self.columns) FROM opportunities AS o WHERE o.tenant_id = \(tenant) AND o.id = \(id)
                 \(unescaped: lock ? "FOR UPDATE OF o" : "")
@@ -45,7 +45,7 @@ public struct PostgresOpportunityRepository: Sendable {
     public func list(tenant: Tenant.ID, page: PageRequest, on connection: PostgresConnection) async throws -> Page<Opportunity> {
         let after = page.after ?? .start
         let rows = try await Self.opportunities(
-            connection.query(
+            connection.rows(
                 """
                 SELECT \(unescaped: Self.columns) FROM opportunities AS o
                 WHERE o.tenant_id = \(tenant) AND (o.created_at, o.id) > (hubnet_from_micros(\(after.microseconds)), \(after.id))
@@ -60,7 +60,7 @@ public struct PostgresOpportunityRepository: Sendable {
     {
         guard let current = try await get(id, tenant: tenant, lock: true, on: connection) else { return nil }
         let moved = try current.moved(to: stage, at: now)
-        try await connection.query(
+        try await connection.rows(
             """
             UPDATE opportunities SET stage = \(moved.stage.rawValue), closed_at = \(moved.closedAt), version = version + 1
             WHERE tenant_id = \(tenant) AND id = \(id)
@@ -68,9 +68,9 @@ public struct PostgresOpportunityRepository: Sendable {
         return try await get(id, tenant: tenant, on: connection)
     }
 
-    static func opportunities(_ rows: PostgresRowSequence) async throws -> [Opportunity] {
+    static func opportunities(_ rows: PostgresRows) async throws -> [Opportunity] {
         var result: [Opportunity] = []
-        for try await (id, lead, name, stage, amount, createdBy, createdAt, closedAt, version) in rows.decode(
+        for (id, lead, name, stage, amount, createdBy, createdAt, closedAt, version) in try rows.decode(
             (Opportunity.ID, Lead.ID?, String, String, String?, User.ID, Date, Date?, Int).self)
         {
             result.append(
@@ -92,7 +92,7 @@ public struct PostgresClientRepository: Sendable {
     public func list(tenant: Tenant.ID, page: PageRequest, on connection: PostgresConnection) async throws -> Page<Client> {
         let after = page.after ?? .start
         let rows = try await Self.clients(
-            connection.query(
+            connection.rows(
                 """
                 SELECT id, lead_id, name, email, city, created_at FROM clients
                 WHERE tenant_id = \(tenant) AND (created_at, id) > (hubnet_from_micros(\(after.microseconds)), \(after.id))
@@ -103,7 +103,7 @@ public struct PostgresClientRepository: Sendable {
 
     public func get(_ id: Client.ID, tenant: Tenant.ID, on connection: PostgresConnection) async throws -> Client? {
         try await Self.clients(
-            connection.query(
+            connection.rows(
                 "SELECT id, lead_id, name, email, city, created_at FROM clients WHERE tenant_id = \(tenant) AND id = \(id)",
                 logger: logger)
         ).first
@@ -116,7 +116,7 @@ public struct PostgresClientRepository: Sendable {
         guard (1...1440).contains(durationMinutes) else { throw DomainError.invalid("duration_minutes", "must be between 1 and 1440") }
         let summary = try Validate.optionalText(summary, field: "summary", max: 10_000)
         let id = AdvisingSession.ID()
-        try await connection.query(
+        try await connection.rows(
             """
             INSERT INTO advising_sessions (tenant_id, id, client_id, advisor_id, held_at, duration_minutes, summary)
             VALUES (\(tenant), \(id), \(client), \(advisor), \(heldAt), \(durationMinutes), \(summary))
@@ -125,13 +125,13 @@ public struct PostgresClientRepository: Sendable {
     }
 
     public func sessions(of client: Client.ID, tenant: Tenant.ID, on connection: PostgresConnection) async throws -> [AdvisingSession] {
-        let rows = try await connection.query(
+        let rows = try await connection.rows(
             """
             SELECT id, client_id, advisor_id, held_at, duration_minutes, summary FROM advising_sessions
             WHERE tenant_id = \(tenant) AND client_id = \(client) ORDER BY held_at, id
             """, logger: logger)
         var sessions: [AdvisingSession] = []
-        for try await (id, client, advisor, heldAt, duration, summary) in rows.decode(
+        for (id, client, advisor, heldAt, duration, summary) in try rows.decode(
             (AdvisingSession.ID, Client.ID, User.ID, Date, Int, String?).self)
         {
             sessions.append(AdvisingSession(id: id, clientID: client, advisorID: advisor, heldAt: heldAt, durationMinutes: duration, summary: summary))
@@ -139,9 +139,9 @@ public struct PostgresClientRepository: Sendable {
         return sessions
     }
 
-    static func clients(_ rows: PostgresRowSequence) async throws -> [Client] {
+    static func clients(_ rows: PostgresRows) async throws -> [Client] {
         var clients: [Client] = []
-        for try await (id, lead, name, email, city, createdAt) in rows.decode((Client.ID, Lead.ID, String, String?, String?, Date).self) {
+        for (id, lead, name, email, city, createdAt) in try rows.decode((Client.ID, Lead.ID, String, String?, String?, Date).self) {
             clients.append(Client(id: id, leadID: lead, name: name, email: email, city: city, createdAt: createdAt))
         }
         return clients

@@ -18,13 +18,13 @@ public struct PostgresOutboxRepository: Sendable {
         on connection: PostgresConnection
     ) async throws {
         if let email {
-            try await connection.query(
+            try await connection.rows(
                 """
                 INSERT INTO outbox (tenant_id, id, event, channel, recipient, subject, body, created_at, next_attempt_at)
                 VALUES (\(tenant), \(OutboxMessage.ID()), \(event), 'email', \(email), \(subject), \(body), \(now), \(now))
                 """, logger: logger)
         }
-        try await connection.query(
+        try await connection.rows(
             """
             INSERT INTO outbox (tenant_id, id, event, channel, recipient, webhook_id, body, created_at, next_attempt_at)
             SELECT tenant_id, gen_random_uuid(), \(event), 'webhook', url, id, \(webhookBody), \(now), \(now)
@@ -34,14 +34,14 @@ public struct PostgresOutboxRepository: Sendable {
 
     /// Messages of every tenant due for an attempt. Runs inside `Database.withSchedulerScan`.
     public func due(now: Date, limit: Int, on connection: PostgresConnection) async throws -> [(Tenant.ID, OutboxMessage.ID)] {
-        let rows = try await connection.query(
+        let rows = try await connection.rows(
             """
             SELECT tenant_id, id FROM outbox
             WHERE delivered_at IS NULL AND failed_at IS NULL AND next_attempt_at <= \(now)
             ORDER BY next_attempt_at LIMIT \(limit)
             """, logger: logger)
         var due: [(Tenant.ID, OutboxMessage.ID)] = []
-        for try await (tenant, id) in rows.decode((Tenant.ID, OutboxMessage.ID).self) { due.append((tenant, id)) }
+        for (tenant, id) in try rows.decode((Tenant.ID, OutboxMessage.ID).self) { due.append((tenant, id)) }
         return due
     }
 
@@ -49,7 +49,7 @@ public struct PostgresOutboxRepository: Sendable {
     public func lockDue(_ id: OutboxMessage.ID, tenant: Tenant.ID, now: Date, on connection: PostgresConnection) async throws
         -> (OutboxMessage, secret: String?)?
     {
-        let rows = try await connection.query(
+        let rows = try await connection.rows(
             """
             SELECT o.id, o.tenant_id, o.event, o.channel, o.recipient, o.webhook_id, o.subject, o.body, o.created_at, o.attempts,
                    w.secret
@@ -58,7 +58,7 @@ public struct PostgresOutboxRepository: Sendable {
               AND o.next_attempt_at <= \(now)
             FOR UPDATE OF o SKIP LOCKED
             """, logger: logger)
-        for try await (id, tenant, event, channel, recipient, webhook, subject, body, createdAt, attempts, secret) in rows.decode(
+        for (id, tenant, event, channel, recipient, webhook, subject, body, createdAt, attempts, secret) in try rows.decode(
             (OutboxMessage.ID, Tenant.ID, String, String, String, Webhook.ID?, String, String, Date, Int, String?).self)
         {
             let message = OutboxMessage(
@@ -75,7 +75,7 @@ public struct PostgresOutboxRepository: Sendable {
     ) async throws {
         let attempt = message.attempts + 1
         let outcome = delivered ? "delivered" : (retryAt == nil ? "failed" : "retrying")
-        try await connection.query(
+        try await connection.rows(
             """
             UPDATE outbox SET attempts = \(attempt), last_error = \(error),
                 delivered_at = CASE WHEN \(delivered) THEN \(now) END,
@@ -83,7 +83,7 @@ public struct PostgresOutboxRepository: Sendable {
                 next_attempt_at = COALESCE(\(retryAt), next_attempt_at)
             WHERE tenant_id = \(message.tenantID) AND id = \(message.id)
             """, logger: logger)
-        try await connection.query(
+        try await connection.rows(
             """
             INSERT INTO deliveries (tenant_id, id, outbox_id, attempt, at, outcome, detail)
             VALUES (\(message.tenantID), \(UUID()), \(message.id), \(attempt), \(now), \(outcome), \(error))
@@ -103,14 +103,14 @@ public struct PostgresOutboxRepository: Sendable {
 
     /// The tenant's delivery log, newest first.
     public func log(tenant: Tenant.ID, limit: Int, on connection: PostgresConnection) async throws -> [LogEntry] {
-        let rows = try await connection.query(
+        let rows = try await connection.rows(
             """
             SELECT d.outbox_id, o.event, o.channel, o.recipient, d.attempt, d.at, d.outcome, d.detail
             FROM deliveries AS d JOIN outbox AS o ON o.tenant_id = d.tenant_id AND o.id = d.outbox_id
             WHERE d.tenant_id = \(tenant) ORDER BY d.at DESC, d.attempt DESC LIMIT \(limit)
             """, logger: logger)
         var entries: [LogEntry] = []
-        for try await (id, event, channel, recipient, attempt, at, outcome, detail) in rows.decode(
+        for (id, event, channel, recipient, attempt, at, outcome, detail) in try rows.decode(
             (OutboxMessage.ID, String, String, String, Int, Date, String, String?).self)
         {
             entries.append(LogEntry(outboxID: id, event: event, channel: channel, recipient: recipient, attempt: attempt, at: at, outcome: outcome, detail: detail))
@@ -136,7 +136,7 @@ public struct PostgresWebhookRepository: Sendable {
         }
         let secret = BearerToken.generate(.user, tenant: tenant).secret
         let webhook = Webhook(id: .init(), url: url, events: events, createdAt: now)
-        try await connection.query(
+        try await connection.rows(
             """
             INSERT INTO webhooks (tenant_id, id, url, secret, events, created_at)
             VALUES (\(tenant), \(webhook.id), \(url), \(secret), \(events), \(now))
@@ -145,18 +145,18 @@ public struct PostgresWebhookRepository: Sendable {
     }
 
     public func list(tenant: Tenant.ID, on connection: PostgresConnection) async throws -> [Webhook] {
-        let rows = try await connection.query(
+        let rows = try await connection.rows(
             "SELECT id, url, events, created_at FROM webhooks WHERE tenant_id = \(tenant) ORDER BY created_at, id", logger: logger)
         var hooks: [Webhook] = []
-        for try await (id, url, events, createdAt) in rows.decode((Webhook.ID, String, [String], Date).self) {
+        for (id, url, events, createdAt) in try rows.decode((Webhook.ID, String, [String], Date).self) {
             hooks.append(Webhook(id: id, url: url, events: events, createdAt: createdAt))
         }
         return hooks
     }
 
     public func delete(_ id: Webhook.ID, tenant: Tenant.ID, on connection: PostgresConnection) async throws -> Bool {
-        !(try await connection.query(
+        !(try await connection.rows(
             "DELETE FROM webhooks WHERE tenant_id = \(tenant) AND id = \(id) RETURNING id", logger: logger
-        ).collect().isEmpty)
+        ).isEmpty)
     }
 }

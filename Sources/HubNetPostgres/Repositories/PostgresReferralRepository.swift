@@ -72,7 +72,7 @@ public struct PostgresReferralRepository: Sendable {
         let landed = try await leads.create(
             lead.details.withoutTeam, template: template, source: .referral, tenant: target.tenant, createdBy: nil,
             listing: target.listing, now: now, on: connection)
-        try await connection.query(
+        try await connection.rows(
             """
             UPDATE leads SET referral_id = \(referralID), source_tenant_id = \(source)
             WHERE tenant_id = \(target.tenant) AND id = \(landed.id)
@@ -82,7 +82,7 @@ public struct PostgresReferralRepository: Sendable {
         }
         try await Database.enter(source, on: connection, logger: logger)
         let status = template.status(landed.state.status)
-        let rows = try await connection.query(
+        let rows = try await connection.rows(
             """
             INSERT INTO referrals (tenant_id, id, source_lead_id, target_tenant_id, target_lead_id, target_kind,
                 target_listing_id, created_by, created_at, status, status_name, life_cycle, stage)
@@ -100,15 +100,15 @@ public struct PostgresReferralRepository: Sendable {
     private func invite(to lead: Lead, template: WorkflowTemplate, links: EmailActionLinks, now: Date, on connection: PostgresConnection)
         async throws
     {
-        let sourceName = try await connection.query(
+        let sourceName = try await connection.rows(
             "SELECT name FROM tenants WHERE id = \(lead.sourceTenantID ?? lead.tenantID)", logger: logger
-        ).collect().first?.decode(String.self) ?? ""
-        let rows = try await connection.query(
+        ).first?.decode(String.self) ?? ""
+        let rows = try await connection.rows(
             """
             SELECT id, email, roles FROM users WHERE tenant_id = \(lead.tenantID) AND deactivated_at IS NULL
             """, logger: logger)
         var recipients: [(User.ID, String, Set<Role>)] = []
-        for try await (id, email, roles) in rows.decode((User.ID, String, [String]).self) {
+        for (id, email, roles) in try rows.decode((User.ID, String, [String]).self) {
             recipients.append((id, email, Set(roles.compactMap(Role.init(rawValue:)))))
         }
         for (userID, email, roles) in recipients {
@@ -119,7 +119,7 @@ public struct PostgresReferralRepository: Sendable {
             var lines = ["\(sourceName) referred \(lead.details.name) to you.", ""]
             for action in answers {
                 let id = UUID()
-                try await connection.query(
+                try await connection.rows(
                     """
                     INSERT INTO email_action_links (tenant_id, id, lead_id, user_id, action, created_at, expires_at)
                     VALUES (\(lead.tenantID), \(id), \(lead.id), \(userID), \(action), \(now), \(now + links.lifetime))
@@ -142,7 +142,7 @@ public struct PostgresReferralRepository: Sendable {
         guard let referral = lead.referralID, let source = lead.sourceTenantID else { return }
         let status = template.status(lead.state.status)
         try await Database.enter(source, on: connection, logger: logger)
-        let updated = try await connection.query(
+        let updated = try await connection.rows(
             """
             UPDATE referrals SET status = \(lead.state.status), status_name = \(status?.name ?? lead.state.status),
                 life_cycle = \(status?.lifeCycle.rawValue ?? LifeCycle.pending.rawValue), stage = \(status?.stage),
@@ -152,14 +152,14 @@ public struct PostgresReferralRepository: Sendable {
             WHERE tenant_id = \(source) AND id = \(referral) AND withdrawn_at IS NULL
             RETURNING created_by
             """, logger: logger
-        ).collect()
+        )
         if let action, let creator = try updated.first?.decode(User.ID.self) {
-            let email = try await connection.query(
+            let email = try await connection.rows(
                 "SELECT email FROM users WHERE tenant_id = \(source) AND id = \(creator) AND deactivated_at IS NULL",
                 logger: logger
-            ).collect().first?.decode(String.self)
-            let hubName = try await connection.query("SELECT name FROM tenants WHERE id = \(lead.tenantID)", logger: logger)
-                .collect().first?.decode(String.self) ?? ""
+            ).first?.decode(String.self)
+            let hubName = try await connection.rows("SELECT name FROM tenants WHERE id = \(lead.tenantID)", logger: logger)
+                .first?.decode(String.self) ?? ""
             var values = MessageTemplate.values(for: lead, statusName: status?.name ?? lead.state.status, hubName: hubName)
             values["action.name"] = action
             values["action.reason"] = reason.map { "Reason: \($0)" } ?? ""
@@ -177,7 +177,7 @@ public struct PostgresReferralRepository: Sendable {
     /// The source's current (not withdrawn) referral of one of its leads.
     public func current(for lead: Lead.ID, tenant: Tenant.ID, on connection: PostgresConnection) async throws -> Referral? {
         try await Self.referrals(
-            connection.query(
+            connection.rows(
                 """
                 SELECT \(unescaped: Self.columns) FROM referrals
                 WHERE tenant_id = \(tenant) AND source_lead_id = \(lead) AND withdrawn_at IS NULL
@@ -188,7 +188,7 @@ public struct PostgresReferralRepository: Sendable {
 
     public func get(_ id: Referral.ID, tenant: Tenant.ID, on connection: PostgresConnection) async throws -> Referral? {
         try await Self.referrals(
-            connection.query(
+            connection.rows(
                 "SELECT \(unescaped: Self.columns) FROM referrals WHERE tenant_id = \(tenant) AND id = \(id)", logger: logger)
         ).first
     }
@@ -196,7 +196,7 @@ public struct PostgresReferralRepository: Sendable {
     public func list(tenant: Tenant.ID, page: PageRequest, on connection: PostgresConnection) async throws -> Page<Referral> {
         let after = page.after ?? .start
         let rows = try await Self.referrals(
-            connection.query(
+            connection.rows(
                 """
                 SELECT \(unescaped: Self.columns) FROM referrals
                 WHERE tenant_id = \(tenant) AND (created_at, id) > (hubnet_from_micros(\(after.microseconds)), \(after.id))
@@ -208,7 +208,7 @@ public struct PostgresReferralRepository: Sendable {
     /// Every referral of the tenant, for the outcome report.
     public func all(tenant: Tenant.ID, on connection: PostgresConnection) async throws -> [Referral] {
         try await Self.referrals(
-            connection.query("SELECT \(unescaped: Self.columns) FROM referrals WHERE tenant_id = \(tenant)", logger: logger))
+            connection.rows("SELECT \(unescaped: Self.columns) FROM referrals WHERE tenant_id = \(tenant)", logger: logger))
     }
 
     /// The target lead's history, read in the target's rows on behalf of the source, which may see
@@ -221,11 +221,11 @@ public struct PostgresReferralRepository: Sendable {
     }
 
     private func withdraw(_ referral: Referral, at now: Date, on connection: PostgresConnection) async throws {
-        try await connection.query(
+        try await connection.rows(
             "UPDATE referrals SET withdrawn_at = \(now) WHERE tenant_id = \(referral.sourceTenantID) AND id = \(referral.id)",
             logger: logger)
         try await Database.enter(referral.targetTenantID, on: connection, logger: logger)
-        try await connection.query(
+        try await connection.rows(
             """
             UPDATE leads SET withdrawn_at = \(now)
             WHERE tenant_id = \(referral.targetTenantID) AND id = \(referral.targetLeadID)
@@ -233,9 +233,9 @@ public struct PostgresReferralRepository: Sendable {
         try await Database.enter(referral.sourceTenantID, on: connection, logger: logger)
     }
 
-    static func referrals(_ rows: PostgresRowSequence) async throws -> [Referral] {
+    static func referrals(_ rows: PostgresRows) async throws -> [Referral] {
         var result: [Referral] = []
-        for try await row in rows {
+        for row in rows {
             let r = row.makeRandomAccess()
             result.append(
                 Referral(

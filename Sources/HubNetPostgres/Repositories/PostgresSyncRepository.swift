@@ -38,7 +38,7 @@ public struct PostgresSyncRepository: Sendable {
     }
 
     public func epoch(on connection: PostgresConnection) async throws -> UUID {
-        for try await epoch in try await connection.query("SELECT epoch FROM sync_epoch", logger: logger).decode(UUID.self) {
+        for epoch in try await connection.rows("SELECT epoch FROM sync_epoch", logger: logger).decode(UUID.self) {
             return epoch
         }
         throw DomainError.notFound("sync epoch")
@@ -46,7 +46,7 @@ public struct PostgresSyncRepository: Sendable {
 
     /// Replaces the epoch: every device resets on its next pull. Run after restoring a backup.
     public func renewEpoch(on connection: PostgresConnection) async throws -> UUID {
-        for try await epoch in try await connection.query(
+        for epoch in try await connection.rows(
             "UPDATE sync_epoch SET epoch = gen_random_uuid() RETURNING epoch", logger: logger
         ).decode(UUID.self) { return epoch }
         throw DomainError.notFound("sync epoch")
@@ -54,7 +54,7 @@ public struct PostgresSyncRepository: Sendable {
 
     /// The tenant's last committed position (0 before its first change).
     public func head(tenant: Tenant.ID, on connection: PostgresConnection) async throws -> Int64 {
-        for try await seq in try await connection.query(
+        for seq in try await connection.rows(
             "SELECT seq FROM sync_heads WHERE tenant_id = \(tenant)", logger: logger
         ).decode(Int64.self) { return seq }
         return 0
@@ -84,7 +84,7 @@ public struct PostgresSyncRepository: Sendable {
     ) async throws -> [Change] {
         let xid = transaction.map(String.init)
         return try await Self.changes(
-            connection.query(
+            connection.rows(
                 """
                 SELECT xid::TEXT, seq, entity, entity_id, lead_id,
                        CASE WHEN entity = 'view' THEN 'reset'
@@ -101,9 +101,9 @@ public struct PostgresSyncRepository: Sendable {
                 """, logger: logger))
     }
 
-    static func changes(_ rows: PostgresRowSequence) async throws -> [Change] {
+    static func changes(_ rows: PostgresRows) async throws -> [Change] {
         var changes: [Change] = []
-        for try await (xid, seq, entity, id, lead, op, payload, gained) in rows.decode(
+        for (xid, seq, entity, id, lead, op, payload, gained) in try rows.decode(
             (String, Int64, String, UUID, UUID?, String, String?, Bool).self)
         {
             guard let entity = SyncEntity(rawValue: entity), let op = SyncOperation(rawValue: op) else { continue }
@@ -118,7 +118,7 @@ public struct PostgresSyncRepository: Sendable {
         -> [(SyncEntity, UUID, UUID, String)]
     {
         guard !leads.isEmpty else { return [] }
-        let rows = try await connection.query(
+        let rows = try await connection.rows(
             """
             SELECT 'note', n.id, n.lead_id, hubnet_sync_note(n)::TEXT FROM lead_notes n
             WHERE n.tenant_id = \(tenant) AND n.lead_id = ANY(\(leads))
@@ -127,7 +127,7 @@ public struct PostgresSyncRepository: Sendable {
             WHERE a.tenant_id = \(tenant) AND a.lead_id = ANY(\(leads))
             """, logger: logger)
         var parts: [(SyncEntity, UUID, UUID, String)] = []
-        for try await (entity, id, lead, payload) in rows.decode((String, UUID, UUID, String).self) {
+        for (entity, id, lead, payload) in try rows.decode((String, UUID, UUID, String).self) {
             parts.append((SyncEntity(rawValue: entity) ?? .note, id, lead, payload))
         }
         return parts
@@ -137,7 +137,7 @@ public struct PostgresSyncRepository: Sendable {
     public func snapshotLeads(
         tenant: Tenant.ID, user: User.ID, wholeTenant: Bool, after: UUID?, limit: Int, on connection: PostgresConnection
     ) async throws -> [(UUID, String)] {
-        let rows = try await connection.query(
+        let rows = try await connection.rows(
             """
             SELECT l.id, hubnet_sync_lead(l)::TEXT FROM leads l
             WHERE l.tenant_id = \(tenant) AND l.withdrawn_at IS NULL
@@ -146,7 +146,7 @@ public struct PostgresSyncRepository: Sendable {
             ORDER BY l.id LIMIT \(limit)
             """, logger: logger)
         var leads: [(UUID, String)] = []
-        for try await (id, payload) in rows.decode((UUID, String).self) { leads.append((id, payload)) }
+        for (id, payload) in try rows.decode((UUID, String).self) { leads.append((id, payload)) }
         return leads
     }
 
@@ -154,20 +154,20 @@ public struct PostgresSyncRepository: Sendable {
     public func snapshotReferrals(tenant: Tenant.ID, user: User.ID, wholeTenant: Bool, on connection: PostgresConnection)
         async throws -> [(UUID, String)]
     {
-        let rows = try await connection.query(
+        let rows = try await connection.rows(
             """
             SELECT r.id, hubnet_sync_referral(r)::TEXT FROM referrals r
             WHERE r.tenant_id = \(tenant) AND r.withdrawn_at IS NULL AND (\(wholeTenant) OR r.created_by = \(user))
             ORDER BY r.id
             """, logger: logger)
         var referrals: [(UUID, String)] = []
-        for try await (id, payload) in rows.decode((UUID, String).self) { referrals.append((id, payload)) }
+        for (id, payload) in try rows.decode((UUID, String).self) { referrals.append((id, payload)) }
         return referrals
     }
 
     /// Where compaction has cut the tenant's log, if it has.
     public func horizon(tenant: Tenant.ID, on connection: PostgresConnection) async throws -> Int64? {
-        for try await seq in try await connection.query(
+        for seq in try await connection.rows(
             "SELECT seq FROM sync_horizons WHERE tenant_id = \(tenant)", logger: logger
         ).decode(Int64.self) { return seq }
         return nil
@@ -176,7 +176,7 @@ public struct PostgresSyncRepository: Sendable {
     /// Deletes the tenant's changes written before `before` and moves the horizon to the last one
     /// deleted. Returns how many were deleted.
     public func compact(tenant: Tenant.ID, before: Date, now: Date, on connection: PostgresConnection) async throws -> Int {
-        let rows = try await connection.query(
+        let rows = try await connection.rows(
             """
             WITH gone AS (
                 DELETE FROM sync_changes
@@ -190,7 +190,7 @@ public struct PostgresSyncRepository: Sendable {
             )
             SELECT count(*)::INTEGER FROM gone
             """, logger: logger)
-        for try await count in rows.decode(Int.self) { return count }
+        for count in try rows.decode(Int.self) { return count }
         return 0
     }
 
@@ -198,31 +198,31 @@ public struct PostgresSyncRepository: Sendable {
 
     /// Locks the device row for a push and returns its last mutation id; `nil` if revoked or gone.
     public func lockDevice(_ device: Device.ID, tenant: Tenant.ID, on connection: PostgresConnection) async throws -> Int64? {
-        let rows = try await connection.query(
+        let rows = try await connection.rows(
             """
             SELECT last_mutation_id FROM devices
             WHERE tenant_id = \(tenant) AND id = \(device) AND revoked_at IS NULL FOR UPDATE
             """, logger: logger)
-        for try await last in rows.decode(Int64.self) { return last }
+        for last in try rows.decode(Int64.self) { return last }
         return nil
     }
 
     /// Row-locks the tenant's leads among `ids`, in id order (PostgreSQL's uuid order).
     public func lockLeads(_ ids: [UUID], tenant: Tenant.ID, on connection: PostgresConnection) async throws {
         guard !ids.isEmpty else { return }
-        try await connection.query(
+        try await connection.rows(
             "SELECT id FROM leads WHERE tenant_id = \(tenant) AND id = ANY(\(ids)) ORDER BY id FOR UPDATE", logger: logger)
     }
 
     public func lastMutationID(_ device: Device.ID, tenant: Tenant.ID, on connection: PostgresConnection) async throws -> Int64 {
-        let rows = try await connection.query(
+        let rows = try await connection.rows(
             "SELECT last_mutation_id FROM devices WHERE tenant_id = \(tenant) AND id = \(device)", logger: logger)
-        for try await last in rows.decode(Int64.self) { return last }
+        for last in try rows.decode(Int64.self) { return last }
         return 0
     }
 
     public func setLastMutationID(_ id: Int64, device: Device.ID, tenant: Tenant.ID, on connection: PostgresConnection) async throws {
-        try await connection.query(
+        try await connection.rows(
             "UPDATE devices SET last_mutation_id = \(id) WHERE tenant_id = \(tenant) AND id = \(device)", logger: logger)
     }
 
@@ -230,14 +230,14 @@ public struct PostgresSyncRepository: Sendable {
     public func outcomes(device: Device.ID, from: Int64, to: Int64, tenant: Tenant.ID, on connection: PostgresConnection)
         async throws -> [MutationOutcome]
     {
-        let rows = try await connection.query(
+        let rows = try await connection.rows(
             """
             SELECT mutation_id, outcome, code, reason, result::TEXT FROM sync_mutations
             WHERE tenant_id = \(tenant) AND device_id = \(device) AND mutation_id BETWEEN \(from) AND \(to)
             ORDER BY mutation_id
             """, logger: logger)
         var outcomes: [MutationOutcome] = []
-        for try await (id, outcome, code, reason, result) in rows.decode((Int64, String, String?, String?, String?).self) {
+        for (id, outcome, code, reason, result) in try rows.decode((Int64, String, String?, String?, String?).self) {
             let conflicts = try result.map { try JSONDecoder().decode([FieldConflict].self, from: Data($0.utf8)) } ?? []
             outcomes.append(
                 MutationOutcome(
@@ -263,7 +263,7 @@ public struct PostgresSyncRepository: Sendable {
         let codes = outcomes.map { $0.1.code ?? "" }
         let reasons = outcomes.map { $0.1.reason ?? "" }
         let conflicts = try outcomes.map { $0.1.conflicts.isEmpty ? "" : String(decoding: try encoder.encode($0.1.conflicts), as: UTF8.self) }
-        try await connection.query(
+        try await connection.rows(
             """
             INSERT INTO sync_mutations (tenant_id, device_id, mutation_id, name, entity_id, acted_at, received_at, outcome, code, reason, result)
             SELECT \(tenant), \(device), m.id, m.name, m.lead, CASE WHEN m.acted < 0 THEN NULL ELSE hubnet_from_micros(m.acted) END,
@@ -277,9 +277,9 @@ public struct PostgresSyncRepository: Sendable {
     // MARK: Settings
 
     public func offlineGrace(tenant: Tenant.ID, on connection: PostgresConnection) async throws -> Int {
-        let rows = try await connection.query(
+        let rows = try await connection.rows(
             "SELECT offline_grace_seconds FROM tenant_settings WHERE tenant_id = \(tenant)", logger: logger)
-        for try await seconds in rows.decode(Int.self) { return seconds }
+        for seconds in try rows.decode(Int.self) { return seconds }
         return 0
     }
 
@@ -287,7 +287,7 @@ public struct PostgresSyncRepository: Sendable {
         guard (0...Self.maximumOfflineGrace).contains(seconds) else {
             throw DomainError.invalid("offline_grace_seconds", "must be from 0 to \(Self.maximumOfflineGrace) (7 days)")
         }
-        try await connection.query(
+        try await connection.rows(
             """
             INSERT INTO tenant_settings (tenant_id, offline_grace_seconds) VALUES (\(tenant), \(seconds))
             ON CONFLICT (tenant_id) DO UPDATE SET offline_grace_seconds = EXCLUDED.offline_grace_seconds

@@ -15,13 +15,13 @@ public struct PostgresTenantRepository: Sendable {
         let tenantID = Tenant.ID()
         do {
             return try await database.withTenant(tenantID) { connection in
-                let rows = try await connection.query(
+                let rows = try await connection.rows(
                     """
                     INSERT INTO tenants (id, kind, name, slug) VALUES (\(tenantID), \(draft.kind.rawValue), \(draft.name), \(draft.slug))
                     RETURNING created_at
                     """, logger: database.logger)
                 var createdAt = Date()
-                for try await value in rows.decode(Date.self) { createdAt = value }
+                for value in try rows.decode(Date.self) { createdAt = value }
                 let tenant = Tenant(id: tenantID, kind: draft.kind, name: draft.name, slug: draft.slug, createdAt: createdAt)
                 let admin = try await PostgresUserRepository.insert(draft.admin, tenant: tenantID, on: connection, logger: database.logger)
                 return (tenant, admin)
@@ -34,7 +34,7 @@ public struct PostgresTenantRepository: Sendable {
     public func get(_ id: Tenant.ID) async throws -> Tenant? {
         try await database.withNetwork { connection in
             try await Self.tenants(
-                connection.query(
+                connection.rows(
                     "SELECT id, kind, name, slug, created_at FROM tenants WHERE id = \(id)", logger: database.logger)
             ).first
         }
@@ -44,7 +44,7 @@ public struct PostgresTenantRepository: Sendable {
         let after = page.after ?? .start
         let rows = try await database.withNetwork { connection in
             try await Self.tenants(
-                connection.query(
+                connection.rows(
                     """
                     SELECT id, kind, name, slug, created_at FROM tenants
                     WHERE (created_at, id) > (hubnet_from_micros(\(after.microseconds)), \(after.id))
@@ -54,9 +54,9 @@ public struct PostgresTenantRepository: Sendable {
         return Page(rows: rows, limit: page.limit) { PageCursor(createdAt: $0.createdAt, id: $0.id.rawValue) }
     }
 
-    private static func tenants(_ rows: PostgresRowSequence) async throws -> [Tenant] {
+    private static func tenants(_ rows: PostgresRows) async throws -> [Tenant] {
         var tenants: [Tenant] = []
-        for try await (id, kind, name, slug, createdAt) in rows.decode((Tenant.ID, String, String, String, Date).self) {
+        for (id, kind, name, slug, createdAt) in try rows.decode((Tenant.ID, String, String, String, Date).self) {
             tenants.append(Tenant(id: id, kind: Tenant.Kind(rawValue: kind) ?? .hub, name: name, slug: slug, createdAt: createdAt))
         }
         return tenants

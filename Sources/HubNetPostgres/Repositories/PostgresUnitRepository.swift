@@ -20,7 +20,7 @@ public struct PostgresUnitRepository: Sendable {
         let name = try Validate.text(name, field: "name", max: 200)
         let id = TenantUnit.ID()
         do {
-            try await connection.query(
+            try await connection.rows(
                 "INSERT INTO units (tenant_id, id, name) VALUES (\(tenant), \(id), \(name))", logger: logger)
         } catch let error as PSQLError where error.violates("units_name_key") {
             throw DomainError.conflict("unit_name_taken", "a unit named '\(name)' already exists")
@@ -31,7 +31,7 @@ public struct PostgresUnitRepository: Sendable {
 
     public func get(_ id: TenantUnit.ID, tenant: Tenant.ID, on connection: PostgresConnection) async throws -> TenantUnit? {
         try await Self.units(
-            connection.query(
+            connection.rows(
                 """
                 \(unescaped: Self.select)
                 WHERE u.tenant_id = \(tenant) AND u.id = \(id) GROUP BY u.tenant_id, u.id
@@ -42,7 +42,7 @@ public struct PostgresUnitRepository: Sendable {
     public func list(tenant: Tenant.ID, page: PageRequest, on connection: PostgresConnection) async throws -> Page<TenantUnit> {
         let after = page.after ?? .start
         let rows = try await Self.units(
-            connection.query(
+            connection.rows(
                 """
                 \(unescaped: Self.select)
                 WHERE u.tenant_id = \(tenant) AND (u.created_at, u.id) > (hubnet_from_micros(\(after.microseconds)), \(after.id))
@@ -56,9 +56,9 @@ public struct PostgresUnitRepository: Sendable {
     {
         let name = try Validate.text(name, field: "name", max: 200)
         do {
-            let rows = try await connection.query(
+            let rows = try await connection.rows(
                 "UPDATE units SET name = \(name) WHERE tenant_id = \(tenant) AND id = \(id) RETURNING id", logger: logger
-            ).collect()
+            )
             guard !rows.isEmpty else { return nil }
         } catch let error as PSQLError where error.violates("units_name_key") {
             throw DomainError.conflict("unit_name_taken", "a unit named '\(name)' already exists")
@@ -67,16 +67,16 @@ public struct PostgresUnitRepository: Sendable {
     }
 
     public func delete(_ id: TenantUnit.ID, tenant: Tenant.ID, on connection: PostgresConnection) async throws -> Bool {
-        !(try await connection.query(
+        !(try await connection.rows(
             "DELETE FROM units WHERE tenant_id = \(tenant) AND id = \(id) RETURNING id", logger: logger
-        ).collect().isEmpty)
+        ).isEmpty)
     }
 
     /// Adds an active user of the same tenant; `false` when the unit or the user does not exist.
     public func addMember(_ user: User.ID, to unit: TenantUnit.ID, tenant: Tenant.ID, on connection: PostgresConnection)
         async throws -> Bool
     {
-        let rows = try await connection.query(
+        let rows = try await connection.rows(
             """
             INSERT INTO unit_members (tenant_id, unit_id, user_id)
             SELECT u.tenant_id, u.id, p.id FROM units AS u
@@ -85,29 +85,29 @@ public struct PostgresUnitRepository: Sendable {
             ON CONFLICT ON CONSTRAINT unit_members_pkey DO NOTHING
             RETURNING user_id
             """, logger: logger
-        ).collect()
+        )
         if !rows.isEmpty { return true }
         // Already a member answers like a fresh add; a missing unit or user does not.
-        return !(try await connection.query(
+        return !(try await connection.rows(
             "SELECT 1 FROM unit_members WHERE tenant_id = \(tenant) AND unit_id = \(unit) AND user_id = \(user)",
             logger: logger
-        ).collect().isEmpty)
+        ).isEmpty)
     }
 
     public func removeMember(_ user: User.ID, from unit: TenantUnit.ID, tenant: Tenant.ID, on connection: PostgresConnection)
         async throws -> Bool
     {
-        !(try await connection.query(
+        !(try await connection.rows(
             """
             DELETE FROM unit_members WHERE tenant_id = \(tenant) AND unit_id = \(unit) AND user_id = \(user)
             RETURNING user_id
             """, logger: logger
-        ).collect().isEmpty)
+        ).isEmpty)
     }
 
-    static func units(_ rows: PostgresRowSequence) async throws -> [TenantUnit] {
+    static func units(_ rows: PostgresRows) async throws -> [TenantUnit] {
         var units: [TenantUnit] = []
-        for try await (id, tenantID, name, createdAt, members) in rows.decode(
+        for (id, tenantID, name, createdAt, members) in try rows.decode(
             (TenantUnit.ID, Tenant.ID, String, Date, [UUID]).self)
         {
             units.append(

@@ -24,7 +24,7 @@ public struct PostgresUserRepository: Sendable {
         let id = User.ID()
         let roles = draft.roles.sorted().map(\.rawValue)
         do {
-            let rows = try await connection.query(
+            let rows = try await connection.rows(
                 """
                 INSERT INTO users (tenant_id, id, email, display_name, roles)
                 VALUES (\(tenant), \(id), \(draft.email), \(draft.displayName), \(roles))
@@ -43,7 +43,7 @@ public struct PostgresUserRepository: Sendable {
     {
         // The lock clause is one of two constants.
         try await Self.users(
-            connection.query(
+            connection.rows(
                 """
                 SELECT \(unescaped: Self.columns) FROM users WHERE tenant_id = \(tenant) AND id = \(id)
                 \(unescaped: lock ? "FOR UPDATE" : "")
@@ -56,7 +56,7 @@ public struct PostgresUserRepository: Sendable {
     {
         let after = page.after ?? .start
         let rows = try await Self.users(
-            connection.query(
+            connection.rows(
                 """
                 SELECT \(unescaped: Self.columns) FROM users
                 WHERE tenant_id = \(tenant) AND (created_at, id) > (hubnet_from_micros(\(after.microseconds)), \(after.id))
@@ -69,10 +69,10 @@ public struct PostgresUserRepository: Sendable {
     /// Which of `ids` are active users of the tenant.
     public func active(_ ids: [User.ID], tenant: Tenant.ID, on connection: PostgresConnection) async throws -> Set<User.ID> {
         guard !ids.isEmpty else { return [] }
-        let rows = try await connection.query(
+        let rows = try await connection.rows(
             "SELECT id FROM users WHERE tenant_id = \(tenant) AND id = ANY(\(ids)) AND deactivated_at IS NULL", logger: logger)
         var found = Set<User.ID>()
-        for try await id in rows.decode(User.ID.self) { found.insert(id) }
+        for id in try rows.decode(User.ID.self) { found.insert(id) }
         return found
     }
 
@@ -86,7 +86,7 @@ public struct PostgresUserRepository: Sendable {
             email: current.email, displayName: displayName ?? current.displayName, roles: roles ?? current.roles
         ).validated(for: kind)
         return try await Self.users(
-            connection.query(
+            connection.rows(
                 """
                 UPDATE users SET display_name = \(draft.displayName), roles = \(draft.roles.sorted().map(\.rawValue))
                 WHERE tenant_id = \(tenant) AND id = \(id)
@@ -98,17 +98,17 @@ public struct PostgresUserRepository: Sendable {
     /// Deactivates a user and revokes all their tokens and devices; the record stays for history.
     /// Returns `false` when there is no such user.
     public func deactivate(_ id: User.ID, tenant: Tenant.ID, on connection: PostgresConnection) async throws -> Bool {
-        let rows = try await connection.query(
+        let rows = try await connection.rows(
             """
             UPDATE users SET deactivated_at = COALESCE(deactivated_at, now())
             WHERE tenant_id = \(tenant) AND id = \(id) RETURNING id
             """, logger: logger
-        ).collect()
+        )
         guard !rows.isEmpty else { return false }
-        try await connection.query(
+        try await connection.rows(
             "UPDATE api_tokens SET revoked_at = now() WHERE tenant_id = \(tenant) AND user_id = \(id) AND revoked_at IS NULL",
             logger: logger)
-        try await connection.query(
+        try await connection.rows(
             "UPDATE devices SET revoked_at = now() WHERE tenant_id = \(tenant) AND user_id = \(id) AND revoked_at IS NULL",
             logger: logger)
         return true
@@ -117,20 +117,20 @@ public struct PostgresUserRepository: Sendable {
     /// The active admins, locked until the transaction ends, so that two concurrent changes cannot
     /// both remove "the other" admin and leave the tenant with none.
     public func lockActiveAdmins(tenant: Tenant.ID, on connection: PostgresConnection) async throws -> Set<User.ID> {
-        let rows = try await connection.query(
+        let rows = try await connection.rows(
             """
             SELECT id FROM users
             WHERE tenant_id = \(tenant) AND deactivated_at IS NULL AND 'admin' = ANY (roles)
             ORDER BY id FOR UPDATE
             """, logger: logger)
         var ids = Set<User.ID>()
-        for try await id in rows.decode(User.ID.self) { ids.insert(id) }
+        for id in try rows.decode(User.ID.self) { ids.insert(id) }
         return ids
     }
 
-    static func users(_ rows: PostgresRowSequence) async throws -> [User] {
+    static func users(_ rows: PostgresRows) async throws -> [User] {
         var users: [User] = []
-        for try await (id, tenantID, email, displayName, roles, deactivatedAt, createdAt) in rows.decode(
+        for (id, tenantID, email, displayName, roles, deactivatedAt, createdAt) in try rows.decode(
             (User.ID, Tenant.ID, String, String, [String], Date?, Date).self)
         {
             users.append(

@@ -24,9 +24,10 @@ struct OperationsController {
         Status(status: "ok")
     }
 
-    /// The process can serve: the database answers.
+    /// The process can serve: the database answers within the connection wait (`HUBNET_DB_WAIT_MS`).
     @Sendable func ready(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let ready = await database.ping()
+        // The monitor looks every second; when it has seen the database gone, say so at once.
+        let ready = database.availability.isDown ? false : await database.ping()
         var response = try Status(status: ready ? "ready" : "database unreachable").response(from: request, context: context)
         response.status = ready ? .ok : .serviceUnavailable
         return response

@@ -23,21 +23,21 @@ struct ReportController {
                 throw DomainError.invalid("template", "names no workflow template '\(key)'")
             }
             var counts: [String: Int] = [:]
-            let rows = try await connection.query(
+            let rows = try await connection.rows(
                 """
                 SELECT status, count(*)::INTEGER FROM leads
                 WHERE tenant_id = \(caller.tenantID) AND template_key = \(key) AND withdrawn_at IS NULL GROUP BY status
                 """, logger: logger)
-            for try await (status, count) in rows.decode((String, Int).self) { counts[status] = count }
+            for (status, count) in try rows.decode((String, Int).self) { counts[status] = count }
             var visited: [[String]] = []
-            let paths = try await connection.query(
+            let paths = try await connection.rows(
                 """
                 SELECT array_agg(h.to_status ORDER BY h.seq) FROM lead_history AS h
                 JOIN leads AS l ON l.tenant_id = h.tenant_id AND l.id = h.lead_id
                 WHERE h.tenant_id = \(caller.tenantID) AND l.template_key = \(key) AND l.withdrawn_at IS NULL
                 GROUP BY h.lead_id
                 """, logger: logger)
-            for try await path in paths.decode([String].self) { visited.append(path) }
+            for path in try paths.decode([String].self) { visited.append(path) }
             return FunnelReport.compute(template, counts: counts, visited: visited)
         }
     }
@@ -74,7 +74,7 @@ struct ReportController {
         }
         let logger = database.logger
         let (items, total) = try await database.withTenant(caller.tenantID) { connection in
-            let rows = try await connection.query(
+            let rows = try await connection.rows(
                 """
                 SELECT id, template_key, status, contact_name, expected_completion_at, assigned_user_id FROM leads
                 WHERE tenant_id = \(caller.tenantID) AND completed_at IS NULL AND withdrawn_at IS NULL
@@ -82,7 +82,7 @@ struct ReportController {
                 ORDER BY expected_completion_at, id LIMIT 500
                 """, logger: logger)
             var items: [OverdueReport.Entry] = []
-            for try await (id, template, status, name, due, assignee) in rows.decode(
+            for (id, template, status, name, due, assignee) in try rows.decode(
                 (Lead.ID, String, String, String, Date, User.ID?).self)
             {
                 items.append(
@@ -90,14 +90,14 @@ struct ReportController {
                         leadID: id, template: template, status: status, name: name, expectedCompletionAt: due,
                         secondsOverdue: Int(asOf.timeIntervalSince(due)), assignedUserID: assignee))
             }
-            let total = try await connection.query(
+            let total = try await connection.rows(
                 """
                 SELECT template_key, count(*)::INTEGER FROM leads
                 WHERE tenant_id = \(caller.tenantID) AND completed_at IS NULL AND withdrawn_at IS NULL
                   AND expected_completion_at <= \(asOf)
                 GROUP BY template_key
                 """, logger: logger
-            ).collect().map { try $0.decode((String, Int).self) }
+            ).map { try $0.decode((String, Int).self) }
             return (items, total)
         }
         let byTemplate = Dictionary(total, uniquingKeysWith: +)

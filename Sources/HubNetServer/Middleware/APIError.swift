@@ -12,19 +12,31 @@ public struct APIError: HTTPResponseError, Sendable {
     public var field: String?
     /// Every problem, when there are several (a lead import's rows).
     public var details: [LeadImport.RowError]?
+    /// For a device that must stop: its last applied mutation, and that it must wipe its data.
+    public var lastMutationId: Int64?
+    public var wipe: Bool?
+    /// Seconds after which the same request may succeed (`Retry-After`).
+    public var retryAfter: Int?
 
-    public init(status: HTTPResponse.Status, code: String, message: String, field: String? = nil, details: [LeadImport.RowError]? = nil) {
+    public init(
+        status: HTTPResponse.Status, code: String, message: String, field: String? = nil, details: [LeadImport.RowError]? = nil,
+        retryAfter: Int? = nil
+    ) {
         self.status = status
         self.code = code
         self.message = message
         self.field = field
         self.details = details
+        self.retryAfter = retryAfter
     }
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {
-        let data = try JSONEncoder.hubnet.encode(ErrorBody(error: .init(code: code, message: message, field: field, details: details)))
+        let envelope = ErrorEnvelope(
+            .init(code: code, message: message, field: field, details: details, lastMutationId: lastMutationId, wipe: wipe))
+        let data = try JSONEncoder.hubnet.encode(envelope)
         var headers = HTTPFields()
         headers[.contentType] = "application/json; charset=utf-8"
+        if let retryAfter { headers[.retryAfter] = String(retryAfter) }
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 
@@ -44,11 +56,34 @@ public struct APIError: HTTPResponseError, Sendable {
             return (APIError(http: error), false)
         case let error as PSQLError where ["40P01", "40001"].contains(error.serverInfo?[.sqlState] ?? ""):
             // A deadlock or serialization failure: nothing was written; the same request may succeed now.
-            return (APIError(status: .serviceUnavailable, code: "retry", message: "the request collided with another; send it again"), false)
+            return (
+                APIError(
+                    status: .serviceUnavailable, code: "retry", message: "the request collided with another; send it again",
+                    retryAfter: 1), false
+            )
+        case let error where DatabaseUnavailable.classify(error) != nil:
+            return (APIError(unavailable: DatabaseUnavailable.classify(error) ?? DatabaseUnavailable(.connectionLost)), false)
         case let error as PSQLError where error.isDataException:
             return (APIError(status: .unprocessableContent, code: "invalid_value", message: "a value is out of range or malformed"), false)
         default:
             return (APIError(status: .internalServerError, code: "internal_error", message: "an internal error occurred"), true)
+        }
+    }
+
+    /// 503 with `Retry-After`: `outcome_unknown` when a commit may or may not have happened (retry
+    /// with the same idempotency key or mutation ids), `database_unavailable` otherwise.
+    init(unavailable: DatabaseUnavailable) {
+        if unavailable.outcomeUnknown {
+            self.init(
+                status: .serviceUnavailable, code: "outcome_unknown",
+                message: "the database connection was lost while saving; the change may or may not be stored: "
+                    + "send the same request again (with the same Idempotency-Key or mutation ids) to find out",
+                retryAfter: 2)
+        } else {
+            self.init(
+                status: .serviceUnavailable, code: "database_unavailable",
+                message: "the database is not reachable right now (\(unavailable.reason.rawValue)); nothing was stored, try again",
+                retryAfter: 2)
         }
     }
 
@@ -117,17 +152,6 @@ public struct APIError: HTTPResponseError, Sendable {
         default: type == Dictionary<String, Any>.self ? "an object" : "of another type (\(type))"
         }
     }
-}
-
-/// The JSON envelope of an error.
-struct ErrorBody: Codable {
-    struct Detail: Codable {
-        var code: String
-        var message: String
-        var field: String?
-        var details: [LeadImport.RowError]?
-    }
-    var error: Detail
 }
 
 extension String {

@@ -13,6 +13,8 @@ struct ErrorMiddleware: RouterMiddleware {
             let (apiError, isInternal) = APIError.from(error)
             if isInternal {
                 context.logger.error("request failed", metadata: ["error": "\(String(reflecting: error))"])
+            } else if apiError.status == .serviceUnavailable {
+                context.logger.warning("request deferred", metadata: ["code": "\(apiError.code)", "error": "\(error)"])
             }
             return try apiError.response(from: request, context: context)
         }

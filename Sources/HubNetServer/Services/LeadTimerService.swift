@@ -48,7 +48,7 @@ public struct LeadTimerService: Service {
         let shortest = BuiltInTemplates.all.flatMap(\.stages).compactMap(\.reminderDays).min() ?? 1
         let logger = logger
         let candidates = try await database.withSchedulerScan { connection in
-            let rows = try await connection.query(
+            let rows = try await connection.rows(
                 """
                 SELECT tenant_id, id FROM leads
                 WHERE completed_at IS NULL AND withdrawn_at IS NULL AND assigned_user_id IS NOT NULL
@@ -56,7 +56,7 @@ public struct LeadTimerService: Service {
                 ORDER BY GREATEST(created_at, last_action_at, reminded_at) LIMIT \(batch)
                 """, logger: logger)
             var due: [(Tenant.ID, Lead.ID)] = []
-            for try await (tenant, lead) in rows.decode((Tenant.ID, Lead.ID).self) { due.append((tenant, lead)) }
+            for (tenant, lead) in try rows.decode((Tenant.ID, Lead.ID).self) { due.append((tenant, lead)) }
             return due
         }
         var sent = 0
@@ -72,7 +72,7 @@ public struct LeadTimerService: Service {
                 let stageKey = template.status(lead.state.status)?.stage,
                 let days = template.stages.first(where: { $0.key == stageKey })?.reminderDays
             else { return false }
-            let rows = try await connection.query(
+            let rows = try await connection.rows(
                 """
                 SELECT GREATEST(l.created_at, l.last_action_at, l.reminded_at), u.email
                 FROM leads AS l JOIN users AS u ON u.tenant_id = l.tenant_id AND u.id = \(assignee) AND u.deactivated_at IS NULL
@@ -86,7 +86,7 @@ public struct LeadTimerService: Service {
                 event: "lead.reminder", email: email, subject: "Reminder: \(lead.details.name) is waiting in \(stage)",
                 body: "No action on \(lead.details.name) for \(days) days in the \(stage) stage.\n", webhookBody: "{}",
                 tenant: tenant, now: now, on: connection)
-            try await connection.query(
+            try await connection.rows(
                 "UPDATE leads SET reminded_at = \(now) WHERE tenant_id = \(tenant) AND id = \(id)", logger: logger)
             return true
         }

@@ -73,14 +73,14 @@ struct SyncPush: Sendable {
         _ mutation: Mutation, caller: AuthenticatedUser, grace: TimeInterval, now: Date, on connection: PostgresConnection
     ) async throws -> MutationOutcome {
         let logger = database.logger
-        try await connection.query("SAVEPOINT mutation", logger: logger)
+        try await connection.rows("SAVEPOINT mutation", logger: logger)
         do {
             let conflicts = try await apply(mutation, caller: caller, grace: grace, now: now, on: connection)
-            try await connection.query("RELEASE SAVEPOINT mutation", logger: logger)
+            try await connection.rows("RELEASE SAVEPOINT mutation", logger: logger)
             return MutationOutcome(id: mutation.id, outcome: .applied, conflicts: conflicts)
         } catch {
             guard let refusal = Self.permanentRefusal(error) else { throw error }
-            try await connection.query("ROLLBACK TO SAVEPOINT mutation", logger: logger)
+            try await connection.rows("ROLLBACK TO SAVEPOINT mutation", logger: logger)
             return MutationOutcome(id: mutation.id, outcome: .rejected, code: refusal.code, reason: refusal.message)
         }
     }

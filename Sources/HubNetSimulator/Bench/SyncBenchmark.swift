@@ -85,7 +85,7 @@ public struct SyncBenchmark: Sendable {
                         let size = min(batch, count - written)
                         let targets = (0..<size).map { _ in leads[Int(generator.next() % UInt64(leads.count))].rawValue }
                         try await server.database.withTenant(hub.id) { connection in
-                            try await connection.query(
+                            try await connection.rows(
                                 """
                                 INSERT INTO lead_notes (tenant_id, id, lead_id, author_id, body, created_at)
                                 SELECT \(hub.id), gen_random_uuid(), t, \(user), 'plain note', now() FROM unnest(\(targets)::UUID[]) AS t
@@ -126,7 +126,7 @@ public struct SyncBenchmark: Sendable {
         while true {
             let page = try await server.database.withTenant(hub.id) { connection in
                 var rows: [(Int64, String)] = []
-                for try await (seq, payload) in try await connection.query(
+                for (seq, payload) in try await connection.rows(
                     """
                     SELECT seq, COALESCE(payload, '') FROM sync_changes
                     WHERE tenant_id = \(hub.id) AND seq > \(after) ORDER BY seq LIMIT 10000
@@ -153,7 +153,7 @@ public struct SyncBenchmark: Sendable {
         let plainSyncStart = ContinuousClock.now
         let plainLeads = try await server.database.withTenant(hub.id) { connection in
             var count = 0
-            for try await _ in try await connection.query(
+            for _ in try await connection.rows(
                 "SELECT hubnet_sync_lead(l)::TEXT FROM leads l WHERE tenant_id = \(hub.id)", logger: server.database.logger
             ).decode(String.self) { count += 1 }
             return count
@@ -199,7 +199,7 @@ public struct SyncBenchmark: Sendable {
             let chunk = (0..<size).map { _ in UUID() }
             let from = made
             try await database.withTenant(tenant) { connection in
-                try await connection.query(
+                try await connection.rows(
                     """
                     INSERT INTO leads (tenant_id, id, template_key, status, source, contact_name, contact_email, city, created_by,
                         created_at, expected_completion_at)

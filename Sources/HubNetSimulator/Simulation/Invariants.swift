@@ -102,14 +102,14 @@ extension Simulation {
             // Every lead's device form and audience, once.
             var byTenant: [Tenant.ID: [(SyncLead, Set<User.ID>)]] = [:]
             let decoder = JSONDecoder()
-            for try await (tenant, json, audience) in try await client.query(
+            for (tenant, json, audience) in try await client.rows(
                 "SELECT tenant_id, hubnet_sync_lead(l)::TEXT, hubnet_lead_audience(l) FROM leads l WHERE withdrawn_at IS NULL", logger: logger
             ).decode((Tenant.ID, String, [UUID]).self) {
                 let lead = try decoder.decode(SyncLead.self, from: Data(json.utf8))
                 byTenant[tenant, default: []].append((lead, Set(audience.map(User.ID.init))))
             }
             var logged: [Device.ID: (Int, Int)] = [:]
-            for try await (device, rows, distinct) in try await client.query(
+            for (device, rows, distinct) in try await client.rows(
                 "SELECT device_id, count(*)::INTEGER, count(DISTINCT mutation_id)::INTEGER FROM sync_mutations GROUP BY device_id", logger: logger
             ).decode((Device.ID, Int, Int).self) { logged[device] = (rows, distinct) }
             for person in people {
@@ -125,7 +125,7 @@ extension Simulation {
                             pending: try await device.client.pending().count, made: made, logged: logged[device.id] ?? (0, 0)))
                 }
             }
-            for try await (referral, mirrored, target) in try await client.query(
+            for (referral, mirrored, target) in try await client.rows(
                 """
                 SELECT r.id::TEXT, r.status, t.status FROM referrals r
                 LEFT JOIN leads t ON t.tenant_id = r.target_tenant_id AND t.id = r.target_lead_id
@@ -133,19 +133,19 @@ extension Simulation {
                 """, logger: logger
             ).decode((String, String, String?).self) { world.mirrors.append(.init(referral: referral, mirrored: mirrored, target: target)) }
             let now = clock.now
-            for try await name in try await client.query(
+            for name in try await client.rows(
                 """
                 SELECT contact_name FROM leads
                 WHERE withdrawn_at IS NULL AND completed_at IS NULL AND expires_at <= \(now)
                 """, logger: logger
             ).decode(String.self) { world.unfiredTimers.append(name) }
-            for try await lead in try await client.query(
+            for lead in try await client.rows(
                 "SELECT lead_id::TEXT FROM lead_history WHERE action = 'expire' GROUP BY tenant_id, lead_id HAVING count(*) > 1", logger: logger
             ).decode(String.self) { world.timersFiredTwice.append(lead) }
-            for try await (id, delivered) in try await client.query(
+            for (id, delivered) in try await client.rows(
                 "SELECT id::TEXT, delivered_at IS NOT NULL FROM outbox WHERE channel = 'email'", logger: logger
             ).decode((String, Bool).self) { world.emails[id] = delivered }
-            for try await (lead, action) in try await client.query(
+            for (lead, action) in try await client.rows(
                 """
                 SELECT h.lead_id::TEXT, h.action FROM lead_history h
                 WHERE h.actor_user_id IS NOT NULL

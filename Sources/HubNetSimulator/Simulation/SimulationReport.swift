@@ -68,7 +68,7 @@ extension Simulation {
         let names = Dictionary(organisations.map { ($0.tenant.id, $0) }, uniquingKeysWith: { a, _ in a })
         return try await withPostgresClient(ownerURL, logger: logger, maximumConnections: 1) { client in
             var lines: [SimulationReport.Organisation] = []
-            for try await (tenant, leads, accepted, declined, referred, expired, converted) in try await client.query(
+            for (tenant, leads, accepted, declined, referred, expired, converted) in try await client.rows(
                 """
                 SELECT t.id,
                     (SELECT count(*) FROM leads l WHERE l.tenant_id = t.id)::INTEGER,
@@ -88,7 +88,7 @@ extension Simulation {
                         referred: referred, expired: expired, converted: converted))
             }
             var funnels: [SimulationReport.Funnel] = []
-            for try await (template, created, acted, accepted, completed, expired) in try await client.query(
+            for (template, created, acted, accepted, completed, expired) in try await client.rows(
                 """
                 SELECT template_key, count(*)::INTEGER, count(last_action_at)::INTEGER, count(accepted_at)::INTEGER,
                     count(completed_at)::INTEGER, (count(*) FILTER (WHERE status = 'expired'))::INTEGER
@@ -98,7 +98,7 @@ extension Simulation {
                 funnels.append(.init(template: template, created: created, acted: acted, accepted: accepted, completed: completed, expired: expired))
             }
             var waits: [Double] = []
-            for try await hours in try await client.query(
+            for hours in try await client.rows(
                 """
                 SELECT (EXTRACT(EPOCH FROM min(h.at) - l.created_at) / 3600)::FLOAT8
                 FROM leads l JOIN lead_history h ON h.tenant_id = l.tenant_id AND h.lead_id = l.id
@@ -115,7 +115,7 @@ extension Simulation {
             var histogram = Array(repeating: 0, count: SimulationReport.histogramBounds.count + 1)
             for wait in waits { histogram[SimulationReport.histogramBounds.firstIndex { wait <= $0 } ?? SimulationReport.histogramBounds.count] += 1 }
             var delivered = 0
-            for try await count in try await client.query(
+            for count in try await client.rows(
                 "SELECT count(*)::INTEGER FROM outbox WHERE tenant_id = ANY(\(ids)) AND delivered_at IS NOT NULL", logger: logger
             ).decode(Int.self) { delivered = count }
             let days = (0..<scenario.days).map {

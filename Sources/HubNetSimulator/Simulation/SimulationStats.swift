@@ -50,7 +50,7 @@ public struct SimulationStats: Sendable, Codable, Equatable {
 enum Views {
     static func leadIDs(of user: User.ID, tenant: Tenant.ID, in database: Database) async throws -> Set<Lead.ID> {
         try await database.withTenant(tenant) { connection in
-            let rows = try await connection.query(
+            let rows = try await connection.rows(
                 """
                 SELECT l.id FROM leads l
                 WHERE l.tenant_id = \(tenant) AND l.withdrawn_at IS NULL
@@ -59,7 +59,7 @@ enum Views {
                        OR \(user) = ANY(hubnet_lead_audience(l)))
                 """, logger: database.logger)
             var ids = Set<Lead.ID>()
-            for try await id in rows.decode(Lead.ID.self) { ids.insert(id) }
+            for id in try rows.decode(Lead.ID.self) { ids.insert(id) }
             return ids
         }
     }
