@@ -127,8 +127,9 @@ let package = Package(
         .testTarget(
             name: "HubNetServerTests",
             dependencies: [
-                "HubNetServer", "HubNetTestSupport", "HubNetCore", "HubNetSync",
+                "HubNetServer", "HubNetTestSupport", "HubNetCore", "HubNetSync", "HubNetPostgres",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),

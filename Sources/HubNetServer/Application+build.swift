@@ -102,7 +102,7 @@ public func buildRouter(
         users: PostgresUserRepository(logger: logger), opportunities: PostgresOpportunityRepository(logger: logger),
         types: PostgresLeadTypeRepository(logger: logger), referrals: PostgresReferralRepository(logger: logger),
         listings: listings, links: configuration.emailLinks, outbox: PostgresOutboxRepository(logger: logger),
-        commands: commands, now: configuration.now
+        commands: commands, idempotencyKeys: PostgresIdempotencyKeyRepository(logger: logger), now: configuration.now
     ).addRoutes(to: authenticated)
     let sync = PostgresSyncRepository(logger: logger)
     SyncController(

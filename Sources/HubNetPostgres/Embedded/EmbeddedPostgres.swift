@@ -70,14 +70,32 @@ public final class EmbeddedPostgres: Sendable {
                     "--no-locale",
                 ] + (durable ? [] : ["--no-sync"]))
         }
+        try run(
+            binDirectory.appendingPathComponent("pg_ctl").path,
+            ["-D", dataDirectory.path, "-l", logFile.path, "-w", "-t", "60", "-o", serverOptions, "start"])
+        logger.info("embedded PostgreSQL started", metadata: ["directory": "\(baseDirectory.path)"])
+        try startWatchdog()
+    }
+
+    private var serverOptions: String {
         var options = ["-c listen_addresses=''", "-k \(socketDirectory.path)", "-p \(Self.port)"]
         if !durable { options += ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"] }
         options += ["-c max_connections=300"]
+        return options.joined(separator: " ")
+    }
+
+    /// Stops the server the way a crash or an operator's `pg_ctl -m immediate` does: every backend
+    /// killed, no checkpoint. `startAgain()` recovers from the WAL. For the drills and fault
+    /// injection that prove the server outlives its database.
+    public func stopImmediately() throws {
+        try run(binDirectory.appendingPathComponent("pg_ctl").path, ["-D", dataDirectory.path, "-m", "immediate", "-w", "stop"])
+    }
+
+    /// Starts a cluster stopped by `stopImmediately()`; returns when it accepts connections.
+    public func startAgain() throws {
         try run(
             binDirectory.appendingPathComponent("pg_ctl").path,
-            ["-D", dataDirectory.path, "-l", logFile.path, "-w", "-t", "60", "-o", options.joined(separator: " "), "start"])
-        logger.info("embedded PostgreSQL started", metadata: ["directory": "\(baseDirectory.path)"])
-        try startWatchdog()
+            ["-D", dataDirectory.path, "-l", logFile.path, "-w", "-t", "60", "-o", serverOptions, "start"])
     }
 
     /// A throwaway cluster must not outlive its process even when that process is killed (SIGKILL,

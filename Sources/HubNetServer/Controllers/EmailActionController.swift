@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import NIOCore
 import HubNetCore
 import HubNetPostgres
 
@@ -57,7 +58,12 @@ struct EmailActionController {
     }
 
     @Sendable func perform(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let form = try await request.body.collect(upTo: 16_384)
+        let form: ByteBuffer
+        do {
+            form = try await request.body.collect(upTo: 16_384)
+        } catch is NIOTooManyBytesError {
+            return page(.contentTooLarge, "Too much text", "<p>The form sent more than this page accepts.</p>")
+        }
         let reason = Self.formValue("reason", in: String(buffer: form))
         do {
             let now = now()

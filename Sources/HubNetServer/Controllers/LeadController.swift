@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import Hummingbird
 import HubNetCore
@@ -20,6 +21,7 @@ struct LeadController {
     let links: EmailActionLinks
     let outbox: PostgresOutboxRepository
     let commands: LeadCommands
+    let idempotencyKeys: PostgresIdempotencyKeyRepository
     let now: @Sendable () -> Date
 
     func addRoutes(to group: RouterGroup<AppRequestContext>) {
@@ -46,36 +48,69 @@ struct LeadController {
         group.put("workflow-templates/{key}", use: saveTemplate)
     }
 
-    /// Manual entry or API intake.
-    @Sendable func create(_ request: Request, context: AppRequestContext) async throws -> Created<LeadResponse> {
+    /// Manual entry or API intake. With an `Idempotency-Key` header, the same request sent again (after
+    /// a timeout or a 503 `outcome_unknown`) answers with the lead it created instead of a second one.
+    @Sendable func create(_ request: Request, context: AppRequestContext) async throws -> Response {
         let caller = try context.requireUser()
         try TenantPolicy.require(caller, .workLeads)
-        let body = try await request.decodeJSON(CreateLeadRequest.self, context: context)
+        let idempotencyKey = try request.idempotencyKey()
+        let (body, bytes) = try await request.decodeJSONWithBody(CreateLeadRequest.self, context: context)
+        let requestHash = Data(SHA256.hash(data: Data(bytes.readableBytesView)))
         let key = body.template ?? TenantPolicy.defaultTemplateKey(for: caller.tenantKind)
         let now = now()
-        let (lead, template) = try await database.withTenant(caller.tenantID) { connection in
-            guard let template = try await templates.template(key, tenant: caller.tenantID, on: connection) else {
-                throw DomainError.invalid("template", "names no workflow template '\(key)'")
+        func attempt() async throws -> (Lead, WorkflowTemplate?, replayed: Bool) {
+            try await database.withTenant(caller.tenantID) { connection in
+                if let idempotencyKey,
+                    let earlier = try await idempotencyKeys.find(idempotencyKey, user: caller.userID, tenant: caller.tenantID, now: now, on: connection)
+                {
+                    guard earlier.requestSHA256 == requestHash else {
+                        throw DomainError(
+                            kind: .conflict, code: "idempotency_key_reused",
+                            message: "this Idempotency-Key was used with another request body; use a new key for a new lead",
+                            field: "Idempotency-Key")
+                    }
+                    guard let lead = try await leads.get(earlier.lead, tenant: caller.tenantID, on: connection) else {
+                        throw DomainError.notFound("lead")
+                    }
+                    return (lead, try await templates.template(lead.templateKey, tenant: caller.tenantID, on: connection), true)
+                }
+                guard let template = try await templates.template(key, tenant: caller.tenantID, on: connection) else {
+                    throw DomainError.invalid("template", "names no workflow template '\(key)'")
+                }
+                var details = body.details
+                var expected = body.expectedCompletionAt
+                // A known type fills in its defaults (003); an unknown one is just a label.
+                if let typeKey = details.type, let type = try await types.get(typeKey, tenant: caller.tenantID, on: connection) {
+                    details = type.applyDefaults(to: details)
+                    if expected == nil, let days = type.estimatedCompletionDays { expected = now + Double(days) * 86_400 }
+                }
+                try await commands.requireTeam(details.team, caller: caller, on: connection)
+                let source = body.source ?? .api
+                guard source == .api || source == .manual else {
+                    throw DomainError.invalid("source", "must be manual or api; forms, imports and referrals have their own ways in")
+                }
+                let lead = try await leads.create(
+                    details, template: template, source: source, tenant: caller.tenantID, createdBy: caller.userID,
+                    listing: body.listingID, unit: body.assignedUnitID, expiresAt: body.expiresAt,
+                    expectedCompletionAt: expected, now: now, on: connection)
+                if let idempotencyKey {
+                    try await idempotencyKeys.record(
+                        idempotencyKey, user: caller.userID, requestSHA256: requestHash, lead: lead.id, tenant: caller.tenantID, now: now,
+                        on: connection)
+                }
+                return (lead, template, false)
             }
-            var details = body.details
-            var expected = body.expectedCompletionAt
-            // A known type fills in its defaults (003); an unknown one is just a label.
-            if let typeKey = details.type, let type = try await types.get(typeKey, tenant: caller.tenantID, on: connection) {
-                details = type.applyDefaults(to: details)
-                if expected == nil, let days = type.estimatedCompletionDays { expected = now + Double(days) * 86_400 }
-            }
-            try await commands.requireTeam(details.team, caller: caller, on: connection)
-            let source = body.source ?? .api
-            guard source == .api || source == .manual else {
-                throw DomainError.invalid("source", "must be manual or api; forms, imports and referrals have their own ways in")
-            }
-            let lead = try await leads.create(
-                details, template: template, source: source, tenant: caller.tenantID, createdBy: caller.userID,
-                listing: body.listingID, unit: body.assignedUnitID, expiresAt: body.expiresAt,
-                expectedCompletionAt: expected, now: now, on: connection)
-            return (lead, template)
         }
-        return Created(body: LeadResponse(lead, template: template, now: now))
+        let (lead, template, replayed): (Lead, WorkflowTemplate?, Bool)
+        do {
+            (lead, template, replayed) = try await attempt()
+        } catch let error as PSQLError where error.violates("idempotency_keys_pkey") {
+            // The same key's first request committed while this one ran: answer with its lead.
+            (lead, template, replayed) = try await attempt()
+        }
+        var response = try Created(body: LeadResponse(lead, template: template, now: now)).response(from: request, context: context)
+        if replayed { response.headers[.idempotentReplayed] = "true" }
+        return response
     }
 
     struct ImportResult: ResponseEncodable {
@@ -93,8 +128,8 @@ struct LeadController {
         }
         let dryRun = try request.boolQuery("dry_run") ?? false
         let key = request.uri.queryParameters.get("template") ?? TenantPolicy.defaultTemplateKey(for: caller.tenantKind)
-        let buffer = try await request.body.collect(upTo: context.maxUploadSize)
-        let rows = try LeadCSV.parse(String(buffer: buffer))
+        let buffer = try await request.collectBody(context: context)
+        let rows = try LeadCSV.parse(buffer)
         switch LeadImport.validate(header: rows.header, rows: rows.rows) {
         case .failure(let problems):
             throw APIError(
@@ -241,7 +276,7 @@ struct LeadController {
         try TenantPolicy.require(caller, .workLeads)
         let id = try context.id("id", of: Lead.self, "lead")
         guard let actionKey = context.parameters.get("action") else { throw DomainError.notFound("action") }
-        let body = try await request.decodeJSON(LeadActionRequest.self, context: context)
+        let body = try await request.decodeJSON(LeadActionRequest.self, context: context, emptyAs: "{}")
         let now = now()
         let actor = actor(caller)
         let (lead, template) = try await database.withTenant(caller.tenantID) { connection in

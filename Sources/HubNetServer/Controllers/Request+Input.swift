@@ -1,19 +1,69 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import HubNetCore
+import NIOCore
 
 extension Request {
     /// Decodes a JSON body within the context's size limit; a missing, non-JSON or malformed body is
-    /// a typed 4xx.
-    func decodeJSON<Value: Decodable>(_ type: Value.Type, context: AppRequestContext) async throws -> Value {
-        if let contentType = headers[.contentType]?.lowercased(), !contentType.contains("json") {
-            throw HTTPError(.unsupportedMediaType, message: "send the body as application/json")
+    /// a typed 4xx. `emptyAs` stands in for an empty body (an action without inputs posts nothing).
+    func decodeJSON<Value: Decodable>(_ type: Value.Type, context: AppRequestContext, emptyAs empty: String? = nil) async throws
+        -> Value
+    {
+        try await decodeJSONWithBody(type, context: context, emptyAs: empty).value
+    }
+
+    /// `decodeJSON`, also returning the body's bytes (for an idempotency key's request hash).
+    func decodeJSONWithBody<Value: Decodable>(_ type: Value.Type, context: AppRequestContext, emptyAs empty: String? = nil)
+        async throws -> (value: Value, body: ByteBuffer)
+    {
+        var buffer = try await collectBody(context: context)
+        if buffer.readableBytes == 0, let empty {
+            buffer = ByteBuffer(string: empty)
+        } else {
+            try requireJSONContentType()
         }
-        let buffer = try await body.collect(upTo: context.maxUploadSize)
         guard buffer.readableBytes > 0 else {
             throw APIError(status: .badRequest, code: "malformed_json", message: "the request body is empty")
         }
-        return try context.requestDecoder.decode(Value.self, from: buffer)
+        if let key = JSONDuplicateKeys.first(in: buffer.readableBytesView) {
+            throw APIError(
+                status: .badRequest, code: "duplicate_key", message: "\(key): appears twice in one object; send each key once",
+                field: key)
+        }
+        return (try context.requestDecoder.decode(Value.self, from: buffer), buffer)
+    }
+
+    /// The body, at most `context.maxUploadSize` bytes whether announced or chunked (413 otherwise).
+    func collectBody(context: AppRequestContext) async throws -> ByteBuffer {
+        do {
+            return try await body.collect(upTo: context.maxUploadSize)
+        } catch is NIOTooManyBytesError {
+            throw HTTPError(.contentTooLarge)
+        }
+    }
+
+    /// `application/json` or a `+json` type, with optional parameters; anything else (or none) is 415.
+    func requireJSONContentType() throws {
+        guard let contentType = headers[.contentType] else {
+            throw HTTPError(.unsupportedMediaType, message: "send the body with Content-Type: application/json")
+        }
+        let mediaType = contentType.split(separator: ";", maxSplits: 1).first.map {
+            $0.trimmingCharacters(in: .whitespaces).lowercased()
+        } ?? ""
+        let parts = mediaType.split(separator: "/", omittingEmptySubsequences: false)
+        guard mediaType == "application/json" || (parts.count == 2 && parts[0] == "application" && parts[1].hasSuffix("+json")) else {
+            throw HTTPError(.unsupportedMediaType, message: "send the body as application/json, not \(mediaType)")
+        }
+    }
+
+    /// The `Idempotency-Key` header: 1 to 255 visible ASCII characters, or absent.
+    func idempotencyKey() throws(DomainError) -> String? {
+        guard let value = headers[.idempotencyKey] else { return nil }
+        guard (1...255).contains(value.utf8.count), value.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else {
+            throw .invalid("Idempotency-Key", "must be 1 to 255 visible ASCII characters (a UUID is a good key)")
+        }
+        return value
     }
 
     /// The page a list request asks for: `limit` and `cursor` query parameters.
@@ -63,4 +113,9 @@ struct NoContent: ResponseGenerator {
     func response(from request: Request, context: some RequestContext) throws -> Response {
         Response(status: .noContent)
     }
+}
+
+extension HTTPField.Name {
+    static let idempotencyKey = HTTPField.Name("Idempotency-Key")!
+    static let idempotentReplayed = HTTPField.Name("Idempotent-Replayed")!
 }

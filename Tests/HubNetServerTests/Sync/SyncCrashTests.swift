@@ -11,64 +11,6 @@ import Testing
 import Glibc
 #endif
 
-/// A `hubnet serve` process of the built binary, killed and restarted by the test.
-final class ServerProcess {
-    let pid: pid_t
-
-    init(environment: [String: String]) throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent()
-        let binary = root.appendingPathComponent(".build/debug/hubnet").path
-        guard FileManager.default.isExecutableFile(atPath: binary) else {
-            throw NSError(domain: "test", code: 1, userInfo: [NSLocalizedDescriptionKey: "build the hubnet binary first: \(binary)"])
-        }
-        var env = ProcessInfo.processInfo.environment
-        for (key, value) in environment { env[key] = value }
-        let arguments = [binary, "serve"]
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
-        var cArguments = arguments.map { strdup($0) } + [nil]
-        var cEnvironment = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer {
-            cArguments.forEach { free($0) }
-            cEnvironment.forEach { free($0) }
-        }
-        var pid: pid_t = 0
-        let result = posix_spawn(&pid, binary, &actions, nil, &cArguments, &cEnvironment)
-        guard result == 0 else { throw NSError(domain: "posix_spawn", code: Int(result)) }
-        self.pid = pid
-    }
-
-    func kill9() {
-        _ = Glibc.kill(pid, SIGKILL)
-        var status: Int32 = 0
-        _ = waitpid(pid, &status, 0)
-    }
-
-    func stop() {
-        _ = Glibc.kill(pid, SIGTERM)
-        var status: Int32 = 0
-        _ = waitpid(pid, &status, 0)
-    }
-
-    /// A port nobody listens on now.
-    static func freePort() -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
-}
-
 @Suite("Sync crash safety")
 struct SyncCrashTests {
     @Test("6 crash safety: the server killed with SIGKILL while devices push loses no mutation and applies none twice")

@@ -1,0 +1,142 @@
+/// Finds a key that appears twice in one JSON object.
+///
+/// Foundation's `JSONDecoder` keeps one of two equal keys silently (`{"roles":["viewer"],
+/// "roles":["admin"]}` stores viewer), so a body that says two things is refused before decoding.
+/// The scan is a single pass over the bytes with an explicit stack (no recursion, so depth cannot
+/// exhaust the stack); keys are compared after their escapes are decoded. Input that is not JSON is
+/// left for the decoder to refuse.
+public enum JSONDuplicateKeys {
+    /// The path of the first repeated key (`admin.email`, `mutations[2].name`), or `nil`.
+    public static func first(in bytes: some Collection<UInt8>) -> String? {
+        var scanner = Scanner(Array(bytes))
+        return scanner.run()
+    }
+
+    private enum Container {
+        case object(keys: Set<[UInt8]>, path: String, current: String?)
+        case array(path: String, index: Int)
+    }
+
+    private struct Scanner {
+        let bytes: [UInt8]
+        var index = 0
+        var stack: [Container] = []
+
+        init(_ bytes: [UInt8]) { self.bytes = bytes }
+
+        /// The path of the value about to be read, from the innermost container.
+        var valuePath: String {
+            switch stack.last {
+            case .object(_, let path, let current?): return path.isEmpty ? current : "\(path).\(current)"
+            case .object(_, let path, nil): return path
+            case .array(let path, let index): return "\(path)[\(index)]"
+            case nil: return ""
+            }
+        }
+
+        mutating func run() -> String? {
+            while index < bytes.count {
+                let byte = bytes[index]
+                switch byte {
+                case UInt8(ascii: "{"):
+                    stack.append(.object(keys: [], path: valuePath, current: nil))
+                    index += 1
+                    // A key follows (or the object ends).
+                    if let duplicate = readKeyIfAny() { return duplicate }
+                case UInt8(ascii: "["):
+                    stack.append(.array(path: valuePath, index: 0))
+                    index += 1
+                case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                    if !stack.isEmpty { stack.removeLast() }
+                    index += 1
+                case UInt8(ascii: ","):
+                    index += 1
+                    switch stack.last {
+                    case .object:
+                        if let duplicate = readKeyIfAny() { return duplicate }
+                    case .array(let path, let position):
+                        stack[stack.count - 1] = .array(path: path, index: position + 1)
+                    case nil: break
+                    }
+                case UInt8(ascii: "\""):
+                    // A string value: skip it.
+                    guard readString() != nil else { return nil }
+                default:
+                    index += 1
+                }
+            }
+            return nil
+        }
+
+        /// After `{` or `,` in an object: reads `"key"` and its colon, records the key, and returns
+        /// the path when the object already had it.
+        mutating func readKeyIfAny() -> String? {
+            skipWhitespace()
+            guard index < bytes.count, bytes[index] == UInt8(ascii: "\""),
+                case .object(var keys, let path, _) = stack.last
+            else { return nil }
+            guard let key = readString() else { return nil }
+            let name = String(decoding: key, as: UTF8.self)
+            if !keys.insert(key).inserted { return path.isEmpty ? name : "\(path).\(name)" }
+            stack[stack.count - 1] = .object(keys: keys, path: path, current: name)
+            skipWhitespace()
+            if index < bytes.count, bytes[index] == UInt8(ascii: ":") { index += 1 }
+            return nil
+        }
+
+        /// Four hex digits after `\\u`.
+        mutating func readHex() -> UInt16? {
+            guard index + 4 <= bytes.count, let unit = UInt16(String(decoding: bytes[index..<index + 4], as: UTF8.self), radix: 16)
+            else { return nil }
+            index += 4
+            return unit
+        }
+
+        mutating func skipWhitespace() {
+            while index < bytes.count, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[index]) { index += 1 }
+        }
+
+        /// Reads a string starting at its opening quote; returns its bytes with escapes decoded, or
+        /// `nil` when the input ends first.
+        mutating func readString() -> [UInt8]? {
+            index += 1
+            var value: [UInt8] = []
+            while index < bytes.count {
+                let byte = bytes[index]
+                if byte == UInt8(ascii: "\"") {
+                    index += 1
+                    return value
+                }
+                if byte == UInt8(ascii: "\\") {
+                    guard index + 1 < bytes.count else { return nil }
+                    let escaped = bytes[index + 1]
+                    index += 2
+                    switch escaped {
+                    case UInt8(ascii: "b"): value.append(0x08)
+                    case UInt8(ascii: "f"): value.append(0x0C)
+                    case UInt8(ascii: "n"): value.append(0x0A)
+                    case UInt8(ascii: "r"): value.append(0x0D)
+                    case UInt8(ascii: "t"): value.append(0x09)
+                    case UInt8(ascii: "u"):
+                        guard let unit = readHex() else { return nil }
+                        var units = [unit]
+                        // A surrogate pair spelled as two escapes is one character.
+                        if (0xD800...0xDBFF).contains(unit), index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"),
+                            bytes[index + 1] == UInt8(ascii: "u")
+                        {
+                            index += 2
+                            guard let low = readHex() else { return nil }
+                            units.append(low)
+                        }
+                        value.append(contentsOf: Array(String(decoding: units, as: UTF16.self).utf8))
+                    default: value.append(escaped)
+                    }
+                    continue
+                }
+                value.append(byte)
+                index += 1
+            }
+            return nil
+        }
+    }
+}

@@ -1,0 +1,93 @@
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A `hubnet` process of the built binary (by default `hubnet serve`), killed, stopped and
+/// restarted by the test. Its standard error goes to `logFile` for the test to read on failure.
+final class ServerProcess {
+    let pid: pid_t
+    let logFile: String
+
+    /// The binary the test command built (`swift build --build-tests` builds it beside the tests).
+    static var binary: String {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        return root.appendingPathComponent(".build/debug/hubnet").path
+    }
+
+    init(environment: [String: String], arguments: [String] = ["serve"]) throws {
+        let binary = Self.binary
+        guard FileManager.default.isExecutableFile(atPath: binary) else {
+            throw NSError(domain: "test", code: 1, userInfo: [NSLocalizedDescriptionKey: "build the hubnet binary first: \(binary)"])
+        }
+        logFile = NSTemporaryDirectory() + "hubnet-test-\(UUID().uuidString.prefix(8)).log"
+        var env = ProcessInfo.processInfo.environment
+        for (key, value) in environment { env[key] = value }
+        let arguments = [binary] + arguments
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 2, logFile, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        var cArguments = arguments.map { strdup($0) } + [nil]
+        var cEnvironment = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            cArguments.forEach { free($0) }
+            cEnvironment.forEach { free($0) }
+        }
+        var pid: pid_t = 0
+        let result = posix_spawn(&pid, binary, &actions, nil, &cArguments, &cEnvironment)
+        guard result == 0 else { throw NSError(domain: "posix_spawn", code: Int(result)) }
+        self.pid = pid
+    }
+
+    private var exitStatus: Int32?
+
+    /// Whether the process is still running (reaps it once it has exited).
+    var isAlive: Bool {
+        guard exitStatus == nil else { return false }
+        var status: Int32 = 0
+        if waitpid(pid, &status, WNOHANG) == pid {
+            exitStatus = status
+            return false
+        }
+        return true
+    }
+
+    /// What the process wrote to standard error so far.
+    var log: String { (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? "" }
+
+    func kill9() {
+        guard isAlive else { return }
+        _ = Glibc.kill(pid, SIGKILL)
+        var status: Int32 = 0
+        _ = waitpid(pid, &status, 0)
+        exitStatus = status
+    }
+
+    func stop() {
+        guard isAlive else { return }
+        _ = Glibc.kill(pid, SIGTERM)
+        var status: Int32 = 0
+        _ = waitpid(pid, &status, 0)
+        exitStatus = status
+    }
+
+    /// A port nobody listens on now.
+    static func freePort() -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+}
