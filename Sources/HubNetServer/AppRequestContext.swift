@@ -51,9 +51,31 @@ extension JSONDecoder {
     static var hubnet: JSONDecoder {
         let decoder = JSONDecoder()
         decoder.keyDecodingStrategy = .convertFromSnakeCase
-        decoder.dateDecodingStrategy = .iso8601
+        decoder.dateDecodingStrategy = .custom(decodeHubNetDate)
         return decoder
     }
+
+    /// For types that name their snake_case keys themselves (the shared wire types of the core).
+    static let wire: JSONDecoder = {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .custom(decodeHubNetDate)
+        return decoder
+    }()
+}
+
+/// An ISO 8601 date-time (with or without fractional seconds) within the years 1 to 9999; anything
+/// else is a decoding error naming the field.
+@Sendable func decodeHubNetDate(_ decoder: any Decoder) throws -> Date {
+    let container = try decoder.singleValueContainer()
+    let text = try container.decode(String.self)
+    let date =
+        (try? Date(text, strategy: Date.ISO8601FormatStyle()))
+        ?? (try? Date(text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true)))
+    guard let date, Timestamp.validDates.contains(date) else {
+        throw DecodingError.dataCorruptedError(
+            in: container, debugDescription: "must be an ISO 8601 date-time such as 2026-05-01T09:00:00Z")
+    }
+    return date
 }
 
 extension JSONEncoder {

@@ -26,7 +26,7 @@ public func buildApplication(
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "hubnet"),
         services: [
             client, SyncListener(client: client, notifier: notifier, logger: logger),
-            DatabaseMonitor(database: database, interval: .seconds(1)),
+            DatabaseMonitor(database: database, configuration: try databaseURL.connectionConfiguration(), interval: .seconds(1)),
         ]
             + (configuration.timerInterval.map {
                 [LeadTimerService(database: database, now: configuration.now, interval: $0)] as [any Service]
@@ -106,7 +106,7 @@ public func buildRouter(
     ).addRoutes(to: authenticated)
     let sync = PostgresSyncRepository(logger: logger)
     SyncController(
-        push: SyncPush(database: database, sync: sync, commands: commands), pull: SyncPull(database: database, sync: sync),
+        push: SyncPush(database: database, sync: sync, commands: commands, maximumAttempts: configuration.syncMaximumAttempts), pull: SyncPull(database: database, sync: sync),
         sync: sync, database: database, notifier: notifier, heartbeat: configuration.liveHeartbeat, now: configuration.now
     ).addRoutes(to: authenticated)
     ReferralController(

@@ -34,8 +34,12 @@ public struct ServerConfiguration: Sendable {
     /// How often the outbox is delivered; `nil` runs no delivery service in this process. Default one second.
     public var deliveryInterval: Duration? = .seconds(1)
     /// `HUBNET_DB_WAIT_MS` and `HUBNET_DB_STATEMENT_TIMEOUT_MS`: how long a request waits for a
-    /// database connection (2 s) and how long one statement may run (30 s) before it answers 503.
+    /// database connection while the database is up (10 s; while it is down, not at all) and how
+    /// long one statement may run (30 s) before it answers 503.
     public var databaseLimits = DatabaseLimits()
+    /// `HUBNET_SYNC_MAX_ATTEMPTS`: how many pushes in a row may fail on one mutation (a defect, not a
+    /// refusal by the rules) before it is rejected with `failed_repeatedly`. Default 3.
+    public var syncMaximumAttempts = 3
     /// How often the live sync channel sends a heartbeat; a connection lasts 20 of them.
     public var liveHeartbeat: Duration = .seconds(15)
     /// When failed deliveries are tried again.
@@ -94,8 +98,9 @@ public struct ServerConfiguration: Sendable {
             databasePoolSize: try int("HUBNET_DB_POOL_SIZE", default: 20, range: 1...500)
         )
         self.leadFormSubmissionsPerMinute = leadFormRate
+        self.syncMaximumAttempts = try int("HUBNET_SYNC_MAX_ATTEMPTS", default: 3, range: 1...100)
         self.databaseLimits = DatabaseLimits(
-            connectionWait: .milliseconds(try int("HUBNET_DB_WAIT_MS", default: 2_000, range: 50...600_000)),
+            connectionWait: .milliseconds(try int("HUBNET_DB_WAIT_MS", default: 10_000, range: 50...600_000)),
             statementTimeout: .milliseconds(try int("HUBNET_DB_STATEMENT_TIMEOUT_MS", default: 30_000, range: 100...86_400_000)))
         self.trustForwardedFor = trustProxy
         self.timerInterval = timerMilliseconds == 0 ? nil : .milliseconds(timerMilliseconds)

@@ -113,10 +113,48 @@ public final class LocalStore: Sendable {
 
     // MARK: Pending mutations
 
+    /// The queued mutations this SDK can read, in order (see `pendingRows` for all of them).
     func pending() throws -> [Mutation] {
+        try pendingRows().compactMap { try? Self.decoder.decode(Mutation.self, from: $0.json) }
+    }
+
+    /// Every queued mutation as stored: its id and its wire JSON, which is pushed as it is, so a
+    /// mutation this build cannot read (queued by another app version) still reaches the server and
+    /// gets its answer (`unsupported`) instead of blocking the queue.
+    func pendingRows() throws -> [(id: Int64, json: Data)] {
         try queue.read { db in
-            try Data.fetchAll(db, sql: "SELECT json FROM pending ORDER BY id").map { try Self.decoder.decode(Mutation.self, from: $0) }
+            try Row.fetchAll(db, sql: "SELECT id, json FROM pending ORDER BY id").map { (id: $0["id"], json: $0["json"]) }
         }
+    }
+
+    /// Deletes everything this device held (records, queue, cursor, identity), keeping only the
+    /// numbering of its mutations and why it stopped.
+    func wipe(stop: SyncStop) throws {
+        try queue.write { db in
+            try db.execute(sql: "DELETE FROM records")
+            try db.execute(sql: "DELETE FROM pending")
+            try db.execute(sql: "DELETE FROM templates")
+            try db.execute(sql: "DELETE FROM meta WHERE key <> 'last_mutation_id'")
+            let json = String(decoding: try JSONEncoder().encode(StopRecord(stop)), as: UTF8.self)
+            try setMeta("stopped", json, in: db)
+        }
+    }
+
+    /// Why this device stopped syncing, if it has.
+    func stopped() throws -> SyncStop? {
+        try meta("stopped").map { try JSONDecoder().decode(StopRecord.self, from: Data($0.utf8)).stop }
+    }
+
+    private struct StopRecord: Codable {
+        var code: String
+        var message: String
+        var lastMutationId: Int64
+        init(_ stop: SyncStop) {
+            code = stop.code
+            message = stop.message
+            lastMutationId = stop.lastMutationId
+        }
+        var stop: SyncStop { SyncStop(code: code, message: message, lastMutationId: lastMutationId) }
     }
 
     /// Appends a mutation, numbered after the last one this device ever made.

@@ -68,10 +68,9 @@ public actor SyncClient {
     public func notes(of lead: Lead.ID) throws -> [SyncNote] {
         var notes = try store.records(.note, as: SyncNote.self, lead: lead.rawValue)
         let known = Set(notes.map(\.id))
-        for mutation in try store.pending() where mutation.name == .noteAdd && mutation.leadId == lead {
-            guard let id = mutation.recordId, !known.contains(LeadNote.ID(id)), let me = identity?.id else { continue }
-            notes.append(
-                SyncNote(id: LeadNote.ID(id), leadId: lead, authorId: me, body: mutation.body ?? "", createdAt: mutation.actedAt ?? 0))
+        for mutation in try store.pending() where mutation.leadId == lead {
+            guard case .addNote(let id, let body) = mutation.intent, !known.contains(id), let me = identity?.id else { continue }
+            notes.append(SyncNote(id: id, leadId: lead, authorId: me, body: body, createdAt: mutation.actedAt ?? 0))
         }
         return notes
     }
@@ -104,11 +103,12 @@ public actor SyncClient {
 
     /// Takes a workflow action; refused here, with the engine's reason, when it is not available now.
     @discardableResult
-    public func act(_ action: String, on lead: Lead.ID, _ arguments: Mutation.ActionArguments = .init()) throws -> Mutation {
+    public func act(_ action: String, on lead: Lead.ID, _ arguments: ActionArguments = .init()) throws -> Mutation {
         let now = clock()
         guard let current = try self.lead(lead) else { throw DomainError.notFound("lead") }
-        _ = try decide(action, on: current, arguments, at: now)
-        return try store.enqueue { Mutation(id: $0, name: .leadAction, leadId: lead, actedAt: now.micros, action: action, arguments: arguments) }
+        let intent = LeadAction(action, arguments)
+        _ = try decide(intent, on: current, at: now)
+        return try store.enqueue { Mutation(id: $0, leadId: lead, actedAt: now.micros, intent: .act(intent)) }
     }
 
     /// Edits fields of a lead, each against the value shown now.
@@ -121,48 +121,76 @@ public actor SyncClient {
         var details = current.details
         for change in changes { try change.field.set(change.to, in: &details) }
         return try store.enqueue {
-            Mutation(id: $0, name: .leadUpdate, leadId: lead, actedAt: self.clock().micros, baseVersion: current.version, changes: changes)
+            Mutation(
+                id: $0, leadId: lead, actedAt: self.clock().micros,
+                intent: .update(LeadUpdate(baseVersion: current.version, changes: changes)))
         }
     }
 
     @discardableResult
     public func addNote(_ body: String, to lead: Lead.ID) throws -> LeadNote.ID {
         guard try self.lead(lead) != nil else { throw DomainError.notFound("lead") }
-        let id = UUID()
-        _ = try store.enqueue { Mutation(id: $0, name: .noteAdd, leadId: lead, actedAt: self.clock().micros, recordId: id, body: body) }
-        return LeadNote.ID(id)
+        let id = LeadNote.ID()
+        _ = try store.enqueue { Mutation(id: $0, leadId: lead, actedAt: self.clock().micros, intent: .addNote(id: id, body: body)) }
+        return id
     }
 
     @discardableResult
-    public func scheduleActivity(_ kind: String, title: String, dueAt: Date?, on lead: Lead.ID) throws -> LeadActivity.ID {
+    public func scheduleActivity(_ kind: LeadActivity.Kind, title: String, dueAt: Date?, on lead: Lead.ID) throws -> LeadActivity.ID {
         guard try self.lead(lead) != nil else { throw DomainError.notFound("lead") }
-        let id = UUID()
-        _ = try store.enqueue {
-            Mutation(
-                id: $0, name: .activitySchedule, leadId: lead, actedAt: self.clock().micros, recordId: id, kind: kind, title: title,
-                dueAt: dueAt?.micros)
-        }
-        return LeadActivity.ID(id)
+        let schedule = ActivitySchedule(kind: kind, title: title, dueAt: dueAt)
+        _ = try store.enqueue { Mutation(id: $0, leadId: lead, actedAt: self.clock().micros, intent: .scheduleActivity(schedule)) }
+        return schedule.id
     }
 
     public func closeActivity(_ id: LeadActivity.ID, of lead: Lead.ID, completed: Bool) throws {
         _ = try store.enqueue {
             Mutation(
-                id: $0, name: completed ? .activityComplete : .activityCancel, leadId: lead, actedAt: self.clock().micros,
-                recordId: id.rawValue)
+                id: $0, leadId: lead, actedAt: self.clock().micros, intent: completed ? .completeActivity(id) : .cancelActivity(id))
         }
     }
 
     // MARK: Syncing
 
     /// Sends the pending mutations, then pulls until caught up; re-syncs from a snapshot when told to.
+    ///
+    /// When the server says the device is revoked or its user deactivated, the device wipes its local
+    /// data, reports every mutation still queued as rejected with that code (the ones the server had
+    /// applied as applied), and from then on `sync()` throws the `SyncStop`.
     public func sync() async throws -> SyncReport {
+        if let stop = try store.stopped() { throw stop }
         var report = SyncReport()
-        try await prepare()
-        if try store.meta("cursor") == nil { try await resetFromSnapshot(nil, report: &report) }
-        try await push(&report)
-        try await pull(&report)
+        do {
+            try await prepare()
+            if try store.meta("cursor") == nil { try await resetFromSnapshot(nil, report: &report) }
+            try await push(&report)
+            try await pull(&report)
+        } catch let error as SyncServerError where Self.stopCodes.contains(error.code ?? "") {
+            try stop(error, report: &report)
+        }
         return report
+    }
+
+    /// The answers after which a device must stop and wipe.
+    static let stopCodes: Set<String> = ["device_revoked", "user_deactivated"]
+
+    private func stop(_ error: SyncServerError, report: inout SyncReport) throws {
+        let last = error.envelope?.lastMutationId ?? 0
+        let stop = SyncStop(code: error.code ?? "device_revoked", message: error.message ?? "", lastMutationId: last)
+        for row in try store.pendingRows() {
+            let mutation = try? LocalStore.decoder.decode(Mutation.self, from: row.json)
+            if row.id <= last {
+                report.pushed += 1
+                report.applied += 1
+            } else {
+                report.rejections.append(
+                    .init(mutationID: row.id, mutation: mutation, code: stop.code, reason: "the device was stopped: \(stop.message)"))
+            }
+        }
+        try store.wipe(stop: stop)
+        identity = nil
+        templateCache = [:]
+        report.stopped = stop
     }
 
     /// Loads who the device's user is and the tenant's workflow templates, once.
@@ -189,10 +217,17 @@ public actor SyncClient {
 
     private func push(_ report: inout SyncReport) async throws {
         while true {
-            let batch = Array(try store.pending().prefix(batchSize))
+            let batch = Array(try store.pendingRows().prefix(batchSize))
             guard !batch.isEmpty else { return }
-            let answer: PushResponse = try await send("POST", "/v1/sync/push", PushRequest(mutations: batch))
-            let byID = Dictionary(batch.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+            // The queued JSON goes out as it was stored.
+            var body = Data(#"{"mutations":["#.utf8)
+            for (index, row) in batch.enumerated() {
+                if index > 0 { body.append(UInt8(ascii: ",")) }
+                body.append(row.json)
+            }
+            body.append(contentsOf: Array("]}".utf8))
+            let answer: PushResponse = try await exchange("POST", "/v1/sync/push", body)
+            let byID = Dictionary(batch.map { ($0.id, $0.json) }, uniquingKeysWith: { first, _ in first })
             let answered = answer.results.map(\.id)
             try await store.queue.write { db in
                 for id in answered {
@@ -200,14 +235,20 @@ public actor SyncClient {
                 }
             }
             for outcome in answer.results {
-                guard let mutation = byID[outcome.id] else { continue }
+                guard let json = byID[outcome.id] else { continue }
+                let mutation = try? LocalStore.decoder.decode(Mutation.self, from: json)
                 report.pushed += 1
                 switch outcome.outcome {
-                case .applied:
+                case .applied, .appliedWithConflicts:
                     report.applied += 1
-                    report.conflicts += outcome.conflicts.map { SyncReport.Conflict(mutation: mutation, conflict: $0) }
+                    if let mutation {
+                        report.conflicts += outcome.conflicts.map { SyncReport.Conflict(mutation: mutation, conflict: $0) }
+                    }
                 case .rejected:
-                    report.rejections.append(.init(mutation: mutation, code: outcome.code ?? "rejected", reason: outcome.reason ?? ""))
+                    report.rejections.append(
+                        .init(
+                            mutationID: outcome.id, mutation: mutation, code: outcome.code ?? "rejected", reason: outcome.reason ?? "",
+                            field: outcome.field))
                 }
             }
             if answer.results.isEmpty { return }
@@ -276,14 +317,12 @@ public actor SyncClient {
     private func view(_ lead: SyncLead, pending: [Mutation]) throws -> SyncLead {
         var lead = lead
         for mutation in pending where mutation.leadId == lead.id {
-            switch mutation.name {
-            case .leadAction:
-                guard let action = mutation.action,
-                    let state = try? decide(action, on: lead, mutation.arguments ?? .init(), at: Date(micros: mutation.actedAt ?? 0))
-                else { continue }
+            switch mutation.intent {
+            case .act(let action):
+                guard let state = try? decide(action, on: lead, at: Date(micros: mutation.actedAt ?? 0)) else { continue }
                 lead.apply(state)
-            case .leadUpdate:
-                guard let merged = try? LeadFieldMerge.merge(mutation.changes ?? [], into: lead.details) else { continue }
+            case .update(let update):
+                guard let merged = try? LeadFieldMerge.merge(update, into: lead.details, currentVersion: lead.version) else { continue }
                 lead.details = merged.details
             default: continue
             }
@@ -294,15 +333,14 @@ public actor SyncClient {
     private func activities(of lead: Lead.ID, pending: [Mutation]) throws -> [SyncActivity] {
         var activities = try store.records(.activity, as: SyncActivity.self, lead: lead.rawValue)
         for mutation in pending where mutation.leadId == lead {
-            guard let id = mutation.recordId else { continue }
-            switch mutation.name {
-            case .activitySchedule where !activities.contains { $0.id.rawValue == id }:
+            switch mutation.intent {
+            case .scheduleActivity(let schedule) where !activities.contains { $0.id == schedule.id }:
                 activities.append(
                     SyncActivity(
-                        id: LeadActivity.ID(id), leadId: lead, kind: mutation.kind ?? "task", title: mutation.title ?? "", dueAt: mutation.dueAt,
+                        id: schedule.id, leadId: lead, kind: schedule.kind.rawValue, title: schedule.title, dueAt: schedule.dueAt?.micros,
                         state: "open", createdBy: identity?.id ?? User.ID(), createdAt: mutation.actedAt ?? 0))
-            case .activityComplete, .activityCancel:
-                if let index = activities.firstIndex(where: { $0.id.rawValue == id && $0.state == "open" }) {
+            case .completeActivity(let id), .cancelActivity(let id):
+                if let index = activities.firstIndex(where: { $0.id == id && $0.state == "open" }) {
                     activities[index].state = mutation.name == .activityComplete ? "completed" : "cancelled"
                     activities[index].closedAt = mutation.actedAt
                 }
@@ -313,21 +351,15 @@ public actor SyncClient {
     }
 
     /// The engine's decision for an action on the lead as this device shows it.
-    private func decide(_ action: String, on lead: SyncLead, _ arguments: Mutation.ActionArguments, at now: Date) throws -> LeadState {
+    private func decide(_ action: LeadAction, on lead: SyncLead, at now: Date) throws -> LeadState {
         guard let identity, let template = templateCache[lead.templateKey] else {
             throw DomainError.conflict("not_prepared", "sync once before acting offline")
         }
         let open = try activities(of: lead.id, pending: []).filter { $0.state == "open" }.count
-        var input = ActionInput(reason: arguments.reason, status: arguments.status, opportunity: arguments.createOpportunity == true)
-        if arguments.listingId != nil { input.referralKind = .listing }
-        if let advisor = arguments.advisorId {
-            input.referralKind = .advisor
-            input.assigneeID = advisor
-        }
-        if let assignee = arguments.assigneeId { input.assigneeID = assignee }
         let actor = WorkflowActor(userID: identity.id, roles: Set(identity.roles.compactMap(Role.init(rawValue:))), side: .owner)
         return try WorkflowEngine.decide(
-            template, lead: lead.state(openActivities: open, unitMembers: nil), actor: actor, action: action, input: input, now: now
+            template, lead: lead.state(openActivities: open, unitMembers: nil), actor: actor, action: action.action,
+            input: action.arguments.input, now: now
         ).state
     }
 
@@ -340,14 +372,10 @@ public actor SyncClient {
     /// Pull and snapshot answers name their snake_case keys: no key strategy, much faster.
     private static let recordDecoder = JSONDecoder()
 
-    private func send<Body: Encodable, Answer: Decodable>(_ method: String, _ path: String, _ body: Body) async throws -> Answer {
-        try await exchange(method, path, try Self.encoder.encode(body))
-    }
-
     private func exchange<Answer: Decodable>(_ method: String, _ path: String, _ body: Data?) async throws -> Answer {
         let (status, data) = try await transport.send(method, path, body: body)
         guard (200..<300).contains(status) else { throw SyncServerError(status: status, body: data) }
-        if Answer.self == PullResponse.self || Answer.self == SnapshotResponse.self {
+        if Answer.self == PullResponse.self || Answer.self == SnapshotResponse.self || Answer.self == PushResponse.self {
             return try Self.recordDecoder.decode(Answer.self, from: data)
         }
         return try Self.decoder.decode(Answer.self, from: data)

@@ -6,9 +6,15 @@ import HubNetCore
 public struct SyncReport: Sendable, Equatable {
     /// A mutation the server refused for good; its local effect has disappeared.
     public struct Rejection: Sendable, Equatable {
-        public var mutation: Mutation
+        public var mutationID: Int64
+        /// The queued mutation, when this SDK can read it (one queued by another app version may not be).
+        public var mutation: Mutation?
+        /// `unsupported`, `invalid_value`, `not_visible`, `failed_repeatedly`, a rule's code, or
+        /// `device_revoked` / `user_deactivated` when the device was stopped with it still queued.
         public var code: String
         public var reason: String
+        /// The value at fault, for `invalid_value`.
+        public var field: String?
     }
 
     /// A field edit that lost to a value already on the server; `conflict.yours` is the lost value.
@@ -27,6 +33,25 @@ public struct SyncReport: Sendable, Equatable {
     /// Leads removed because they left the user's view or were deleted.
     public var dropped: [UUID] = []
     public var resets: [SyncResetReason] = []
+    /// Set when the server stopped this device for good: its local data was wiped, every mutation
+    /// still queued is in `rejections` with the same code, and `sync()` refuses from now on.
+    public var stopped: SyncStop?
 
     public init() {}
+}
+
+/// Why a device may sync no more: `device_revoked` (an admin revoked it) or `user_deactivated`.
+public struct SyncStop: Error, Sendable, Equatable, CustomStringConvertible {
+    public var code: String
+    public var message: String
+    /// The last of this device's mutations the server applied; the ones after it never will be.
+    public var lastMutationId: Int64
+
+    public init(code: String, message: String, lastMutationId: Int64) {
+        self.code = code
+        self.message = message
+        self.lastMutationId = lastMutationId
+    }
+
+    public var description: String { "\(code): \(message)" }
 }

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import HubNetCore
 import NIOCore
 
 /// How the SDK reaches the server: one authenticated JSON request at a time.
@@ -41,23 +42,21 @@ public struct SyncServerError: Error, Sendable, CustomStringConvertible {
     public var status: Int
     public var code: String?
     public var message: String?
+    /// The whole error body, when it was one (`last_mutation_id`, `wipe`, `field`).
+    public var envelope: ErrorEnvelope.Detail?
+    /// `Retry-After`, in seconds, when the server said when to come back.
+    public var retryAfter: Int?
 
     /// Worth retrying later: the server or the network failed, not the request.
     public var isTransient: Bool { status >= 500 || status == 429 }
 
     public var description: String { "HTTP \(status) \(code ?? ""): \(message ?? "")" }
 
-    public init(status: Int, body: Data) {
+    public init(status: Int, body: Data, retryAfter: Int? = nil) {
         self.status = status
-        struct Body: Decodable {
-            struct Inner: Decodable {
-                var code: String
-                var message: String
-            }
-            var error: Inner
-        }
-        let decoded = try? JSONDecoder().decode(Body.self, from: body)
-        self.code = decoded?.error.code
-        self.message = decoded?.error.message
+        self.envelope = try? JSONDecoder().decode(ErrorEnvelope.self, from: body).error
+        self.code = envelope?.code
+        self.message = envelope?.message
+        self.retryAfter = retryAfter
     }
 }

@@ -38,7 +38,9 @@ struct VisibilityMatrixTests {
                 .sourcingUser: sourcing.users[0].token, .unrelated: unrelated.admin.token, .anonymous: nil,
             ]
             typealias Row = (HTTPRequest.Method, String, String?, [Party: Int])
-            let seen: [Party: Int] = [.targetModerator: 200, .targetAdvisor: 200, .sourceModerator: 404, .sourcingUser: 404, .unrelated: 404, .anonymous: 401]
+            // The target's advisor is not on this lead (not assigned, not on its team or unit): it is
+            // outside their view, so it answers as missing to them as to everyone outside the hub.
+            let seen: [Party: Int] = [.targetModerator: 200, .targetAdvisor: 404, .sourceModerator: 404, .sourcingUser: 404, .unrelated: 404, .anonymous: 401]
             let rows: [Row] = [
                 (.get, "/v1/leads/\(targetLead)", nil, seen),
                 (.get, "/v1/leads/\(targetLead)/history", nil, seen),
@@ -48,8 +50,7 @@ struct VisibilityMatrixTests {
                 (.get, "/v1/leads/\(targetLead)/related", nil, seen),
                 (.post, "/v1/leads/\(targetLead)/notes", #"{"body":"n"}"#, seen.mapValues { $0 == 200 ? 201 : $0 }),
                 (.patch, "/v1/leads/\(targetLead)", #"{"request":"r"}"#, seen),
-                // Advisors may not accept in hub moderation; everyone outside the hub does not see it.
-                (.post, "/v1/leads/\(targetLead)/actions/accept", "{}", seen.merging([.targetAdvisor: 403, .targetModerator: 200]) { $1 }),
+                (.post, "/v1/leads/\(targetLead)/actions/accept", "{}", seen),
                 (.get, "/v1/referrals/\(referral)", nil, [.targetModerator: 404, .targetAdvisor: 404, .sourceModerator: 200, .sourcingUser: 404, .unrelated: 404, .anonymous: 401]),
                 (.get, "/v1/referrals/\(referral)/history", nil, [.targetModerator: 404, .targetAdvisor: 404, .sourceModerator: 200, .sourcingUser: 404, .unrelated: 404, .anonymous: 401]),
                 (.post, "/v1/referrals/\(referral)/actions/accept", "{}", [.targetModerator: 404, .targetAdvisor: 404, .sourceModerator: 403, .sourcingUser: 404, .unrelated: 404, .anonymous: 401]),

@@ -39,6 +39,18 @@ public struct Lead: Sendable, Equatable {
     }
 }
 
+extension Lead {
+    /// The users who see this lead through their own work: its team, its assignee, its creator and
+    /// the members of its unit (besides the tenant-wide roles of `VisibilityPolicy.seesWholeTenant`).
+    public var audience: Set<User.ID> {
+        var users = Set(details.team)
+        if let assigned = state.assignedUserID { users.insert(assigned) }
+        if let createdBy { users.insert(createdBy) }
+        users.formUnion(state.assignedUnitMembers ?? [])
+        return users
+    }
+}
+
 /// How a lead arrived.
 public enum LeadSource: String, Sendable, Codable, CaseIterable {
     case manual, api, `import`, leadForm = "lead_form", referral

@@ -39,6 +39,18 @@ public enum VisibilityPolicy {
         !roles.isDisjoint(with: [.admin, .moderator, .viewer, .partnerUser])
     }
 
+    /// Whether a user of the lead's own tenant sees the lead, and so may act on it: acting requires
+    /// seeing, by every path (API, sync push, email link). The same rule decides which leads the
+    /// user's devices hold (`hubnet_lead_audience` in SQL computes `Lead.audience`).
+    public static func sees(_ lead: Lead, user: User.ID, roles: Set<Role>) -> Bool {
+        seesWholeTenant(roles) || lead.audience.contains(user)
+    }
+
+    /// The refusal a device gets for a mutation on a lead its user no longer sees (removed from
+    /// the unit, a role taken away, the lead reassigned while it was offline).
+    public static let notVisible = DomainError(
+        kind: .forbidden, code: "not_visible", message: "the lead is no longer in this user's view; the device drops it")
+
     /// The refusal a source party gets for any action.
     public static let sourceRefusal = WorkflowRefusal(
         .sourceCannotAct, "the side that referred or sourced a lead sees it but cannot act on it")

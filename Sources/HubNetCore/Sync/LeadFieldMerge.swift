@@ -78,20 +78,53 @@ public enum LeadField: String, Sendable, Codable, CaseIterable {
 /// and the device's value comes back as a `FieldConflict` (kept in the mutation's outcome) for its
 /// user to see and, if they wish, apply again.
 public enum LeadFieldMerge {
+    /// Merges an update made on `baseVersion` (when the client sent it) into the lead as it is now.
+    ///
+    /// The rule for `base_version`: equal to the lead's current version, nobody changed the lead
+    /// since the client saw it and the edits apply as they are; older, they merge field by field by
+    /// their `from` values (below); newer than the lead has ever been, the client made it up and the
+    /// update is refused (`invalid_value`, field `base_version`). Without it, the field rule alone.
+    public static func merge(_ update: LeadUpdate, into current: LeadDetails, currentVersion: Int) throws(DomainError)
+        -> (details: LeadDetails, conflicts: [FieldConflict])
+    {
+        if let base = update.baseVersion {
+            guard base <= currentVersion else {
+                throw DomainError.invalidValue(
+                    "base_version", "the lead has never been at version \(base); it is at version \(currentVersion)")
+            }
+            if base == currentVersion {
+                var details = current
+                for (index, edit) in update.changes.enumerated() { try set(edit, at: index, in: &details) }
+                return (details, [])
+            }
+        }
+        return try merge(update.changes, into: current)
+    }
+
     public static func merge(_ edits: [LeadFieldEdit], into current: LeadDetails) throws(DomainError)
         -> (details: LeadDetails, conflicts: [FieldConflict])
     {
         var details = current
         var conflicts: [FieldConflict] = []
-        for edit in edits {
+        for (index, edit) in edits.enumerated() {
             let now = edit.field.value(in: current)
             if normalized(now) == normalized(edit.from) || normalized(now) == normalized(edit.to) {
-                try edit.field.set(edit.to, in: &details)
+                try set(edit, at: index, in: &details)
             } else {
                 conflicts.append(FieldConflict(field: edit.field, yours: edit.to, kept: now))
             }
         }
         return (details, conflicts)
+    }
+
+    /// Sets one edit's value, a refusal naming the edit (`changes[2].to`).
+    private static func set(_ edit: LeadFieldEdit, at index: Int, in details: inout LeadDetails) throws(DomainError) {
+        do {
+            try edit.field.set(edit.to, in: &details)
+        } catch {
+            throw DomainError(
+                kind: .invalid, code: "invalid_value", message: "changes[\(index)].to: \(error.message)", field: "changes[\(index)].to")
+        }
     }
 
     private static func normalized(_ value: String?) -> String? { value?.isEmpty == true ? nil : value }

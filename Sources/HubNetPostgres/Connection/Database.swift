@@ -96,24 +96,33 @@ public struct Database: Sendable {
             }
         } catch {
             guard let unavailable = DatabaseUnavailable.classify(error) else { throw error }
-            if unavailable.reason == .noConnection { availability.markDown(logger: logger) }
             throw unavailable
         }
     }
 
-    /// Leases a pooled connection for `body`, waiting for one at most `limits.connectionWait`.
+    /// Leases a pooled connection for `body`, waiting for one at most `wait` (default
+    /// `limits.connectionWait`), and no longer once the database is known to be down.
     ///
     /// PostgresNIO's pool waits for a connection as long as it takes; a request during an outage
-    /// must not. The lease runs in a child task beside a timer: when the timer ends first and the
-    /// lease has not started, the lease is cancelled (the pool supports it) and the caller gets
-    /// `DatabaseUnavailable(.noConnection)`. Once `body` has started it is never abandoned.
-    public func withConnection<Result: Sendable>(_ body: (PostgresConnection) async throws -> Result) async throws -> Result {
+    /// must not. The lease runs in a child task beside a timer: when the timer ends first (or the
+    /// monitor has seen the database gone) and the lease has not started, the lease is cancelled
+    /// (the pool supports it) and the caller gets `DatabaseUnavailable(.noConnection)`. Once `body`
+    /// has started it is never abandoned.
+    public func withConnection<Result: Sendable>(
+        wait: Duration? = nil, _ body: (PostgresConnection) async throws -> Result
+    ) async throws -> Result {
+        try await lease(wait: wait ?? limits.connectionWait, givingUpWhenDown: true, body)
+    }
+
+    private func lease<Result: Sendable>(
+        wait: Duration, givingUpWhenDown: Bool, _ body: (PostgresConnection) async throws -> Result
+    ) async throws -> Result {
         try await withoutActuallyEscaping(body) { body in
             // `body` runs in exactly one child task while this task waits for the group, and the
             // group always finishes before `withoutActuallyEscaping` returns.
             let work = UncheckedSendableBox(body)
             let lease = LeaseState()
-            let (client, wait) = (client, limits.connectionWait)
+            let (client, availability) = (client, availability)
             return try await withThrowingTaskGroup(of: Result?.self) { group in
                 group.addTask {
                     try await client.withConnection { connection in
@@ -122,7 +131,10 @@ public struct Database: Sendable {
                     }
                 }
                 group.addTask {
-                    try? await Task.sleep(for: wait)
+                    let deadline = ContinuousClock.now + wait
+                    while ContinuousClock.now < deadline, !Task.isCancelled, !(givingUpWhenDown && availability.isDown) {
+                        try? await Task.sleep(for: min(.milliseconds(100), deadline - ContinuousClock.now))
+                    }
                     if lease.abandon() { throw DatabaseUnavailable(.noConnection) }
                     return nil
                 }
@@ -137,15 +149,14 @@ public struct Database: Sendable {
         }
     }
 
-    /// Whether the database answers `SELECT 1` within `limits.connectionWait`; updates `availability`.
-    @discardableResult
+    /// Whether the database answers `SELECT 1` on a pooled connection within a second (`/readyz`).
     public func ping() async -> Bool {
         do {
-            _ = try await withConnection { connection in try await connection.rows("SELECT 1", logger: logger) }
-            availability.markUp(logger: logger)
+            _ = try await lease(wait: .seconds(1), givingUpWhenDown: true) { connection in
+                try await connection.rows("SELECT 1", logger: logger)
+            }
             return true
         } catch {
-            availability.markDown(logger: logger)
             return false
         }
     }
@@ -153,19 +164,21 @@ public struct Database: Sendable {
 
 /// How long the server waits on the database.
 public struct DatabaseLimits: Sendable {
-    /// `HUBNET_DB_WAIT_MS`: the longest a request waits for a pooled connection. Default 2 s.
+    /// `HUBNET_DB_WAIT_MS`: the longest a request waits for a pooled connection while the database
+    /// is up (a busy pool); while it is down, requests do not wait at all. Default 10 s.
     public var connectionWait: Duration
     /// `HUBNET_DB_STATEMENT_TIMEOUT_MS`: the longest one statement may run. Default 30 s.
     public var statementTimeout: Duration
 
-    public init(connectionWait: Duration = .seconds(2), statementTimeout: Duration = .seconds(30)) {
+    public init(connectionWait: Duration = .seconds(10), statementTimeout: Duration = .seconds(30)) {
         self.connectionWait = connectionWait
         self.statementTimeout = statementTimeout
     }
 }
 
 /// Whether the database was reachable at the last look: while it is not, transactions fail at once
-/// instead of queueing for a connection. `DatabaseMonitor` looks every second.
+/// instead of queueing for a connection. `DatabaseMonitor` looks every second, on a connection of
+/// its own (a busy pool is not an outage).
 public final class DatabaseAvailability: Sendable {
     private let down = NIOLockedValueBox<ContinuousClock.Instant?>(nil)
 
@@ -176,16 +189,19 @@ public final class DatabaseAvailability: Sendable {
     /// Since when the database has been unreachable, if it is.
     public var downSince: ContinuousClock.Instant? { down.withLockedValue { $0 } }
 
-    func markDown(logger: Logger) {
+    public func markDown(logger: Logger, cause: (any Error)? = nil) {
         let changed = down.withLockedValue { since in
             guard since == nil else { return false }
             since = .now
             return true
         }
-        if changed { logger.warning("database unreachable: answering 503 until it is back") }
+        if changed {
+            logger.warning(
+                "database unreachable: answering 503 until it is back", metadata: ["cause": "\(cause.map { String(reflecting: $0) } ?? "")"])
+        }
     }
 
-    func markUp(logger: Logger) {
+    public func markUp(logger: Logger) {
         let changed = down.withLockedValue { since in
             guard since != nil else { return false }
             since = nil

@@ -80,7 +80,7 @@ public final class EmbeddedPostgres: Sendable {
     private var serverOptions: String {
         var options = ["-c listen_addresses=''", "-k \(socketDirectory.path)", "-p \(Self.port)"]
         if !durable { options += ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"] }
-        options += ["-c max_connections=300"]
+        options += ["-c max_connections=500"]
         return options.joined(separator: " ")
     }
 

@@ -39,3 +39,6 @@ CREATE TABLE sync_mutation_failures (
 );
 SELECT hubnet_isolate_tenant_table('sync_mutation_failures');
 GRANT SELECT, INSERT, UPDATE, DELETE ON sync_mutation_failures TO hubnet_app;
+
+-- A rejection for one field's value names the field (`due_at`, `changes[0].to`); a replay answers it too.
+ALTER TABLE sync_mutations ADD COLUMN field TEXT;

@@ -62,6 +62,21 @@ public struct PostgresLeadRepository: Sendable {
         ).isEmpty
     }
 
+    /// Whether a user sees a lead, in one cheap query: `viewer` is `nil` for a tenant-wide role.
+    public enum Visibility: Sendable { case missing, hidden, visible }
+
+    public func visibility(of id: Lead.ID, to viewer: User.ID?, tenant: Tenant.ID, on connection: PostgresConnection) async throws
+        -> Visibility
+    {
+        let rows = try await connection.rows(
+            """
+            SELECT \(viewer)::UUID IS NULL OR \(viewer) = ANY(hubnet_lead_audience(l)) FROM leads l
+            WHERE l.tenant_id = \(tenant) AND l.id = \(id) AND l.withdrawn_at IS NULL
+            """, logger: logger)
+        guard let sees = try rows.decode(Bool.self).first else { return .missing }
+        return sees ? .visible : .hidden
+    }
+
     /// - Parameter lock: hold the lead until the transaction ends, so two actions on it queue up.
     public func get(_ id: Lead.ID, tenant: Tenant.ID, lock: Bool = false, on connection: PostgresConnection)
         async throws -> Lead?
@@ -110,6 +125,7 @@ public struct PostgresLeadRepository: Sendable {
                        OR (l.completed_at IS NULL AND l.expected_completion_at <= \(filter.overdueAsOf)))
                   AND (\(filter.contactEmail)::TEXT IS NULL OR lower(l.contact_email) = lower(\(filter.contactEmail)))
                   AND (\(filter.includeArchived) OR NOT l.archived)
+                  AND (\(filter.viewer)::UUID IS NULL OR \(filter.viewer) = ANY(hubnet_lead_audience(l)))
                   AND (\(badge)::TEXT IS NULL
                        OR (\(badge) = 'new' AND l.completed_at IS NULL AND l.last_action_at IS NULL)
                        OR (\(badge) = 'overdue' AND l.completed_at IS NULL AND l.expected_completion_at < \(filter.now)
@@ -355,6 +371,8 @@ public struct LeadFilter: Sendable, Equatable {
     public var overdueAsOf: Date?
     public var contactEmail: String?
     public var includeArchived = false
+    /// Only the leads this user sees through their own work (`hubnet_lead_audience`); `nil` for every lead.
+    public var viewer: User.ID?
     public var newestFirst = false
     /// Only leads showing this badge as of `now`.
     public var badge: Badge?

@@ -3,6 +3,25 @@ import HubNetCore
 import Logging
 import PostgresNIO
 
+/// One line of a device's mutation log: what the mutation said it was and what became of it.
+public struct SyncMutationLogEntry: Sendable {
+    public var id: Int64
+    /// The name as sent (an unknown one too, for the log), and the lead, when it could be read.
+    public var name: String
+    public var leadID: UUID?
+    /// The device's time, when it was a valid one.
+    public var actedAt: Int64?
+    public var outcome: MutationOutcome
+
+    public init(id: Int64, name: String, leadID: UUID?, actedAt: Int64?, outcome: MutationOutcome) {
+        self.id = id
+        self.name = name
+        self.leadID = leadID
+        self.actedAt = actedAt
+        self.outcome = outcome
+    }
+}
+
 /// The sync protocol's store: the tenant change log (written by triggers, read here), device
 /// mutation outcomes, compaction horizons, the server epoch and the sync settings of a tenant.
 /// Every method runs inside a tenant transaction of `Database.withTenant`.
@@ -232,46 +251,85 @@ public struct PostgresSyncRepository: Sendable {
     {
         let rows = try await connection.rows(
             """
-            SELECT mutation_id, outcome, code, reason, result::TEXT FROM sync_mutations
+            SELECT mutation_id, outcome, code, reason, field, result::TEXT FROM sync_mutations
             WHERE tenant_id = \(tenant) AND device_id = \(device) AND mutation_id BETWEEN \(from) AND \(to)
             ORDER BY mutation_id
             """, logger: logger)
         var outcomes: [MutationOutcome] = []
-        for (id, outcome, code, reason, result) in try rows.decode((Int64, String, String?, String?, String?).self) {
+        for (id, outcome, code, reason, field, result) in try rows.decode((Int64, String, String?, String?, String?, String?).self) {
             let conflicts = try result.map { try JSONDecoder().decode([FieldConflict].self, from: Data($0.utf8)) } ?? []
             outcomes.append(
                 MutationOutcome(
-                    id: id, outcome: MutationOutcome.Outcome(rawValue: outcome) ?? .rejected, code: code, reason: reason,
+                    id: id, outcome: MutationOutcome.Outcome(rawValue: outcome) ?? .rejected, code: code, reason: reason, field: field,
                     conflicts: conflicts, replayed: true))
         }
         return outcomes
     }
 
     /// Records mutations' outcomes in the device's log, in the transaction of their effects, in one
-    /// statement.
-    public func record(
-        _ outcomes: [(Mutation, MutationOutcome)], device: Device.ID, tenant: Tenant.ID, now: Date, on connection: PostgresConnection
-    ) async throws {
-        guard !outcomes.isEmpty else { return }
+    /// statement, and forgets the failures counted against them.
+    public func record(_ entries: [SyncMutationLogEntry], device: Device.ID, tenant: Tenant.ID, now: Date, on connection: PostgresConnection)
+        async throws
+    {
+        guard let last = entries.last?.id else { return }
         let encoder = JSONEncoder()
-        let ids = outcomes.map(\.0.id)
-        let names = outcomes.map(\.0.name.rawValue)
-        let leads = outcomes.map(\.0.leadId.rawValue)
-        // Arrays of optionals do not bind: -1 and '' stand for none.
-        let acted = outcomes.map { $0.0.actedAt ?? -1 }
-        let results = outcomes.map(\.1.outcome.rawValue)
-        let codes = outcomes.map { $0.1.code ?? "" }
-        let reasons = outcomes.map { $0.1.reason ?? "" }
-        let conflicts = try outcomes.map { $0.1.conflicts.isEmpty ? "" : String(decoding: try encoder.encode($0.1.conflicts), as: UTF8.self) }
+        let ids = entries.map(\.id)
+        let names = entries.map(\.name)
+        // Arrays of optionals do not bind: the nil UUID, -1 and '' stand for none.
+        let leads = entries.map { $0.leadID ?? UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)) }
+        let acted = entries.map { $0.actedAt ?? Int64.min }
+        let results = entries.map(\.outcome.outcome.rawValue)
+        let codes = entries.map { $0.outcome.code ?? "" }
+        let reasons = entries.map { $0.outcome.reason ?? "" }
+        let fields = entries.map { $0.outcome.field ?? "" }
+        let conflicts = try entries.map {
+            $0.outcome.conflicts.isEmpty ? "" : String(decoding: try encoder.encode($0.outcome.conflicts), as: UTF8.self)
+        }
         try await connection.rows(
             """
-            INSERT INTO sync_mutations (tenant_id, device_id, mutation_id, name, entity_id, acted_at, received_at, outcome, code, reason, result)
-            SELECT \(tenant), \(device), m.id, m.name, m.lead, CASE WHEN m.acted < 0 THEN NULL ELSE hubnet_from_micros(m.acted) END,
-                   \(now), m.outcome, NULLIF(m.code, ''), NULLIF(m.reason, ''), NULLIF(m.result, '')::JSONB
+            INSERT INTO sync_mutations (tenant_id, device_id, mutation_id, name, entity_id, acted_at, received_at, outcome, code, reason,
+                                        field, result)
+            SELECT \(tenant), \(device), m.id, m.name, NULLIF(m.lead, '00000000-0000-0000-0000-000000000000'::UUID),
+                   CASE WHEN m.acted = \(Int64.min) THEN NULL ELSE hubnet_from_micros(m.acted) END,
+                   \(now), m.outcome, NULLIF(m.code, ''), NULLIF(m.reason, ''), NULLIF(m.field, ''), NULLIF(m.result, '')::JSONB
             FROM unnest(\(ids)::BIGINT[], \(names)::TEXT[], \(leads)::UUID[], \(acted)::BIGINT[], \(results)::TEXT[], \(codes)::TEXT[],
-                        \(reasons)::TEXT[], \(conflicts)::TEXT[])
-                 AS m(id, name, lead, acted, outcome, code, reason, result)
+                        \(reasons)::TEXT[], \(fields)::TEXT[], \(conflicts)::TEXT[])
+                 AS m(id, name, lead, acted, outcome, code, reason, field, result)
             """, logger: logger)
+        try await connection.rows(
+            """
+            DELETE FROM sync_mutation_failures
+            WHERE tenant_id = \(tenant) AND device_id = \(device) AND mutation_id <= \(last)
+            """, logger: logger)
+    }
+
+    /// The failures counted against a device's mutations from `from` on.
+    public func failures(device: Device.ID, from: Int64, tenant: Tenant.ID, on connection: PostgresConnection) async throws
+        -> [Int64: (attempts: Int, errorID: UUID)]
+    {
+        let rows = try await connection.rows(
+            """
+            SELECT mutation_id, attempts, error_id FROM sync_mutation_failures
+            WHERE tenant_id = \(tenant) AND device_id = \(device) AND mutation_id >= \(from)
+            """, logger: logger)
+        var failures: [Int64: (attempts: Int, errorID: UUID)] = [:]
+        for (id, attempts, errorID) in try rows.decode((Int64, Int, UUID).self) { failures[id] = (attempts, errorID) }
+        return failures
+    }
+
+    /// Counts one more failed push of a mutation; returns how many there have been in a row.
+    public func recordFailure(
+        mutation: Int64, device: Device.ID, errorID: UUID, tenant: Tenant.ID, now: Date, on connection: PostgresConnection
+    ) async throws -> Int {
+        let rows = try await connection.rows(
+            """
+            INSERT INTO sync_mutation_failures (tenant_id, device_id, mutation_id, attempts, error_id, last_failed_at)
+            VALUES (\(tenant), \(device), \(mutation), 1, \(errorID), \(now))
+            ON CONFLICT ON CONSTRAINT sync_mutation_failures_pkey DO UPDATE
+            SET attempts = sync_mutation_failures.attempts + 1, error_id = EXCLUDED.error_id, last_failed_at = EXCLUDED.last_failed_at
+            RETURNING attempts
+            """, logger: logger)
+        return try rows.decode(Int.self).first ?? 1
     }
 
     // MARK: Settings

@@ -3,9 +3,13 @@ import HubNetCore
 import HubNetPostgres
 import PostgresNIO
 
-/// What people do to leads, each inside the caller's open tenant transaction: the one
+/// What people do to leads (`LeadIntent`), each inside the caller's open tenant transaction: the one
 /// implementation behind the HTTP API and the sync protocol's mutations, so both apply the same
 /// rules and leave the same effects (history, referral mirrors, notifications, change log).
+///
+/// Acting requires seeing: every intent first locks the lead and checks `VisibilityPolicy.sees`;
+/// a lead outside the caller's view answers `not_found` over HTTP (as a missing one) and
+/// `not_visible` to a device that held it.
 struct LeadCommands: Sendable {
     let database: Database
     let leads: PostgresLeadRepository
@@ -25,26 +29,69 @@ struct LeadCommands: Sendable {
         var grace: TimeInterval
     }
 
-    /// Takes an action under the lead's row lock, so two people acting at once leave one outcome:
-    /// the second sees the first's result and is refused if it no longer applies.
-    func act(
-        _ actionKey: String, on id: Lead.ID, with body: LeadActionRequest, caller: AuthenticatedUser, offline: OfflineTiming? = nil,
-        now: Date, on connection: PostgresConnection
-    ) async throws -> (Lead, WorkflowTemplate) {
+    /// What applying an intent produced, for the answer to the caller.
+    enum Applied {
+        case lead(Lead, WorkflowTemplate, conflicts: [FieldConflict])
+        case note(LeadNote)
+        case activity(LeadActivity)
+    }
+
+    /// Applies one intent of the shared vocabulary: the sync push's path, and each HTTP handler's.
+    func apply(
+        _ intent: LeadIntent, to lead: Lead.ID, caller: AuthenticatedUser, offline: OfflineTiming? = nil, now: Date,
+        on connection: PostgresConnection
+    ) async throws -> Applied {
+        switch intent {
+        case .act(let action):
+            let (lead, template) = try await act(action, on: lead, caller: caller, offline: offline, now: now, on: connection)
+            return .lead(lead, template, conflicts: [])
+        case .update(let update):
+            let (lead, template, conflicts) = try await self.update(lead, version: nil, caller: caller, now: now, on: connection) { details, current in
+                let merged = try LeadFieldMerge.merge(update, into: details, currentVersion: current)
+                details = merged.details
+                return merged.conflicts
+            }
+            return .lead(lead, template, conflicts: conflicts)
+        case .addNote(let id, let body):
+            return .note(try await addNote(body, id: id, to: lead, caller: caller, now: now, on: connection))
+        case .scheduleActivity(let schedule):
+            return .activity(try await scheduleActivity(schedule, on: lead, caller: caller, now: now, on: connection))
+        case .completeActivity(let id):
+            return .activity(try await closeActivity(id, of: lead, as: .completed, caller: caller, now: now, on: connection))
+        case .cancelActivity(let id):
+            return .activity(try await closeActivity(id, of: lead, as: .cancelled, caller: caller, now: now, on: connection))
+        }
+    }
+
+    /// The lead, locked for this transaction, if it exists in the caller's tenant and the caller
+    /// sees it; `not_visible` when it exists but is outside the caller's view.
+    func lockVisibleLead(_ id: Lead.ID, caller: AuthenticatedUser, on connection: PostgresConnection) async throws
+        -> (Lead, WorkflowTemplate)
+    {
         guard let lead = try await leads.get(id, tenant: caller.tenantID, lock: true, on: connection),
             let template = try await templates.template(lead.templateKey, tenant: caller.tenantID, on: connection)
         else { throw DomainError.notFound("lead") }
-        var input = ActionInput(
-            reason: body.reason, status: body.status, opportunity: body.createOpportunity == true || body.opportunityID != nil)
-        if body.listingID != nil { input.referralKind = .listing }
-        if let advisorID = body.advisorID {
+        guard VisibilityPolicy.sees(lead, user: caller.userID, roles: caller.roles) else { throw VisibilityPolicy.notVisible }
+        return (lead, template)
+    }
+
+    /// Takes an action under the lead's row lock, so two people acting at once leave one outcome:
+    /// the second sees the first's result and is refused if it no longer applies.
+    func act(
+        _ action: LeadAction, on id: Lead.ID, caller: AuthenticatedUser, offline: OfflineTiming? = nil, now: Date,
+        on connection: PostgresConnection
+    ) async throws -> (Lead, WorkflowTemplate) {
+        let (lead, template) = try await lockVisibleLead(id, caller: caller, on: connection)
+        let arguments = action.arguments
+        let actionKey = action.action
+        var input = arguments.input
+        if let advisorID = arguments.advisorId {
             guard let advisor = try await users.get(advisorID, tenant: caller.tenantID, on: connection),
                 advisor.isActive, advisor.roles.contains(.advisor)
             else { throw DomainError.invalid("advisor_id", "names no active advisor of this hub") }
-            input.referralKind = .advisor
             input.assigneeID = advisor.id
         }
-        if let assigneeID = body.assigneeID {
+        if let assigneeID = arguments.assigneeId {
             guard let assignee = try await users.get(assigneeID, tenant: caller.tenantID, on: connection), assignee.isActive else {
                 throw DomainError.invalid("assignee_id", "names no active user of this tenant")
             }
@@ -59,15 +106,15 @@ struct LeadCommands: Sendable {
         }
         let decision = try WorkflowEngine.decide(
             template, lead: state, actor: Self.actor(caller), action: actionKey, input: input, now: decidedAt)
-        let reason = try Validate.optionalText(body.reason, field: "reason", max: 2000)
+        let reason = try Validate.optionalText(arguments.reason, field: "reason", max: 2000)
         var opportunity: Opportunity.ID? = nil
         if decision.effects.contains(.linkOpportunity) {
-            if let existing = body.opportunityID {
+            if let existing = arguments.opportunityId {
                 guard try await opportunities.get(existing, tenant: caller.tenantID, on: connection) != nil else {
                     throw DomainError.invalid("opportunity_id", "names no opportunity of this tenant")
                 }
                 opportunity = existing
-            } else if body.createOpportunity == true {
+            } else if arguments.createOpportunity == true {
                 opportunity = try await opportunities.create(
                     name: lead.details.name, amount: lead.details.targetAmount, by: caller.userID, tenant: caller.tenantID,
                     now: now, on: connection
@@ -76,7 +123,7 @@ struct LeadCommands: Sendable {
         }
         try await leads.apply(
             decision, to: lead, actor: caller.userID, reason: reason, opportunity: opportunity, at: now, on: connection)
-        if decision.effects.contains(.refer), let listingID = body.listingID {
+        if decision.effects.contains(.refer), let listingID = arguments.listingId {
             try await referToListing(lead, listingID, caller: caller, now: now, on: connection)
         }
         guard let updated = try await leads.get(id, tenant: caller.tenantID, on: connection) else {
@@ -98,14 +145,13 @@ struct LeadCommands: Sendable {
     }
 
     /// Edits an open lead's fields under its row lock; a closed lead is kept as it closed.
-    /// - Parameter edit: changes the details; returns the fields it could not apply (sync conflicts).
+    /// - Parameter edit: changes the details, given the lead's current version; returns the fields it
+    ///   could not apply (sync conflicts).
     func update(
         _ id: Lead.ID, version: Int?, caller: AuthenticatedUser, expectedCompletionAt: Date? = nil, unit: TenantUnit.ID? = nil,
-        now: Date, on connection: PostgresConnection, edit: (inout LeadDetails) throws -> [FieldConflict]
+        now: Date, on connection: PostgresConnection, edit: (inout LeadDetails, _ currentVersion: Int) throws -> [FieldConflict]
     ) async throws -> (Lead, WorkflowTemplate, [FieldConflict]) {
-        guard let lead = try await leads.get(id, tenant: caller.tenantID, lock: true, on: connection),
-            let template = try await templates.template(lead.templateKey, tenant: caller.tenantID, on: connection)
-        else { throw DomainError.notFound("lead") }
+        let (lead, template) = try await lockVisibleLead(id, caller: caller, on: connection)
         if let version, version != lead.version {
             throw DomainError.conflict("version_conflict", "the lead is at version \(lead.version), not \(version)")
         }
@@ -113,7 +159,7 @@ struct LeadCommands: Sendable {
             throw DomainError.conflict("lead_closed", "a closed lead cannot be edited")
         }
         var details = lead.details
-        let conflicts = try edit(&details)
+        let conflicts = try edit(&details, lead.version)
         guard details != lead.details || expectedCompletionAt != nil || unit != nil else { return (lead, template, conflicts) }
         try await requireTeam(details.team, caller: caller, on: connection)
         try await leads.update(
@@ -127,7 +173,7 @@ struct LeadCommands: Sendable {
         _ body: String, id: LeadNote.ID = LeadNote.ID(), to lead: Lead.ID, caller: AuthenticatedUser, now: Date,
         on connection: PostgresConnection
     ) async throws -> LeadNote {
-        guard try await leads.exists(lead, tenant: caller.tenantID, on: connection) else { throw DomainError.notFound("lead") }
+        try await requireVisible(lead, caller: caller, on: connection)
         do {
             return try await notes.add(body, id: id, to: lead, author: caller.userID, tenant: caller.tenantID, now: now, on: connection)
         } catch let error as PSQLError where error.violates("lead_notes_pkey") {
@@ -136,19 +182,13 @@ struct LeadCommands: Sendable {
     }
 
     func scheduleActivity(
-        _ kind: String, title: String, dueAt: Date?, id: LeadActivity.ID = LeadActivity.ID(), on lead: Lead.ID,
-        caller: AuthenticatedUser, now: Date, on connection: PostgresConnection
+        _ schedule: ActivitySchedule, on lead: Lead.ID, caller: AuthenticatedUser, now: Date, on connection: PostgresConnection
     ) async throws -> LeadActivity {
-        guard let kind = LeadActivity.Kind(rawValue: kind) else {
-            throw DomainError.invalid("kind", "must be one of \(LeadActivity.Kind.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
-        guard try await leads.get(lead, tenant: caller.tenantID, lock: true, on: connection) != nil else {
-            throw DomainError.notFound("lead")
-        }
+        _ = try await lockVisibleLead(lead, caller: caller, on: connection)
         do {
             return try await activities.schedule(
-                id: id, kind: kind, title: title, dueAt: dueAt, on: lead, by: caller.userID, tenant: caller.tenantID, now: now,
-                on: connection)
+                id: schedule.id, kind: schedule.kind, title: schedule.title, dueAt: schedule.dueAt, on: lead, by: caller.userID,
+                tenant: caller.tenantID, now: now, on: connection)
         } catch let error as PSQLError where error.violates("lead_activities_pkey") {
             throw DomainError.conflict("duplicate_id", "an activity with this id exists")
         }
@@ -158,10 +198,21 @@ struct LeadCommands: Sendable {
         _ id: LeadActivity.ID, of lead: Lead.ID, as state: LeadActivity.State, caller: AuthenticatedUser, now: Date,
         on connection: PostgresConnection
     ) async throws -> LeadActivity {
+        try await requireVisible(lead, caller: caller, on: connection)
         guard let activity = try await activities.close(id, of: lead, as: state, tenant: caller.tenantID, now: now, on: connection) else {
             throw DomainError.notFound("activity")
         }
         return activity
+    }
+
+    /// The cheap check before adding to a lead: it exists (not withdrawn) and the caller sees it.
+    private func requireVisible(_ lead: Lead.ID, caller: AuthenticatedUser, on connection: PostgresConnection) async throws {
+        let viewer = VisibilityPolicy.seesWholeTenant(caller.roles) ? nil : caller.userID
+        switch try await leads.visibility(of: lead, to: viewer, tenant: caller.tenantID, on: connection) {
+        case .missing: throw DomainError.notFound("lead")
+        case .hidden: throw VisibilityPolicy.notVisible
+        case .visible: return
+        }
     }
 
     /// The lead team is made of active users of the lead's tenant.
@@ -191,5 +242,16 @@ struct LeadCommands: Sendable {
         _ = try await referrals.refer(
             lead, to: .init(tenant: listing.tenantID, kind: .listing, listing: listing.id), by: caller.userID, links: links,
             now: now, on: connection)
+    }
+}
+
+extension PostgresLeadRepository {
+    /// The lead if it is in the caller's tenant and the caller sees it (`VisibilityPolicy.sees`);
+    /// otherwise `nil`, which every read answers as a missing lead.
+    func visible(_ id: Lead.ID, to caller: AuthenticatedUser, on connection: PostgresConnection) async throws -> Lead? {
+        guard let lead = try await get(id, tenant: caller.tenantID, on: connection),
+            VisibilityPolicy.sees(lead, user: caller.userID, roles: caller.roles)
+        else { return nil }
+        return lead
     }
 }

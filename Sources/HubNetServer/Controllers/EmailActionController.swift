@@ -76,6 +76,8 @@ struct EmailActionController {
                 try Self.requireUsable(link, now: now)
                 guard let user = try await users.get(link.userID, tenant: token.tenantID, on: connection), user.isActive,
                     let current = try await leads.get(lead.id, tenant: token.tenantID, lock: true, on: connection),
+                    // Acting requires seeing, by email link too.
+                    VisibilityPolicy.sees(current, user: user.id, roles: user.roles),
                     let template = try await templates.template(current.templateKey, tenant: token.tenantID, on: connection)
                 else { throw PageError(status: .gone, title: "Lead unavailable", message: "This lead is no longer yours to answer.") }
                 let actor = WorkflowActor(userID: user.id, roles: user.roles, side: .owner)

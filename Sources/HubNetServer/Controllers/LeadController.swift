@@ -199,6 +199,8 @@ struct LeadController {
         }
         let now = now()
         filter.now = now
+        // Advisors list the leads they work; tenant-wide roles every lead.
+        filter.viewer = VisibilityPolicy.seesWholeTenant(caller.roles) ? nil : caller.userID
         let (result, all) = try await database.withTenant(caller.tenantID) { connection in
             let all = try await templates.all(tenant: caller.tenantID, on: connection)
             var filter = filter
@@ -242,7 +244,7 @@ struct LeadController {
             try await commands.update(
                 id, version: body.version, caller: caller, expectedCompletionAt: body.expectedCompletionAt, unit: body.assignedUnitID,
                 now: now, on: connection
-            ) { details in
+            ) { details, _ in
                 body.apply(to: &details)
                 return []
             }
@@ -257,9 +259,7 @@ struct LeadController {
         try TenantPolicy.require(caller, .workLeads)
         let id = try context.id("id", of: Lead.self, "lead")
         try await database.withTenant(caller.tenantID) { connection in
-            guard let lead = try await leads.get(id, tenant: caller.tenantID, lock: true, on: connection),
-                let template = try await templates.template(lead.templateKey, tenant: caller.tenantID, on: connection)
-            else { throw DomainError.notFound("lead") }
+            let (lead, template) = try await commands.lockVisibleLead(id, caller: caller, on: connection)
             guard WorkflowEngine.canDelete(template, lead: lead.state) else {
                 let status = template.status(lead.state.status)?.name ?? lead.state.status
                 throw DomainError.conflict("lead_not_deletable", "a lead that is \(status) cannot be deleted")
@@ -276,11 +276,11 @@ struct LeadController {
         try TenantPolicy.require(caller, .workLeads)
         let id = try context.id("id", of: Lead.self, "lead")
         guard let actionKey = context.parameters.get("action") else { throw DomainError.notFound("action") }
-        let body = try await request.decodeJSON(LeadActionRequest.self, context: context, emptyAs: "{}")
+        let arguments = try await request.decodeJSON(ActionArguments.self, context: context, emptyAs: "{}", decoder: .wire)
         let now = now()
         let actor = actor(caller)
         let (lead, template) = try await database.withTenant(caller.tenantID) { connection in
-            try await commands.act(actionKey, on: id, with: body, caller: caller, now: now, on: connection)
+            try await commands.act(LeadAction(actionKey, arguments), on: id, caller: caller, now: now, on: connection)
         }
         context.logger.info("lead action", metadata: ["lead_id": "\(id)", "action": "\(actionKey)"])
         let actions = WorkflowEngine.availableActions(template, lead: lead.state, actor: actor, now: now)
@@ -313,7 +313,7 @@ struct LeadController {
     @Sendable func listNotes(_ request: Request, context: AppRequestContext) async throws -> NoteListResponse {
         let (caller, id) = try readable(context)
         let items = try await database.withTenant(caller.tenantID) { connection in
-            guard try await leads.get(id, tenant: caller.tenantID, on: connection) != nil else { throw DomainError.notFound("lead") }
+            guard try await leads.visible(id, to: caller, on: connection) != nil else { throw DomainError.notFound("lead") }
             return try await notes.list(lead: id, tenant: caller.tenantID, on: connection)
         }
         return NoteListResponse(items: items.map(NoteResponse.init))
@@ -326,8 +326,7 @@ struct LeadController {
         let body = try await request.decodeJSON(ActivityRequest.self, context: context)
         let now = now()
         let activity = try await database.withTenant(caller.tenantID) { connection in
-            try await commands.scheduleActivity(
-                body.kind, title: body.title, dueAt: body.dueAt, on: id, caller: caller, now: now, on: connection)
+            try await commands.scheduleActivity(try body.schedule(), on: id, caller: caller, now: now, on: connection)
         }
         return Created(body: ActivityResponse(activity))
     }
@@ -335,7 +334,7 @@ struct LeadController {
     @Sendable func listActivities(_ request: Request, context: AppRequestContext) async throws -> ActivityListResponse {
         let (caller, id) = try readable(context)
         let items = try await database.withTenant(caller.tenantID) { connection in
-            guard try await leads.get(id, tenant: caller.tenantID, on: connection) != nil else { throw DomainError.notFound("lead") }
+            guard try await leads.visible(id, to: caller, on: connection) != nil else { throw DomainError.notFound("lead") }
             return try await activities.list(lead: id, tenant: caller.tenantID, on: connection)
         }
         return ActivityListResponse(items: items.map(ActivityResponse.init))
@@ -354,7 +353,7 @@ struct LeadController {
         let (caller, id) = try readable(context)
         let now = now()
         let (items, all) = try await database.withTenant(caller.tenantID) { connection in
-            guard let lead = try await leads.get(id, tenant: caller.tenantID, on: connection) else { throw DomainError.notFound("lead") }
+            guard let lead = try await leads.visible(id, to: caller, on: connection) else { throw DomainError.notFound("lead") }
             return (
                 try await leads.related(to: lead, on: connection),
                 try await templates.all(tenant: caller.tenantID, on: connection)
@@ -438,7 +437,7 @@ struct LeadController {
     private func loadHistory(_ context: AppRequestContext) async throws -> (Lead.ID, [LeadHistoryEntry]) {
         let (caller, id) = try readable(context)
         let entries = try await database.withTenant(caller.tenantID) { connection in
-            guard try await leads.get(id, tenant: caller.tenantID, on: connection) != nil else { throw DomainError.notFound("lead") }
+            guard try await leads.visible(id, to: caller, on: connection) != nil else { throw DomainError.notFound("lead") }
             return try await leads.history(of: id, tenant: caller.tenantID, on: connection)
         }
         return (id, entries)
@@ -452,7 +451,7 @@ struct LeadController {
 
     private func load(_ id: Lead.ID, caller: AuthenticatedUser) async throws -> (Lead, WorkflowTemplate) {
         try await database.withTenant(caller.tenantID) { connection in
-            guard let lead = try await leads.get(id, tenant: caller.tenantID, on: connection),
+            guard let lead = try await leads.visible(id, to: caller, on: connection),
                 let template = try await templates.template(lead.templateKey, tenant: caller.tenantID, on: connection)
             else { throw DomainError.notFound("lead") }
             return (lead, template)

@@ -105,7 +105,9 @@ struct MessageTemplateController {
             guard let template = try await templates.get(id, tenant: caller.tenantID, on: connection) else {
                 throw DomainError.notFound("message template")
             }
-            guard let lead = try await leads.get(body.leadId, tenant: caller.tenantID, on: connection) else {
+            guard let lead = try await leads.get(body.leadId, tenant: caller.tenantID, on: connection),
+                VisibilityPolicy.sees(lead, user: caller.userID, roles: caller.roles)
+            else {
                 throw DomainError.invalid("lead_id", "names no lead of this tenant")
             }
             let workflow = try await workflows.template(lead.templateKey, tenant: caller.tenantID, on: connection)

@@ -42,9 +42,9 @@ struct ReferralController {
         }
         let now = now()
         let referral = try await database.withTenant(caller.tenantID) { connection in
-            guard let lead = try await leads.get(id, tenant: caller.tenantID, lock: true, on: connection) else {
-                throw DomainError.notFound("lead")
-            }
+            guard let lead = try await leads.get(id, tenant: caller.tenantID, lock: true, on: connection),
+                VisibilityPolicy.sees(lead, user: caller.userID, roles: caller.roles)
+            else { throw DomainError.notFound("lead") }
             return try await referrals.refer(
                 lead, to: .init(tenant: partner.id, kind: .partner, listing: nil), by: caller.userID, links: links, now: now,
                 on: connection)
@@ -143,7 +143,7 @@ struct ReferralController {
             limit = number
         }
         guard let lead = try await database.withTenant(caller.tenantID, { connection in
-            try await leads.get(id, tenant: caller.tenantID, on: connection)
+            try await leads.visible(id, to: caller, on: connection)
         }) else { throw DomainError.notFound("lead") }
         let now = now()
         let (candidates, records) = try await database.withDirectory { connection in

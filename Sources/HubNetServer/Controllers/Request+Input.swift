@@ -7,16 +7,17 @@ import NIOCore
 extension Request {
     /// Decodes a JSON body within the context's size limit; a missing, non-JSON or malformed body is
     /// a typed 4xx. `emptyAs` stands in for an empty body (an action without inputs posts nothing).
-    func decodeJSON<Value: Decodable>(_ type: Value.Type, context: AppRequestContext, emptyAs empty: String? = nil) async throws
-        -> Value
-    {
-        try await decodeJSONWithBody(type, context: context, emptyAs: empty).value
+    /// `decoder` is the API's (snake_case converted) unless the type names its own keys.
+    func decodeJSON<Value: Decodable>(
+        _ type: Value.Type, context: AppRequestContext, emptyAs empty: String? = nil, decoder: JSONDecoder? = nil
+    ) async throws -> Value {
+        try await decodeJSONWithBody(type, context: context, emptyAs: empty, decoder: decoder).value
     }
 
     /// `decodeJSON`, also returning the body's bytes (for an idempotency key's request hash).
-    func decodeJSONWithBody<Value: Decodable>(_ type: Value.Type, context: AppRequestContext, emptyAs empty: String? = nil)
-        async throws -> (value: Value, body: ByteBuffer)
-    {
+    func decodeJSONWithBody<Value: Decodable>(
+        _ type: Value.Type, context: AppRequestContext, emptyAs empty: String? = nil, decoder: JSONDecoder? = nil
+    ) async throws -> (value: Value, body: ByteBuffer) {
         var buffer = try await collectBody(context: context)
         if buffer.readableBytes == 0, let empty {
             buffer = ByteBuffer(string: empty)
@@ -31,7 +32,7 @@ extension Request {
                 status: .badRequest, code: "duplicate_key", message: "\(key): appears twice in one object; send each key once",
                 field: key)
         }
-        return (try context.requestDecoder.decode(Value.self, from: buffer), buffer)
+        return (try (decoder ?? context.requestDecoder).decode(Value.self, from: buffer), buffer)
     }
 
     /// The body, at most `context.maxUploadSize` bytes whether announced or chunked (413 otherwise).

@@ -88,6 +88,12 @@ public struct APIError: HTTPResponseError, Sendable {
     }
 
     init(domain error: DomainError) {
+        // Over HTTP a lead outside the caller's view is exactly a missing one; only a device that
+        // held it hears `not_visible` (in a push outcome).
+        if error.code == VisibilityPolicy.notVisible.code {
+            self.init(domain: .notFound("lead"))
+            return
+        }
         let status: HTTPResponse.Status =
             switch error.kind {
             case .invalid: .unprocessableContent

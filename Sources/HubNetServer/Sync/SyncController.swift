@@ -26,21 +26,19 @@ struct SyncController {
         group.put("tenant/settings", use: saveSettings)
     }
 
-    struct PushRequest: Decodable { var mutations: [Mutation] }
-
-    struct PushResponse: ResponseEncodable {
-        var results: [MutationOutcome]
-        var lastMutationId: Int64
-    }
-
+    /// Pushes a batch: refused whole (422) only when its envelope is malformed; each mutation gets
+    /// its own outcome otherwise.
     @Sendable func pushMutations(_ request: Request, context: AppRequestContext) async throws -> PushResponse {
         let (caller, device) = try requireDevice(context)
-        let body = try await request.decodeJSON(PushRequest.self, context: context)
-        let result = try await push.push(body.mutations, caller: caller, device: device, now: now())
+        let envelope = try await request.decodeJSON(PushEnvelope.self, context: context, decoder: Self.wireDecoder)
+        let result = try await push.push(envelope.items, caller: caller, device: device, now: now(), logger: context.logger)
         context.logger.info(
-            "sync push", metadata: ["mutations": "\(body.mutations.count)", "last_mutation_id": "\(result.lastMutationID)"])
+            "sync push", metadata: ["mutations": "\(envelope.items.count)", "last_mutation_id": "\(result.lastMutationID)"])
         return PushResponse(results: result.outcomes, lastMutationId: result.lastMutationID)
     }
+
+    /// Sync bodies name their snake_case keys; no key strategy.
+    static let wireDecoder = JSONDecoder()
 
     @Sendable func pullChanges(_ request: Request, context: AppRequestContext) async throws -> Response {
         let (caller, device) = try requireDevice(context)
@@ -160,3 +158,5 @@ struct SyncController {
         return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: buffer))
     }
 }
+
+extension PushResponse: ResponseEncodable {}

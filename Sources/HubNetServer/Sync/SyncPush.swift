@@ -1,15 +1,24 @@
 import Foundation
 import HubNetCore
 import HubNetPostgres
+import Logging
 import PostgresNIO
 
 /// Applies a device's batch of mutations: each exactly once, in order, through `LeadCommands`
 /// (the rules of the HTTP API), its outcome stored in the device's log in the same transaction as
 /// its effects. A replayed mutation answers from that log.
+///
+/// No mutation wedges the queue: only a malformed envelope (ids missing or not consecutive) is
+/// refused whole. A mutation that cannot be read, names something unknown or breaks a rule gets its
+/// own `rejected` outcome and the batch goes on; one whose handling fails for another reason (a
+/// defect) fails the push with 500 `mutation_failed`, and after `maximumAttempts` such pushes in a
+/// row it is rejected with `failed_repeatedly`, its error id in the log.
 struct SyncPush: Sendable {
     let database: Database
     let sync: PostgresSyncRepository
     let commands: LeadCommands
+    /// `HUBNET_SYNC_MAX_ATTEMPTS`: failed pushes of one mutation before it is rejected. Default 3.
+    let maximumAttempts: Int
 
     /// The most mutations one push may carry.
     static let maximumBatch = 1_000
@@ -19,46 +28,106 @@ struct SyncPush: Sendable {
         var lastMutationID: Int64
     }
 
-    func push(_ mutations: [Mutation], caller: AuthenticatedUser, device: Device.ID, now: Date) async throws -> Result {
-        guard let first = mutations.first else { throw DomainError.invalid("mutations", "must not be empty") }
-        guard mutations.count <= Self.maximumBatch else {
+    /// A mutation whose handling failed with an error that is not a refusal by the rules.
+    struct MutationFailure: Error {
+        var mutationID: Int64
+        var underlying: any Error
+    }
+
+    func push(_ items: [PushEnvelope.Item], caller: AuthenticatedUser, device: Device.ID, now: Date, logger: Logger) async throws
+        -> Result
+    {
+        guard let first = items.first else { throw DomainError.invalid("mutations", "must not be empty") }
+        guard items.count <= Self.maximumBatch else {
             throw DomainError.invalid("mutations", "at most \(Self.maximumBatch) per push")
         }
         guard first.id >= 1, first.id <= Int64.max - Int64(Self.maximumBatch) else {
             throw DomainError.invalid("mutations[0].id", "ids start at 1 and count up")
         }
-        for (offset, mutation) in mutations.enumerated() where mutation.id != first.id + Int64(offset) {
+        for (offset, item) in items.enumerated() where item.id != first.id + Int64(offset) {
             throw DomainError.invalid("mutations[\(offset)].id", "must be \(first.id + Int64(offset)): ids in a batch run 1, 2, 3…")
         }
+        var doomed: Set<Int64> = []
+        while true {
+            do {
+                return try await attempt(items, caller: caller, device: device, doomed: doomed, now: now)
+            } catch let failure as MutationFailure {
+                if DatabaseUnavailable.classify(failure.underlying) != nil || Self.isCollision(failure.underlying) {
+                    throw failure.underlying
+                }
+                let errorID = UUID()
+                logger.error(
+                    "sync mutation failed",
+                    metadata: [
+                        "error_id": "\(errorID)", "mutation_id": "\(failure.mutationID)", "device_id": "\(device)",
+                        "error": "\(String(reflecting: failure.underlying))",
+                    ])
+                let attempts = try await database.withTenant(caller.tenantID) { connection in
+                    try await sync.recordFailure(
+                        mutation: failure.mutationID, device: device, errorID: errorID, tenant: caller.tenantID, now: now, on: connection)
+                }
+                guard attempts >= maximumAttempts else {
+                    throw APIError(
+                        status: .internalServerError, code: "mutation_failed",
+                        message: "mutation \(failure.mutationID) could not be applied (error \(errorID)); send the batch again: "
+                            + "after \(maximumAttempts) failures it is rejected and the queue moves on",
+                        field: "mutations")
+                }
+                doomed.insert(failure.mutationID)
+            }
+        }
+    }
+
+    private func attempt(
+        _ items: [PushEnvelope.Item], caller: AuthenticatedUser, device: Device.ID, doomed: Set<Int64>, now: Date
+    ) async throws -> Result {
+        let first = items[0].id
         return try await database.withTenant(caller.tenantID) { connection in
             // The device row is the push's lock: one batch of a device at a time.
             guard let last = try await sync.lockDevice(device, tenant: caller.tenantID, on: connection) else {
                 throw DomainError.unauthenticated
             }
-            if first.id > last + 1 {
+            if first > last + 1 {
                 throw DomainError.conflict(
-                    "mutation_gap", "the server has mutations up to \(last); this batch starts at \(first.id), so \(last + 1) is missing")
+                    "mutation_gap", "the server has mutations up to \(last); this batch starts at \(first), so \(last + 1) is missing")
             }
             var outcomes: [MutationOutcome] = []
-            if first.id <= last {
+            if first <= last {
                 outcomes = try await sync.outcomes(
-                    device: device, from: first.id, to: min(last, mutations[mutations.count - 1].id), tenant: caller.tenantID,
-                    on: connection)
+                    device: device, from: first, to: min(last, items[items.count - 1].id), tenant: caller.tenantID, on: connection)
             }
+            let fresh = items.filter { $0.id > last }
             // Lock every lead the new mutations touch, in one order, before applying any: concurrent
             // batches touching the same leads queue instead of deadlocking.
-            let touched = Set(mutations.filter { $0.id > last }.map(\.leadId.rawValue)).sorted { $0.uuidString < $1.uuidString }
+            let touched = Set(fresh.compactMap { try? $0.mutation.get().leadId.rawValue }).sorted { $0.uuidString < $1.uuidString }
             try await sync.lockLeads(touched, tenant: caller.tenantID, on: connection)
             let grace = TimeInterval(try await sync.offlineGrace(tenant: caller.tenantID, on: connection))
+            let failures = try await sync.failures(device: device, from: fresh.first?.id ?? 0, tenant: caller.tenantID, on: connection)
             var applied = last
-            var fresh: [(Mutation, MutationOutcome)] = []
-            for mutation in mutations where mutation.id > last {
-                let outcome = try await applyOnce(mutation, caller: caller, grace: grace, now: now, on: connection)
-                fresh.append((mutation, outcome))
+            var logged: [SyncMutationLogEntry] = []
+            for item in fresh {
+                let outcome: MutationOutcome
+                switch item.mutation {
+                case .failure(let refusal):
+                    outcome = Self.rejection(item.id, refusal)
+                case .success(let mutation):
+                    if let failure = failures[item.id], doomed.contains(item.id) || failure.attempts >= maximumAttempts {
+                        outcome = MutationOutcome(
+                            id: item.id, outcome: .rejected, code: "failed_repeatedly",
+                            reason: "the server failed to apply this mutation \(failure.attempts) times (error \(failure.errorID) in its log); "
+                                + "it will not be applied")
+                    } else {
+                        outcome = try await applyOnce(mutation, caller: caller, grace: grace, now: now, on: connection)
+                    }
+                }
+                let actedAt = item.rawActedAt.flatMap { Timestamp.validMicros.contains($0) ? $0 : nil }
+                logged.append(
+                    SyncMutationLogEntry(
+                        id: item.id, name: item.rawName ?? "?", leadID: item.rawLeadId, actedAt: actedAt, outcome: outcome))
                 outcomes.append(outcome)
-                applied = mutation.id
+                applied = item.id
             }
-            try await sync.record(fresh, device: device, tenant: caller.tenantID, now: now, on: connection)
+            try await sync.record(logged, device: device, tenant: caller.tenantID, now: now, on: connection)
             if applied > last {
                 try await sync.setLastMutationID(applied, device: device, tenant: caller.tenantID, on: connection)
             }
@@ -67,25 +136,35 @@ struct SyncPush: Sendable {
     }
 
     /// Applies one mutation inside a savepoint: a refusal by the rules undoes its partial effects and
-    /// becomes its outcome; anything else (a lost connection, a deadlock) fails the whole batch, which
-    /// the device retries.
+    /// becomes its outcome; anything else fails the batch as a `MutationFailure`.
     private func applyOnce(
         _ mutation: Mutation, caller: AuthenticatedUser, grace: TimeInterval, now: Date, on connection: PostgresConnection
     ) async throws -> MutationOutcome {
         let logger = database.logger
         try await connection.rows("SAVEPOINT mutation", logger: logger)
         do {
-            let conflicts = try await apply(mutation, caller: caller, grace: grace, now: now, on: connection)
+            try TenantPolicy.require(caller, .workLeads)
+            let offline = LeadCommands.OfflineTiming(actedAt: mutation.actedAt.map(Date.init(micros:)), grace: grace)
+            let applied = try await commands.apply(mutation.intent, to: mutation.leadId, caller: caller, offline: offline, now: now, on: connection)
             try await connection.rows("RELEASE SAVEPOINT mutation", logger: logger)
-            return MutationOutcome(id: mutation.id, outcome: .applied, conflicts: conflicts)
+            if case .lead(_, _, let conflicts) = applied, !conflicts.isEmpty {
+                return MutationOutcome(id: mutation.id, outcome: .appliedWithConflicts, conflicts: conflicts)
+            }
+            return MutationOutcome(id: mutation.id, outcome: .applied)
         } catch {
-            guard let refusal = Self.permanentRefusal(error) else { throw error }
+            guard let refusal = Self.permanentRefusal(error) else { throw MutationFailure(mutationID: mutation.id, underlying: error) }
             try await connection.rows("ROLLBACK TO SAVEPOINT mutation", logger: logger)
-            return MutationOutcome(id: mutation.id, outcome: .rejected, code: refusal.code, reason: refusal.message)
+            return Self.rejection(mutation.id, refusal)
         }
     }
 
-    /// The refusal a mutation gets for good, or `nil` when the failure may pass on a retry.
+    /// A refusal as a mutation's outcome; a field's value that fails its rule is `invalid_value`.
+    static func rejection(_ id: Int64, _ refusal: DomainError) -> MutationOutcome {
+        let code = refusal.code == "validation_failed" ? "invalid_value" : refusal.code
+        return MutationOutcome(id: id, outcome: .rejected, code: code, reason: refusal.message, field: refusal.field)
+    }
+
+    /// The refusal a mutation gets for good, or `nil` when the failure is not the mutation's fault.
     static func permanentRefusal(_ error: any Error) -> DomainError? {
         switch error {
         case let error as DomainError: return error
@@ -98,52 +177,9 @@ struct SyncPush: Sendable {
         }
     }
 
-    private func apply(
-        _ mutation: Mutation, caller: AuthenticatedUser, grace: TimeInterval, now: Date, on connection: PostgresConnection
-    ) async throws -> [FieldConflict] {
-        try TenantPolicy.require(caller, .workLeads)
-        switch mutation.name {
-        case .leadAction:
-            guard let action = mutation.action else { throw DomainError.invalid("action", "is required for lead.action") }
-            let arguments = mutation.arguments ?? .init()
-            let body = LeadActionRequest(
-                reason: arguments.reason, status: arguments.status, listingID: arguments.listingId, advisorID: arguments.advisorId,
-                createOpportunity: arguments.createOpportunity, assigneeID: arguments.assigneeId)
-            _ = try await commands.act(
-                action, on: mutation.leadId, with: body, caller: caller,
-                offline: .init(actedAt: mutation.actedAt.map(Date.init(micros:)), grace: grace), now: now, on: connection)
-            return []
-        case .leadUpdate:
-            guard let changes = mutation.changes, !changes.isEmpty else {
-                throw DomainError.invalid("changes", "is required for lead.update")
-            }
-            let (_, _, conflicts) = try await commands.update(mutation.leadId, version: nil, caller: caller, now: now, on: connection) {
-                details in
-                let merged = try LeadFieldMerge.merge(changes, into: details)
-                details = merged.details
-                return merged.conflicts
-            }
-            return conflicts
-        case .noteAdd:
-            guard let id = mutation.recordId, let body = mutation.body else {
-                throw DomainError.invalid("record_id", "record_id and body are required for note.add")
-            }
-            _ = try await commands.addNote(body, id: LeadNote.ID(id), to: mutation.leadId, caller: caller, now: now, on: connection)
-            return []
-        case .activitySchedule:
-            guard let id = mutation.recordId, let kind = mutation.kind, let title = mutation.title else {
-                throw DomainError.invalid("record_id", "record_id, kind and title are required for activity.schedule")
-            }
-            _ = try await commands.scheduleActivity(
-                kind, title: title, dueAt: mutation.dueAt.map(Date.init(micros:)), id: LeadActivity.ID(id),
-                on: mutation.leadId, caller: caller, now: now, on: connection)
-            return []
-        case .activityComplete, .activityCancel:
-            guard let id = mutation.recordId else { throw DomainError.invalid("record_id", "is required for \(mutation.name.rawValue)") }
-            _ = try await commands.closeActivity(
-                LeadActivity.ID(id), of: mutation.leadId, as: mutation.name == .activityComplete ? .completed : .cancelled,
-                caller: caller, now: now, on: connection)
-            return []
-        }
+    /// A deadlock or serialization failure: the same batch may succeed now.
+    static func isCollision(_ error: any Error) -> Bool {
+        guard let error = error as? PSQLError else { return false }
+        return ["40P01", "40001"].contains(error.serverInfo?[.sqlState] ?? "")
     }
 }

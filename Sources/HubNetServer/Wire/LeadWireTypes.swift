@@ -46,39 +46,6 @@ public struct CreateLeadRequest: Decodable, Sendable {
     }
 }
 
-public struct LeadActionRequest: Decodable, Sendable {
-    public var reason: String?
-    /// The status to move to, for actions that let the actor choose.
-    public var status: String?
-    /// Refer to this listing (and its hub).
-    public var listingID: Listing.ID?
-    /// Refer to this advisor of the same hub.
-    public var advisorID: User.ID?
-    /// Create an opportunity with this action (001: convert).
-    public var createOpportunity: Bool?
-    /// Link this existing opportunity with this action.
-    public var opportunityID: Opportunity.ID?
-    /// Assign this user of the tenant (002: assign to a rep).
-    public var assigneeID: User.ID?
-
-    enum CodingKeys: String, CodingKey {
-        case reason, status, listingID = "listingId", advisorID = "advisorId", createOpportunity, opportunityID = "opportunityId",
-            assigneeID = "assigneeId"
-    }
-
-    public init(
-        reason: String? = nil, status: String? = nil, listingID: Listing.ID? = nil, advisorID: User.ID? = nil,
-        createOpportunity: Bool? = nil, opportunityID: Opportunity.ID? = nil, assigneeID: User.ID? = nil
-    ) {
-        self.reason = reason
-        self.status = status
-        self.listingID = listingID
-        self.advisorID = advisorID
-        self.createOpportunity = createOpportunity
-        self.opportunityID = opportunityID
-        self.assigneeID = assigneeID
-    }
-}
 
 public struct AvailableActionResponse: Encodable, Sendable {
     public var key: String
@@ -246,6 +213,14 @@ public struct ActivityRequest: Decodable, Sendable {
     public var kind: String
     public var title: String
     public var dueAt: Date?
+
+    /// The intent this body asks for: a new activity.
+    func schedule() throws(DomainError) -> ActivitySchedule {
+        guard let kind = LeadActivity.Kind(rawValue: kind) else {
+            throw .invalid("kind", "must be one of \(LeadActivity.Kind.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        return ActivitySchedule(kind: kind, title: title, dueAt: dueAt)
+    }
 }
 
 public struct ActivityResponse: ResponseEncodable, Sendable {

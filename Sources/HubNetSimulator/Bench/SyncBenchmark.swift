@@ -59,8 +59,9 @@ public struct SyncBenchmark: Sendable {
                             let id = next + Int64(offset)
                             let lead = leads[Int(generator.next() % UInt64(leads.count))]
                             return id % 5 == 0
-                                ? Mutation(id: id, name: .leadUpdate, leadId: lead, changes: [.init(field: .region, from: nil, to: "R\(index)")])
-                                : Mutation(id: id, name: .noteAdd, leadId: lead, recordId: UUID(), body: "bench note \(id)")
+                                ? Mutation(
+                                    id: id, leadId: lead, intent: .update(LeadUpdate(changes: [.init(field: .region, from: nil, to: "R\(index)")])))
+                                : Mutation(id: id, leadId: lead, intent: .addNote(id: LeadNote.ID(), body: "bench note \(id)"))
                         }
                         let body = try SyncBenchmark.encoder.encode(PushRequest(mutations: mutations))
                         let (status, data) = try await transport.send("POST", "/v1/sync/push", body: body)

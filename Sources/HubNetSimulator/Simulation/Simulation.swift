@@ -304,7 +304,7 @@ public final class Simulation {
 
     /// One person's decision on one lead in one state; whether an action was queued.
     func act(_ person: Person, client: SyncClient, lead: SyncLead, choice: Double, draw: inout Draw) async throws -> Bool {
-        func attempt(_ action: String, _ arguments: Mutation.ActionArguments = .init()) async -> Bool {
+        func attempt(_ action: String, _ arguments: ActionArguments = .init()) async -> Bool {
             do {
                 try await client.act(action, on: lead.id, arguments)
                 stats.byAction[action, default: 0] += 1
@@ -356,7 +356,7 @@ public final class Simulation {
             }
             guard !actions.isEmpty, choice < 0.85, let template = await client.template(of: lead) else { return false }
             let action = actions[draw.below(actions.count)]
-            var arguments = Mutation.ActionArguments(reason: "simulated outcome", assigneeId: person.userID, createOpportunity: true)
+            var arguments = ActionArguments(reason: "simulated outcome", assigneeId: person.userID, createOpportunity: true)
             for transition in action.transitions where transition.from.contains(lead.status) {
                 if case .chosen(let allowed) = transition.to {
                     let options = allowed.filter { $0 != lead.status }

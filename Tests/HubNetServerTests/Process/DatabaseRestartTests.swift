@@ -113,7 +113,8 @@ struct DatabaseRestartTests {
                     let body = #"{"contact":{"name":"Drill \#(key)","email":"c\#(index)@drill.test"}}"#
                     var attempts = 0
                     // Until it is acknowledged; a dead server gives up after a few tries once stopping.
-                    while attempts < 200, !(attempts > 10 && (await stopping.isSet)) {
+                    while attempts < 200 {
+                        if attempts > 10, await stopping.isSet { break }
                         attempts += 1
                         do {
                             let answer = try await client.send("POST", "/v1/leads", token: admin, json: body, headers: ["Idempotency-Key": key])

@@ -40,8 +40,9 @@ struct SyncCrashTests {
                                     // The same batch is resent after a failure: same ids, same record ids.
                                     let id = next + offset
                                     return Mutation(
-                                        id: id, name: .noteAdd, leadId: leads[index], recordId: Self.recordID(device: index, mutation: id),
-                                        body: "device \(index) mutation \(id)")
+                                        id: id, leadId: leads[index],
+                                        intent: .addNote(
+                                            id: LeadNote.ID(Self.recordID(device: index, mutation: id)), body: "device \(index) mutation \(id)"))
                                 }
                                 do {
                                     let body = try JSONEncoder.sync.encode(PushRequest(mutations: mutations))
@@ -94,7 +95,7 @@ struct SyncCrashTests {
             #expect(rejected == 0)
             // A replay of the last batch answers from the log.
             let replay = try await devices[0].push([
-                Mutation(id: total, name: .noteAdd, leadId: leads[0], recordId: Self.recordID(device: 0, mutation: total), body: "again")
+                Mutation(id: total, leadId: leads[0], intent: .addNote(id: LeadNote.ID(Self.recordID(device: 0, mutation: total)), body: "again"))
             ])
             #expect(replay.results.first?.replayed == true)
             #expect(replay.lastMutationId == total)

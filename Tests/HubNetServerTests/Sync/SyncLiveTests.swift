@@ -66,14 +66,22 @@ struct SyncLiveTests {
 struct SyncLiveHTTPTests {
     @Test("GET /v1/sync/live streams a poke when the device's tenant changes, and ends after its heartbeats")
     func serverSentEvents() async throws {
-        try await withTestApplication(configure: { $0.liveHeartbeat = .milliseconds(100) }) { app in
+        try await withTestApplication(configure: { $0.liveHeartbeat = .milliseconds(150) }) { app in
             let hub = try await app.fixtures.tenant(.hub, users: [[.moderator]])
             let device = try await SyncTestDevice.register(app, as: hub.users[0])
-            let stream = Task { try await app.request(.get, "/v1/sync/live", token: device.token) }
-            // Write until the stream has had time to subscribe and the listener to hear it.
-            for attempt in 0..<5 {
-                try await Task.sleep(for: .milliseconds(250))
+            let ended = Flag()
+            let stream = Task {
+                let response = try await app.request(.get, "/v1/sync/live", token: device.token)
+                await ended.set()
+                return response
+            }
+            // Write until the stream ends (20 heartbeats), so a slow machine still has writes while
+            // the stream is subscribed and the listener hears them.
+            var attempt = 0
+            while !(await ended.isSet), attempt < 100 {
+                try await Task.sleep(for: .milliseconds(200))
                 _ = try await app.createLead(token: hub.users[0].token, name: "Live \(attempt)")
+                attempt += 1
             }
             let response = try await stream.value
             #expect(response.status == .ok)

@@ -28,8 +28,8 @@ struct SyncProtocolTests {
             let device = try await SyncTestDevice.register(app, as: hub.users[0])
             let lead = try await app.createLead(token: token)
             let batch = [
-                Mutation(id: 1, name: .noteAdd, leadId: lead, recordId: UUID(), body: "called, left a message"),
-                Mutation(id: 2, name: .leadAction, leadId: lead, action: "accept"),
+                Mutation(id: 1, leadId: lead, intent: .addNote(id: LeadNote.ID(), body: "called, left a message")),
+                Mutation(id: 2, leadId: lead, intent: .act(LeadAction("accept"))),
             ]
             let first = try await device.push(batch)
             #expect(first.results.map(\.outcome) == [.applied, .applied])
@@ -43,14 +43,14 @@ struct SyncProtocolTests {
             let history = try await app.request(.get, "/v1/leads/\(lead)/history", token: token)
             #expect((history.json?["items"] as? [Any])?.count == 2)
 
-            let gap = try await device.pushRaw([Mutation(id: 4, name: .noteAdd, leadId: lead, recordId: UUID(), body: "skipped one")])
+            let gap = try await device.pushRaw([Mutation(id: 4, leadId: lead, intent: .addNote(id: LeadNote.ID(), body: "skipped one"))])
             #expect(gap.status == .conflict)
             #expect(gap.errorCode == "mutation_gap")
             #expect(try await notes(app, lead, token: token).count == 1)
 
             // A batch overlapping the stored ones: the old answer, then the new mutation.
             let overlap = try await device.push([
-                batch[1], Mutation(id: 3, name: .noteAdd, leadId: lead, recordId: UUID(), body: "second visit"),
+                batch[1], Mutation(id: 3, leadId: lead, intent: .addNote(id: LeadNote.ID(), body: "second visit")),
             ])
             #expect(overlap.results.map(\.replayed) == [true, false])
             #expect(overlap.lastMutationId == 3)
@@ -67,7 +67,7 @@ struct SyncProtocolTests {
             // Someone else accepts while the device is offline.
             #expect(try await app.request(.post, "/v1/leads/\(lead)/actions/accept", token: hub.users[1].token, json: "{}").status == .ok)
             let answer = try await device.push([
-                Mutation(id: 1, name: .leadAction, leadId: lead, action: "decline", arguments: .init(reason: "out of area"))
+                Mutation(id: 1, leadId: lead, intent: .act(LeadAction("decline", .init(reason: "out of area"))))
             ])
             let outcome = try #require(answer.results.first)
             #expect(outcome.outcome == .rejected)
@@ -76,12 +76,12 @@ struct SyncProtocolTests {
             #expect(answer.lastMutationId == 1)
             #expect(try await status(app, lead, token: hub.users[0].token) == "accepted")
             // The rejected mutation is spent: the next one is 2.
-            let next = try await device.push([Mutation(id: 2, name: .noteAdd, leadId: lead, recordId: UUID(), body: "ok, accepted")])
+            let next = try await device.push([Mutation(id: 2, leadId: lead, intent: .addNote(id: LeadNote.ID(), body: "ok, accepted"))])
             #expect(next.results.first?.outcome == .applied)
             // Another tenant's lead answers as if it did not exist.
             let other = try await app.fixtures.tenant(.hub, users: [[.moderator]])
             let foreign = try await app.createLead(token: other.users[0].token)
-            let refused = try await device.push([Mutation(id: 3, name: .leadAction, leadId: foreign, action: "accept")])
+            let refused = try await device.push([Mutation(id: 3, leadId: foreign, intent: .act(LeadAction("accept")))])
             #expect(refused.results.first?.code == "not_found")
         }
     }
@@ -94,14 +94,20 @@ struct SyncProtocolTests {
             let second = try await SyncTestDevice.register(app, as: hub.users[1])
             let lead = try await app.createLead(token: hub.users[0].token)
             let one = try await first.push([
-                Mutation(id: 1, name: .leadUpdate, leadId: lead, baseVersion: 1, changes: [.init(field: .city, from: "Oakland", to: "Berkeley")])
+                Mutation(
+                    id: 1, leadId: lead,
+                    intent: .update(LeadUpdate(baseVersion: 1, changes: [.init(field: .city, from: "Oakland", to: "Berkeley")])))
             ])
             #expect(one.results.first?.conflicts == [])
             let edit = Mutation(
-                id: 1, name: .leadUpdate, leadId: lead, baseVersion: 1,
-                changes: [.init(field: .phone, from: nil, to: "555-0100"), .init(field: .city, from: "Oakland", to: "Alameda")])
+                id: 1, leadId: lead,
+                intent: .update(
+                    LeadUpdate(
+                        baseVersion: 1,
+                        changes: [.init(field: .phone, from: nil, to: "555-0100"), .init(field: .city, from: "Oakland", to: "Alameda")])))
             let two = try await second.push([edit])
-            #expect(two.results.first?.outcome == .applied)
+            // The outcome itself says a value was lost, for clients that read only the outcome.
+            #expect(two.results.first?.outcome == .appliedWithConflicts)
             #expect(two.results.first?.conflicts == [FieldConflict(field: .city, yours: "Alameda", kept: "Berkeley")])
             let stored = try await app.request(.get, "/v1/leads/\(lead)", token: hub.users[0].token)
             let contact = try #require(stored.json?["contact"] as? [String: Any])
@@ -317,7 +323,7 @@ struct SyncProtocolTests {
             #expect(removed >= 1)
             #expect(try await device.pull(start.cursor).reset == .behindHorizon)
             // Its pending mutation still applies, and the snapshot says it did.
-            let pending = try await device.push([Mutation(id: 1, name: .leadAction, leadId: lead, action: "accept")])
+            let pending = try await device.push([Mutation(id: 1, leadId: lead, intent: .act(LeadAction("accept")))])
             #expect(pending.results.first?.outcome == .applied)
             let fresh = try await device.snapshot()
             #expect(fresh.lastMutationId == 1)
@@ -351,10 +357,14 @@ struct SyncProtocolTests {
             #expect(try await app.request(.get, "/v1/sync/pull?cursor=nonsense", token: device.token).errorCode == "validation_failed")
             #expect(try await app.request(.get, "/v1/sync/snapshot?page=\(start.cursor)~nope", token: device.token).errorCode == "validation_failed")
             #expect(try await app.request(.get, "/v1/sync/pull?cursor=\(start.cursor)&limit=0", token: device.token).errorCode == "validation_failed")
-            let huge = try await device.pushRaw([Mutation(id: Int64.max, name: .noteAdd, leadId: Lead.ID(), recordId: UUID(), body: "x")])
+            let huge = try await device.pushRaw([Mutation(id: Int64.max, leadId: Lead.ID(), intent: .addNote(id: LeadNote.ID(), body: "x"))])
             #expect(huge.errorCode == "validation_failed")
+            // An unknown name is that mutation's rejection, not the batch's.
             let broken = try await app.request(.post, "/v1/sync/push", token: device.token, json: #"{"mutations":[{"id":1,"name":"lead.explode","lead_id":"x"}]}"#)
-            #expect(broken.status == .unprocessableContent || broken.status == .badRequest)
+            #expect(broken.status == .ok)
+            let outcome = try #require((broken.json?["results"] as? [[String: Any]])?.first)
+            #expect(outcome["outcome"] as? String == "rejected")
+            #expect(outcome["code"] as? String == "unsupported")
             // Sync is for device tokens.
             #expect(try await app.request(.get, "/v1/sync/snapshot", token: hub.users[0].token).errorCode == "device_token_required")
         }
@@ -381,14 +391,14 @@ struct SyncProtocolTests {
             #expect(try await status(app, counted, token: token) == "expired")
             // Accepted offline on day 6, arriving on day 8: within two days of grace.
             let accepted = try await device.push([
-                Mutation(id: 1, name: .leadAction, leadId: counted, actedAt: start.addingTimeInterval(6 * 86_400).micros, action: "accept")
+                Mutation(id: 1, leadId: counted, actedAt: start.addingTimeInterval(6 * 86_400).micros, intent: .act(LeadAction("accept")))
             ])
             #expect(accepted.results.first?.outcome == .applied, "\(accepted.results)")
             #expect(try await status(app, counted, token: token) == "accepted")
             // The same claim arriving on day 11 is older than the grace allows: the clock is not trusted.
             clock.advance(by: 3 * 86_400)
             let refused = try await device.push([
-                Mutation(id: 2, name: .leadAction, leadId: late, actedAt: start.addingTimeInterval(6 * 86_400).micros, action: "accept")
+                Mutation(id: 2, leadId: late, actedAt: start.addingTimeInterval(6 * 86_400).micros, intent: .act(LeadAction("accept")))
             ])
             #expect(refused.results.first?.outcome == .rejected)
             #expect(try await status(app, late, token: token) == "expired")

@@ -37,7 +37,7 @@ struct SyncTestDevice {
     func push(_ mutations: [Mutation]) async throws -> PushResponse {
         let response = try await pushRaw(mutations)
         #expect(response.status == .ok, "\(response.text)")
-        return try Self.decoder.decode(PushResponse.self, from: Data(buffer: response.body))
+        return try Self.recordDecoder.decode(PushResponse.self, from: Data(buffer: response.body))
     }
 
     func pull(_ cursor: String, limit: Int = 1_000) async throws -> PullResponse {
