@@ -68,10 +68,7 @@ extension JSONDecoder {
 @Sendable func decodeHubNetDate(_ decoder: any Decoder) throws -> Date {
     let container = try decoder.singleValueContainer()
     let text = try container.decode(String.self)
-    let date =
-        (try? Date(text, strategy: Date.ISO8601FormatStyle()))
-        ?? (try? Date(text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true)))
-    guard let date, Timestamp.validDates.contains(date) else {
+    guard let date = Timestamp.parseISO8601(text) else {
         throw DecodingError.dataCorruptedError(
             in: container, debugDescription: "must be an ISO 8601 date-time such as 2026-05-01T09:00:00Z")
     }

@@ -3,10 +3,14 @@ import Foundation
 /// Field rules shared by every draft, so that one rule has one wording everywhere.
 public enum Validate {
     /// Trims and requires between 1 and `max` characters.
+    ///
+    /// Characters are counted as Unicode scalars, not as what a reader sees: one visible letter with
+    /// 20,000 combining marks is 20,001 of them (and 40 KB), not 1. So `max` also bounds the bytes
+    /// (at most 4 per scalar), which keeps every value within PostgreSQL's index limits.
     public static func text(_ value: String, field: String, max: Int) throws(DomainError) -> String {
         let trimmed = value.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !trimmed.isEmpty else { throw .invalid(field, "must not be empty") }
-        guard trimmed.count <= max else { throw .invalid(field, "must be at most \(max) characters") }
+        guard trimmed.unicodeScalars.count <= max else { throw .invalid(field, "must be at most \(max) characters") }
         guard !trimmed.unicodeScalars.contains(where: { $0.value < 0x20 && $0 != "\n" && $0 != "\t" && $0 != "\r" }) else {
             throw .invalid(field, "must not contain control characters")
         }
@@ -23,7 +27,7 @@ public enum Validate {
     public static func email(_ value: String, field: String) throws(DomainError) -> String {
         let trimmed = value.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
         let parts = trimmed.split(separator: "@", omittingEmptySubsequences: false)
-        guard trimmed.count <= 254, parts.count == 2, !parts[0].isEmpty,
+        guard trimmed.utf8.count <= 254, parts.count == 2, !parts[0].isEmpty,
             parts[1].contains("."), !parts[1].hasPrefix("."), !parts[1].hasSuffix("."),
             !trimmed.contains(where: \.isWhitespace)
         else { throw .invalid(field, "must be an email address") }
@@ -51,7 +55,7 @@ public enum Validate {
     public static func optionalURL(_ value: String?, field: String) throws(DomainError) -> String? {
         guard let value, !value.trimmingCharacters(in: .whitespaces).isEmpty else { return nil }
         let trimmed = value.trimmingCharacters(in: .whitespaces)
-        guard trimmed.count <= 2000, let url = URL(string: trimmed), let scheme = url.scheme?.lowercased(),
+        guard trimmed.utf8.count <= 2000, let url = URL(string: trimmed), let scheme = url.scheme?.lowercased(),
             scheme == "http" || scheme == "https", url.host?.isEmpty == false
         else { throw .invalid(field, "must be an http or https URL") }
         return trimmed
@@ -74,7 +78,7 @@ public enum Validate {
     /// Lower-case letters, digits and inner hyphens; 2 to 63 characters.
     public static func slug(_ value: String, field: String) throws(DomainError) -> String {
         let allowed = Set("abcdefghijklmnopqrstuvwxyz0123456789-")
-        guard (2...63).contains(value.count), value.allSatisfy(allowed.contains),
+        guard (2...63).contains(value.utf8.count), value.allSatisfy(allowed.contains),
             !value.hasPrefix("-"), !value.hasSuffix("-")
         else { throw .invalid(field, "must be 2 to 63 lower-case letters, digits or inner hyphens") }
         return value

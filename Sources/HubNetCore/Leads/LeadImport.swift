@@ -34,7 +34,6 @@ public enum LeadImport {
         }
         var valid: [Row] = []
         var errors: [RowError] = []
-        let iso = ISO8601DateFormatter()
         for (index, cells) in rows.enumerated() {
             let rowNumber = index + 2
             func text(_ column: String) -> String? {
@@ -43,7 +42,7 @@ public enum LeadImport {
             }
             func date(_ column: String) -> Date?? {
                 guard let value = text(column) else { return .some(nil) }
-                guard let date = iso.date(from: value) else {
+                guard let date = Timestamp.parseISO8601(value) else {
                     errors.append(RowError(row: rowNumber, field: column, message: "must be an ISO 8601 date-time"))
                     return nil
                 }

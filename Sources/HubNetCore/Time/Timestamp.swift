@@ -24,6 +24,17 @@ public enum Timestamp {
         return Date(micros: micros)
     }
 
+    /// An ISO 8601 date-time (`2026-05-01T09:00:00Z`, fractional seconds allowed) within the range,
+    /// or `nil`.
+    public static func parseISO8601(_ text: String) -> Date? {
+        guard text.utf8.count <= 64 else { return nil }
+        let date =
+            (try? Date(text, strategy: Date.ISO8601FormatStyle()))
+            ?? (try? Date(text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true)))
+        guard let date, validDates.contains(date) else { return nil }
+        return date
+    }
+
     /// `date`, refused with `validation_failed` naming `field` when outside the range.
     public static func check(_ date: Date, field: String) throws(DomainError) -> Date {
         guard validDates.contains(date) else { throw .invalid(field, "must be a time between the years 1 and 9999") }

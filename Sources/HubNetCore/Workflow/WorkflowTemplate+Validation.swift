@@ -24,7 +24,9 @@ extension WorkflowTemplate {
             guard stageKeys.insert(stage.key).inserted else { throw .invalid("stages[\(index)].key", "'\(stage.key)' is used twice") }
             guard orders.insert(stage.order).inserted else { throw .invalid("stages[\(index)].order", "\(stage.order) is used twice") }
             _ = try Validate.text(stage.name, field: "stages[\(index)].name", max: 100)
-            if let days = stage.reminderDays, days < 1 { throw .invalid("stages[\(index)].reminder_days", "must be at least 1") }
+            if let days = stage.reminderDays, !(1...3650).contains(days) {
+                throw .invalid("stages[\(index)].reminder_days", "must be between 1 and 3650 days")
+            }
             if !statuses.contains(where: { $0.stage == stage.key }) {
                 throw .invalid("stages[\(index)]", "stage '\(stage.key)' has no status")
             }

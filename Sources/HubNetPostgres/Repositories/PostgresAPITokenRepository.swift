@@ -62,16 +62,20 @@ public struct PostgresAPITokenRepository: Sendable {
         guard token.kind == .user else { return nil }
         let rows = try await connection.rows(
             """
-            SELECT t.id, t.user_id, u.roles, n.kind, t.last_used_at < now() - INTERVAL '1 minute' OR t.last_used_at IS NULL
+            SELECT t.id, t.user_id, u.roles, n.kind, t.last_used_at < now() - INTERVAL '1 minute' OR t.last_used_at IS NULL,
+                   u.deactivated_at IS NOT NULL, t.revoked_at IS NOT NULL
             FROM api_tokens AS t
             JOIN users AS u ON u.tenant_id = t.tenant_id AND u.id = t.user_id
             JOIN tenants AS n ON n.id = t.tenant_id
             WHERE t.tenant_id = \(token.tenantID) AND t.token_hash = \(token.hash)
-              AND t.revoked_at IS NULL AND u.deactivated_at IS NULL
             """, logger: logger)
-        for (tokenID, userID, roles, kind, stale) in try rows.decode(
-            (APIToken.ID, User.ID, [String], String, Bool).self)
+        for (tokenID, userID, roles, kind, stale, deactivated, revoked) in try rows.decode(
+            (APIToken.ID, User.ID, [String], String, Bool, Bool, Bool).self)
         {
+            // The holder of a genuine token of a deactivated user learns why it stopped working; a
+            // revoked token of an active user is just not a credential any more.
+            if deactivated { throw AccessEnded(.userDeactivated, lastMutationID: nil) }
+            if revoked { return nil }
             if stale {
                 try await connection.rows(
                     "UPDATE api_tokens SET last_used_at = now() WHERE tenant_id = \(token.tenantID) AND id = \(tokenID)",

@@ -50,19 +50,26 @@ public struct PostgresDeviceRepository: Sendable {
             "UPDATE devices SET revoked_at = COALESCE(revoked_at, now()) WHERE tenant_id = \(tenant) AND id = \(id)", logger: logger)
     }
 
-    /// The user behind a live device token of an active user; notes the device as seen at most once a minute.
+    /// The user behind a live device token of an active user; notes the device as seen at most once a
+    /// minute. A revoked device or a deactivated user is `AccessEnded` (the device must wipe), an
+    /// unknown token `nil`.
     public func authenticate(_ token: BearerToken, on connection: PostgresConnection) async throws -> AuthenticatedUser? {
         guard token.kind == .device else { return nil }
         let rows = try await connection.rows(
             """
-            SELECT d.id, d.user_id, u.roles, n.kind, d.last_seen_at < now() - INTERVAL '1 minute' OR d.last_seen_at IS NULL
+            SELECT d.id, d.user_id, u.roles, n.kind, d.last_seen_at < now() - INTERVAL '1 minute' OR d.last_seen_at IS NULL,
+                   d.revoked_at IS NOT NULL, u.deactivated_at IS NOT NULL, d.last_mutation_id
             FROM devices AS d
             JOIN users AS u ON u.tenant_id = d.tenant_id AND u.id = d.user_id
             JOIN tenants AS n ON n.id = d.tenant_id
             WHERE d.tenant_id = \(token.tenantID) AND d.token_hash = \(token.hash)
-              AND d.revoked_at IS NULL AND u.deactivated_at IS NULL
             """, logger: logger)
-        for (deviceID, userID, roles, kind, stale) in try rows.decode((Device.ID, User.ID, [String], String, Bool).self) {
+        for (deviceID, userID, roles, kind, stale, revoked, deactivated, lastMutation) in try rows.decode(
+            (Device.ID, User.ID, [String], String, Bool, Bool, Bool, Int64).self)
+        {
+            // Deactivating a user revokes their devices too; the user's standing is the better answer.
+            if deactivated { throw AccessEnded(.userDeactivated, lastMutationID: lastMutation) }
+            if revoked { throw AccessEnded(.deviceRevoked, lastMutationID: lastMutation) }
             if stale {
                 try await connection.rows(
                     "UPDATE devices SET last_seen_at = now() WHERE tenant_id = \(token.tenantID) AND id = \(deviceID)", logger: logger)

@@ -215,15 +215,17 @@ public struct PostgresSyncRepository: Sendable {
 
     // MARK: Devices' mutations
 
-    /// Locks the device row for a push and returns its last mutation id; `nil` if revoked or gone.
+    /// Locks the device row for a push and returns its last mutation id; a device revoked meanwhile
+    /// is `AccessEnded`.
     public func lockDevice(_ device: Device.ID, tenant: Tenant.ID, on connection: PostgresConnection) async throws -> Int64? {
         let rows = try await connection.rows(
             """
-            SELECT last_mutation_id FROM devices
-            WHERE tenant_id = \(tenant) AND id = \(device) AND revoked_at IS NULL FOR UPDATE
+            SELECT last_mutation_id, revoked_at IS NOT NULL FROM devices
+            WHERE tenant_id = \(tenant) AND id = \(device) FOR UPDATE
             """, logger: logger)
-        for last in try rows.decode(Int64.self) { return last }
-        return nil
+        guard let (last, revoked) = try rows.decode((Int64, Bool).self).first else { return nil }
+        if revoked { throw AccessEnded(.deviceRevoked, lastMutationID: last) }
+        return last
     }
 
     /// Row-locks the tenant's leads among `ids`, in id order (PostgreSQL's uuid order).

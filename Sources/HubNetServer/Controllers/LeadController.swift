@@ -160,7 +160,7 @@ struct LeadController {
         let query = request.uri.queryParameters
         func date(_ name: String) throws(DomainError) -> Date? {
             guard let text = query.get(name) else { return nil }
-            guard let date = ISO8601DateFormatter().date(from: text) else { throw .invalid(name, "must be an ISO 8601 date-time") }
+            guard let date = Timestamp.parseISO8601(text) else { throw .invalid(name, "must be an ISO 8601 date-time") }
             return date
         }
         func id<Owner>(_ name: String, _: Owner.Type) throws(DomainError) -> Identifier<Owner>? {

@@ -67,7 +67,7 @@ struct ReportController {
         let caller = try context.requireUser()
         var asOf = now()
         if let text = request.uri.queryParameters.get("as_of") {
-            guard let date = ISO8601DateFormatter().date(from: text) else {
+            guard let date = Timestamp.parseISO8601(text) else {
                 throw DomainError.invalid("as_of", "must be an ISO 8601 date-time")
             }
             asOf = date

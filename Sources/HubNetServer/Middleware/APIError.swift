@@ -50,6 +50,11 @@ public struct APIError: HTTPResponseError, Sendable {
             return (APIError(domain: error), false)
         case let refusal as WorkflowRefusal:
             return (APIError(domain: refusal.domainError), false)
+        case let ended as AccessEnded:
+            var apiError = APIError(status: .unauthorized, code: ended.reason.rawValue, message: ended.message)
+            apiError.lastMutationId = ended.lastMutationID
+            apiError.wipe = ended.lastMutationID != nil ? true : nil
+            return (apiError, false)
         case let error as DecodingError:
             return (APIError(decoding: error), false)
         case let error as HTTPError:

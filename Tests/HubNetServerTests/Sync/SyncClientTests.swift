@@ -111,4 +111,95 @@ struct SyncClientTests {
             #expect(try await reopened.sync().pushed == 0)
         }
     }
+
+    @Test(
+        "9 a device that is revoked, or whose user is deactivated, wipes its data, reports each mutation it still held, and stops",
+        arguments: ["device_revoked", "user_deactivated"])
+    func stopped(code: String) async throws {
+        try await withTestApplication { app in
+            let hub = try await app.fixtures.tenant(.hub, users: [[.moderator]])
+            let lead = try await app.createLead(token: hub.users[0].token)
+            let registered = try await SyncTestDevice.register(app, as: hub.users[0])
+            let client = SyncClient(store: try LocalStore(path: nil), transport: TestAppTransport(app: app, token: registered.token))
+            _ = try await client.sync()
+            _ = try await client.addNote("pushed", to: lead)
+            #expect(try await client.sync().applied == 1)
+            let second = try await client.addNote("held", to: lead)
+            try await client.act("accept", on: lead)
+            if code == "device_revoked" {
+                let devices = try #require((try await app.request(.get, "/v1/devices", token: hub.admin.token)).json?["items"] as? [[String: Any]])
+                let id = try #require(devices.first?["id"] as? String)
+                #expect(try await app.request(.delete, "/v1/devices/\(id)", token: hub.admin.token).status == .noContent)
+            } else {
+                #expect(try await app.request(.delete, "/v1/users/\(hub.users[0].user.id)", token: hub.admin.token).status.code < 300)
+            }
+            let report = try await client.sync()
+            #expect(report.stopped?.code == code)
+            #expect(report.stopped?.lastMutationId == 1)
+            #expect(report.rejections.map(\.code) == [code, code])
+            #expect(report.rejections.map(\.mutationID) == [2, 3])
+            #expect(report.rejections.first?.mutation?.recordId == second.rawValue)
+            // Wiped: nothing of the tenant's is left on the device.
+            #expect(try await client.leads().isEmpty)
+            #expect(try await client.pending().isEmpty)
+            #expect(try await client.notes(of: lead).isEmpty)
+            await #expect(throws: SyncStop.self) { try await client.sync() }
+            // The server applied exactly the one it acknowledged.
+            #expect((try await app.request(.get, "/v1/leads/\(lead)/notes", token: hub.admin.token)).json?["items"] as? [Any] != nil)
+            let notes = try #require((try await app.request(.get, "/v1/leads/\(lead)/notes", token: hub.admin.token)).json?["items"] as? [Any])
+            #expect(notes.count == 1)
+        }
+    }
+
+    @Test("8 a lead taken from the device's user while offline: its queued mutations come back not_visible and it leaves the device with its notes and activities")
+    func notVisibleThroughTheSDK() async throws {
+        try await withTestApplication { app in
+            let hub = try await app.fixtures.tenant(.hub, users: [[.moderator], [.advisor], [.advisor]])
+            let (moderator, advisor, other) = (hub.users[0], hub.users[1], hub.users[2])
+            let lead = try await app.createLead(token: moderator.token)
+            _ = try await app.request(.post, "/v1/leads/\(lead)/actions/accept", token: moderator.token, json: "{}")
+            _ = try await app.request(
+                .post, "/v1/leads/\(lead)/actions/refer_internal", token: moderator.token, json: #"{"advisor_id":"\#(advisor.user.id)"}"#)
+            _ = try await app.request(
+                .post, "/v1/leads/\(lead)/activities", token: moderator.token, json: #"{"kind":"call","title":"first call"}"#)
+            let field = try await device(app, advisor)
+            _ = try await field.sync()
+            #expect(try await field.activities(of: lead).count == 1)
+            _ = try await field.addNote("offline", to: lead)
+            _ = try await field.scheduleActivity(.meeting, title: "visit", dueAt: nil, on: lead)
+            _ = try await app.request(
+                .post, "/v1/leads/\(lead)/actions/refer_internal", token: moderator.token, json: #"{"advisor_id":"\#(other.user.id)"}"#)
+            let report = try await field.sync()
+            #expect(report.rejections.map(\.code) == ["not_visible", "not_visible"])
+            #expect(report.dropped == [lead.rawValue])
+            #expect(try await field.leads().isEmpty)
+            #expect(try await field.notes(of: lead).isEmpty)
+            #expect(try await field.activities(of: lead).isEmpty)
+        }
+    }
+
+    @Test("7 a queued mutation this server does not know (left by another app version) is rejected unsupported and the queue moves on")
+    func unsupportedFromAnotherVersion() async throws {
+        try await withTestApplication { app in
+            let hub = try await app.fixtures.tenant(.hub, users: [[.moderator]])
+            let lead = try await app.createLead(token: hub.users[0].token)
+            let client = try await device(app, hub.users[0])
+            _ = try await client.sync()
+            // What a newer app would have queued: a mutation name this server and SDK do not know.
+            try await client.store.queue.write { db in
+                try db.execute(
+                    sql: "INSERT INTO pending (id, json) VALUES (1, ?)",
+                    arguments: [Data(#"{"id":1,"name":"lead.pin","lead_id":"\#(lead)","pinned":true}"#.utf8)])
+                try db.execute(sql: "INSERT OR REPLACE INTO meta (key, value) VALUES ('last_mutation_id', '1')")
+            }
+            _ = try await client.addNote("after it", to: lead)
+            let report = try await client.sync()
+            #expect(report.rejections.map(\.code) == ["unsupported"])
+            #expect(report.rejections.first?.mutationID == 1)
+            #expect(report.rejections.first?.mutation == nil)
+            #expect(report.applied == 1)
+            #expect(try await client.pending().isEmpty)
+            #expect(try await client.notes(of: lead).map(\.body) == ["after it"])
+        }
+    }
 }
