@@ -59,16 +59,19 @@ public func buildRouter(
     notifier: SyncNotifier = SyncNotifier()
 ) -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self)
+    let routeTable = MethodNotAllowedMiddleware.Table()
     router.add(middleware: RequestLogMiddleware(maximumBodyBytes: configuration.maximumBodyBytes))
     router.add(middleware: MetricsMiddleware(registry: registry))
     router.add(middleware: ErrorMiddleware())
+    router.add(middleware: MethodNotAllowedMiddleware(table: routeTable))
+    router.add(middleware: FormQueryMiddleware())
 
     let logger = database.logger
     let tenants = PostgresTenantRepository(database: database)
     let tokens = PostgresAPITokenRepository(logger: logger)
     let listings = PostgresListingRepository(logger: logger)
 
-    OperationsController(database: database, registry: registry).addRoutes(to: router)
+    OperationsController(database: database, registry: registry, testClock: configuration.testClock).addRoutes(to: router)
     let api = router.group("v1")
     DirectoryController(database: database, listings: listings).addRoutes(to: api)
     EmailActionController(database: database, links: configuration.emailLinks, now: configuration.now).addRoutes(to: api)
@@ -85,8 +88,15 @@ public func buildRouter(
                 database: database, tokens: tokens, devices: PostgresDeviceRepository(logger: logger),
                 operatorToken: configuration.operatorToken))
     TenantController(database: database, tenants: tenants, tokens: tokens).addRoutes(to: authenticated)
+    if let clock = configuration.testClock {
+        TestClockController(
+            clock: clock, timers: LeadTimerService(database: database, now: configuration.now),
+            delivery: OutboxDeliveryService(
+                database: database, smtp: configuration.smtp, retry: configuration.retryPolicy, now: configuration.now)
+        ).addRoutes(to: authenticated)
+    }
     UserController(database: database, users: PostgresUserRepository(logger: logger)).addRoutes(to: authenticated)
-    APITokenController(database: database, tokens: tokens).addRoutes(to: authenticated)
+    APITokenController(database: database, tokens: tokens, users: PostgresUserRepository(logger: logger)).addRoutes(to: authenticated)
     DeviceController(database: database, devices: PostgresDeviceRepository(logger: logger)).addRoutes(to: authenticated)
     UnitController(database: database, units: PostgresUnitRepository(logger: logger)).addRoutes(to: authenticated)
     ListingController(database: database, listings: listings, tenants: tenants).addRoutes(to: authenticated)
@@ -127,5 +137,6 @@ public func buildRouter(
     ).addRoutes(to: authenticated)
     ReportController(database: database, templates: PostgresWorkflowTemplateRepository(logger: logger), now: configuration.now)
         .addRoutes(to: authenticated)
+    routeTable.record(router.routes.map { ("\($0.path)", $0.method) })
     return router
 }

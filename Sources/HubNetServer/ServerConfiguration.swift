@@ -51,6 +51,10 @@ public struct ServerConfiguration: Sendable {
     public var linkSecret: Data = Data((0..<32).map { _ in UInt8.random(in: .min ... .max) })
     /// What time it is: the system clock, or a virtual one in tests and the simulator.
     public var now: @Sendable () -> Date = { Date() }
+    /// `hubnet serve --test-clock`: a clock an operator moves forward over the API; `now` follows it.
+    public var testClock: TestClock? {
+        didSet { if let testClock { now = testClock.function } }
+    }
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, databaseURL: DatabaseURL? = nil,

@@ -19,6 +19,14 @@ struct ServeCommand: AsyncParsableCommand {
 
     @Option(help: "Address to listen on (HUBNET_HOST, default 127.0.0.1).") var host: String?
     @Option(help: "Port to listen on (HUBNET_PORT, default 8080).") var port: Int?
+    @Flag(
+        help: """
+            Run on a test clock that the operator moves forward (GET /v1/test-clock, POST /v1/test-clock/advance), \
+            for integrators' test suites. Only on the embedded database unless --allow-test-clock-on-database-url.
+            """)
+    var testClock = false
+    @Flag(help: "Allow --test-clock with DATABASE_URL (a test database of your own; never a production one).")
+    var allowTestClockOnDatabaseUrl = false
 
     func run() async throws {
         let logger = makeLogger(default: .info)
@@ -26,6 +34,16 @@ struct ServeCommand: AsyncParsableCommand {
             var configuration = try ServerConfiguration()
             if let host { configuration.host = host }
             if let port { configuration.port = port }
+            if testClock {
+                guard configuration.databaseURL == nil || allowTestClockOnDatabaseUrl else {
+                    throw ValidationError(
+                        "--test-clock moves the server's time: it runs on the embedded database only, or with DATABASE_URL "
+                            + "when --allow-test-clock-on-database-url says this database is a test database")
+                }
+                configuration.testClock = TestClock()
+                logger.warning("test clock on: the operator moves this server's time (POST /v1/test-clock/advance)")
+                say("Test clock on: move it with POST /v1/test-clock/advance {\"days\": 1} (operator token); /readyz shows its time")
+            }
             if let url = configuration.databaseURL {
                 try await serve(configuration, databaseURL: url, logger: logger)
             } else {

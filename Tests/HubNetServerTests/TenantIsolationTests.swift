@@ -27,6 +27,8 @@ struct TenantIsolationTests {
             let listingID = try #require(listing.json?["id"] as? String)
             let issued = try await app.request(.post, "/v1/users/\(a.admin)/tokens", token: a.token, json: #"{"name":"ci"}"#)
             let tokenID = try #require((issued.json?["token"] as? [String: Any])?["id"] as? String)
+            let lead = try await app.request(.post, "/v1/leads", token: a.token, json: #"{"contact":{"name":"L","email":"l@a.test"}}"#)
+            let leadID = try #require(lead.json?["id"] as? String)
 
             // B asks for A's records: each answer is exactly the one for a record that does not exist.
             let missing = UUID().uuidString.lowercased()
@@ -36,11 +38,17 @@ struct TenantIsolationTests {
                 (.patch, "/v1/listings/\(listingID)", #"{"name":"x"}"#), (.delete, "/v1/listings/\(listingID)", nil),
                 (.delete, "/v1/tokens/\(tokenID)", nil), (.get, "/v1/tenants/\(a.tenant)", nil),
                 (.post, "/v1/users/\(a.admin)/tokens", #"{"name":"steal"}"#),
+                // Lists under a parent of the other tenant answer as a missing parent, not an empty list.
+                (.get, "/v1/users/\(a.admin)/tokens", nil), (.get, "/v1/leads/\(leadID)/notes", nil),
+                (.get, "/v1/leads/\(leadID)/activities", nil), (.get, "/v1/leads/\(leadID)/history", nil),
+                (.get, "/v1/leads/\(leadID)/related", nil), (.get, "/v1/leads/\(leadID)/routing-suggestions", nil),
+                (.get, "/v1/leads/\(leadID)", nil), (.post, "/v1/leads/\(leadID)/notes", #"{"body":"x"}"#),
             ] as [(HTTPRequest.Method, String, String?)] {
                 let foreign = try await app.request(method, path, token: b.token, json: body)
                 let absent = try await app.request(
                     method, path.replacingOccurrences(of: a.admin, with: missing).replacingOccurrences(of: listingID, with: missing)
-                        .replacingOccurrences(of: tokenID, with: missing).replacingOccurrences(of: a.tenant, with: missing),
+                        .replacingOccurrences(of: tokenID, with: missing).replacingOccurrences(of: a.tenant, with: missing)
+                        .replacingOccurrences(of: leadID, with: missing),
                     token: b.token, json: body)
                 #expect(foreign.status == .notFound, "\(method) \(path)")
                 #expect(foreign.text == absent.text, "\(method) \(path) answers differently from a missing record")

@@ -18,12 +18,14 @@ public struct LeadState: Sendable, Codable, Equatable {
     public var assignedUserID: User.ID?
     public var archived: Bool
     public var inCRM: Bool
+    /// When the assignee was last reminded of the lead (002).
+    public var remindedAt: Date?
 
     public init(
         status: String, createdAt: Date, lastActionAt: Date? = nil, acceptedAt: Date? = nil, declinedAt: Date? = nil,
         completedAt: Date? = nil, expiresAt: Date? = nil, expectedCompletionAt: Date? = nil,
         opportunityLinked: Bool = false, openActivities: Int = 0, assignedUnitMembers: Set<User.ID>? = nil,
-        assignedUserID: User.ID? = nil, archived: Bool = false, inCRM: Bool = false
+        assignedUserID: User.ID? = nil, archived: Bool = false, inCRM: Bool = false, remindedAt: Date? = nil
     ) {
         self.status = status
         self.createdAt = createdAt
@@ -39,6 +41,7 @@ public struct LeadState: Sendable, Codable, Equatable {
         self.assignedUserID = assignedUserID
         self.archived = archived
         self.inCRM = inCRM
+        self.remindedAt = remindedAt
     }
 
     /// A new lead of `template`, with its dates derived from the template's timers unless given.

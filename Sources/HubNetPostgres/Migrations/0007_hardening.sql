@@ -42,3 +42,9 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON sync_mutation_failures TO hubnet_app;
 
 -- A rejection for one field's value names the field (`due_at`, `changes[0].to`); a replay answers it too.
 ALTER TABLE sync_mutations ADD COLUMN field TEXT;
+
+-- When a lead's inactivity reminder (002) is next due, kept on the row by the writer of its status
+-- or assignee, so the timer service finds exactly the due ones (each tenant's own intervals) and a
+-- lead without a reminder is never scanned again.
+ALTER TABLE leads ADD COLUMN remind_at TIMESTAMPTZ;
+CREATE INDEX leads_remind_idx ON leads (remind_at) WHERE remind_at IS NOT NULL AND withdrawn_at IS NULL;

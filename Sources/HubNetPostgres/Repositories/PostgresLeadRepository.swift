@@ -16,7 +16,7 @@ public struct PostgresLeadRepository: Sendable {
         l.city, l.region, l.request, l.type, l.category, l.priority, l.importance, l.probability,
         l.target_amount::TEXT AS target_amount, l.products::TEXT AS products, l.competitors, l.team, l.listing_id, l.referral_id, l.source_tenant_id, l.assigned_unit_id, l.assigned_user_id, l.created_by,
         l.created_at, l.last_action_at, l.accepted_at, l.declined_at, l.completed_at, l.expires_at,
-        l.expected_completion_at, l.opportunity_id, l.archived, l.in_crm, l.version,
+        l.expected_completion_at, l.opportunity_id, l.archived, l.in_crm, l.version, l.reminded_at,
         (SELECT count(*) FROM lead_activities a
          WHERE a.tenant_id = l.tenant_id AND a.lead_id = l.id AND a.state = 'open')::INTEGER AS open_activities,
         (SELECT array_agg(m.user_id) FROM unit_members m
@@ -37,13 +37,15 @@ public struct PostgresLeadRepository: Sendable {
                 """
                 INSERT INTO leads (tenant_id, id, template_key, status, source, contact_name, contact_email, contact_phone,
                     city, region, request, type, category, priority, importance, probability, target_amount, products,
-                    competitors, team, listing_id, assigned_unit_id, created_by, created_at, expires_at, expected_completion_at)
+                    competitors, team, listing_id, assigned_unit_id, created_by, created_at, expires_at, expected_completion_at,
+                    remind_at)
                 VALUES (\(tenant), \(id), \(template.key), \(state.status), \(source.rawValue), \(details.name),
                     \(details.email), \(details.phone), \(details.city), \(details.region), \(details.request),
                     \(details.type), \(details.category), \(details.priority), \(details.importance),
                     \(details.probability), \(details.targetAmount.map { "\($0)" })::NUMERIC,
                     \(try Self.productsJSON(details.products))::JSONB, \(details.competitors), \(details.team), \(listing), \(unit),
-                    \(createdBy), \(now), \(state.expiresAt), \(state.expectedCompletionAt))
+                    \(createdBy), \(now), \(state.expiresAt), \(state.expectedCompletionAt),
+                    \(LeadSchedule.nextReminder(state, template: template)))
                 """, logger: logger)
         } catch let error as PSQLError where error.serverInfo?[.constraintName] == "leads_unit_fkey" {
             throw DomainError.invalid("assigned_unit_id", "names no unit of this tenant")
@@ -129,7 +131,12 @@ public struct PostgresLeadRepository: Sendable {
                   AND (\(badge)::TEXT IS NULL
                        OR (\(badge) = 'new' AND l.completed_at IS NULL AND l.last_action_at IS NULL)
                        OR (\(badge) = 'overdue' AND l.completed_at IS NULL AND l.expected_completion_at < \(filter.now)
-                           AND (l.last_action_at IS NULL OR NOT l.template_key = ANY(\(filter.badgesUntilFirstActionTemplates)))))
+                           AND (l.last_action_at IS NULL OR NOT l.template_key = ANY(\(filter.badgesUntilFirstActionTemplates))))
+                       OR (\(badge) = 'past_maximum' AND l.completed_at IS NULL
+                           AND EXISTS (SELECT 1 FROM unnest(\(filter.maximumOpen.map(\.template))::TEXT[], \(filter.maximumOpen.map(\.days))::INTEGER[])
+                                       AS m(template, days)
+                                       WHERE m.template = l.template_key AND l.created_at + m.days * INTERVAL '1 day' < \(filter.now))))
+                  AND (\(filter.inCRM)::BOOLEAN IS NULL OR l.in_crm = \(filter.inCRM))
                 ORDER BY \(unescaped: order) LIMIT \(page.limit + 1)
                 """, logger: logger))
         return Page(rows: rows, limit: page.limit) { PageCursor(createdAt: $0.state.createdAt, id: $0.id.rawValue) }
@@ -201,12 +208,49 @@ public struct PostgresLeadRepository: Sendable {
                 """, logger: logger))
     }
 
+    /// Leads whose reminder is due, across tenants (the scheduler's scan), oldest due first.
+    public func dueReminders(now: Date, limit: Int, on connection: PostgresConnection) async throws -> [(Tenant.ID, Lead.ID)] {
+        let rows = try await connection.rows(
+            """
+            SELECT tenant_id, id FROM leads
+            WHERE remind_at <= \(now) AND withdrawn_at IS NULL
+            ORDER BY remind_at LIMIT \(limit)
+            """, logger: logger)
+        return try rows.decode((Tenant.ID, Lead.ID).self)
+    }
+
+    /// Records a reminder sent now and when the next one is due.
+    public func reminded(_ id: Lead.ID, tenant: Tenant.ID, at now: Date, next: Date?, on connection: PostgresConnection) async throws {
+        try await connection.rows(
+            "UPDATE leads SET reminded_at = \(now), remind_at = \(next) WHERE tenant_id = \(tenant) AND id = \(id)", logger: logger)
+    }
+
+    /// Sets when a lead's reminder is due (`nil`: none), without touching anything else.
+    public func setReminder(_ id: Lead.ID, tenant: Tenant.ID, at due: Date?, on connection: PostgresConnection) async throws {
+        try await connection.rows("UPDATE leads SET remind_at = \(due) WHERE tenant_id = \(tenant) AND id = \(id)", logger: logger)
+    }
+
+    /// After a template's stages or intervals changed: each of its open, assigned leads is due again
+    /// by its status's new interval (`days[i]` for `statuses[i]`; 0 for none).
+    public func rescheduleReminders(
+        template key: String, statuses: [String], days: [Int], tenant: Tenant.ID, on connection: PostgresConnection
+    ) async throws {
+        try await connection.rows(
+            """
+            UPDATE leads l SET remind_at = CASE
+                WHEN l.assigned_user_id IS NULL OR l.completed_at IS NOT NULL OR COALESCE(d.days, 0) = 0 THEN NULL
+                ELSE GREATEST(l.created_at, l.last_action_at, l.reminded_at) + d.days * INTERVAL '1 day' END
+            FROM (SELECT s.status, s.days FROM unnest(\(statuses)::TEXT[], \(days)::INTEGER[]) AS s(status, days)) AS d
+            WHERE l.tenant_id = \(tenant) AND l.template_key = \(key) AND l.status = d.status AND l.withdrawn_at IS NULL
+            """, logger: logger)
+    }
+
     /// Stores the outcome of an engine decision, the effects that live in the store (a client in
     /// the hub CRM, a linked opportunity), and its history entry.
     /// - Parameter opportunity: the opportunity to link when the decision links one.
     public func apply(
-        _ decision: WorkflowEngine.Decision, to lead: Lead, actor: User.ID?, reason: String?, opportunity: Opportunity.ID? = nil,
-        at now: Date, on connection: PostgresConnection
+        _ decision: WorkflowEngine.Decision, to lead: Lead, template: WorkflowTemplate, actor: User.ID?, reason: String?,
+        opportunity: Opportunity.ID? = nil, at now: Date, on connection: PostgresConnection
     ) async throws {
         let state = decision.state
         let linked = decision.effects.contains(.linkOpportunity) ? opportunity : nil
@@ -217,7 +261,7 @@ public struct PostgresLeadRepository: Sendable {
                     accepted_at = \(state.acceptedAt), declined_at = \(state.declinedAt), completed_at = \(state.completedAt),
                     expires_at = \(state.expiresAt), opportunity_id = COALESCE(\(linked), opportunity_id),
                     archived = \(state.archived), in_crm = \(state.inCRM), assigned_user_id = \(state.assignedUserID),
-                    version = version + 1
+                    remind_at = \(LeadSchedule.nextReminder(state, template: template)), version = version + 1
                 WHERE tenant_id = \(lead.tenantID) AND id = \(lead.id)
                 """, logger: logger)
         } catch let error as PSQLError where error.violates("leads_opportunity_key") {
@@ -330,7 +374,8 @@ public struct PostgresLeadRepository: Sendable {
                 assignedUnitMembers: try r["unit_members"].decode([User.ID]?.self).map(Set.init)
                     ?? (try r["assigned_unit_id"].decode(UUID?.self) != nil ? [] : nil),
                 assignedUserID: try r["assigned_user_id"].decode(User.ID?.self),
-                archived: try r["archived"].decode(Bool.self), inCRM: try r["in_crm"].decode(Bool.self))
+                archived: try r["archived"].decode(Bool.self), inCRM: try r["in_crm"].decode(Bool.self),
+                remindedAt: try r["reminded_at"].decode(Date?.self))
             let details = LeadDetails(
                 name: try r["contact_name"].decode(String.self), email: try r["contact_email"].decode(String?.self),
                 phone: try r["contact_phone"].decode(String?.self), city: try r["city"].decode(String?.self),
@@ -358,7 +403,7 @@ public struct PostgresLeadRepository: Sendable {
 }
 
 /// Which leads a list asks for; every field is optional.
-public struct LeadFilter: Sendable, Equatable {
+public struct LeadFilter: Sendable {
     public var statuses: [String] = []
     public var templateKey: String?
     public var source: LeadSource?
@@ -380,7 +425,13 @@ public struct LeadFilter: Sendable, Equatable {
     /// Templates whose badges show only until the first action (hub moderation).
     public var badgesUntilFirstActionTemplates: [String] = []
 
-    public enum Badge: String, Sendable { case new, overdue }
+    /// Each template's maximum open days (004), for the `past_maximum` badge.
+    public var maximumOpen: [(template: String, days: Int)] = []
+    /// Only leads that did (`true`) or did not (`false`) join the hub CRM (000: the hub's lead table
+    /// is `in_crm=false`).
+    public var inCRM: Bool?
+
+    public enum Badge: String, Sendable { case new, overdue, pastMaximum = "past_maximum" }
 
     public init() {}
 }

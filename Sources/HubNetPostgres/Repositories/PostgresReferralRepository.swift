@@ -48,8 +48,10 @@ public struct PostgresReferralRepository: Sendable {
     /// ended unanswered or declined; it is then withdrawn and its target loses the lead.
     /// - Parameter links: when given, the target's people who may answer get an email with signed
     ///   links to accept or decline without logging in.
+    /// - Parameter expiresAt: when the target's copy expires unanswered (001: settable by API);
+    ///   the target template's timer otherwise.
     public func refer(
-        _ lead: Lead, to target: Target, by user: User.ID, links: EmailActionLinks? = nil, now: Date,
+        _ lead: Lead, to target: Target, by user: User.ID, links: EmailActionLinks? = nil, expiresAt: Date? = nil, now: Date,
         on connection: PostgresConnection
     ) async throws -> Referral {
         let source = lead.tenantID
@@ -71,7 +73,7 @@ public struct PostgresReferralRepository: Sendable {
         let referralID = Referral.ID()
         let landed = try await leads.create(
             lead.details.withoutTeam, template: template, source: .referral, tenant: target.tenant, createdBy: nil,
-            listing: target.listing, now: now, on: connection)
+            listing: target.listing, expiresAt: expiresAt, now: now, on: connection)
         try await connection.rows(
             """
             UPDATE leads SET referral_id = \(referralID), source_tenant_id = \(source)

@@ -122,7 +122,7 @@ struct LeadCommands: Sendable {
             }
         }
         try await leads.apply(
-            decision, to: lead, actor: caller.userID, reason: reason, opportunity: opportunity, at: now, on: connection)
+            decision, to: lead, template: template, actor: caller.userID, reason: reason, opportunity: opportunity, at: now, on: connection)
         if decision.effects.contains(.refer), let listingID = arguments.listingId {
             try await referToListing(lead, listingID, caller: caller, now: now, on: connection)
         }

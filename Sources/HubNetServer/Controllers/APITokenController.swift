@@ -6,6 +6,7 @@ import HubNetPostgres
 struct APITokenController {
     let database: Database
     let tokens: PostgresAPITokenRepository
+    let users: PostgresUserRepository
 
     func addRoutes(to group: RouterGroup<AppRequestContext>) {
         group.post("users/{id}/tokens", use: issue)
@@ -29,7 +30,9 @@ struct APITokenController {
         let userID = try context.id("id", of: User.self, "user")
         if userID != actor.userID { try TenantPolicy.require(actor, .manageOthersTokens) }
         let items = try await database.withTenant(actor.tenantID) { connection in
-            try await tokens.list(user: userID, tenant: actor.tenantID, on: connection)
+            // A list under a parent that is not this tenant's answers like a missing parent.
+            guard try await users.get(userID, tenant: actor.tenantID, on: connection) != nil else { throw DomainError.notFound("user") }
+            return try await tokens.list(user: userID, tenant: actor.tenantID, on: connection)
         }
         return TokenListResponse(items: items.map(TokenResponse.init))
     }

@@ -89,7 +89,7 @@ struct EmailActionController {
                     let status: HTTPResponse.Status = refusal.code == .reasonRequired ? .unprocessableContent : .conflict
                     throw PageError(status: status, title: "Not possible", message: refusal.message)
                 }
-                try await leads.apply(decision, to: current, actor: user.id, reason: reason, at: now, on: connection)
+                try await leads.apply(decision, to: current, template: template, actor: user.id, reason: reason, at: now, on: connection)
                 try await store.markUsed(link.id, tenant: token.tenantID, now: now, on: connection)
                 if let updated = try await leads.get(lead.id, tenant: token.tenantID, on: connection) {
                     try await referrals.mirror(

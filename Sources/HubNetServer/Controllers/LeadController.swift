@@ -183,13 +183,16 @@ struct LeadController {
         filter.overdueAsOf = try date("overdue_as_of")
         filter.contactEmail = query.get("email")
         filter.includeArchived = try request.boolQuery("include_archived") ?? false
+        filter.inCRM = try request.boolQuery("in_crm")
         switch query.get("sort") ?? "created_at" {
         case "created_at": filter.newestFirst = false
         case "-created_at": filter.newestFirst = true
         case let other: throw DomainError.invalid("sort", "'\(other)' is not a sort; use created_at or -created_at")
         }
         if let badge = query.get("badge") {
-            guard let value = LeadFilter.Badge(rawValue: badge) else { throw DomainError.invalid("badge", "must be new or overdue") }
+            guard let value = LeadFilter.Badge(rawValue: badge) else {
+                throw DomainError.invalid("badge", "must be new, overdue or past_maximum")
+            }
             filter.badge = value
         }
         let stage = query.get("stage")
@@ -205,6 +208,7 @@ struct LeadController {
             let all = try await templates.all(tenant: caller.tenantID, on: connection)
             var filter = filter
             filter.badgesUntilFirstActionTemplates = all.filter(\.badgesUntilFirstAction).map(\.key)
+            filter.maximumOpen = all.compactMap { template in template.timers.maximumOpenDays.map { (template.key, $0) } }
             // A life cycle or a stage is a set of statuses across the tenant's templates.
             var predicates: [(WorkflowTemplate.Status) -> Bool] = []
             if let lifeCycle { predicates.append { $0.lifeCycle == lifeCycle } }
@@ -418,7 +422,12 @@ struct LeadController {
         var template = try await request.decodeJSON(WorkflowTemplate.self, context: context)
         template.key = key
         return try await database.withTenant(caller.tenantID) { connection in
-            try await templates.save(template, tenant: caller.tenantID, on: connection)
+            let saved = try await templates.save(template, tenant: caller.tenantID, on: connection)
+            // Reminder intervals may have changed: each open lead of the template is due anew.
+            let days = saved.statuses.map { status in status.stage.flatMap { key in saved.stages.first { $0.key == key }?.reminderDays } ?? 0 }
+            try await leads.rescheduleReminders(
+                template: saved.key, statuses: saved.statuses.map(\.key), days: days, tenant: caller.tenantID, on: connection)
+            return saved
         }
     }
 

@@ -26,7 +26,9 @@ struct ReferralController {
 
     struct ReferRequest: Decodable, Sendable {
         var partnerID: Tenant.ID?
-        enum CodingKeys: String, CodingKey { case partnerID = "partnerId" }
+        /// When the partner's copy expires unanswered (001: the expiration date can be set by API).
+        var expiresAt: Date?
+        enum CodingKeys: String, CodingKey { case partnerID = "partnerId", expiresAt }
     }
 
     /// Distributes a lead to a partner company (001). Referrals to listings go through the lead's
@@ -37,6 +39,9 @@ struct ReferralController {
         let id = try context.id("id", of: Lead.self, "lead")
         let body = try await request.decodeJSON(ReferRequest.self, context: context)
         guard let partnerID = body.partnerID else { throw DomainError.invalid("partner_id", "name the partner company") }
+        if let expiresAt = body.expiresAt, expiresAt <= now() {
+            throw DomainError.invalid("expires_at", "must be in the future")
+        }
         guard let partner = try await tenants.get(partnerID), partner.kind == .partnerCompany else {
             throw DomainError.invalid("partner_id", "names no partner company")
         }
@@ -46,8 +51,8 @@ struct ReferralController {
                 VisibilityPolicy.sees(lead, user: caller.userID, roles: caller.roles)
             else { throw DomainError.notFound("lead") }
             return try await referrals.refer(
-                lead, to: .init(tenant: partner.id, kind: .partner, listing: nil), by: caller.userID, links: links, now: now,
-                on: connection)
+                lead, to: .init(tenant: partner.id, kind: .partner, listing: nil), by: caller.userID, links: links,
+                expiresAt: body.expiresAt, now: now, on: connection)
         }
         return Created(body: ReferralResponse(referral))
     }

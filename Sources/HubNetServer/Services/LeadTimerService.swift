@@ -41,54 +41,67 @@ public struct LeadTimerService: Service {
     }
 
     /// Reminds the assignee of a lead in a stage with a reminder interval (002) once that many days
-    /// passed without an action, and again every interval while nothing happens.
+    /// passed without an action, and again every interval while nothing happens. The due time lives
+    /// on the lead (`remind_at`), set from the tenant's own template whenever the lead's status or
+    /// assignee changes, so only due leads are scanned.
     @discardableResult
     public func sendDueReminders(batch: Int = 200) async throws -> Int {
         let now = now()
-        let shortest = BuiltInTemplates.all.flatMap(\.stages).compactMap(\.reminderDays).min() ?? 1
-        let logger = logger
-        let candidates = try await database.withSchedulerScan { connection in
-            let rows = try await connection.rows(
-                """
-                SELECT tenant_id, id FROM leads
-                WHERE completed_at IS NULL AND withdrawn_at IS NULL AND assigned_user_id IS NOT NULL
-                  AND GREATEST(created_at, last_action_at, reminded_at) <= \(now - Double(shortest) * 86_400)
-                ORDER BY GREATEST(created_at, last_action_at, reminded_at) LIMIT \(batch)
-                """, logger: logger)
-            var due: [(Tenant.ID, Lead.ID)] = []
-            for (tenant, lead) in try rows.decode((Tenant.ID, Lead.ID).self) { due.append((tenant, lead)) }
-            return due
-        }
         var sent = 0
-        for (tenant, id) in candidates where try await remind(id, tenant: tenant, now: now) { sent += 1 }
-        return sent
+        while true {
+            let due = try await database.withSchedulerScan { connection in
+                try await leads.dueReminders(now: now, limit: batch, on: connection)
+            }
+            var handled = 0
+            for (tenant, id) in due {
+                switch try await remind(id, tenant: tenant, now: now) {
+                case .sent:
+                    sent += 1
+                    handled += 1
+                case .rescheduled: handled += 1
+                case .busy: break
+                }
+            }
+            // Every lead handled leaves the scan (sent, or moved to its right due time): stop when
+            // nothing was due, or when what is due is being handled by another process.
+            if due.count < batch || handled == 0 { return sent }
+        }
     }
 
-    private func remind(_ id: Lead.ID, tenant: Tenant.ID, now: Date) async throws -> Bool {
+    enum ReminderOutcome { case sent, rescheduled, busy }
+
+    private func remind(_ id: Lead.ID, tenant: Tenant.ID, now: Date) async throws -> ReminderOutcome {
         try await database.withTenant(tenant) { connection in
-            guard let lead = try await leads.lockForTimer(id, tenant: tenant, on: connection),
+            guard let lead = try await leads.lockForTimer(id, tenant: tenant, on: connection) else { return .busy }
+            guard let template = try await templates.template(lead.templateKey, tenant: tenant, on: connection),
+                let due = LeadSchedule.nextReminder(lead.state, template: template), due <= now,
                 let assignee = lead.state.assignedUserID,
-                let template = try await templates.template(lead.templateKey, tenant: tenant, on: connection),
                 let stageKey = template.status(lead.state.status)?.stage,
                 let days = template.stages.first(where: { $0.key == stageKey })?.reminderDays
-            else { return false }
+            else {
+                // Not due after all (the template changed, the lead moved): put it where it belongs.
+                let correct = try await templates.template(lead.templateKey, tenant: tenant, on: connection).flatMap {
+                    LeadSchedule.nextReminder(lead.state, template: $0)
+                }
+                try await leads.setReminder(id, tenant: tenant, at: correct.map { max($0, now + 1) }, on: connection)
+                return .rescheduled
+            }
             let rows = try await connection.rows(
                 """
-                SELECT GREATEST(l.created_at, l.last_action_at, l.reminded_at), u.email
-                FROM leads AS l JOIN users AS u ON u.tenant_id = l.tenant_id AND u.id = \(assignee) AND u.deactivated_at IS NULL
-                WHERE l.tenant_id = \(tenant) AND l.id = \(id)
+                SELECT email FROM users WHERE tenant_id = \(tenant) AND id = \(assignee) AND deactivated_at IS NULL
                 """, logger: logger)
-            guard let (anchor, email) = try await rows.decode((Date, String).self).first(where: { _ in true }),
-                now.timeIntervalSince(anchor) >= Double(days) * 86_400
-            else { return false }
-            let stage = template.stages.first { $0.key == stageKey }?.name ?? stageKey
-            try await PostgresOutboxRepository(logger: logger).enqueue(
-                event: "lead.reminder", email: email, subject: "Reminder: \(lead.details.name) is waiting in \(stage)",
-                body: "No action on \(lead.details.name) for \(days) days in the \(stage) stage.\n", webhookBody: "{}",
-                tenant: tenant, now: now, on: connection)
-            try await connection.rows(
-                "UPDATE leads SET reminded_at = \(now) WHERE tenant_id = \(tenant) AND id = \(id)", logger: logger)
-            return true
+            var reminded = lead.state
+            reminded.remindedAt = now
+            let next = LeadSchedule.nextReminder(reminded, template: template)
+            if let email = try rows.decode(String.self).first {
+                let stage = template.stages.first { $0.key == stageKey }?.name ?? stageKey
+                try await PostgresOutboxRepository(logger: logger).enqueue(
+                    event: "lead.reminder", email: email, subject: "Reminder: \(lead.details.name) is waiting in \(stage)",
+                    body: "No action on \(lead.details.name) for \(days) days in the \(stage) stage.\n", webhookBody: "{}",
+                    tenant: tenant, now: now, on: connection)
+            }
+            try await leads.reminded(id, tenant: tenant, at: now, next: next, on: connection)
+            return .sent
         }
     }
 
@@ -118,7 +131,7 @@ public struct LeadTimerService: Service {
             else { return false }
             guard let decision = try? WorkflowEngine.decide(template, lead: lead.state, actor: .system, action: "expire", now: now)
             else { return false }
-            try await leads.apply(decision, to: lead, actor: nil, reason: "expired", at: now, on: connection)
+            try await leads.apply(decision, to: lead, template: template, actor: nil, reason: "expired", at: now, on: connection)
             if let updated = try await leads.get(id, tenant: tenant, on: connection) {
                 try await referrals.mirror(
                     updated, template: template, reason: nil,

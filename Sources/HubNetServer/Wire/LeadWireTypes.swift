@@ -146,7 +146,9 @@ public struct LeadResponse: ResponseEncodable, Sendable {
         self.maximumOpenAt = schedule?.maximumOpenAt
         self.timeToCompletionSeconds = schedule?.timeToCompletion.map { Int($0) }
         self.timeOverdueSeconds = schedule?.timeOverdue.map { Int($0) }
-        self.badges = (schedule?.isNew == true ? ["new"] : []) + (schedule?.isOverdue == true ? ["overdue"] : [])
+        self.badges =
+            (schedule?.isNew == true ? ["new"] : []) + (schedule?.isOverdue == true ? ["overdue"] : [])
+            + (schedule?.isPastMaximum == true ? ["past_maximum"] : [])
         self.opportunityLinked = lead.state.opportunityLinked
         self.archived = lead.state.archived
         self.inCrm = lead.state.inCRM

@@ -1,0 +1,54 @@
+import Foundation
+import Hummingbird
+import HubNetCore
+
+/// The test clock, for the network operator of a server started with `--test-clock`: read it, and
+/// move it forward; a move returns once the timers and deliveries that fell due have run.
+struct TestClockController {
+    let clock: TestClock
+    let timers: LeadTimerService
+    let delivery: OutboxDeliveryService
+
+    func addRoutes(to group: RouterGroup<AppRequestContext>) {
+        group.get("test-clock", use: read)
+        group.post("test-clock/advance", use: advance)
+    }
+
+    struct ClockResponse: ResponseEncodable {
+        var now: Date
+        var aheadSeconds: Double
+        /// Timers fired and messages delivered by the move (on `advance`).
+        var timersFired: Int?
+        var messagesDelivered: Int?
+    }
+
+    struct AdvanceRequest: Decodable {
+        var seconds: Double?
+        var days: Double?
+    }
+
+    @Sendable func read(_ request: Request, context: AppRequestContext) async throws -> ClockResponse {
+        try context.requireOperator()
+        return ClockResponse(now: clock.now, aheadSeconds: clock.ahead)
+    }
+
+    @Sendable func advance(_ request: Request, context: AppRequestContext) async throws -> ClockResponse {
+        try context.requireOperator()
+        let body = try await request.decodeJSON(AdvanceRequest.self, context: context)
+        let seconds: Double
+        switch (body.seconds, body.days) {
+        case (let value?, nil): seconds = value
+        case (nil, let days?):
+            guard days.isFinite, (0...(TestClock.maximumStep / 86_400)).contains(days) else {
+                throw DomainError.invalid("days", "must be from 0 to \(Int(TestClock.maximumStep / 86_400))")
+            }
+            seconds = days * 86_400
+        default: throw DomainError.invalid("seconds", "give seconds or days (one of them)")
+        }
+        try clock.advance(by: seconds)
+        context.logger.notice("test clock moved", metadata: ["seconds": "\(seconds)", "now": "\(clock.now)"])
+        let fired = try await timers.fireDue()
+        let delivered = try await delivery.deliverDue()
+        return ClockResponse(now: clock.now, aheadSeconds: clock.ahead, timersFired: fired, messagesDelivered: delivered)
+    }
+}
