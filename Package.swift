@@ -26,6 +26,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
     ],
     targets: [
         // The domain: typed IDs, entities, validation, policies. No I/O.
@@ -119,7 +120,10 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "HubNetCoreTests", dependencies: ["HubNetCore"]),
+        .testTarget(
+            name: "HubNetCoreTests",
+            dependencies: ["HubNetCore", "HubNetTestSupport", .product(name: "PropertyBased", package: "swift-property-based")]
+        ),
         .testTarget(
             name: "HubNetPostgresTests",
             dependencies: ["HubNetPostgres", "HubNetTestSupport", .product(name: "PostgresNIO", package: "postgres-nio")]
@@ -130,6 +134,7 @@ let package = Package(
                 "HubNetServer", "HubNetTestSupport", "HubNetCore", "HubNetSync", "HubNetPostgres",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "PropertyBased", package: "swift-property-based"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),

@@ -12,9 +12,11 @@ public enum JSONDuplicateKeys {
         return scanner.run()
     }
 
+    /// One open object or array; its path is built only when a repeat is found (building it for
+    /// every container would cost the square of the nesting depth).
     private enum Container {
-        case object(keys: Set<[UInt8]>, path: String, current: String?)
-        case array(path: String, index: Int)
+        case object(keys: Set<[UInt8]>, current: String?)
+        case array(index: Int)
     }
 
     private struct Scanner {
@@ -24,14 +26,17 @@ public enum JSONDuplicateKeys {
 
         init(_ bytes: [UInt8]) { self.bytes = bytes }
 
-        /// The path of the value about to be read, from the innermost container.
-        var valuePath: String {
-            switch stack.last {
-            case .object(_, let path, let current?): return path.isEmpty ? current : "\(path).\(current)"
-            case .object(_, let path, nil): return path
-            case .array(let path, let index): return "\(path)[\(index)]"
-            case nil: return ""
+        /// The path of the innermost container's current member, and `key` within it.
+        func path(adding key: String) -> String {
+            var path = ""
+            for container in stack.dropLast() {
+                switch container {
+                case .object(_, let current?): path += path.isEmpty ? current : ".\(current)"
+                case .object(_, nil): break
+                case .array(let index): path += "[\(index)]"
+                }
             }
+            return path.isEmpty ? key : "\(path).\(key)"
         }
 
         mutating func run() -> String? {
@@ -39,12 +44,12 @@ public enum JSONDuplicateKeys {
                 let byte = bytes[index]
                 switch byte {
                 case UInt8(ascii: "{"):
-                    stack.append(.object(keys: [], path: valuePath, current: nil))
+                    stack.append(.object(keys: [], current: nil))
                     index += 1
                     // A key follows (or the object ends).
                     if let duplicate = readKeyIfAny() { return duplicate }
                 case UInt8(ascii: "["):
-                    stack.append(.array(path: valuePath, index: 0))
+                    stack.append(.array(index: 0))
                     index += 1
                 case UInt8(ascii: "}"), UInt8(ascii: "]"):
                     if !stack.isEmpty { stack.removeLast() }
@@ -54,8 +59,8 @@ public enum JSONDuplicateKeys {
                     switch stack.last {
                     case .object:
                         if let duplicate = readKeyIfAny() { return duplicate }
-                    case .array(let path, let position):
-                        stack[stack.count - 1] = .array(path: path, index: position + 1)
+                    case .array(let position):
+                        stack[stack.count - 1] = .array(index: position + 1)
                     case nil: break
                     }
                 case UInt8(ascii: "\""):
@@ -73,12 +78,12 @@ public enum JSONDuplicateKeys {
         mutating func readKeyIfAny() -> String? {
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: "\""),
-                case .object(var keys, let path, _) = stack.last
+                case .object(var keys, _) = stack.last
             else { return nil }
             guard let key = readString() else { return nil }
             let name = String(decoding: key, as: UTF8.self)
-            if !keys.insert(key).inserted { return path.isEmpty ? name : "\(path).\(name)" }
-            stack[stack.count - 1] = .object(keys: keys, path: path, current: name)
+            if !keys.insert(key).inserted { return path(adding: name) }
+            stack[stack.count - 1] = .object(keys: keys, current: name)
             skipWhitespace()
             if index < bytes.count, bytes[index] == UInt8(ascii: ":") { index += 1 }
             return nil
