@@ -88,13 +88,11 @@ public func buildRouter(
                 database: database, tokens: tokens, devices: PostgresDeviceRepository(logger: logger),
                 operatorToken: configuration.operatorToken))
     TenantController(database: database, tenants: tenants, tokens: tokens).addRoutes(to: authenticated)
-    if let clock = configuration.testClock {
-        TestClockController(
-            clock: clock, timers: LeadTimerService(database: database, now: configuration.now),
-            delivery: OutboxDeliveryService(
-                database: database, smtp: configuration.smtp, retry: configuration.retryPolicy, now: configuration.now)
-        ).addRoutes(to: authenticated)
-    }
+    TestClockController(
+        clock: configuration.testClock, timers: LeadTimerService(database: database, now: configuration.now),
+        delivery: OutboxDeliveryService(
+            database: database, smtp: configuration.smtp, retry: configuration.retryPolicy, now: configuration.now)
+    ).addRoutes(to: authenticated)
     UserController(database: database, users: PostgresUserRepository(logger: logger)).addRoutes(to: authenticated)
     APITokenController(database: database, tokens: tokens, users: PostgresUserRepository(logger: logger)).addRoutes(to: authenticated)
     DeviceController(database: database, devices: PostgresDeviceRepository(logger: logger)).addRoutes(to: authenticated)

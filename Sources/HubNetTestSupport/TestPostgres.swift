@@ -121,7 +121,23 @@ public struct TestDatabase: Sendable {
 }
 
 /// Runs `body` with a fresh database and drops it afterwards, whatever `body` did.
+///
+/// At most `HUBNET_TEST_CONCURRENCY` (default 12) test databases are in use at once: Swift Testing
+/// starts every test at the same time, and each test's server holds several connections, which
+/// would otherwise exhaust the cluster and starve the machine.
 public func withTestDatabase<Result: Sendable>(_ body: (TestDatabase) async throws -> Result) async throws -> Result {
+    await TestSlots.shared.acquire()
+    do {
+        let result = try await withOwnTestDatabase(body)
+        await TestSlots.shared.release()
+        return result
+    } catch {
+        await TestSlots.shared.release()
+        throw error
+    }
+}
+
+private func withOwnTestDatabase<Result: Sendable>(_ body: (TestDatabase) async throws -> Result) async throws -> Result {
     let database = try await TestPostgres.shared.makeDatabase()
     do {
         let result = try await body(database)
@@ -134,3 +150,50 @@ public func withTestDatabase<Result: Sendable>(_ body: (TestDatabase) async thro
 }
 
 nonisolated(unsafe) private var embeddedClusterForExit: EmbeddedPostgres?
+
+/// A counting semaphore for test databases, granted first come first served.
+///
+/// A test that must have the machine to itself (a drill that restarts PostgreSQL under load and
+/// measures how fast the server notices) takes every slot with `withTestMachineToItself`.
+public actor TestSlots {
+    public static let shared = TestSlots(
+        limit: ProcessInfo.processInfo.environment["HUBNET_TEST_CONCURRENCY"].flatMap(Int.init).map { max(1, $0) } ?? 12)
+
+    public let limit: Int
+    private var inUse = 0
+    private var waiting: [(weight: Int, continuation: CheckedContinuation<Void, Never>)] = []
+
+    init(limit: Int) { self.limit = limit }
+
+    func acquire(_ weight: Int = 1) async {
+        let weight = min(max(1, weight), limit)
+        if waiting.isEmpty, inUse + weight <= limit {
+            inUse += weight
+            return
+        }
+        await withCheckedContinuation { waiting.append((weight, $0)) }
+    }
+
+    func release(_ weight: Int = 1) {
+        inUse -= min(max(1, weight), limit)
+        while let first = waiting.first, inUse + first.weight <= limit {
+            waiting.removeFirst()
+            inUse += first.weight
+            first.continuation.resume()
+        }
+    }
+}
+
+/// Runs `body` while no test database is in use by any other test.
+public func withTestMachineToItself<Result: Sendable>(_ body: () async throws -> Result) async throws -> Result {
+    let slots = TestSlots.shared
+    await slots.acquire(slots.limit)
+    do {
+        let result = try await body()
+        await slots.release(slots.limit)
+        return result
+    } catch {
+        await slots.release(slots.limit)
+        throw error
+    }
+}

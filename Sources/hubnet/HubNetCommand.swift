@@ -53,12 +53,29 @@ func reportingErrors<Result>(_ body: () async throws -> Result) async throws -> 
 func describe(_ error: any Error) -> String {
     switch error {
     case let error as DomainError: return error.message
+    case let error as CocoaError where error.code == .fileReadNoSuchFile || error.code == .fileNoSuchFile:
+        let path = (error.userInfo[NSFilePathErrorKey] as? String) ?? error.errorUserInfo[NSFilePathErrorKey].map { "\($0)" } ?? "the file"
+        return "cannot read \(path): there is no such file (check the path)"
+    case let error as CocoaError where error.code == .fileReadNoPermission:
+        return "cannot read \((error.userInfo[NSFilePathErrorKey] as? String) ?? "the file"): permission denied"
+    case let error as DecodingError:
+        switch error {
+        case .keyNotFound(let key, let context):
+            let path = (context.codingPath + [key]).map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
+            return "the JSON lacks \(path.dropFirst()), which is required"
+        case .dataCorrupted(let context), .typeMismatch(_, let context), .valueNotFound(_, let context):
+            let path = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
+            return "the JSON is not what was expected\(path.isEmpty ? "" : " at \(path)"): \(context.debugDescription)"
+        @unknown default: return "the JSON is not what was expected"
+        }
     case let error as PSQLError:
         if let message = error.serverInfo?[.message] { return "database: \(message)" }
         switch error.code {
-        case .connectionError, .serverClosedConnection: return "cannot reach the database (is it running, is DATABASE_URL right?)"
+        case .connectionError, .serverClosedConnection: return "lost the connection to the database (is it running, is DATABASE_URL right?)"
         default: return "database error (\(error.code))"
         }
+    case let error where String(reflecting: type(of: error)).hasSuffix("ConnectionPoolError"):
+        return "cannot reach the database: no connection could be made (is PostgreSQL running, are DATABASE_URL's host, port and role right?)"
     case let error as CustomStringConvertible: return error.description
     default: return String(describing: error)
     }

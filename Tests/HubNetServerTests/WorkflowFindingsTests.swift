@@ -128,4 +128,26 @@ struct WorkflowFindingsTests {
             }
         }
     }
+
+    @Test("deleting a unit that leads are assigned to, or a lead that was referred on, is a 409 with a reason, and deletes nothing")
+    func deletionsInUse() async throws {
+        try await withTestApplication { app in
+            let sourcing = try await app.fixtures.tenant(.sourcingCompany, users: [[.partnerUser]])
+            let partner = try await app.fixtures.tenant(.partnerCompany, users: [[.partnerUser]])
+            let token = sourcing.users[0].token
+            let unit = try #require((try await app.request(.post, "/v1/units", token: sourcing.admin.token, json: #"{"name":"Desk"}"#)).json?["id"] as? String)
+            let lead = try await app.createLead(token: token, extra: #","assigned_unit_id":"\#(unit)""#)
+            let inUse = try await app.request(.delete, "/v1/units/\(unit)", token: sourcing.admin.token)
+            #expect(inUse.status == .conflict)
+            #expect(inUse.errorCode == "unit_in_use")
+            #expect(try await app.request(.get, "/v1/units/\(unit)", token: sourcing.admin.token).status == .ok)
+            let referred = try await app.request(
+                .post, "/v1/leads/\(lead)/referrals", token: token, json: #"{"partner_id":"\#(partner.tenant.id)"}"#)
+            #expect(referred.status == .created, "\(referred.text)")
+            let deleted = try await app.request(.delete, "/v1/leads/\(lead)", token: token)
+            #expect(deleted.status == .conflict, "\(deleted.text)")
+            #expect(deleted.errorCode == "lead_in_use")
+            #expect(try await app.request(.get, "/v1/leads/\(lead)", token: token).status == .ok)
+        }
+    }
 }

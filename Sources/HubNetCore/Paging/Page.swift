@@ -10,7 +10,7 @@ public struct PageCursor: Sendable, Equatable {
     public var id: UUID
 
     public init(createdAt: Date, id: UUID) {
-        self.microseconds = Int64((createdAt.timeIntervalSince1970 * 1_000_000).rounded())
+        self.microseconds = createdAt.micros
         self.id = id
     }
 
@@ -28,24 +28,19 @@ public struct PageCursor: Sendable, Equatable {
 
     public var createdAt: Date { Date(timeIntervalSince1970: Double(microseconds) / 1_000_000) }
 
-    /// Base64url of `microseconds:uuid`.
-    public var token: String {
-        Data("\(microseconds):\(id.uuidString)".utf8).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
-    }
+    /// `<microseconds>.<uuid>`: the position after the last row of a page. Any such position is a
+    /// valid place to continue from (0 to 17 digits, a UUID), so the format can be described exactly.
+    public var token: String { "\(microseconds).\(id.uuidString.lowercased())" }
+
+    /// The exact form of a token (the OpenAPI document states it as the parameter's pattern).
+    public static let pattern = "^[0-9]{1,17}\\.[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 
     /// Parses a token made by `token`; anything else is a validation error on `field`.
     public init(token: String, field: String = "cursor") throws(DomainError) {
-        var base64 = token.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        while base64.count % 4 != 0 { base64 += "=" }
-        guard token.count <= 200, let data = Data(base64Encoded: base64),
-            let text = String(data: data, encoding: .utf8)
+        let parts = token.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
+        guard parts.count == 2, (1...17).contains(parts[0].utf8.count), parts[0].utf8.allSatisfy({ (0x30...0x39).contains($0) }),
+            let micros = Int64(parts[0]), parts[1].utf8.count == 36, let id = UUID(uuidString: String(parts[1]))
         else { throw .invalid(field, "is not a cursor this server issued") }
-        let parts = text.split(separator: ":", maxSplits: 1)
-        guard parts.count == 2, let micros = Int64(parts[0]), (0...253_402_300_799_999_999).contains(micros), let id = UUID(uuidString: String(parts[1])) else {
-            throw .invalid(field, "is not a cursor this server issued")
-        }
         self.microseconds = micros
         self.id = id
     }

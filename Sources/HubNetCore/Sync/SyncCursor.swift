@@ -14,13 +14,18 @@ public struct SyncCursor: Sendable, Equatable, Comparable, CustomStringConvertib
     /// `v1.<epoch>.<seq>`
     public var description: String { "v1.\(epoch.uuidString.lowercased()).\(seq)" }
 
+    /// Reads exactly the form `description` writes (the OpenAPI document states it as a pattern).
     public init?(_ text: String) {
         let parts = text.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 3, parts[0] == "v1", let epoch = UUID(uuidString: String(parts[1])),
-            let seq = Int64(parts[2]), seq >= 0
+        guard parts.count == 3, parts[0] == "v1", parts[1].utf8.count == 36, let epoch = UUID(uuidString: String(parts[1])),
+            (1...18).contains(parts[2].utf8.count), parts[2].utf8.allSatisfy({ (0x30...0x39).contains($0) }), let seq = Int64(parts[2])
         else { return nil }
         self.init(epoch: epoch, seq: seq)
     }
+
+    /// The exact form of a cursor.
+    public static let pattern =
+        "^v1\\.[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\\.[0-9]{1,18}$"
 
     public static func < (lhs: SyncCursor, rhs: SyncCursor) -> Bool { lhs.seq < rhs.seq }
 }

@@ -281,8 +281,15 @@ public struct PostgresLeadRepository: Sendable {
             actor: actor, reason: reason, at: now, on: connection)
     }
 
+    /// Deletes a lead; one that other records still point at (a referral made from it, an
+    /// opportunity, a client) is refused with `lead_in_use`.
     public func delete(_ id: Lead.ID, tenant: Tenant.ID, on connection: PostgresConnection) async throws {
-        try await connection.rows("DELETE FROM leads WHERE tenant_id = \(tenant) AND id = \(id)", logger: logger)
+        do {
+            try await connection.rows("DELETE FROM leads WHERE tenant_id = \(tenant) AND id = \(id)", logger: logger)
+        } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23503" {
+            throw DomainError.conflict(
+                "lead_in_use", "the lead was referred on or is linked to other records; it stays for their history (withdraw or close it instead)")
+        }
     }
 
     public func history(of lead: Lead.ID, tenant: Tenant.ID, on connection: PostgresConnection) async throws -> [LeadHistoryEntry] {

@@ -66,10 +66,15 @@ public struct PostgresUnitRepository: Sendable {
         return try await get(id, tenant: tenant, on: connection)
     }
 
+    /// Deletes a unit; one that leads are assigned to is refused (`unit_in_use`): reassign them first.
     public func delete(_ id: TenantUnit.ID, tenant: Tenant.ID, on connection: PostgresConnection) async throws -> Bool {
-        !(try await connection.rows(
-            "DELETE FROM units WHERE tenant_id = \(tenant) AND id = \(id) RETURNING id", logger: logger
-        ).isEmpty)
+        do {
+            return !(try await connection.rows(
+                "DELETE FROM units WHERE tenant_id = \(tenant) AND id = \(id) RETURNING id", logger: logger
+            ).isEmpty)
+        } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23503" {
+            throw DomainError.conflict("unit_in_use", "leads are assigned to this unit; assign them elsewhere before deleting it")
+        }
     }
 
     /// Adds an active user of the same tenant; `false` when the unit or the user does not exist.

@@ -107,7 +107,7 @@ struct EmailActionController {
     /// The token's link and lead, or the page that explains why not.
     private func check(_ context: AppRequestContext) async throws -> (EmailActionToken, PostgresEmailActionLinkRepository.Link, Lead) {
         guard let text = context.parameters.get("token"), let token = EmailActionToken(verifying: text, with: links.key) else {
-            throw PageError(status: .badRequest, title: "Link not valid", message: "This link is not one we sent, or it was changed.")
+            throw PageError(status: .notFound, title: "Link not valid", message: "This link is not one we sent, or it was changed.")
         }
         let now = now()
         return try await database.withTenant(token.tenantID) { connection in

@@ -3,9 +3,10 @@ import Hummingbird
 import HubNetCore
 
 /// The test clock, for the network operator of a server started with `--test-clock`: read it, and
-/// move it forward; a move returns once the timers and deliveries that fell due have run.
+/// move it forward; a move returns once the timers and deliveries that fell due have run. On the
+/// real clock both answer 404.
 struct TestClockController {
-    let clock: TestClock
+    let clock: TestClock?
     let timers: LeadTimerService
     let delivery: OutboxDeliveryService
 
@@ -29,11 +30,18 @@ struct TestClockController {
 
     @Sendable func read(_ request: Request, context: AppRequestContext) async throws -> ClockResponse {
         try context.requireOperator()
+        let clock = try testClock()
         return ClockResponse(now: clock.now, aheadSeconds: clock.ahead)
+    }
+
+    private func testClock() throws(DomainError) -> TestClock {
+        guard let clock else { throw .notFound("test clock (start the server with --test-clock)") }
+        return clock
     }
 
     @Sendable func advance(_ request: Request, context: AppRequestContext) async throws -> ClockResponse {
         try context.requireOperator()
+        let clock = try testClock()
         let body = try await request.decodeJSON(AdvanceRequest.self, context: context)
         let seconds: Double
         switch (body.seconds, body.days) {

@@ -68,6 +68,9 @@ public struct APIError: HTTPResponseError, Sendable {
             )
         case let error where DatabaseUnavailable.classify(error) != nil:
             return (APIError(unavailable: DatabaseUnavailable.classify(error) ?? DatabaseUnavailable(.connectionLost)), false)
+        case let error as PSQLError where error.serverInfo?[.sqlState]?.hasPrefix("23") == true:
+            // The same answer a device gets for it: the change contradicts a stored record.
+            return (APIError(status: .conflict, code: "constraint_violated", message: "the change contradicts a stored record"), false)
         case let error as PSQLError where error.isDataException:
             return (APIError(status: .unprocessableContent, code: "invalid_value", message: "a value is out of range or malformed"), false)
         default:

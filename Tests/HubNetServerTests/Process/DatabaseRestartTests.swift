@@ -1,6 +1,7 @@
 import Foundation
 import HubNetCore
 import HubNetPostgres
+import HubNetTestSupport
 import Logging
 import PostgresNIO
 import Testing
@@ -66,6 +67,10 @@ actor DrillTally {
 struct DatabaseRestartTests {
     @Test("10 PostgreSQL restarted immediately 10 times under load: the server lives, answers every request (503 while the database is away), loses nothing acknowledged and creates nothing twice")
     func restartsUnderLoad() async throws {
+        try await withTestMachineToItself { try await restartDrill() }
+    }
+
+    private func restartDrill() async throws {
         let drill = try await DrillServer.start("Restart drill")
         defer { drill.stop() }
         let client = drill.client
@@ -186,7 +191,7 @@ struct DatabaseRestartTests {
             #expect(missingOrDoubled.isEmpty, "leads missing or doubled: \(missingOrDoubled.prefix(5))")
             let drillLeads = counts.filter { $0.key.hasPrefix("Drill ") }
             #expect(drillLeads.values.allSatisfy { $0 == 1 })
-            for (index, last) in lastMutation.enumerated() {
+            for (index, last) in lastMutation.enumerated() where last > 0 {
                 let expected = (1...last).map { Self.noteID(device: index, mutation: $0) }
                 let found = try await owner.rows("SELECT count(*)::INTEGER FROM lead_notes WHERE id = ANY(\(expected))", logger: logger)
                 #expect(try found.decode(Int.self).first == expected.count, "device \(index)")
@@ -204,6 +209,10 @@ struct DatabaseRestartTests {
 
     @Test("10 while PostgreSQL is down, /readyz says so within 2 s, requests answer 503 with Retry-After at once, and it recovers by itself")
     func outage() async throws {
+        try await withTestMachineToItself { try await outageDrill() }
+    }
+
+    private func outageDrill() async throws {
         let drill = try await DrillServer.start("Outage drill")
         defer { drill.stop() }
         let client = drill.client
