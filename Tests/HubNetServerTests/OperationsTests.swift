@@ -1,4 +1,6 @@
 import Foundation
+import HubNetCore
+import HubNetCore
 import HubNetPostgres
 import HubNetServer
 import HubNetTestSupport
@@ -36,6 +38,31 @@ struct OperationsTests {
         }
         #expect(router.routes.count >= 25)
         #expect(missing.isEmpty, "undocumented: \(missing)")
+    }
+
+    @Test("every cursor parameter in the document has the exact pattern the server parses")
+    func cursorPatterns() throws {
+        let document = try #require(try JSONSerialization.jsonObject(with: OpenAPIDocument.data()) as? [String: Any])
+        let paths = try #require(document["paths"] as? [String: [String: Any]])
+        var seen: [String: String] = [:]
+        for (path, operations) in paths {
+            for (method, operation) in operations {
+                for parameter in (operation as? [String: Any])?["parameters"] as? [[String: Any]] ?? [] where parameter["name"] as? String == "cursor" {
+                    seen["\(method) \(path)"] = (parameter["schema"] as? [String: Any])?["pattern"] as? String ?? "none"
+                }
+            }
+        }
+        #expect(seen.count >= 9)
+        for (operation, pattern) in seen {
+            #expect(pattern == (operation.hasSuffix("/v1/sync/pull") ? SyncCursor.pattern : PageCursor.pattern), "\(operation)")
+        }
+        // The pattern and the parser agree on what a server mints and on what it refuses.
+        let minted = PageCursor(createdAt: Date(timeIntervalSince1970: 1_777_636_800), id: UUID()).token
+        #expect(minted.wholeMatch(of: try Regex(String(PageCursor.pattern.dropFirst().dropLast()))) != nil)
+        #expect((try? PageCursor(token: minted)) != nil)
+        let sync = SyncCursor(epoch: UUID(), seq: 42).description
+        #expect(sync.wholeMatch(of: try Regex(String(SyncCursor.pattern.dropFirst().dropLast()))) != nil)
+        #expect(SyncCursor(sync) != nil)
     }
 
     @Test("the served document is the one in the repository")

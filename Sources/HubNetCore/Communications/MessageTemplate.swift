@@ -72,7 +72,10 @@ public struct MessageTemplate: Sendable, Equatable, Codable {
     /// Checked: a name, a subject for email, and no tag outside `knownTags`.
     public func validated() throws(DomainError) -> MessageTemplate {
         let name = try Validate.text(name, field: "name", max: 200)
-        let subject = channel == .email ? try Validate.text(subject, field: "subject", max: 500) : subject
+        let subject =
+            channel == .email
+            ? try Validate.text(subject, field: "subject", max: 500)
+            : try Validate.optionalText(subject, field: "subject", max: 500) ?? ""
         let body = try Validate.text(body, field: "body", max: 20_000)
         for (field, text) in [("subject", subject), ("body", body)] {
             if let unknown = Self.tags(in: text).first(where: { Self.knownTags[$0] == nil }) {

@@ -83,4 +83,19 @@ public enum Validate {
         else { throw .invalid(field, "must be 2 to 63 lower-case letters, digits or inner hyphens") }
         return value
     }
+
+    /// Money amounts: the columns hold 14 digits with 2 decimals.
+    public static let amounts: ClosedRange<Decimal> = 0...1_000_000_000_000
+
+    /// An amount of money within `amounts`, rounded to cents, or a `validation_failed` naming `field`.
+    public static func optionalAmount(_ value: Decimal?, field: String) throws(DomainError) -> Decimal? {
+        guard let value else { return nil }
+        guard !value.isNaN, value.isFinite, amounts.contains(value) else {
+            throw .invalid(field, "must be between 0 and 1,000,000,000,000")
+        }
+        var rounded = Decimal()
+        var input = value
+        NSDecimalRound(&rounded, &input, 2, .plain)
+        return rounded
+    }
 }

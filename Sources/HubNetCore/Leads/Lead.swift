@@ -108,9 +108,7 @@ public struct LeadDetails: Sendable, Equatable, Codable {
         let phone = try Validate.optionalPhone(phone, field: "phone")
         guard email != nil || phone != nil else { throw .invalid("email", "give an email or a phone number") }
         if let probability, !(0...100).contains(probability) { throw .invalid("probability", "must be between 0 and 100") }
-        if let targetAmount, targetAmount.isNaN || !targetAmount.isFinite || targetAmount < 0 || targetAmount > 1_000_000_000_000 {
-            throw .invalid("target_amount", "must be between 0 and 1,000,000,000,000")
-        }
+        let targetAmount = try Validate.optionalAmount(targetAmount, field: "target_amount")
         return LeadDetails(
             name: try Validate.text(name, field: "name", max: 200), email: email, phone: phone,
             city: try Validate.optionalText(city, field: "city", max: 200),

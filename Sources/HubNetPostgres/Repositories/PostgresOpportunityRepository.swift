@@ -18,7 +18,7 @@ public struct PostgresOpportunityRepository: Sendable {
         name: String, amount: Decimal?, by user: User.ID, tenant: Tenant.ID, now: Date, on connection: PostgresConnection
     ) async throws -> Opportunity {
         let name = try Validate.text(name, field: "name", max: 200)
-        if let amount, amount < 0 { throw DomainError.invalid("amount", "must not be negative") }
+        let amount = try Validate.optionalAmount(amount, field: "amount")
         let id = Opportunity.ID()
         try await connection.rows(
             """

@@ -75,7 +75,7 @@ struct CRMController {
         let body = try await request.decodeJSON(OpportunityRequest.self, context: context)
         let now = now()
         let opportunity = try await database.withTenant(caller.tenantID) { connection in
-            try await opportunities.create(name: body.name, amount: body.amount, by: caller.userID, tenant: caller.tenantID, now: now, on: connection)
+            try await opportunities.create(name: body.name, amount: body.amount?.value, by: caller.userID, tenant: caller.tenantID, now: now, on: connection)
         }
         return Created(body: OpportunityResponse(opportunity))
     }

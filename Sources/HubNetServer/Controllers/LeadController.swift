@@ -206,6 +206,9 @@ struct LeadController {
         filter.viewer = VisibilityPolicy.seesWholeTenant(caller.roles) ? nil : caller.userID
         let (result, all) = try await database.withTenant(caller.tenantID) { connection in
             let all = try await templates.all(tenant: caller.tenantID, on: connection)
+            if let key = filter.templateKey, !all.contains(where: { $0.key == key }) {
+                throw DomainError.invalid("template", "names no workflow template '\(key)'")
+            }
             var filter = filter
             filter.badgesUntilFirstActionTemplates = all.filter(\.badgesUntilFirstAction).map(\.key)
             filter.maximumOpen = all.compactMap { template in template.timers.maximumOpenDays.map { (template.key, $0) } }

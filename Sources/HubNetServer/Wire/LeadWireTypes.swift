@@ -20,7 +20,7 @@ public struct CreateLeadRequest: Decodable, Sendable {
     public var priority: String?
     public var importance: String?
     public var probability: Int?
-    public var targetAmount: Decimal?
+    public var targetAmount: RequestAmount?
     public var products: [ProductInterest]?
     public var competitors: [String]?
     public var team: [User.ID]?
@@ -41,7 +41,7 @@ public struct CreateLeadRequest: Decodable, Sendable {
         LeadDetails(
             name: contact.name, email: contact.email, phone: contact.phone, city: contact.city, region: contact.region,
             request: request, type: type, category: category, priority: priority, importance: importance,
-            probability: probability, targetAmount: targetAmount, products: products ?? [], competitors: competitors ?? [],
+            probability: probability, targetAmount: targetAmount?.value, products: products ?? [], competitors: competitors ?? [],
             team: team ?? [])
     }
 }
@@ -255,7 +255,7 @@ extension WorkflowTemplate: ResponseEncodable {}
 
 public struct OpportunityRequest: Decodable, Sendable {
     public var name: String
-    public var amount: Decimal?
+    public var amount: RequestAmount?
 }
 
 public struct OpportunityStageRequest: Decodable, Sendable {
@@ -353,7 +353,7 @@ public struct UpdateLeadRequest: Decodable, Sendable {
     public var priority: String?
     public var importance: String?
     public var probability: Int?
-    public var targetAmount: Decimal?
+    public var targetAmount: RequestAmount?
     public var products: [ProductInterest]?
     public var competitors: [String]?
     public var team: [User.ID]?
@@ -382,7 +382,7 @@ public struct UpdateLeadRequest: Decodable, Sendable {
         set(\.priority, priority)
         set(\.importance, importance)
         if let probability { details.probability = probability }
-        if let targetAmount { details.targetAmount = targetAmount }
+        if let targetAmount { details.targetAmount = targetAmount.value }
         if let products { details.products = products }
         if let competitors { details.competitors = competitors }
         if let team { details.team = team }
