@@ -48,6 +48,7 @@ extension PostgresConnection {
         -> PostgresRows
     {
         if isClosed { throw DatabaseUnavailable(.connectionLost) }
+        StatementCount.current?.increment()
         let eventLoop = self.eventLoop
         let promise = eventLoop.makePromise(of: PostgresQueryResult.self)
         self.query(query, logger: logger, file: file, line: line).cascade(to: promise)

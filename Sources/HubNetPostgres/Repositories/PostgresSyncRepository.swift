@@ -228,12 +228,6 @@ public struct PostgresSyncRepository: Sendable {
         return last
     }
 
-    /// Row-locks the tenant's leads among `ids`, in id order (PostgreSQL's uuid order).
-    public func lockLeads(_ ids: [UUID], tenant: Tenant.ID, on connection: PostgresConnection) async throws {
-        guard !ids.isEmpty else { return }
-        try await connection.rows(
-            "SELECT id FROM leads WHERE tenant_id = \(tenant) AND id = ANY(\(ids)) ORDER BY id FOR UPDATE", logger: logger)
-    }
 
     public func lastMutationID(_ device: Device.ID, tenant: Tenant.ID, on connection: PostgresConnection) async throws -> Int64 {
         let rows = try await connection.rows(

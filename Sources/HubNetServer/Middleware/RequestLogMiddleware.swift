@@ -1,11 +1,13 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import HubNetPostgres
 import Logging
 import Synchronization
 
-/// Per request: applies the body limit, echoes the request id, and logs one line with method, route,
-/// status, duration and tenant, never the query string, headers or body (which may carry tokens and
+/// Per request: applies the body limit, echoes the request id, counts the SQL statements it ran
+/// (`Server-Timing: total;dur=…, db;desc="N statements"`), and logs one line with method, route, status,
+/// duration, statements and tenant, never the query string, headers or body (which may carry tokens and
 /// leads' personal data).
 struct RequestLogMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext
@@ -21,8 +23,11 @@ struct RequestLogMiddleware: RouterMiddleware {
             return try APIError(http: HTTPError(.contentTooLarge)).response(from: request, context: context)
         }
         let start = ContinuousClock.now
-        var response = try await next(request, context)
+        let statements = StatementCount()
+        var response = try await StatementCount.$current.withValue(statements) { try await next(request, context) }
+        let elapsed = ContinuousClock.now - start
         response.headers[.requestID] = context.id
+        response.headers[.serverTiming] = "total;dur=\(elapsed.milliseconds), db;desc=\"\(statements.value) statements\""
         var logger = context.logger
         if let tenant = trace.tenantID { logger[metadataKey: "tenant_id"] = "\(tenant)" }
         logger.info(
@@ -31,7 +36,8 @@ struct RequestLogMiddleware: RouterMiddleware {
                 "method": "\(request.method)",
                 "route": "\(context.endpointPath ?? "unmatched")",
                 "status": "\(response.status.code)",
-                "duration_ms": "\((ContinuousClock.now - start).milliseconds)",
+                "duration_ms": "\(elapsed.milliseconds)",
+                "db_statements": "\(statements.value)",
             ])
         return response
     }
@@ -49,6 +55,7 @@ final class RequestTrace: Sendable {
 
 extension HTTPField.Name {
     static let requestID = HTTPField.Name("X-Request-ID")!
+    static let serverTiming = HTTPField.Name("Server-Timing")!
 }
 
 extension Duration {

@@ -98,13 +98,17 @@ struct SyncPush: Sendable {
             }
             let fresh = items.filter { $0.id > last }
             // Lock every lead the new mutations touch, in one order, before applying any: concurrent
-            // batches touching the same leads queue instead of deadlocking.
-            let touched = Set(fresh.compactMap { try? $0.mutation.get().leadId.rawValue }).sorted { $0.uuidString < $1.uuidString }
-            try await sync.lockLeads(touched, tenant: caller.tenantID, on: connection)
+            // batches touching the same leads queue instead of deadlocking. The locked leads and
+            // the tenant's templates are what the batch decides on in memory.
+            let touched = Set(fresh.compactMap { try? $0.mutation.get().leadId }).sorted { $0.rawValue.uuidString < $1.rawValue.uuidString }
+            let locked = try await commands.leads.lockMany(touched, tenant: caller.tenantID, on: connection)
+            let templates = try await commands.templates.all(tenant: caller.tenantID, on: connection)
+            var batch = LeadBatch(caller: caller, leads: locked, templates: templates)
             let grace = TimeInterval(try await sync.offlineGrace(tenant: caller.tenantID, on: connection))
             let failures = try await sync.failures(device: device, from: fresh.first?.id ?? 0, tenant: caller.tenantID, on: connection)
             var applied = last
             var logged: [SyncMutationLogEntry] = []
+            let already = outcomes.count
             for item in fresh {
                 let outcome: MutationOutcome
                 switch item.mutation {
@@ -117,7 +121,18 @@ struct SyncPush: Sendable {
                             reason: "the server failed to apply this mutation \(failure.attempts) times (error \(failure.errorID) in its log); "
                                 + "it will not be applied")
                     } else {
-                        outcome = try await applyOnce(mutation, caller: caller, grace: grace, now: now, on: connection)
+                        switch batch.decide(mutation.intent, on: mutation.leadId, position: outcomes.count) {
+                        case .accepted(let conflicts):
+                            outcome = MutationOutcome(
+                                id: mutation.id, outcome: conflicts.isEmpty ? .applied : .appliedWithConflicts, conflicts: conflicts)
+                        case .refused(let refusal):
+                            outcome = Self.rejection(mutation.id, refusal)
+                        case .needsStore:
+                            // Written in order: what the batch accepted so far, then this intent on its own.
+                            try await write(&batch, outcomes: &outcomes, logged: &logged, already: already, caller: caller, now: now, on: connection)
+                            outcome = try await applyOnce(mutation, caller: caller, grace: grace, now: now, on: connection)
+                            batch.replace(mutation.leadId, with: try await commands.leads.get(mutation.leadId, tenant: caller.tenantID, on: connection))
+                        }
                     }
                 }
                 let actedAt = item.rawActedAt.flatMap { Timestamp.validMicros.contains($0) ? $0 : nil }
@@ -127,12 +142,39 @@ struct SyncPush: Sendable {
                 outcomes.append(outcome)
                 applied = item.id
             }
+            try await write(&batch, outcomes: &outcomes, logged: &logged, already: already, caller: caller, now: now, on: connection)
             try await sync.record(logged, device: device, tenant: caller.tenantID, now: now, on: connection)
             if applied > last {
                 try await sync.setLastMutationID(applied, device: device, tenant: caller.tenantID, on: connection)
             }
             return Result(outcomes: outcomes, lastMutationID: applied)
         }
+    }
+
+    /// Stores what the batch accepted since the last write, set-based: the notes in one statement,
+    /// the leads' edits and their history in three. A note whose id was taken already becomes its
+    /// mutation's `duplicate_id` rejection; any other failure fails the push as a `MutationFailure`
+    /// of the first mutation written.
+    private func write(
+        _ batch: inout LeadBatch, outcomes: inout [MutationOutcome], logged: inout [SyncMutationLogEntry], already: Int,
+        caller: AuthenticatedUser, now: Date, on connection: PostgresConnection
+    ) async throws {
+        guard batch.hasPendingWrites else { return }
+        let first = batch.pendingNotes.first.map { outcomes[$0.mutation].id } ?? outcomes.last?.id ?? 0
+        do {
+            let stored = try await commands.notes.addMany(
+                batch.pendingNotes, author: caller.userID, tenant: caller.tenantID, now: now, on: connection)
+            for note in batch.pendingNotes where !stored.contains(note.id) {
+                let refused = Self.rejection(
+                    outcomes[note.mutation].id, DomainError.conflict("duplicate_id", "a note with this id exists"))
+                outcomes[note.mutation] = refused
+                logged[note.mutation - already].outcome = refused
+            }
+            try await commands.leads.applyEdits(batch.pendingEdits, actor: caller.userID, at: now, on: connection)
+        } catch {
+            throw MutationFailure(mutationID: first, underlying: error)
+        }
+        batch.written()
     }
 
     /// Applies one mutation inside a savepoint: a refusal by the rules undoes its partial effects and

@@ -1,0 +1,147 @@
+import Foundation
+import HubNetCore
+import Logging
+import PostgresNIO
+
+/// Set-based reads and writes for a batch of intents (`LeadBatch`): a handful of statements
+/// whatever the batch's size.
+extension PostgresLeadRepository {
+    /// The leads among `ids` that exist in the tenant (not withdrawn), locked in id order until the
+    /// transaction ends, so that concurrent batches touching the same leads queue instead of
+    /// deadlocking. One statement.
+    public func lockMany(_ ids: [Lead.ID], tenant: Tenant.ID, on connection: PostgresConnection) async throws -> [Lead] {
+        guard !ids.isEmpty else { return [] }
+        return try await Self.leads(
+            connection.rows(
+                """
+                SELECT \(unescaped: Self.columns) FROM leads AS l
+                WHERE l.tenant_id = \(tenant) AND l.id = ANY(\(ids.map(\.rawValue))) AND l.withdrawn_at IS NULL
+                ORDER BY l.id FOR UPDATE OF l
+                """, logger: logger))
+    }
+
+    /// Writes each lead's details after a batch's accepted edits, one version step and one `edit`
+    /// history entry (hash-chained) per accepted edit. Two statements for the leads and their
+    /// history, plus one to read where each history chain ends.
+    public func applyEdits(_ edits: [LeadBatch.PendingEdit], actor: User.ID, at now: Date, on connection: PostgresConnection) async throws {
+        guard let tenant = edits.first?.before.tenantID else { return }
+        let rows = edits.map { edit in
+            EditRow(
+                id: edit.before.id.rawValue, name: edit.details.name, email: edit.details.email, phone: edit.details.phone,
+                city: edit.details.city, region: edit.details.region, request: edit.details.request, type: edit.details.type,
+                category: edit.details.category, priority: edit.details.priority, importance: edit.details.importance,
+                probability: edit.details.probability, targetAmount: edit.details.targetAmount.map { "\($0)" },
+                products: edit.details.products, competitors: edit.details.competitors, team: edit.details.team.map(\.rawValue),
+                edits: edit.edits)
+        }
+        let document = String(decoding: try JSONEncoder().encode(rows), as: UTF8.self)
+        try await connection.rows(
+            """
+            UPDATE leads AS l SET contact_name = d.doc->>'name', contact_email = d.doc->>'email', contact_phone = d.doc->>'phone',
+                city = d.doc->>'city', region = d.doc->>'region', request = d.doc->>'request', type = d.doc->>'type',
+                category = d.doc->>'category', priority = d.doc->>'priority', importance = d.doc->>'importance',
+                probability = (d.doc->>'probability')::INTEGER, target_amount = (d.doc->>'target_amount')::NUMERIC,
+                products = d.doc->'products',
+                competitors = ARRAY(SELECT c.value FROM jsonb_array_elements_text(d.doc->'competitors') WITH ORDINALITY AS c(value, n) ORDER BY c.n),
+                team = ARRAY(SELECT t.value::UUID FROM jsonb_array_elements_text(d.doc->'team') WITH ORDINALITY AS t(value, n) ORDER BY t.n),
+                version = l.version + (d.doc->>'edits')::INTEGER
+            FROM jsonb_array_elements(\(document)::JSONB) AS d(doc)
+            WHERE l.tenant_id = \(tenant) AND l.id = (d.doc->>'id')::UUID
+            """, logger: logger)
+
+        // The history: each chain continues from its last entry (the leads are locked).
+        let ids = edits.map(\.before.id.rawValue)
+        var chainEnds: [UUID: (seq: Int, hash: [UInt8])] = [:]
+        for (lead, seq, hash) in try await connection.rows(
+            """
+            SELECT DISTINCT ON (lead_id) lead_id, seq, hash FROM lead_history
+            WHERE tenant_id = \(tenant) AND lead_id = ANY(\(ids)) ORDER BY lead_id, seq DESC
+            """, logger: logger
+        ).decode((UUID, Int, Data).self) {
+            chainEnds[lead] = (seq, Array(hash))
+        }
+        let micros = Int64((now.timeIntervalSince1970 * 1_000_000).rounded())
+        let stamp = Date(timeIntervalSince1970: Double(micros) / 1_000_000)
+        var leadIDs: [UUID] = []
+        var seqs: [Int] = []
+        var statuses: [String] = []
+        var previousHashes: [String] = []
+        var hashes: [String] = []
+        for edit in edits {
+            var (seq, previous) = chainEnds[edit.before.id.rawValue] ?? (0, [UInt8](repeating: 0, count: 32))
+            for _ in 0..<edit.edits {
+                seq += 1
+                let status = edit.before.state.status
+                let hash = Self.chainHash(
+                    previous: previous,
+                    LeadHistoryEntry.canonical(
+                        lead: edit.before.id, seq: seq, action: "edit", fromStatus: status, toStatus: status, actorUserID: actor,
+                        reason: nil, at: stamp))
+                leadIDs.append(edit.before.id.rawValue)
+                seqs.append(seq)
+                statuses.append(status)
+                previousHashes.append(Self.hex(previous))
+                hashes.append(Self.hex(hash))
+                previous = hash
+            }
+        }
+        try await connection.rows(
+            """
+            INSERT INTO lead_history (tenant_id, lead_id, seq, action, from_status, to_status, actor_user_id, reason, at,
+                previous_hash, hash)
+            SELECT \(tenant), h.lead, h.seq, 'edit', h.status, h.status, \(actor), NULL, hubnet_from_micros(\(micros)),
+                decode(h.previous, 'hex'), decode(h.hash, 'hex')
+            FROM unnest(\(leadIDs)::UUID[], \(seqs)::INTEGER[], \(statuses)::TEXT[], \(previousHashes)::TEXT[], \(hashes)::TEXT[])
+                AS h(lead, seq, status, previous, hash)
+            """, logger: logger)
+    }
+
+    static func hex(_ bytes: [UInt8]) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var text = [UInt8]()
+        text.reserveCapacity(bytes.count * 2)
+        for byte in bytes {
+            text.append(digits[Int(byte >> 4)])
+            text.append(digits[Int(byte & 0x0F)])
+        }
+        return String(decoding: text, as: UTF8.self)
+    }
+
+    private struct EditRow: Encodable {
+        var id: UUID
+        var name: String
+        var email, phone, city, region, request, type, category, priority, importance: String?
+        var probability: Int?
+        var targetAmount: String?
+        var products: [ProductInterest]
+        var competitors: [String]
+        var team: [UUID]
+        var edits: Int
+
+        enum CodingKeys: String, CodingKey {
+            case id, name, email, phone, city, region, request, type, category, priority, importance, probability
+            case targetAmount = "target_amount", products, competitors, team, edits
+        }
+    }
+}
+
+extension PostgresLeadNoteRepository {
+    /// Inserts a batch's notes by `author` in one statement; returns the ids stored. A note whose id
+    /// exists already is left out (the caller refuses it as `duplicate_id`).
+    public func addMany(_ notes: [LeadBatch.PendingNote], author: User.ID, tenant: Tenant.ID, now: Date, on connection: PostgresConnection)
+        async throws -> Set<LeadNote.ID>
+    {
+        guard !notes.isEmpty else { return [] }
+        let rows = try await connection.rows(
+            """
+            INSERT INTO lead_notes (tenant_id, id, lead_id, author_id, body, created_at)
+            SELECT \(tenant), n.id, n.lead, \(author), n.body, \(now)
+            FROM unnest(\(notes.map(\.id.rawValue))::UUID[], \(notes.map(\.lead.rawValue))::UUID[], \(notes.map(\.body))::TEXT[])
+                WITH ORDINALITY AS n(id, lead, body, position)
+            ORDER BY n.position
+            ON CONFLICT DO NOTHING
+            RETURNING id
+            """, logger: logger)
+        return Set(try rows.decode(UUID.self).map(LeadNote.ID.init))
+    }
+}

@@ -1,0 +1,101 @@
+import Foundation
+import HubNetCore
+import HubNetTestSupport
+import HummingbirdTesting
+import Testing
+
+/// A push is decided in memory and written set-based: its cost in statements does not grow with
+/// its size, and the order of a batch still means what it says.
+@Suite("Sync batches")
+struct SyncBatchTests {
+    /// The statements a request ran, as the server reports them in `Server-Timing`.
+    static func statements(_ response: TestResponse) throws -> Int {
+        let timing = try #require(response.headers[.init("Server-Timing")!], "no Server-Timing")
+        let match = try #require(timing.firstMatch(of: /db;desc="([0-9]+) statements"/), "\(timing)")
+        return try #require(Int(match.1))
+    }
+
+    /// Notes on every lead, and every fifth mutation an edit of a lead's region.
+    /// `regions` is what the device last saw in each lead's region, as a device tracks it.
+    static func mixed(from first: Int64, count: Int, leads: [Lead.ID], tag: String, regions: inout [Lead.ID: String]) -> [Mutation] {
+        (0..<count).map { offset in
+            let id = first + Int64(offset)
+            let lead = leads[offset % leads.count]
+            guard offset % 5 == 4 else { return Mutation(id: id, leadId: lead, intent: .addNote(id: LeadNote.ID(), body: "\(tag) note \(id)")) }
+            let region = "\(tag) \(id)"
+            defer { regions[lead] = region }
+            return Mutation(id: id, leadId: lead, intent: .update(LeadUpdate(changes: [.init(field: .region, from: regions[lead], to: region)])))
+        }
+    }
+
+    @Test("a push of 100 notes and edits runs as many statements as a push of 10, and stores every one of them")
+    func boundedStatements() async throws {
+        try await withTestApplication { app in
+            let hub = try await app.fixtures.tenant(.hub, users: [[.moderator]])
+            let token = hub.users[0].token
+            var leads: [Lead.ID] = []
+            for index in 0..<20 { leads.append(try await app.createLead(token: token, name: "Lead \(index)")) }
+            let device = try await SyncTestDevice.register(app, as: hub.users[0])
+
+            var regions: [Lead.ID: String] = [:]
+            // A request notes when the device was last seen (at most once a minute); the two pushes compared come after that.
+            _ = try await device.push([Mutation(id: 1, leadId: leads[0], intent: .addNote(id: LeadNote.ID(), body: "hello"))])
+            let small = try await device.pushRaw(Self.mixed(from: 2, count: 10, leads: leads, tag: "small", regions: &regions))
+            #expect(small.status == .ok, "\(small.text)")
+            let large = try await device.pushRaw(Self.mixed(from: 12, count: 100, leads: leads, tag: "large", regions: &regions))
+            #expect(large.status == .ok, "\(large.text)")
+            let (smallCount, largeCount) = (try Self.statements(small), try Self.statements(large))
+            #expect(smallCount == largeCount, "10 mutations: \(smallCount) statements, 100: \(largeCount)")
+            #expect(largeCount <= 30, "\(largeCount) statements for 100 mutations")
+            let outcomes = try #require(large.json?["results"] as? [[String: Any]])
+            #expect(outcomes.count == 100 && outcomes.allSatisfy { $0["outcome"] as? String == "applied" })
+
+            // Everything is stored: 88 notes, each lead's region is its last edit, one history entry
+            // per edit and every chain intact, and the version counts the edits.
+            var notes = 0
+            var entries = 0
+            for lead in leads {
+                notes += try #require(try await app.request(.get, "/v1/leads/\(lead)/notes?limit=200", token: token).json?["items"] as? [Any]).count
+                let verification = try await app.request(.get, "/v1/leads/\(lead)/history/verification", token: token)
+                #expect(verification.json?["intact"] as? Bool == true, "\(verification.text)")
+                entries += try #require(verification.json?["entries"] as? Int)
+            }
+            #expect(notes == 1 + 8 + 80)
+            #expect(entries == leads.count + 2 + 20)
+            // Lead 4 (offsets 4, 24, 44, … of the large batch) was last edited by mutation 12 + 84.
+            let lead4 = try await app.request(.get, "/v1/leads/\(leads[4])", token: token)
+            #expect((lead4.json?["contact"] as? [String: Any])?["region"] as? String == "large 96", "\(lead4.text)")
+        }
+    }
+
+    @Test("in one batch, an edit after a decline is refused as the lead is closed, and a note id used twice is refused the second time")
+    func orderInsideABatch() async throws {
+        try await withTestApplication { app in
+            let hub = try await app.fixtures.tenant(.hub, users: [[.moderator]])
+            let token = hub.users[0].token
+            let lead = try await app.createLead(token: token)
+            let device = try await SyncTestDevice.register(app, as: hub.users[0])
+            let taken = LeadNote.ID()
+            _ = try await device.push([Mutation(id: 1, leadId: lead, intent: .addNote(id: taken, body: "first"))])
+            let twice = LeadNote.ID()
+            let answer = try await device.push([
+                Mutation(id: 2, leadId: lead, intent: .update(LeadUpdate(changes: [.init(field: .city, from: "Oakland", to: "Berkeley")]))),
+                Mutation(id: 3, leadId: lead, intent: .addNote(id: twice, body: "once")),
+                Mutation(id: 4, leadId: lead, intent: .addNote(id: twice, body: "twice")),
+                Mutation(id: 5, leadId: lead, intent: .addNote(id: taken, body: "taken before")),
+                Mutation(id: 6, leadId: lead, intent: .act(LeadAction("decline", .init(reason: "out of area")))),
+                Mutation(id: 7, leadId: lead, intent: .update(LeadUpdate(changes: [.init(field: .city, from: "Berkeley", to: "Alameda")]))),
+                Mutation(id: 8, leadId: lead, intent: .addNote(id: LeadNote.ID(), body: "after the decline")),
+            ])
+            #expect(answer.results.map(\.outcome) == [.applied, .applied, .rejected, .rejected, .applied, .rejected, .applied])
+            #expect(answer.results.map(\.code) == [nil, nil, "duplicate_id", "duplicate_id", nil, "lead_closed", nil])
+            let stored = try await app.request(.get, "/v1/leads/\(lead)", token: token)
+            #expect(stored.text.contains("Berkeley") && !stored.text.contains("Alameda"))
+            let notes = try #require(try await app.request(.get, "/v1/leads/\(lead)/notes", token: token).json?["items"] as? [[String: Any]])
+            #expect(Set(notes.compactMap { $0["body"] as? String }) == ["first", "once", "after the decline"])
+            let verification = try await app.request(.get, "/v1/leads/\(lead)/history/verification", token: token)
+            #expect(verification.json?["intact"] as? Bool == true)
+            #expect(verification.json?["entries"] as? Int == 3)
+        }
+    }
+}
