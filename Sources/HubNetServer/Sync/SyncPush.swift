@@ -32,6 +32,8 @@ struct SyncPush: Sendable {
     struct MutationFailure: Error {
         var mutationID: Int64
         var underlying: any Error
+        /// It failed in a set-based write of several mutations, so which one is to blame is not known.
+        var inSetWrite = false
     }
 
     func push(_ items: [PushEnvelope.Item], caller: AuthenticatedUser, device: Device.ID, now: Date, logger: Logger) async throws
@@ -48,12 +50,18 @@ struct SyncPush: Sendable {
             throw DomainError.invalid("mutations[\(offset)].id", "must be \(first.id + Int64(offset)): ids in a batch run 1, 2, 3…")
         }
         var doomed: Set<Int64> = []
+        var setBased = true
         while true {
             do {
-                return try await attempt(items, caller: caller, device: device, doomed: doomed, now: now)
+                return try await attempt(items, caller: caller, device: device, doomed: doomed, setBased: setBased, now: now)
             } catch let failure as MutationFailure {
                 if DatabaseUnavailable.classify(failure.underlying) != nil || Self.isCollision(failure.underlying) {
                     throw failure.underlying
+                }
+                if failure.inSetWrite {
+                    // Find the mutation to blame: the same batch again, each mutation on its own.
+                    setBased = false
+                    continue
                 }
                 let errorID = UUID()
                 logger.error(
@@ -79,7 +87,7 @@ struct SyncPush: Sendable {
     }
 
     private func attempt(
-        _ items: [PushEnvelope.Item], caller: AuthenticatedUser, device: Device.ID, doomed: Set<Int64>, now: Date
+        _ items: [PushEnvelope.Item], caller: AuthenticatedUser, device: Device.ID, doomed: Set<Int64>, setBased: Bool, now: Date
     ) async throws -> Result {
         let first = items[0].id
         return try await database.withTenant(caller.tenantID) { connection in
@@ -121,7 +129,7 @@ struct SyncPush: Sendable {
                             reason: "the server failed to apply this mutation \(failure.attempts) times (error \(failure.errorID) in its log); "
                                 + "it will not be applied")
                     } else {
-                        switch batch.decide(mutation.intent, on: mutation.leadId, position: outcomes.count) {
+                        switch setBased ? batch.decide(mutation.intent, on: mutation.leadId, position: outcomes.count) : .needsStore {
                         case .accepted(let conflicts):
                             outcome = MutationOutcome(
                                 id: mutation.id, outcome: conflicts.isEmpty ? .applied : .appliedWithConflicts, conflicts: conflicts)
@@ -153,8 +161,8 @@ struct SyncPush: Sendable {
 
     /// Stores what the batch accepted since the last write, set-based: the notes in one statement,
     /// the leads' edits and their history in three. A note whose id was taken already becomes its
-    /// mutation's `duplicate_id` rejection; any other failure fails the push as a `MutationFailure`
-    /// of the first mutation written.
+    /// mutation's `duplicate_id` rejection; any other failure fails this attempt, and the push tries
+    /// the batch again one mutation at a time to find the one to blame.
     private func write(
         _ batch: inout LeadBatch, outcomes: inout [MutationOutcome], logged: inout [SyncMutationLogEntry], already: Int,
         caller: AuthenticatedUser, now: Date, on connection: PostgresConnection
@@ -172,7 +180,7 @@ struct SyncPush: Sendable {
             }
             try await commands.leads.applyEdits(batch.pendingEdits, actor: caller.userID, at: now, on: connection)
         } catch {
-            throw MutationFailure(mutationID: first, underlying: error)
+            throw MutationFailure(mutationID: first, underlying: error, inSetWrite: true)
         }
         batch.written()
     }
