@@ -5,7 +5,7 @@ import HubNetSimulator
 
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "bench", abstract: "Measure HubNet against plain SQL on the same database.", subcommands: [SyncBench.self])
+        commandName: "bench", abstract: "Measure HubNet against plain SQL on the same database.", subcommands: [SyncBench.self, APIBench.self])
 }
 
 struct SyncBench: AsyncParsableCommand {
@@ -45,6 +45,54 @@ struct SyncBench: AsyncParsableCommand {
                 say(String(decoding: try encoder.encode(figures), as: UTF8.self))
             } else {
                 say(SyncBenchmark.table(figures))
+            }
+        }
+    }
+}
+
+struct APIBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "api",
+        abstract: "API latency: p50/p99 of a lead action and a lead list at concurrent clients, beside GET /healthz.",
+        discussion: """
+            Starts a server on loopback (on DATABASE_URL, or a throwaway embedded cluster) with the default pool, \
+            provisions a hub with leads, then runs each client's requests one after another, all clients at once: \
+            GET /healthz (the floor: HTTP and middleware, no database), POST /v1/leads/{id}/actions/contact on a \
+            new lead of the client's own, and GET /v1/leads?limit=50.
+            """)
+
+    @Option(help: "Clients sending at once.") var clients = 50
+    @Option(help: "Requests each client sends per measurement.") var requests = 40
+    @Option(help: "Leads in the tenant (at least clients × requests).") var leads = 20_000
+    @Flag(help: "Print the figures as JSON instead of a table.") var json = false
+
+    func run() async throws {
+        let logger = makeLogger(default: .error)
+        try await reportingErrors {
+            var options = APIBenchmark.Options()
+            options.clients = max(1, clients)
+            options.requestsPerClient = max(1, requests)
+            options.leads = max(0, leads)
+            let chosen = options
+            let environment = try ServerConfiguration()
+            let (url, pool) = (environment.databaseURL, environment.databasePoolSize)
+            let figures = try await LocalServer.run(
+                databaseURL: url, logger: logger,
+                configure: {
+                    $0.timerInterval = nil
+                    $0.databasePoolSize = pool
+                }
+            ) { server in
+                try await APIBenchmark(options: chosen).run(on: server) { line in
+                    FileHandle.standardError.write(Data("· \(line)\n".utf8))
+                }
+            }
+            if json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+                say(String(decoding: try encoder.encode(figures), as: UTF8.self))
+            } else {
+                say(APIBenchmark.table(figures))
             }
         }
     }

@@ -1,9 +1,11 @@
 import Foundation
 import HTTPTypes
 import HubNetCore
+import HubNetPostgres
 import HubNetServer
 import HubNetTestSupport
 import HummingbirdTesting
+import Logging
 import Testing
 
 @Suite("Lead timers on a virtual clock")
@@ -52,6 +54,43 @@ struct LeadTimerTests {
             clock.advance(by: 2 * 86_400)
             #expect(try await timers.fireDue() == 1)
             #expect((try await app.request(.get, "/v1/leads/\(lead)", token: token)).json?["status"] as? String == "expired")
+        }
+    }
+
+    @Test("001: leads whose expiry is due but who cannot expire never hold up the expiry of the leads behind them")
+    func noStarvation() async throws {
+        let clock = VirtualClock()
+        try await withTestApplication(configure: { $0.now = clock.function; $0.timerInterval = nil }) { app in
+            let hub = try await app.fixtures.tenant(.hub, users: [[.moderator]])
+            let partner = try await app.fixtures.tenant(.partnerCompany, users: [[.partnerUser]])
+            let timers = LeadTimerService(database: app.fixtures.database, now: clock.function)
+            // Five hub leads (hub moderation has no expire action) carry an expiry older than any
+            // other, as leads from an older template version or an import could.
+            var stuck: [String] = []
+            for index in 0..<5 {
+                let body = #"{"contact":{"name":"Stuck \#(index)","email":"s\#(index)@x.test"}}"#
+                stuck.append(try #require((try await app.request(.post, "/v1/leads", token: hub.users[0].token, json: body)).json?["id"] as? String))
+            }
+            let logger = Logger(label: "test")
+            try await withPostgresClient(app.database.ownerURL, logger: logger) { client in
+                try await client.rows(
+                    "UPDATE leads SET expires_at = \(clock.now - 86_400) WHERE id = ANY(\(stuck.compactMap(UUID.init(uuidString:))))",
+                    logger: logger)
+            }
+            let lead = try #require((try await app.request(.post, "/v1/leads", token: partner.users[0].token, json: leadBody)).json?["id"] as? String)
+            clock.advance(by: 8 * 86_400)
+            // Batches of two: the five stuck leads come first in every scan until they leave it.
+            #expect(try await timers.fireDueExpiries(batch: 2) == 1)
+            #expect((try await app.request(.get, "/v1/leads/\(lead)", token: partner.users[0].token)).json?["status"] as? String == "expired")
+            // Nothing is left due: the stuck leads no longer carry an expiry.
+            let due = try await withPostgresClient(app.database.ownerURL, logger: logger) { client in
+                try await client.rows(
+                    "SELECT count(*)::INTEGER FROM leads WHERE expires_at <= \(clock.now) AND completed_at IS NULL AND withdrawn_at IS NULL",
+                    logger: logger
+                ).decode(Int.self).first
+            }
+            #expect(due == 0)
+            #expect(try await timers.fireDue() == 0)
         }
     }
 

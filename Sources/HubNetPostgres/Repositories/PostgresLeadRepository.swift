@@ -230,6 +230,12 @@ public struct PostgresLeadRepository: Sendable {
         try await connection.rows("UPDATE leads SET remind_at = \(due) WHERE tenant_id = \(tenant) AND id = \(id)", logger: logger)
     }
 
+    /// Takes a lead out of the expiry scan: its expiry is due but it cannot expire (its template has
+    /// no expire action, or not from its status), so no timer is pending for it.
+    public func clearExpiry(_ id: Lead.ID, tenant: Tenant.ID, on connection: PostgresConnection) async throws {
+        try await connection.rows("UPDATE leads SET expires_at = NULL WHERE tenant_id = \(tenant) AND id = \(id)", logger: logger)
+    }
+
     /// After a template's stages or intervals changed: each of its open, assigned leads is due again
     /// by its status's new interval (`days[i]` for `statuses[i]`; 0 for none).
     public func rescheduleReminders(

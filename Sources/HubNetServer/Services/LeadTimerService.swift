@@ -106,6 +106,10 @@ public struct LeadTimerService: Service {
     }
 
     /// Expires every lead whose expiry is due now; returns how many expired.
+    ///
+    /// A due lead that cannot expire (its template has no expire action, or not from its status)
+    /// has its expiry cleared, so it leaves the scan: the scan takes the oldest due leads first, and
+    /// such leads would otherwise fill every batch and starve the ones behind them.
     @discardableResult
     public func fireDueExpiries(batch: Int = 200) async throws -> Int {
         let now = now()
@@ -114,30 +118,43 @@ public struct LeadTimerService: Service {
             let due = try await database.withSchedulerScan { connection in
                 try await leads.dueExpiries(now: now, limit: batch, on: connection)
             }
-            var firedThisBatch = 0
-            for (tenant, id) in due where try await expire(id, tenant: tenant, now: now) { firedThisBatch += 1 }
-            fired += firedThisBatch
-            // Stop when nothing was due, or when everything due is being fired by another process.
-            if due.count < batch || firedThisBatch == 0 { return fired }
+            var handled = 0
+            for (tenant, id) in due {
+                switch try await expire(id, tenant: tenant, now: now) {
+                case .fired:
+                    fired += 1
+                    handled += 1
+                case .cleared: handled += 1
+                case .busy: break
+                }
+            }
+            // Every lead handled leaves the scan: stop when nothing more was due, or when what is
+            // due is being fired by another process.
+            if due.count < batch || handled == 0 { return fired }
         }
     }
 
-    private func expire(_ id: Lead.ID, tenant: Tenant.ID, now: Date) async throws -> Bool {
+    enum ExpiryOutcome { case fired, cleared, busy }
+
+    private func expire(_ id: Lead.ID, tenant: Tenant.ID, now: Date) async throws -> ExpiryOutcome {
         try await database.withTenant(tenant) { connection in
-            guard let lead = try await leads.lockForTimer(id, tenant: tenant, on: connection),
-                let expiresAt = lead.state.expiresAt, expiresAt <= now,
-                let template = try await templates.template(lead.templateKey, tenant: tenant, on: connection),
-                template.action("expire") != nil
-            else { return false }
-            guard let decision = try? WorkflowEngine.decide(template, lead: lead.state, actor: .system, action: "expire", now: now)
-            else { return false }
+            guard let lead = try await leads.lockForTimer(id, tenant: tenant, on: connection) else { return .busy }
+            // Moved on since the scan (acted on, or its expiry moved): nothing due here now.
+            guard let expiresAt = lead.state.expiresAt, expiresAt <= now, lead.state.completedAt == nil else { return .cleared }
+            guard let template = try await templates.template(lead.templateKey, tenant: tenant, on: connection),
+                template.action("expire") != nil,
+                let decision = try? WorkflowEngine.decide(template, lead: lead.state, actor: .system, action: "expire", now: now)
+            else {
+                try await leads.clearExpiry(id, tenant: tenant, on: connection)
+                return .cleared
+            }
             try await leads.apply(decision, to: lead, template: template, actor: nil, reason: "expired", at: now, on: connection)
             if let updated = try await leads.get(id, tenant: tenant, on: connection) {
                 try await referrals.mirror(
                     updated, template: template, reason: nil,
                     notifying: decision.effects.contains(.notifyReferralCreator) ? decision.action : nil, now: now, on: connection)
             }
-            return true
+            return .fired
         }
     }
 }

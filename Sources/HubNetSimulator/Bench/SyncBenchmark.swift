@@ -54,7 +54,7 @@ public struct SyncBenchmark: Sendable {
             return byName
         }
         progress("creating \(options.leads) leads")
-        let leads = try await createLeads(tenant: hub.id, by: users[0], count: options.leads, database: server.database)
+        let leads = try await Self.createLeads(tenant: hub.id, by: users[0], count: options.leads, database: server.database)
 
         // Push: every device at once, batches of `batch`.
         let total = options.devices * options.mutationsPerDevice
@@ -197,7 +197,7 @@ public struct SyncBenchmark: Sendable {
     }
 
     /// Bulk leads through the server role, in the tenant's transactions (the triggers log them).
-    func createLeads(tenant: Tenant.ID, by user: User.ID, count: Int, database: Database) async throws -> [Lead.ID] {
+    static func createLeads(tenant: Tenant.ID, by user: User.ID, count: Int, database: Database) async throws -> [Lead.ID] {
         var ids: [Lead.ID] = []
         var made = 0
         while made < count {

@@ -27,6 +27,14 @@ extension SimulationReport {
         if !stats.rejectionCodes.isEmpty {
             out.append("  rejections by code: " + stats.rejectionCodes.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
         }
+        if !stats.byAction.isEmpty {
+            out.append("  actions taken: " + stats.byAction.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+        }
+        if !stats.refusedOnDevice.isEmpty {
+            out.append(
+                "  chosen but refused on the device: "
+                    + stats.refusedOnDevice.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+        }
         out.append("Notifications: \(emailsDelivered) emails delivered; source parties tried to act \(stats.sourceAttempts) times, refused \(stats.sourceRefusals)")
         out.append("")
         for invariant in invariants {

@@ -310,6 +310,7 @@ public final class Simulation {
                 stats.byAction[action, default: 0] += 1
                 return true
             } catch {
+                stats.refusedOnDevice[action, default: 0] += 1
                 return false
             }
         }
@@ -346,7 +347,7 @@ public final class Simulation {
             return false
         case ("partner_lead", .partnerUser, "accepted"):
             let odds = scenario.partnerOdds
-            if choice < odds.convert { return await attempt("close_converted", .init(createOpportunity: true)) }
+            if choice < odds.convert { return await attempt("convert", .init(createOpportunity: true)) }
             if choice < odds.convert + odds.notConvert { return await attempt("close_not_converted", .init(reason: "no budget")) }
             return false
         case (_, .moderator, _) where lead.templateKey != "hub_moderation":

@@ -77,7 +77,7 @@ extension Simulation {
                     ((SELECT count(*) FROM lead_history h WHERE h.tenant_id = t.id AND h.action IN ('refer_external', 'refer_internal'))
                      + (SELECT count(*) FROM referrals r WHERE r.tenant_id = t.id AND r.target_kind = 'partner'))::INTEGER,
                     (SELECT count(*) FROM lead_history h WHERE h.tenant_id = t.id AND h.action = 'expire')::INTEGER,
-                    (SELECT count(*) FROM lead_history h WHERE h.tenant_id = t.id AND h.action IN ('close_converted', 'won'))::INTEGER
+                    (SELECT count(*) FROM lead_history h WHERE h.tenant_id = t.id AND h.action = 'convert')::INTEGER
                 FROM tenants t WHERE t.id = ANY(\(ids))
                 """, logger: logger
             ).decode((Tenant.ID, Int, Int, Int, Int, Int, Int).self) {

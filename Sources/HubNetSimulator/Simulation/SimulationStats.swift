@@ -10,6 +10,9 @@ public struct SimulationStats: Sendable, Codable, Equatable {
     public var actions: [Int: Int] = [:]
     public var byChannel: [String: Int] = [:]
     public var byAction: [String: Int] = [:]
+    /// Actions a person chose that the device's workflow engine refused before queueing (a
+    /// simulator asking for something the template does not offer shows up here, not silently).
+    public var refusedOnDevice: [String: Int] = [:]
     public var notes = 0
     public var edits = 0
     public var leftToExpire = 0
