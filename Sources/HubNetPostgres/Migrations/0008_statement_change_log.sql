@@ -1,8 +1,8 @@
 -- Notes and activities are added in batches (a device's push stores its notes in one INSERT):
 -- their change rows are written per statement, from the statement's new rows, in one INSERT (the
--- audience looked up in it, in the rows' order), instead of one PL/pgSQL call and one INSERT per row. Updates (an
--- activity completed or cancelled) stay per row. The guarantee is unchanged: the change rows are
--- written by the database in the writing statement, so no code path can forget one.
+-- audience looked up in it, in the rows' order), instead of one PL/pgSQL call and one INSERT per
+-- row. Updates (an activity completed or cancelled) stay per row. The guarantee is unchanged: the
+-- change rows are written by the database in the writing statement, so no code path can forget one.
 
 DROP TRIGGER lead_notes_sync ON lead_notes;
 DROP TRIGGER lead_activities_sync ON lead_activities;

@@ -71,7 +71,10 @@ public final class Simulation {
             if hour % 24 == 23 { progress(hour / 24 + 1, scenario.days) }
         }
         // Home time: every device online, synced until nothing is pending and every view is current.
+        // The server's timers run at this tick too, as at every other: the check reads the clock
+        // here, and expiries that came due in the last hour are the server's to fire first.
         clock.set(Self.start + Double(hours) * 3600)
+        try await fireTimers()
         for _ in 0..<3 {
             for person in people {
                 for device in person.devices { try await sync(device, person: person, checkView: false) }
