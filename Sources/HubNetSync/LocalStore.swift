@@ -80,26 +80,65 @@ public final class LocalStore: Sendable {
         }
     }
 
-    /// Stores a record unless a newer or equal version is held. Returns whether it was stored.
+    /// Stores a record as the server sent it (its JSON bytes kept as they are, decoded when read)
+    /// unless a newer or equal version is held. Returns whether it was stored.
     @discardableResult
-    static func upsert(_ change: SyncChange, in db: Database) throws -> Bool {
-        guard let record = change.record else { return false }
-        let (json, version, lead): (Data, Int, UUID?) =
-            switch record {
-            case .lead(let lead): (try encoder.encode(lead), lead.version, lead.id.rawValue)
-            case .note(let note): (try encoder.encode(note), note.version, note.leadId.rawValue)
-            case .activity(let activity): (try encoder.encode(activity), activity.version, activity.leadId.rawValue)
-            case .referral(let referral): (try encoder.encode(referral), referral.version, nil)
+    static func upsert(_ change: RawSyncChange, into table: String = "records", in db: Database) throws -> Bool {
+        guard let json = change.data else { return false }
+        let lead: UUID? =
+            switch change.entity {
+            case .lead: change.id
+            case .note, .activity: change.leadId
+            case .referral, .view: nil
             }
-        // A cached statement: a snapshot stores tens of thousands of records in one transaction.
         try db.cachedStatement(
             sql: """
-                INSERT INTO records (entity, id, lead_id, version, json) VALUES (?, ?, ?, ?, ?)
+                INSERT INTO \(table) (entity, id, lead_id, version, json) VALUES (?, ?, ?, ?, ?)
                 ON CONFLICT (entity, id) DO UPDATE SET version = excluded.version, json = excluded.json, lead_id = excluded.lead_id
-                WHERE excluded.version > records.version
+                WHERE excluded.version > \(table).version
                 """
-        ).execute(arguments: [change.entity.rawValue, change.id.uuidString.lowercased(), lead?.uuidString.lowercased(), version, json])
+        ).execute(arguments: [change.entity.rawValue, change.id.uuidString.lowercased(), lead?.uuidString.lowercased(), change.version, Data(json)])
         return db.changesCount > 0
+    }
+
+    /// A snapshot arrives page by page into a staging table, then replaces the records in one
+    /// transaction: memory holds one page, and the records never show half a snapshot.
+    func beginSnapshot() throws {
+        try queue.write { db in
+            try db.execute(
+                sql: """
+                    CREATE TEMP TABLE IF NOT EXISTS incoming (
+                        entity TEXT NOT NULL, id TEXT NOT NULL, lead_id TEXT, version INTEGER NOT NULL, json BLOB NOT NULL,
+                        PRIMARY KEY (entity, id));
+                    DELETE FROM incoming;
+                    """)
+        }
+    }
+
+    func stageSnapshot(_ changes: [RawSyncChange]) throws {
+        try queue.write { db in
+            for change in changes where change.op == .upsert { try Self.upsert(change, into: "incoming", in: db) }
+        }
+    }
+
+    /// Replaces the records with the staged snapshot and sets the cursor; returns the leads held
+    /// before and not in the snapshot, and how many records it brought.
+    func finishSnapshot(cursor: String) throws -> (dropped: [UUID], records: Int) {
+        try queue.write { db in
+            let dropped = try String.fetchAll(
+                db,
+                sql: """
+                    SELECT id FROM records WHERE entity = 'lead'
+                    AND id NOT IN (SELECT id FROM incoming WHERE entity = 'lead') ORDER BY id
+                    """
+            ).compactMap { UUID(uuidString: $0) }
+            let count = try Int.fetchOne(db, sql: "SELECT count(*) FROM incoming") ?? 0
+            try db.execute(sql: "DELETE FROM records")
+            try db.execute(sql: "INSERT INTO records SELECT entity, id, lead_id, version, json FROM incoming")
+            try db.execute(sql: "DELETE FROM incoming")
+            try setMeta("cursor", cursor, in: db)
+            return (dropped, count)
+        }
     }
 
     /// Removes a record; a lead goes with its notes and activities.

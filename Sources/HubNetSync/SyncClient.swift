@@ -259,7 +259,7 @@ public actor SyncClient {
         while true {
             guard let cursor = try store.meta("cursor") else { return }
             let escaped = cursor.addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed) ?? cursor
-            let page: PullResponse = try await get("/v1/sync/pull?cursor=\(escaped)&limit=\(pageSize)")
+            let page = try await rawPage("/v1/sync/pull?cursor=\(escaped)&limit=\(pageSize)")
             report.pulls += 1
             if let reason = page.reset {
                 try await resetFromSnapshot(reason, report: &report)
@@ -287,29 +287,24 @@ public actor SyncClient {
     }
 
     /// Replaces the local records with a snapshot of the user's view, keeping the pending mutations;
-    /// leads that were held and are not in it are reported as dropped.
+    /// leads that were held and are not in it are reported as dropped. Pages are staged as they
+    /// arrive (their records kept as the server's JSON), so memory holds one page at a time.
     private func resetFromSnapshot(_ reason: SyncResetReason?, report: inout SyncReport) async throws {
-        var changes: [SyncChange] = []
+        try store.beginSnapshot()
         var page: String? = nil
         var cursor = ""
         repeat {
             let query = page.map { "&page=\($0.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? $0)" } ?? ""
-            let answer: SnapshotResponse = try await get("/v1/sync/snapshot?limit=\(pageSize)\(query)")
-            changes += answer.changes
-            cursor = answer.cursor
+            let answer = try await rawPage("/v1/sync/snapshot?limit=\(pageSize)\(query)")
+            try store.stageSnapshot(answer.changes)
+            guard let position = answer.cursor else { throw SyncServerError(status: 200, body: Data("a snapshot page without a cursor".utf8)) }
+            cursor = position
             page = answer.next
         } while page != nil
-        let held = try store.ids(.lead)
-        let kept = Set(changes.filter { $0.entity == .lead }.map(\.id))
-        let (records, position, store) = (changes, cursor, store)
-        try await store.queue.write { db in
-            try db.execute(sql: "DELETE FROM records")
-            for change in records { try LocalStore.upsert(change, in: db) }
-            try store.setMeta("cursor", position, in: db)
-        }
+        let (dropped, records) = try store.finishSnapshot(cursor: cursor)
         if let reason { report.resets.append(reason) }
-        report.dropped += held.subtracting(kept).sorted { $0.uuidString < $1.uuidString }
-        report.pulled += changes.count
+        report.dropped += dropped
+        report.pulled += records
     }
 
     // MARK: Optimistic application
@@ -367,6 +362,13 @@ public actor SyncClient {
 
     private func get<Answer: Decodable>(_ path: String) async throws -> Answer {
         try await exchange("GET", path, nil)
+    }
+
+    /// A pull or snapshot page, its records left as the server's JSON (`RawSyncPage`).
+    private func rawPage(_ path: String) async throws -> RawSyncPage {
+        let (status, data) = try await transport.send("GET", path, body: nil)
+        guard (200..<300).contains(status) else { throw SyncServerError(status: status, body: data) }
+        return try RawSyncPage.parse(Array(data))
     }
 
     /// Pull and snapshot answers name their snake_case keys: no key strategy, much faster.

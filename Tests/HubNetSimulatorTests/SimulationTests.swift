@@ -67,10 +67,11 @@ struct SimulationTests {
                 let lead = try #require(try await device.client.leads().first)
                 try await device.client.store.queue.write { db in
                     try db.execute(
-                        sql: "UPDATE records SET json = replace(json, ?, ?) WHERE entity = 'lead' AND id = ?",
-                        arguments: [
-                            "\"status\":\"\(lead.status)\"", "\"status\":\"tampered\"", lead.id.description,
-                        ])
+                        sql: """
+                            UPDATE records SET json = CAST(json_set(CAST(json AS TEXT), '$.status', 'tampered') AS BLOB)
+                            WHERE entity = 'lead' AND id = ?
+                            """,
+                        arguments: [lead.id.description])
                 }
                 #expect(try await device.client.lead(lead.id)?.status == "tampered")
                 // A source's mirror of a referral disagrees with its target.

@@ -35,8 +35,12 @@ extension PostgresLeadRepository {
                 edits: edit.edits)
         }
         let document = String(decoding: try JSONEncoder().encode(rows), as: UTF8.self)
+        // The ids are taken out of the document first (a materialized CTE): under row-level
+        // security a join on an expression of the JSON cannot use the primary key (the cast is not
+        // leakproof), and the update would scan every lead of the table.
         try await connection.rows(
             """
+            WITH d AS MATERIALIZED (SELECT (e.doc->>'id')::UUID AS id, e.doc FROM jsonb_array_elements(\(document)::JSONB) AS e(doc))
             UPDATE leads AS l SET contact_name = d.doc->>'name', contact_email = d.doc->>'email', contact_phone = d.doc->>'phone',
                 city = d.doc->>'city', region = d.doc->>'region', request = d.doc->>'request', type = d.doc->>'type',
                 category = d.doc->>'category', priority = d.doc->>'priority', importance = d.doc->>'importance',
@@ -45,8 +49,8 @@ extension PostgresLeadRepository {
                 competitors = ARRAY(SELECT c.value FROM jsonb_array_elements_text(d.doc->'competitors') WITH ORDINALITY AS c(value, n) ORDER BY c.n),
                 team = ARRAY(SELECT t.value::UUID FROM jsonb_array_elements_text(d.doc->'team') WITH ORDINALITY AS t(value, n) ORDER BY t.n),
                 version = l.version + (d.doc->>'edits')::INTEGER
-            FROM jsonb_array_elements(\(document)::JSONB) AS d(doc)
-            WHERE l.tenant_id = \(tenant) AND l.id = (d.doc->>'id')::UUID
+            FROM d
+            WHERE l.tenant_id = \(tenant) AND l.id = d.id
             """, logger: logger)
 
         // The history: each chain continues from its last entry (the leads are locked).

@@ -264,9 +264,12 @@ public struct PostgresSyncRepository: Sendable {
 
     /// Records mutations' outcomes in the device's log, in the transaction of their effects, in one
     /// statement, and forgets the failures counted against them.
-    public func record(_ entries: [SyncMutationLogEntry], device: Device.ID, tenant: Tenant.ID, now: Date, on connection: PostgresConnection)
-        async throws
-    {
+    /// - Parameter clearFailures: whether failures were counted against these mutations (their
+    ///   counts end once the mutations have outcomes).
+    public func record(
+        _ entries: [SyncMutationLogEntry], device: Device.ID, tenant: Tenant.ID, now: Date, clearFailures: Bool = true,
+        on connection: PostgresConnection
+    ) async throws {
         guard let last = entries.last?.id else { return }
         let encoder = JSONEncoder()
         let ids = entries.map(\.id)
@@ -292,6 +295,7 @@ public struct PostgresSyncRepository: Sendable {
                         \(reasons)::TEXT[], \(fields)::TEXT[], \(conflicts)::TEXT[])
                  AS m(id, name, lead, acted, outcome, code, reason, field, result)
             """, logger: logger)
+        guard clearFailures else { return }
         try await connection.rows(
             """
             DELETE FROM sync_mutation_failures

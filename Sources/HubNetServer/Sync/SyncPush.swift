@@ -151,7 +151,8 @@ struct SyncPush: Sendable {
                 applied = item.id
             }
             try await write(&batch, outcomes: &outcomes, logged: &logged, already: already, caller: caller, now: now, on: connection)
-            try await sync.record(logged, device: device, tenant: caller.tenantID, now: now, on: connection)
+            try await sync.record(
+                logged, device: device, tenant: caller.tenantID, now: now, clearFailures: !failures.isEmpty, on: connection)
             if applied > last {
                 try await sync.setLastMutationID(applied, device: device, tenant: caller.tenantID, on: connection)
             }

@@ -36,8 +36,7 @@ public struct APIBenchmark: Sendable {
         let (moderator, token) = try await admin.createUser(in: hub, email: "m@bench.test", name: "Moderator", roles: [.moderator])
         let actionLeads = options.clients * options.requestsPerClient
         progress("creating \(max(options.leads, actionLeads)) leads")
-        let leads = try await SyncBenchmark.createLeads(
-            tenant: hub.id, by: moderator, count: max(options.leads, actionLeads), database: server.database)
+        let leads = try await SyncBenchmark.createLeads(on: server, tenant: hub.id, by: moderator, count: max(options.leads, actionLeads))
 
         var configuration = HTTPClient.Configuration()
         configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = options.clients + 4

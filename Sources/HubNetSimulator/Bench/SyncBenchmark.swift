@@ -54,7 +54,7 @@ public struct SyncBenchmark: Sendable {
             return byName
         }
         progress("creating \(options.leads) leads")
-        let leads = try await Self.createLeads(tenant: hub.id, by: users[0], count: options.leads, database: server.database)
+        let leads = try await Self.createLeads(on: server, tenant: hub.id, by: users[0], count: options.leads)
 
         // Push: every device at once, batches of `batch`.
         let total = options.devices * options.mutationsPerDevice
@@ -117,7 +117,8 @@ public struct SyncBenchmark: Sendable {
         while true {
             let (status, data) = try await readerTransport.send("GET", "/v1/sync/pull?cursor=\(cursor)&limit=10000", body: nil)
             guard status == 200 else { throw SyncServerError.make(status, data) }
-            let page = try SyncBenchmark.decoder.decode(PullResponse.self, from: data)
+            // Read as the SDK reads it: envelopes decoded, records kept as JSON for the store.
+            let page = try RawSyncPage.parse(Array(data))
             pulled += page.changes.count
             cursor = page.cursor ?? cursor
             if !page.hasMore { break }
@@ -194,6 +195,19 @@ public struct SyncBenchmark: Sendable {
 
     static func pad(_ text: String, _ width: Int) -> String {
         String(repeating: " ", count: max(0, width - text.count)) + text
+    }
+
+    /// Bulk leads through the server role, then fresh planner statistics, as after any bulk load
+    /// (autovacuum would take its time, and the first measurements would run on a table the
+    /// planner believes empty).
+    static func createLeads(on server: LocalServer, tenant: Tenant.ID, by user: User.ID, count: Int) async throws -> [Lead.ID] {
+        let ids = try await createLeads(tenant: tenant, by: user, count: count, database: server.database)
+        if let owner = server.ownerURL {
+            try await withPostgresClient(owner, logger: server.database.logger, maximumConnections: 1) { client in
+                try await client.rows("ANALYZE", logger: server.database.logger)
+            }
+        }
+        return ids
     }
 
     /// Bulk leads through the server role, in the tenant's transactions (the triggers log them).
