@@ -156,14 +156,25 @@ public struct PostgresSyncRepository: Sendable {
     public func snapshotLeads(
         tenant: Tenant.ID, user: User.ID, wholeTenant: Bool, after: UUID?, limit: Int, on connection: PostgresConnection
     ) async throws -> [(UUID, String)] {
-        let rows = try await connection.rows(
-            """
-            SELECT l.id, hubnet_sync_lead(l)::TEXT FROM leads l
-            WHERE l.tenant_id = \(tenant) AND l.withdrawn_at IS NULL
-              AND (\(after)::UUID IS NULL OR l.id > \(after))
-              AND (\(wholeTenant) OR \(user) = ANY(hubnet_lead_audience(l)))
-            ORDER BY l.id LIMIT \(limit)
-            """, logger: logger)
+        // One plain condition per case, so every page is a range scan of the primary key from
+        // where the last one ended (an `IS NULL OR` would make each page scan and sort the tenant).
+        let start = after ?? UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0))
+        let from = after == nil ? ">=" : ">"
+        let rows =
+            wholeTenant
+            ? try await connection.rows(
+                """
+                SELECT l.id, hubnet_sync_lead(l)::TEXT FROM leads l
+                WHERE l.tenant_id = \(tenant) AND l.id \(unescaped: from) \(start) AND l.withdrawn_at IS NULL
+                ORDER BY l.id LIMIT \(limit)
+                """, logger: logger)
+            : try await connection.rows(
+                """
+                SELECT l.id, hubnet_sync_lead(l)::TEXT FROM leads l
+                WHERE l.tenant_id = \(tenant) AND l.id \(unescaped: from) \(start) AND l.withdrawn_at IS NULL
+                  AND \(user) = ANY(hubnet_lead_audience(l))
+                ORDER BY l.id LIMIT \(limit)
+                """, logger: logger)
         var leads: [(UUID, String)] = []
         for (id, payload) in try rows.decode((UUID, String).self) { leads.append((id, payload)) }
         return leads

@@ -110,7 +110,9 @@ struct SyncPush: Sendable {
             // the tenant's templates are what the batch decides on in memory.
             let touched = Set(fresh.compactMap { try? $0.mutation.get().leadId }).sorted { $0.rawValue.uuidString < $1.rawValue.uuidString }
             let locked = try await commands.leads.lockMany(touched, tenant: caller.tenantID, on: connection)
-            let templates = try await commands.templates.all(tenant: caller.tenantID, on: connection)
+            // Templates decide field edits (a closed lead is not edited); a batch without edits needs none.
+            let edits = fresh.contains { if case .success(let mutation) = $0.mutation, case .update = mutation.intent { true } else { false } }
+            let templates = edits ? try await commands.templates.all(tenant: caller.tenantID, on: connection) : []
             var batch = LeadBatch(caller: caller, leads: locked, templates: templates)
             let grace = TimeInterval(try await sync.offlineGrace(tenant: caller.tenantID, on: connection))
             let failures = try await sync.failures(device: device, from: fresh.first?.id ?? 0, tenant: caller.tenantID, on: connection)
@@ -139,7 +141,11 @@ struct SyncPush: Sendable {
                             // Written in order: what the batch accepted so far, then this intent on its own.
                             try await write(&batch, outcomes: &outcomes, logged: &logged, already: already, caller: caller, now: now, on: connection)
                             outcome = try await applyOnce(mutation, caller: caller, grace: grace, now: now, on: connection)
-                            batch.replace(mutation.leadId, with: try await commands.leads.get(mutation.leadId, tenant: caller.tenantID, on: connection))
+                            // The batch decides later intents on this lead from what the action left.
+                            let later = fresh.contains { $0.id > item.id && (try? $0.mutation.get().leadId) == mutation.leadId }
+                            if later {
+                                batch.replace(mutation.leadId, with: try await commands.leads.get(mutation.leadId, tenant: caller.tenantID, on: connection))
+                            }
                         }
                     }
                 }
