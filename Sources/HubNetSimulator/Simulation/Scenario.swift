@@ -32,6 +32,9 @@ public struct Scenario: Sendable, Codable, Equatable {
     /// Chance that a person who decides on a lead also edits its region (two people editing the
     /// same lead offline is how conflicts arise).
     public var editChance: Double
+    /// Days before a partner's unanswered lead expires, set in each partner company's own
+    /// `partner_lead` template (the network's rule); absent: the template's 7.
+    public var partnerExpiryDays: Int?
 
     public struct Channels: Sendable, Codable, Equatable {
         public var leadForm: Double
@@ -68,7 +71,7 @@ public struct Scenario: Sendable, Codable, Equatable {
         hubOdds: .init(accept: 0.45, decline: 0.15, referExternal: 0.15, contact: 0.15, referInternal: 0.7),
         partnerOdds: .init(accept: 0.55, decline: 0.25, convert: 0.5, notConvert: 0.3), meanResponseHours: 20,
         offlineChancePerDay: 0.3, offlineHours: 10, syncEveryHours: 2, sourceMeddlingPerDay: 0.5,
-        editChance: 0.3)
+        editChance: 0.3, partnerExpiryDays: 3)
 
     /// The test's simulation: seconds, every template, every channel.
     public static let small: Scenario = {
@@ -122,6 +125,9 @@ public struct Scenario: Sendable, Codable, Equatable {
         try check([partnerOdds.accept, partnerOdds.decline], "partner_odds (pending)")
         try check([partnerOdds.convert, partnerOdds.notConvert], "partner_odds (accepted)")
         try check([editChance], "edit_chance")
+        if let partnerExpiryDays, !(1...3650).contains(partnerExpiryDays) {
+            throw ScenarioError("partner_expiry_days: must be from 1 to 3650")
+        }
         guard days > 0, hubs >= 2, partners >= 1, sourcingCompanies >= 1, leadsPerDay >= 0, devicesPerUser >= 1, syncEveryHours >= 1 else {
             throw ScenarioError("days, devices_per_user and sync_every_hours must be positive; at least 2 hubs, 1 partner, 1 sourcing company")
         }

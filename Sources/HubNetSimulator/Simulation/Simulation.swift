@@ -128,6 +128,15 @@ public final class Simulation {
         let run = String(scenario.seed, radix: 36)
         let tenant = try await admin.createTenant(kind, name: name, slug: "sim-\(run)-\(slug)-\(UUID().uuidString.prefix(6).lowercased())")
         let company = Organisation(index: index, name: name, kind: kind, tenant: tenant, importTemplate: nil)
+        if kind == .partnerCompany, let days = scenario.partnerExpiryDays {
+            // The partner's own rule: its template, with its unanswered leads expiring sooner.
+            var template = try await admin.request("GET", "/v1/workflow-templates/partner_lead", token: tenant.adminToken)
+            var timers = template["timers"] as? [String: Any] ?? [:]
+            timers["expire_after_days_pending"] = days
+            template["timers"] = timers
+            let body = String(decoding: try JSONSerialization.data(withJSONObject: template, options: [.sortedKeys]), as: UTF8.self)
+            _ = try await admin.request("PUT", "/v1/workflow-templates/partner_lead", token: tenant.adminToken, json: body)
+        }
         try await addPerson(to: company, kind: kind == .sourcingCompany ? .sourcingUser : .partnerUser, number: 1)
         return company
     }
