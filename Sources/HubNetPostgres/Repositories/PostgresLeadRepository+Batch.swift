@@ -20,6 +20,15 @@ extension PostgresLeadRepository {
                 """, logger: logger))
     }
 
+    /// Locks the leads among `ids` in id order, as `lockMany`, without reading them; returns no leads.
+    public func lockOnly(_ ids: [Lead.ID], tenant: Tenant.ID, on connection: PostgresConnection) async throws -> [Lead] {
+        guard !ids.isEmpty else { return [] }
+        try await connection.rows(
+            "SELECT id FROM leads WHERE tenant_id = \(tenant) AND id = ANY(\(ids.map(\.rawValue))) ORDER BY id FOR UPDATE",
+            logger: logger)
+        return []
+    }
+
     /// Writes each lead's details after a batch's accepted edits, one version step and one `edit`
     /// history entry (hash-chained) per accepted edit. Two statements for the leads and their
     /// history, plus one to read where each history chain ends.

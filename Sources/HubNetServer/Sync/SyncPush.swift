@@ -109,7 +109,18 @@ struct SyncPush: Sendable {
             // batches touching the same leads queue instead of deadlocking. The locked leads and
             // the tenant's templates are what the batch decides on in memory.
             let touched = Set(fresh.compactMap { try? $0.mutation.get().leadId }).sorted { $0.rawValue.uuidString < $1.rawValue.uuidString }
-            let locked = try await commands.leads.lockMany(touched, tenant: caller.tenantID, on: connection)
+            // Only notes and edits are decided here; a batch of actions only needs the locks.
+            let decided = fresh.contains {
+                guard case .success(let mutation) = $0.mutation else { return false }
+                switch mutation.intent {
+                case .addNote, .update: return true
+                default: return false
+                }
+            }
+            let locked =
+                decided
+                ? try await commands.leads.lockMany(touched, tenant: caller.tenantID, on: connection)
+                : try await commands.leads.lockOnly(touched, tenant: caller.tenantID, on: connection)
             // Templates decide field edits (a closed lead is not edited); a batch without edits needs none.
             let edits = fresh.contains { if case .success(let mutation) = $0.mutation, case .update = mutation.intent { true } else { false } }
             let templates = edits ? try await commands.templates.all(tenant: caller.tenantID, on: connection) : []
