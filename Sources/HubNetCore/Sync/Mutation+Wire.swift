@@ -63,12 +63,13 @@ extension Mutation: Codable {
         switch name {
         case .leadAction:
             let action = try wire.require("action", String.self)
-            guard !action.isEmpty, action.utf8.count <= 64 else { throw DomainError.invalidValue("action", "must be an action key") }
+            guard Self.isKey(action) else { throw DomainError.invalidValue("action", "must be an action key") }
             var arguments = ActionArguments()
             if let nested = try wire.object("arguments") {
                 try nested.refuseUnknownKeys(allowed: Set(ActionArguments.CodingKeys.allCases.map(\.rawValue)), of: "arguments")
                 arguments.reason = try nested.optional("reason", String.self)
                 arguments.status = try nested.optional("status", String.self)
+                if let status = arguments.status, !Self.isKey(status) { throw DomainError.invalidValue("arguments.status", "must be a status key") }
                 arguments.listingId = try nested.optional("listing_id", Listing.ID.self)
                 arguments.advisorId = try nested.optional("advisor_id", User.ID.self)
                 arguments.assigneeId = try nested.optional("assignee_id", User.ID.self)
@@ -135,6 +136,15 @@ extension Mutation: Codable {
     }
 }
 
+
+extension Mutation {
+    /// A template's key as a device may name it: 1–64 bytes of visible characters, no spaces and no
+    /// control characters (a NUL byte would not even reach the database as text).
+    static func isKey(_ value: String) -> Bool {
+        !value.isEmpty && value.utf8.count <= 64
+            && !value.unicodeScalars.contains { $0.value < 0x21 || $0.value == 0x7F || $0.properties.isWhitespace }
+    }
+}
 extension DomainError {
     /// A value of a mutation (or another wire record) that cannot be used, naming its field.
     public static func invalidValue(_ field: String, _ message: String) -> DomainError {

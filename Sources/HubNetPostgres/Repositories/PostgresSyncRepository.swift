@@ -284,16 +284,19 @@ public struct PostgresSyncRepository: Sendable {
         guard let last = entries.last?.id else { return }
         let encoder = JSONEncoder()
         let ids = entries.map(\.id)
-        let names = entries.map(\.name)
+        // Texts may quote what a device sent; PostgreSQL text cannot hold U+0000, so it is stored as U+FFFD.
+        func storable(_ text: String) -> String { text.contains("\u{0}") ? text.replacingOccurrences(of: "\u{0}", with: "\u{FFFD}") : text }
+        let names = entries.map { storable($0.name) }
         // Arrays of optionals do not bind: the nil UUID, -1 and '' stand for none.
         let leads = entries.map { $0.leadID ?? UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)) }
         let acted = entries.map { $0.actedAt ?? Int64.min }
         let results = entries.map(\.outcome.outcome.rawValue)
-        let codes = entries.map { $0.outcome.code ?? "" }
-        let reasons = entries.map { $0.outcome.reason ?? "" }
-        let fields = entries.map { $0.outcome.field ?? "" }
+        let codes = entries.map { storable($0.outcome.code ?? "") }
+        let reasons = entries.map { storable($0.outcome.reason ?? "") }
+        let fields = entries.map { storable($0.outcome.field ?? "") }
         let conflicts = try entries.map {
-            $0.outcome.conflicts.isEmpty ? "" : String(decoding: try encoder.encode($0.outcome.conflicts), as: UTF8.self)
+            $0.outcome.conflicts.isEmpty
+                ? "" : String(decoding: try encoder.encode($0.outcome.conflicts), as: UTF8.self).replacingOccurrences(of: "\\u0000", with: "\\ufffd")
         }
         try await connection.rows(
             """
