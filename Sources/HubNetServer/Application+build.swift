@@ -60,7 +60,7 @@ public func buildRouter(
 ) -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self)
     let routeTable = MethodNotAllowedMiddleware.Table()
-    router.add(middleware: RequestLogMiddleware(maximumBodyBytes: configuration.maximumBodyBytes))
+    router.add(middleware: RequestLogMiddleware(maximumBodyBytes: configuration.maximumBodyBytes, timings: configuration.requestTimings))
     router.add(middleware: MetricsMiddleware(registry: registry))
     router.add(middleware: ErrorMiddleware())
     router.add(middleware: MethodNotAllowedMiddleware(table: routeTable))

@@ -49,6 +49,8 @@ public struct ServerConfiguration: Sendable {
     /// `HUBNET_LINK_SECRET`: the key that signs act-from-email links. Unset: a random key per process,
     /// so links die with it; set one shared secret for several processes or restarts.
     public var linkSecret: Data = Data((0..<32).map { _ in UInt8.random(in: .min ... .max) })
+    /// Where each request's time is recorded for a profile (the simulator's `--profile`); none by default.
+    public var requestTimings: RequestTimings?
     /// What time it is: the system clock, or a virtual one in tests and the simulator.
     public var now: @Sendable () -> Date = { Date() }
     /// `hubnet serve --test-clock`: a clock an operator moves forward over the API; `now` follows it.

@@ -22,6 +22,8 @@ struct SimulateCommand: AsyncParsableCommand {
     @Flag(help: "Print the report as JSON instead of the summary.") var json = false
     @Option(help: "Also write a self-contained HTML report with charts to this file.") var html: String?
     @Flag(help: "Print the chosen scenario as JSON and stop.") var printScenario = false
+    @Flag(help: "At the end, print where the wall time went (phases, server and database, routes, days) on standard error.")
+    var profile = false
 
     func run() async throws {
         let logger = makeLogger(default: .error)
@@ -49,17 +51,19 @@ struct SimulateCommand: AsyncParsableCommand {
             }
             let configuration = try ServerConfiguration()
             let started = ContinuousClock.now
+            let profiler = profile ? SimulationProfiler() : nil
             let progress = ProgressBar(total: chosen.days)
             progress.draw(0)
             let report = try await SimulationRunner.run(
                 chosen, databaseURL: configuration.databaseURL, ownerURL: configuration.migrationDatabaseURL, logger: logger,
-                progress: { done, _ in progress.draw(done) })
+                profiler: profiler, progress: { done, _ in progress.draw(done) })
             progress.finish()
             let elapsed = ContinuousClock.now - started
             if let html { try report.html().write(toFile: html, atomically: true, encoding: .utf8) }
             say(json ? try report.json() : report.summary)
             FileHandle.standardError.write(
                 Data("Wall time \(elapsed.formatted(.units(allowed: [.seconds], fractionalPart: .show(length: 1)))), peak memory \(peakMemoryMB()) MB\n".utf8))
+            if let profiler { FileHandle.standardError.write(Data((profiler.rendered(total: elapsed) + "\n").utf8)) }
             if !report.allInvariantsHeld { throw ExitCode(2) }
         }
     }

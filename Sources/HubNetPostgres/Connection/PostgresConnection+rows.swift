@@ -48,7 +48,10 @@ extension PostgresConnection {
         -> PostgresRows
     {
         if isClosed { throw DatabaseUnavailable(.connectionLost) }
-        StatementCount.current?.increment()
+        let counter = StatementCount.current
+        counter?.increment()
+        let started = counter == nil ? nil : ContinuousClock.now
+        defer { if let counter, let started { counter.add(ContinuousClock.now - started) } }
         let eventLoop = self.eventLoop
         let promise = eventLoop.makePromise(of: PostgresQueryResult.self)
         self.query(query, logger: logger, file: file, line: line).cascade(to: promise)

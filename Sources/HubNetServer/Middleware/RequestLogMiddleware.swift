@@ -6,12 +6,14 @@ import Logging
 import Synchronization
 
 /// Per request: applies the body limit, echoes the request id, counts the SQL statements it ran
-/// (`Server-Timing: total;dur=…, db;desc="N statements"`), and logs one line with method, route, status,
+/// and the time they took (`Server-Timing: total;dur=…, db;dur=…;desc="N statements"`), records the
+/// request's time when a profile asks (`RequestTimings`), and logs one line with method, route, status,
 /// duration, statements and tenant, never the query string, headers or body (which may carry tokens and
 /// leads' personal data).
 struct RequestLogMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext
     let maximumBodyBytes: Int
+    var timings: RequestTimings?
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
@@ -27,7 +29,11 @@ struct RequestLogMiddleware: RouterMiddleware {
         var response = try await StatementCount.$current.withValue(statements) { try await next(request, context) }
         let elapsed = ContinuousClock.now - start
         response.headers[.requestID] = context.id
-        response.headers[.serverTiming] = "total;dur=\(elapsed.milliseconds), db;desc=\"\(statements.value) statements\""
+        response.headers[.serverTiming] =
+            "total;dur=\(elapsed.milliseconds), db;dur=\(statements.elapsed.milliseconds);desc=\"\(statements.value) statements\""
+        timings?.record(
+            method: request.method.rawValue, route: context.endpointPath ?? "unmatched", total: elapsed, database: statements.elapsed,
+            statements: statements.value)
         var logger = context.logger
         if let tenant = trace.tenantID { logger[metadataKey: "tenant_id"] = "\(tenant)" }
         logger.info(

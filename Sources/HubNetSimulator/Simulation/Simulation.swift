@@ -23,6 +23,7 @@ public final class Simulation {
     let clock: SimulationClock
     let sink: MailSink
     let progress: (Int, Int) -> Void
+    let profiler: SimulationProfiler?
 
     var hubs: [Organisation] = []
     var partners: [Organisation] = []
@@ -41,7 +42,8 @@ public final class Simulation {
     public static let start = Date(timeIntervalSince1970: 1_893_456_000)  // 2030-01-01, a Tuesday
 
     public init(
-        scenario: Scenario, server: LocalServer, clock: SimulationClock, sink: MailSink, progress: @escaping (Int, Int) -> Void
+        scenario: Scenario, server: LocalServer, clock: SimulationClock, sink: MailSink, profiler: SimulationProfiler? = nil,
+        progress: @escaping (Int, Int) -> Void
     ) {
         self.scenario = scenario
         self.server = server
@@ -49,6 +51,7 @@ public final class Simulation {
         self.clock = clock
         self.sink = sink
         self.progress = progress
+        self.profiler = profiler
         self.rng = SplitMix64(seed: scenario.seed)
     }
 
@@ -57,30 +60,43 @@ public final class Simulation {
     public func run() async throws {
         try scenario.validate()
         clock.set(Self.start)
-        try await provision()
+        try await measure(.provision) { try await provision() }
         let hours = scenario.days * 24
+        var dayStarted = ContinuousClock.now
         for hour in 0..<hours {
             self.hour = hour
             clock.set(Self.start + Double(hour) * 3600)
             if hour % 24 == 0 { planOfflineSpells(day: hour / 24) }
-            try await arrivals()
-            try await fireTimers()
+            try await measure(.arrivals) { try await arrivals() }
+            try await measure(.timers) { try await fireTimers() }
             try await workDevices()
-            try await meddle()
-            try await deliver()
-            if hour % 24 == 23 { progress(hour / 24 + 1, scenario.days) }
+            try await measure(.meddling) { try await meddle() }
+            try await measure(.delivery) { try await deliver() }
+            if hour % 24 == 23 {
+                profiler?.finishDay(ContinuousClock.now - dayStarted)
+                dayStarted = ContinuousClock.now
+                progress(hour / 24 + 1, scenario.days)
+            }
         }
         // Home time: every device online, synced until nothing is pending and every view is current.
         // The server's timers run at this tick too, as at every other: the check reads the clock
         // here, and expiries that came due in the last hour are the server's to fire first.
-        clock.set(Self.start + Double(hours) * 3600)
-        try await fireTimers()
-        for _ in 0..<3 {
-            for person in people {
-                for device in person.devices { try await sync(device, person: person, checkView: false) }
+        try await measure(.homeTime) {
+            clock.set(Self.start + Double(hours) * 3600)
+            try await fireTimers()
+            for _ in 0..<3 {
+                for person in people {
+                    for device in person.devices { try await sync(device, person: person, checkView: false) }
+                }
             }
+            try await deliver()
         }
-        try await deliver()
+    }
+
+    /// Runs `body`, adding its wall time to `phase` when the run is profiled.
+    func measure<Result>(_ phase: SimulationProfiler.Phase, _ body: () async throws -> Result) async throws -> Result {
+        guard let profiler else { return try await body() }
+        return try await profiler.measure(phase, body)
     }
 
     // MARK: Set-up
@@ -266,22 +282,26 @@ public final class Simulation {
                     try await sync(device, person: person, checkView: true)
                 }
                 // People act through their first device, online or not.
-                if index == 0 { try await decide(person, on: device) }
+                if index == 0 { try await measure(.decisions) { try await decide(person, on: device) } }
             }
         }
     }
 
     func sync(_ device: SimulatedDevice, person: Person, checkView: Bool) async throws {
-        let report = try await device.client.sync()
+        let report = try await measure(.syncs) { try await device.client.sync() }
         stats.record(report, day: min(hour / 24, scenario.days - 1))
         if report.pulled > 0 || !report.dropped.isEmpty || !report.rejections.isEmpty { person.dirty = true }
         if checkView, !report.dropped.isEmpty || report.pulled > 0 {
-            // No record outside the user's view right after a pull.
-            let held = Set(try await device.client.leads().map(\.id))
-            let visible = try await Views.leadIDs(of: person.userID, tenant: person.organisation.tenant.id, in: server.database)
-            for lead in held.subtracting(visible).sorted(by: { $0.description < $1.description }) {
-                outsideView.append("\(device.label) held lead \(lead) outside its user's view at hour \(hour)")
-            }
+            try await measure(.viewChecks) { try await checkHeldLeads(of: device, person: person) }
+        }
+    }
+
+    /// No record outside the user's view right after a pull.
+    func checkHeldLeads(of device: SimulatedDevice, person: Person) async throws {
+        let held = Set(try await device.client.leads().map(\.id))
+        let visible = try await Views.leadIDs(of: person.userID, tenant: person.organisation.tenant.id, in: server.database)
+        for lead in held.subtracting(visible).sorted(by: { $0.description < $1.description }) {
+            outsideView.append("\(device.label) held lead \(lead) outside its user's view at hour \(hour)")
         }
     }
 

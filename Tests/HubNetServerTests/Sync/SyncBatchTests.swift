@@ -11,7 +11,7 @@ struct SyncBatchTests {
     /// The statements a request ran, as the server reports them in `Server-Timing`.
     static func statements(_ response: TestResponse) throws -> Int {
         let timing = try #require(response.headers[.init("Server-Timing")!], "no Server-Timing")
-        let match = try #require(timing.firstMatch(of: /db;desc="([0-9]+) statements"/), "\(timing)")
+        let match = try #require(timing.firstMatch(of: /db;dur=[0-9]+;desc="([0-9]+) statements"/), "\(timing)")
         return try #require(Int(match.1))
     }
 

@@ -1,0 +1,80 @@
+import Foundation
+import HubNetServer
+import Synchronization
+
+/// Where a run's wall time went (`hubnet simulate --profile`): each phase of the simulation's hour,
+/// each virtual day, and the server's own view of the requests it answered (with the database's
+/// share). Timings differ from run to run, so they are printed beside the report, never in it.
+public final class SimulationProfiler: Sendable {
+    public enum Phase: String, CaseIterable, Sendable {
+        case provision = "provisioning the network"
+        case arrivals = "arrivals (lead forms, imports, sourcing companies)"
+        case timers = "timer passes"
+        case syncs = "device syncs (SDK and server)"
+        case viewChecks = "view checks after pulls (checker)"
+        case decisions = "people deciding on their devices (SDK)"
+        case meddling = "sourcing companies meddling"
+        case delivery = "delivery passes (outbox to SMTP)"
+        case homeTime = "home time (final syncs)"
+        case checking = "invariant check and report (checker)"
+    }
+
+    struct State {
+        var phases: [Phase: Duration] = [:]
+        var days: [Duration] = []
+    }
+
+    private let state = Mutex(State())
+    /// The in-process server records every request here.
+    public let requests = RequestTimings()
+
+    public init() {}
+
+    /// Runs `body` and adds its wall time to `phase`.
+    func measure<Result>(_ phase: Phase, _ body: () async throws -> Result) async rethrows -> Result {
+        let started = ContinuousClock.now
+        defer { add(ContinuousClock.now - started, to: phase) }
+        return try await body()
+    }
+
+    func add(_ duration: Duration, to phase: Phase) { state.withLock { $0.phases[phase, default: .zero] += duration } }
+
+    func finishDay(_ duration: Duration) { state.withLock { $0.days.append(duration) } }
+
+    /// The breakdown as text: phases by share of the whole, the server's requests and the
+    /// database's share, the slowest routes by total time with p50/p99, and the cost per day.
+    public func rendered(total: Duration) -> String {
+        let (phases, days) = state.withLock { ($0.phases, $0.days) }
+        let routes = requests.snapshot
+        func seconds(_ duration: Duration) -> String { String(format: "%.1f s", duration.seconds) }
+        func millis(_ duration: Duration) -> String { String(format: "%.1f ms", duration.seconds * 1000) }
+        func share(_ duration: Duration) -> String {
+            total == .zero ? "-" : String(format: "%3.0f%%", 100 * duration.seconds / total.seconds)
+        }
+        func right(_ text: String, _ width: Int) -> String { String(repeating: " ", count: max(0, width - text.count)) + text }
+        var lines = ["Where the time went (\(seconds(total)) wall time):"]
+        for phase in Phase.allCases {
+            let spent = phases[phase] ?? .zero
+            lines.append("  \(share(spent))  \(seconds(spent).padding(toLength: 9, withPad: " ", startingAt: 0))  \(phase.rawValue)")
+        }
+        let serverTotal = routes.values.reduce(Duration.zero) { $0 + $1.total }
+        let databaseTotal = routes.values.reduce(Duration.zero) { $0 + $1.database }
+        let requestCount = routes.values.reduce(0) { $0 + $1.count }
+        lines.append(
+            "Server: \(requestCount) requests answered in \(seconds(serverTotal)) in all; waiting on PostgreSQL \(seconds(databaseTotal)) of it"
+                + (serverTotal == .zero ? "" : String(format: " (%.0f%%)", 100 * databaseTotal.seconds / serverTotal.seconds)))
+        lines.append("  route                                        requests      total   database       p50       p99")
+        for (route, figures) in routes.sorted(by: { ($0.value.total, $1.key) > ($1.value.total, $0.key) }).prefix(12) {
+            let columns = [
+                (String(figures.count), 11), (seconds(figures.total), 11), (seconds(figures.database), 11),
+                (millis(figures.percentile(0.5)), 10), (millis(figures.percentile(0.99)), 10),
+            ]
+            lines.append("  " + route.padding(toLength: 42, withPad: " ", startingAt: 0) + columns.map { right($0.0, $0.1) }.joined())
+        }
+        if !days.isEmpty {
+            let shown = days.enumerated().map { "\($0.offset + 1): \(seconds($0.element))" }
+            lines.append("Wall time per virtual day: " + shown.joined(separator: ", "))
+        }
+        return lines.joined(separator: "\n")
+    }
+}
