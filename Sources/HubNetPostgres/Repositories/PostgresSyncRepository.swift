@@ -240,6 +240,25 @@ public struct PostgresSyncRepository: Sendable {
     }
 
 
+    /// What a pull needs to know before reading changes, in one statement (one snapshot): the
+    /// device's last stored mutation, the epoch, the tenant's head and its compaction horizon.
+    public func pullState(device: Device.ID, tenant: Tenant.ID, on connection: PostgresConnection) async throws
+        -> (lastMutationID: Int64, epoch: UUID, head: Int64, horizon: Int64?)
+    {
+        let rows = try await connection.rows(
+            """
+            SELECT (SELECT epoch FROM sync_epoch),
+                   COALESCE((SELECT last_mutation_id FROM devices WHERE tenant_id = \(tenant) AND id = \(device)), 0),
+                   COALESCE((SELECT seq FROM sync_heads WHERE tenant_id = \(tenant)), 0),
+                   (SELECT seq FROM sync_horizons WHERE tenant_id = \(tenant))
+            """, logger: logger)
+        for (epoch, last, head, horizon) in try rows.decode((UUID?, Int64, Int64, Int64?).self) {
+            guard let epoch else { break }
+            return (last, epoch, head, horizon)
+        }
+        throw DomainError.notFound("sync epoch")
+    }
+
     public func lastMutationID(_ device: Device.ID, tenant: Tenant.ID, on connection: PostgresConnection) async throws -> Int64 {
         let rows = try await connection.rows(
             "SELECT last_mutation_id FROM devices WHERE tenant_id = \(tenant) AND id = \(device)", logger: logger)

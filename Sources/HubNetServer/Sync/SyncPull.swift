@@ -29,15 +29,13 @@ struct SyncPull: Sendable {
         }
         let wholeTenant = VisibilityPolicy.seesWholeTenant(caller.roles)
         return try await database.withTenant(caller.tenantID) { connection in
-            let lastMutation = try await sync.lastMutationID(device, tenant: caller.tenantID, on: connection)
+            let (lastMutation, epoch, head, horizon) = try await sync.pullState(device: device, tenant: caller.tenantID, on: connection)
             func reset(_ reason: SyncResetReason) -> Answer {
                 Answer(cursor: nil, reset: reason, hasMore: false, lastMutationID: lastMutation, changes: [])
             }
-            let epoch = try await sync.epoch(on: connection)
             guard cursor.epoch == epoch else { return reset(.epochChanged) }
-            let head = try await sync.head(tenant: caller.tenantID, on: connection)
             guard cursor.seq <= head else { return reset(.cursorFromFuture) }
-            if let horizon = try await sync.horizon(tenant: caller.tenantID, on: connection), cursor.seq < horizon {
+            if let horizon, cursor.seq < horizon {
                 return reset(.behindHorizon)
             }
             let rows = try await sync.changes(
@@ -86,7 +84,8 @@ struct SyncPull: Sendable {
     func snapshot(page token: String?, limit: Int, caller: AuthenticatedUser, device: Device.ID) async throws -> SnapshotPage {
         let wholeTenant = VisibilityPolicy.seesWholeTenant(caller.roles)
         return try await database.withTenant(caller.tenantID) { connection in
-            let lastMutation = try await sync.lastMutationID(device, tenant: caller.tenantID, on: connection)
+            let state = try await sync.pullState(device: device, tenant: caller.tenantID, on: connection)
+            let lastMutation = state.lastMutationID
             let cursor: SyncCursor
             var after: UUID? = nil
             if let token {
@@ -99,8 +98,7 @@ struct SyncPull: Sendable {
                 after = last
             } else {
                 // Every change at or below the head is in the records read from here on.
-                let epoch = try await sync.epoch(on: connection)
-                cursor = SyncCursor(epoch: epoch, seq: try await sync.head(tenant: caller.tenantID, on: connection))
+                cursor = SyncCursor(epoch: state.epoch, seq: state.head)
             }
             let leads = try await sync.snapshotLeads(
                 tenant: caller.tenantID, user: caller.userID, wholeTenant: wholeTenant, after: after, limit: limit, on: connection)
