@@ -168,6 +168,8 @@ public actor SyncClient {
         } catch let error as SyncServerError where Self.stopCodes.contains(error.code ?? "") {
             try stop(error, report: &report)
         }
+        report.changedLeads.formUnion(report.rejections.compactMap { $0.mutation?.leadId.rawValue })
+        report.changedLeads.subtract(report.dropped)
         return report
     }
 
@@ -266,6 +268,9 @@ public actor SyncClient {
                 continue
             }
             report.pulled += page.changes.count
+            for change in page.changes where change.op == .upsert {
+                if let lead = change.entity == .lead ? change.id : change.leadId { report.changedLeads.insert(lead) }
+            }
             let store = store
             let dropped: [UUID] = try await store.queue.write { db in
                 var dropped: [UUID] = []
@@ -303,6 +308,7 @@ public actor SyncClient {
         } while page != nil
         let (dropped, records) = try store.finishSnapshot(cursor: cursor)
         if let reason { report.resets.append(reason) }
+        report.replaced = true
         report.dropped += dropped
         report.pulled += records
     }

@@ -33,6 +33,12 @@ public struct SyncReport: Sendable, Equatable {
     /// Leads removed because they left the user's view or were deleted.
     public var dropped: [UUID] = []
     public var resets: [SyncResetReason] = []
+    /// Leads whose local view this sync may have changed: their record, a note or an activity
+    /// arrived, or a queued mutation on them was rejected. An app refreshes these (and drops
+    /// `dropped`); when `replaced` is set, every lead may have changed.
+    public var changedLeads: Set<UUID> = []
+    /// A snapshot replaced the local records (the first sync, or a reset).
+    public var replaced = false
     /// Set when the server stopped this device for good: its local data was wiped, every mutation
     /// still queued is in `rejections` with the same code, and `sync()` refuses from now on.
     public var stopped: SyncStop?

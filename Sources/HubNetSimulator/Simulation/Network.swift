@@ -30,10 +30,12 @@ final class Person {
     var devices: [SimulatedDevice] = []
     /// Decisions already taken or dropped, by lead and status: each person decides once per state.
     var decided: Set<String> = []
-    /// When a pending decision is due (hour of the run), by the same key.
-    var due: [String: Int] = [:]
-    /// The device's store changed since the person last looked (a pull, their own action).
-    var dirty = true
+    /// When a pending decision is due (hour of the run) and on which lead, by the same key.
+    var due: [String: (hour: Int, lead: UUID)] = [:]
+    /// Leads whose view on the device changed since the person last looked (a pull, their own action).
+    var changed: Set<UUID> = []
+    /// The device's whole store is new (a snapshot): look at every lead once.
+    var lookAtAll = true
 
     init(label: String, kind: Kind, userID: User.ID, token: String, organisation: Organisation) {
         self.label = label

@@ -290,7 +290,8 @@ public final class Simulation {
     func sync(_ device: SimulatedDevice, person: Person, checkView: Bool) async throws {
         let report = try await measure(.syncs) { try await device.client.sync() }
         stats.record(report, day: min(hour / 24, scenario.days - 1))
-        if report.pulled > 0 || !report.dropped.isEmpty || !report.rejections.isEmpty { person.dirty = true }
+        person.changed.formUnion(report.changedLeads)
+        if report.replaced { person.lookAtAll = true }
         if checkView, !report.dropped.isEmpty || report.pulled > 0 {
             try await measure(.viewChecks) { try await checkHeldLeads(of: device, person: person) }
         }
@@ -305,20 +306,38 @@ public final class Simulation {
         }
     }
 
+    /// The person looks at the leads that changed on their device and those whose decision is due
+    /// (all of them after a snapshot): the cost of an hour follows its work, not the store's size.
     func decide(_ person: Person, on device: SimulatedDevice) async throws {
-        // Nothing new on the device and nothing due: the person has nothing to look at.
-        guard person.dirty || person.due.values.contains(where: { $0 <= hour }) else { return }
-        person.dirty = false
+        let dueNow = person.due.filter { $0.value.hour <= hour }
+        guard person.lookAtAll || !person.changed.isEmpty || !dueNow.isEmpty else { return }
         let client = device.client
-        let leads = try await client.leads().sorted { $0.name < $1.name }
-        for lead in leads {
-            // Names, not ids, in the key: ids differ from run to run, the draws must not.
+        var leads: [SyncLead]
+        if person.lookAtAll {
+            leads = try await client.leads()
+        } else {
+            leads = []
+            for id in person.changed.union(dueNow.values.map(\.lead)) {
+                if let lead = try await client.lead(Lead.ID(id)) { leads.append(lead) }
+            }
+        }
+        person.lookAtAll = false
+        person.changed = []
+        leads.sort { $0.name < $1.name }
+        // Names, not ids, in the key: ids differ from run to run, the draws must not.
+        func key(_ lead: SyncLead) -> String {
             let assignee = lead.assignedUserId.map { id in labels[id] ?? "someone" } ?? "-"
-            let key = "\(lead.name)|\(lead.status)|\(assignee)"
+            return "\(lead.name)|\(lead.status)|\(assignee)"
+        }
+        // A decision that came due on a lead that has since moved on (or left) is moot.
+        let current = Dictionary(leads.map { ($0.id.rawValue, key($0)) }, uniquingKeysWith: { first, _ in first })
+        for (pending, entry) in dueNow where current[entry.lead] != pending { person.due[pending] = nil }
+        for lead in leads {
+            let key = key(lead)
             guard !person.decided.contains(key) else { continue }
-            guard let dueHour = person.due[key] else {
+            guard let dueHour = person.due[key]?.hour else {
                 var draw = Draw(seed: scenario.seed, "response", person.label, key)
-                person.due[key] = hour + draw.hours(mean: scenario.meanResponseHours)
+                person.due[key] = (hour + draw.hours(mean: scenario.meanResponseHours), lead.id.rawValue)
                 continue
             }
             guard dueHour <= hour else { continue }
@@ -329,7 +348,7 @@ public final class Simulation {
             let acted = try await act(person, client: client, lead: lead, choice: choice, draw: &draw)
             if acted {
                 stats.actions[hour / 24, default: 0] += 1
-                person.dirty = true
+                person.changed.insert(lead.id.rawValue)
             }
         }
     }

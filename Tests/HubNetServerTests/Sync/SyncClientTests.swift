@@ -36,9 +36,12 @@ struct SyncClientTests {
                 .post, "/v1/leads/\(lead)/actions/refer_internal", token: moderator.token, json: #"{"advisor_id":"\#(advisor.user.id)"}"#)
             let field = try await device(app, advisor)
             let office = try await device(app, moderator)
-            _ = try await field.sync()
+            let first = try await field.sync()
+            #expect(first.replaced)
             _ = try await office.sync()
             #expect(try await field.leads().map(\.id) == [lead])
+            let quiet = try await field.sync()
+            #expect(quiet.changedLeads.isEmpty && !quiet.replaced)
 
             // Offline on both: different fields, a note, an action; shown at once on each device.
             try await field.edit(lead, [.city: "Berkeley"])
@@ -54,8 +57,10 @@ struct SyncClientTests {
 
             let fieldReport = try await field.sync()
             #expect(fieldReport.applied == 2)
+            #expect(fieldReport.changedLeads == [lead.rawValue] && !fieldReport.replaced)
             let officeReport = try await office.sync()
             #expect(officeReport.applied == 2)
+            #expect(officeReport.changedLeads == [lead.rawValue])
             // Same field, later arrival: the first value stays and the device hears of its loss.
             #expect(officeReport.conflicts.map(\.conflict) == [FieldConflict(field: .city, yours: "Alameda", kept: "Berkeley")])
             _ = try await field.sync()
@@ -78,6 +83,7 @@ struct SyncClientTests {
                 .post, "/v1/leads/\(lead)/actions/refer_internal", token: moderator.token, json: #"{"advisor_id":"\#(other.user.id)"}"#)
             let dropped = try await field.sync()
             #expect(dropped.dropped == [lead.rawValue])
+            #expect(dropped.changedLeads.isEmpty)
             #expect(try await field.leads().isEmpty)
             #expect(try await field.notes(of: lead).isEmpty)
         }
