@@ -21,10 +21,21 @@ struct SimulationTests {
         let first = try await withTestDatabase { database in
             try await SimulationRunner.run(chosen, databaseURL: database.serverURL, ownerURL: database.ownerURL, logger: logger) { _, _ in }
         }
+        // The second run is profiled: measuring does not change what happens.
+        let profiler = SimulationProfiler()
         let second = try await withTestDatabase { database in
-            try await SimulationRunner.run(chosen, databaseURL: database.serverURL, ownerURL: database.ownerURL, logger: logger) { _, _ in }
+            try await SimulationRunner.run(
+                chosen, databaseURL: database.serverURL, ownerURL: database.ownerURL, logger: logger, profiler: profiler) { _, _ in }
         }
         #expect(try first.json() == second.json())
+        let routes = profiler.requests.snapshot
+        let pulls = try #require(routes["GET /v1/sync/pull"])
+        #expect(pulls.count == second.stats.pulls)
+        #expect(pulls.database > .zero && pulls.database <= pulls.total)
+        #expect((routes["POST /v1/sync/push"]?.count ?? 0) >= second.stats.pushes)
+        let rendered = profiler.rendered(total: .seconds(60))
+        for phase in SimulationProfiler.Phase.allCases { #expect(rendered.contains(phase.rawValue)) }
+        #expect(rendered.contains("Wall time per virtual day: 1: "))
         #expect(first.summary == second.summary)
         #expect(first.allInvariantsHeld, "\(first.summary)")
         // It did something: leads arrived on every channel and people acted on them.

@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import NIOCore
 import PostgresNIO
@@ -50,8 +51,18 @@ extension PostgresConnection {
         if isClosed { throw DatabaseUnavailable(.connectionLost) }
         let counter = StatementCount.current
         counter?.increment()
-        let started = counter == nil ? nil : ContinuousClock.now
-        defer { if let counter, let started { counter.add(ContinuousClock.now - started) } }
+        let slow = SlowStatements.threshold
+        let started = counter == nil && slow == nil ? nil : ContinuousClock.now
+        defer {
+            if let started {
+                let elapsed = ContinuousClock.now - started
+                counter?.add(elapsed)
+                if let slow, elapsed >= slow {
+                    logger.warning(
+                        "slow statement", metadata: ["at": "\(file):\(line)", "duration_ms": "\(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)"])
+                }
+            }
+        }
         let eventLoop = self.eventLoop
         let promise = eventLoop.makePromise(of: PostgresQueryResult.self)
         self.query(query, logger: logger, file: file, line: line).cascade(to: promise)
@@ -76,4 +87,12 @@ extension PostgresClient {
     {
         try await withConnection { connection in try await connection.rows(query, logger: logger, file: file, line: line) }
     }
+}
+
+/// `HUBNET_SLOW_STATEMENT_MS`: statements that take at least this long are logged (warning, with the
+/// source line that sent them and the time, never the statement's parameters). Unset: none are.
+public enum SlowStatements {
+    /// The process's threshold; a task may set its own with `$threshold.withValue`.
+    @TaskLocal public static var threshold: Duration? = ProcessInfo.processInfo.environment["HUBNET_SLOW_STATEMENT_MS"]
+        .flatMap { Int($0) }.flatMap { (0...3_600_000).contains($0) ? Duration.milliseconds($0) : nil }
 }
