@@ -17,6 +17,11 @@ struct SimulationTests {
     func deterministic() async throws {
         var scenario = Scenario.small
         scenario.days = 2
+        // Often enough that two days show them: moderators and advisors editing one lead in the
+        // same hour (conflicts), admins widening and narrowing advisors' views (resets).
+        scenario.doubleEditChance = 1
+        scenario.viewChangesPerWeek = 40
+        scenario.meanResponseHours = 6
         let chosen = scenario
         let first = try await withTestDatabase { database in
             try await SimulationRunner.run(chosen, databaseURL: database.serverURL, ownerURL: database.ownerURL, logger: logger) { _, _ in }
@@ -41,6 +46,8 @@ struct SimulationTests {
         // It did something: leads arrived on every channel and people acted on them.
         #expect(first.organisations.reduce(0) { $0 + $1.leadsIn } > 0)
         #expect(first.stats.mutations > 0)
+        #expect(first.stats.doubleEdits > 0 && first.stats.conflicts > 0, "\(first.summary)")
+        #expect(first.stats.viewChanges > 0 && first.stats.resets > 0, "\(first.summary)")
         #expect(Set(first.funnels.map(\.template)).isSuperset(of: ["hub_moderation", "partner_lead", "status_path"]))
         // A different seed gives a different run.
         scenario.seed += 1

@@ -113,7 +113,7 @@ extension Simulation {
                 "SELECT device_id, count(*)::INTEGER, count(DISTINCT mutation_id)::INTEGER FROM sync_mutations GROUP BY device_id", logger: logger
             ).decode((Device.ID, Int, Int).self) { logged[device] = (rows, distinct) }
             for person in people {
-                let wide = person.kind != .advisor
+                let wide = person.kind != .advisor || person.widened  // a `viewer` sees the whole hub
                 let view = (byTenant[person.organisation.tenant.id] ?? []).filter { wide || $0.1.contains(person.userID) }
                 world.views[person.userID] = Dictionary(view.map { ($0.0.id, $0.0) }, uniquingKeysWith: { first, _ in first })
                 for device in person.devices {

@@ -36,6 +36,8 @@ final class Person {
     var changed: Set<UUID> = []
     /// The device's whole store is new (a snapshot): look at every lead once.
     var lookAtAll = true
+    /// An advisor whose admin has given them the `viewer` role (they see the whole hub).
+    var widened = false
 
     init(label: String, kind: Kind, userID: User.ID, token: String, organisation: Organisation) {
         self.label = label

@@ -35,6 +35,14 @@ public struct Scenario: Sendable, Codable, Equatable {
     /// Days before a partner's unanswered lead expires, set in each partner company's own
     /// `partner_lead` template (the network's rule); absent: the template's 7.
     public var partnerExpiryDays: Int?
+    /// Chance that, when an advisor works a lead handed to them, the hub's moderator corrects the
+    /// same lead's region on their own device in the same hour: two offline edits of one field, a
+    /// conflict for whichever device syncs second. Absent: 0.
+    public var doubleEditChance: Double?
+    /// Times per week, per hub, that the hub's admin widens or narrows an advisor's view (adds or
+    /// removes the `viewer` role): the advisor's devices reset from a snapshot, and drop what they
+    /// no longer see. Absent: never.
+    public var viewChangesPerWeek: Double?
 
     public struct Channels: Sendable, Codable, Equatable {
         public var leadForm: Double
@@ -71,7 +79,7 @@ public struct Scenario: Sendable, Codable, Equatable {
         hubOdds: .init(accept: 0.45, decline: 0.15, referExternal: 0.15, contact: 0.15, referInternal: 0.7),
         partnerOdds: .init(accept: 0.55, decline: 0.25, convert: 0.5, notConvert: 0.3), meanResponseHours: 20,
         offlineChancePerDay: 0.3, offlineHours: 10, syncEveryHours: 2, sourceMeddlingPerDay: 0.5,
-        editChance: 0.3, partnerExpiryDays: 3)
+        editChance: 0.3, partnerExpiryDays: 3, doubleEditChance: 0.3, viewChangesPerWeek: 2)
 
     /// The test's simulation: seconds, every template, every channel.
     public static let small: Scenario = {
@@ -125,6 +133,10 @@ public struct Scenario: Sendable, Codable, Equatable {
         try check([partnerOdds.accept, partnerOdds.decline], "partner_odds (pending)")
         try check([partnerOdds.convert, partnerOdds.notConvert], "partner_odds (accepted)")
         try check([editChance], "edit_chance")
+        try check([doubleEditChance ?? 0], "double_edit_chance")
+        if let viewChangesPerWeek, !(0...168).contains(viewChangesPerWeek) {
+            throw ScenarioError("view_changes_per_week: must be from 0 to 168")
+        }
         if let partnerExpiryDays, !(1...3650).contains(partnerExpiryDays) {
             throw ScenarioError("partner_expiry_days: must be from 1 to 3650")
         }

@@ -71,6 +71,7 @@ public final class Simulation {
             try await measure(.timers) { try await fireTimers() }
             try await workDevices()
             try await measure(.meddling) { try await meddle() }
+            try await measure(.viewChanges) { try await changeViews() }
             try await measure(.delivery) { try await deliver() }
             if hour % 24 == 23 {
                 profiler?.finishDay(ContinuousClock.now - dayStarted)
@@ -389,6 +390,7 @@ public final class Simulation {
         case ("hub_moderation", .advisor, _) where lead.assignedUserId == person.userID:
             _ = try? await client.addNote("Called \(lead.name); first session booked", to: lead.id)
             stats.notes += 1
+            try await secondOpinion(on: lead, advisor: person)
             return await attempt("contact")
         case ("partner_lead", .partnerUser, "pending"):
             let odds = scenario.partnerOdds
@@ -419,6 +421,37 @@ public final class Simulation {
             return await attempt(action.key, arguments)
         default:
             return false
+        }
+    }
+
+    /// Now and then the hub's moderator corrects the region of a lead an advisor is working, on
+    /// the moderator's own device in the same hour: whichever of the two syncs second loses.
+    func secondOpinion(on lead: SyncLead, advisor: Person) async throws {
+        var draw = Draw(seed: scenario.seed, "second-opinion", advisor.label, lead.name, lead.status)
+        guard draw.unit() < scenario.doubleEditChance ?? 0,
+            let moderator = advisor.organisation.people.first(where: { $0.kind == .moderator }),
+            let device = moderator.devices.first, try await device.client.lead(lead.id) != nil
+        else { return }
+        // The advisor's own edit may already be queued (the same value then changes nothing).
+        if (try? await advisor.devices[0].client.edit(lead.id, [.region: "Region noted by \(advisor.label)"])) != nil { stats.edits += 1 }
+        guard (try? await device.client.edit(lead.id, [.region: "Region noted by \(moderator.label)"])) != nil else { return }
+        stats.edits += 1
+        stats.doubleEdits += 1
+    }
+
+    /// Now and then a hub's admin widens an advisor's view to the whole hub (`viewer`) or narrows
+    /// it back: the advisor's devices reset from a snapshot on their next pull.
+    func changeViews() async throws {
+        guard let perWeek = scenario.viewChangesPerWeek, perWeek > 0 else { return }
+        for hub in hubs {
+            var draw = Draw(seed: scenario.seed, "view-change", hub.name, String(hour))
+            let advisors = hub.people.filter { $0.kind == .advisor }
+            guard draw.unit() < perWeek / 168, !advisors.isEmpty else { continue }
+            let advisor = advisors[draw.below(advisors.count)]
+            advisor.widened.toggle()
+            let roles = advisor.widened ? #"["advisor","viewer"]"# : #"["advisor"]"#
+            try await admin.request("PATCH", "/v1/users/\(advisor.userID)", token: hub.tenant.adminToken, json: #"{"roles":\#(roles)}"#)
+            stats.viewChanges += 1
         }
     }
 

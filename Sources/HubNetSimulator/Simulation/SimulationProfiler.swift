@@ -14,6 +14,7 @@ public final class SimulationProfiler: Sendable {
         case viewChecks = "view checks after pulls (checker)"
         case decisions = "people deciding on their devices (SDK)"
         case meddling = "sourcing companies meddling"
+        case viewChanges = "admins changing advisors' views"
         case delivery = "delivery passes (outbox to SMTP)"
         case homeTime = "home time (final syncs)"
         case checking = "invariant check and report (checker)"

@@ -15,6 +15,10 @@ public struct SimulationStats: Sendable, Codable, Equatable {
     public var refusedOnDevice: [String: Int] = [:]
     public var notes = 0
     public var edits = 0
+    /// A moderator's edit of a lead's region in the same hour as the advisor working it.
+    public var doubleEdits = 0
+    /// Advisors' views widened or narrowed by their hub's admin.
+    public var viewChanges = 0
     public var leftToExpire = 0
     public var offlineSpells = 0
     public var sourceAttempts = 0
