@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import HubNetServer
 import HubNetSimulator
+import Logging
 
 struct SimulateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -22,26 +23,28 @@ struct SimulateCommand: AsyncParsableCommand {
     @Flag(help: "Print the report as JSON instead of the summary.") var json = false
     @Option(help: "Also write a self-contained HTML report with charts to this file.") var html: String?
     @Flag(help: "Print the chosen scenario as JSON and stop.") var printScenario = false
+    @Option(help: "Also run this preset or scenario file with the same seed and print both side by side (a rule tried before deploying it).")
+    var compare: String?
+    @Option(help: "Compare with the same scenario changed: key=value (snake_case as in --print-scenario, dotted for nested keys). Repeatable.")
+    var vary: [String] = []
     @Flag(help: "At the end, print where the wall time went (phases, server and database, routes, days) on standard error.")
     var profile = false
 
     func run() async throws {
         let logger = makeLogger(default: .error)
         try await reportingErrors {
-            var chosen: Scenario
-            if let scenario {
-                let decoder = JSONDecoder()
-                decoder.keyDecodingStrategy = .convertFromSnakeCase
-                chosen = try decoder.decode(Scenario.self, from: try Data(contentsOf: URL(fileURLWithPath: scenario)))
-            } else {
-                guard let preset = Scenario.presets[preset] else {
-                    throw ScenarioError("no preset '\(preset)'; choose one of \(Scenario.presets.keys.sorted().joined(separator: ", "))")
-                }
-                chosen = preset
-            }
+            var chosen = try Self.load(scenario ?? preset, isFile: scenario != nil)
             if let seed { chosen.seed = seed }
             if let days { chosen.days = days }
             try chosen.validate()
+            if compare != nil || !vary.isEmpty {
+                var other = try compare.map { try Self.load($0, isFile: Scenario.presets[$0] == nil) } ?? chosen
+                other.seed = chosen.seed
+                if let days { other.days = days }
+                other = try other.varied(vary)
+                try await runComparison(chosen, other, logger: logger)
+                return
+            }
             if printScenario {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -66,6 +69,45 @@ struct SimulateCommand: AsyncParsableCommand {
             if let profiler { FileHandle.standardError.write(Data((profiler.rendered(total: elapsed) + "\n").utf8)) }
             if !report.allInvariantsHeld { throw ExitCode(2) }
         }
+    }
+}
+
+extension SimulateCommand {
+    /// A preset by name, or a scenario file.
+    static func load(_ name: String, isFile: Bool) throws -> Scenario {
+        guard isFile else {
+            guard let preset = Scenario.presets[name] else {
+                throw ScenarioError("no preset '\(name)'; choose one of \(Scenario.presets.keys.sorted().joined(separator: ", "))")
+            }
+            return preset
+        }
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        return try decoder.decode(Scenario.self, from: try Data(contentsOf: URL(fileURLWithPath: name)))
+    }
+
+    /// Runs both scenarios one after the other, each on its own database, and prints them side by side.
+    func runComparison(_ a: Scenario, _ b: Scenario, logger: Logger) async throws {
+        let configuration = try ServerConfiguration()
+        let started = ContinuousClock.now
+        var reports: [SimulationReport] = []
+        for (index, scenario) in [a, b].enumerated() {
+            FileHandle.standardError.write(Data("Run \(index + 1) of 2: \(scenario.name)\n".utf8))
+            let progress = ProgressBar(total: scenario.days)
+            progress.draw(0)
+            reports.append(
+                try await SimulationRunner.run(
+                    scenario, databaseURL: configuration.databaseURL, ownerURL: configuration.migrationDatabaseURL, logger: logger,
+                    progress: { done, _ in progress.draw(done) }))
+            progress.finish()
+        }
+        let comparison = SimulationComparison(reports[0], reports[1], nameB: vary.isEmpty ? nil : "\(b.name) with \(vary.joined(separator: ", "))")
+        if let html { try comparison.html().write(toFile: html, atomically: true, encoding: .utf8) }
+        say(json ? try comparison.json() : comparison.summary)
+        let elapsed = ContinuousClock.now - started
+        FileHandle.standardError.write(
+            Data("Wall time \(elapsed.formatted(.units(allowed: [.seconds], fractionalPart: .show(length: 1)))), peak memory \(peakMemoryMB()) MB\n".utf8))
+        if !comparison.allInvariantsHeld { throw ExitCode(2) }
     }
 }
 

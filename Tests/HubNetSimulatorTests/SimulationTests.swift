@@ -56,6 +56,21 @@ struct SimulationTests {
             try await SimulationRunner.run(reseeded, databaseURL: database.serverURL, ownerURL: database.ownerURL, logger: logger) { _, _ in }
         }
         #expect(try other.json() != first.json())
+
+        // Side by side, each figure is the one its own report gives, and the differences are marked.
+        let comparison = SimulationComparison(first, other)
+        #expect(comparison.nameA == "small" && comparison.nameB == "small (varied)")
+        for funnel in first.funnels {
+            let row = try #require(comparison.rows.first { $0.section == "funnel \(funnel.template)" && $0.label == "created" })
+            #expect(row.a == Double(funnel.created))
+            #expect(row.b == Double(other.funnels.first { $0.template == funnel.template }?.created ?? 0))
+        }
+        let emails = try #require(comparison.rows.first { $0.label == "emails delivered" })
+        #expect(emails.a == Double(first.emailsDelivered) && emails.b == Double(other.emailsDelivered))
+        #expect(!comparison.differences.isEmpty && comparison.differences.allSatisfy { $0.a != $0.b })
+        #expect(comparison.summary.contains("\(comparison.differences.count) of \(comparison.rows.count) figures differ"))
+        #expect(comparison.html().contains("<svg"))
+        #expect(SimulationComparison(first, second).differences.isEmpty)
     }
 
     @Test("the invariant checker reports a corrupted device store and a mirrored status that disagrees with its target")

@@ -150,3 +150,54 @@ public struct ScenarioError: Error, CustomStringConvertible {
     public var description: String
     public init(_ description: String) { self.description = description }
 }
+
+extension Scenario {
+    /// This scenario with `key=value` overrides (`hubnet simulate --vary`): snake_case keys as
+    /// `--print-scenario` shows them, dotted for nested ones (`partner_odds.accept`), values as
+    /// JSON (`7`, `0.5`, `["life_cycle"]`) or else text. An unknown key is refused, not ignored.
+    public func varied(_ overrides: [String]) throws -> Scenario {
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.outputFormatting = .sortedKeys
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        var object = try JSONSerialization.jsonObject(with: try encoder.encode(self)) as? [String: Any] ?? [:]
+        var applied: [(path: [String], value: Any)] = []
+        for override in overrides {
+            guard let equals = override.firstIndex(of: "="), equals != override.startIndex else {
+                throw ScenarioError("--vary \(override): write key=value, e.g. partner_expiry_days=7")
+            }
+            let path = override[..<equals].split(separator: ".").map(String.init)
+            let text = String(override[override.index(after: equals)...])
+            let value = (try? JSONSerialization.jsonObject(with: Data(text.utf8), options: [.fragmentsAllowed])) ?? text
+            object = try Self.setting(path, to: value, in: object, whole: override)
+            applied.append((path, value))
+        }
+        let result = try decoder.decode(Scenario.self, from: try JSONSerialization.data(withJSONObject: object))
+        // A key the scenario does not have is dropped by decoding: read each one back to notice.
+        let back = try JSONSerialization.jsonObject(with: try encoder.encode(result)) as? [String: Any] ?? [:]
+        for (path, _) in applied where Self.value(at: path, in: back) == nil {
+            throw ScenarioError("--vary: a scenario has no '\(path.joined(separator: "."))' (see --print-scenario)")
+        }
+        try result.validate()
+        return result
+    }
+
+    private static func setting(_ path: [String], to value: Any, in object: [String: Any], whole: String) throws -> [String: Any] {
+        guard let key = path.first else { throw ScenarioError("--vary \(whole): the key is empty") }
+        var object = object
+        if path.count == 1 {
+            object[key] = value
+        } else {
+            guard let nested = object[key] as? [String: Any] else { throw ScenarioError("--vary \(whole): '\(key)' has no fields") }
+            object[key] = try setting(Array(path.dropFirst()), to: value, in: nested, whole: whole)
+        }
+        return object
+    }
+
+    private static func value(at path: [String], in object: [String: Any]) -> Any? {
+        guard let key = path.first else { return nil }
+        if path.count == 1 { return object[key] }
+        return (object[key] as? [String: Any]).flatMap { value(at: Array(path.dropFirst()), in: $0) }
+    }
+}
