@@ -208,6 +208,33 @@ public final class LocalStore: Sendable {
         }
     }
 
+    /// A store behind the server's numbering for this device (wiped while the device kept its
+    /// token, or restored from a backup) continues after the server's last mutation: its queued
+    /// mutations are renumbered after it, so none is taken for one the server already has (which
+    /// would answer with that one's stored outcome, and the new one would be lost). Returns how
+    /// many were renumbered.
+    @discardableResult
+    func continueNumbering(after serverLast: Int64) throws -> Int {
+        try queue.write { db in
+            let last = Int64(try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'last_mutation_id'", arguments: []) ?? "0") ?? 0
+            guard serverLast > last else { return 0 }
+            let rows = try Row.fetchAll(db, sql: "SELECT id, json FROM pending ORDER BY id")
+            try db.execute(sql: "DELETE FROM pending")
+            var next = serverLast
+            for row in rows {
+                next += 1
+                let json: Data = row["json"]
+                var object = try JSONSerialization.jsonObject(with: json) as? [String: Any] ?? [:]
+                object["id"] = next
+                try db.execute(
+                    sql: "INSERT INTO pending (id, json) VALUES (?, ?)",
+                    arguments: [next, try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])])
+            }
+            try setMeta("last_mutation_id", String(next), in: db)
+            return rows.count
+        }
+    }
+
     /// The number of the last mutation this device made (0 before its first).
     public func lastMutationID() throws -> Int64 { Int64(try meta("last_mutation_id") ?? "0") ?? 0 }
 

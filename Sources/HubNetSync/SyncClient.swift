@@ -301,6 +301,7 @@ public actor SyncClient {
         repeat {
             let query = page.map { "&page=\($0.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? $0)" } ?? ""
             let answer = try await rawPage("/v1/sync/snapshot?limit=\(pageSize)\(query)")
+            if page == nil, let serverLast = answer.lastMutationId { try store.continueNumbering(after: serverLast) }
             try store.stageSnapshot(answer.changes)
             guard let position = answer.cursor else { throw SyncServerError(status: 200, body: Data("a snapshot page without a cursor".utf8)) }
             cursor = position

@@ -89,6 +89,32 @@ struct SyncClientTests {
         }
     }
 
+    @Test("a device whose storage is wiped but which keeps its token numbers its next mutations after the server's last: they are applied, not taken for replays")
+    func wipedStoreContinuesNumbering() async throws {
+        try await withTestApplication { app in
+            let hub = try await app.fixtures.tenant(.hub, users: [[.moderator]])
+            let lead = try await app.createLead(token: hub.users[0].token)
+            let registered = try await SyncTestDevice.register(app, as: hub.users[0])
+            let transport = TestAppTransport(app: app, token: registered.token)
+            let before = SyncClient(store: try LocalStore(path: nil), transport: transport)
+            _ = try await before.sync()
+            for index in 1...3 { _ = try await before.addNote("before the wipe \(index)", to: lead) }
+            #expect(try await before.sync().applied == 3)
+
+            // The app's storage is lost (reinstalled, restored from an old backup); the token is kept.
+            let after = SyncClient(store: try LocalStore(path: nil), transport: transport)
+            _ = try await after.sync()
+            #expect(try after.store.lastMutationID() == 3)
+            _ = try await after.addNote("after the wipe", to: lead)
+            let report = try await after.sync()
+            #expect(report.applied == 1 && report.rejections.isEmpty)
+            #expect(try await after.pending().isEmpty)
+            let truth = try await device(app, hub.users[0])
+            _ = try await truth.sync()
+            #expect(try await truth.notes(of: lead).map(\.body).sorted() == ["after the wipe", "before the wipe 1", "before the wipe 2", "before the wipe 3"])
+        }
+    }
+
     @Test("pending mutations survive a restart of the app and are pushed once; a rejection is reported and its effect disappears")
     func pendingSurvivesRestart() async throws {
         try await withTestApplication { app in
