@@ -22,6 +22,7 @@ struct SimulationTests {
         scenario.doubleEditChance = 1
         scenario.viewChangesPerWeek = 40
         scenario.meanResponseHours = 6
+        scenario.deviceWipesPerWeek = 10
         let chosen = scenario
         let first = try await withTestDatabase { database in
             try await SimulationRunner.run(chosen, databaseURL: database.serverURL, ownerURL: database.ownerURL, logger: logger) { _, _ in }
@@ -48,6 +49,7 @@ struct SimulationTests {
         #expect(first.stats.mutations > 0)
         #expect(first.stats.doubleEdits > 0 && first.stats.conflicts > 0, "\(first.summary)")
         #expect(first.stats.viewChanges > 0 && first.stats.resets > 0, "\(first.summary)")
+        #expect(first.stats.deviceWipes > 0, "\(first.summary)")
         #expect(Set(first.funnels.map(\.template)).isSuperset(of: ["hub_moderation", "partner_lead", "status_path"]))
         // A different seed gives a different run.
         scenario.seed += 1

@@ -6,14 +6,18 @@ import HubNetSync
 final class SimulatedDevice {
     let label: String
     let id: Device.ID
-    let client: SyncClient
+    /// The device's token, kept when its storage is wiped (as an app keeps it in the keychain).
+    let token: String
+    /// Replaced by a fresh one when the device's storage is wiped.
+    var client: SyncClient
     /// The device stays offline until this hour of the run.
     var offlineUntilHour = 0
     let syncOffset: Int
 
-    init(label: String, id: Device.ID, client: SyncClient, syncOffset: Int) {
+    init(label: String, id: Device.ID, token: String, client: SyncClient, syncOffset: Int) {
         self.label = label
         self.id = id
+        self.token = token
         self.client = client
         self.syncOffset = syncOffset
     }

@@ -23,7 +23,7 @@ extension SimulationReport {
         out.append("Time to first action (\(wait.leads) leads): p50 \(wait.p50Hours) h, p90 \(wait.p90Hours) h, p99 \(wait.p99Hours) h")
         out.append(
             "Sync: \(stats.syncs) syncs, \(stats.pushes) pushes of \(stats.mutations) mutations, \(stats.pulls) pulls of \(stats.changesPulled) changes, "
-                + "\(stats.edits) field edits (\(stats.doubleEdits) by two people in one hour), \(stats.conflicts) conflicts, \(stats.viewChanges) view changes, \(stats.rejections) rejections, \(stats.resets) resets, \(stats.drops) drops, \(stats.offlineSpells) offline spells")
+                + "\(stats.edits) field edits (\(stats.doubleEdits) by two people in one hour), \(stats.conflicts) conflicts, \(stats.viewChanges) view changes, \(stats.rejections) rejections, \(stats.resets) resets, \(stats.drops) drops, \(stats.offlineSpells) offline spells, \(stats.deviceWipes) device wipes")
         if !stats.rejectionCodes.isEmpty {
             out.append("  rejections by code: " + stats.rejectionCodes.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
         }

@@ -43,6 +43,9 @@ public struct Scenario: Sendable, Codable, Equatable {
     /// removes the `viewer` role): the advisor's devices reset from a snapshot, and drop what they
     /// no longer see. Absent: never.
     public var viewChangesPerWeek: Double?
+    /// Times per week, per device, that a device loses its storage but keeps its token (the app
+    /// reinstalled): its unpushed work is lost, its next sync starts from a snapshot. Absent: never.
+    public var deviceWipesPerWeek: Double?
 
     public struct Channels: Sendable, Codable, Equatable {
         public var leadForm: Double
@@ -79,7 +82,8 @@ public struct Scenario: Sendable, Codable, Equatable {
         hubOdds: .init(accept: 0.45, decline: 0.15, referExternal: 0.15, contact: 0.15, referInternal: 0.7),
         partnerOdds: .init(accept: 0.55, decline: 0.25, convert: 0.5, notConvert: 0.3), meanResponseHours: 20,
         offlineChancePerDay: 0.3, offlineHours: 10, syncEveryHours: 2, sourceMeddlingPerDay: 0.5,
-        editChance: 0.3, partnerExpiryDays: 3, doubleEditChance: 0.3, viewChangesPerWeek: 2)
+        editChance: 0.3, partnerExpiryDays: 3, doubleEditChance: 0.3, viewChangesPerWeek: 2,
+        deviceWipesPerWeek: 0.3)
 
     /// The test's simulation: seconds, every template, every channel.
     public static let small: Scenario = {
@@ -134,6 +138,9 @@ public struct Scenario: Sendable, Codable, Equatable {
         try check([partnerOdds.convert, partnerOdds.notConvert], "partner_odds (accepted)")
         try check([editChance], "edit_chance")
         try check([doubleEditChance ?? 0], "double_edit_chance")
+        if let deviceWipesPerWeek, !(0...168).contains(deviceWipesPerWeek) {
+            throw ScenarioError("device_wipes_per_week: must be from 0 to 168")
+        }
         if let viewChangesPerWeek, !(0...168).contains(viewChangesPerWeek) {
             throw ScenarioError("view_changes_per_week: must be from 0 to 168")
         }

@@ -69,6 +69,7 @@ public final class Simulation {
             if hour % 24 == 0 { planOfflineSpells(day: hour / 24) }
             try await measure(.arrivals) { try await arrivals() }
             try await measure(.timers) { try await fireTimers() }
+            wipeDevices()
             try await workDevices()
             try await measure(.meddling) { try await meddle() }
             try await measure(.viewChanges) { try await changeViews() }
@@ -180,7 +181,8 @@ public final class Simulation {
                 store: try LocalStore(path: nil), transport: admin.transport(deviceToken: deviceToken), clock: clock.function)
             var offsetDraw = Draw(seed: scenario.seed, "sync offset", label, String(index))
             let offset = offsetDraw.below(scenario.syncEveryHours)
-            person.devices.append(SimulatedDevice(label: "\(label) device \(index + 1)", id: id, client: client, syncOffset: offset))
+            person.devices.append(
+                SimulatedDevice(label: "\(label) device \(index + 1)", id: id, token: deviceToken, client: client, syncOffset: offset))
         }
         organisation.people.append(person)
         labels[user] = label
@@ -437,6 +439,21 @@ public final class Simulation {
         guard (try? await device.client.edit(lead.id, [.region: "Region noted by \(moderator.label)"])) != nil else { return }
         stats.edits += 1
         stats.doubleEdits += 1
+    }
+
+    /// Now and then a device loses its storage (the app reinstalled) but keeps its token: what it
+    /// had not pushed is gone, and its next sync starts from a snapshot.
+    func wipeDevices() {
+        guard let perWeek = scenario.deviceWipesPerWeek, perWeek > 0 else { return }
+        for person in people {
+            for (index, device) in person.devices.enumerated() {
+                var draw = Draw(seed: scenario.seed, "wipe", device.label, String(hour))
+                guard draw.unit() < perWeek / 168, let store = try? LocalStore(path: nil) else { continue }
+                device.client = SyncClient(store: store, transport: admin.transport(deviceToken: device.token), clock: clock.function)
+                if index == 0 { person.lookAtAll = true }
+                stats.deviceWipes += 1
+            }
+        }
     }
 
     /// Now and then a hub's admin widens an advisor's view to the whole hub (`viewer`) or narrows

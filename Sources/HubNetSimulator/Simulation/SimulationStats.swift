@@ -19,6 +19,8 @@ public struct SimulationStats: Sendable, Codable, Equatable {
     public var doubleEdits = 0
     /// Advisors' views widened or narrowed by their hub's admin.
     public var viewChanges = 0
+    /// Devices whose storage was wiped (their token kept).
+    public var deviceWipes = 0
     public var leftToExpire = 0
     public var offlineSpells = 0
     public var sourceAttempts = 0
