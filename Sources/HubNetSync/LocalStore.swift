@@ -213,13 +213,18 @@ public final class LocalStore: Sendable {
     /// mutations are renumbered after it, so none is taken for one the server already has (which
     /// would answer with that one's stored outcome, and the new one would be lost). Returns how
     /// many were renumbered.
+    ///
+    /// With `from`, the server said that number was used for a different mutation: the queued
+    /// mutations from it on are renumbered after the server's last, whatever this store counted.
     @discardableResult
-    func continueNumbering(after serverLast: Int64) throws -> Int {
+    func continueNumbering(after serverLast: Int64, from reused: Int64? = nil) throws -> Int {
         try queue.write { db in
             let last = Int64(try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'last_mutation_id'", arguments: []) ?? "0") ?? 0
-            guard serverLast > last else { return 0 }
-            let rows = try Row.fetchAll(db, sql: "SELECT id, json FROM pending ORDER BY id")
-            try db.execute(sql: "DELETE FROM pending")
+            guard serverLast > last || reused != nil else { return 0 }
+            let first = reused ?? Int64.min
+            let rows = try Row.fetchAll(db, sql: "SELECT id, json FROM pending WHERE id >= ? ORDER BY id", arguments: [first])
+            guard !rows.isEmpty || serverLast > last else { return 0 }
+            try db.execute(sql: "DELETE FROM pending WHERE id >= ?", arguments: [first])
             var next = serverLast
             for row in rows {
                 next += 1

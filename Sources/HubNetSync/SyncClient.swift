@@ -219,8 +219,10 @@ public actor SyncClient {
 
     private func push(_ report: inout SyncReport) async throws {
         while true {
-            let batch = Array(try store.pendingRows().prefix(batchSize))
+            var batch = Array(try store.pendingRows().prefix(batchSize))
             guard !batch.isEmpty else { return }
+            // Ids in a batch run on without a gap (after a renumbering, replays come first on their own).
+            if let gap = batch.indices.dropFirst().first(where: { batch[$0].id != batch[$0 - 1].id + 1 }) { batch = Array(batch[..<gap]) }
             // The queued JSON goes out as it was stored.
             var body = Data(#"{"mutations":["#.utf8)
             for (index, row) in batch.enumerated() {
@@ -228,7 +230,19 @@ public actor SyncClient {
                 body.append(row.json)
             }
             body.append(contentsOf: Array("]}".utf8))
-            let answer: PushResponse = try await exchange("POST", "/v1/sync/push", body)
+            let answer: PushResponse
+            do {
+                answer = try await exchange("POST", "/v1/sync/push", body)
+            } catch let error as SyncServerError where error.code == "mutation_ids_reused" {
+                // The server has numbers this store does not know: number the queue after them.
+                let offset = error.envelope?.field.flatMap { field in
+                    field.firstMatch(of: /^mutations\[([0-9]+)\]$/).flatMap { Int($0.1) }
+                }
+                let reused = offset.flatMap { $0 < batch.count ? batch[$0].id : nil } ?? batch[0].id
+                guard let serverLast = error.envelope?.lastMutationId, try store.continueNumbering(after: serverLast, from: reused) > 0
+                else { throw error }
+                continue
+            }
             let byID = Dictionary(batch.map { ($0.id, $0.json) }, uniquingKeysWith: { first, _ in first })
             let answered = answer.results.map(\.id)
             try await store.queue.write { db in

@@ -12,13 +12,16 @@ public struct SyncMutationLogEntry: Sendable {
     /// The device's time, when it was a valid one.
     public var actedAt: Int64?
     public var outcome: MutationOutcome
+    /// A digest of the mutation's content, to tell a replay from a different mutation under a used number.
+    public var digest: Data?
 
-    public init(id: Int64, name: String, leadID: UUID?, actedAt: Int64?, outcome: MutationOutcome) {
+    public init(id: Int64, name: String, leadID: UUID?, actedAt: Int64?, outcome: MutationOutcome, digest: Data? = nil) {
         self.id = id
         self.name = name
         self.leadID = leadID
         self.actedAt = actedAt
         self.outcome = outcome
+        self.digest = digest
     }
 }
 
@@ -275,21 +278,38 @@ public struct PostgresSyncRepository: Sendable {
     public func outcomes(device: Device.ID, from: Int64, to: Int64, tenant: Tenant.ID, on connection: PostgresConnection)
         async throws -> [MutationOutcome]
     {
+        try await logged(device: device, from: from, to: to, tenant: tenant, on: connection).map(\.outcome)
+    }
+
+    /// Stored mutations `from...to` of a device: what each was (its name and lead) and its outcome.
+    public func logged(device: Device.ID, from: Int64, to: Int64, tenant: Tenant.ID, on connection: PostgresConnection)
+        async throws -> [(name: String, leadID: UUID?, digest: Data?, outcome: MutationOutcome)]
+    {
         let rows = try await connection.rows(
             """
-            SELECT mutation_id, outcome, code, reason, field, result::TEXT FROM sync_mutations
+            SELECT mutation_id, name, entity_id, digest, outcome, code, reason, field, result::TEXT FROM sync_mutations
             WHERE tenant_id = \(tenant) AND device_id = \(device) AND mutation_id BETWEEN \(from) AND \(to)
             ORDER BY mutation_id
             """, logger: logger)
-        var outcomes: [MutationOutcome] = []
-        for (id, outcome, code, reason, field, result) in try rows.decode((Int64, String, String?, String?, String?, String?).self) {
+        var logged: [(name: String, leadID: UUID?, digest: Data?, outcome: MutationOutcome)] = []
+        for (id, name, lead, digest, outcome, code, reason, field, result) in try rows.decode(
+            (Int64, String, UUID?, Data?, String, String?, String?, String?, String?).self)
+        {
             let conflicts = try result.map { try JSONDecoder().decode([FieldConflict].self, from: Data($0.utf8)) } ?? []
-            outcomes.append(
-                MutationOutcome(
-                    id: id, outcome: MutationOutcome.Outcome(rawValue: outcome) ?? .rejected, code: code, reason: reason, field: field,
-                    conflicts: conflicts, replayed: true))
+            logged.append(
+                (
+                    name, lead, digest,
+                    MutationOutcome(
+                        id: id, outcome: MutationOutcome.Outcome(rawValue: outcome) ?? .rejected, code: code, reason: reason, field: field,
+                        conflicts: conflicts, replayed: true)
+                ))
         }
-        return outcomes
+        return logged
+    }
+
+    /// A name as the device log stores it (PostgreSQL text cannot hold U+0000).
+    public static func storable(_ text: String) -> String {
+        text.contains("\u{0}") ? text.replacingOccurrences(of: "\u{0}", with: "\u{FFFD}") : text
     }
 
     /// Records mutations' outcomes in the device's log, in the transaction of their effects, in one
@@ -304,7 +324,7 @@ public struct PostgresSyncRepository: Sendable {
         let encoder = JSONEncoder()
         let ids = entries.map(\.id)
         // Texts may quote what a device sent; PostgreSQL text cannot hold U+0000, so it is stored as U+FFFD.
-        func storable(_ text: String) -> String { text.contains("\u{0}") ? text.replacingOccurrences(of: "\u{0}", with: "\u{FFFD}") : text }
+        let storable = Self.storable
         let names = entries.map { storable($0.name) }
         // Arrays of optionals do not bind: the nil UUID, -1 and '' stand for none.
         let leads = entries.map { $0.leadID ?? UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)) }
@@ -313,6 +333,8 @@ public struct PostgresSyncRepository: Sendable {
         let codes = entries.map { storable($0.outcome.code ?? "") }
         let reasons = entries.map { storable($0.outcome.reason ?? "") }
         let fields = entries.map { storable($0.outcome.field ?? "") }
+        // Arrays of bytes do not bind either: hex text, '' for none.
+        let digests = entries.map { $0.digest.map { $0.map { String(format: "%02x", $0) }.joined() } ?? "" }
         let conflicts = try entries.map {
             $0.outcome.conflicts.isEmpty
                 ? "" : String(decoding: try encoder.encode($0.outcome.conflicts), as: UTF8.self).replacingOccurrences(of: "\\u0000", with: "\\ufffd")
@@ -320,13 +342,14 @@ public struct PostgresSyncRepository: Sendable {
         try await connection.rows(
             """
             INSERT INTO sync_mutations (tenant_id, device_id, mutation_id, name, entity_id, acted_at, received_at, outcome, code, reason,
-                                        field, result)
+                                        field, result, digest)
             SELECT \(tenant), \(device), m.id, m.name, NULLIF(m.lead, '00000000-0000-0000-0000-000000000000'::UUID),
                    CASE WHEN m.acted = \(Int64.min) THEN NULL ELSE hubnet_from_micros(m.acted) END,
-                   \(now), m.outcome, NULLIF(m.code, ''), NULLIF(m.reason, ''), NULLIF(m.field, ''), NULLIF(m.result, '')::JSONB
+                   \(now), m.outcome, NULLIF(m.code, ''), NULLIF(m.reason, ''), NULLIF(m.field, ''), NULLIF(m.result, '')::JSONB,
+                   NULLIF(decode(m.digest, 'hex'), ''::BYTEA)
             FROM unnest(\(ids)::BIGINT[], \(names)::TEXT[], \(leads)::UUID[], \(acted)::BIGINT[], \(results)::TEXT[], \(codes)::TEXT[],
-                        \(reasons)::TEXT[], \(fields)::TEXT[], \(conflicts)::TEXT[])
-                 AS m(id, name, lead, acted, outcome, code, reason, field, result)
+                        \(reasons)::TEXT[], \(fields)::TEXT[], \(conflicts)::TEXT[], \(digests)::TEXT[])
+                 AS m(id, name, lead, acted, outcome, code, reason, field, result, digest)
             """, logger: logger)
         guard clearFailures else { return }
         try await connection.rows(

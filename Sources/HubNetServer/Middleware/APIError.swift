@@ -55,6 +55,14 @@ public struct APIError: HTTPResponseError, Sendable {
             apiError.lastMutationId = ended.lastMutationID
             apiError.wipe = ended.lastMutationID != nil ? true : nil
             return (apiError, false)
+        case let reused as MutationIDsReused:
+            var apiError = APIError(
+                status: .conflict, code: "mutation_ids_reused",
+                message: "mutation \(reused.mutationID) was already used for a different mutation; this device's mutations run up to "
+                    + "\(reused.lastMutationID): number the queue from this one on after it and send it again",
+                field: "mutations[\(reused.offset)]")
+            apiError.lastMutationId = reused.lastMutationID
+            return (apiError, false)
         case let error as DecodingError:
             return (APIError(decoding: error), false)
         case let error as HTTPError:

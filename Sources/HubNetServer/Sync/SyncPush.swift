@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import HubNetCore
 import HubNetPostgres
@@ -101,8 +102,18 @@ struct SyncPush: Sendable {
             }
             var outcomes: [MutationOutcome] = []
             if first <= last {
-                outcomes = try await sync.outcomes(
+                let logged = try await sync.logged(
                     device: device, from: first, to: min(last, items[items.count - 1].id), tenant: caller.tenantID, on: connection)
+                // A replay is the same mutation sent again. A different one under a number already
+                // used (a client that lost its store and counts from 1 again) would be answered with
+                // the old one's outcome and silently lost: refuse it, saying where numbering stands.
+                for (offset, (item, stored)) in zip(items, logged).enumerated() {
+                    let same =
+                        stored.digest.map { $0 == Self.digest(item) }
+                        ?? (stored.name == PostgresSyncRepository.storable(item.rawName ?? "?") && stored.leadID == item.rawLeadId)
+                    if !same { throw MutationIDsReused(mutationID: item.id, offset: offset, lastMutationID: last) }
+                }
+                outcomes = logged.map(\.outcome)
             }
             let fresh = items.filter { $0.id > last }
             // Lock every lead the new mutations touch, in one order, before applying any: concurrent
@@ -163,7 +174,8 @@ struct SyncPush: Sendable {
                 let actedAt = item.rawActedAt.flatMap { Timestamp.validMicros.contains($0) ? $0 : nil }
                 logged.append(
                     SyncMutationLogEntry(
-                        id: item.id, name: item.rawName ?? "?", leadID: item.rawLeadId, actedAt: actedAt, outcome: outcome))
+                        id: item.id, name: item.rawName ?? "?", leadID: item.rawLeadId, actedAt: actedAt, outcome: outcome,
+                        digest: Self.digest(item)))
                 outcomes.append(outcome)
                 applied = item.id
             }
@@ -250,4 +262,33 @@ struct SyncPush: Sendable {
         guard let error = error as? PSQLError else { return false }
         return ["40P01", "40001"].contains(error.serverInfo?[.sqlState] ?? "")
     }
+}
+
+extension SyncPush {
+    static let canonical: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return encoder
+    }()
+
+    /// What a mutation is, whatever order its keys were sent in: the digest of its canonical form
+    /// (of its name and lead, when it cannot be read).
+    static func digest(_ item: PushEnvelope.Item) -> Data {
+        var hasher = SHA256()
+        if case .success(let mutation) = item.mutation, let canonical = try? Self.canonical.encode(mutation) {
+            hasher.update(data: canonical)
+        } else {
+            hasher.update(data: Data("\(item.rawName ?? "?")|\(item.rawLeadId?.uuidString ?? "-")".utf8))
+        }
+        return Data(hasher.finalize())
+    }
+}
+
+/// A push that reuses a mutation number for a different mutation: 409 `mutation_ids_reused` with
+/// the device's `last_mutation_id`, after which the client numbers its queue.
+struct MutationIDsReused: Error {
+    var mutationID: Int64
+    /// Where it is in the batch (the error's field: `mutations[offset]`).
+    var offset: Int
+    var lastMutationID: Int64
 }

@@ -115,6 +115,42 @@ struct SyncClientTests {
         }
     }
 
+    @Test("a store restored from an old backup renumbers its queue when the server says a number was used for something else, and loses nothing")
+    func restoredStoreRenumbersOnConflict() async throws {
+        try await withTestApplication { app in
+            let hub = try await app.fixtures.tenant(.hub, users: [[.moderator]])
+            let lead = try await app.createLead(token: hub.users[0].token)
+            let registered = try await SyncTestDevice.register(app, as: hub.users[0])
+            let transport = TestAppTransport(app: app, token: registered.token)
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("hubnet-restore-\(UUID())")
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let live = directory.appendingPathComponent("live.sqlite").path
+            let backup = directory.appendingPathComponent("backup.sqlite").path
+            do {
+                let client = SyncClient(store: try LocalStore(path: live), transport: transport)
+                _ = try await client.sync()
+                _ = try await client.addNote("one", to: lead)
+            }
+            try FileManager.default.copyItem(atPath: live, toPath: backup)  // the backup: "one" queued as 1
+            do {
+                let client = SyncClient(store: try LocalStore(path: live), transport: transport)
+                _ = try await client.addNote("two", to: lead)
+                #expect(try await client.sync().applied == 2)  // the server has 1 and 2
+            }
+            let restored = SyncClient(store: try LocalStore(path: backup), transport: transport)
+            _ = try await restored.addNote("three", to: lead)  // queued as 2 again
+            let report = try await restored.sync()
+            #expect(report.rejections.isEmpty)
+            #expect(try await restored.pending().isEmpty)
+            #expect(try restored.store.lastMutationID() == 3)  // "one" answered as the replay of 1, "three" renumbered 3
+            let truth = try await device(app, hub.users[0])
+            _ = try await truth.sync()
+            let bodies = try await truth.notes(of: lead).map(\.body).sorted()
+            #expect(bodies.filter { $0 == "three" }.count == 1 && bodies.contains("two"))
+        }
+    }
+
     @Test("pending mutations survive a restart of the app and are pushed once; a rejection is reported and its effect disappears")
     func pendingSurvivesRestart() async throws {
         try await withTestApplication { app in

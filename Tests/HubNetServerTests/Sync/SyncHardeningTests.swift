@@ -97,6 +97,38 @@ struct SyncHardeningTests {
         }
     }
 
+    @Test("a replay is the same mutation under its number; a different one under a used number is 409 mutation_ids_reused, nothing applied")
+    func reusedNumbersAreRefused() async throws {
+        try await withTestApplication { app in
+            let hub = try await app.fixtures.tenant(.hub, users: [[.moderator]])
+            let token = hub.users[0].token
+            let (lead, other) = (try await app.createLead(token: token), try await app.createLead(token: token, name: "Ada Ong"))
+            let device = try await SyncTestDevice.register(app, as: hub.users[0])
+            let first = Mutation(id: 1, leadId: lead, intent: .addNote(id: LeadNote.ID(), body: "first"))
+            #expect(try await device.push([first]).results.map(\.outcome) == [.applied])
+            // The same mutation again (an answer lost on the way): its stored outcome, nothing new.
+            let replay = try await device.push([first])
+            #expect(replay.results.map(\.replayed) == [true])
+            // Number 1 again for a different mutation (a client that lost its store): refused.
+            for reused in [
+                Mutation(id: 1, leadId: other, intent: .addNote(id: LeadNote.ID(), body: "lost?")),
+                Mutation(id: 1, leadId: lead, intent: .act(LeadAction("contact"))),
+            ] {
+                let response = try await device.pushRaw([reused, Mutation(id: 2, leadId: lead, intent: .addNote(id: LeadNote.ID(), body: "next"))])
+                #expect(response.status == .conflict)
+                #expect(response.errorCode == "mutation_ids_reused")
+                let error = try #require(response.json?["error"] as? [String: Any])
+                #expect(error["last_mutation_id"] as? Int == 1)
+            }
+            #expect(try await Self.noteCount(app, lead: lead, token: token) == 1)
+            #expect(try await Self.noteCount(app, lead: other, token: token) == 0)
+            // Numbered after the server's last, the same mutation is applied.
+            let renumbered = try await device.push([Mutation(id: 2, leadId: other, intent: .addNote(id: LeadNote.ID(), body: "lost?"))])
+            #expect(renumbered.results.map(\.outcome) == [.applied])
+            #expect(try await Self.noteCount(app, lead: other, token: token) == 1)
+        }
+    }
+
     @Test("7 only a malformed envelope is refused whole: not JSON, no ids, ids not consecutive, nothing applied")
     func malformedEnvelopes() async throws {
         try await withTestApplication { app in
