@@ -93,9 +93,11 @@ struct SyncCrashTests {
             }
             #expect(logged == Int(total) * devices.count)
             #expect(rejected == 0)
-            // A replay of the last batch answers from the log.
+            // A replay of the last batch (the same mutation, sent again) answers from the log.
             let replay = try await devices[0].push([
-                Mutation(id: total, leadId: leads[0], intent: .addNote(id: LeadNote.ID(Self.recordID(device: 0, mutation: total)), body: "again"))
+                Mutation(
+                    id: total, leadId: leads[0],
+                    intent: .addNote(id: LeadNote.ID(Self.recordID(device: 0, mutation: total)), body: "device 0 mutation \(total)"))
             ])
             #expect(replay.results.first?.replayed == true)
             #expect(replay.lastMutationId == total)
