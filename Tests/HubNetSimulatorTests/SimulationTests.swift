@@ -13,7 +13,7 @@ import Testing
 struct SimulationTests {
     let logger = Logger(label: "simulation-test")
 
-    @Test("the same seed gives the same report, byte for byte, and every invariant holds")
+    @Test("the same seed gives the same report, byte for byte, with faults injected (mail down, device wipes, view changes), and every invariant holds")
     func deterministic() async throws {
         var scenario = Scenario.small
         scenario.days = 2
@@ -23,6 +23,8 @@ struct SimulationTests {
         scenario.viewChangesPerWeek = 40
         scenario.meanResponseHours = 6
         scenario.deviceWipesPerWeek = 10
+        // Faults: the mail receiver down for two of the hours; the outbox retries.
+        scenario.smtpOutageHours = [10, 30]
         let chosen = scenario
         let first = try await withTestDatabase { database in
             try await SimulationRunner.run(chosen, databaseURL: database.serverURL, ownerURL: database.ownerURL, logger: logger) { _, _ in }
@@ -50,6 +52,7 @@ struct SimulationTests {
         #expect(first.stats.doubleEdits > 0 && first.stats.conflicts > 0, "\(first.summary)")
         #expect(first.stats.viewChanges > 0 && first.stats.resets > 0, "\(first.summary)")
         #expect(first.stats.deviceWipes > 0, "\(first.summary)")
+        #expect(first.stats.smtpOutageHours == 2 && first.deliveryRetries > 0, "\(first.summary)")
         #expect(Set(first.funnels.map(\.template)).isSuperset(of: ["hub_moderation", "partner_lead", "status_path"]))
         // A different seed gives a different run.
         scenario.seed += 1

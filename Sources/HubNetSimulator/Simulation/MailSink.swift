@@ -9,6 +9,8 @@ import Synchronization
 public final class MailSink: Sendable {
     private final class Counts: Sendable { let byID = Mutex<[String: Int]>([:]) }
     private let received = Counts()
+    /// While down, every connection is answered `421` and closed: nothing is accepted.
+    private let down = Counts()
     private let server: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>
     private let serving: Task<Void, Never>
     public let port: Int
@@ -26,16 +28,20 @@ public final class MailSink: Sendable {
         self.server = server
         self.port = server.channel.localAddress?.port ?? 0
         let received = self.received
+        let down = self.down
         serving = Task {
             try? await server.executeThenClose { connections in
                 try await withThrowingDiscardingTaskGroup { group in
                     for try await connection in connections {
-                        group.addTask { try? await Self.converse(connection, received: received) }
+                        group.addTask { try? await Self.converse(connection, received: received, down: down) }
                     }
                 }
             }
         }
     }
+
+    /// Takes the receiver down (every connection refused with `421`) or brings it back.
+    public func setDown(_ isDown: Bool) { down.byID.withLock { $0["down"] = isDown ? 1 : 0 } }
 
     /// How many times each Message-ID arrived.
     public var messages: [String: Int] { received.byID.withLock { $0 } }
@@ -45,9 +51,13 @@ public final class MailSink: Sendable {
         serving.cancel()
     }
 
-    private static func converse(_ connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>, received: Counts) async throws {
+    private static func converse(_ connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>, received: Counts, down: Counts) async throws {
         try await connection.executeThenClose { inbound, outbound in
             func reply(_ line: String) async throws { try await outbound.write(ByteBuffer(string: line + "\r\n")) }
+            if down.byID.withLock({ $0["down"] == 1 }) {
+                try await reply("421 hubnet-simulator is down, try again later")
+                return
+            }
             try await reply("220 hubnet-simulator ESMTP")
             var inData = false
             var messageID: String?

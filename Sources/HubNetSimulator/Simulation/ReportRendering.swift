@@ -35,7 +35,7 @@ extension SimulationReport {
                 "  chosen but refused on the device: "
                     + stats.refusedOnDevice.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
         }
-        out.append("Notifications: \(emailsDelivered) emails delivered; source parties tried to act \(stats.sourceAttempts) times, refused \(stats.sourceRefusals)")
+        out.append("Notifications: \(emailsDelivered) emails delivered (\(deliveryRetries) attempts retried, mail receiver down \(stats.smtpOutageHours) h); source parties tried to act \(stats.sourceAttempts) times, refused \(stats.sourceRefusals)")
         out.append("")
         for invariant in invariants {
             out.append("\(invariant.held ? "✔" : "✘") \(invariant.name)")

@@ -46,6 +46,9 @@ public struct Scenario: Sendable, Codable, Equatable {
     /// Times per week, per device, that a device loses its storage but keeps its token (the app
     /// reinstalled): its unpushed work is lost, its next sync starts from a snapshot. Absent: never.
     public var deviceWipesPerWeek: Double?
+    /// Virtual hours (from 0) at whose start the mail receiver goes down for the hour: deliveries
+    /// fail and are retried by the outbox. Absent: never.
+    public var smtpOutageHours: [Int]?
 
     public struct Channels: Sendable, Codable, Equatable {
         public var leadForm: Double
@@ -71,8 +74,21 @@ public struct Scenario: Sendable, Codable, Equatable {
     }
 
     public static let presets: [String: Scenario] = [
-        "small": .small, "default": .standard, "all-templates": .allTemplates, "scale": .scale,
+        "small": .small, "default": .standard, "all-templates": .allTemplates, "scale": .scale, "faults": .faults,
     ]
+
+    /// The default network with faults injected: the mail receiver down for an hour on three
+    /// days, devices wiping their storage several times a week, views changed often. Every
+    /// invariant must still hold.
+    public static let faults: Scenario = {
+        var scenario = standard
+        scenario.name = "faults"
+        scenario.smtpOutageHours = [9, 33, 105]
+        scenario.deviceWipesPerWeek = 2
+        scenario.viewChangesPerWeek = 6
+        scenario.doubleEditChance = 0.6
+        return scenario
+    }()
 
     /// A minute on a laptop: 4 hubs, 6 partners, 2 sourcing companies, a week.
     public static let standard = Scenario(
@@ -138,6 +154,9 @@ public struct Scenario: Sendable, Codable, Equatable {
         try check([partnerOdds.convert, partnerOdds.notConvert], "partner_odds (accepted)")
         try check([editChance], "edit_chance")
         try check([doubleEditChance ?? 0], "double_edit_chance")
+        if let smtpOutageHours, !smtpOutageHours.allSatisfy({ (0..<days * 24).contains($0) }) {
+            throw ScenarioError("smtp_outage_hours: each must be an hour of the run, from 0 to \(days * 24 - 1)")
+        }
         if let deviceWipesPerWeek, !(0...168).contains(deviceWipesPerWeek) {
             throw ScenarioError("device_wipes_per_week: must be from 0 to 168")
         }

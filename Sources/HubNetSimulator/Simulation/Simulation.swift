@@ -67,6 +67,9 @@ public final class Simulation {
             self.hour = hour
             clock.set(Self.start + Double(hour) * 3600)
             if hour % 24 == 0 { planOfflineSpells(day: hour / 24) }
+            let mailDown = scenario.smtpOutageHours?.contains(hour) ?? false
+            sink.setDown(mailDown)
+            if mailDown { stats.smtpOutageHours += 1 }
             try await measure(.arrivals) { try await arrivals() }
             try await measure(.timers) { try await fireTimers() }
             wipeDevices()
@@ -84,6 +87,7 @@ public final class Simulation {
         // The server's timers run at this tick too, as at every other: the check reads the clock
         // here, and expiries that came due in the last hour are the server's to fire first.
         try await measure(.homeTime) {
+            sink.setDown(false)
             clock.set(Self.start + Double(hours) * 3600)
             try await fireTimers()
             for _ in 0..<3 {

@@ -48,6 +48,7 @@ public struct SimulationComparison: Sendable, Codable, Equatable {
             add("load per organisation", "\(name) expired", Double(oa?.expired ?? 0), Double(ob?.expired ?? 0))
         }
         add("notifications", "emails delivered", Double(a.emailsDelivered), Double(b.emailsDelivered))
+        add("notifications", "delivery attempts retried", Double(a.deliveryRetries), Double(b.deliveryRetries))
         add("sync", "mutations", Double(a.stats.mutations), Double(b.stats.mutations))
         add("sync", "conflicts", Double(a.stats.conflicts), Double(b.stats.conflicts))
         add("sync", "resets", Double(a.stats.resets), Double(b.stats.resets))

@@ -53,6 +53,8 @@ public struct SimulationReport: Sendable, Codable, Equatable {
     public var daily: [Day]
     public var stats: SimulationStats
     public var emailsDelivered: Int
+    /// Delivery attempts that failed and were scheduled again (the mail receiver down).
+    public var deliveryRetries: Int
     public var invariants: [InvariantResult]
 
     public var allInvariantsHeld: Bool { invariants.allSatisfy(\.held) }
@@ -114,6 +116,10 @@ extension Simulation {
             }
             var histogram = Array(repeating: 0, count: SimulationReport.histogramBounds.count + 1)
             for wait in waits { histogram[SimulationReport.histogramBounds.firstIndex { wait <= $0 } ?? SimulationReport.histogramBounds.count] += 1 }
+            var retries = 0
+            for count in try await client.rows(
+                "SELECT count(*)::INTEGER FROM deliveries WHERE tenant_id = ANY(\(ids)) AND outcome = 'retrying'", logger: logger
+            ).decode(Int.self) { retries = count }
             var delivered = 0
             for count in try await client.rows(
                 "SELECT count(*)::INTEGER FROM outbox WHERE tenant_id = ANY(\(ids)) AND delivered_at IS NOT NULL", logger: logger
@@ -127,7 +133,8 @@ extension Simulation {
                 scenario: scenario.name, seed: scenario.seed, days: scenario.days,
                 organisations: lines.sorted { $0.name < $1.name }, funnels: funnels,
                 timeToFirstAction: .init(leads: waits.count, p50Hours: percentile(0.5), p90Hours: percentile(0.9), p99Hours: percentile(0.99), histogram: histogram),
-                daily: days, stats: stats, emailsDelivered: delivered, invariants: invariants)
+                daily: days, stats: stats, emailsDelivered: delivered, deliveryRetries: retries,
+                invariants: invariants)
         }
     }
 }

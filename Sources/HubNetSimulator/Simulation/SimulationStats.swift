@@ -21,6 +21,8 @@ public struct SimulationStats: Sendable, Codable, Equatable {
     public var viewChanges = 0
     /// Devices whose storage was wiped (their token kept).
     public var deviceWipes = 0
+    /// Hours the mail receiver was down.
+    public var smtpOutageHours = 0
     public var leftToExpire = 0
     public var offlineSpells = 0
     public var sourceAttempts = 0
