@@ -232,14 +232,24 @@ public struct PostgresSyncRepository: Sendable {
     /// Locks the device row for a push and returns its last mutation id; a device revoked meanwhile
     /// is `AccessEnded`.
     public func lockDevice(_ device: Device.ID, tenant: Tenant.ID, on connection: PostgresConnection) async throws -> Int64? {
+        try await lockDeviceForPush(device, tenant: tenant, on: connection)?.lastMutationID
+    }
+
+    /// Locks the device row for a push and reads, in the same statement, its last mutation and the
+    /// tenant's offline grace (seconds).
+    public func lockDeviceForPush(_ device: Device.ID, tenant: Tenant.ID, on connection: PostgresConnection) async throws
+        -> (lastMutationID: Int64, offlineGrace: Int)?
+    {
         let rows = try await connection.rows(
             """
-            SELECT last_mutation_id, revoked_at IS NOT NULL FROM devices
-            WHERE tenant_id = \(tenant) AND id = \(device) FOR UPDATE
+            SELECT d.last_mutation_id, d.revoked_at IS NOT NULL,
+                   COALESCE((SELECT s.offline_grace_seconds FROM tenant_settings s WHERE s.tenant_id = \(tenant)), 0)
+            FROM devices d
+            WHERE d.tenant_id = \(tenant) AND d.id = \(device) FOR UPDATE OF d
             """, logger: logger)
-        guard let (last, revoked) = try rows.decode((Int64, Bool).self).first else { return nil }
+        guard let (last, revoked, grace) = try rows.decode((Int64, Bool, Int).self).first else { return nil }
         if revoked { throw AccessEnded(.deviceRevoked, lastMutationID: last) }
-        return last
+        return (last, grace)
     }
 
 
@@ -316,11 +326,15 @@ public struct PostgresSyncRepository: Sendable {
     /// statement, and forgets the failures counted against them.
     /// - Parameter clearFailures: whether failures were counted against these mutations (their
     ///   counts end once the mutations have outcomes).
+    /// - Parameter lastMutationID: when given, the device's last mutation moves up to it in the same statement.
     public func record(
         _ entries: [SyncMutationLogEntry], device: Device.ID, tenant: Tenant.ID, now: Date, clearFailures: Bool = true,
-        on connection: PostgresConnection
+        lastMutationID: Int64? = nil, on connection: PostgresConnection
     ) async throws {
-        guard let last = entries.last?.id else { return }
+        guard let last = entries.last?.id else {
+            if let lastMutationID { try await setLastMutationID(lastMutationID, device: device, tenant: tenant, on: connection) }
+            return
+        }
         let encoder = JSONEncoder()
         let ids = entries.map(\.id)
         // Texts may quote what a device sent; PostgreSQL text cannot hold U+0000, so it is stored as U+FFFD.
@@ -339,8 +353,13 @@ public struct PostgresSyncRepository: Sendable {
             $0.outcome.conflicts.isEmpty
                 ? "" : String(decoding: try encoder.encode($0.outcome.conflicts), as: UTF8.self).replacingOccurrences(of: "\\u0000", with: "\\ufffd")
         }
+        let moveTo = lastMutationID ?? -1
         try await connection.rows(
             """
+            WITH moved AS (
+                UPDATE devices SET last_mutation_id = \(moveTo)
+                WHERE tenant_id = \(tenant) AND id = \(device) AND last_mutation_id < \(moveTo)
+            )
             INSERT INTO sync_mutations (tenant_id, device_id, mutation_id, name, entity_id, acted_at, received_at, outcome, code, reason,
                                         field, result, digest)
             SELECT \(tenant), \(device), m.id, m.name, NULLIF(m.lead, '00000000-0000-0000-0000-000000000000'::UUID),

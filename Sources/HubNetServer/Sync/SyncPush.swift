@@ -93,7 +93,7 @@ struct SyncPush: Sendable {
         let first = items[0].id
         return try await database.withTenant(caller.tenantID) { connection in
             // The device row is the push's lock: one batch of a device at a time.
-            guard let last = try await sync.lockDevice(device, tenant: caller.tenantID, on: connection) else {
+            guard let (last, offlineGrace) = try await sync.lockDeviceForPush(device, tenant: caller.tenantID, on: connection) else {
                 throw DomainError.unauthenticated
             }
             if first > last + 1 {
@@ -136,7 +136,7 @@ struct SyncPush: Sendable {
             let edits = fresh.contains { if case .success(let mutation) = $0.mutation, case .update = mutation.intent { true } else { false } }
             let templates = edits ? try await commands.templates.all(tenant: caller.tenantID, on: connection) : []
             var batch = LeadBatch(caller: caller, leads: locked, templates: templates)
-            let grace = TimeInterval(try await sync.offlineGrace(tenant: caller.tenantID, on: connection))
+            let grace = TimeInterval(offlineGrace)
             let failures = try await sync.failures(device: device, from: fresh.first?.id ?? 0, tenant: caller.tenantID, on: connection)
             var applied = last
             var logged: [SyncMutationLogEntry] = []
@@ -181,10 +181,8 @@ struct SyncPush: Sendable {
             }
             try await write(&batch, outcomes: &outcomes, logged: &logged, already: already, caller: caller, now: now, on: connection)
             try await sync.record(
-                logged, device: device, tenant: caller.tenantID, now: now, clearFailures: !failures.isEmpty, on: connection)
-            if applied > last {
-                try await sync.setLastMutationID(applied, device: device, tenant: caller.tenantID, on: connection)
-            }
+                logged, device: device, tenant: caller.tenantID, now: now, clearFailures: !failures.isEmpty,
+                lastMutationID: applied > last ? applied : nil, on: connection)
             return Result(outcomes: outcomes, lastMutationID: applied)
         }
     }
