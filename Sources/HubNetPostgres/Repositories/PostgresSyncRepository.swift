@@ -155,7 +155,8 @@ public struct PostgresSyncRepository: Sendable {
         return parts
     }
 
-    /// A page of the leads `user` sees now, by id after `after`, with their JSON.
+    /// A page of the leads `user` sees now, by id after `after`, with their JSON as stored by the
+    /// lead's write trigger (migration 0010): bytes read, not built.
     public func snapshotLeads(
         tenant: Tenant.ID, user: User.ID, wholeTenant: Bool, after: UUID?, limit: Int, on connection: PostgresConnection
     ) async throws -> [(UUID, String)] {
@@ -167,13 +168,13 @@ public struct PostgresSyncRepository: Sendable {
             wholeTenant
             ? try await connection.rows(
                 """
-                SELECT l.id, hubnet_sync_lead(l)::TEXT FROM leads l
+                SELECT l.id, l.sync_payload FROM leads l
                 WHERE l.tenant_id = \(tenant) AND l.id \(unescaped: from) \(start) AND l.withdrawn_at IS NULL
                 ORDER BY l.id LIMIT \(limit)
                 """, logger: logger)
             : try await connection.rows(
                 """
-                SELECT l.id, hubnet_sync_lead(l)::TEXT FROM leads l
+                SELECT l.id, l.sync_payload FROM leads l
                 WHERE l.tenant_id = \(tenant) AND l.id \(unescaped: from) \(start) AND l.withdrawn_at IS NULL
                   AND \(user) = ANY(hubnet_lead_audience(l))
                 ORDER BY l.id LIMIT \(limit)

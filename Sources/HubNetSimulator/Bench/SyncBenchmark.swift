@@ -158,7 +158,7 @@ public struct SyncBenchmark: Sendable {
         let plainLeads = try await server.database.withTenant(hub.id) { connection in
             var count = 0
             for _ in try await connection.rows(
-                "SELECT hubnet_sync_lead(l)::TEXT FROM leads l WHERE tenant_id = \(hub.id)", logger: server.database.logger
+                "SELECT l.sync_payload FROM leads l WHERE tenant_id = \(hub.id) AND l.withdrawn_at IS NULL", logger: server.database.logger
             ).decode(String.self) { count += 1 }
             return count
         }

@@ -266,6 +266,68 @@ struct SyncProtocolTests {
         }
     }
 
+    /// Every lead's stored record (what snapshots and the change log send) against the record built
+    /// from its row now, as (stale leads, leads checked); and one lead's (version, stored version).
+    static func storedRecords(_ app: TestApplication) async throws -> (stale: [String], checked: Int) {
+        let logger = Logger(label: "test")
+        return try await withPostgresClient(app.database.ownerURL, logger: logger) { client in
+            var stale: [String] = []
+            var checked = 0
+            for (name, same) in try await client.rows(
+                "SELECT contact_name, sync_payload::JSONB = hubnet_sync_lead(l) FROM leads l", logger: logger
+            ).decode((String, Bool?).self) {
+                checked += 1
+                if same != true { stale.append(name) }
+            }
+            return (stale, checked)
+        }
+    }
+
+    @Test("a lead's stored device record is its row's record after every kind of write, and its version moves only when the record does")
+    func storedRecordFollowsEveryWrite() async throws {
+        try await withTestApplication { app in
+            let sourcing = try await app.fixtures.tenant(.sourcingCompany, users: [[.partnerUser]])
+            let first = try await app.fixtures.tenant(.partnerCompany, users: [[.partnerUser]])
+            let second = try await app.fixtures.tenant(.partnerCompany, users: [[.partnerUser]])
+            let hub = try await app.fixtures.tenant(.hub, users: [[.moderator], [.advisor]])
+            let moderator = hub.users[0].token
+            let lead = try await app.createLead(token: moderator, name: "Worked")
+            let version = { try #require((try await app.request(.get, "/v1/leads/\(lead)", token: moderator)).json?["version"] as? Int) }
+            let created = try await version()
+            _ = try await app.request(.post, "/v1/leads/\(lead)/notes", token: moderator, json: #"{"body":"background"}"#)
+            #expect(try await version() == created, "a note is not a change of the lead's record")
+            #expect((try await app.request(.post, "/v1/leads/\(lead)/actions/accept", token: moderator, json: "{}")).status == .ok)
+            let referred = try await app.request(
+                .post, "/v1/leads/\(lead)/actions/refer_internal", token: moderator, json: #"{"advisor_id":"\#(hub.users[1].user.id)"}"#)
+            #expect(referred.status == .ok, "\(referred.text)")
+            let device = try await SyncTestDevice.register(app, as: hub.users[0])
+            let pushed = try await device.push([
+                Mutation(id: 1, leadId: lead, intent: .update(LeadUpdate(changes: [.init(field: .region, from: nil, to: "North")])))
+            ])
+            #expect(pushed.results.map(\.outcome) == [.applied])
+            let edited = try await version()
+            #expect(edited > created)
+            // The record as a device pulls it carries the edit and the version.
+            let view = try await device.snapshot()
+            let record = try #require(view.changes.first { $0.id == lead.rawValue }?.record)
+            guard case .lead(let held) = record else { Issue.record("not a lead: \(record)"); return }
+            #expect(held.region == "North")
+            #expect(held.version == edited)
+
+            // Across tenants: a referral lands, is declined, and the lead goes elsewhere (withdrawn).
+            let sourced = try await app.createLead(token: sourcing.users[0].token, name: "Sourced")
+            _ = try await app.request(.post, "/v1/leads/\(sourced)/referrals", token: sourcing.users[0].token, json: #"{"partner_id":"\#(first.tenant.id)"}"#)
+            let landed = try #require(
+                ((try await app.request(.get, "/v1/leads", token: first.users[0].token)).json?["items"] as? [[String: Any]])?.first?["id"] as? String)
+            _ = try await app.request(.post, "/v1/leads/\(landed)/actions/decline", token: first.users[0].token, json: #"{"reason":"not ours"}"#)
+            _ = try await app.request(.post, "/v1/leads/\(sourced)/referrals", token: sourcing.users[0].token, json: #"{"partner_id":"\#(second.tenant.id)"}"#)
+
+            let (stale, checked) = try await Self.storedRecords(app)
+            #expect(stale.isEmpty, "stale stored records: \(stale)")
+            #expect(checked == 4, "Worked, Sourced, and its two landings")
+        }
+    }
+
     @Test("4 a lead re-referred elsewhere is deleted from the first target's devices")
     func reReferralDrops() async throws {
         try await withTestApplication { app in
