@@ -58,7 +58,7 @@ public final class LocalStore: Sendable {
             if let lead {
                 rows = try Data.fetchAll(
                     db, sql: "SELECT json FROM records WHERE entity = ? AND lead_id = ? ORDER BY id",
-                    arguments: [entity.rawValue, lead.uuidString.lowercased()])
+                    arguments: [entity.rawValue, UUIDText.lowercase(lead)])
             } else {
                 rows = try Data.fetchAll(db, sql: "SELECT json FROM records WHERE entity = ? ORDER BY id", arguments: [entity.rawValue])
             }
@@ -69,14 +69,14 @@ public final class LocalStore: Sendable {
     func record<Record: Decodable>(_ entity: SyncEntity, _ id: UUID, as type: Record.Type) throws -> Record? {
         try queue.read { db in
             try Data.fetchOne(
-                db, sql: "SELECT json FROM records WHERE entity = ? AND id = ?", arguments: [entity.rawValue, id.uuidString.lowercased()]
+                db, sql: "SELECT json FROM records WHERE entity = ? AND id = ?", arguments: [entity.rawValue, UUIDText.lowercase(id)]
             ).map { try Self.decoder.decode(Record.self, from: $0) }
         }
     }
 
     func ids(_ entity: SyncEntity) throws -> Set<UUID> {
         try queue.read { db in
-            Set(try String.fetchAll(db, sql: "SELECT id FROM records WHERE entity = ?", arguments: [entity.rawValue]).compactMap { UUID(uuidString: $0) })
+            Set(try String.fetchAll(db, sql: "SELECT id FROM records WHERE entity = ?", arguments: [entity.rawValue]).compactMap { UUIDText.parse($0) })
         }
     }
 
@@ -97,7 +97,7 @@ public final class LocalStore: Sendable {
                 ON CONFLICT (entity, id) DO UPDATE SET version = excluded.version, json = excluded.json, lead_id = excluded.lead_id
                 WHERE excluded.version > \(table).version
                 """
-        ).execute(arguments: [change.entity.rawValue, change.id.uuidString.lowercased(), lead?.uuidString.lowercased(), change.version, Data(json)])
+        ).execute(arguments: [change.entity.rawValue, UUIDText.lowercase(change.id), lead.map(UUIDText.lowercase), change.version, Data(json)])
         return db.changesCount > 0
     }
 
@@ -115,8 +115,8 @@ public final class LocalStore: Sendable {
         }
     }
 
-    func stageSnapshot(_ changes: [RawSyncChange]) throws {
-        try queue.write { db in
+    func stageSnapshot(_ changes: [RawSyncChange]) async throws {
+        try await queue.write { db in
             for change in changes where change.op == .upsert { try Self.upsert(change, into: "incoming", in: db) }
         }
     }
@@ -131,7 +131,7 @@ public final class LocalStore: Sendable {
                     SELECT id FROM records WHERE entity = 'lead'
                     AND id NOT IN (SELECT id FROM incoming WHERE entity = 'lead') ORDER BY id
                     """
-            ).compactMap { UUID(uuidString: $0) }
+            ).compactMap { UUIDText.parse($0) }
             let count = try Int.fetchOne(db, sql: "SELECT count(*) FROM incoming") ?? 0
             try db.execute(sql: "DELETE FROM records")
             try db.execute(sql: "INSERT INTO records SELECT entity, id, lead_id, version, json FROM incoming")
@@ -143,7 +143,7 @@ public final class LocalStore: Sendable {
 
     /// Removes a record; a lead goes with its notes and activities.
     static func remove(_ entity: SyncEntity, _ id: UUID, in db: Database) throws {
-        let key = id.uuidString.lowercased()
+        let key = UUIDText.lowercase(id)
         try db.execute(sql: "DELETE FROM records WHERE entity = ? AND id = ?", arguments: [entity.rawValue, key])
         if entity == .lead {
             try db.execute(sql: "DELETE FROM records WHERE lead_id = ? AND entity IN ('note', 'activity')", arguments: [key])

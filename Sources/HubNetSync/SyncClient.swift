@@ -271,16 +271,22 @@ public actor SyncClient {
         }
     }
 
+    /// Pulls page after page; while one page is written to the store the next is on its way (the
+    /// pages are still applied one after another, in order).
     private func pull(_ report: inout SyncReport) async throws {
+        var prefetched: PageFetch? = nil
+        defer { prefetched?.cancel() }
         while true {
             guard let cursor = try store.meta("cursor") else { return }
-            let escaped = cursor.addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed) ?? cursor
-            let page = try await rawPage("/v1/sync/pull?cursor=\(escaped)&limit=\(pageSize)")
+            let fetch = prefetched ?? pageFetch(pullAfter: cursor)
+            prefetched = nil
+            let page = try await fetch.value
             report.pulls += 1
             if let reason = page.reset {
                 try await resetFromSnapshot(reason, report: &report)
                 continue
             }
+            if page.hasMore, let next = page.cursor { prefetched = pageFetch(pullAfter: next) }
             report.pulled += page.changes.count
             for change in page.changes where change.op == .upsert {
                 if let lead = change.entity == .lead ? change.id : change.leadId { report.changedLeads.insert(lead) }
@@ -310,17 +316,19 @@ public actor SyncClient {
     /// arrive (their records kept as the server's JSON), so memory holds one page at a time.
     private func resetFromSnapshot(_ reason: SyncResetReason?, report: inout SyncReport) async throws {
         try store.beginSnapshot()
-        var page: String? = nil
+        var fetch: PageFetch? = pageFetch(snapshotPage: nil)
+        defer { fetch?.cancel() }
+        var first = true
         var cursor = ""
-        repeat {
-            let query = page.map { "&page=\($0.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? $0)" } ?? ""
-            let answer = try await rawPage("/v1/sync/snapshot?limit=\(pageSize)\(query)")
-            if page == nil, let serverLast = answer.lastMutationId { try store.continueNumbering(after: serverLast) }
-            try store.stageSnapshot(answer.changes)
+        while let current = fetch {
+            let answer = try await current.value
+            fetch = answer.next.map { pageFetch(snapshotPage: $0) }  // on its way while this one is staged
+            if first, let serverLast = answer.lastMutationId { try store.continueNumbering(after: serverLast) }
+            first = false
+            try await store.stageSnapshot(answer.changes)
             guard let position = answer.cursor else { throw SyncServerError(status: 200, body: Data("a snapshot page without a cursor".utf8)) }
             cursor = position
-            page = answer.next
-        } while page != nil
+        }
         let (dropped, records) = try store.finishSnapshot(cursor: cursor)
         if let reason { report.resets.append(reason) }
         report.replaced = true
@@ -385,11 +393,27 @@ public actor SyncClient {
         try await exchange("GET", path, nil)
     }
 
+    /// A pull or snapshot page on its way: fetched and read off the actor, so the page before it
+    /// is written meanwhile.
+    typealias PageFetch = Task<RawSyncPage, any Error>
+
+    private func pageFetch(pullAfter cursor: String) -> PageFetch {
+        let escaped = cursor.addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed) ?? cursor
+        return Self.fetch(transport, "/v1/sync/pull?cursor=\(escaped)&limit=\(pageSize)")
+    }
+
+    private func pageFetch(snapshotPage token: String?) -> PageFetch {
+        let query = token.map { "&page=\($0.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? $0)" } ?? ""
+        return Self.fetch(transport, "/v1/sync/snapshot?limit=\(pageSize)\(query)")
+    }
+
     /// A pull or snapshot page, its records left as the server's JSON (`RawSyncPage`).
-    private func rawPage(_ path: String) async throws -> RawSyncPage {
-        let (status, data) = try await transport.send("GET", path, body: nil)
-        guard (200..<300).contains(status) else { throw SyncServerError(status: status, body: data) }
-        return try RawSyncPage.parse(Array(data))
+    private static func fetch(_ transport: any SyncTransport, _ path: String) -> PageFetch {
+        Task.detached {
+            let (status, data) = try await transport.send("GET", path, body: nil)
+            guard (200..<300).contains(status) else { throw SyncServerError(status: status, body: data) }
+            return try RawSyncPage.parse(Array(data))
+        }
     }
 
     /// Pull and snapshot answers name their snake_case keys: no key strategy, much faster.

@@ -70,11 +70,13 @@ public struct RawSyncChange: Sendable, Equatable {
                 guard let value = SyncOperation(rawValue: try scanner.string()) else { throw scanner.malformed("unknown op") }
                 op = value
             case "id":
-                guard let value = UUID(uuidString: try scanner.string()) else { throw scanner.malformed("id is not a UUID") }
+                guard let value = try scanner.uuid() else { throw scanner.malformed("id is not a UUID") }
                 id = value
             case "lead_id":
-                if let text = try scanner.optionalString() {
-                    guard let value = UUID(uuidString: text) else { throw scanner.malformed("lead_id is not a UUID") }
+                if scanner.peekNull() {
+                    try scanner.skipValue()
+                } else {
+                    guard let value = try scanner.uuid() else { throw scanner.malformed("lead_id is not a UUID") }
                     leadId = value
                 }
             case "data":
@@ -82,13 +84,9 @@ public struct RawSyncChange: Sendable, Equatable {
                     try scanner.skipValue()
                 } else {
                     let start = scanner.offset
-                    try scanner.object { (key, scanner) throws(RawSyncPage.Malformed) in
-                        if key == "version" {
-                            guard let value = Int(exactly: try scanner.integer()) else { throw scanner.malformed("version out of range") }
-                            version = value
-                        } else {
-                            try scanner.skipValue()
-                        }
+                    try scanner.object(reading: "version") { (scanner) throws(RawSyncPage.Malformed) in
+                        guard let value = Int(exactly: try scanner.integer()) else { throw scanner.malformed("version out of range") }
+                        version = value
                     }
                     data = scanner.slice(from: start)
                 }
@@ -158,6 +156,48 @@ struct JSONScanner {
         }
     }
 
+    /// Reads an object, calling `value` for the value of `key` and skipping every other; keys
+    /// without escapes are compared as bytes, never built.
+    mutating func object(reading key: StaticString, _ value: (inout JSONScanner) throws(RawSyncPage.Malformed) -> Void)
+        throws(RawSyncPage.Malformed)
+    {
+        try expect(UInt8(ascii: "{"))
+        if peek() == UInt8(ascii: "}") {
+            offset += 1
+            return
+        }
+        while true {
+            skipWhitespace()
+            let keyStart = offset
+            let matches: Bool
+            if let plain = try readString() {
+                matches = key.withUTF8Buffer { expected in bytes[plain].elementsEqual(expected) }
+            } else {
+                offset = keyStart
+                matches = try string() == key.description
+            }
+            try expect(UInt8(ascii: ":"))
+            if matches { try value(&self) } else { try skipValue() }
+            switch peek() {
+            case UInt8(ascii: ","): offset += 1
+            case UInt8(ascii: "}"):
+                offset += 1
+                return
+            default: throw malformed("expected ',' or '}'")
+            }
+        }
+    }
+
+    /// A JSON string holding a UUID (`8-4-4-4-12`, either case), read from its bytes; `nil` when it
+    /// is a string but not a UUID.
+    mutating func uuid() throws(RawSyncPage.Malformed) -> UUID? {
+        skipWhitespace()
+        let start = offset
+        if let plain = try readString() { return UUIDText.parse(bytes[plain]) }
+        offset = start
+        return UUIDText.parse(try string())
+    }
+
     mutating func array(_ element: (inout JSONScanner) throws(RawSyncPage.Malformed) -> Void) throws(RawSyncPage.Malformed) {
         try expect(UInt8(ascii: "["))
         if peek() == UInt8(ascii: "]") {
@@ -186,6 +226,21 @@ struct JSONScanner {
 
     /// A JSON string, unescaped.
     mutating func string() throws(RawSyncPage.Malformed) -> String {
+        var text = ""
+        if let plain = try readString(build: true, into: &text) { return String(decoding: bytes[plain], as: UTF8.self) }
+        return text
+    }
+
+    /// Reads past a JSON string, checked as `string()` checks it, building nothing; returns the
+    /// range of its bytes when it has no escapes.
+    mutating func readString() throws(RawSyncPage.Malformed) -> Range<Int>? {
+        var unused = ""
+        return try readString(build: false, into: &unused)
+    }
+
+    /// Reads past a JSON string. Without escapes: returns the range of its bytes. With escapes:
+    /// returns `nil`, and when `build` is set, `text` holds the string unescaped.
+    private mutating func readString(build: Bool, into text: inout String) throws(RawSyncPage.Malformed) -> Range<Int>? {
         try expect(UInt8(ascii: "\""))
         var scalars = String.UnicodeScalarView()
         var plainStart = offset
@@ -195,18 +250,21 @@ struct JSONScanner {
             let byte = bytes[offset]
             if byte == UInt8(ascii: "\"") {
                 if plain {
-                    let text = String(decoding: bytes[plainStart..<offset], as: UTF8.self)
+                    let range = plainStart..<offset
                     offset += 1
-                    return text
+                    return range
                 }
-                scalars.append(contentsOf: String(decoding: bytes[plainStart..<offset], as: UTF8.self).unicodeScalars)
+                if build {
+                    scalars.append(contentsOf: String(decoding: bytes[plainStart..<offset], as: UTF8.self).unicodeScalars)
+                    text = String(scalars)
+                }
                 offset += 1
-                return String(scalars)
+                return nil
             }
             if byte < 0x20 { throw malformed("control character in a string") }
             if byte == UInt8(ascii: "\\") {
                 plain = false
-                scalars.append(contentsOf: String(decoding: bytes[plainStart..<offset], as: UTF8.self).unicodeScalars)
+                if build { scalars.append(contentsOf: String(decoding: bytes[plainStart..<offset], as: UTF8.self).unicodeScalars) }
                 offset += 1
                 guard offset < bytes.count else { throw malformed("unterminated escape") }
                 let escaped = bytes[offset]
@@ -322,12 +380,12 @@ struct JSONScanner {
                     open.append(byte)
                     guard open.count <= Self.maximumDepth else { throw malformed("nested too deep") }
                     if byte == UInt8(ascii: "{") {
-                        _ = try string()
+                        _ = try readString()
                         try expect(UInt8(ascii: ":"))
                     }
                     continue
                 }
-            case UInt8(ascii: "\""): _ = try string()
+            case UInt8(ascii: "\""): _ = try readString()
             case UInt8(ascii: "t"): try literal("true")
             case UInt8(ascii: "f"): try literal("false")
             case UInt8(ascii: "n"): try literal("null")
@@ -340,7 +398,7 @@ struct JSONScanner {
                 if next == UInt8(ascii: ",") {
                     offset += 1
                     if container == UInt8(ascii: "{") {
-                        _ = try string()
+                        _ = try readString()
                         try expect(UInt8(ascii: ":"))
                     }
                     break

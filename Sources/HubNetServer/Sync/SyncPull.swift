@@ -109,7 +109,7 @@ struct SyncPull: Sendable {
                 records.append(.init(xid: 0, seq: 0, entity: entity, op: .upsert, id: id, leadID: lead, payload: payload, gained: false))
             }
             if leads.count == limit, let last = leads.last {
-                return SnapshotPage(cursor: cursor, next: "\(cursor)~\(last.0.uuidString.lowercased())", lastMutationID: lastMutation, records: records)
+                return SnapshotPage(cursor: cursor, next: "\(cursor)~\(UUIDText.lowercase(last.0))", lastMutationID: lastMutation, records: records)
             }
             for (id, payload) in try await sync.snapshotReferrals(
                 tenant: caller.tenantID, user: caller.userID, wholeTenant: wholeTenant, on: connection)
@@ -132,11 +132,11 @@ enum SyncJSON {
             buffer.writeStaticString("\",\"op\":\"")
             buffer.writeString(change.op.rawValue)
             buffer.writeStaticString("\",\"id\":\"")
-            buffer.writeString(change.id.uuidString.lowercased())
+            buffer.writeString(UUIDText.lowercase(change.id))
             buffer.writeStaticString("\"")
             if let lead = change.leadID {
                 buffer.writeStaticString(",\"lead_id\":\"")
-                buffer.writeString(lead.uuidString.lowercased())
+                buffer.writeString(UUIDText.lowercase(lead))
                 buffer.writeStaticString("\"")
             }
             if let payload = change.payload {
