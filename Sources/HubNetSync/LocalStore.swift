@@ -101,16 +101,17 @@ public final class LocalStore: Sendable {
         return db.changesCount > 0
     }
 
-    /// A snapshot arrives page by page into a staging table, then replaces the records in one
-    /// transaction: memory holds one page, and the records never show half a snapshot.
+    /// A snapshot arrives page by page into a staging table, which then becomes the records in one
+    /// transaction (a rename, not a copy): memory holds one page, and the records never show half a
+    /// snapshot.
     func beginSnapshot() throws {
         try queue.write { db in
             try db.execute(
                 sql: """
-                    CREATE TEMP TABLE IF NOT EXISTS incoming (
+                    DROP TABLE IF EXISTS incoming;
+                    CREATE TABLE incoming (
                         entity TEXT NOT NULL, id TEXT NOT NULL, lead_id TEXT, version INTEGER NOT NULL, json BLOB NOT NULL,
                         PRIMARY KEY (entity, id));
-                    DELETE FROM incoming;
                     """)
         }
     }
@@ -133,9 +134,12 @@ public final class LocalStore: Sendable {
                     """
             ).compactMap { UUIDText.parse($0) }
             let count = try Int.fetchOne(db, sql: "SELECT count(*) FROM incoming") ?? 0
-            try db.execute(sql: "DELETE FROM records")
-            try db.execute(sql: "INSERT INTO records SELECT entity, id, lead_id, version, json FROM incoming")
-            try db.execute(sql: "DELETE FROM incoming")
+            try db.execute(
+                sql: """
+                    DROP TABLE records;
+                    ALTER TABLE incoming RENAME TO records;
+                    CREATE INDEX records_lead_idx ON records (lead_id);
+                    """)
             try setMeta("cursor", cursor, in: db)
             return (dropped, count)
         }

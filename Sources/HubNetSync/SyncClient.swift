@@ -412,7 +412,7 @@ public actor SyncClient {
         Task.detached {
             let (status, data) = try await transport.send("GET", path, body: nil)
             guard (200..<300).contains(status) else { throw SyncServerError(status: status, body: data) }
-            return try RawSyncPage.parse(Array(data))
+            return try RawSyncPage.parse(data)
         }
     }
 

@@ -21,6 +21,16 @@ public struct RawSyncPage: Sendable, Equatable {
     }
 
     public static func parse(_ bytes: [UInt8]) throws(Malformed) -> RawSyncPage {
+        try bytes.withUnsafeBufferPointer { buffer in Result { () throws(Malformed) in try parse(buffer) } }.get()
+    }
+
+    /// The page in a response body, read in place.
+    public static func parse(_ data: Data) throws(Malformed) -> RawSyncPage {
+        try data.withUnsafeBytes { raw in Result { () throws(Malformed) in try parse(raw.bindMemory(to: UInt8.self)) } }.get()
+    }
+
+    /// Reads the bytes in place; what it keeps (strings, records) is copied out of them.
+    static func parse(_ bytes: UnsafeBufferPointer<UInt8>) throws(Malformed) -> RawSyncPage {
         var scanner = JSONScanner(bytes: bytes)
         var page = RawSyncPage(cursor: nil, next: nil, reset: nil, hasMore: false, lastMutationId: nil, changes: [])
         try scanner.object { (key, scanner) throws(Malformed) in
@@ -101,11 +111,12 @@ public struct RawSyncChange: Sendable, Equatable {
 /// A minimal, strict JSON reader over bytes: values are read or skipped in place, with a bound on
 /// nesting, so hostile input costs linear time and never a deep recursion.
 struct JSONScanner {
-    let bytes: [UInt8]
+    /// Valid only while the scan runs (see `RawSyncPage.parse`): nothing keeps a reference to it.
+    let bytes: UnsafeBufferPointer<UInt8>
     private(set) var offset = 0
     static let maximumDepth = 64
 
-    init(bytes: [UInt8]) { self.bytes = bytes }
+    init(bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
 
     func malformed(_ reason: String) -> RawSyncPage.Malformed { RawSyncPage.Malformed(offset: offset, reason: reason) }
 

@@ -118,7 +118,7 @@ public struct SyncBenchmark: Sendable {
             let (status, data) = try await readerTransport.send("GET", "/v1/sync/pull?cursor=\(cursor)&limit=10000", body: nil)
             guard status == 200 else { throw SyncServerError.make(status, data) }
             // Read as the SDK reads it: envelopes decoded, records kept as JSON for the store.
-            let page = try RawSyncPage.parse(Array(data))
+            let page = try RawSyncPage.parse(data)
             pulled += page.changes.count
             cursor = page.cursor ?? cursor
             if !page.hasMore { break }
