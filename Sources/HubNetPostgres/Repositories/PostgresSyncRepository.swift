@@ -155,8 +155,8 @@ public struct PostgresSyncRepository: Sendable {
         return parts
     }
 
-    /// A page of the leads `user` sees now, by id after `after`, with their JSON as stored by the
-    /// lead's write trigger (migration 0010): bytes read, not built.
+    /// A page of the leads `user` sees now, by id after `after`, with their JSON and audience as
+    /// stored by the lead's write trigger (migration 0010): read, not built.
     public func snapshotLeads(
         tenant: Tenant.ID, user: User.ID, wholeTenant: Bool, after: UUID?, limit: Int, on connection: PostgresConnection
     ) async throws -> [(UUID, String)] {
@@ -176,7 +176,7 @@ public struct PostgresSyncRepository: Sendable {
                 """
                 SELECT l.id, l.sync_payload FROM leads l
                 WHERE l.tenant_id = \(tenant) AND l.id \(unescaped: from) \(start) AND l.withdrawn_at IS NULL
-                  AND \(user) = ANY(hubnet_lead_audience(l))
+                  AND \(user) = ANY(l.sync_audience)
                 ORDER BY l.id LIMIT \(limit)
                 """, logger: logger)
         var leads: [(UUID, String)] = []

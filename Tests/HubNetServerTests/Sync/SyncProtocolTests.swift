@@ -266,15 +266,18 @@ struct SyncProtocolTests {
         }
     }
 
-    /// Every lead's stored record (what snapshots and the change log send) against the record built
-    /// from its row now, as (stale leads, leads checked); and one lead's (version, stored version).
+    /// Every lead's stored record and audience (what snapshots and the change log send, and to whom)
+    /// against the ones built from its row now, as (stale leads, leads checked).
     static func storedRecords(_ app: TestApplication) async throws -> (stale: [String], checked: Int) {
         let logger = Logger(label: "test")
         return try await withPostgresClient(app.database.ownerURL, logger: logger) { client in
             var stale: [String] = []
             var checked = 0
             for (name, same) in try await client.rows(
-                "SELECT contact_name, sync_payload::JSONB = hubnet_sync_lead(l) FROM leads l", logger: logger
+                """
+                SELECT contact_name, sync_payload::JSONB = hubnet_sync_lead(l) AND sync_audience = hubnet_lead_audience(l)
+                FROM leads l
+                """, logger: logger
             ).decode((String, Bool?).self) {
                 checked += 1
                 if same != true { stale.append(name) }
@@ -289,9 +292,19 @@ struct SyncProtocolTests {
             let sourcing = try await app.fixtures.tenant(.sourcingCompany, users: [[.partnerUser]])
             let first = try await app.fixtures.tenant(.partnerCompany, users: [[.partnerUser]])
             let second = try await app.fixtures.tenant(.partnerCompany, users: [[.partnerUser]])
-            let hub = try await app.fixtures.tenant(.hub, users: [[.moderator], [.advisor]])
+            let hub = try await app.fixtures.tenant(.hub, users: [[.moderator], [.advisor], [.advisor]])
             let moderator = hub.users[0].token
             let lead = try await app.createLead(token: moderator, name: "Worked")
+            // A lead of a unit: its audience follows the unit's members.
+            let unit = try #require((try await app.request(.post, "/v1/units", token: hub.admin.token, json: #"{"name":"Field"}"#)).json?["id"] as? String)
+            #expect((try await app.request(.put, "/v1/units/\(unit)/members/\(hub.users[2].user.id)", token: hub.admin.token)).status == .ok)
+            let unitLead = try await app.createLead(token: moderator, name: "Unit's", extra: #","assigned_unit_id":"\#(unit)""#)
+            #expect((try await app.request(.delete, "/v1/units/\(unit)/members/\(hub.users[2].user.id)", token: hub.admin.token)).status == .noContent)
+            #expect((try await app.request(.put, "/v1/units/\(unit)/members/\(hub.users[1].user.id)", token: hub.admin.token)).status == .ok)
+            let advisorView = try await SyncTestDevice.register(app, as: hub.users[1])
+            #expect(Set(try await advisorView.snapshot().changes.ids(.lead)) == [unitLead.rawValue], "the unit's new member sees the unit's lead")
+            let formerView = try await SyncTestDevice.register(app, as: hub.users[2])
+            #expect(try await formerView.snapshot().changes.ids(.lead).isEmpty, "the unit's former member no longer does")
             let version = { try #require((try await app.request(.get, "/v1/leads/\(lead)", token: moderator)).json?["version"] as? Int) }
             let created = try await version()
             _ = try await app.request(.post, "/v1/leads/\(lead)/notes", token: moderator, json: #"{"body":"background"}"#)
@@ -324,7 +337,7 @@ struct SyncProtocolTests {
 
             let (stale, checked) = try await Self.storedRecords(app)
             #expect(stale.isEmpty, "stale stored records: \(stale)")
-            #expect(checked == 4, "Worked, Sourced, and its two landings")
+            #expect(checked == 5, "Worked, Unit's, Sourced, and its two landings")
         }
     }
 
