@@ -12,14 +12,18 @@ public struct Identifier<Owner>: Hashable, Sendable, Codable, CustomStringConver
 
     /// Parses the canonical textual form; `nil` for anything else.
     public init?(string: String) {
-        guard let uuid = UUID(uuidString: string) else { return nil }
+        guard let uuid = UUIDText.parse(string) else { return nil }
         self.rawValue = uuid
     }
 
-    public var description: String { rawValue.uuidString.lowercased() }
+    public var description: String { UUIDText.lowercase(rawValue) }
 
     public init(from decoder: any Decoder) throws {
-        self.rawValue = try decoder.singleValueContainer().decode(UUID.self)
+        let container = try decoder.singleValueContainer()
+        guard let uuid = UUIDText.parse(try container.decode(String.self)) else {
+            throw DecodingError.dataCorruptedError(in: container, debugDescription: "Attempted to decode UUID from invalid UUID string.")
+        }
+        self.rawValue = uuid
     }
 
     public func encode(to encoder: any Encoder) throws {

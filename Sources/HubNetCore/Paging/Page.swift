@@ -39,7 +39,7 @@ public struct PageCursor: Sendable, Equatable {
     public init(token: String, field: String = "cursor") throws(DomainError) {
         let parts = token.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
         guard parts.count == 2, (1...17).contains(parts[0].utf8.count), parts[0].utf8.allSatisfy({ (0x30...0x39).contains($0) }),
-            let micros = Int64(parts[0]), parts[1].utf8.count == 36, let id = UUID(uuidString: String(parts[1]))
+            let micros = Int64(parts[0]), parts[1].utf8.count == 36, let id = UUIDText.parse(parts[1].utf8)
         else { throw .invalid(field, "is not a cursor this server issued") }
         self.microseconds = micros
         self.id = id

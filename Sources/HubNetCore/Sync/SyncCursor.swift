@@ -17,7 +17,7 @@ public struct SyncCursor: Sendable, Equatable, Comparable, CustomStringConvertib
     /// Reads exactly the form `description` writes (the OpenAPI document states it as a pattern).
     public init?(_ text: String) {
         let parts = text.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 3, parts[0] == "v1", parts[1].utf8.count == 36, let epoch = UUID(uuidString: String(parts[1])),
+        guard parts.count == 3, parts[0] == "v1", parts[1].utf8.count == 36, let epoch = UUIDText.parse(parts[1].utf8),
             (1...18).contains(parts[2].utf8.count), parts[2].utf8.allSatisfy({ (0x30...0x39).contains($0) }), let seq = Int64(parts[2])
         else { return nil }
         self.init(epoch: epoch, seq: seq)

@@ -36,7 +36,7 @@ public struct EmailActionToken: Sendable, Equatable {
     }
 
     static func mac(_ payload: String, _ key: SymmetricKey) -> String {
-        HMAC<SHA256>.authenticationCode(for: Data(payload.utf8), using: key).map { String(format: "%02x", $0) }.joined()
+        Hex.lowercase(HMAC<SHA256>.authenticationCode(for: Data(payload.utf8), using: key))
     }
 }
 

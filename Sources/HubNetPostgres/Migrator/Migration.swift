@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import HubNetCore
 
 /// One forward-only schema change: a numbered file of `sql/`.
 public struct Migration: Sendable, Equatable {
@@ -13,7 +14,7 @@ public struct Migration: Sendable, Equatable {
         self.version = version
         self.name = name
         self.sql = sql
-        self.checksum = SHA256.hash(data: Data(sql.utf8)).map { String(format: "%02x", $0) }.joined()
+        self.checksum = Hex.lowercase(SHA256.hash(data: Data(sql.utf8)))
     }
 
     /// `0002_leads.sql` → version 2, name `leads`.

@@ -349,7 +349,7 @@ public struct PostgresSyncRepository: Sendable {
         let reasons = entries.map { storable($0.outcome.reason ?? "") }
         let fields = entries.map { storable($0.outcome.field ?? "") }
         // Arrays of bytes do not bind either: hex text, '' for none.
-        let digests = entries.map { $0.digest.map { $0.map { String(format: "%02x", $0) }.joined() } ?? "" }
+        let digests = entries.map { $0.digest.map { Hex.lowercase($0) } ?? "" }
         let conflicts = try entries.map {
             $0.outcome.conflicts.isEmpty
                 ? "" : String(decoding: try encoder.encode($0.outcome.conflicts), as: UTF8.self).replacingOccurrences(of: "\\u0000", with: "\\ufffd")

@@ -91,7 +91,6 @@ public struct OutboxDeliveryService: Service {
 
     /// HMAC-SHA256 of the body with the webhook's secret, hex: what receivers recompute to trust a call.
     public static func signature(_ body: String, secret: String) -> String {
-        HMAC<SHA256>.authenticationCode(for: Data(body.utf8), using: SymmetricKey(data: Data(secret.utf8)))
-            .map { String(format: "%02x", $0) }.joined()
+        Hex.lowercase(HMAC<SHA256>.authenticationCode(for: Data(body.utf8), using: SymmetricKey(data: Data(secret.utf8))))
     }
 }

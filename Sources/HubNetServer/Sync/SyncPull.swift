@@ -91,7 +91,7 @@ struct SyncPull: Sendable {
             if let token {
                 // "<cursor>~<last lead id>"
                 let parts = token.split(separator: "~", omittingEmptySubsequences: false)
-                guard parts.count == 2, let parsed = SyncCursor(String(parts[0])), let last = UUID(uuidString: String(parts[1])) else {
+                guard parts.count == 2, let parsed = SyncCursor(String(parts[0])), let last = UUIDText.parse(parts[1].utf8) else {
                     throw DomainError.invalid("page", "is not a snapshot page token")
                 }
                 cursor = parsed

@@ -180,7 +180,7 @@ public struct LeadHistoryResponse: ResponseEncodable, Sendable {
         self.items = entries.map {
             Entry(
                 seq: $0.seq, action: $0.action, fromStatus: $0.fromStatus, toStatus: $0.toStatus, actorUserID: $0.actorUserID,
-                reason: $0.reason, at: $0.at, hash: $0.hash.map { String(format: "%02x", $0) }.joined())
+                reason: $0.reason, at: $0.at, hash: Hex.lowercase($0.hash))
         }
     }
 }

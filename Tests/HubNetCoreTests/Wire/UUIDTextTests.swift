@@ -60,4 +60,13 @@ struct UUIDTextTests {
         }
         #expect(UUIDText.parse("FFFFFFFF-ffff-FFFF-ffff-FFFFFFFFFFFF") == UUID(uuidString: "ffffffff-ffff-ffff-ffff-ffffffffffff"))
     }
+
+    @Test("any bytes are written in hex as a formatted print writes them")
+    func hex() async {
+        await propertyCheck(count: 500, input: Gen.uint64()) { seed in
+            var input = HostileInput(seed: seed)
+            let bytes = input.bytes(count: input.below(65))
+            #expect(Hex.lowercase(bytes) == bytes.map { String(format: "%02x", $0) }.joined())
+        }
+    }
 }
