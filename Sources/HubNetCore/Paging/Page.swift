@@ -30,7 +30,7 @@ public struct PageCursor: Sendable, Equatable {
 
     /// `<microseconds>.<uuid>`: the position after the last row of a page. Any such position is a
     /// valid place to continue from (0 to 17 digits, a UUID), so the format can be described exactly.
-    public var token: String { "\(microseconds).\(id.uuidString.lowercased())" }
+    public var token: String { "\(microseconds).\(UUIDText.lowercase(id))" }
 
     /// The exact form of a token (the OpenAPI document states it as the parameter's pattern).
     public static let pattern = "^[0-9]{1,17}\\.[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"

@@ -12,7 +12,7 @@ public struct SyncCursor: Sendable, Equatable, Comparable, CustomStringConvertib
     }
 
     /// `v1.<epoch>.<seq>`
-    public var description: String { "v1.\(epoch.uuidString.lowercased()).\(seq)" }
+    public var description: String { "v1.\(UUIDText.lowercase(epoch)).\(seq)" }
 
     /// Reads exactly the form `description` writes (the OpenAPI document states it as a pattern).
     public init?(_ text: String) {

@@ -54,7 +54,8 @@ extension UUID {
         let text = String(hexDigits)
         let dashed = [text.prefix(8), text.dropFirst(8).prefix(4), text.dropFirst(12).prefix(4),
             text.dropFirst(16).prefix(4), text.dropFirst(20)].joined(separator: "-")
-        self.init(uuidString: dashed)
+        guard let uuid = UUIDText.parse(dashed) else { return nil }
+        self = uuid
     }
 }
 

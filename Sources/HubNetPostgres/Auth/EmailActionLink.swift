@@ -32,7 +32,7 @@ public struct EmailActionToken: Sendable, Equatable {
     }
 
     static func payload(_ tenant: Tenant.ID, _ link: UUID) -> String {
-        tenant.description.replacingOccurrences(of: "-", with: "") + "." + link.uuidString.lowercased().replacingOccurrences(of: "-", with: "")
+        tenant.description.replacingOccurrences(of: "-", with: "") + "." + UUIDText.lowercase(link).replacingOccurrences(of: "-", with: "")
     }
 
     static func mac(_ payload: String, _ key: SymmetricKey) -> String {

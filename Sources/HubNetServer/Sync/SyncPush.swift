@@ -119,7 +119,8 @@ struct SyncPush: Sendable {
             // Lock every lead the new mutations touch, in one order, before applying any: concurrent
             // batches touching the same leads queue instead of deadlocking. The locked leads and
             // the tenant's templates are what the batch decides on in memory.
-            let touched = Set(fresh.compactMap { try? $0.mutation.get().leadId }).sorted { $0.rawValue.uuidString < $1.rawValue.uuidString }
+            let touched = Set(fresh.compactMap { try? $0.mutation.get().leadId }).map { (UUIDText.lowercase($0.rawValue), $0) }
+                .sorted { $0.0 < $1.0 }.map(\.1)
             // Only notes and edits are decided here; a batch of actions only needs the locks.
             let decided = fresh.contains {
                 guard case .success(let mutation) = $0.mutation else { return false }
@@ -276,7 +277,7 @@ extension SyncPush {
         if case .success(let mutation) = item.mutation, let canonical = try? Self.canonical.encode(mutation) {
             hasher.update(data: canonical)
         } else {
-            hasher.update(data: Data("\(item.rawName ?? "?")|\(item.rawLeadId?.uuidString ?? "-")".utf8))
+            hasher.update(data: Data("\(item.rawName ?? "?")|\(item.rawLeadId.map(UUIDText.lowercase) ?? "-")".utf8))
         }
         return Data(hasher.finalize())
     }
