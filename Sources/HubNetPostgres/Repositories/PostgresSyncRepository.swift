@@ -41,12 +41,13 @@ public struct PostgresSyncRepository: Sendable {
         public var op: SyncOperation
         public var id: UUID
         public var leadID: UUID?
-        public var payload: String?
+        /// The record's JSON as PostgreSQL sent it: bytes passed through to the device, never decoded.
+        public var payload: ByteBuffer?
         /// The user sees the lead from this change on: send all of it.
         public var gained: Bool
 
         public init(
-            xid: UInt64, seq: Int64, entity: SyncEntity, op: SyncOperation, id: UUID, leadID: UUID?, payload: String?, gained: Bool
+            xid: UInt64, seq: Int64, entity: SyncEntity, op: SyncOperation, id: UUID, leadID: UUID?, payload: ByteBuffer?, gained: Bool
         ) {
             self.xid = xid
             self.seq = seq
@@ -108,7 +109,7 @@ public struct PostgresSyncRepository: Sendable {
         return try await Self.changes(
             connection.rows(
                 """
-                SELECT xid::TEXT, seq, entity, entity_id, lead_id,
+                SELECT xid::TEXT::BIGINT, seq, entity, entity_id, lead_id,
                        CASE WHEN entity = 'view' THEN 'reset'
                             WHEN \(wholeTenant) OR \(user) = ANY(audience) THEN op
                             ELSE 'drop' END,
@@ -126,18 +127,18 @@ public struct PostgresSyncRepository: Sendable {
     static func changes(_ rows: PostgresRows) async throws -> [Change] {
         var changes: [Change] = []
         for (xid, seq, entity, id, lead, op, payload, gained) in try rows.decode(
-            (String, Int64, String, UUID, UUID?, String, String?, Bool).self)
+            (Int64, Int64, String, UUID, UUID?, String, ByteBuffer?, Bool).self)
         {
             guard let entity = SyncEntity(rawValue: entity), let op = SyncOperation(rawValue: op) else { continue }
             changes.append(
-                Change(xid: UInt64(xid) ?? 0, seq: seq, entity: entity, op: op, id: id, leadID: lead, payload: payload, gained: gained))
+                Change(xid: UInt64(exactly: xid) ?? 0, seq: seq, entity: entity, op: op, id: id, leadID: lead, payload: payload, gained: gained))
         }
         return changes
     }
 
     /// Notes and activities of leads a user has just gained, as (entity, id, lead, payload).
     public func leadParts(_ leads: [UUID], tenant: Tenant.ID, on connection: PostgresConnection) async throws
-        -> [(SyncEntity, UUID, UUID, String)]
+        -> [(SyncEntity, UUID, UUID, ByteBuffer)]
     {
         guard !leads.isEmpty else { return [] }
         let rows = try await connection.rows(
@@ -148,8 +149,8 @@ public struct PostgresSyncRepository: Sendable {
             SELECT 'activity', a.id, a.lead_id, hubnet_sync_activity(a)::TEXT FROM lead_activities a
             WHERE a.tenant_id = \(tenant) AND a.lead_id = ANY(\(leads))
             """, logger: logger)
-        var parts: [(SyncEntity, UUID, UUID, String)] = []
-        for (entity, id, lead, payload) in try rows.decode((String, UUID, UUID, String).self) {
+        var parts: [(SyncEntity, UUID, UUID, ByteBuffer)] = []
+        for (entity, id, lead, payload) in try rows.decode((String, UUID, UUID, ByteBuffer).self) {
             parts.append((SyncEntity(rawValue: entity) ?? .note, id, lead, payload))
         }
         return parts
@@ -159,7 +160,7 @@ public struct PostgresSyncRepository: Sendable {
     /// stored by the lead's write trigger (migration 0010): read, not built.
     public func snapshotLeads(
         tenant: Tenant.ID, user: User.ID, wholeTenant: Bool, after: UUID?, limit: Int, on connection: PostgresConnection
-    ) async throws -> [(UUID, String)] {
+    ) async throws -> [(UUID, ByteBuffer)] {
         // One plain condition per case, so every page is a range scan of the primary key from
         // where the last one ended (an `IS NULL OR` would make each page scan and sort the tenant).
         let start = after ?? UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0))
@@ -179,14 +180,14 @@ public struct PostgresSyncRepository: Sendable {
                   AND \(user) = ANY(l.sync_audience)
                 ORDER BY l.id LIMIT \(limit)
                 """, logger: logger)
-        var leads: [(UUID, String)] = []
-        for (id, payload) in try rows.decode((UUID, String).self) { leads.append((id, payload)) }
+        var leads: [(UUID, ByteBuffer)] = []
+        for (id, payload) in try rows.decode((UUID, ByteBuffer).self) { leads.append((id, payload)) }
         return leads
     }
 
     /// The tenant's current referrals that `user` sees (the ones they made, or all for tenant-wide roles).
     public func snapshotReferrals(tenant: Tenant.ID, user: User.ID, wholeTenant: Bool, on connection: PostgresConnection)
-        async throws -> [(UUID, String)]
+        async throws -> [(UUID, ByteBuffer)]
     {
         let rows = try await connection.rows(
             """
@@ -194,8 +195,8 @@ public struct PostgresSyncRepository: Sendable {
             WHERE r.tenant_id = \(tenant) AND r.withdrawn_at IS NULL AND (\(wholeTenant) OR r.created_by = \(user))
             ORDER BY r.id
             """, logger: logger)
-        var referrals: [(UUID, String)] = []
-        for (id, payload) in try rows.decode((UUID, String).self) { referrals.append((id, payload)) }
+        var referrals: [(UUID, ByteBuffer)] = []
+        for (id, payload) in try rows.decode((UUID, ByteBuffer).self) { referrals.append((id, payload)) }
         return referrals
     }
 

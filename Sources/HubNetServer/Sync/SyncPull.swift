@@ -141,7 +141,7 @@ enum SyncJSON {
             }
             if let payload = change.payload {
                 buffer.writeStaticString(",\"data\":")
-                buffer.writeString(payload)
+                buffer.writeImmutableBuffer(payload)
             }
             buffer.writeStaticString("}")
         }
