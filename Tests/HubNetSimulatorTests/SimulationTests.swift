@@ -26,8 +26,17 @@ struct SimulationTests {
         // Faults: the mail receiver down for two of the hours; the outbox retries.
         scenario.smtpOutageHours = [10, 30]
         let chosen = scenario
-        let first = try await withTestDatabase { database in
-            try await SimulationRunner.run(chosen, databaseURL: database.serverURL, ownerURL: database.ownerURL, logger: logger) { _, _ in }
+        let (first, referrals) = try await withTestDatabase { database in
+            let report = try await SimulationRunner.run(chosen, databaseURL: database.serverURL, ownerURL: database.ownerURL, logger: logger) { _, _ in }
+            // Counted here, apart from the report: referrals sent and accepted.
+            let counted = try await withPostgresClient(database.ownerURL, logger: logger) { client in
+                var counts = (sent: 0, accepted: 0)
+                for (sent, accepted) in try await client.rows(
+                    "SELECT count(*)::INTEGER, count(accepted_at)::INTEGER FROM referrals", logger: logger
+                ).decode((Int, Int).self) { counts = (sent, accepted) }
+                return counts
+            }
+            return (report, counted)
         }
         // The second run is profiled: measuring does not change what happens.
         let profiler = SimulationProfiler()
@@ -54,6 +63,16 @@ struct SimulationTests {
         #expect(first.stats.deviceWipes > 0, "\(first.summary)")
         #expect(first.stats.smtpOutageHours == 2 && first.deliveryRetries > 0, "\(first.summary)")
         #expect(Set(first.funnels.map(\.template)).isSuperset(of: ["hub_moderation", "partner_lead", "status_path"]))
+        // The referral flows account for every referral, and the page shows them and every figure as tables.
+        #expect(referrals.sent > 0)
+        #expect(first.flows.reduce(0) { $0 + $1.referred } == referrals.sent)
+        #expect(first.flows.reduce(0) { $0 + $1.accepted } == referrals.accepted)
+        let page = first.html()
+        #expect(page.contains("Referral flows"))
+        for flow in first.flows { #expect(page.contains("<tr><td>\(flow.from)</td><td>\(flow.to)</td><td>\(flow.referred)</td>")) }
+        for organisation in first.organisations { #expect(page.contains("<tr><td>\(organisation.name)</td><td>\(organisation.kind)</td><td>\(organisation.leadsIn)</td>")) }
+        for invariant in first.invariants { #expect(page.contains(invariant.name)) }
+        #expect(!page.contains("<pre>"))
         // A different seed gives a different run.
         scenario.seed += 1
         let reseeded = scenario

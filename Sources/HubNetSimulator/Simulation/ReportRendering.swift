@@ -18,6 +18,12 @@ extension SimulationReport {
         for funnel in funnels {
             out.append("  \(funnel.template.padding(toLength: 16, withPad: " ", startingAt: 0)) \(funnel.created) → \(funnel.acted) → \(funnel.accepted) → \(funnel.completed); \(funnel.expired) expired")
         }
+        if let largest = flows.max(by: { ($0.referred, $1.from, $1.to) < ($1.referred, $0.from, $0.to) }) {
+            out.append("")
+            out.append(
+                "Referrals between organisations: \(flows.reduce(0) { $0 + $1.referred }) between \(flows.count) pairs; the most: "
+                    + "\(largest.from) → \(largest.to), \(largest.referred) (\(largest.accepted) accepted, \(largest.declined) declined)")
+        }
         let wait = timeToFirstAction
         out.append("")
         out.append("Time to first action (\(wait.leads) leads): p50 \(wait.p50Hours) h, p90 \(wait.p90Hours) h, p99 \(wait.p99Hours) h")
@@ -63,43 +69,142 @@ extension SimulationReport {
         return String(decoding: try encoder.encode(self), as: UTF8.self)
     }
 
-    /// A self-contained HTML page: the summary and four charts as inline SVG.
+    /// A self-contained HTML page: the verdict, charts as inline SVG (funnels, days, waits, sync
+    /// traffic, the referral flows between organisations) and every figure of the summary as tables,
+    /// each invariant with the entities that broke it.
     public func html() -> String {
-        func escape(_ text: String) -> String {
-            text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
-        }
         let funnelChart = Self.barChart(
             title: "Funnel per workflow",
             groups: funnels.map { ($0.template, [Double($0.created), Double($0.acted), Double($0.accepted), Double($0.completed), Double($0.expired)]) },
-            series: ["created", "acted", "accepted", "completed", "expired"])
+            series: ["created", "acted", "accepted", "completed", "expired"], xLabel: "workflow", yLabel: "leads")
         let dailyChart = Self.barChart(
             title: "Daily arrivals and actions", groups: daily.map { ("d\($0.day)", [Double($0.arrivals), Double($0.actions)]) },
-            series: ["arrivals", "actions"])
+            series: ["arrivals", "actions"], xLabel: "virtual day", yLabel: "count")
         let waitChart = Self.barChart(
             title: "Time to first action",
-            groups: zip(Self.histogramLabels, timeToFirstAction.histogram).map { ($0, [Double($1)]) }, series: ["leads"])
+            groups: zip(Self.histogramLabels, timeToFirstAction.histogram).map { ($0, [Double($1)]) }, series: ["leads"],
+            xLabel: "hours from arrival to the first action", yLabel: "leads")
         let syncChart = Self.barChart(
             title: "Sync traffic per day", groups: daily.map { ("d\($0.day)", [Double($0.mutations), Double($0.changes)]) },
-            series: ["mutations pushed", "changes pulled"])
+            series: ["mutations pushed", "changes pulled"], xLabel: "virtual day", yLabel: "count")
+        let verdict =
+            allInvariantsHeld
+            ? "<p class=\"held\">All \(invariants.count) invariants held.</p>"
+            : "<p class=\"broken\">Invariants violated: \(invariants.filter { !$0.held }.count) of \(invariants.count).</p>"
+        let organisationTable = Self.table(
+            ["organisation", "kind", "leads in", "accepted", "declined", "referred", "expired", "converted"],
+            organisations.map { [$0.name, $0.kind, "\($0.leadsIn)", "\($0.accepted)", "\($0.declined)", "\($0.referred)", "\($0.expired)", "\($0.converted)"] })
+        let funnelTable = Self.table(
+            ["workflow", "created", "acted", "accepted", "completed", "expired"],
+            funnels.map { [$0.template, "\($0.created)", "\($0.acted)", "\($0.accepted)", "\($0.completed)", "\($0.expired)"] })
+        let flowTable = Self.table(
+            ["from", "to", "referred", "accepted", "declined"],
+            flows.map { [$0.from, $0.to, "\($0.referred)", "\($0.accepted)", "\($0.declined)"] })
+        var figures: [[String]] = [
+            ["time to first action", "p50 \(timeToFirstAction.p50Hours) h, p90 \(timeToFirstAction.p90Hours) h, p99 \(timeToFirstAction.p99Hours) h (\(timeToFirstAction.leads) leads)"],
+            ["syncs", "\(stats.syncs)"], ["pushes", "\(stats.pushes) (\(stats.mutations) mutations)"],
+            ["pulls", "\(stats.pulls) (\(stats.changesPulled) changes)"], ["field edits", "\(stats.edits) (\(stats.doubleEdits) by two people in one hour)"],
+            ["conflicts", "\(stats.conflicts)"], ["view changes", "\(stats.viewChanges)"], ["rejections", "\(stats.rejections)"],
+            ["resets", "\(stats.resets)"], ["drops", "\(stats.drops)"], ["offline spells", "\(stats.offlineSpells)"],
+            ["device wipes", "\(stats.deviceWipes)"],
+            ["emails delivered", "\(emailsDelivered) (\(deliveryRetries) attempts retried, mail receiver down \(stats.smtpOutageHours) h)"],
+            ["source parties", "tried to act \(stats.sourceAttempts) times, refused \(stats.sourceRefusals)"],
+        ]
+        for (name, counts) in [("rejections by code", stats.rejectionCodes), ("actions taken", stats.byAction), ("chosen but refused on the device", stats.refusedOnDevice)]
+        where !counts.isEmpty {
+            figures.append([name, counts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")])
+        }
+        let invariantList = invariants.map { (invariant: InvariantResult) -> String in
+            let mark = invariant.held ? "<span class=\"held\">✔</span>" : "<span class=\"broken\">✘</span>"
+            guard !invariant.violations.isEmpty else { return "<li>\(mark) \(Self.escape(invariant.name))</li>" }
+            let shown = invariant.violations.prefix(50).map { "<li>\(Self.escape($0))</li>" }.joined()
+            let more = invariant.violations.count > 50 ? "<li>… and \(invariant.violations.count - 50) more</li>" : ""
+            return "<li>\(mark) \(Self.escape(invariant.name))<ul>\(shown)\(more)</ul></li>"
+        }.joined(separator: "\n")
         return """
             <!doctype html>
-            <html lang="en"><head><meta charset="utf-8"><title>HubNet simulation \(escape(scenario)) (seed \(seed))</title>
-            <style>body{font-family:system-ui,sans-serif;margin:2rem;max-width:70rem}pre{background:#f6f6f6;padding:1rem;overflow:auto}
+            <html lang="en"><head><meta charset="utf-8"><title>HubNet simulation \(Self.escape(scenario)) (seed \(seed))</title>
+            <style>body{font-family:system-ui,sans-serif;margin:2rem;max-width:70rem}
+            table{border-collapse:collapse;margin:0.5rem 0 1.5rem}th,td{border-bottom:1px solid #ddd;padding:0.2rem 0.6rem;text-align:right}
+            th:first-child,td:first-child,th:nth-child(2),td:nth-child(2){text-align:left}th{background:#f3f3f3}
+            .held{color:#2a7a2a}.broken{color:#b00020;font-weight:bold}
             svg{margin:1rem 0;background:#fff;border:1px solid #ddd}</style></head><body>
-            <h1>HubNet simulation: \(escape(scenario))</h1>
+            <h1>HubNet simulation: \(Self.escape(scenario))</h1>
+            <p>Seed \(seed), \(days) virtual days.</p>
+            \(verdict)
+            <h2>Invariants</h2><ul>
+            \(invariantList)
+            </ul>
+            <h2>Organisations</h2>
+            \(organisationTable)
+            <h2>Funnels</h2>
             \(funnelChart)
+            \(funnelTable)
+            <h2>Referrals between organisations</h2>
+            \(Self.flowChart(flows))
+            \(flowTable)
+            <h2>Days</h2>
             \(dailyChart)
             \(waitChart)
             \(syncChart)
-            <h2>Summary</h2><pre>\(escape(summary))</pre>
+            <h2>Sync and notifications</h2>
+            \(Self.table(["figure", "value"], figures))
             </body></html>
             """
     }
 
+    static func escape(_ text: String) -> String {
+        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
+            .replacingOccurrences(of: "\"", with: "&quot;")
+    }
+
+    static func table(_ header: [String], _ rows: [[String]]) -> String {
+        let head = "<tr>" + header.map { "<th>\(escape($0))</th>" }.joined() + "</tr>"
+        let body = rows.map { "<tr>" + $0.map { "<td>\(escape($0))</td>" }.joined() + "</tr>" }.joined(separator: "\n")
+        return "<table>\n\(head)\n\(body)\n</table>"
+    }
+
+    /// Who refers to whom: senders on the left, receivers on the right, a band per pair as wide as
+    /// its referrals, coloured by the share accepted (the 25 largest pairs; every pair is in the table).
+    static func flowChart(_ flows: [Flow]) -> String {
+        let shown = flows.sorted { ($1.referred, $0.from, $0.to) < ($0.referred, $1.from, $1.to) }.prefix(25)
+        guard !shown.isEmpty else { return "<p>No referrals between organisations.</p>" }
+        let senders = Array(Set(shown.map(\.from))).sorted()
+        let receivers = Array(Set(shown.map(\.to))).sorted()
+        let rowHeight = 22.0
+        let height = 60 + rowHeight * Double(max(senders.count, receivers.count))
+        let (left, right) = (200.0, 700.0)
+        let widest = Double(shown.map(\.referred).max() ?? 1)
+        func y(_ index: Int) -> Double { 50 + rowHeight * Double(index) }
+        var parts = ["<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"900\" height=\"\(Int(height))\">"]
+        parts.append("<text x=\"10\" y=\"20\" font-size=\"14\" font-weight=\"bold\">Referral flows (band width: referrals; colour: share accepted)</text>")
+        parts.append("<text x=\"\(Int(left) - 10)\" y=\"38\" font-size=\"11\" text-anchor=\"end\">sent by</text>")
+        parts.append("<text x=\"\(Int(right) + 10)\" y=\"38\" font-size=\"11\">received by</text>")
+        for flow in shown {
+            guard let from = senders.firstIndex(of: flow.from), let to = receivers.firstIndex(of: flow.to) else { continue }
+            let share = flow.referred == 0 ? 0 : Double(flow.accepted) / Double(flow.referred)
+            let colour = "hsl(\(Int(share * 120)),60%,45%)"
+            let width = 1 + 9 * Double(flow.referred) / widest
+            parts.append(
+                "<line x1=\"\(Int(left))\" y1=\"\(Int(y(from)))\" x2=\"\(Int(right))\" y2=\"\(Int(y(to)))\" stroke=\"\(colour)\" stroke-width=\"\(Self.decimal(width))\" "
+                    + "stroke-opacity=\"0.7\"><title>\(escape(flow.from)) → \(escape(flow.to)): \(flow.referred) referred, \(flow.accepted) accepted, \(flow.declined) declined</title></line>")
+        }
+        for (index, name) in senders.enumerated() {
+            parts.append("<text x=\"\(Int(left) - 6)\" y=\"\(Int(y(index)) + 4)\" font-size=\"11\" text-anchor=\"end\">\(escape(name))</text>")
+        }
+        for (index, name) in receivers.enumerated() {
+            parts.append("<text x=\"\(Int(right) + 6)\" y=\"\(Int(y(index)) + 4)\" font-size=\"11\">\(escape(name))</text>")
+        }
+        parts.append("</svg>")
+        return parts.joined(separator: "\n")
+    }
+
+    static func decimal(_ value: Double) -> String { String(format: "%.1f", value) }
+
     static let palette = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2"]
 
     /// Grouped vertical bars with a legend.
-    static func barChart(title: String, groups: [(String, [Double])], series: [String]) -> String {
+    static func barChart(title: String, groups: [(String, [Double])], series: [String], xLabel: String, yLabel: String) -> String {
         let width = 900.0
         let height = 260.0
         let top = 40.0
@@ -117,7 +222,16 @@ extension SimulationReport {
             parts.append("<text x=\"\(x + 14)\" y=\"\(y)\" font-size=\"11\">\(name)</text>")
         }
         let plot = height - top - bottom
-        parts.append("<text x=\"4\" y=\"\(Int(top) + 10)\" font-size=\"10\">\(Int(maximum))</text>")
+        // The value axis: ticks at 0, ¼, ½, ¾ and the maximum, with grid lines; then both axes' names.
+        for step in 0...4 {
+            let value = maximum * Double(step) / 4
+            let y = top + plot - plot * Double(step) / 4
+            parts.append("<line x1=\"\(Int(left))\" y1=\"\(decimal(y))\" x2=\"\(Int(width - 10))\" y2=\"\(decimal(y))\" stroke=\"#eee\"/>")
+            parts.append("<text x=\"\(Int(left) - 4)\" y=\"\(decimal(y + 3))\" font-size=\"10\" text-anchor=\"end\">\(value < 10 && value != value.rounded() ? decimal(value) : "\(Int(value.rounded()))")</text>")
+        }
+        parts.append("<line x1=\"\(Int(left))\" y1=\"\(Int(top))\" x2=\"\(Int(left))\" y2=\"\(Int(top + plot))\" stroke=\"#333\"/>")
+        parts.append("<text x=\"12\" y=\"\(Int(top + plot / 2))\" font-size=\"11\" text-anchor=\"middle\" transform=\"rotate(-90 12 \(Int(top + plot / 2)))\">\(yLabel)</text>")
+        parts.append("<text x=\"\(Int((left + width) / 2))\" y=\"\(Int(height - 6))\" font-size=\"11\" text-anchor=\"middle\">\(xLabel)</text>")
         for (groupIndex, group) in groups.enumerated() {
             let x0 = left + Double(groupIndex) * groupWidth + groupWidth * 0.1
             for (seriesIndex, value) in group.1.enumerated() {

@@ -112,7 +112,8 @@ public struct SimulationComparison: Sendable, Codable, Equatable {
         for row in differences where !sections.contains(row.section) { sections.append(row.section) }
         let charts = sections.map { section in
             SimulationReport.barChart(
-                title: section, groups: differences.filter { $0.section == section }.map { ($0.label, [$0.a, $0.b]) }, series: [nameA, nameB])
+                title: section, groups: differences.filter { $0.section == section }.map { ($0.label, [$0.a, $0.b]) }, series: [nameA, nameB],
+                xLabel: "figure", yLabel: "value")
         }
         return """
             <!doctype html>
@@ -122,7 +123,10 @@ public struct SimulationComparison: Sendable, Codable, Equatable {
             <h1>HubNet comparison: \(escape(nameA)) and \(escape(nameB))</h1>
             <p>The same network and seed under two scenarios; the charts show the figures that differ.</p>
             \(charts.joined(separator: "\n"))
-            <h2>Side by side</h2><pre>\(escape(summary))</pre>
+            <h2>Side by side</h2>
+            \(SimulationReport.table(
+                ["section", "figure", nameA, nameB, "B − A"],
+                rows.map { [$0.section, $0.label, Self.format($0.a), Self.format($0.b), $0.a == $0.b ? "" : Self.format($0.difference)] }))
             <h2>\(escape(nameA))</h2><pre>\(escape(a.summary))</pre>
             <h2>\(escape(nameB))</h2><pre>\(escape(b.summary))</pre>
             </body></html>

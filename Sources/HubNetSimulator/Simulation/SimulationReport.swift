@@ -36,6 +36,15 @@ public struct SimulationReport: Sendable, Codable, Equatable {
         public var histogram: [Int]
     }
 
+    /// Referrals from one organisation to another: how many were sent, and what became of them.
+    public struct Flow: Sendable, Codable, Equatable {
+        public var from: String
+        public var to: String
+        public var referred: Int
+        public var accepted: Int
+        public var declined: Int
+    }
+
     public struct Day: Sendable, Codable, Equatable {
         public var day: Int
         public var arrivals: Int
@@ -49,6 +58,8 @@ public struct SimulationReport: Sendable, Codable, Equatable {
     public var days: Int
     public var organisations: [Organisation]
     public var funnels: [Funnel]
+    /// Every pair of organisations with referrals between them, by name.
+    public var flows: [Flow]
     public var timeToFirstAction: Percentiles
     public var daily: [Day]
     public var stats: SimulationStats
@@ -88,6 +99,20 @@ extension Simulation {
                     .init(
                         name: organisation.name, kind: organisation.kind.rawValue, leadsIn: leads, accepted: accepted, declined: declined,
                         referred: referred, expired: expired, converted: converted))
+            }
+            var flows: [SimulationReport.Flow] = []
+            for (source, target, referred, accepted, declined) in try await client.rows(
+                """
+                SELECT r.tenant_id, r.target_tenant_id, count(*)::INTEGER,
+                    (count(*) FILTER (WHERE r.accepted_at IS NOT NULL))::INTEGER,
+                    (count(*) FILTER (WHERE r.declined_at IS NOT NULL))::INTEGER
+                FROM referrals r WHERE r.tenant_id = ANY(\(ids)) GROUP BY r.tenant_id, r.target_tenant_id
+                """, logger: logger
+            ).decode((Tenant.ID, Tenant.ID, Int, Int, Int).self) {
+                flows.append(
+                    .init(
+                        from: names[source]?.name ?? source.description, to: names[target]?.name ?? target.description, referred: referred,
+                        accepted: accepted, declined: declined))
             }
             var funnels: [SimulationReport.Funnel] = []
             for (template, created, acted, accepted, completed, expired) in try await client.rows(
@@ -132,6 +157,7 @@ extension Simulation {
             return SimulationReport(
                 scenario: scenario.name, seed: scenario.seed, days: scenario.days,
                 organisations: lines.sorted { $0.name < $1.name }, funnels: funnels,
+                flows: flows.sorted { ($0.from, $0.to) < ($1.from, $1.to) },
                 timeToFirstAction: .init(leads: waits.count, p50Hours: percentile(0.5), p90Hours: percentile(0.9), p99Hours: percentile(0.99), histogram: histogram),
                 daily: days, stats: stats, emailsDelivered: delivered, deliveryRetries: retries,
                 invariants: invariants)
