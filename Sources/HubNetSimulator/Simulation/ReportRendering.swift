@@ -210,8 +210,15 @@ extension SimulationReport {
         let top = 40.0
         let bottom = 40.0
         let left = 50.0
-        let maximum = max(1, groups.flatMap(\.1).max() ?? 1)
-        let groupWidth = (width - left - 10) / Double(max(1, groups.count))
+        // The value axis runs to a round number in round steps (1, 2 or 5 times a power of ten).
+        let largest = max(1, groups.flatMap(\.1).max() ?? 1)
+        let rough = largest / 4
+        let magnitude = pow(10, (log10(rough)).rounded(.down))
+        let step = magnitude * (rough <= magnitude ? 1 : rough <= 2 * magnitude ? 2 : rough <= 5 * magnitude ? 5 : 10)
+        let ticks = Int((largest / step).rounded(.up))
+        let maximum = step * Double(ticks)
+        let right = width - 170  // the legend stands right of the plot
+        let groupWidth = (right - left) / Double(max(1, groups.count))
         let barWidth = max(1, groupWidth * 0.8 / Double(max(1, series.count)))
         var parts: [String] = ["<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\">"]
         parts.append("<text x=\"\(Int(left))\" y=\"20\" font-size=\"14\" font-weight=\"bold\">\(title)</text>")
@@ -222,16 +229,16 @@ extension SimulationReport {
             parts.append("<text x=\"\(x + 14)\" y=\"\(y)\" font-size=\"11\">\(name)</text>")
         }
         let plot = height - top - bottom
-        // The value axis: ticks at 0, ¼, ½, ¾ and the maximum, with grid lines; then both axes' names.
-        for step in 0...4 {
-            let value = maximum * Double(step) / 4
-            let y = top + plot - plot * Double(step) / 4
-            parts.append("<line x1=\"\(Int(left))\" y1=\"\(decimal(y))\" x2=\"\(Int(width - 10))\" y2=\"\(decimal(y))\" stroke=\"#eee\"/>")
+        // The value axis: a tick and a grid line per step; then both axes' names.
+        for tick in 0...ticks {
+            let value = step * Double(tick)
+            let y = top + plot - plot * Double(tick) / Double(ticks)
+            parts.append("<line x1=\"\(Int(left))\" y1=\"\(decimal(y))\" x2=\"\(Int(right))\" y2=\"\(decimal(y))\" stroke=\"#eee\"/>")
             parts.append("<text x=\"\(Int(left) - 4)\" y=\"\(decimal(y + 3))\" font-size=\"10\" text-anchor=\"end\">\(value < 10 && value != value.rounded() ? decimal(value) : "\(Int(value.rounded()))")</text>")
         }
         parts.append("<line x1=\"\(Int(left))\" y1=\"\(Int(top))\" x2=\"\(Int(left))\" y2=\"\(Int(top + plot))\" stroke=\"#333\"/>")
         parts.append("<text x=\"12\" y=\"\(Int(top + plot / 2))\" font-size=\"11\" text-anchor=\"middle\" transform=\"rotate(-90 12 \(Int(top + plot / 2)))\">\(yLabel)</text>")
-        parts.append("<text x=\"\(Int((left + width) / 2))\" y=\"\(Int(height - 6))\" font-size=\"11\" text-anchor=\"middle\">\(xLabel)</text>")
+        parts.append("<text x=\"\(Int((left + right) / 2))\" y=\"\(Int(height - 6))\" font-size=\"11\" text-anchor=\"middle\">\(xLabel)</text>")
         for (groupIndex, group) in groups.enumerated() {
             let x0 = left + Double(groupIndex) * groupWidth + groupWidth * 0.1
             for (seriesIndex, value) in group.1.enumerated() {
@@ -244,7 +251,7 @@ extension SimulationReport {
                 parts.append("<text x=\"\(String(format: "%.1f", x0))\" y=\"\(Int(height - bottom + 14))\" font-size=\"10\">\(group.0)</text>")
             }
         }
-        parts.append("<line x1=\"\(Int(left))\" y1=\"\(Int(top + plot))\" x2=\"\(Int(width - 10))\" y2=\"\(Int(top + plot))\" stroke=\"#333\"/>")
+        parts.append("<line x1=\"\(Int(left))\" y1=\"\(Int(top + plot))\" x2=\"\(Int(right))\" y2=\"\(Int(top + plot))\" stroke=\"#333\"/>")
         parts.append("</svg>")
         return parts.joined(separator: "\n")
     }
