@@ -41,7 +41,20 @@ BEGIN
 END
 $$;
 
+-- Users in a but not in b, sorted. PL/pgSQL keeps its plan for the session; the SQL function of
+-- 0006 was parsed and planned again at every statement that called it.
+CREATE OR REPLACE FUNCTION hubnet_uuid_minus(a UUID[], b UUID[]) RETURNS UUID[]
+    LANGUAGE plpgsql IMMUTABLE
+    AS $$
+BEGIN
+    RETURN ARRAY(SELECT x FROM unnest(a) x WHERE NOT x = ANY(b) ORDER BY x);
+END
+$$;
+
 UPDATE leads SET sync_payload = hubnet_sync_lead(leads)::TEXT, sync_audience = hubnet_lead_audience(leads);
+
+-- A unit's leads, found when its members change.
+CREATE INDEX leads_unit_idx ON leads (tenant_id, assigned_unit_id) WHERE assigned_unit_id IS NOT NULL;
 
 -- A change to a lead's synced fields bumps its version, whichever code path made it (a writer may
 -- also move the version itself); the stored record and audience follow.
