@@ -25,6 +25,8 @@ struct SimulationTests {
         scenario.deviceWipesPerWeek = 10
         // Faults: the mail receiver down for two of the hours; the outbox retries.
         scenario.smtpOutageHours = [10, 30]
+        // Device clocks up to four hours ahead or behind: the times devices stamp are off.
+        scenario.deviceClockSkewHours = 4
         let chosen = scenario
         let (first, referrals) = try await withTestDatabase { database in
             let report = try await SimulationRunner.run(chosen, databaseURL: database.serverURL, ownerURL: database.ownerURL, logger: logger) { _, _ in }
@@ -62,6 +64,7 @@ struct SimulationTests {
         #expect(first.stats.viewChanges > 0 && first.stats.resets > 0, "\(first.summary)")
         #expect(first.stats.deviceWipes > 0, "\(first.summary)")
         #expect(first.stats.smtpOutageHours == 2 && first.deliveryRetries > 0, "\(first.summary)")
+        #expect(first.stats.clocksAhead > 0 && first.stats.clocksBehind > 0, "\(first.summary)")
         #expect(Set(first.funnels.map(\.template)).isSuperset(of: ["hub_moderation", "partner_lead", "status_path"]))
         // The referral flows account for every referral, and the page shows them and every figure as tables.
         #expect(referrals.sent > 0)

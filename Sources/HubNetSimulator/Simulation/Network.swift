@@ -13,8 +13,11 @@ final class SimulatedDevice {
     /// The device stays offline until this hour of the run.
     var offlineUntilHour = 0
     let syncOffset: Int
+    /// How far the device's clock is ahead (positive) or behind (negative) the true time.
+    let clockSkew: TimeInterval
 
-    init(label: String, id: Device.ID, token: String, client: SyncClient, syncOffset: Int) {
+    init(label: String, id: Device.ID, token: String, client: SyncClient, syncOffset: Int, clockSkew: TimeInterval = 0) {
+        self.clockSkew = clockSkew
         self.label = label
         self.id = id
         self.token = token

@@ -29,7 +29,7 @@ extension SimulationReport {
         out.append("Time to first action (\(wait.leads) leads): p50 \(wait.p50Hours) h, p90 \(wait.p90Hours) h, p99 \(wait.p99Hours) h")
         out.append(
             "Sync: \(stats.syncs) syncs, \(stats.pushes) pushes of \(stats.mutations) mutations, \(stats.pulls) pulls of \(stats.changesPulled) changes, "
-                + "\(stats.edits) field edits (\(stats.doubleEdits) by two people in one hour), \(stats.conflicts) conflicts, \(stats.viewChanges) view changes, \(stats.rejections) rejections, \(stats.resets) resets, \(stats.drops) drops, \(stats.offlineSpells) offline spells, \(stats.deviceWipes) device wipes")
+                + "\(stats.edits) field edits (\(stats.doubleEdits) by two people in one hour), \(stats.conflicts) conflicts, \(stats.viewChanges) view changes, \(stats.rejections) rejections, \(stats.resets) resets, \(stats.drops) drops, \(stats.offlineSpells) offline spells, \(stats.deviceWipes) device wipes, \(stats.clocksAhead) device clocks ahead and \(stats.clocksBehind) behind")
         if !stats.rejectionCodes.isEmpty {
             out.append("  rejections by code: " + stats.rejectionCodes.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
         }
@@ -106,7 +106,7 @@ extension SimulationReport {
             ["pulls", "\(stats.pulls) (\(stats.changesPulled) changes)"], ["field edits", "\(stats.edits) (\(stats.doubleEdits) by two people in one hour)"],
             ["conflicts", "\(stats.conflicts)"], ["view changes", "\(stats.viewChanges)"], ["rejections", "\(stats.rejections)"],
             ["resets", "\(stats.resets)"], ["drops", "\(stats.drops)"], ["offline spells", "\(stats.offlineSpells)"],
-            ["device wipes", "\(stats.deviceWipes)"],
+            ["device wipes", "\(stats.deviceWipes)"], ["device clocks ahead / behind", "\(stats.clocksAhead) / \(stats.clocksBehind)"],
             ["emails delivered", "\(emailsDelivered) (\(deliveryRetries) attempts retried, mail receiver down \(stats.smtpOutageHours) h)"],
             ["source parties", "tried to act \(stats.sourceAttempts) times, refused \(stats.sourceRefusals)"],
         ]

@@ -49,6 +49,10 @@ public struct Scenario: Sendable, Codable, Equatable {
     /// Virtual hours (from 0) at whose start the mail receiver goes down for the hour: deliveries
     /// fail and are retried by the outbox. Absent: never.
     public var smtpOutageHours: [Int]?
+    /// The largest gap, in hours, between a device's clock and the true time: each device's clock
+    /// runs ahead or behind by a drawn amount up to this, so the times it stamps on its mutations
+    /// (and its own idea of what has expired) are off. Absent: every clock is right.
+    public var deviceClockSkewHours: Double?
 
     public struct Channels: Sendable, Codable, Equatable {
         public var leadForm: Double
@@ -85,6 +89,7 @@ public struct Scenario: Sendable, Codable, Equatable {
         scenario.name = "faults"
         scenario.smtpOutageHours = [9, 33, 105]
         scenario.deviceWipesPerWeek = 2
+        scenario.deviceClockSkewHours = 3
         scenario.viewChangesPerWeek = 6
         scenario.doubleEditChance = 0.6
         return scenario
@@ -156,6 +161,9 @@ public struct Scenario: Sendable, Codable, Equatable {
         try check([doubleEditChance ?? 0], "double_edit_chance")
         if let smtpOutageHours, !smtpOutageHours.allSatisfy({ (0..<days * 24).contains($0) }) {
             throw ScenarioError("smtp_outage_hours: each must be an hour of the run, from 0 to \(days * 24 - 1)")
+        }
+        if let deviceClockSkewHours, !(0...168).contains(deviceClockSkewHours) {
+            throw ScenarioError("device_clock_skew_hours: must be from 0 to 168")
         }
         if let deviceWipesPerWeek, !(0...168).contains(deviceWipesPerWeek) {
             throw ScenarioError("device_wipes_per_week: must be from 0 to 168")

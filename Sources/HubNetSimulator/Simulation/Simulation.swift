@@ -181,15 +181,32 @@ public final class Simulation {
             guard let deviceToken = registered["token"] as? String,
                 let id = ((registered["device"] as? [String: Any])?["id"] as? String).flatMap(Device.ID.init(string:))
             else { throw NetworkAdmin.HTTPFailure(status: 201, body: "no device") }
+            let deviceLabel = "\(label) device \(index + 1)"
+            let skew = clockSkew(of: deviceLabel)
             let client = SyncClient(
-                store: try LocalStore(path: nil), transport: admin.transport(deviceToken: deviceToken), clock: clock.function)
+                store: try LocalStore(path: nil), transport: admin.transport(deviceToken: deviceToken), clock: deviceClock(skew))
             var offsetDraw = Draw(seed: scenario.seed, "sync offset", label, String(index))
             let offset = offsetDraw.below(scenario.syncEveryHours)
+            if skew > 0 { stats.clocksAhead += 1 } else if skew < 0 { stats.clocksBehind += 1 }
             person.devices.append(
-                SimulatedDevice(label: "\(label) device \(index + 1)", id: id, token: deviceToken, client: client, syncOffset: offset))
+                SimulatedDevice(label: deviceLabel, id: id, token: deviceToken, client: client, syncOffset: offset, clockSkew: skew))
         }
         organisation.people.append(person)
         labels[user] = label
+    }
+
+    /// A device's clock error, drawn once per device: whole minutes within ± the scenario's largest.
+    func clockSkew(of device: String) -> TimeInterval {
+        guard let hours = scenario.deviceClockSkewHours, hours > 0 else { return 0 }
+        var draw = Draw(seed: scenario.seed, "clock skew", device)
+        let minutes = Int((hours * 60).rounded())
+        return TimeInterval((draw.below(2 * minutes + 1) - minutes) * 60)
+    }
+
+    /// The device's clock: the virtual time plus its error.
+    func deviceClock(_ skew: TimeInterval) -> @Sendable () -> Date {
+        let now = clock.function
+        return { now().addingTimeInterval(skew) }
     }
 
     func planOfflineSpells(day: Int) {
@@ -453,7 +470,7 @@ public final class Simulation {
             for (index, device) in person.devices.enumerated() {
                 var draw = Draw(seed: scenario.seed, "wipe", device.label, String(hour))
                 guard draw.unit() < perWeek / 168, let store = try? LocalStore(path: nil) else { continue }
-                device.client = SyncClient(store: store, transport: admin.transport(deviceToken: device.token), clock: clock.function)
+                device.client = SyncClient(store: store, transport: admin.transport(deviceToken: device.token), clock: deviceClock(device.clockSkew))
                 if index == 0 { person.lookAtAll = true }
                 stats.deviceWipes += 1
             }

@@ -23,6 +23,9 @@ public struct SimulationStats: Sendable, Codable, Equatable {
     public var deviceWipes = 0
     /// Hours the mail receiver was down.
     public var smtpOutageHours = 0
+    /// Devices whose clock runs ahead of the true time, and behind it.
+    public var clocksAhead = 0
+    public var clocksBehind = 0
     public var leftToExpire = 0
     public var offlineSpells = 0
     public var sourceAttempts = 0
