@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import HubNetCore
+import HubNetPostgres
 import Logging
 
 /// What a request carries through the middleware to its handler: who is asking, and the body limit.
@@ -8,6 +9,8 @@ public struct AppRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     /// Set by `AuthenticationMiddleware` on authenticated routes.
     public var caller: Caller?
+    /// Set by `ConsoleSessionMiddleware` on the web console's signed-in pages.
+    var console: PostgresConsoleSessionRepository.SignedIn?
     /// Set by `RequestLogMiddleware` from the configuration.
     public var maxUploadSize: Int
     /// Shared with the outer middleware, which logs what inner ones learned.
@@ -18,6 +21,7 @@ public struct AppRequestContext: RequestContext {
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
         self.caller = nil
+        self.console = nil
         self.maxUploadSize = 1 << 20
         self.trace = nil
         self.remoteAddress = source.channel.remoteAddress?.ipAddress

@@ -20,7 +20,7 @@ public func buildApplication(
         backgroundLogger: logger)
     let database = Database(client: client, logger: logger, limits: configuration.databaseLimits)
     let notifier = SyncNotifier()
-    let router = buildRouter(configuration: configuration, database: database, registry: registry, notifier: notifier)
+    let router = try buildRouter(configuration: configuration, database: database, registry: registry, notifier: notifier)
     var application = Application(
         router: router,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "hubnet"),
@@ -57,7 +57,7 @@ public func verifyDatabase(client: PostgresClient, logger: Logger) async throws 
 public func buildRouter(
     configuration: ServerConfiguration, database: Database, registry: PrometheusCollectorRegistry,
     notifier: SyncNotifier = SyncNotifier()
-) -> Router<AppRequestContext> {
+) throws -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self)
     let routeTable = MethodNotAllowedMiddleware.Table()
     router.add(middleware: RequestLogMiddleware(maximumBodyBytes: configuration.maximumBodyBytes, timings: configuration.requestTimings))
@@ -104,23 +104,23 @@ public func buildRouter(
         users: PostgresUserRepository(logger: logger), opportunities: PostgresOpportunityRepository(logger: logger),
         referrals: PostgresReferralRepository(logger: logger), listings: listings, links: configuration.emailLinks,
         outbox: PostgresOutboxRepository(logger: logger))
-    LeadController(
+    let leadController = LeadController(
         database: database, leads: PostgresLeadRepository(logger: logger), notes: PostgresLeadNoteRepository(logger: logger),
         activities: PostgresLeadActivityRepository(logger: logger), templates: PostgresWorkflowTemplateRepository(logger: logger),
         users: PostgresUserRepository(logger: logger), opportunities: PostgresOpportunityRepository(logger: logger),
         types: PostgresLeadTypeRepository(logger: logger), referrals: PostgresReferralRepository(logger: logger),
         listings: listings, links: configuration.emailLinks, outbox: PostgresOutboxRepository(logger: logger),
-        commands: commands, idempotencyKeys: PostgresIdempotencyKeyRepository(logger: logger), now: configuration.now
-    ).addRoutes(to: authenticated)
+        commands: commands, idempotencyKeys: PostgresIdempotencyKeyRepository(logger: logger), now: configuration.now)
+    leadController.addRoutes(to: authenticated)
     let sync = PostgresSyncRepository(logger: logger)
     SyncController(
         push: SyncPush(database: database, sync: sync, commands: commands, maximumAttempts: configuration.syncMaximumAttempts), pull: SyncPull(database: database, sync: sync),
         sync: sync, database: database, notifier: notifier, heartbeat: configuration.liveHeartbeat, now: configuration.now
     ).addRoutes(to: authenticated)
-    ReferralController(
+    let referralController = ReferralController(
         database: database, referrals: PostgresReferralRepository(logger: logger), leads: PostgresLeadRepository(logger: logger),
-        tenants: tenants, listings: listings, links: configuration.emailLinks, now: configuration.now
-    ).addRoutes(to: authenticated)
+        tenants: tenants, listings: listings, links: configuration.emailLinks, now: configuration.now)
+    referralController.addRoutes(to: authenticated)
     CRMController(
         database: database, clients: PostgresClientRepository(logger: logger), opportunities: PostgresOpportunityRepository(logger: logger),
         users: PostgresUserRepository(logger: logger), now: configuration.now
@@ -135,6 +135,16 @@ public func buildRouter(
     ).addRoutes(to: authenticated)
     ReportController(database: database, templates: PostgresWorkflowTemplateRepository(logger: logger), now: configuration.now)
         .addRoutes(to: authenticated)
+    ConsoleController(
+        database: database, sessions: PostgresConsoleSessionRepository(logger: logger), outbox: PostgresOutboxRepository(logger: logger),
+        templates: PostgresWorkflowTemplateRepository(logger: logger), leads: leadController, referrals: referralController,
+        renderer: try ConsoleRenderer(),
+        settings: .init(
+            baseURL: configuration.emailLinks.baseURL, printSignInLinks: configuration.printSignInLinks,
+            secureCookies: configuration.emailLinks.baseURL.hasPrefix("https://")),
+        addressLimiter: LeadFormRateLimiter(limit: 20), emailLimiter: LeadFormRateLimiter(limit: 5),
+        trustForwardedFor: configuration.trustForwardedFor, now: configuration.now
+    ).addRoutes(to: router)
     routeTable.record(router.routes.map { ("\($0.path)", $0.method) })
     return router
 }

@@ -49,6 +49,9 @@ public struct ServerConfiguration: Sendable {
     /// `HUBNET_LINK_SECRET`: the key that signs act-from-email links. Unset: a random key per process,
     /// so links die with it; set one shared secret for several processes or restarts.
     public var linkSecret: Data = Data((0..<32).map { _ in UInt8.random(in: .min ... .max) })
+    /// Print each web-console sign-in link to standard error as well as mailing it (`hubnet serve`
+    /// on the embedded database does, so a newcomer can sign in without a mail relay).
+    public var printSignInLinks = false
     /// Where each request's time is recorded for a profile (the simulator's `--profile`); none by default.
     public var requestTimings: RequestTimings?
     /// What time it is: the system clock, or a virtual one in tests and the simulator.

@@ -65,6 +65,8 @@ struct ServeCommand: AsyncParsableCommand {
                 configuration.operatorToken = token
                 say("Operator token for this run (provisions tenants): \(token)")
             }
+            // No mail relay is needed to try the console: its sign-in links also go to standard error.
+            configuration.printSignInLinks = true
             say("HubNet on embedded PostgreSQL at \(cluster.baseDirectory.path)\(cluster.isThrowaway ? " (throwaway)" : "")")
             try await serve(configuration, databaseURL: serverURL, logger: logger)
             cluster.stop()
@@ -75,7 +77,7 @@ struct ServeCommand: AsyncParsableCommand {
     }
 
     private func serve(_ configuration: ServerConfiguration, databaseURL: DatabaseURL, logger: Logger) async throws {
-        say("Listening on http://\(configuration.host):\(configuration.port) (API under /v1, description at /openapi.json)")
+        say("Listening on http://\(configuration.host):\(configuration.port) (web console at /, API under /v1, description at /openapi.json)")
         let application = try buildApplication(
             configuration: configuration, databaseURL: databaseURL, logger: logger, registry: PrometheusCollectorRegistry())
         try await application.runService()

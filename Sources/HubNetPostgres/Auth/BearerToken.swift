@@ -3,10 +3,11 @@ import Foundation
 import HubNetCore
 
 /// A bearer credential as presented by a client: `hnu_<tenant>_<secret>` for a user's API token,
-/// `hnd_<tenant>_<secret>` for a device. The tenant part lets the server look the token up inside
+/// `hnd_<tenant>_<secret>` for a device, `hns_…` for a console session cookie and `hnl_…` for a
+/// console sign-in link. The tenant part lets the server look the token up inside
 /// that tenant's rows, under row-level security; only the SHA-256 of the whole string is stored.
 public struct BearerToken: Sendable, Equatable {
-    public enum Kind: String, Sendable { case user = "hnu", device = "hnd" }
+    public enum Kind: String, Sendable { case user = "hnu", device = "hnd", session = "hns", signInLink = "hnl" }
 
     public var kind: Kind
     public var tenantID: Tenant.ID

@@ -109,6 +109,11 @@ public struct PostgresLeadRepository: Sendable {
         let comparison = filter.newestFirst ? "<" : ">"
         let order = filter.newestFirst ? "l.created_at DESC, l.id DESC" : "l.created_at, l.id"
         let badge = filter.badge?.rawValue
+        // LIKE's wildcards in the searched text match themselves.
+        let pattern = filter.search.map { text in
+            "%" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%")
+                .replacingOccurrences(of: "_", with: "\\_") + "%"
+        }
         let rows = try await Self.leads(
             connection.rows(
                 """
@@ -126,6 +131,7 @@ public struct PostgresLeadRepository: Sendable {
                   AND (\(filter.overdueAsOf)::TIMESTAMPTZ IS NULL
                        OR (l.completed_at IS NULL AND l.expected_completion_at <= \(filter.overdueAsOf)))
                   AND (\(filter.contactEmail)::TEXT IS NULL OR lower(l.contact_email) = lower(\(filter.contactEmail)))
+                  AND (\(pattern)::TEXT IS NULL OR l.contact_name ILIKE \(pattern) OR l.contact_email ILIKE \(pattern))
                   AND (\(filter.includeArchived) OR NOT l.archived)
                   AND (\(filter.viewer)::UUID IS NULL OR \(filter.viewer) = ANY(hubnet_lead_audience(l)))
                   AND (\(badge)::TEXT IS NULL
@@ -428,6 +434,8 @@ public struct LeadFilter: Sendable {
     /// Open leads whose expected completion is on or before this date (003: the overdue retrieval).
     public var overdueAsOf: Date?
     public var contactEmail: String?
+    /// Leads whose contact name or email contains this text, in any case.
+    public var search: String?
     public var includeArchived = false
     /// Only the leads this user sees through their own work (`hubnet_lead_audience`); `nil` for every lead.
     public var viewer: User.ID?

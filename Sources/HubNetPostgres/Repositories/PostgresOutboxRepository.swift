@@ -32,6 +32,17 @@ public struct PostgresOutboxRepository: Sendable {
             """, logger: logger)
     }
 
+    /// Enqueues one email that no webhook hears of (a console sign-in link).
+    public func enqueueEmail(
+        event: String, to email: String, subject: String, body: String, tenant: Tenant.ID, now: Date, on connection: PostgresConnection
+    ) async throws {
+        try await connection.rows(
+            """
+            INSERT INTO outbox (tenant_id, id, event, channel, recipient, subject, body, created_at, next_attempt_at)
+            VALUES (\(tenant), \(OutboxMessage.ID()), \(event), 'email', \(email), \(subject), \(body), \(now), \(now))
+            """, logger: logger)
+    }
+
     /// Messages of every tenant due for an attempt. Runs inside `Database.withSchedulerScan`.
     public func due(now: Date, limit: Int, on connection: PostgresConnection) async throws -> [(Tenant.ID, OutboxMessage.ID)] {
         let rows = try await connection.rows(
@@ -80,7 +91,9 @@ public struct PostgresOutboxRepository: Sendable {
             UPDATE outbox SET attempts = \(attempt), last_error = \(error),
                 delivered_at = CASE WHEN \(delivered) THEN \(now) END,
                 failed_at = CASE WHEN NOT \(delivered) AND \(retryAt)::TIMESTAMPTZ IS NULL THEN \(now) END,
-                next_attempt_at = COALESCE(\(retryAt), next_attempt_at)
+                next_attempt_at = COALESCE(\(retryAt), next_attempt_at),
+                -- A sign-in link is a credential until it expires: once delivered, the copy goes.
+                body = CASE WHEN \(delivered) AND event = 'console.sign_in' THEN '(sign-in link removed after delivery)' ELSE body END
             WHERE tenant_id = \(message.tenantID) AND id = \(message.id)
             """, logger: logger)
         try await connection.rows(

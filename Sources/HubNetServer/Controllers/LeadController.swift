@@ -182,6 +182,11 @@ struct LeadController {
         filter.createdTo = try date("created_to")
         filter.overdueAsOf = try date("overdue_as_of")
         filter.contactEmail = query.get("email")
+        if let text = query.get("q") {
+            guard text.unicodeScalars.count <= 200 else { throw DomainError.invalid("q", "must be at most 200 characters") }
+            let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            filter.search = trimmed.isEmpty ? nil : trimmed
+        }
         filter.includeArchived = try request.boolQuery("include_archived") ?? false
         filter.inCRM = try request.boolQuery("in_crm")
         switch query.get("sort") ?? "created_at" {
@@ -284,12 +289,21 @@ struct LeadController {
         let id = try context.id("id", of: Lead.self, "lead")
         guard let actionKey = context.parameters.get("action") else { throw DomainError.notFound("action") }
         let arguments = try await request.decodeJSON(ActionArguments.self, context: context, emptyAs: "{}", decoder: .wire)
+        let response = try await perform(actionKey, arguments, on: id, caller: caller)
+        context.logger.info("lead action", metadata: ["lead_id": "\(id)", "action": "\(actionKey)"])
+        return response
+    }
+
+    /// One action by a user, as the API and the web console take it.
+    func perform(_ actionKey: String, _ arguments: ActionArguments, on id: Lead.ID, caller: AuthenticatedUser) async throws
+        -> LeadResponse
+    {
+        try TenantPolicy.require(caller, .workLeads)
         let now = now()
         let actor = actor(caller)
         let (lead, template) = try await database.withTenant(caller.tenantID) { connection in
             try await commands.act(LeadAction(actionKey, arguments), on: id, caller: caller, now: now, on: connection)
         }
-        context.logger.info("lead action", metadata: ["lead_id": "\(id)", "action": "\(actionKey)"])
         let actions = WorkflowEngine.availableActions(template, lead: lead.state, actor: actor, now: now)
         return LeadResponse(lead, template: template, now: now, actions: actions)
     }
@@ -310,11 +324,17 @@ struct LeadController {
         try TenantPolicy.require(caller, .workLeads)
         let id = try context.id("id", of: Lead.self, "lead")
         let body = try await request.decodeJSON(NoteRequest.self, context: context)
+        return Created(body: try await addNote(body.body, to: id, caller: caller))
+    }
+
+    /// A note by a user, as the API and the web console add it.
+    func addNote(_ body: String, to id: Lead.ID, caller: AuthenticatedUser) async throws -> NoteResponse {
+        try TenantPolicy.require(caller, .workLeads)
         let now = now()
         let note = try await database.withTenant(caller.tenantID) { connection in
-            try await commands.addNote(body.body, to: id, caller: caller, now: now, on: connection)
+            try await commands.addNote(body, to: id, caller: caller, now: now, on: connection)
         }
-        return Created(body: NoteResponse(note))
+        return NoteResponse(note)
     }
 
     @Sendable func listNotes(_ request: Request, context: AppRequestContext) async throws -> NoteListResponse {
@@ -453,6 +473,41 @@ struct LeadController {
             return try await leads.history(of: id, tenant: caller.tenantID, on: connection)
         }
         return (id, entries)
+    }
+
+    /// Everything a person's page of one lead shows, read in one transaction under the same
+    /// visibility as the API: the lead, the buttons the rules give this user now, the history and
+    /// whether its chain verifies, notes, activities, and the tenant's active users by id.
+    struct LeadPage: Sendable {
+        var lead: LeadResponse
+        var template: WorkflowTemplate
+        var actions: [WorkflowTemplate.Action]
+        var history: [LeadHistoryEntry]
+        var firstBrokenSeq: Int?
+        var notes: [LeadNote]
+        var activities: [LeadActivity]
+        var users: [User]
+    }
+
+    func page(of id: Lead.ID, caller: AuthenticatedUser) async throws -> LeadPage {
+        try TenantPolicy.require(caller, .readLeads)
+        let now = now()
+        return try await database.withTenant(caller.tenantID) { connection in
+            guard let lead = try await leads.visible(id, to: caller, on: connection),
+                let template = try await templates.template(lead.templateKey, tenant: caller.tenantID, on: connection)
+            else { throw DomainError.notFound("lead") }
+            let actions =
+                TenantPolicy.allows(caller, .workLeads)
+                ? WorkflowEngine.availableActions(template, lead: lead.state, actor: actor(caller), now: now) : []
+            let history = try await leads.history(of: id, tenant: caller.tenantID, on: connection)
+            let people = try await users.list(
+                tenant: caller.tenantID, page: try PageRequest(limit: 200, after: nil), includeDeactivated: false, on: connection)
+            return LeadPage(
+                lead: LeadResponse(lead, template: template, now: now, actions: actions), template: template, actions: actions,
+                history: history, firstBrokenSeq: PostgresLeadRepository.firstBrokenEntry(history, lead: id),
+                notes: try await notes.list(lead: id, tenant: caller.tenantID, on: connection),
+                activities: try await activities.list(lead: id, tenant: caller.tenantID, on: connection), users: people.items)
+        }
     }
 
     private func readable(_ context: AppRequestContext) throws -> (AuthenticatedUser, Lead.ID) {

@@ -80,6 +80,11 @@ struct LeadFormController {
     }
 
     private func clientAddress(_ request: Request, _ context: AppRequestContext) -> String {
+        Self.clientAddress(request, context: context, trustForwardedFor: trustForwardedFor)
+    }
+
+    /// The client's address: the connection's peer, or behind a trusted proxy the first `X-Forwarded-For` entry.
+    static func clientAddress(_ request: Request, context: AppRequestContext, trustForwardedFor: Bool) -> String {
         if trustForwardedFor, let forwarded = request.headers[.xForwardedFor]?.split(separator: ",").first {
             return forwarded.trimmingCharacters(in: .whitespaces)
         }

@@ -147,6 +147,11 @@ struct ReferralController {
             guard let number = Int(text), (1...50).contains(number) else { throw DomainError.invalid("limit", "must be between 1 and 50") }
             limit = number
         }
+        return try await suggestions(for: id, caller: caller, limit: limit)
+    }
+
+    /// Ranked referral targets for a lead the caller sees, as the API and the web console show them.
+    func suggestions(for id: Lead.ID, caller: AuthenticatedUser, limit: Int) async throws -> SuggestionList {
         guard let lead = try await database.withTenant(caller.tenantID, { connection in
             try await leads.visible(id, to: caller, on: connection)
         }) else { throw DomainError.notFound("lead") }

@@ -27,6 +27,8 @@ struct AuthenticationMiddleware: RouterMiddleware {
                 switch token.kind {
                 case .user: try await tokens.authenticate(token, on: connection)
                 case .device: try await devices.authenticate(token, on: connection)
+                // A console cookie or sign-in link is not an API credential.
+                case .session, .signInLink: nil
                 }
             })
         else { throw DomainError.unauthenticated }

@@ -1,0 +1,400 @@
+import Foundation
+import HTTPTypes
+import HubNetCore
+import HubNetServer
+import HubNetTestSupport
+import HummingbirdTesting
+import NIOCore
+import PropertyBased
+import Testing
+
+/// The web console through the real router, database and a real SMTP receiver: sign-in by email
+/// link, sessions, form tokens, and pages that show what the API's rules allow. The browser test
+/// (`scripts/browser-test`) drives the same pages in Chromium.
+@Suite("Web console", .serialized)
+struct ConsoleTests {
+    /// A browser's state: its cookie and the last page's form token.
+    struct Browser {
+        var cookie: String?
+        var csrf: String?
+
+        mutating func remember(_ response: TestResponse) {
+            if let set = response.headers[.setCookie], let pair = set.split(separator: ";").first {
+                let value = pair.split(separator: "=", maxSplits: 1).last.map(String.init) ?? ""
+                cookie = value.isEmpty ? nil : "hubnet_session=\(value)"
+            }
+            if let range = response.text.range(of: #"name="csrf" value="([^"]+)""#, options: .regularExpression) {
+                let match = response.text[range]
+                csrf = match.split(separator: "\"").dropFirst(3).first.map(String.init)
+            }
+        }
+    }
+
+    static func form(_ fields: [(String, String)]) -> String {
+        fields.map { name, value in
+            let allowed = CharacterSet.alphanumerics.union(.init(charactersIn: "-._~"))
+            return name + "=" + (value.addingPercentEncoding(withAllowedCharacters: allowed) ?? "")
+        }.joined(separator: "&")
+    }
+
+    static func get(_ app: TestApplication, _ path: String, _ browser: inout Browser) async throws -> TestResponse {
+        var headers = HTTPFields()
+        if let cookie = browser.cookie { headers[.cookie] = cookie }
+        let response = try await app.client.execute(uri: path, method: .get, headers: headers, body: nil)
+        browser.remember(response)
+        return response
+    }
+
+    static func post(_ app: TestApplication, _ path: String, _ fields: [(String, String)], _ browser: inout Browser) async throws
+        -> TestResponse
+    {
+        var headers = HTTPFields()
+        headers[.contentType] = "application/x-www-form-urlencoded"
+        if let cookie = browser.cookie { headers[.cookie] = cookie }
+        let response = try await app.client.execute(
+            uri: path, method: .post, headers: headers, body: ByteBuffer(string: form(fields)))
+        browser.remember(response)
+        return response
+    }
+
+    /// Asks for a link, delivers the outbox to the receiver, and returns the links mailed to `email`.
+    static func mailedLinks(
+        _ app: TestApplication, smtp: SMTPReceiver, email: String, to recipient: String? = nil, now: @escaping @Sendable () -> Date
+    ) async throws -> [String] {
+        var browser = Browser()
+        let before = smtp.messages.count
+        let answer = try await post(app, "/sign-in", [("email", email)], &browser)
+        #expect(answer.status == .ok)
+        let delivery = OutboxDeliveryService(
+            database: app.fixtures.database, smtp: SMTPClient(host: "127.0.0.1", port: smtp.port, from: "hubnet@test.local"), now: now)
+        _ = try await delivery.deliverDue()
+        return smtp.messages.dropFirst(before).filter { $0.contains("To: <\(recipient ?? email)>") }.compactMap { message in
+            message.range(of: #"hnl_[A-Za-z0-9_-]+"#, options: .regularExpression).map { String(message[$0]) }
+        }
+    }
+
+    static func signIn(_ app: TestApplication, smtp: SMTPReceiver, email: String, now: @escaping @Sendable () -> Date) async throws
+        -> Browser
+    {
+        let link = try #require(try await mailedLinks(app, smtp: smtp, email: email, now: now).first)
+        var browser = Browser()
+        let opened = try await post(app, "/sign-in/link", [("token", link)], &browser)
+        #expect(opened.status == .seeOther)
+        #expect(opened.headers[.location] == "/leads")
+        return browser
+    }
+
+    static func configure(_ smtp: SMTPReceiver, _ clock: TestClock) -> @Sendable (inout ServerConfiguration) -> Void {
+        { configuration in
+            configuration.smtp = SMTPClient(host: "127.0.0.1", port: smtp.port, from: "hubnet@test.local")
+            configuration.deliveryInterval = nil
+            configuration.timerInterval = nil
+            configuration.testClock = clock
+        }
+    }
+
+    @Test("sign-in: the emailed link works once, within 15 minutes, and opens a HttpOnly SameSite=Lax session")
+    func signInLink() async throws {
+        let smtp = try await SMTPReceiver()
+        defer { smtp.stop() }
+        let clock = TestClock()
+        try await withTestApplication(configure: Self.configure(smtp, clock)) { app in
+            let hub = try await app.fixtures.tenant(.hub, name: "Link Hub", users: [[.moderator]])
+            let email = hub.users[0].user.email
+            // Typed in another case, the address still finds the account; the mail goes to the address as the account has it.
+            #expect(try await Self.mailedLinks(app, smtp: smtp, email: email.uppercased(), now: clock.function).isEmpty)
+            #expect(smtp.messages.count == 1)
+            let link = try #require(try await Self.mailedLinks(app, smtp: smtp, email: email, now: clock.function).first)
+            let message = try #require(smtp.messages.last)
+            #expect(message.contains("Subject: Sign in to HubNet: Link Hub"))
+            #expect(message.contains("http://127.0.0.1:8080/sign-in/link?token=\(link)"))
+
+            // Opening the link only shows a button: a mail scanner following it spends nothing.
+            var browser = Browser()
+            let shown = try await Self.get(app, "/sign-in/link?token=\(link)", &browser)
+            #expect(shown.status == .ok)
+            #expect(shown.text.contains(#"id="continue""#))
+
+            let opened = try await Self.post(app, "/sign-in/link", [("token", link)], &browser)
+            #expect(opened.status == .seeOther)
+            let cookie = try #require(opened.headers[.setCookie])
+            #expect(cookie.hasPrefix("hubnet_session=hns_"))
+            #expect(cookie.contains("HttpOnly"))
+            #expect(cookie.contains("SameSite=Lax"))
+            #expect(!cookie.contains("Secure"), "served over plain HTTP here")
+            let table = try await Self.get(app, "/leads", &browser)
+            #expect(table.status == .ok)
+            #expect(table.text.contains(hub.users[0].user.displayName))
+
+            // Used once: the same link again is refused, and so is a link past its 15 minutes.
+            var other = Browser()
+            #expect(try await Self.post(app, "/sign-in/link", [("token", link)], &other).status == .gone)
+            #expect(other.cookie == nil)
+            let late = try #require(try await Self.mailedLinks(app, smtp: smtp, email: email, now: clock.function).first)
+            _ = try clock.advance(by: 15 * 60 + 1)
+            #expect(try await Self.post(app, "/sign-in/link", [("token", late)], &other).status == .gone)
+            // A forged link (right shape, wrong secret) is refused the same way.
+            let forged = String(late.dropLast(4)) + "AAAA"
+            #expect(try await Self.post(app, "/sign-in/link", [("token", forged)], &other).status == .gone)
+            #expect(other.cookie == nil)
+
+            // A delivered link's text does not stay in the outbox.
+            let bodies = try await InputFuzzTests.count(
+                app, "SELECT count(*)::INTEGER FROM outbox WHERE event = 'console.sign_in' AND body LIKE '%hnl_%' AND delivered_at IS NOT NULL")
+            #expect(bodies == 0)
+        }
+    }
+
+    @Test("sign-in: the form answers alike for unknown and deactivated addresses and mails nothing to them")
+    func signInDoesNotTell() async throws {
+        let smtp = try await SMTPReceiver()
+        defer { smtp.stop() }
+        let clock = TestClock()
+        try await withTestApplication(configure: Self.configure(smtp, clock)) { app in
+            let hub = try await app.fixtures.tenant(.hub, users: [[.moderator], [.advisor]])
+            _ = try await app.request(.delete, "/v1/users/\(hub.users[1].user.id)", token: hub.admin.token)
+            var browser = Browser()
+            let known = try await Self.post(app, "/sign-in", [("email", hub.users[0].user.email)], &browser)
+            let unknown = try await Self.post(app, "/sign-in", [("email", "nobody@nowhere.test")], &browser)
+            let deactivated = try await Self.post(app, "/sign-in", [("email", hub.users[1].user.email)], &browser)
+            func stripped(_ text: String, _ email: String) -> String { text.replacingOccurrences(of: email, with: "…") }
+            #expect(stripped(known.text, hub.users[0].user.email) == stripped(unknown.text, "nobody@nowhere.test"))
+            #expect(stripped(deactivated.text, hub.users[1].user.email) == stripped(unknown.text, "nobody@nowhere.test"))
+            #expect(try await InputFuzzTests.count(app, "SELECT count(*)::INTEGER FROM outbox WHERE event = 'console.sign_in'") == 1)
+            #expect(try await InputFuzzTests.count(app, "SELECT count(*)::INTEGER FROM console_sign_in_links") == 1)
+            let bad = try await Self.post(app, "/sign-in", [("email", "not an address")], &browser)
+            #expect(bad.status == .unprocessableContent)
+        }
+    }
+
+    @Test("sign-in: attempts are limited per address (5 a minute), then 429 with Retry-After and no link")
+    func signInRateLimited() async throws {
+        let smtp = try await SMTPReceiver()
+        defer { smtp.stop() }
+        let clock = TestClock()
+        try await withTestApplication(configure: Self.configure(smtp, clock)) { app in
+            let hub = try await app.fixtures.tenant(.hub, users: [[.moderator]])
+            var browser = Browser()
+            var statuses: [Int] = []
+            for _ in 0..<7 {
+                statuses.append(try await Self.post(app, "/sign-in", [("email", hub.users[0].user.email)], &browser).status.code)
+            }
+            #expect(statuses == [200, 200, 200, 200, 200, 429, 429])
+            #expect(try await InputFuzzTests.count(app, "SELECT count(*)::INTEGER FROM console_sign_in_links") == 5)
+            let refused = try await Self.post(app, "/sign-in", [("email", hub.users[0].user.email)], &browser)
+            #expect(Int(refused.headers[.retryAfter] ?? "") != nil)
+        }
+    }
+
+    @Test("a console form without its session's form token is refused with 403 and changes nothing")
+    func csrf() async throws {
+        let smtp = try await SMTPReceiver()
+        defer { smtp.stop() }
+        let clock = TestClock()
+        try await withTestApplication(configure: Self.configure(smtp, clock)) { app in
+            let partner = try await app.fixtures.tenant(.partnerCompany, users: [[.partnerUser]])
+            let lead = try await app.createLead(token: partner.users[0].token)
+            var browser = try await Self.signIn(app, smtp: smtp, email: partner.users[0].user.email, now: clock.function)
+            _ = try await Self.get(app, "/leads/\(lead)", &browser)
+            let token = try #require(browser.csrf)
+            let missing = try await Self.post(app, "/leads/\(lead)/actions/accept", [], &browser)
+            let wrong = try await Self.post(app, "/leads/\(lead)/actions/accept", [("csrf", String(token.reversed()))], &browser)
+            #expect(missing.status == .forbidden)
+            #expect(wrong.status == .forbidden)
+            let state = try await app.request(.get, "/v1/leads/\(lead)", token: partner.users[0].token)
+            #expect(state.json?["status"] as? String == "pending")
+            #expect(try await InputFuzzTests.count(app, "SELECT count(*)::INTEGER FROM lead_history WHERE action = 'accept'") == 0)
+            // With it, the same form acts, and the page then shows the new status.
+            let done = try await Self.post(app, "/leads/\(lead)/actions/accept", [("csrf", token)], &browser)
+            #expect(done.status == .seeOther)
+            let after = try await app.request(.get, "/v1/leads/\(lead)", token: partner.users[0].token)
+            #expect(after.json?["status"] as? String == "accepted")
+        }
+    }
+
+    @Test("the lead page shows exactly the engine's buttons for this user; a refusal is shown, not applied")
+    func buttons() async throws {
+        let smtp = try await SMTPReceiver()
+        defer { smtp.stop() }
+        let clock = TestClock()
+        try await withTestApplication(configure: Self.configure(smtp, clock)) { app in
+            let partner = try await app.fixtures.tenant(.partnerCompany, users: [[.partnerUser], [.viewer]])
+            let lead = try await app.createLead(token: partner.users[0].token)
+            for user in partner.users {
+                var browser = try await Self.signIn(app, smtp: smtp, email: user.user.email, now: clock.function)
+                let page = try await Self.get(app, "/leads/\(lead)", &browser)
+                #expect(page.status == .ok)
+                let shown = Set(Self.matches(#"id="act-([a-z_]+)""#, in: page.text))
+                let api = try await app.request(.get, "/v1/leads/\(lead)", token: user.token)
+                let allowed = Set(((api.json?["available_actions"] as? [[String: Any]]) ?? []).compactMap { $0["key"] as? String })
+                #expect(shown == allowed, "\(user.user.roles)")
+                if user.user.roles.contains(.viewer) {
+                    #expect(shown.isEmpty)
+                    #expect(!page.text.contains(#"name="body""#), "a viewer gets no note form")
+                } else {
+                    #expect(shown == ["accept", "decline"])
+                    #expect(page.text.contains(#"id="reason-decline""#), "decline asks for its reason")
+                    // Sent without the reason the form requires (a browser would not; a script can).
+                    let refused = try await Self.post(app, "/leads/\(lead)/actions/decline", [("csrf", browser.csrf ?? "")], &browser)
+                    #expect(refused.status == .unprocessableContent)
+                    #expect(refused.text.contains(#"id="problem""#))
+                    let state = try await app.request(.get, "/v1/leads/\(lead)", token: user.token)
+                    #expect(state.json?["status"] as? String == "pending")
+                }
+            }
+        }
+    }
+
+    @Test("another tenant's lead answers exactly as a missing one, and the table lists only the tenant's leads")
+    func isolation() async throws {
+        let smtp = try await SMTPReceiver()
+        defer { smtp.stop() }
+        let clock = TestClock()
+        try await withTestApplication(configure: Self.configure(smtp, clock)) { app in
+            let mine = try await app.fixtures.tenant(.partnerCompany, users: [[.partnerUser]])
+            let theirs = try await app.fixtures.tenant(.partnerCompany, users: [[.partnerUser]])
+            let own = try await app.createLead(token: mine.users[0].token)
+            let foreign = try await app.createLead(token: theirs.users[0].token)
+            var browser = try await Self.signIn(app, smtp: smtp, email: mine.users[0].user.email, now: clock.function)
+            let other = try await Self.get(app, "/leads/\(foreign)", &browser)
+            let missing = try await Self.get(app, "/leads/\(UUID())", &browser)
+            #expect(other.status == .notFound)
+            #expect(other.text == missing.text)
+            let table = try await Self.get(app, "/leads", &browser)
+            #expect(Self.matches(#"data-lead="([0-9a-f-]+)""#, in: table.text) == ["\(own)"])
+            // Acting on it is the same 404, and nothing happens to it.
+            let act = try await Self.post(app, "/leads/\(foreign)/actions/accept", [("csrf", browser.csrf ?? "")], &browser)
+            #expect(act.status == .notFound)
+            let state = try await app.request(.get, "/v1/leads/\(foreign)", token: theirs.users[0].token)
+            #expect(state.json?["status"] as? String == "pending")
+        }
+    }
+
+    @Test("lead table: the search and badge filters are the API's, with New badges and keyset pages")
+    func table() async throws {
+        let smtp = try await SMTPReceiver()
+        defer { smtp.stop() }
+        let clock = TestClock()
+        try await withTestApplication(configure: Self.configure(smtp, clock)) { app in
+            let partner = try await app.fixtures.tenant(.partnerCompany, users: [[.partnerUser]])
+            let token = partner.users[0].token
+            var ids: [String] = []
+            for name in ["Ada Obi", "Ben 100%_off", "Cleo Obi"] {
+                let created = try await app.request(.post, "/v1/leads", token: token, json: #"{"contact":{"name":"\#(name)","phone":"555-0100"}}"#)
+                ids.append(try #require(created.json?["id"] as? String))
+            }
+            _ = try await app.request(.post, "/v1/leads/\(ids[0])/actions/accept", token: token, json: "{}")
+            var browser = try await Self.signIn(app, smtp: smtp, email: partner.users[0].user.email, now: clock.function)
+            let found = try await Self.get(app, "/leads?q=obi&status=&template=&badge=", &browser)
+            #expect(Self.matches(#"data-lead="([0-9a-f-]+)""#, in: found.text) == [ids[0], ids[2]])
+            // LIKE's wildcards are the characters themselves.
+            let literal = try await Self.get(app, "/leads?q=%25_", &browser)
+            #expect(Self.matches(#"data-lead="([0-9a-f-]+)""#, in: literal.text) == [ids[1]])
+            let fresh = try await Self.get(app, "/leads?badge=new", &browser)
+            #expect(Self.matches(#"data-lead="([0-9a-f-]+)""#, in: fresh.text) == [ids[1], ids[2]])
+            #expect(fresh.text.components(separatedBy: #"class="badge badge-new""#).count - 1 == 2)
+            // Keyset pages: two, then one, through the page's own next link.
+            let first = try await Self.get(app, "/leads?limit=2", &browser)
+            #expect(Self.matches(#"data-lead="([0-9a-f-]+)""#, in: first.text) == [ids[0], ids[1]])
+            let next = try #require(Self.matches(#"href="(/leads\?[^"]+)" rel="next""#, in: first.text).first)
+            let second = try await Self.get(app, next.replacingOccurrences(of: "&amp;", with: "&"), &browser)
+            #expect(Self.matches(#"data-lead="([0-9a-f-]+)""#, in: second.text) == [ids[2]])
+            #expect(!second.text.contains(#"rel="next""#))
+            // Text is escaped: a name is never markup.
+            let named = try await app.request(.post, "/v1/leads", token: token, json: #"{"contact":{"name":"<script>x</script>","phone":"555-0100"}}"#)
+            let escaped = try await Self.get(app, "/leads/\(try #require(named.json?["id"] as? String))", &browser)
+            #expect(escaped.text.contains("&lt;script&gt;x&lt;/script&gt;"))
+            #expect(!escaped.text.contains("<script>x"))
+        }
+    }
+
+    @Test("sessions: sign out ends one, sign out everywhere ends all of the user's, and a session lasts 12 hours")
+    func sessions() async throws {
+        let smtp = try await SMTPReceiver()
+        defer { smtp.stop() }
+        let clock = TestClock()
+        try await withTestApplication(configure: Self.configure(smtp, clock)) { app in
+            let hub = try await app.fixtures.tenant(.hub, users: [[.moderator]])
+            let email = hub.users[0].user.email
+            var laptop = try await Self.signIn(app, smtp: smtp, email: email, now: clock.function)
+            var phone = try await Self.signIn(app, smtp: smtp, email: email, now: clock.function)
+            var desk = try await Self.signIn(app, smtp: smtp, email: email, now: clock.function)
+            #expect(try await Self.get(app, "/leads", &laptop).status == .ok)
+            #expect(try await Self.get(app, "/leads", &phone).status == .ok)
+
+            let out = try await Self.post(app, "/sign-out", [("csrf", laptop.csrf ?? "")], &laptop)
+            #expect(out.status == .seeOther)
+            #expect(out.headers[.setCookie]?.contains("Max-Age=0") == true)
+            #expect(try await Self.get(app, "/leads", &phone).status == .ok, "signing out one browser leaves the others")
+
+            _ = try await Self.get(app, "/leads", &desk)
+            let everywhere = try await Self.post(app, "/sign-out/everywhere", [("csrf", desk.csrf ?? "")], &desk)
+            #expect(everywhere.status == .seeOther)
+            let after = try await Self.get(app, "/leads", &phone)
+            #expect(after.status == .seeOther)
+            #expect(after.headers[.location] == "/sign-in")
+            // The API token of the same user is a different credential and still works.
+            #expect(try await app.request(.get, "/v1/leads", token: hub.users[0].token).status == .ok)
+
+            var later = try await Self.signIn(app, smtp: smtp, email: email, now: clock.function)
+            _ = try clock.advance(by: 12 * 3600 - 60)
+            #expect(try await Self.get(app, "/leads", &later).status == .ok)
+            _ = try clock.advance(by: 120)
+            #expect(try await Self.get(app, "/leads", &later).status == .seeOther)
+            // A deactivated user's session ends at once.
+            var admin = try await Self.signIn(app, smtp: smtp, email: hub.admin.user.email, now: clock.function)
+            var moderator = try await Self.signIn(app, smtp: smtp, email: email, now: clock.function)
+            #expect(try await Self.get(app, "/leads", &moderator).status == .ok)
+            _ = try await app.request(.delete, "/v1/users/\(hub.users[0].user.id)", token: hub.admin.token)
+            #expect(try await Self.get(app, "/leads", &moderator).status == .seeOther)
+            #expect(try await Self.get(app, "/leads", &admin).status == .ok)
+        }
+    }
+
+    @Test("console forms: any body to the sign-in forms, the action and note forms answers a page or a refusal, never a 5xx")
+    func hostileForms() async throws {
+        let smtp = try await SMTPReceiver()
+        defer { smtp.stop() }
+        let clock = TestClock()
+        try await withTestApplication(configure: Self.configure(smtp, clock)) { app in
+            let partner = try await app.fixtures.tenant(.partnerCompany, users: [[.partnerUser]])
+            let lead = try await app.createLead(token: partner.users[0].token)
+            let signedIn = try await Self.signIn(app, smtp: smtp, email: partner.users[0].user.email, now: clock.function)
+            var warm = signedIn
+            _ = try await Self.get(app, "/leads/\(lead)", &warm)
+            let csrf = try #require(warm.csrf)
+            let cookie = try #require(warm.cookie)
+            let paths = ["/sign-in", "/sign-in/link", "/leads/\(lead)/actions/decline", "/leads/\(lead)/actions/accept", "/leads/\(lead)/notes"]
+            await propertyCheck(count: 150, input: Gen.uint64()) { seed in
+                var input = HostileInput(seed: seed)
+                let path = input.pick(paths)
+                let keys = ["csrf", "email", "token", "reason", "status", "listing_id", "advisor_id", "assignee_id", "create_opportunity", "body"]
+                var fields: [String] = []
+                for _ in 0..<input.below(6) {
+                    let key = input.pick(keys)
+                    let value = key == "csrf" && input.chance(70) ? csrf : input.string()
+                    fields.append(input.chance(10) ? value : key + "=" + (input.chance(50) ? value : (value.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")))
+                }
+                if input.chance(15) { fields.append(input.pick(["%", "%zz", "a[b]=c", "==", "&&", "x=%E0%A4%A", "k[]=1&k[]=2"])) }
+                var headers = HTTPFields()
+                headers[.contentType] = "application/x-www-form-urlencoded"
+                headers[.cookie] = cookie
+                let response = try? await app.client.execute(
+                    uri: path, method: .post, headers: headers, body: ByteBuffer(string: fields.joined(separator: "&")))
+                guard let response else { Issue.record("no answer"); return }
+                #expect(response.status.code < 500, "\(path) \(fields) → \(response.status)")
+            }
+            // Still alive and the session still works.
+            var browser = Browser(cookie: cookie)
+            #expect(try await Self.get(app, "/leads", &browser).status == .ok)
+        }
+    }
+
+    static func matches(_ pattern: String, in text: String) -> [String] {
+        guard let expression = try? NSRegularExpression(pattern: pattern) else { return [] }
+        let range = NSRange(text.startIndex..., in: text)
+        return expression.matches(in: text, range: range).compactMap { match in
+            Range(match.range(at: 1), in: text).map { String(text[$0]) }
+        }
+    }
+}
