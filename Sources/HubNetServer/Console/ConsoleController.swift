@@ -349,6 +349,7 @@ struct ConsoleController {
                     ? people.map { ConsoleOption(value: $0.id.description, label: $0.displayName, selected: false) } : [],
                 userField: wantsAdvisor ? "advisor_id" : "assignee_id", userLabel: wantsAdvisor ? "Advisor" : "Assign to",
                 hasListingChoices: action.requirements.contains(.referralTarget(.listing)) && !listings.isEmpty,
+                noListingChoices: action.requirements.contains(.referralTarget(.listing)) && listings.isEmpty,
                 listingChoices: action.requirements.contains(.referralTarget(.listing)) ? listings : [],
                 offersOpportunity: action.requirements.contains(.linkedOpportunity) && !lead.opportunityLinked)
         }

@@ -112,6 +112,8 @@ struct LeadView: Sendable {
         var userField: String
         var userLabel: String
         var hasListingChoices: Bool
+        /// A referral to a listing is open, but no listing can take it: the button is disabled.
+        var noListingChoices: Bool
         var listingChoices: [ConsoleOption]
         var offersOpportunity: Bool
     }

@@ -1,0 +1,251 @@
+"""The web console in a real browser (headless Chromium through Selenium) against the built
+`hubnet serve --test-clock` on its embedded PostgreSQL, with sign-in links delivered over real
+SMTP to a local receiver. Time moves with the server's own test clock, never with sleeps.
+
+Run by scripts/browser-test; prints one line per check and a summary, exits non-zero on failure.
+"""
+import asyncio
+import json
+import os
+import re
+import sys
+import threading
+import time
+import urllib.request
+
+from aiosmtpd.controller import Controller
+from selenium import webdriver
+from selenium.common.exceptions import TimeoutException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+BASE = os.environ["HUBNET_BASE"]
+OPERATOR = os.environ["HUBNET_OPERATOR_TOKEN"]
+SCREENSHOTS = os.environ.get("HUBNET_SCREENSHOTS")
+checks = []
+
+
+def check(name, condition, detail=""):
+    checks.append((name, bool(condition)))
+    print(("ok   " if condition else "FAIL ") + name + ("" if condition or not detail else f" — {detail}"), flush=True)
+
+
+class Inbox:
+    """A real SMTP receiver: every message the server relays."""
+
+    def __init__(self):
+        self.messages = []
+        self.lock = threading.Lock()
+
+    async def handle_DATA(self, server, session, envelope):
+        with self.lock:
+            self.messages.append((list(envelope.rcpt_tos), envelope.content.decode("utf-8", "replace")))
+        return "250 OK"
+
+    def wait_for_link(self, address, seen, timeout=20):
+        """The newest sign-in link mailed to `address` after `seen` messages (the outbox delivers each second)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                fresh = [body for rcpts, body in self.messages[seen:] if address in rcpts]
+            for body in reversed(fresh):
+                match = re.search(r"(http://\S+/sign-in/link\?token=hnl_[A-Za-z0-9_-]+)", body)
+                if match:
+                    return match.group(1)
+            time.sleep(0.1)
+        raise AssertionError(f"no sign-in link reached {address}")
+
+
+def api(method, path, token, body=None):
+    request = urllib.request.Request(BASE + path, method=method, data=None if body is None else json.dumps(body).encode())
+    request.add_header("Authorization", "Bearer " + token)
+    request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request) as response:
+            text = response.read().decode()
+            return response.status, (json.loads(text) if text else None)
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read().decode() or "null")
+
+
+def browser(width=1280, height=900):
+    options = webdriver.ChromeOptions()
+    options.binary_location = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+    for flag in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", f"--window-size={width},{height}"]:
+        options.add_argument(flag)
+    return webdriver.Chrome(service=Service(os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver")), options=options)
+
+
+def sign_in(driver, inbox, address):
+    seen = len(inbox.messages)
+    driver.get(BASE + "/")
+    field = driver.find_element(By.ID, "email")
+    field.send_keys(address)
+    field.send_keys(Keys.ENTER)
+    WebDriverWait(driver, 10).until(EC.presence_of_element_located((By.ID, "sent")))
+    driver.get(inbox.wait_for_link(address, seen))
+    driver.find_element(By.ID, "continue").click()
+    WebDriverWait(driver, 10).until(EC.presence_of_element_located((By.ID, "leads")))
+
+
+def unlabelled_fields(driver):
+    """Form fields a screen reader could not name: no <label for>, no aria-label."""
+    return driver.execute_script("""
+        return [...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
+          .filter(f => !(f.id && document.querySelector('label[for="' + f.id + '"]')) && !f.getAttribute('aria-label'))
+          .map(f => f.name || f.outerHTML.slice(0, 60));""")
+
+
+def shot(driver, name):
+    if SCREENSHOTS:
+        driver.save_screenshot(os.path.join(SCREENSHOTS, name + ".png"))
+
+
+def main():
+    inbox = Inbox()
+    smtp = Controller(inbox, hostname="127.0.0.1", port=int(os.environ["HUBNET_SMTP_PORT"]))
+    smtp.start()
+    # A hub with a moderator and a viewer, and three leads through the API.
+    status, hub = api("POST", "/v1/tenants", OPERATOR, {
+        "kind": "hub", "name": "Browser Hub", "slug": "browser-hub",
+        "admin": {"email": "admin@browser.test", "display_name": "Ada Admin"}})
+    assert status == 201, (status, hub)
+    admin = hub["admin_token"]
+    for email, name, roles in [("mo@browser.test", "Mo Moderator", ["moderator"]), ("vi@browser.test", "Vi Viewer", ["viewer"])]:
+        status, _ = api("POST", "/v1/users", admin, {"email": email, "display_name": name, "roles": roles})
+        assert status == 201, status
+    ids = {}
+    for name in ["Rosa Diaz", "Sam Obi", "Lee Park"]:
+        status, lead = api("POST", "/v1/leads", admin, {"contact": {"name": name, "email": name.split()[0].lower() + "@x.test"}})
+        assert status == 201, (status, lead)
+        ids[name] = lead["id"]
+
+    driver = browser()
+    try:
+        sign_in(driver, inbox, "mo@browser.test")
+        check("sign-in: the emailed link opens the lead table", driver.current_url.endswith("/leads"))
+        rows = driver.find_elements(By.CSS_SELECTOR, "#leads tbody tr[data-lead]")
+        check("lead table: the hub's three leads", len(rows) == 3, f"{len(rows)} rows")
+        check("lead table: each new lead shows the New badge",
+              len(driver.find_elements(By.CSS_SELECTOR, "#leads .badge-new")) == 3)
+        check("accessibility: every field of the lead table has a label", unlabelled_fields(driver) == [], unlabelled_fields(driver))
+        body = driver.find_element(By.TAG_NAME, "body")
+        body.send_keys(Keys.TAB)
+        active = driver.switch_to.active_element
+        check("keyboard: the first Tab reaches the skip link", active.get_attribute("class") == "skip", active.get_attribute("outerHTML")[:80])
+        cookie = driver.get_cookie("hubnet_session")
+        check("session cookie: HttpOnly, SameSite=Lax", cookie and cookie["httpOnly"] and cookie.get("sameSite") == "Lax", cookie)
+        shot(driver, "leads")
+
+        # Search narrows the table through the API's own filter.
+        search = driver.find_element(By.ID, "q")
+        search.send_keys("obi")
+        search.send_keys(Keys.ENTER)
+        WebDriverWait(driver, 10).until(lambda d: "q=obi" in d.current_url)
+        names = [e.text for e in driver.find_elements(By.CSS_SELECTOR, "#leads tbody th a")]
+        check("filters: searching 'obi' leaves Sam Obi", names == ["Sam Obi"], names)
+
+        # Acting: exactly the engine's buttons; accept, then a note.
+        driver.get(BASE + "/leads/" + ids["Rosa Diaz"])
+        buttons = sorted(b.get_attribute("id") for b in driver.find_elements(By.CSS_SELECTOR, "button[id^=act-]"))
+        status, api_lead = api("GET", "/v1/leads/" + ids["Rosa Diaz"], admin)
+        expected = sorted("act-" + a["key"] for a in api_lead["available_actions"])
+        check("lead page: the buttons are the engine's available actions", buttons == expected, f"{buttons} vs {expected}")
+        check("accessibility: every field of the lead page has a label", unlabelled_fields(driver) == [], unlabelled_fields(driver))
+        shot(driver, "lead")
+        driver.find_element(By.ID, "act-contact").click() if "act-contact" in buttons else driver.find_element(By.ID, buttons[0]).click()
+        WebDriverWait(driver, 10).until(EC.presence_of_element_located((By.CSS_SELECTOR, "p.notice")))
+        status, after = api("GET", "/v1/leads/" + ids["Rosa Diaz"], admin)
+        check("lead page: pressing a button moves the lead (seen through the API)", after["status"] != "new", after["status"])
+        check("lead page: the page shows the new status", driver.find_element(By.ID, "status").text == after["status_name"])
+        note = driver.find_element(By.ID, "note")
+        note.send_keys("Called, left a message <b>twice</b>")
+        note.submit()
+        WebDriverWait(driver, 10).until(EC.presence_of_element_located((By.ID, "notes")))
+        check("notes: a note appears as text, never markup", "<b>twice</b>" in driver.find_element(By.ID, "notes").text)
+
+        # A decline asks first (confirm dialog) and needs its reason.
+        driver.get(BASE + "/leads/" + ids["Lee Park"])
+        if driver.find_elements(By.ID, "act-decline"):
+            for reason in driver.find_elements(By.ID, "reason-decline"):
+                reason.send_keys("Outside our area")
+            driver.find_element(By.ID, "act-decline").click()
+            alert = WebDriverWait(driver, 5).until(EC.alert_is_present())
+            check("confirm: declining asks first", "Decline" in alert.text, alert.text)
+            alert.dismiss()
+            status, still = api("GET", "/v1/leads/" + ids["Lee Park"], admin)
+            check("confirm: dismissing the question changes nothing", still["status"] == "new", still["status"])
+
+        # Overdue on the server's clock: five days without completion (hub moderation).
+        status, moved = api("POST", "/v1/test-clock/advance", OPERATOR, {"days": 6})
+        check("test clock: the server's time moves", status == 200, moved)
+        driver.get(BASE + "/leads")
+        check("sessions: six days on, the 12-hour session has ended", driver.find_elements(By.ID, "email") != [])
+        sign_in(driver, inbox, "mo@browser.test")
+        driver.get(BASE + "/leads?badge=overdue")
+        overdue = [e.text for e in driver.find_elements(By.CSS_SELECTOR, "#leads tbody th a")]
+        check("badges: untouched leads show Overdue after the expected completion",
+              "Sam Obi" in overdue and len(driver.find_elements(By.CSS_SELECTOR, "#leads .badge-overdue")) == len(overdue), overdue)
+
+        # A viewer sees the lead and no button.
+        viewer = browser()
+        try:
+            sign_in(viewer, inbox, "vi@browser.test")
+            viewer.get(BASE + "/leads/" + ids["Sam Obi"])
+            check("roles: a viewer gets no action button", viewer.find_elements(By.CSS_SELECTOR, "button[id^=act-]") == [])
+            check("roles: a viewer gets no note form", viewer.find_elements(By.ID, "note") == [])
+        finally:
+            viewer.quit()
+
+        # Another tenant's lead is a missing one.
+        status, other = api("POST", "/v1/tenants", OPERATOR, {
+            "kind": "hub", "name": "Other Hub", "slug": "other-hub", "admin": {"email": "admin@other.test", "display_name": "Oz"}})
+        status, foreign = api("POST", "/v1/leads", other["admin_token"], {"contact": {"name": "Foreign Lead", "phone": "555-0100"}})
+        driver.get(BASE + "/leads/" + foreign["id"])
+        text_foreign = driver.find_element(By.TAG_NAME, "main").text
+        driver.get(BASE + "/leads/00000000-0000-4000-8000-000000000000")
+        check("isolation: another tenant's lead reads exactly as a missing one",
+              text_foreign == driver.find_element(By.TAG_NAME, "main").text and "Foreign Lead" not in text_foreign)
+
+        # Phone-sized screen: nothing wider than the screen but the tables' own scroll areas.
+        phone = browser(375, 740)
+        try:
+            sign_in(phone, inbox, "admin@browser.test")
+            overflow = phone.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
+            check("phone: the lead table page fits a 375 px screen", overflow <= 0, f"{overflow}px wider")
+            phone.get(BASE + "/leads/" + ids["Sam Obi"])
+            overflow = phone.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
+            check("phone: the lead page fits a 375 px screen", overflow <= 0, f"{overflow}px wider")
+            shot(phone, "lead-phone")
+        finally:
+            phone.quit()
+
+        # Sign out everywhere ends this browser's session and the others'.
+        second = browser()
+        try:
+            sign_in(second, inbox, "mo@browser.test")
+            driver.get(BASE + "/leads")
+            driver.execute_script("window.confirm = () => true")
+            driver.find_element(By.CSS_SELECTOR, "form[action='/sign-out/everywhere'] button").click()
+            WebDriverWait(driver, 10).until(EC.presence_of_element_located((By.ID, "email")))
+            second.get(BASE + "/leads")
+            check("sign out everywhere: the other browser is back at sign-in", second.find_elements(By.ID, "email") != [])
+        finally:
+            second.quit()
+    except (AssertionError, TimeoutException) as error:
+        check("the run reached its end", False, repr(error))
+        shot(driver, "failure")
+    finally:
+        driver.quit()
+        smtp.stop()
+
+    failed = [name for name, ok in checks if not ok]
+    print(f"\nbrowser test: {len(checks) - len(failed)} of {len(checks)} checks passed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
