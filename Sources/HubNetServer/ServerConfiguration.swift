@@ -28,8 +28,9 @@ public struct ServerConfiguration: Sendable {
     /// How often the lead timers (expiry) are checked; `nil` runs no timer service in this process
     /// (tests that move a virtual clock fire timers themselves). Default one second.
     public var timerInterval: Duration? = .seconds(1)
-    /// `HUBNET_SMTP_URL` (`smtp://host:port`) and `HUBNET_MAIL_FROM`: the relay notification emails
-    /// go through. Without it, emails wait in the outbox (and are retried) until one is configured.
+    /// `HUBNET_SMTP_URL` (`smtp://[user@]host:port[?tls=required]` or `smtps://user@host:465`),
+    /// `HUBNET_SMTP_PASSWORD_FILE`, `HUBNET_SMTP_CA_FILE` and `HUBNET_MAIL_FROM`: the relay notification
+    /// emails go through (STARTTLS when offered, always with credentials; certificates verified). Without it, emails wait in the outbox (and are retried) until one is configured.
     public var smtp: SMTPClient?
     /// How often the outbox is delivered; `nil` runs no delivery service in this process. Default one second.
     public var deliveryInterval: Duration? = .seconds(1)
@@ -121,7 +122,20 @@ public struct ServerConfiguration: Sendable {
         }
         if let relay = environment["HUBNET_SMTP_URL"], !relay.isEmpty {
             do {
-                self.smtp = try SMTPClient(url: relay, from: environment["HUBNET_MAIL_FROM"].flatMap { $0.isEmpty ? nil : $0 } ?? "hubnet@localhost")
+                var password: String?
+                if let file = environment["HUBNET_SMTP_PASSWORD_FILE"], !file.isEmpty {
+                    guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
+                        throw ConfigurationError("HUBNET_SMTP_PASSWORD_FILE: cannot read \(file)")
+                    }
+                    password = text.trimmingCharacters(in: .newlines)
+                }
+                let caFile = environment["HUBNET_SMTP_CA_FILE"].flatMap { $0.isEmpty ? nil : $0 }
+                if let caFile, !FileManager.default.isReadableFile(atPath: caFile) {
+                    throw ConfigurationError("HUBNET_SMTP_CA_FILE: cannot read \(caFile)")
+                }
+                self.smtp = try SMTPClient(
+                    url: relay, from: environment["HUBNET_MAIL_FROM"].flatMap { $0.isEmpty ? nil : $0 } ?? "hubnet@localhost",
+                    password: password, caFile: caFile)
             } catch { throw ConfigurationError("HUBNET_SMTP_URL: \(error)") }
         }
     }

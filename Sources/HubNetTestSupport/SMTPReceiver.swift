@@ -9,12 +9,25 @@ public final class SMTPReceiver: Sendable {
     private let process: Process
     private let capture: URL
 
+    /// How a secure receiver speaks: STARTTLS required before anything else, or TLS from the first
+    /// byte; both require AUTH with this user and password.
+    public enum Security: Sendable {
+        case startTLS(user: String, password: String)
+        case implicitTLS(user: String, password: String)
+    }
+
+    /// The throwaway certificate of a secure receiver (for `localhost` and 127.0.0.1), to trust as a CA file.
+    public let certificateFile: String?
+
     /// Starts the receiver on a free loopback port and waits until it accepts connections.
-    public init() async throws {
+    /// `loginOnly` offers AUTH LOGIN and not PLAIN.
+    public init(security: Security? = nil, loginOnly: Bool = false) async throws {
         let python = "/usr/bin/python3"
         guard FileManager.default.isExecutableFile(atPath: python) else {
             throw ReceiverError(description: "\(python) is missing: install python3-aiosmtpd")
         }
+        var certificate: (cert: String, key: String)?
+        if security != nil { certificate = try Self.makeCertificate() }
         var lastError: (any Error)?
         for _ in 0..<5 {
             let port = Int.random(in: 20_000...60_000)
@@ -22,7 +35,18 @@ public final class SMTPReceiver: Sendable {
             FileManager.default.createFile(atPath: capture.path, contents: nil)
             let process = Process()
             process.executableURL = URL(fileURLWithPath: python)
-            process.arguments = ["-u", "-m", "aiosmtpd", "-n", "-l", "127.0.0.1:\(port)", "-c", "aiosmtpd.handlers.Debugging"]
+            switch security {
+            case nil:
+                process.arguments = ["-u", "-m", "aiosmtpd", "-n", "-l", "127.0.0.1:\(port)", "-c", "aiosmtpd.handlers.Debugging"]
+            case .startTLS(let user, let password), .implicitTLS(let user, let password):
+                guard let certificate else { throw ReceiverError(description: "no certificate") }
+                var implicit = false
+                if case .implicitTLS = security { implicit = true }
+                process.arguments = [
+                    "-u", "-c", Self.secureServer, "\(port)", certificate.cert, certificate.key, user, password, implicit ? "implicit" : "starttls",
+                    loginOnly ? "login-only" : "any",
+                ]
+            }
             let output = try FileHandle(forWritingTo: capture)
             process.standardOutput = output
             process.standardError = output
@@ -32,6 +56,7 @@ public final class SMTPReceiver: Sendable {
                 self.port = port
                 self.process = process
                 self.capture = capture
+                self.certificateFile = certificate?.cert
                 return
             }
             process.terminate()
@@ -39,6 +64,56 @@ public final class SMTPReceiver: Sendable {
         }
         throw lastError ?? ReceiverError(description: "aiosmtpd did not start")
     }
+
+    /// A self-signed certificate for localhost and 127.0.0.1, made with the openssl command.
+    static func makeCertificate() throws -> (cert: String, key: String) {
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent("hubnet-smtp-tls-\(UUID().uuidString)").path
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+        process.arguments = [
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", base + ".key", "-out", base + ".pem", "-days", "2",
+            "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+        ]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { throw ReceiverError(description: "openssl could not make a certificate") }
+        return (base + ".pem", base + ".key")
+    }
+
+    /// aiosmtpd with TLS and AUTH required; prints each message as the Debugging handler does,
+    /// with the authenticated user.
+    static let secureServer = #"""
+        import ssl, sys, time
+        from aiosmtpd.controller import Controller
+        from aiosmtpd.smtp import AuthResult
+        port, cert, key, user, password, mode, mechanisms = sys.argv[1:8]
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(cert, key)
+        def authenticate(server, session, envelope, mechanism, data):
+            ok = data.login.decode() == user and data.password.decode() == password
+            print("AUTH", mechanism, "ok" if ok else "refused", flush=True)
+            return AuthResult(success=ok, auth_data=data.login.decode() if ok else None)
+        class Handler:
+            async def handle_DATA(self, server, session, envelope):
+                print("---------- MESSAGE FOLLOWS ----------", flush=True)
+                print("X-Authenticated-As:", session.auth_data or "-", flush=True)
+                print(envelope.content.decode("utf-8", "replace"), flush=True)
+                print("------------ END MESSAGE ------------", flush=True)
+                return "250 OK"
+        options = dict(authenticator=authenticate, auth_required=True)
+        if mechanisms == "login-only":
+            options["auth_exclude_mechanism"] = ["PLAIN"]
+        if mode == "implicit":
+            # The whole connection is TLS (aiosmtpd's own TLS check sees only STARTTLS).
+            controller = Controller(Handler(), hostname="127.0.0.1", port=int(port), ssl_context=context, auth_require_tls=False, **options)
+        else:
+            controller = Controller(Handler(), hostname="127.0.0.1", port=int(port), tls_context=context, require_starttls=True, auth_require_tls=True, **options)
+        controller.start()
+        while True:
+            time.sleep(3600)
+        """#
 
     /// Everything received so far, as aiosmtpd printed it.
     public var transcript: String { (try? String(contentsOf: capture, encoding: .utf8)) ?? "" }

@@ -2,39 +2,115 @@ import Foundation
 import NIOCore
 import NIOExtras
 import NIOPosix
+import NIOSSL
 
-/// A minimal SMTP client for a trusted relay (plain SMTP on a private network or loopback):
-/// EHLO, MAIL FROM, RCPT TO, DATA, QUIT. No AUTH or STARTTLS: put a relay that does them in front.
+/// An SMTP client for a relay: EHLO, STARTTLS (or implicit TLS on `smtps://`), AUTH PLAIN or
+/// LOGIN, MAIL FROM, RCPT TO, DATA, QUIT.
+///
+/// Encryption: with `smtp://` the connection is upgraded with STARTTLS whenever the relay offers
+/// it, and must be when credentials are configured (they are never sent in clear); `smtps://`
+/// speaks TLS from the first byte. The relay's certificate is always verified against the system's
+/// roots, or the CA file configured, and its name; a relay that fails verification gets nothing
+/// and the message stays in the outbox to be retried.
 public struct SMTPClient: Sendable {
+    public enum Security: String, Sendable {
+        /// `smtp://`: STARTTLS when offered (required with credentials).
+        case startTLSWhenOffered
+        /// `smtp://…?tls=required`: STARTTLS or nothing.
+        case startTLSRequired
+        /// `smtps://`: TLS from the first byte (port 465).
+        case implicitTLS
+    }
+
+    public struct Credentials: Sendable {
+        public var user: String
+        public var password: String
+        public init(user: String, password: String) {
+            self.user = user
+            self.password = password
+        }
+    }
+
     public var host: String
     public var port: Int
     /// The envelope sender and `From:` header.
     public var from: String
     public var timeout: Duration
+    public var security: Security
+    public var credentials: Credentials?
+    /// A PEM file of CA certificates to trust instead of the system's (a private relay's CA).
+    public var caFile: String?
 
-    public init(host: String, port: Int, from: String, timeout: Duration = .seconds(10)) {
+    public init(
+        host: String, port: Int, from: String, timeout: Duration = .seconds(10), security: Security = .startTLSWhenOffered,
+        credentials: Credentials? = nil, caFile: String? = nil
+    ) {
         self.host = host
         self.port = port
         self.from = from
         self.timeout = timeout
+        self.security = security
+        self.credentials = credentials
+        self.caFile = caFile
     }
 
-    /// `smtp://host:port`.
-    public init(url: String, from: String) throws {
-        guard let components = URLComponents(string: url), components.scheme == "smtp", let host = components.host else {
-            throw SMTPError(message: "HUBNET_SMTP_URL must look like smtp://host:25")
+    /// `smtp://[user[:password]@]host[:port][?tls=required]` or `smtps://…` (default ports 25 and
+    /// 465). A password in the URL may be replaced by `password` (read from a file by the caller).
+    public init(url: String, from: String, password: String? = nil, caFile: String? = nil) throws {
+        guard let components = URLComponents(string: url), let scheme = components.scheme, ["smtp", "smtps"].contains(scheme),
+            let host = components.host, !host.isEmpty
+        else {
+            throw SMTPError(message: "HUBNET_SMTP_URL must look like smtp://host:25, smtp://user@host:587 or smtps://user@host:465")
         }
-        self.init(host: host, port: components.port ?? 25, from: from)
+        if let port = components.port, !(1...65535).contains(port) { throw SMTPError(message: "HUBNET_SMTP_URL: the port must be 1-65535") }
+        var security: Security = scheme == "smtps" ? .implicitTLS : .startTLSWhenOffered
+        for item in components.queryItems ?? [] {
+            switch (item.name, item.value) {
+            case ("tls", "required") where scheme == "smtp": security = .startTLSRequired
+            default: throw SMTPError(message: "HUBNET_SMTP_URL: unknown option \(item.name); the only one is tls=required")
+            }
+        }
+        var credentials: Credentials?
+        if let user = components.user, !user.isEmpty {
+            guard let secret = password ?? components.password, !secret.isEmpty else {
+                throw SMTPError(message: "HUBNET_SMTP_URL names a user but no password (in the URL or HUBNET_SMTP_PASSWORD_FILE)")
+            }
+            credentials = Credentials(user: user, password: secret)
+        }
+        self.init(
+            host: host, port: components.port ?? (scheme == "smtps" ? 465 : 25), from: from, security: security,
+            credentials: credentials, caFile: caFile)
+    }
+
+    /// The TLS context for the relay: full verification of its chain and name.
+    func tlsContext() throws -> NIOSSLContext {
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        configuration.certificateVerification = .fullVerification
+        if let caFile { configuration.trustRoots = .file(caFile) }
+        return try NIOSSLContext(configuration: configuration)
+    }
+
+    /// The name the certificate must carry; an IP address is checked against the certificate's
+    /// addresses instead (and cannot be sent as SNI).
+    var serverHostname: String? {
+        host.contains(":") || host.split(separator: ".").count == 4 && host.split(separator: ".").allSatisfy { UInt8($0) != nil }
+            ? nil : host
     }
 
     /// Sends one message; `messageID` lets receivers recognise a retry of the same message.
     public func send(to recipient: String, subject: String, body: String, messageID: String) async throws {
         try Self.requireSafe(recipient)
         try Self.requireSafe(from)
+        let tls = try tlsContext()
+        let implicit = security == .implicitTLS
+        let hostname = serverHostname
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connectTimeout(.seconds(5))
             .connect(host: host, port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if implicit {
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: tls, serverHostname: hostname))
+                    }
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(LineBasedFrameDecoder()))
                     return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
                 }
@@ -47,23 +123,59 @@ public struct SMTPClient: Sendable {
             group.addTask {
                 try await channel.executeThenClose { inbound, outbound in
                     var lines = inbound.makeAsyncIterator()
-                    func expect(_ code: Int) async throws {
-                        // A reply may span lines: "250-…" continues, "250 …" ends it.
+                    /// One reply (it may span lines: "250-…" continues, "250 …" ends it); its text lines.
+                    @discardableResult
+                    func expect(_ code: Int) async throws -> [String] {
+                        var text: [String] = []
                         while let buffer = try await lines.next() {
                             let line = String(buffer: buffer)
                             guard line.count >= 3, let replyCode = Int(line.prefix(3)) else {
                                 throw SMTPError(message: "unreadable reply from the relay")
                             }
+                            text.append(String(line.dropFirst(4)))
                             if line.count > 3 && line[line.index(line.startIndex, offsetBy: 3)] == "-" { continue }
                             guard replyCode == code else { throw SMTPError(message: "relay answered \(line)") }
-                            return
+                            return text
                         }
                         throw SMTPError(message: "the relay closed the connection")
                     }
                     func say(_ line: String) async throws { try await outbound.write(ByteBuffer(string: line + "\r\n")) }
                     try await expect(220)
                     try await say("EHLO hubnet")
-                    try await expect(250)
+                    var capabilities = Set(try await expect(250).dropFirst().map { $0.uppercased() })
+                    var encrypted = implicit
+                    if !encrypted && capabilities.contains("STARTTLS") {
+                        try await say("STARTTLS")
+                        try await expect(220)
+                        // From here on the bytes go through TLS; the handshake runs on the next write.
+                        try await channel.channel.pipeline.addHandler(
+                            try NIOSSLClientHandler(context: tls, serverHostname: hostname), position: .first)
+                        encrypted = true
+                        try await say("EHLO hubnet")
+                        capabilities = Set(try await expect(250).dropFirst().map { $0.uppercased() })
+                    }
+                    if !encrypted && (security == .startTLSRequired || credentials != nil) {
+                        throw SMTPError(message: "the relay does not offer STARTTLS; credentials and mail are not sent in clear")
+                    }
+                    if let credentials {
+                        let mechanisms = Set(
+                            capabilities.filter { $0.hasPrefix("AUTH ") || $0.hasPrefix("AUTH=") }
+                                .flatMap { $0.dropFirst(5).split(separator: " ").map(String.init) })
+                        if mechanisms.contains("PLAIN") {
+                            let token = Data("\0\(credentials.user)\0\(credentials.password)".utf8).base64EncodedString()
+                            try await say("AUTH PLAIN \(token)")
+                            try await expect(235)
+                        } else if mechanisms.contains("LOGIN") {
+                            try await say("AUTH LOGIN")
+                            try await expect(334)
+                            try await say(Data(credentials.user.utf8).base64EncodedString())
+                            try await expect(334)
+                            try await say(Data(credentials.password.utf8).base64EncodedString())
+                            try await expect(235)
+                        } else {
+                            throw SMTPError(message: "the relay offers neither AUTH PLAIN nor AUTH LOGIN")
+                        }
+                    }
                     try await say("MAIL FROM:<\(from)>")
                     try await expect(250)
                     try await say("RCPT TO:<\(recipient)>")

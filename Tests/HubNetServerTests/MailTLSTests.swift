@@ -1,0 +1,161 @@
+import Foundation
+import HTTPTypes
+import HubNetCore
+import HubNetServer
+import HubNetTestSupport
+import PropertyBased
+import Testing
+
+/// Mail to relays that require encryption and authentication, against real aiosmtpd receivers
+/// with a throwaway certificate: STARTTLS and implicit TLS, AUTH, certificate verification, and
+/// what happens to a message when the relay cannot be trusted.
+@Suite("Mail over TLS", .serialized)
+struct MailTLSTests {
+    static let user = "hubnet-relay"
+    static let password = "s3cret pass:word"
+
+    @Test("STARTTLS then AUTH PLAIN: the message arrives, sent by the authenticated user, through a verified certificate")
+    func startTLS() async throws {
+        let relay = try await SMTPReceiver(security: .startTLS(user: Self.user, password: Self.password))
+        defer { relay.stop() }
+        let client = try SMTPClient(
+            url: "smtp://\(Self.user)@localhost:\(relay.port)", from: "hubnet@test.local", password: Self.password,
+            caFile: relay.certificateFile)
+        #expect(client.security == .startTLSWhenOffered)
+        try await client.send(to: "ana@example.test", subject: "Over TLS", body: "Hello", messageID: "m1")
+        let message = try #require(relay.messages.first)
+        #expect(message.contains("X-Authenticated-As: \(Self.user)"))
+        #expect(message.contains("Subject: Over TLS"))
+        #expect(relay.transcript.contains("AUTH PLAIN ok"))
+    }
+
+    @Test("AUTH LOGIN when the relay offers no PLAIN")
+    func authLogin() async throws {
+        let relay = try await SMTPReceiver(security: .startTLS(user: Self.user, password: Self.password), loginOnly: true)
+        defer { relay.stop() }
+        let client = try SMTPClient(
+            url: "smtp://\(Self.user)@localhost:\(relay.port)", from: "hubnet@test.local", password: Self.password,
+            caFile: relay.certificateFile)
+        try await client.send(to: "ana@example.test", subject: "Login", body: "Hello", messageID: "m9")
+        #expect(relay.transcript.contains("AUTH LOGIN ok"))
+        #expect(relay.messages.first?.contains("X-Authenticated-As: \(Self.user)") == true)
+    }
+
+    @Test("smtps:// speaks TLS from the first byte (port 465 by default) and authenticates")
+    func implicitTLS() async throws {
+        let relay = try await SMTPReceiver(security: .implicitTLS(user: Self.user, password: Self.password))
+        defer { relay.stop() }
+        #expect(try SMTPClient(url: "smtps://u@relay.example:465", from: "x@y.z", password: "p").port == 465)
+        let client = try SMTPClient(
+            url: "smtps://\(Self.user)@localhost:\(relay.port)", from: "hubnet@test.local", password: Self.password,
+            caFile: relay.certificateFile)
+        #expect(client.security == .implicitTLS)
+        try await client.send(to: "ana@example.test", subject: "Implicit", body: "Hello", messageID: "m2")
+        #expect(relay.messages.count == 1)
+        #expect(relay.messages.first?.contains("X-Authenticated-As: \(Self.user)") == true)
+    }
+
+    @Test("a relay whose certificate does not verify gets nothing: the email stays in the outbox and is retried")
+    func untrustedRelay() async throws {
+        let relay = try await SMTPReceiver(security: .startTLS(user: Self.user, password: Self.password))
+        defer { relay.stop() }
+        let untrusting = try SMTPClient(
+            url: "smtp://\(Self.user)@localhost:\(relay.port)", from: "hubnet@test.local", password: Self.password)
+        // The system's roots do not know the throwaway certificate.
+        await #expect(throws: (any Error).self) {
+            try await untrusting.send(to: "ana@example.test", subject: "No", body: "No", messageID: "m3")
+        }
+        // Right CA, wrong name: a certificate for localhost does not vouch for another name.
+        let misnamed = try SMTPClient(
+            url: "smtp://\(Self.user)@127.0.0.2:\(relay.port)", from: "hubnet@test.local", password: Self.password,
+            caFile: relay.certificateFile)
+        await #expect(throws: (any Error).self) {
+            try await misnamed.send(to: "ana@example.test", subject: "No", body: "No", messageID: "m4")
+        }
+        #expect(relay.messages.isEmpty)
+        #expect(!relay.transcript.contains("AUTH"), "no credentials reached an untrusted relay")
+
+        let clock = TestClock()
+        try await withTestApplication(configure: {
+            $0.smtp = untrusting
+            $0.deliveryInterval = nil
+            $0.timerInterval = nil
+            $0.testClock = clock
+        }) { app in
+            let hub = try await app.fixtures.tenant(.hub, users: [[.moderator]])
+            var headers = HTTPFields()
+            headers[.contentType] = "application/x-www-form-urlencoded"
+            _ = try await app.client.execute(
+                uri: "/sign-in", method: .post, headers: headers, body: .init(string: "email=\(hub.users[0].user.email)"))
+            let refused = OutboxDeliveryService(database: app.fixtures.database, smtp: untrusting, now: clock.function)
+            #expect(try await refused.deliverDue() == 0)
+            let waiting = try await InputFuzzTests.count(
+                app, "SELECT count(*)::INTEGER FROM outbox WHERE delivered_at IS NULL AND failed_at IS NULL AND attempts = 1")
+            #expect(waiting == 1)
+            #expect(relay.messages.isEmpty)
+            // Once the relay's CA is trusted, the retry delivers it.
+            let trusting = OutboxDeliveryService(
+                database: app.fixtures.database,
+                smtp: SMTPClient(
+                    host: "localhost", port: relay.port, from: "hubnet@test.local",
+                    credentials: .init(user: Self.user, password: Self.password), caFile: relay.certificateFile),
+                now: clock.function)
+            _ = try clock.advance(by: 3600)
+            #expect(try await trusting.deliverDue() == 1)
+            #expect(relay.messages.count == 1)
+            #expect(relay.messages.first?.contains("To: <\(hub.users[0].user.email)>") == true)
+        }
+    }
+
+    @Test("a wrong password is refused by the relay and nothing is sent; credentials never go to a relay without STARTTLS")
+    func refusals() async throws {
+        let relay = try await SMTPReceiver(security: .startTLS(user: Self.user, password: Self.password))
+        defer { relay.stop() }
+        var wrong = try SMTPClient(
+            url: "smtp://\(Self.user)@localhost:\(relay.port)", from: "hubnet@test.local", password: "guess",
+            caFile: relay.certificateFile)
+        // aiosmtpd 1.4 does not answer a failed AUTH at all; the client's own timeout ends the attempt.
+        wrong.timeout = .seconds(3)
+        await #expect(throws: SMTPError.self) {
+            try await wrong.send(to: "ana@example.test", subject: "No", body: "No", messageID: "m5")
+        }
+        #expect(relay.messages.isEmpty)
+        #expect(relay.transcript.contains("refused"))
+
+        let plain = try await SMTPReceiver()
+        defer { plain.stop() }
+        let careful = try SMTPClient(url: "smtp://\(Self.user)@127.0.0.1:\(plain.port)", from: "hubnet@test.local", password: Self.password)
+        await #expect(throws: SMTPError.self) {
+            try await careful.send(to: "ana@example.test", subject: "No", body: "No", messageID: "m6")
+        }
+        let required = try SMTPClient(url: "smtp://127.0.0.1:\(plain.port)?tls=required", from: "hubnet@test.local")
+        #expect(required.security == .startTLSRequired)
+        await #expect(throws: SMTPError.self) {
+            try await required.send(to: "ana@example.test", subject: "No", body: "No", messageID: "m7")
+        }
+        #expect(plain.messages.isEmpty)
+        // Without credentials or the requirement, a plain loopback relay still works as before.
+        try await SMTPClient(url: "smtp://127.0.0.1:\(plain.port)", from: "hubnet@test.local")
+            .send(to: "ana@example.test", subject: "Plain", body: "Hi", messageID: "m8")
+        #expect(plain.messages.count == 1)
+    }
+
+    @Test("HUBNET_SMTP_URL: schemes, default ports, credentials, options; anything else is a configuration error, never a crash")
+    func urls() async throws {
+        let withPassword = try SMTPClient(url: "smtp://mailer:p%40ss@relay.example:587", from: "a@b.c")
+        #expect(withPassword.port == 587)
+        #expect(withPassword.credentials?.user == "mailer")
+        #expect(withPassword.credentials?.password == "p@ss", "percent-decoded")
+        #expect(try SMTPClient(url: "smtp://relay.example", from: "a@b.c").port == 25)
+        #expect(try SMTPClient(url: "smtp://u@relay.example", from: "a@b.c", password: "from-file").credentials?.password == "from-file")
+        for bad in ["http://relay", "smtp://", "smtp://u@relay.example", "smtp://relay?tls=maybe", "smtps://relay?tls=required", "relay:25"] {
+            #expect(throws: SMTPError.self, "\(bad)") { try SMTPClient(url: bad, from: "a@b.c") }
+        }
+        await propertyCheck(count: 300, input: Gen.uint64()) { seed in
+            var input = HostileInput(seed: seed)
+            let text = input.pick(["smtp://", "smtps://", "", "smtp:", "SMTP://"]) + input.string().trimmingCharacters(in: ["\""])
+                + input.pick(["", ":25", ":99999", ":-1", "?tls=required", "@", "@h:1"])
+            _ = try? SMTPClient(url: text, from: "a@b.c")
+        }
+    }
+}
