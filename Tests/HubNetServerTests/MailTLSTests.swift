@@ -140,6 +140,47 @@ struct MailTLSTests {
         #expect(plain.messages.count == 1)
     }
 
+    @Test("emails are multipart: the text as written and the same as escaped HTML with clickable links (read back by Python's email parser)")
+    func multipart() async throws {
+        let relay = try await SMTPReceiver()
+        defer { relay.stop() }
+        let body = "Ada <b>Obi</b> & co was assigned to you.\n.starts with a dot\n\nOpen it in HubNet: http://127.0.0.1:8080/leads/42?x=1&y=2\n"
+        try await SMTPClient(host: "127.0.0.1", port: relay.port, from: "hubnet@test.local")
+            .send(to: "ana@example.test", subject: "Über <test>", body: body, messageID: "mp1")
+        let raw = try #require(relay.messages.first?.components(separatedBy: "------------ END MESSAGE").first)
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("hubnet-mail-\(UUID().uuidString).eml")
+        try raw.trimmingCharacters(in: .newlines).write(to: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let parser = Process()
+        parser.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        parser.arguments = [
+            "-c",
+            """
+            import email, json, sys
+            from email import policy
+            message = email.message_from_string(open(sys.argv[1]).read(), policy=policy.default)
+            parts = [(p.get_content_type(), p.get_content()) for p in message.walk() if not p.is_multipart()]
+            print(json.dumps({"type": message.get_content_type(), "subject": str(message["subject"]), "parts": parts}))
+            """,
+            file.path,
+        ]
+        let output = Pipe()
+        parser.standardOutput = output
+        try parser.run()
+        parser.waitUntilExit()
+        let parsed = try #require(try JSONSerialization.jsonObject(with: output.fileHandleForReading.readDataToEndOfFile()) as? [String: Any])
+        #expect(parsed["type"] as? String == "multipart/alternative")
+        #expect(parsed["subject"] as? String == "Über <test>", "non-ASCII subjects travel as RFC 2047 encoded words")
+        let parts = try #require(parsed["parts"] as? [[String]])
+        try #require(parts.count == 2)
+        #expect(parts[0][0] == "text/plain")
+        #expect(parts[0][1].replacingOccurrences(of: "\r\n", with: "\n") == body, "the text part is the body as written, dots and all")
+        #expect(parts[1][0] == "text/html")
+        #expect(parts[1][1].contains("Ada &lt;b&gt;Obi&lt;/b&gt; &amp; co"))
+        #expect(parts[1][1].contains(#"<a href="http://127.0.0.1:8080/leads/42?x=1&amp;y=2""#))
+        #expect(!parts[1][1].contains("<b>"))
+    }
+
     @Test("HUBNET_SMTP_URL: schemes, default ports, credentials, options; anything else is a configuration error, never a crash")
     func urls() async throws {
         let withPassword = try SMTPClient(url: "smtp://mailer:p%40ss@relay.example:587", from: "a@b.c")

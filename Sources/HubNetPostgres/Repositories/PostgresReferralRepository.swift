@@ -128,6 +128,7 @@ public struct PostgresReferralRepository: Sendable {
                     """, logger: logger)
                 lines.append("\(action == "accept" ? "Accept" : "Decline"): \(links.url(for: EmailActionToken(tenantID: lead.tenantID, linkID: id)))")
             }
+            lines += ["", "Open it in HubNet: \(links.baseURL)/leads/\(lead.id)"]
             try await outbox.enqueue(
                 event: "referral.received", email: email, subject: "New referral: \(lead.details.name)",
                 body: lines.joined(separator: "\n") + "\n", webhookBody: "{}", tenant: lead.tenantID, now: now, on: connection)

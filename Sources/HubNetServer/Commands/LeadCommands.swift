@@ -134,7 +134,8 @@ struct LeadCommands: Sendable {
         {
             try await outbox.enqueue(
                 event: "lead.assigned", email: assignee.email, subject: "A lead needs your attention: \(updated.details.name)",
-                body: "\(updated.details.name) was assigned to you (\(template.status(updated.state.status)?.name ?? updated.state.status)).\n",
+                body: "\(updated.details.name) was assigned to you (\(template.status(updated.state.status)?.name ?? updated.state.status)).\n\n"
+                    + "Open it in HubNet: \(links.baseURL)/leads/\(updated.id)\n",
                 webhookBody: "{}", tenant: caller.tenantID, now: now, on: connection)
         }
         // A referred lead's source follows it: its referral row mirrors this action.

@@ -1,4 +1,5 @@
 import Foundation
+import HubNetCore
 import NIOCore
 import NIOExtras
 import NIOPosix
@@ -193,19 +194,69 @@ public struct SMTPClient: Sendable {
         }
     }
 
-    /// The message text: headers, a blank line, the body with CRLF line ends and dot-stuffing, the end mark.
+    /// The message: headers, then `multipart/alternative` with the text as written and the same
+    /// text as HTML in the console's look (links clickable), CRLF line ends and dot-stuffing, the end mark.
     func message(to recipient: String, subject: String, body: String, messageID: String) -> String {
         let date = DateFormatter()
         date.locale = Locale(identifier: "en_US_POSIX")
         date.dateFormat = "EEE, dd MMM yyyy HH:mm:ss Z"
+        // A boundary that cannot occur in either part: derived from the message id, checked against the body.
+        var boundary = "hubnet-\(Hex.lowercase(Array(messageID.utf8.prefix(24))))"
+        while body.contains(boundary) { boundary += "x" }
         let headers = [
-            "From: <\(from)>", "To: <\(recipient)>", "Subject: \(Self.headerSafe(subject))",
+            "From: <\(from)>", "To: <\(recipient)>", "Subject: \(Self.encodedWord(Self.headerSafe(subject)))",
             "Message-ID: <\(messageID)@hubnet>", "Date: \(date.string(from: Date()))",
-            "MIME-Version: 1.0", "Content-Type: text/plain; charset=utf-8", "Content-Transfer-Encoding: 8bit",
+            "MIME-Version: 1.0", "Content-Type: multipart/alternative; boundary=\"\(boundary)\"",
         ]
-        let lines = body.replacingOccurrences(of: "\r\n", with: "\n").split(separator: "\n", omittingEmptySubsequences: false)
-            .map { $0.hasPrefix(".") ? "." + $0 : String($0) }
+        let text = body.replacingOccurrences(of: "\r\n", with: "\n")
+        let parts = [
+            "--\(boundary)", "Content-Type: text/plain; charset=utf-8", "Content-Transfer-Encoding: 8bit", "", text,
+            "--\(boundary)", "Content-Type: text/html; charset=utf-8", "Content-Transfer-Encoding: 8bit", "",
+            Self.html(text, subject: subject), "--\(boundary)--",
+        ].joined(separator: "\n")
+        let lines = parts.split(separator: "\n", omittingEmptySubsequences: false).map { $0.hasPrefix(".") ? "." + $0 : String($0) }
         return (headers + [""] + lines).joined(separator: "\r\n") + "\r\n.\r\n"
+    }
+
+    /// The text as a small HTML page: escaped, paragraphs kept, http(s) links made clickable.
+    static func html(_ text: String, subject: String) -> String {
+        func escape(_ value: some StringProtocol) -> String {
+            value.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+                .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
+        }
+        let paragraphs = text.components(separatedBy: "\n\n").map { paragraph -> String in
+            let lines = paragraph.split(separator: "\n", omittingEmptySubsequences: false).map { line -> String in
+                line.split(separator: " ", omittingEmptySubsequences: false).map { word -> String in
+                    word.hasPrefix("https://") || word.hasPrefix("http://")
+                        ? "<a href=\"\(escape(word))\" style=\"color:#0b5cad\">\(escape(word))</a>" : escape(word)
+                }.joined(separator: " ")
+            }
+            return "<p>" + lines.joined(separator: "<br>") + "</p>"
+        }.filter { $0 != "<p></p>" }
+        return """
+            <!doctype html><html lang="en"><head><meta charset="utf-8"><title>\(escape(subject))</title></head>
+            <body style="margin:0;font:16px/1.5 system-ui,sans-serif;color:#1b1f24">
+            <div style="background:#1b1f24;color:#fff;padding:10px 16px;font-weight:700">HubNet</div>
+            <div style="padding:16px;max-width:40rem">\(paragraphs.joined(separator: "\n"))</div>
+            </body></html>
+            """
+    }
+
+    /// A header value outside ASCII as RFC 2047 encoded words (UTF-8, base64), each at most 75 characters.
+    static func encodedWord(_ text: String) -> String {
+        guard !text.unicodeScalars.allSatisfy({ $0.isASCII }) else { return text }
+        var words: [String] = []
+        var chunk: [UInt8] = []
+        for character in text {
+            let bytes = Array(String(character).utf8)
+            if chunk.count + bytes.count > 45 {
+                words.append("=?utf-8?B?\(Data(chunk).base64EncodedString())?=")
+                chunk = []
+            }
+            chunk += bytes
+        }
+        if !chunk.isEmpty { words.append("=?utf-8?B?\(Data(chunk).base64EncodedString())?=") }
+        return words.joined(separator: "\r\n ")
     }
 
     /// Header text on one line: a subject can never inject another header.
