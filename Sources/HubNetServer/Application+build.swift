@@ -95,7 +95,8 @@ public func buildRouter(
     ).addRoutes(to: authenticated)
     UserController(database: database, users: PostgresUserRepository(logger: logger)).addRoutes(to: authenticated)
     APITokenController(database: database, tokens: tokens, users: PostgresUserRepository(logger: logger)).addRoutes(to: authenticated)
-    DeviceController(database: database, devices: PostgresDeviceRepository(logger: logger)).addRoutes(to: authenticated)
+    let deviceController = DeviceController(database: database, devices: PostgresDeviceRepository(logger: logger))
+    deviceController.addRoutes(to: authenticated)
     UnitController(database: database, units: PostgresUnitRepository(logger: logger)).addRoutes(to: authenticated)
     ListingController(database: database, listings: listings, tenants: tenants).addRoutes(to: authenticated)
     let commands = LeadCommands(
@@ -133,12 +134,13 @@ public func buildRouter(
         database: database, webhooks: PostgresWebhookRepository(logger: logger), outbox: PostgresOutboxRepository(logger: logger),
         now: configuration.now
     ).addRoutes(to: authenticated)
-    ReportController(database: database, templates: PostgresWorkflowTemplateRepository(logger: logger), now: configuration.now)
-        .addRoutes(to: authenticated)
+    let reportController = ReportController(
+        database: database, templates: PostgresWorkflowTemplateRepository(logger: logger), now: configuration.now)
+    reportController.addRoutes(to: authenticated)
     ConsoleController(
         database: database, sessions: PostgresConsoleSessionRepository(logger: logger), outbox: PostgresOutboxRepository(logger: logger),
         templates: PostgresWorkflowTemplateRepository(logger: logger), leads: leadController, referrals: referralController,
-        renderer: try ConsoleRenderer(),
+        reports: reportController, devices: deviceController, tenants: tenants, renderer: try ConsoleRenderer(),
         settings: .init(
             baseURL: configuration.emailLinks.baseURL, printSignInLinks: configuration.printSignInLinks,
             secureCookies: configuration.emailLinks.baseURL.hasPrefix("https://")),

@@ -220,6 +220,16 @@ def main():
             overflow = phone.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
             check("phone: the lead page fits a 375 px screen", overflow <= 0, f"{overflow}px wider")
             shot(phone, "lead-phone")
+            for page in ["/board", "/referrals", "/reports", "/devices"]:
+                phone.get(BASE + page)
+                overflow = phone.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
+                check(f"phone: {page} fits a 375 px screen", overflow <= 0, f"{overflow}px wider")
+                check(f"accessibility: every field of {page} has a label", unlabelled_fields(phone) == [], unlabelled_fields(phone))
+                current = phone.find_elements(By.CSS_SELECTOR, "nav a[aria-current=page]")
+                check(f"navigation: {page} is marked as the current page",
+                      [a.get_attribute("href").replace(BASE, "") for a in current] == [page])
+            phone.get(BASE + "/reports?template=hub_moderation")
+            shot(phone, "reports-phone")
         finally:
             phone.quit()
 

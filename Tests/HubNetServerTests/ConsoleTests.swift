@@ -390,6 +390,102 @@ struct ConsoleTests {
         }
     }
 
+    @Test("002 stage board: leads in their stage's column, the engine's forward and back moves, which move them")
+    func board() async throws {
+        let smtp = try await SMTPReceiver()
+        defer { smtp.stop() }
+        let clock = TestClock()
+        try await withTestApplication(configure: Self.configure(smtp, clock)) { app in
+            let partner = try await app.fixtures.tenant(.partnerCompany, users: [[.partnerUser]])
+            let token = partner.users[0].token
+            let created = try await app.request(
+                .post, "/v1/leads", token: token, json: #"{"template":"staged_pipeline","contact":{"name":"Deal One","phone":"555-0100"}}"#)
+            let lead = try #require(created.json?["id"] as? String)
+            var browser = try await Self.signIn(app, smtp: smtp, email: partner.users[0].user.email, now: clock.function)
+            let board = try await Self.get(app, "/board?template=staged_pipeline", &browser)
+            #expect(board.status == .ok)
+            let columns = Self.matches(#"<section class="column" aria-label="([^"]+)">"#, in: board.text)
+            #expect(columns == ["Added", "Negotiation", "Legal", "Execution"])
+            let added = try #require(board.text.components(separatedBy: #"<section class="column""#).dropFirst().first)
+            #expect(added.contains(#"data-lead="\#(lead)""#))
+            let moves = Set(Self.matches(#"data-move="([a-z_]+)""#, in: added))
+            #expect(moves == ["move_to_next_stage", "move_to_previous_stage"] || moves == ["move_to_next_stage"])
+            let api = try await app.request(.get, "/v1/leads/\(lead)", token: token)
+            let offered = Set(((api.json?["available_actions"] as? [[String: Any]]) ?? []).compactMap { $0["key"] as? String })
+            #expect(moves.isSubset(of: offered))
+            let moved = try await Self.post(
+                app, "/leads/\(lead)/actions/move_to_next_stage?back=board", [("csrf", browser.csrf ?? "")], &browser)
+            #expect(moved.status == .seeOther)
+            #expect(moved.headers[.location] == "/board?template=staged_pipeline")
+            let after = try await app.request(.get, "/v1/leads/\(lead)", token: token)
+            #expect(after.json?["stage"] as? String == "negotiation")
+            let again = try await Self.get(app, "/board?template=staged_pipeline", &browser)
+            let negotiation = try #require(again.text.components(separatedBy: #"<section class="column""#).dropFirst(2).first)
+            #expect(negotiation.contains(#"data-lead="\#(lead)""#))
+        }
+    }
+
+    @Test("outgoing referrals: the source follows the target's progress, with no button; reports and devices read the API's figures")
+    func referralsReportsDevices() async throws {
+        let smtp = try await SMTPReceiver()
+        defer { smtp.stop() }
+        let clock = TestClock()
+        try await withTestApplication(configure: Self.configure(smtp, clock)) { app in
+            let source = try await app.fixtures.tenant(.hub, name: "Source Hub", users: [[.moderator]])
+            let target = try await app.fixtures.tenant(
+                .hub, name: "Target Hub", users: [[.moderator]], listings: [ListingDraft(name: "Desk", serviceAreas: ["X"])])
+            let lead = try await app.createLead(token: source.users[0].token, name: "Referred Person")
+            _ = try await app.request(
+                .post, "/v1/leads/\(lead)/actions/refer_external", token: source.users[0].token,
+                json: #"{"listing_id":"\#(target.listings[0].id)"}"#)
+            var browser = try await Self.signIn(app, smtp: smtp, email: source.users[0].user.email, now: clock.function)
+            let before = try await Self.get(app, "/referrals", &browser)
+            #expect(before.status == .ok)
+            #expect(before.text.contains("Referred Person"))
+            #expect(before.text.contains("Target Hub"))
+            #expect(!before.text.contains("/actions/"), "the source follows; it has no button")
+            let copy = try #require(
+                ((try await app.request(.get, "/v1/leads", token: target.users[0].token)).json?["items"] as? [[String: Any]])?.first?["id"]
+                    as? String)
+            _ = try await app.request(.post, "/v1/leads/\(copy)/actions/accept", token: target.users[0].token, json: "{}")
+            let after = try await Self.get(app, "/referrals", &browser)
+            let row = try #require(after.text.components(separatedBy: "<tbody>").last)
+            #expect(row.contains("<td>Accepted</td>"))
+
+            // Reports: the funnel's figures are the API's; a lead past its expected completion is overdue.
+            _ = try clock.advance(by: 6 * 86_400)
+            browser = try await Self.signIn(app, smtp: smtp, email: source.users[0].user.email, now: clock.function)
+            let report = try await Self.get(app, "/reports?template=hub_moderation", &browser)
+            #expect(report.status == .ok)
+            let funnel = try await app.request(.get, "/v1/reports/funnel?template=hub_moderation", token: source.users[0].token)
+            for status in (funnel.json?["statuses"] as? [[String: Any]]) ?? [] {
+                let name = try #require(status["name"] as? String)
+                let count = try #require(status["count"] as? Int)
+                #expect(report.text.contains("<tr><th scope=\"row\">\(name)</th><td>\(count)</td></tr>"), "\(name)")
+            }
+            #expect(report.text.contains("<svg id=\"funnel\""))
+            let overdue = try await app.request(.get, "/v1/reports/overdue", token: source.users[0].token)
+            let overdueTotal = try #require(overdue.json?["total"] as? Int)
+            #expect(report.text.contains("Overdue (\(overdueTotal))"))
+
+            // Devices: listed, and revoked from the console (its token stops at once).
+            let registered = try await app.request(.post, "/v1/devices", token: source.users[0].token, json: #"{"name":"Field phone"}"#)
+            let deviceID = try #require((registered.json?["device"] as? [String: Any])?["id"] as? String)
+            let deviceToken = try #require(registered.json?["token"] as? String)
+            let listed = try await Self.get(app, "/devices", &browser)
+            #expect(listed.text.contains("Field phone"))
+            #expect(try await app.request(.get, "/v1/sync/pull", token: deviceToken).status != .unauthorized)
+            let revoked = try await Self.post(app, "/devices/\(deviceID)/revoke", [("csrf", browser.csrf ?? "")], &browser)
+            #expect(revoked.status == .seeOther)
+            #expect(try await app.request(.get, "/v1/sync/pull", token: deviceToken).status == .unauthorized)
+            // Another tenant's device answers as a missing one.
+            let other = try await app.request(.post, "/v1/devices", token: target.users[0].token, json: #"{"name":"Theirs"}"#)
+            let otherID = try #require((other.json?["device"] as? [String: Any])?["id"] as? String)
+            let refused = try await Self.post(app, "/devices/\(otherID)/revoke", [("csrf", browser.csrf ?? "")], &browser)
+            #expect(refused.status == .notFound)
+        }
+    }
+
     static func matches(_ pattern: String, in text: String) -> [String] {
         guard let expression = try? NSRegularExpression(pattern: pattern) else { return [] }
         let range = NSRange(text.startIndex..., in: text)

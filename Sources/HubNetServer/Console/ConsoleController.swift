@@ -26,6 +26,9 @@ struct ConsoleController {
     let templates: PostgresWorkflowTemplateRepository
     let leads: LeadController
     let referrals: ReferralController
+    let reports: ReportController
+    let devices: DeviceController
+    let tenants: PostgresTenantRepository
     let renderer: ConsoleRenderer
     let settings: Settings
     let addressLimiter: LeadFormRateLimiter
@@ -38,6 +41,7 @@ struct ConsoleController {
     static let routes: Set<String> = [
         "GET /", "GET /sign-in", "POST /sign-in", "GET /sign-in/link", "POST /sign-in/link", "GET /assets/{file}", "GET /leads",
         "GET /leads/{id}", "POST /leads/{id}/actions/{action}", "POST /leads/{id}/notes", "POST /sign-out", "POST /sign-out/everywhere",
+        "GET /board", "GET /referrals", "GET /reports", "GET /devices", "POST /devices/{id}/revoke",
     ]
 
     func addRoutes(to router: Router<AppRequestContext>) {
@@ -53,6 +57,11 @@ struct ConsoleController {
         pages.get("leads/{id}", use: leadPage)
         pages.post("leads/{id}/actions/{action}", use: act)
         pages.post("leads/{id}/notes", use: addNote)
+        pages.get("board", use: board)
+        pages.get("referrals", use: referralList)
+        pages.get("reports", use: reportPage)
+        pages.get("devices", use: deviceList)
+        pages.post("devices/{id}/revoke", use: revokeDevice)
         pages.post("sign-out", use: signOut)
         pages.post("sign-out/everywhere", use: signOutEverywhere)
     }
@@ -283,14 +292,18 @@ struct ConsoleController {
                 reason: text(form.reason), status: text(form.status), listingId: try identifier(form.listing_id, "listing_id"),
                 advisorId: try identifier(form.advisor_id, "advisor_id"), assigneeId: try identifier(form.assignee_id, "assignee_id"),
                 createOpportunity: text(form.create_opportunity) == "true" ? true : nil)
+            let done: LeadResponse
             do {
-                _ = try await leads.perform(key, arguments, on: id, caller: session.user)
+                done = try await leads.perform(key, arguments, on: id, caller: session.user)
             } catch let error where Self.isRefusal(error) {
                 // The rules said no (a reason missing, the lead moved on): the page again, with why.
                 let (apiError, _) = APIError.from(error)
                 return try await renderLead(id, session: session, done: nil, problem: apiError.message, status: apiError.status)
             }
             context.logger.info("lead action", metadata: ["lead_id": "\(id)", "action": "\(key)", "via": "console"])
+            if request.uri.queryParameters.get("back") == "board" {
+                return ConsoleRenderer.redirect(Self.head(path: "/board", query: [("template", done.template)]).path ?? "/board")
+            }
             return ConsoleRenderer.redirect("/leads/\(id)?done=\(key.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")")
         }
     }
@@ -397,7 +410,7 @@ struct ConsoleController {
     }
 
     /// Runs a page; a refusal (not found, forbidden, invalid) becomes an HTML page with its status.
-    private func page(
+    func page(
         _ session: PostgresConsoleSessionRepository.SignedIn, _ body: () async throws -> Response
     ) async throws -> Response {
         do {

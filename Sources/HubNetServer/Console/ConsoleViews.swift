@@ -5,30 +5,52 @@ import HubNetPostgres
 // What the console's templates render: plain values, already formatted, so the templates stay
 // logic-less. Mustache escapes every `{{value}}` for HTML.
 
-/// The frame of every page: who is signed in, and the form token their forms carry.
+/// The frame of every page: who is signed in, the navigation, and the form token their forms carry.
 struct ConsoleChrome: Sendable {
+    struct NavItem: Sendable {
+        var href: String
+        var label: String
+        var current: Bool
+    }
+
+    /// The console's sections, in the order of the navigation.
+    enum Section: String, CaseIterable, Sendable {
+        case leads, board, referrals, reports, devices
+
+        var href: String { "/" + rawValue }
+        var label: String {
+            switch self {
+            case .leads: "Leads"
+            case .board: "Stage board"
+            case .referrals: "Referrals"
+            case .reports: "Reports"
+            case .devices: "Devices"
+            }
+        }
+    }
+
     var signedIn: Bool
     var userName: String
     var tenantName: String
     var csrf: String
-    var onLeads: Bool
+    var nav: [NavItem]
     var notice: String?
 
-    static let signedOut = ConsoleChrome(signedIn: false, userName: "", tenantName: "", csrf: "", onLeads: false, notice: nil)
+    static let signedOut = ConsoleChrome(signedIn: false, userName: "", tenantName: "", csrf: "", nav: [], notice: nil)
 
-    init(signedIn: Bool, userName: String, tenantName: String, csrf: String, onLeads: Bool, notice: String?) {
+    init(signedIn: Bool, userName: String, tenantName: String, csrf: String, nav: [NavItem], notice: String?) {
         self.signedIn = signedIn
         self.userName = userName
         self.tenantName = tenantName
         self.csrf = csrf
-        self.onLeads = onLeads
+        self.nav = nav
         self.notice = notice
     }
 
-    init(_ session: PostgresConsoleSessionRepository.SignedIn, onLeads: Bool = true, notice: String? = nil) {
+    init(_ session: PostgresConsoleSessionRepository.SignedIn, section: Section = .leads, notice: String? = nil) {
         self.init(
-            signedIn: true, userName: session.displayName, tenantName: session.tenantName, csrf: session.csrfToken, onLeads: onLeads,
-            notice: notice)
+            signedIn: true, userName: session.displayName, tenantName: session.tenantName, csrf: session.csrfToken,
+            nav: Section.allCases.map { NavItem(href: $0.href, label: $0.label, current: $0 == section) }, notice: notice)
     }
 }
 
@@ -169,4 +191,89 @@ enum ConsoleDate {
         guard parts.count == 2 else { return text }
         return "\(parts[0]) \(parts[1].prefix(5))"
     }
+}
+
+struct BoardView: Sendable {
+    struct Card: Sendable {
+        var id: String
+        var name: String
+        var statusName: String
+        var badges: [ConsoleBadge]
+        var moves: [Move]
+    }
+    struct Move: Sendable {
+        var leadID: String
+        var key: String
+        var name: String
+    }
+    struct Column: Sendable {
+        var name: String
+        var count: Int
+        var cards: [Card]
+    }
+
+    var chrome: ConsoleChrome
+    var templates: [ConsoleOption]
+    var hasColumns: Bool
+    var columns: [Column]
+    var templateName: String
+}
+
+struct ReferralsView: Sendable {
+    struct Row: Sendable {
+        var sourceLead: String?
+        var name: String
+        var target: String
+        var statusName: String
+        var lifeCycle: String
+        var reason: String?
+        var created: String
+        var lastAction: String
+        var withdrawn: Bool
+    }
+
+    var chrome: ConsoleChrome
+    var rows: [Row]
+    var nextHref: String?
+}
+
+struct ReportsView: Sendable {
+    struct Bar: Sendable {
+        var label: String
+        var count: Int
+        var width: Int
+        var y: Int
+        var textY: Int
+    }
+    struct Overdue: Sendable {
+        var id: String
+        var name: String
+        var status: String
+        var expected: String
+        var days: String
+    }
+
+    var chrome: ConsoleChrome
+    var templates: [ConsoleOption]
+    var templateName: String
+    var total: Int
+    var bars: [Bar]
+    var chartHeight: Int
+    var hasOverdue: Bool
+    var overdueTotal: Int
+    var overdue: [Overdue]
+}
+
+struct DevicesView: Sendable {
+    struct Row: Sendable {
+        var id: String
+        var name: String
+        var owner: String
+        var created: String
+        var lastSeen: String
+        var revoked: String?
+    }
+
+    var chrome: ConsoleChrome
+    var rows: [Row]
 }

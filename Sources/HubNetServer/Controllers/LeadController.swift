@@ -154,6 +154,14 @@ struct LeadController {
     }
 
     @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> PageResponse<LeadResponse> {
+        let (result, all, now) = try await leadPage(request, context: context)
+        let byKey = Dictionary(all.map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first })
+        return PageResponse(result) { LeadResponse($0, template: byKey[$0.templateKey], now: now) }
+    }
+
+    /// A page of the leads the caller may see matching the request's filters, with the tenant's
+    /// templates and the time the badges were computed at (the lead list, the console's table and board).
+    func leadPage(_ request: Request, context: AppRequestContext) async throws -> (Page<Lead>, [WorkflowTemplate], Date) {
         let caller = try context.requireUser()
         try TenantPolicy.require(caller, .readLeads)
         let page = try request.pageRequest()
@@ -229,8 +237,7 @@ struct LeadController {
             }
             return (try await leads.list(filter, tenant: caller.tenantID, page: page, on: connection), all)
         }
-        let byKey = Dictionary(all.map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first })
-        return PageResponse(result) { LeadResponse($0, template: byKey[$0.templateKey], now: now) }
+        return (result, all, now)
     }
 
     @Sendable func get(_ request: Request, context: AppRequestContext) async throws -> LeadResponse {

@@ -1,0 +1,136 @@
+import Foundation
+import Hummingbird
+import HubNetCore
+import HubNetPostgres
+
+/// The console's pages beyond the lead table: the stage board (002), outgoing referrals, reports
+/// (funnel and overdue, 003) and devices. Each reads through the API's controller for the same
+/// data, with the signed-in user as the caller.
+extension ConsoleController {
+    /// Leads of one staged workflow in columns by stage, with the engine's forward and back moves.
+    @Sendable func board(_ request: Request, context: AppRequestContext) async throws -> Response {
+        guard let session = context.console else { return ConsoleRenderer.redirect("/sign-in") }
+        return try await page(session) {
+            let all = try await database.withTenant(session.user.tenantID) { connection in
+                try await templates.all(tenant: session.user.tenantID, on: connection)
+            }
+            let staged = all.filter { $0.statuses.contains { $0.stage != nil } }
+            let chosen = request.uri.queryParameters.get("template").map { String($0) } ?? staged.first?.key ?? ""
+            guard let template = all.first(where: { $0.key == chosen }) else { throw DomainError.invalid("template", "names no workflow") }
+            let query = [("template", template.key), ("limit", "200"), ("sort", "-created_at")]
+            let (page, _, now) = try await leads.leadPage(
+                Request(head: Self.head(path: "/leads", query: query), body: .init(buffer: ByteBuffer())), context: context)
+            let actor = LeadCommands.actor(session.user)
+            let stageOrder = template.statuses.compactMap(\.stage).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
+            let stageNames = Dictionary(template.stages.map { ($0.key, $0.name) }, uniquingKeysWith: { first, _ in first })
+            var columns = stageOrder.map { BoardView.Column(name: stageNames[$0] ?? $0, count: 0, cards: []) }
+            for lead in page.items {
+                guard let stage = template.status(lead.state.status)?.stage, let index = stageOrder.firstIndex(of: stage) else { continue }
+                let moves = TenantPolicy.allows(session.user, .workLeads)
+                    ? WorkflowEngine.availableActions(template, lead: lead.state, actor: actor, now: now).filter { action in
+                        action.transitions.contains { $0.from.contains(lead.state.status) && ($0.to == .nextStage || $0.to == .previousStage) }
+                    } : []
+                let response = LeadResponse(lead, template: template, now: now)
+                columns[index].cards.append(
+                    .init(
+                        id: lead.id.description, name: lead.details.name, statusName: response.statusName,
+                        badges: ConsoleBadge.of(response.badges),
+                        moves: moves.map { .init(leadID: lead.id.description, key: $0.key, name: $0.name) }))
+                columns[index].count += 1
+            }
+            let view = BoardView(
+                chrome: ConsoleChrome(session, section: .board),
+                templates: all.map { ConsoleOption(value: $0.key, label: $0.name, selected: $0.key == template.key) },
+                hasColumns: !columns.isEmpty, columns: columns, templateName: template.name)
+            return renderer.page("board", view)
+        }
+    }
+
+    /// The tenant's outgoing referrals: where each lead went and the target's mirrored progress.
+    @Sendable func referralList(_ request: Request, context: AppRequestContext) async throws -> Response {
+        guard let session = context.console else { return ConsoleRenderer.redirect("/sign-in") }
+        return try await page(session) {
+            let result = try await referrals.list(request, context: context)
+            var names: [Tenant.ID: String] = [:]
+            for target in Set(result.items.map(\.targetTenantID)) { names[target] = try await tenants.get(target)?.name }
+            let leadNames = try await database.withTenant(session.user.tenantID) { connection in
+                var found: [Lead.ID: String] = [:]
+                for id in Set(result.items.compactMap(\.sourceLeadID)) {
+                    found[id] = try await leads.leads.get(id, tenant: session.user.tenantID, on: connection)?.details.name
+                }
+                return found
+            }
+            let rows = result.items.map { referral in
+                ReferralsView.Row(
+                    sourceLead: referral.sourceLeadID?.description, name: referral.sourceLeadID.flatMap { leadNames[$0] } ?? "A lead",
+                    target: names[referral.targetTenantID] ?? "Another organisation", statusName: referral.statusName,
+                    lifeCycle: referral.lifeCycle.replacingOccurrences(of: "_", with: " "), reason: referral.reason,
+                    created: ConsoleDate.format(referral.createdAt), lastAction: ConsoleDate.format(referral.lastActionAt),
+                    withdrawn: referral.withdrawnAt != nil)
+            }
+            let next = result.nextCursor.flatMap { Self.head(path: "/referrals", query: [("cursor", $0)]).path }
+            return renderer.page("referrals", ReferralsView(chrome: ConsoleChrome(session, section: .referrals), rows: rows, nextHref: next))
+        }
+    }
+
+    /// The funnel of one workflow as a bar chart and a table, and the overdue report.
+    @Sendable func reportPage(_ request: Request, context: AppRequestContext) async throws -> Response {
+        guard let session = context.console else { return ConsoleRenderer.redirect("/sign-in") }
+        return try await page(session) {
+            let funnel = try await reports.funnel(request, context: context)
+            let overdue = try await reports.overdue(
+                Request(head: Self.head(path: "/reports/overdue", query: []), body: .init(buffer: ByteBuffer())), context: context)
+            let all = try await database.withTenant(session.user.tenantID) { connection in
+                try await templates.all(tenant: session.user.tenantID, on: connection)
+            }
+            let statusNames = Dictionary(
+                all.flatMap { template in template.statuses.map { ($0.key, $0.name) } }, uniquingKeysWith: { first, _ in first })
+            let largest = max(1, funnel.statuses.map(\.count).max() ?? 1)
+            let bars = funnel.statuses.enumerated().map { index, status in
+                ReportsView.Bar(
+                    label: status.name, count: status.count, width: status.count == 0 ? 0 : max(2, status.count * 360 / largest),
+                    y: index * 26 + 4, textY: index * 26 + 18)
+            }
+            let view = ReportsView(
+                chrome: ConsoleChrome(session, section: .reports),
+                templates: all.map { ConsoleOption(value: $0.key, label: $0.name, selected: $0.key == funnel.template) },
+                templateName: all.first { $0.key == funnel.template }?.name ?? funnel.template, total: funnel.total, bars: bars,
+                chartHeight: max(30, bars.count * 26 + 8), hasOverdue: !overdue.items.isEmpty, overdueTotal: overdue.total,
+                overdue: overdue.items.prefix(200).map { entry in
+                    .init(
+                        id: entry.leadID.description, name: entry.name, status: statusNames[entry.status] ?? entry.status,
+                        expected: ConsoleDate.format(entry.expectedCompletionAt),
+                        days: String(format: "%.1f days", Double(entry.secondsOverdue) / 86_400))
+                })
+            return renderer.page("reports", view)
+        }
+    }
+
+    /// The user's devices (an admin: everyone's), with revoke.
+    @Sendable func deviceList(_ request: Request, context: AppRequestContext) async throws -> Response {
+        guard let session = context.console else { return ConsoleRenderer.redirect("/sign-in") }
+        return try await page(session) {
+            let listed = try await devices.list(request, context: context)
+            let people = try await database.withTenant(session.user.tenantID) { connection in
+                try await leads.users.list(
+                    tenant: session.user.tenantID, page: try PageRequest(limit: 200), includeDeactivated: true, on: connection
+                ).items
+            }
+            let names = Dictionary(people.map { ($0.id, $0.displayName) }, uniquingKeysWith: { first, _ in first })
+            let rows = listed.items.map { device in
+                DevicesView.Row(
+                    id: device.id.description, name: device.name, owner: names[device.userId] ?? "", created: ConsoleDate.format(device.createdAt),
+                    lastSeen: ConsoleDate.format(device.lastSeenAt), revoked: device.revokedAt.map { ConsoleDate.format($0) })
+            }
+            return renderer.page("devices", DevicesView(chrome: ConsoleChrome(session, section: .devices), rows: rows))
+        }
+    }
+
+    @Sendable func revokeDevice(_ request: Request, context: AppRequestContext) async throws -> Response {
+        guard let session = context.console else { return ConsoleRenderer.redirect("/sign-in") }
+        return try await page(session) {
+            _ = try await devices.revoke(request, context: context)
+            return ConsoleRenderer.redirect("/devices")
+        }
+    }
+}
