@@ -126,10 +126,10 @@ public func buildRouter(
         database: database, clients: PostgresClientRepository(logger: logger), opportunities: PostgresOpportunityRepository(logger: logger),
         users: PostgresUserRepository(logger: logger), now: configuration.now
     ).addRoutes(to: authenticated)
-    MessageTemplateController(
+    let messageTemplateController = MessageTemplateController(
         database: database, templates: PostgresMessageTemplateRepository(logger: logger),
-        workflows: PostgresWorkflowTemplateRepository(logger: logger), leads: PostgresLeadRepository(logger: logger), tenants: tenants
-    ).addRoutes(to: authenticated)
+        workflows: PostgresWorkflowTemplateRepository(logger: logger), leads: PostgresLeadRepository(logger: logger), tenants: tenants)
+    messageTemplateController.addRoutes(to: authenticated)
     WebhookController(
         database: database, webhooks: PostgresWebhookRepository(logger: logger), outbox: PostgresOutboxRepository(logger: logger),
         now: configuration.now
@@ -140,7 +140,7 @@ public func buildRouter(
     ConsoleController(
         database: database, sessions: PostgresConsoleSessionRepository(logger: logger), outbox: PostgresOutboxRepository(logger: logger),
         templates: PostgresWorkflowTemplateRepository(logger: logger), leads: leadController, referrals: referralController,
-        reports: reportController, devices: deviceController, tenants: tenants, renderer: try ConsoleRenderer(),
+        reports: reportController, devices: deviceController, messageTemplates: messageTemplateController, tenants: tenants, renderer: try ConsoleRenderer(),
         settings: .init(
             baseURL: configuration.emailLinks.baseURL, printSignInLinks: configuration.printSignInLinks,
             secureCookies: configuration.emailLinks.baseURL.hasPrefix("https://")),

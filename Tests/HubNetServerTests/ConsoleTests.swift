@@ -486,6 +486,36 @@ struct ConsoleTests {
         }
     }
 
+    @Test("004 quick replies: the tenant's email templates filled in for the lead, as a mailto link that decodes to them")
+    func quickReplies() async throws {
+        let smtp = try await SMTPReceiver()
+        defer { smtp.stop() }
+        let clock = TestClock()
+        try await withTestApplication(configure: Self.configure(smtp, clock)) { app in
+            let sourcing = try await app.fixtures.tenant(.sourcingCompany, name: "Solar Co", users: [[.admin]])
+            let token = sourcing.users[0].token
+            let template = try await app.request(
+                .post, "/v1/message-templates", token: token,
+                json: #"{"name":"Need more details","channel":"email","subject":"Your request, #lead.name","body":"Hello #lead.name,\nwhat is your roof's size?\n#hub.name"}"#)
+            #expect(template.status == .created, "\(template.text)")
+            let created = try await app.request(
+                .post, "/v1/leads", token: token, json: #"{"template":"status_path","contact":{"name":"Ana & Bo","email":"ana@roof.test"}}"#)
+            let lead = try #require(created.json?["id"] as? String)
+            var browser = try await Self.signIn(app, smtp: smtp, email: sourcing.users[0].user.email, now: clock.function)
+            let page = try await Self.get(app, "/leads/\(lead)", &browser)
+            #expect(page.text.contains(#"id="replies-h""#))
+            #expect(page.text.contains("Your request, Ana &amp; Bo"))
+            let href = try #require(Self.matches(#"href="(mailto:[^"]+)" class="reply-link""#, in: page.text).first)
+            let components = try #require(URLComponents(string: href.replacingOccurrences(of: "&amp;", with: "&")))
+            #expect(components.path == "ana@roof.test")
+            let items = Dictionary(uniqueKeysWithValues: (components.queryItems ?? []).map { ($0.name, $0.value ?? "") })
+            #expect(items["subject"] == "Your request, Ana & Bo")
+            #expect(items["body"] == "Hello Ana & Bo,\r\nwhat is your roof's size?\r\nSolar Co")
+            // The 004 path from there: "Waiting for more information" is one of the page's choices.
+            #expect(page.text.contains("Waiting for more information"))
+        }
+    }
+
     static func matches(_ pattern: String, in text: String) -> [String] {
         guard let expression = try? NSRegularExpression(pattern: pattern) else { return [] }
         let range = NSRange(text.startIndex..., in: text)

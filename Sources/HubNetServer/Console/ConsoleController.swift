@@ -28,6 +28,7 @@ struct ConsoleController {
     let referrals: ReferralController
     let reports: ReportController
     let devices: DeviceController
+    let messageTemplates: MessageTemplateController
     let tenants: PostgresTenantRepository
     let renderer: ConsoleRenderer
     let settings: Settings
@@ -366,6 +367,15 @@ struct ConsoleController {
                 listingChoices: action.requirements.contains(.referralTarget(.listing)) ? listings : [],
                 offersOpportunity: action.requirements.contains(.linkedOpportunity) && !lead.opportunityLinked)
         }
+        // Quick replies (004): the tenant's email templates filled in for this lead, to send from
+        // the person's own mail program.
+        let replies =
+            canWriteLeads(session) && lead.contact.email != nil
+            ? try await messageTemplates.quickReplies(for: id, caller: session.user).map { reply in
+                LeadView.Reply(
+                    name: reply.name, subject: reply.subject, body: reply.body,
+                    mailto: Self.mailto(lead.contact.email ?? "", subject: reply.subject, body: reply.body))
+            } : []
         var fields: [LeadView.Field] = []
         func add(_ label: String, _ value: String?) {
             if let value, !value.isEmpty { fields.append(.init(label: label, value: value)) }
@@ -391,7 +401,7 @@ struct ConsoleController {
             chrome: ConsoleChrome(session, notice: notice), id: lead.id.description, name: lead.contact.name,
             statusName: lead.statusName, badges: ConsoleBadge.of(lead.badges), problem: problem, actions: actions,
             noActions: canWrite ? "No action is open to you on this lead now." : "Your role reads leads; it does not act on them.",
-            canWrite: canWrite,
+            canWrite: canWrite, hasReplies: !replies.isEmpty, replies: replies,
             fields: fields, hasActivities: !page.activities.isEmpty,
             activities: page.activities.map {
                 .init(kind: $0.kind.rawValue, title: $0.title, state: $0.state.rawValue, due: $0.dueAt.map { ConsoleDate.format($0) })
@@ -407,6 +417,18 @@ struct ConsoleController {
                     reason: entry.reason ?? "")
             })
         return renderer.page("lead", view, status: status)
+    }
+
+    private func canWriteLeads(_ session: PostgresConsoleSessionRepository.SignedIn) -> Bool {
+        TenantPolicy.allows(session.user, .workLeads)
+    }
+
+    /// A `mailto:` link with the subject and body filled in (RFC 6068: percent-encoded, CRLF line ends).
+    static func mailto(_ address: String, subject: String, body: String) -> String {
+        let allowed = CharacterSet.alphanumerics.union(.init(charactersIn: "-._~"))
+        func encode(_ text: String) -> String { text.addingPercentEncoding(withAllowedCharacters: allowed) ?? "" }
+        let crlf = body.replacingOccurrences(of: "\r\n", with: "\n").replacingOccurrences(of: "\n", with: "\r\n")
+        return "mailto:\(encode(address))?subject=\(encode(subject))&body=\(encode(crlf))"
     }
 
     /// Runs a page; a refusal (not found, forbidden, invalid) becomes an HTML page with its status.

@@ -156,6 +156,12 @@ struct LeadView: Sendable {
         var at: String
         var body: String
     }
+    struct Reply: Sendable {
+        var name: String
+        var subject: String
+        var body: String
+        var mailto: String
+    }
     struct Activity: Sendable {
         var kind: String
         var title: String
@@ -172,6 +178,8 @@ struct LeadView: Sendable {
     var actions: [Action]
     var noActions: String
     var canWrite: Bool
+    var hasReplies: Bool
+    var replies: [Reply]
     var fields: [Field]
     var hasActivities: Bool
     var activities: [Activity]

@@ -116,4 +116,21 @@ struct MessageTemplateController {
         }
         return PreviewBody(subject: rendered.subject, body: rendered.body)
     }
+
+    /// Every email template of the tenant rendered for one lead the caller sees (quick replies, 004).
+    func quickReplies(for id: Lead.ID, caller: AuthenticatedUser) async throws -> [(name: String, subject: String, body: String)] {
+        guard let tenant = try await tenants.get(caller.tenantID) else { throw DomainError.notFound("tenant") }
+        return try await database.withTenant(caller.tenantID) { connection in
+            guard let lead = try await leads.get(id, tenant: caller.tenantID, on: connection),
+                VisibilityPolicy.sees(lead, user: caller.userID, roles: caller.roles)
+            else { throw DomainError.notFound("lead") }
+            let workflow = try await workflows.template(lead.templateKey, tenant: caller.tenantID, on: connection)
+            let values = MessageTemplate.values(
+                for: lead, statusName: workflow?.status(lead.state.status)?.name ?? lead.state.status, hubName: tenant.name)
+            return try await templates.list(tenant: caller.tenantID, on: connection).filter { $0.1.channel == .email }.map {
+                let rendered = $0.1.rendered(values)
+                return (name: $0.1.name, subject: rendered.subject, body: rendered.body)
+            }
+        }
+    }
 }
