@@ -364,11 +364,17 @@ struct ConsoleTests {
             _ = try await Self.get(app, "/leads/\(lead)", &warm)
             let csrf = try #require(warm.csrf)
             let cookie = try #require(warm.cookie)
-            let paths = ["/sign-in", "/sign-in/link", "/leads/\(lead)/actions/decline", "/leads/\(lead)/actions/accept", "/leads/\(lead)/notes"]
+            let paths = [
+                "/sign-in", "/sign-in/link", "/leads/\(lead)/actions/decline", "/leads/\(lead)/actions/accept", "/leads/\(lead)/notes",
+                "/leads/\(lead)/activities", "/devices/\(UUID())/revoke",
+            ]
             await propertyCheck(count: 150, input: Gen.uint64()) { seed in
                 var input = HostileInput(seed: seed)
                 let path = input.pick(paths)
-                let keys = ["csrf", "email", "token", "reason", "status", "listing_id", "advisor_id", "assignee_id", "create_opportunity", "body"]
+                let keys = [
+                    "csrf", "email", "token", "reason", "status", "listing_id", "advisor_id", "assignee_id", "create_opportunity", "body",
+                    "kind", "title", "due",
+                ]
                 var fields: [String] = []
                 for _ in 0..<input.below(6) {
                     let key = input.pick(keys)
@@ -513,6 +519,47 @@ struct ConsoleTests {
             #expect(items["body"] == "Hello Ana & Bo,\r\nwhat is your roof's size?\r\nSolar Co")
             // The 004 path from there: "Waiting for more information" is one of the page's choices.
             #expect(page.text.contains("Waiting for more information"))
+        }
+    }
+
+    @Test("003 activities: scheduled, completed and cancelled from the lead page, as the API then lists them")
+    func activities() async throws {
+        let smtp = try await SMTPReceiver()
+        defer { smtp.stop() }
+        let clock = TestClock()
+        try await withTestApplication(configure: Self.configure(smtp, clock)) { app in
+            let partner = try await app.fixtures.tenant(.partnerCompany, users: [[.partnerUser], [.viewer]])
+            let lead = try await app.createLead(token: partner.users[0].token)
+            var browser = try await Self.signIn(app, smtp: smtp, email: partner.users[0].user.email, now: clock.function)
+            _ = try await Self.get(app, "/leads/\(lead)", &browser)
+            let csrf = try #require(browser.csrf)
+            for (kind, title) in [("call", "Call back"), ("meeting", "Site visit")] {
+                let scheduled = try await Self.post(
+                    app, "/leads/\(lead)/activities", [("csrf", csrf), ("kind", kind), ("title", title), ("due", "2027-01-04T09:30")], &browser)
+                #expect(scheduled.status == .seeOther)
+            }
+            let bad = try await Self.post(app, "/leads/\(lead)/activities", [("csrf", csrf), ("kind", "party"), ("title", "x")], &browser)
+            #expect(bad.status == .unprocessableContent)
+            let listed = try await app.request(.get, "/v1/leads/\(lead)/activities", token: partner.users[0].token)
+            let items = try #require(listed.json?["items"] as? [[String: Any]])
+            #expect(items.compactMap { $0["title"] as? String }.sorted() == ["Call back", "Site visit"])
+            #expect(items.compactMap { $0["due_at"] as? String }.allSatisfy { $0.hasPrefix("2027-01-04T09:30:00") })
+            let call = try #require(items.first { $0["title"] as? String == "Call back" }?["id"] as? String)
+            let visit = try #require(items.first { $0["title"] as? String == "Site visit" }?["id"] as? String)
+            let page = try await Self.get(app, "/leads/\(lead)", &browser)
+            #expect(page.text.contains(#"id="complete-\#(call)""#))
+            _ = try await Self.post(app, "/leads/\(lead)/activities/\(call)/complete", [("csrf", csrf)], &browser)
+            _ = try await Self.post(app, "/leads/\(lead)/activities/\(visit)/cancel", [("csrf", csrf)], &browser)
+            let closed = try #require((try await app.request(.get, "/v1/leads/\(lead)/activities", token: partner.users[0].token)).json?["items"] as? [[String: Any]])
+            let states = Dictionary(uniqueKeysWithValues: closed.compactMap { item in (item["id"] as? String).map { ($0, item["state"] as? String ?? "") } })
+            #expect(states == [call: "completed", visit: "cancelled"])
+            let after = try await Self.get(app, "/leads/\(lead)", &browser)
+            #expect(!after.text.contains("id=\"complete-"), "closed activities have no buttons")
+            // A viewer reads activities and gets no form.
+            var viewer = try await Self.signIn(app, smtp: smtp, email: partner.users[1].user.email, now: clock.function)
+            let read = try await Self.get(app, "/leads/\(lead)", &viewer)
+            #expect(read.text.contains("Site visit"))
+            #expect(!read.text.contains(#"id="schedule-activity""#))
         }
     }
 

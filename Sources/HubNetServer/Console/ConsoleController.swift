@@ -41,7 +41,7 @@ struct ConsoleController {
     /// describes the API; `OperationsTests` checks every other route is in it).
     static let routes: Set<String> = [
         "GET /", "GET /sign-in", "POST /sign-in", "GET /sign-in/link", "POST /sign-in/link", "GET /assets/{file}", "GET /leads",
-        "GET /leads/{id}", "POST /leads/{id}/actions/{action}", "POST /leads/{id}/notes", "POST /sign-out", "POST /sign-out/everywhere",
+        "GET /leads/{id}", "POST /leads/{id}/actions/{action}", "POST /leads/{id}/notes", "POST /leads/{id}/activities", "POST /leads/{id}/activities/{activityId}/{outcome}", "POST /sign-out", "POST /sign-out/everywhere",
         "GET /board", "GET /referrals", "GET /reports", "GET /devices", "POST /devices/{id}/revoke",
     ]
 
@@ -58,6 +58,8 @@ struct ConsoleController {
         pages.get("leads/{id}", use: leadPage)
         pages.post("leads/{id}/actions/{action}", use: act)
         pages.post("leads/{id}/notes", use: addNote)
+        pages.post("leads/{id}/activities", use: scheduleActivity)
+        pages.post("leads/{id}/activities/{activityId}/{outcome}", use: closeActivity)
         pages.get("board", use: board)
         pages.get("referrals", use: referralList)
         pages.get("reports", use: reportPage)
@@ -326,6 +328,59 @@ struct ConsoleController {
         }
     }
 
+    struct ActivityForm: Decodable {
+        var kind: String?
+        var title: String?
+        /// `datetime-local` (`2026-05-01T09:00`), read as UTC as the console shows times.
+        var due: String?
+    }
+
+    /// Schedules an activity (003: activities must be closed before a life-cycle lead closes).
+    @Sendable func scheduleActivity(_ request: Request, context: AppRequestContext) async throws -> Response {
+        guard let session = context.console else { return ConsoleRenderer.redirect("/sign-in") }
+        return try await page(session) {
+            let id = try context.id("id", of: Lead.self, "lead")
+            let form = try await decodeForm(ActivityForm.self, request) ?? ActivityForm()
+            do {
+                guard let kind = LeadActivity.Kind(rawValue: form.kind ?? "") else {
+                    throw DomainError.invalid("kind", "choose call, meeting, email or task")
+                }
+                var due: Date?
+                if let text = form.due?.trimmingCharacters(in: .whitespaces), !text.isEmpty {
+                    let full = text.count == 16 ? text + ":00Z" : text + "Z"
+                    guard let date = Timestamp.parseISO8601(full) else { throw DomainError.invalid("due", "must be a date and time") }
+                    due = date
+                }
+                _ = try await leads.schedule(ActivitySchedule(kind: kind, title: form.title ?? "", dueAt: due), on: id, caller: session.user)
+            } catch let error where Self.isRefusal(error) {
+                let (apiError, _) = APIError.from(error)
+                return try await renderLead(id, session: session, done: nil, problem: apiError.message, status: apiError.status)
+            }
+            return ConsoleRenderer.redirect("/leads/\(id)?done=activity")
+        }
+    }
+
+    @Sendable func closeActivity(_ request: Request, context: AppRequestContext) async throws -> Response {
+        guard let session = context.console else { return ConsoleRenderer.redirect("/sign-in") }
+        return try await page(session) {
+            let id = try context.id("id", of: Lead.self, "lead")
+            let activityID = try context.id("activityId", of: LeadActivity.self, "activity")
+            let state: LeadActivity.State
+            switch context.parameters.get("outcome") {
+            case "complete": state = .completed
+            case "cancel": state = .cancelled
+            default: throw DomainError.notFound("activity outcome")
+            }
+            do {
+                _ = try await leads.close(activityID, of: id, as: state, caller: session.user)
+            } catch let error where Self.isRefusal(error) {
+                let (apiError, _) = APIError.from(error)
+                return try await renderLead(id, session: session, done: nil, problem: apiError.message, status: apiError.status)
+            }
+            return ConsoleRenderer.redirect("/leads/\(id)?done=activity")
+        }
+    }
+
     // MARK: Rendering
 
     private func renderLead(
@@ -342,7 +397,7 @@ struct ConsoleController {
         let lead = page.lead
         // What the last form did (Post/Redirect/Get): only names the page knows are shown.
         let notice =
-            done == "note" ? "Note added." : page.template.actions.first { $0.key == done }.map { "\($0.name): done." }
+            done == "note" ? "Note added." : done == "activity" ? "Activity saved." : page.template.actions.first { $0.key == done }.map { "\($0.name): done." }
         let actions = page.actions.map { action in
             let choices: [String] = action.transitions.flatMap { transition -> [String] in
                 guard transition.from.contains(lead.status), case .chosen(let keys) = transition.to else { return [] }
@@ -404,8 +459,11 @@ struct ConsoleController {
             canWrite: canWrite, hasReplies: !replies.isEmpty, replies: replies,
             fields: fields, hasActivities: !page.activities.isEmpty,
             activities: page.activities.map {
-                .init(kind: $0.kind.rawValue, title: $0.title, state: $0.state.rawValue, due: $0.dueAt.map { ConsoleDate.format($0) })
+                .init(
+                    leadID: lead.id.description, id: $0.id.description, kind: $0.kind.rawValue, title: $0.title, state: $0.state.rawValue,
+                    due: $0.dueAt.map { ConsoleDate.format($0) }, open: $0.state == .open && canWrite)
             },
+            kinds: LeadActivity.Kind.allCases.map { ConsoleOption(value: $0.rawValue, label: $0.rawValue.capitalized, selected: false) },
             hasNotes: !page.notes.isEmpty,
             notes: page.notes.map { .init(author: names[$0.authorID] ?? "Someone", at: ConsoleDate.format($0.createdAt), body: $0.body) },
             chain: page.firstBrokenSeq.map { "The history chain is broken at entry \($0)." }

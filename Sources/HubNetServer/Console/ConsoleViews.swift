@@ -163,10 +163,14 @@ struct LeadView: Sendable {
         var mailto: String
     }
     struct Activity: Sendable {
+        var leadID: String
+        var id: String
         var kind: String
         var title: String
         var state: String
         var due: String?
+        /// Open, and the user may close it: complete and cancel buttons.
+        var open: Bool
     }
 
     var chrome: ConsoleChrome
@@ -183,6 +187,7 @@ struct LeadView: Sendable {
     var fields: [Field]
     var hasActivities: Bool
     var activities: [Activity]
+    var kinds: [ConsoleOption]
     var hasNotes: Bool
     var notes: [Note]
     var chain: String

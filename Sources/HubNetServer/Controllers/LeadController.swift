@@ -358,11 +358,17 @@ struct LeadController {
         try TenantPolicy.require(caller, .workLeads)
         let id = try context.id("id", of: Lead.self, "lead")
         let body = try await request.decodeJSON(ActivityRequest.self, context: context)
+        return Created(body: try await schedule(try body.schedule(), on: id, caller: caller))
+    }
+
+    /// A new activity on a lead, as the API and the web console schedule it.
+    func schedule(_ schedule: ActivitySchedule, on id: Lead.ID, caller: AuthenticatedUser) async throws -> ActivityResponse {
+        try TenantPolicy.require(caller, .workLeads)
         let now = now()
         let activity = try await database.withTenant(caller.tenantID) { connection in
-            try await commands.scheduleActivity(try body.schedule(), on: id, caller: caller, now: now, on: connection)
+            try await commands.scheduleActivity(schedule, on: id, caller: caller, now: now, on: connection)
         }
-        return Created(body: ActivityResponse(activity))
+        return ActivityResponse(activity)
     }
 
     @Sendable func listActivities(_ request: Request, context: AppRequestContext) async throws -> ActivityListResponse {
@@ -466,6 +472,14 @@ struct LeadController {
         try TenantPolicy.require(caller, .workLeads)
         let id = try context.id("id", of: Lead.self, "lead")
         let activityID = try context.id("activityId", of: LeadActivity.self, "activity")
+        return try await close(activityID, of: id, as: state, caller: caller)
+    }
+
+    /// Completes or cancels an activity, as the API and the web console do.
+    func close(_ activityID: LeadActivity.ID, of id: Lead.ID, as state: LeadActivity.State, caller: AuthenticatedUser) async throws
+        -> ActivityResponse
+    {
+        try TenantPolicy.require(caller, .workLeads)
         let now = now()
         let activity = try await database.withTenant(caller.tenantID) { connection in
             try await commands.closeActivity(activityID, of: id, as: state, caller: caller, now: now, on: connection)
