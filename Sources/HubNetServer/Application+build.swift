@@ -93,7 +93,8 @@ public func buildRouter(
         delivery: OutboxDeliveryService(
             database: database, smtp: configuration.smtp, retry: configuration.retryPolicy, now: configuration.now)
     ).addRoutes(to: authenticated)
-    UserController(database: database, users: PostgresUserRepository(logger: logger)).addRoutes(to: authenticated)
+    let userController = UserController(database: database, users: PostgresUserRepository(logger: logger))
+    userController.addRoutes(to: authenticated)
     APITokenController(database: database, tokens: tokens, users: PostgresUserRepository(logger: logger)).addRoutes(to: authenticated)
     let deviceController = DeviceController(database: database, devices: PostgresDeviceRepository(logger: logger))
     deviceController.addRoutes(to: authenticated)
@@ -130,17 +131,19 @@ public func buildRouter(
         database: database, templates: PostgresMessageTemplateRepository(logger: logger),
         workflows: PostgresWorkflowTemplateRepository(logger: logger), leads: PostgresLeadRepository(logger: logger), tenants: tenants)
     messageTemplateController.addRoutes(to: authenticated)
-    WebhookController(
+    let webhookController = WebhookController(
         database: database, webhooks: PostgresWebhookRepository(logger: logger), outbox: PostgresOutboxRepository(logger: logger),
         now: configuration.now
-    ).addRoutes(to: authenticated)
+    )
+    webhookController.addRoutes(to: authenticated)
     let reportController = ReportController(
         database: database, templates: PostgresWorkflowTemplateRepository(logger: logger), now: configuration.now)
     reportController.addRoutes(to: authenticated)
     ConsoleController(
         database: database, sessions: PostgresConsoleSessionRepository(logger: logger), outbox: PostgresOutboxRepository(logger: logger),
         templates: PostgresWorkflowTemplateRepository(logger: logger), leads: leadController, referrals: referralController,
-        reports: reportController, devices: deviceController, messageTemplates: messageTemplateController, tenants: tenants, renderer: try ConsoleRenderer(),
+        reports: reportController, devices: deviceController, messageTemplates: messageTemplateController, users: userController, webhooks: webhookController,
+        tenants: tenants, renderer: try ConsoleRenderer(),
         settings: .init(
             baseURL: configuration.emailLinks.baseURL, printSignInLinks: configuration.printSignInLinks,
             secureCookies: configuration.emailLinks.baseURL.hasPrefix("https://")),

@@ -563,6 +563,59 @@ struct ConsoleTests {
         }
     }
 
+    @Test("people and deliveries: an admin adds and deactivates people and reads the delivery log; others may not")
+    func peopleAndDeliveries() async throws {
+        let smtp = try await SMTPReceiver()
+        defer { smtp.stop() }
+        let clock = TestClock()
+        try await withTestApplication(configure: Self.configure(smtp, clock)) { app in
+            let hub = try await app.fixtures.tenant(.hub, users: [[.moderator]])
+            var admin = try await Self.signIn(app, smtp: smtp, email: hub.admin.user.email, now: clock.function)
+            let page = try await Self.get(app, "/users", &admin)
+            #expect(page.text.contains(#"id="add-user""#))
+            #expect(page.text.contains(#"href="/deliveries""#))
+            let added = try await Self.post(
+                app, "/users",
+                [("csrf", admin.csrf ?? ""), ("email", "new@hub.test"), ("display_name", "Nia New"), ("roles[]", "moderator"), ("roles[]", "advisor")],
+                &admin)
+            #expect(added.status == .seeOther)
+            let listed = try #require((try await app.request(.get, "/v1/users?limit=200", token: hub.admin.token)).json?["items"] as? [[String: Any]])
+            let nia = try #require(listed.first { $0["email"] as? String == "new@hub.test" })
+            #expect(Set(nia["roles"] as? [String] ?? []) == ["moderator", "advisor"])
+            let refused = try await Self.post(
+                app, "/users", [("csrf", admin.csrf ?? ""), ("email", "x@hub.test"), ("display_name", "X"), ("roles[]", "partner_user")], &admin)
+            #expect(refused.status == .unprocessableContent, "a partner user does not exist in a hub")
+            #expect(refused.text.contains(#"id="problem""#))
+
+            // Deactivating from the console: the person's API token stops at once.
+            _ = try await Self.post(app, "/users/\(hub.users[0].user.id)/deactivate", [("csrf", admin.csrf ?? "")], &admin)
+            #expect(try await app.request(.get, "/v1/me", token: hub.users[0].token).status == .unauthorized)
+            let last = try await Self.post(app, "/users/\(hub.admin.user.id)/deactivate", [("csrf", admin.csrf ?? "")], &admin)
+            #expect(last.status == .conflict, "the last admin stays")
+
+            // The delivery log shows the sign-in emails sent so far.
+            let log = try await Self.get(app, "/deliveries", &admin)
+            #expect(log.status == .ok)
+            #expect(log.text.contains("<td>console.sign_in</td>"))
+            #expect(log.text.contains("<td>delivered</td>"))
+
+            // A moderator: no add form, no deliveries in the navigation, and the forms are refused.
+            let moderator = try await app.request(
+                .post, "/v1/users", token: hub.admin.token, json: #"{"email":"mo@hub.test","display_name":"Mo","roles":["moderator"]}"#)
+            #expect(moderator.status == .created)
+            var mo = try await Self.signIn(app, smtp: smtp, email: "mo@hub.test", now: clock.function)
+            let seen = try await Self.get(app, "/users", &mo)
+            #expect(!seen.text.contains(#"id="add-user""#))
+            #expect(!seen.text.contains(#"href="/deliveries""#))
+            let sneaky = try await Self.post(
+                app, "/users", [("csrf", mo.csrf ?? ""), ("email", "y@hub.test"), ("display_name", "Y"), ("roles[]", "admin")], &mo)
+            #expect(sneaky.status == .forbidden)
+            #expect(try await Self.get(app, "/deliveries", &mo).status == .forbidden)
+            let after = try #require((try await app.request(.get, "/v1/users?limit=200", token: hub.admin.token)).json?["items"] as? [[String: Any]])
+            #expect(!after.contains { $0["email"] as? String == "y@hub.test" })
+        }
+    }
+
     static func matches(_ pattern: String, in text: String) -> [String] {
         guard let expression = try? NSRegularExpression(pattern: pattern) else { return [] }
         let range = NSRange(text.startIndex..., in: text)

@@ -133,4 +133,76 @@ extension ConsoleController {
             return ConsoleRenderer.redirect("/devices")
         }
     }
+
+    /// The tenant's people; admins add people and deactivate them (their sessions, tokens and
+    /// devices stop at once; the last admin stays).
+    @Sendable func userList(_ request: Request, context: AppRequestContext) async throws -> Response {
+        guard let session = context.console else { return ConsoleRenderer.redirect("/sign-in") }
+        return try await page(session) { try await renderUsers(request, context: context, session: session, problem: nil, status: .ok) }
+    }
+
+    func renderUsers(
+        _ request: Request, context: AppRequestContext, session: PostgresConsoleSessionRepository.SignedIn, problem: String?,
+        status: HTTPResponse.Status
+    ) async throws -> Response {
+        let listed = try await users.list(
+            Request(head: Self.head(path: "/users", query: [("limit", "200"), ("include_deactivated", "true")]), body: .init(buffer: ByteBuffer())),
+            context: context)
+        let canManage = TenantPolicy.allows(session.user, .manageUsers)
+        let rows = listed.items.map { user in
+            UsersView.Row(
+                id: user.id.description, name: user.displayName, email: user.email, roles: user.roles.joined(separator: ", "),
+                active: user.active, deactivatable: canManage && user.active && user.id != session.user.userID)
+        }
+        let roles = Role.allCases.filter { $0.exists(in: session.user.tenantKind) }.map {
+            ConsoleOption(value: $0.rawValue, label: $0.rawValue.replacingOccurrences(of: "_", with: " ").capitalized, selected: false)
+        }
+        return renderer.page(
+            "users", UsersView(chrome: ConsoleChrome(session, section: .users), rows: rows, canManage: canManage, roles: roles, problem: problem),
+            status: status)
+    }
+
+    struct UserForm: Decodable {
+        var email: String?
+        var display_name: String?
+        var roles: [String]?
+    }
+
+    @Sendable func addUser(_ request: Request, context: AppRequestContext) async throws -> Response {
+        guard let session = context.console else { return ConsoleRenderer.redirect("/sign-in") }
+        return try await page(session) {
+            let form = try await decodeForm(UserForm.self, request) ?? UserForm()
+            do {
+                let roles = try Role.parse(form.roles ?? [])
+                _ = try await users.create(
+                    UserDraft(email: form.email ?? "", displayName: form.display_name ?? "", roles: roles), actor: session.user)
+            } catch let error where Self.isRefusal(error) {
+                let (apiError, _) = APIError.from(error)
+                return try await renderUsers(request, context: context, session: session, problem: apiError.message, status: apiError.status)
+            }
+            return ConsoleRenderer.redirect("/users")
+        }
+    }
+
+    @Sendable func deactivateUser(_ request: Request, context: AppRequestContext) async throws -> Response {
+        guard let session = context.console else { return ConsoleRenderer.redirect("/sign-in") }
+        return try await page(session) {
+            _ = try await users.delete(request, context: context)
+            return ConsoleRenderer.redirect("/users")
+        }
+    }
+
+    /// The outbox's delivery log: every attempt at an email or webhook, newest first (admins).
+    @Sendable func deliveryLog(_ request: Request, context: AppRequestContext) async throws -> Response {
+        guard let session = context.console else { return ConsoleRenderer.redirect("/sign-in") }
+        return try await page(session) {
+            let log = try await webhooks.deliveries(request, context: context)
+            let rows = log.items.map {
+                DeliveriesView.Row(
+                    at: ConsoleDate.format($0.at), event: $0.event, channel: $0.channel, recipient: $0.recipient, attempt: $0.attempt,
+                    outcome: $0.outcome, detail: $0.detail)
+            }
+            return renderer.page("deliveries", DeliveriesView(chrome: ConsoleChrome(session, section: .deliveries), rows: rows))
+        }
+    }
 }

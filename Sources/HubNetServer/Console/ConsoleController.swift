@@ -29,6 +29,8 @@ struct ConsoleController {
     let reports: ReportController
     let devices: DeviceController
     let messageTemplates: MessageTemplateController
+    let users: UserController
+    let webhooks: WebhookController
     let tenants: PostgresTenantRepository
     let renderer: ConsoleRenderer
     let settings: Settings
@@ -43,6 +45,7 @@ struct ConsoleController {
         "GET /", "GET /sign-in", "POST /sign-in", "GET /sign-in/link", "POST /sign-in/link", "GET /assets/{file}", "GET /leads",
         "GET /leads/{id}", "POST /leads/{id}/actions/{action}", "POST /leads/{id}/notes", "POST /leads/{id}/activities", "POST /leads/{id}/activities/{activityId}/{outcome}", "POST /sign-out", "POST /sign-out/everywhere",
         "GET /board", "GET /referrals", "GET /reports", "GET /devices", "POST /devices/{id}/revoke",
+        "GET /users", "POST /users", "POST /users/{id}/deactivate", "GET /deliveries",
     ]
 
     func addRoutes(to router: Router<AppRequestContext>) {
@@ -65,6 +68,10 @@ struct ConsoleController {
         pages.get("reports", use: reportPage)
         pages.get("devices", use: deviceList)
         pages.post("devices/{id}/revoke", use: revokeDevice)
+        pages.get("users", use: userList)
+        pages.post("users", use: addUser)
+        pages.post("users/{id}/deactivate", use: deactivateUser)
+        pages.get("deliveries", use: deliveryLog)
         pages.post("sign-out", use: signOut)
         pages.post("sign-out/everywhere", use: signOutEverywhere)
     }
@@ -517,7 +524,7 @@ struct ConsoleController {
     }
 
     /// A form body, or `nil` when it does not decode as this form; more than `maximumFormBytes` is a 413.
-    private func decodeForm<Form: Decodable>(_ type: Form.Type, _ request: Request) async throws -> Form? {
+    func decodeForm<Form: Decodable>(_ type: Form.Type, _ request: Request) async throws -> Form? {
         try Self.decodeForm(type, from: try await Self.collectForm(request))
     }
 

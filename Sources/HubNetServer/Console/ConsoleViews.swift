@@ -15,7 +15,15 @@ struct ConsoleChrome: Sendable {
 
     /// The console's sections, in the order of the navigation.
     enum Section: String, CaseIterable, Sendable {
-        case leads, board, referrals, reports, devices
+        case leads, board, referrals, reports, devices, users, deliveries
+
+        /// Whether the section is for this person (the API refuses the rest anyway).
+        func shown(to user: AuthenticatedUser) -> Bool {
+            switch self {
+            case .deliveries: TenantPolicy.allows(user, .manageWorkflowTemplates)
+            default: true
+            }
+        }
 
         var href: String { "/" + rawValue }
         var label: String {
@@ -25,6 +33,8 @@ struct ConsoleChrome: Sendable {
             case .referrals: "Referrals"
             case .reports: "Reports"
             case .devices: "Devices"
+            case .users: "People"
+            case .deliveries: "Deliveries"
             }
         }
     }
@@ -50,7 +60,9 @@ struct ConsoleChrome: Sendable {
     init(_ session: PostgresConsoleSessionRepository.SignedIn, section: Section = .leads, notice: String? = nil) {
         self.init(
             signedIn: true, userName: session.displayName, tenantName: session.tenantName, csrf: session.csrfToken,
-            nav: Section.allCases.map { NavItem(href: $0.href, label: $0.label, current: $0 == section) }, notice: notice)
+            nav: Section.allCases.filter { $0.shown(to: session.user) }.map {
+                NavItem(href: $0.href, label: $0.label, current: $0 == section)
+            }, notice: notice)
     }
 }
 
@@ -285,6 +297,38 @@ struct DevicesView: Sendable {
         var created: String
         var lastSeen: String
         var revoked: String?
+    }
+
+    var chrome: ConsoleChrome
+    var rows: [Row]
+}
+
+struct UsersView: Sendable {
+    struct Row: Sendable {
+        var id: String
+        var name: String
+        var email: String
+        var roles: String
+        var active: Bool
+        var deactivatable: Bool
+    }
+
+    var chrome: ConsoleChrome
+    var rows: [Row]
+    var canManage: Bool
+    var roles: [ConsoleOption]
+    var problem: String?
+}
+
+struct DeliveriesView: Sendable {
+    struct Row: Sendable {
+        var at: String
+        var event: String
+        var channel: String
+        var recipient: String
+        var attempt: Int
+        var outcome: String
+        var detail: String?
     }
 
     var chrome: ConsoleChrome

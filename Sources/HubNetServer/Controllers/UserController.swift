@@ -25,11 +25,16 @@ struct UserController {
         let actor = try context.requireUser()
         try TenantPolicy.require(actor, .manageUsers)
         let body = try await request.decodeJSON(CreateUserRequest.self, context: context)
-        let draft = UserDraft(email: body.email, displayName: body.displayName, roles: try Role.parse(body.roles))
+        return Created(body: try await create(UserDraft(email: body.email, displayName: body.displayName, roles: try Role.parse(body.roles)), actor: actor))
+    }
+
+    /// A new user of the actor's tenant, as the API and the web console add one.
+    func create(_ draft: UserDraft, actor: AuthenticatedUser) async throws -> UserResponse {
+        try TenantPolicy.require(actor, .manageUsers)
         let user = try await database.withTenant(actor.tenantID) { connection in
             try await users.create(draft, tenant: actor.tenantID, kind: actor.tenantKind, on: connection)
         }
-        return Created(body: UserResponse(user))
+        return UserResponse(user)
     }
 
     @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> PageResponse<UserResponse> {
