@@ -143,7 +143,7 @@ public func buildRouter(
         database: database, sessions: PostgresConsoleSessionRepository(logger: logger), outbox: PostgresOutboxRepository(logger: logger),
         templates: PostgresWorkflowTemplateRepository(logger: logger), leads: leadController, referrals: referralController,
         reports: reportController, devices: deviceController, messageTemplates: messageTemplateController, users: userController, webhooks: webhookController,
-        tenants: tenants, renderer: try ConsoleRenderer(),
+        tenants: tenants, notifier: notifier, heartbeat: configuration.liveHeartbeat, renderer: try ConsoleRenderer(),
         settings: .init(
             baseURL: configuration.emailLinks.baseURL, printSignInLinks: configuration.printSignInLinks,
             secureCookies: configuration.emailLinks.baseURL.hasPrefix("https://")),

@@ -148,6 +148,16 @@ def main():
         names = [e.text for e in driver.find_elements(By.CSS_SELECTOR, "#leads tbody th a")]
         check("filters: searching 'obi' leaves Sam Obi", names == ["Sam Obi"], names)
 
+        # Live refresh: a change by someone else (here through the API) makes the open table offer a refresh.
+        notice = driver.find_element(By.ID, "live-notice")
+        check("live: no refresh offered while nothing changed", not notice.is_displayed())
+        status, _ = api("POST", "/v1/leads/" + ids["Lee Park"] + "/actions/contact", admin, {})
+        try:
+            WebDriverWait(driver, 15).until(lambda d: d.find_element(By.ID, "live-notice").is_displayed())
+            check("live: a change elsewhere makes the open lead table offer a refresh", True)
+        except TimeoutException:
+            check("live: a change elsewhere makes the open lead table offer a refresh", False, "no notice within 15 s")
+
         # Acting: exactly the engine's buttons; accept, then a note.
         driver.get(BASE + "/leads/" + ids["Rosa Diaz"])
         buttons = sorted(b.get_attribute("id") for b in driver.find_elements(By.CSS_SELECTOR, "button[id^=act-]"))
@@ -177,7 +187,7 @@ def main():
             check("confirm: declining asks first", "Decline" in alert.text, alert.text)
             alert.dismiss()
             status, still = api("GET", "/v1/leads/" + ids["Lee Park"], admin)
-            check("confirm: dismissing the question changes nothing", still["status"] == "new", still["status"])
+            check("confirm: dismissing the question changes nothing", still["status"] == "contacted", still["status"])
 
         # Overdue on the server's clock: five days without completion (hub moderation).
         status, moved = api("POST", "/v1/test-clock/advance", OPERATOR, {"days": 6})

@@ -32,6 +32,8 @@ struct ConsoleController {
     let users: UserController
     let webhooks: WebhookController
     let tenants: PostgresTenantRepository
+    let notifier: SyncNotifier
+    let heartbeat: Duration
     let renderer: ConsoleRenderer
     let settings: Settings
     let addressLimiter: LeadFormRateLimiter
@@ -45,7 +47,7 @@ struct ConsoleController {
         "GET /", "GET /sign-in", "POST /sign-in", "GET /sign-in/link", "POST /sign-in/link", "GET /assets/{file}", "GET /leads",
         "GET /leads/{id}", "POST /leads/{id}/actions/{action}", "POST /leads/{id}/notes", "POST /leads/{id}/activities", "POST /leads/{id}/activities/{activityId}/{outcome}", "POST /sign-out", "POST /sign-out/everywhere",
         "GET /board", "GET /referrals", "GET /reports", "GET /devices", "POST /devices/{id}/revoke",
-        "GET /users", "POST /users", "POST /users/{id}/deactivate", "GET /deliveries",
+        "GET /users", "POST /users", "POST /users/{id}/deactivate", "GET /deliveries", "GET /live",
     ]
 
     func addRoutes(to router: Router<AppRequestContext>) {
@@ -72,6 +74,7 @@ struct ConsoleController {
         pages.post("users", use: addUser)
         pages.post("users/{id}/deactivate", use: deactivateUser)
         pages.get("deliveries", use: deliveryLog)
+        pages.get("live", use: live)
         pages.post("sign-out", use: signOut)
         pages.post("sign-out/everywhere", use: signOutEverywhere)
     }
@@ -386,6 +389,13 @@ struct ConsoleController {
             }
             return ConsoleRenderer.redirect("/leads/\(id)?done=activity")
         }
+    }
+
+    /// The tenant's pokes for open pages (the sync live channel, with the session as the credential):
+    /// a page that shows leads offers a refresh when something changed.
+    @Sendable func live(_ request: Request, context: AppRequestContext) async throws -> Response {
+        guard let session = context.console else { return ConsoleRenderer.redirect("/sign-in") }
+        return SyncController.eventStream(notifier.subscribe(session.user.tenantID), heartbeat: heartbeat)
     }
 
     // MARK: Rendering

@@ -40,7 +40,7 @@ struct ConsoleRenderer: Sendable {
         (HTTPField.Name("Referrer-Policy")!, "same-origin"),
         (
             HTTPField.Name("Content-Security-Policy")!,
-            "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+            "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
         ),
     ]
 

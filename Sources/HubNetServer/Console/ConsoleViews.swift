@@ -117,6 +117,7 @@ struct LeadsView: Sendable {
     }
 
     var chrome: ConsoleChrome
+    var live = true
     var q: String
     var templates: [ConsoleOption]
     var statuses: [ConsoleOption]
@@ -186,6 +187,7 @@ struct LeadView: Sendable {
     }
 
     var chrome: ConsoleChrome
+    var live = true
     var id: String
     var name: String
     var statusName: String
@@ -238,6 +240,7 @@ struct BoardView: Sendable {
     }
 
     var chrome: ConsoleChrome
+    var live = true
     var templates: [ConsoleOption]
     var hasColumns: Bool
     var columns: [Column]
@@ -258,6 +261,7 @@ struct ReferralsView: Sendable {
     }
 
     var chrome: ConsoleChrome
+    var live = true
     var rows: [Row]
     var nextHref: String?
 }

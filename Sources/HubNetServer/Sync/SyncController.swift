@@ -75,8 +75,12 @@ struct SyncController {
     /// and a comment line every heartbeat so proxies keep the connection open.
     @Sendable func live(_ request: Request, context: AppRequestContext) async throws -> Response {
         let (caller, _) = try requireDevice(context)
-        let pokes = notifier.subscribe(caller.tenantID)
-        let heartbeat = heartbeat
+        return Self.eventStream(notifier.subscribe(caller.tenantID), heartbeat: heartbeat)
+    }
+
+    /// A server-sent event stream of the tenant's pokes (`event: poke`), with heartbeats; devices
+    /// use it to pull when something changed, the web console to offer a refresh.
+    static func eventStream(_ pokes: AsyncStream<Void>, heartbeat: Duration) -> Response {
         var headers = HTTPFields()
         headers[.contentType] = "text/event-stream"
         headers[.cacheControl] = "no-cache"
