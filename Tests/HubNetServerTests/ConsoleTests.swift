@@ -616,6 +616,43 @@ struct ConsoleTests {
         }
     }
 
+    @Test("message templates: an admin writes one in the console, a tag it does not know is refused, and it becomes a quick reply")
+    func messageTemplates() async throws {
+        let smtp = try await SMTPReceiver()
+        defer { smtp.stop() }
+        let clock = TestClock()
+        try await withTestApplication(configure: Self.configure(smtp, clock)) { app in
+            let sourcing = try await app.fixtures.tenant(.sourcingCompany, users: [[.partnerUser]])
+            var admin = try await Self.signIn(app, smtp: smtp, email: sourcing.admin.user.email, now: clock.function)
+            let empty = try await Self.get(app, "/templates", &admin)
+            #expect(empty.text.contains("#lead.name"))
+            let saved = try await Self.post(
+                app, "/templates",
+                [("csrf", admin.csrf ?? ""), ("name", "Ask size"), ("subject", "About #lead.name"), ("body", "Hi #lead.name, how big?")],
+                &admin)
+            #expect(saved.status == .seeOther)
+            let unknown = try await Self.post(
+                app, "/templates", [("csrf", admin.csrf ?? ""), ("name", "Bad"), ("subject", "x"), ("body", "Hi #lead.shoe_size")], &admin)
+            #expect(unknown.status == .unprocessableContent)
+            #expect(unknown.text.contains(#"id="problem""#))
+            let listed = try #require((try await app.request(.get, "/v1/message-templates", token: sourcing.admin.token)).json?["items"] as? [[String: Any]])
+            #expect(listed.compactMap { $0["name"] as? String } == ["Ask size"])
+            let created = try await app.request(
+                .post, "/v1/leads", token: sourcing.admin.token, json: #"{"template":"status_path","contact":{"name":"Kim","email":"kim@x.test"}}"#)
+            let lead = try #require(created.json?["id"] as? String)
+            let page = try await Self.get(app, "/leads/\(lead)", &admin)
+            #expect(page.text.contains("About Kim"))
+            // A partner user (not an admin) gets neither the page nor the navigation entry.
+            var worker = try await Self.signIn(app, smtp: smtp, email: sourcing.users[0].user.email, now: clock.function)
+            #expect(try await Self.get(app, "/templates", &worker).status == .forbidden)
+            #expect(!(try await Self.get(app, "/leads", &worker)).text.contains(#"href="/templates""#))
+            let id = try #require(listed.first?["id"] as? String)
+            _ = try await Self.post(app, "/templates/\(id)/delete", [("csrf", admin.csrf ?? "")], &admin)
+            let after = try #require((try await app.request(.get, "/v1/message-templates", token: sourcing.admin.token)).json?["items"] as? [[String: Any]])
+            #expect(after.isEmpty)
+        }
+    }
+
     static func matches(_ pattern: String, in text: String) -> [String] {
         guard let expression = try? NSRegularExpression(pattern: pattern) else { return [] }
         let range = NSRange(text.startIndex..., in: text)

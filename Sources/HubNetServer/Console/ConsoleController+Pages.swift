@@ -205,4 +205,55 @@ extension ConsoleController {
             return renderer.page("deliveries", DeliveriesView(chrome: ConsoleChrome(session, section: .deliveries), rows: rows))
         }
     }
+
+    /// Message templates with their #tags (the texts of notices and quick replies); admins only.
+    @Sendable func templateList(_ request: Request, context: AppRequestContext) async throws -> Response {
+        guard let session = context.console else { return ConsoleRenderer.redirect("/sign-in") }
+        return try await page(session) { try await renderTemplates(request, context: context, session: session, problem: nil, status: .ok) }
+    }
+
+    func renderTemplates(
+        _ request: Request, context: AppRequestContext, session: PostgresConsoleSessionRepository.SignedIn, problem: String?,
+        status: HTTPResponse.Status
+    ) async throws -> Response {
+        try TenantPolicy.require(session.user, .manageWorkflowTemplates)
+        let listed = try await messageTemplates.list(request, context: context)
+        let rows = listed.items.map {
+            TemplatesView.Row(id: $0.id?.description ?? "", name: $0.name, channel: $0.channel, subject: $0.subject ?? "", body: $0.body)
+        }
+        let tags = MessageTemplate.knownTags.sorted { $0.key < $1.key }.map { TemplatesView.Tag(tag: "#" + $0.key, meaning: $0.value) }
+        return renderer.page(
+            "templates", TemplatesView(chrome: ConsoleChrome(session, section: .templates), rows: rows, tags: tags, problem: problem),
+            status: status)
+    }
+
+    struct TemplateForm: Decodable {
+        var name: String?
+        var subject: String?
+        var body: String?
+    }
+
+    @Sendable func addTemplate(_ request: Request, context: AppRequestContext) async throws -> Response {
+        guard let session = context.console else { return ConsoleRenderer.redirect("/sign-in") }
+        return try await page(session) {
+            let form = try await decodeForm(TemplateForm.self, request) ?? TemplateForm()
+            do {
+                _ = try await messageTemplates.create(
+                    MessageTemplate(name: form.name ?? "", channel: .email, subject: form.subject ?? "", body: form.body ?? ""),
+                    caller: session.user)
+            } catch let error where Self.isRefusal(error) {
+                let (apiError, _) = APIError.from(error)
+                return try await renderTemplates(request, context: context, session: session, problem: apiError.message, status: apiError.status)
+            }
+            return ConsoleRenderer.redirect("/templates")
+        }
+    }
+
+    @Sendable func deleteTemplate(_ request: Request, context: AppRequestContext) async throws -> Response {
+        guard let session = context.console else { return ConsoleRenderer.redirect("/sign-in") }
+        return try await page(session) {
+            _ = try await messageTemplates.delete(request, context: context)
+            return ConsoleRenderer.redirect("/templates")
+        }
+    }
 }

@@ -48,6 +48,7 @@ struct ConsoleController {
         "GET /leads/{id}", "POST /leads/{id}/actions/{action}", "POST /leads/{id}/notes", "POST /leads/{id}/activities", "POST /leads/{id}/activities/{activityId}/{outcome}", "POST /sign-out", "POST /sign-out/everywhere",
         "GET /board", "GET /referrals", "GET /reports", "GET /devices", "POST /devices/{id}/revoke",
         "GET /users", "POST /users", "POST /users/{id}/deactivate", "GET /deliveries", "GET /live",
+        "GET /templates", "POST /templates", "POST /templates/{id}/delete",
     ]
 
     func addRoutes(to router: Router<AppRequestContext>) {
@@ -75,6 +76,9 @@ struct ConsoleController {
         pages.post("users/{id}/deactivate", use: deactivateUser)
         pages.get("deliveries", use: deliveryLog)
         pages.get("live", use: live)
+        pages.get("templates", use: templateList)
+        pages.post("templates", use: addTemplate)
+        pages.post("templates/{id}/delete", use: deleteTemplate)
         pages.post("sign-out", use: signOut)
         pages.post("sign-out/everywhere", use: signOutEverywhere)
     }

@@ -15,12 +15,12 @@ struct ConsoleChrome: Sendable {
 
     /// The console's sections, in the order of the navigation.
     enum Section: String, CaseIterable, Sendable {
-        case leads, board, referrals, reports, devices, users, deliveries
+        case leads, board, referrals, reports, devices, users, templates, deliveries
 
         /// Whether the section is for this person (the API refuses the rest anyway).
         func shown(to user: AuthenticatedUser) -> Bool {
             switch self {
-            case .deliveries: TenantPolicy.allows(user, .manageWorkflowTemplates)
+            case .deliveries, .templates: TenantPolicy.allows(user, .manageWorkflowTemplates)
             default: true
             }
         }
@@ -34,6 +34,7 @@ struct ConsoleChrome: Sendable {
             case .reports: "Reports"
             case .devices: "Devices"
             case .users: "People"
+            case .templates: "Message templates"
             case .deliveries: "Deliveries"
             }
         }
@@ -337,4 +338,23 @@ struct DeliveriesView: Sendable {
 
     var chrome: ConsoleChrome
     var rows: [Row]
+}
+
+struct TemplatesView: Sendable {
+    struct Row: Sendable {
+        var id: String
+        var name: String
+        var channel: String
+        var subject: String
+        var body: String
+    }
+    struct Tag: Sendable {
+        var tag: String
+        var meaning: String
+    }
+
+    var chrome: ConsoleChrome
+    var rows: [Row]
+    var tags: [Tag]
+    var problem: String?
 }

@@ -51,10 +51,16 @@ struct MessageTemplateController {
         let caller = try context.requireUser()
         try TenantPolicy.require(caller, .manageWorkflowTemplates)
         let template = try await request.decodeJSON(Body.self, context: context).template()
+        return Created(body: try await create(template, caller: caller))
+    }
+
+    /// A new message template, as the API and the web console add one (validated by the store).
+    func create(_ template: MessageTemplate, caller: AuthenticatedUser) async throws -> Body {
+        try TenantPolicy.require(caller, .manageWorkflowTemplates)
         let (id, saved) = try await database.withTenant(caller.tenantID) { connection in
             try await templates.create(template, tenant: caller.tenantID, on: connection)
         }
-        return Created(body: Body(id: id, saved))
+        return Body(id: id, saved)
     }
 
     @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> ListBody {
