@@ -99,7 +99,8 @@ public func buildRouter(
     let deviceController = DeviceController(database: database, devices: PostgresDeviceRepository(logger: logger))
     deviceController.addRoutes(to: authenticated)
     UnitController(database: database, units: PostgresUnitRepository(logger: logger)).addRoutes(to: authenticated)
-    ListingController(database: database, listings: listings, tenants: tenants).addRoutes(to: authenticated)
+    let listingController = ListingController(database: database, listings: listings, tenants: tenants)
+    listingController.addRoutes(to: authenticated)
     let commands = LeadCommands(
         database: database, leads: PostgresLeadRepository(logger: logger), notes: PostgresLeadNoteRepository(logger: logger),
         activities: PostgresLeadActivityRepository(logger: logger), templates: PostgresWorkflowTemplateRepository(logger: logger),
@@ -123,10 +124,10 @@ public func buildRouter(
         database: database, referrals: PostgresReferralRepository(logger: logger), leads: PostgresLeadRepository(logger: logger),
         tenants: tenants, listings: listings, links: configuration.emailLinks, now: configuration.now)
     referralController.addRoutes(to: authenticated)
-    CRMController(
+    let crmController = CRMController(
         database: database, clients: PostgresClientRepository(logger: logger), opportunities: PostgresOpportunityRepository(logger: logger),
-        users: PostgresUserRepository(logger: logger), now: configuration.now
-    ).addRoutes(to: authenticated)
+        users: PostgresUserRepository(logger: logger), now: configuration.now)
+    crmController.addRoutes(to: authenticated)
     let messageTemplateController = MessageTemplateController(
         database: database, templates: PostgresMessageTemplateRepository(logger: logger),
         workflows: PostgresWorkflowTemplateRepository(logger: logger), leads: PostgresLeadRepository(logger: logger), tenants: tenants)
@@ -143,6 +144,7 @@ public func buildRouter(
         database: database, sessions: PostgresConsoleSessionRepository(logger: logger), outbox: PostgresOutboxRepository(logger: logger),
         templates: PostgresWorkflowTemplateRepository(logger: logger), leads: leadController, referrals: referralController,
         reports: reportController, devices: deviceController, messageTemplates: messageTemplateController, users: userController, webhooks: webhookController,
+        crm: crmController, listings: listingController,
         tenants: tenants, notifier: notifier, heartbeat: configuration.liveHeartbeat, renderer: try ConsoleRenderer(),
         settings: .init(
             baseURL: configuration.emailLinks.baseURL, printSignInLinks: configuration.printSignInLinks,

@@ -653,6 +653,35 @@ struct ConsoleTests {
         }
     }
 
+    @Test("hub pages: accepted leads are clients (000), listings with their HSDS export identical to the API's")
+    func hubPages() async throws {
+        let smtp = try await SMTPReceiver()
+        defer { smtp.stop() }
+        let clock = TestClock()
+        try await withTestApplication(configure: Self.configure(smtp, clock)) { app in
+            let hub = try await app.fixtures.tenant(
+                .hub, users: [[.moderator]], listings: [ListingDraft(name: "Small Business Desk", serviceAreas: ["Oakland"])])
+            let lead = try await app.createLead(token: hub.users[0].token, name: "Client Carla")
+            _ = try await app.createLead(token: hub.users[0].token, name: "Still New")
+            _ = try await app.request(.post, "/v1/leads/\(lead)/actions/accept", token: hub.users[0].token, json: "{}")
+            var browser = try await Self.signIn(app, smtp: smtp, email: hub.users[0].user.email, now: clock.function)
+            let clients = try await Self.get(app, "/clients", &browser)
+            #expect(clients.text.contains(#"<a href="/leads/\#(lead)">Client Carla</a>"#))
+            #expect(!clients.text.contains("Still New"))
+            let listings = try await Self.get(app, "/listings", &browser)
+            #expect(listings.text.contains("Small Business Desk"))
+            let download = try await Self.get(app, "/listings/hsds.json", &browser)
+            #expect(download.headers[.contentDisposition]?.contains("attachment") == true)
+            let api = try await app.request(.get, "/v1/listings/export", token: hub.users[0].token)
+            let mine = try JSONSerialization.jsonObject(with: Data(buffer: download.body)) as? NSDictionary
+            let theirs = try JSONSerialization.jsonObject(with: Data(buffer: api.body)) as? NSDictionary
+            #expect(mine != nil && mine == theirs)
+            let partner = try await app.fixtures.tenant(.partnerCompany, users: [[.partnerUser]])
+            var other = try await Self.signIn(app, smtp: smtp, email: partner.users[0].user.email, now: clock.function)
+            #expect(!(try await Self.get(app, "/leads", &other)).text.contains(#"href="/clients""#))
+        }
+    }
+
     static func matches(_ pattern: String, in text: String) -> [String] {
         guard let expression = try? NSRegularExpression(pattern: pattern) else { return [] }
         let range = NSRange(text.startIndex..., in: text)

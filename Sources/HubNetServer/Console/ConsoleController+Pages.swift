@@ -256,4 +256,43 @@ extension ConsoleController {
             return ConsoleRenderer.redirect("/templates")
         }
     }
+
+    /// The hub CRM (000): the people whose leads the hub accepted, newest first, each linked to its lead.
+    @Sendable func clientList(_ request: Request, context: AppRequestContext) async throws -> Response {
+        guard let session = context.console else { return ConsoleRenderer.redirect("/sign-in") }
+        return try await page(session) {
+            let result = try await crm.listClients(request, context: context)
+            let rows = result.items.map {
+                ClientsView.Row(
+                    leadID: $0.leadID.description, name: $0.name, email: $0.email ?? "", city: $0.city ?? "", since: ConsoleDate.format($0.createdAt))
+            }
+            let next = result.nextCursor.flatMap { Self.head(path: "/clients", query: [("cursor", $0)]).path }
+            return renderer.page("clients", ClientsView(chrome: ConsoleChrome(session, section: .clients), rows: rows, nextHref: next))
+        }
+    }
+
+    /// The hub's listings, and their HSDS export.
+    @Sendable func listingList(_ request: Request, context: AppRequestContext) async throws -> Response {
+        guard let session = context.console else { return ConsoleRenderer.redirect("/sign-in") }
+        return try await page(session) {
+            let result = try await listings.list(
+                Request(head: Self.head(path: "/listings", query: [("limit", "200")]), body: .init(buffer: ByteBuffer())), context: context)
+            let rows = result.items.map {
+                ListingsView.Row(
+                    name: $0.name, areas: $0.serviceAreas.joined(separator: ", "), categories: $0.categories.joined(separator: ", "),
+                    accepting: $0.acceptingReferrals, published: $0.published)
+            }
+            return renderer.page("listings", ListingsView(chrome: ConsoleChrome(session, section: .listings), rows: rows))
+        }
+    }
+
+    /// The same HSDS document as `GET /v1/listings/export`, as a download.
+    @Sendable func listingExport(_ request: Request, context: AppRequestContext) async throws -> Response {
+        guard let session = context.console else { return ConsoleRenderer.redirect("/sign-in") }
+        return try await page(session) {
+            var response = try await listings.exportHSDS(request, context: context).response(from: request, context: context)
+            response.headers[.contentDisposition] = "attachment; filename=\"listings-hsds.json\""
+            return response
+        }
+    }
 }

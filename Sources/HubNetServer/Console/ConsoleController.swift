@@ -31,6 +31,8 @@ struct ConsoleController {
     let messageTemplates: MessageTemplateController
     let users: UserController
     let webhooks: WebhookController
+    let crm: CRMController
+    let listings: ListingController
     let tenants: PostgresTenantRepository
     let notifier: SyncNotifier
     let heartbeat: Duration
@@ -49,6 +51,7 @@ struct ConsoleController {
         "GET /board", "GET /referrals", "GET /reports", "GET /devices", "POST /devices/{id}/revoke",
         "GET /users", "POST /users", "POST /users/{id}/deactivate", "GET /deliveries", "GET /live",
         "GET /templates", "POST /templates", "POST /templates/{id}/delete",
+        "GET /clients", "GET /listings", "GET /listings/hsds.json",
     ]
 
     func addRoutes(to router: Router<AppRequestContext>) {
@@ -77,6 +80,9 @@ struct ConsoleController {
         pages.get("deliveries", use: deliveryLog)
         pages.get("live", use: live)
         pages.get("templates", use: templateList)
+        pages.get("clients", use: clientList)
+        pages.get("listings", use: listingList)
+        pages.get("listings/hsds.json", use: listingExport)
         pages.post("templates", use: addTemplate)
         pages.post("templates/{id}/delete", use: deleteTemplate)
         pages.post("sign-out", use: signOut)

@@ -15,12 +15,13 @@ struct ConsoleChrome: Sendable {
 
     /// The console's sections, in the order of the navigation.
     enum Section: String, CaseIterable, Sendable {
-        case leads, board, referrals, reports, devices, users, templates, deliveries
+        case leads, board, clients, listings, referrals, reports, devices, users, templates, deliveries
 
         /// Whether the section is for this person (the API refuses the rest anyway).
         func shown(to user: AuthenticatedUser) -> Bool {
             switch self {
             case .deliveries, .templates: TenantPolicy.allows(user, .manageWorkflowTemplates)
+            case .clients, .listings: user.tenantKind == .hub
             default: true
             }
         }
@@ -30,6 +31,8 @@ struct ConsoleChrome: Sendable {
             switch self {
             case .leads: "Leads"
             case .board: "Stage board"
+            case .clients: "Clients"
+            case .listings: "Listings"
             case .referrals: "Referrals"
             case .reports: "Reports"
             case .devices: "Devices"
@@ -357,4 +360,31 @@ struct TemplatesView: Sendable {
     var rows: [Row]
     var tags: [Tag]
     var problem: String?
+}
+
+struct ClientsView: Sendable {
+    struct Row: Sendable {
+        var leadID: String
+        var name: String
+        var email: String
+        var city: String
+        var since: String
+    }
+
+    var chrome: ConsoleChrome
+    var rows: [Row]
+    var nextHref: String?
+}
+
+struct ListingsView: Sendable {
+    struct Row: Sendable {
+        var name: String
+        var areas: String
+        var categories: String
+        var accepting: Bool
+        var published: Bool
+    }
+
+    var chrome: ConsoleChrome
+    var rows: [Row]
 }
