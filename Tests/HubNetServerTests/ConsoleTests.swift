@@ -167,7 +167,7 @@ struct ConsoleTests {
         }
     }
 
-    @Test("sign-in: attempts are limited per address (5 a minute), then 429 with Retry-After and no link")
+    @Test("sign-in: attempts are limited to 5 a minute per email and 20 per client address, then 429 with Retry-After and no link")
     func signInRateLimited() async throws {
         let smtp = try await SMTPReceiver()
         defer { smtp.stop() }
@@ -183,6 +183,14 @@ struct ConsoleTests {
             #expect(try await InputFuzzTests.count(app, "SELECT count(*)::INTEGER FROM console_sign_in_links") == 5)
             let refused = try await Self.post(app, "/sign-in", [("email", hub.users[0].user.email)], &browser)
             #expect(Int(refused.headers[.retryAfter] ?? "") != nil)
+            // And 20 attempts a minute per client address, whatever the addresses typed: 8 so far.
+            var others: [Int] = []
+            for index in 0..<13 {
+                others.append(try await Self.post(app, "/sign-in", [("email", "other\(index)@x.test")], &browser).status.code)
+            }
+            #expect(others == Array(repeating: 200, count: 12) + [429])
+            _ = try clock.advance(by: 60)
+            #expect(try await Self.post(app, "/sign-in", [("email", "later@x.test")], &browser).status == .ok, "a new minute, a new allowance")
         }
     }
 
