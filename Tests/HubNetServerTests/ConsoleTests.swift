@@ -690,6 +690,30 @@ struct ConsoleTests {
         }
     }
 
+    @Test("001 convert from the lead page: the opportunity checkbox creates one, and it is listed with its lead")
+    func convert() async throws {
+        let smtp = try await SMTPReceiver()
+        defer { smtp.stop() }
+        let clock = TestClock()
+        try await withTestApplication(configure: Self.configure(smtp, clock)) { app in
+            let partner = try await app.fixtures.tenant(.partnerCompany, users: [[.partnerUser]])
+            let lead = try await app.createLead(token: partner.users[0].token, name: "Convert Me")
+            var browser = try await Self.signIn(app, smtp: smtp, email: partner.users[0].user.email, now: clock.function)
+            _ = try await Self.get(app, "/leads/\(lead)", &browser)
+            _ = try await Self.post(app, "/leads/\(lead)/actions/accept", [("csrf", browser.csrf ?? "")], &browser)
+            let page = try await Self.get(app, "/leads/\(lead)", &browser)
+            #expect(page.text.contains(#"name="create_opportunity""#))
+            let converted = try await Self.post(
+                app, "/leads/\(lead)/actions/convert", [("csrf", browser.csrf ?? ""), ("create_opportunity", "true")], &browser)
+            #expect(converted.status == .seeOther)
+            let state = try await app.request(.get, "/v1/leads/\(lead)", token: partner.users[0].token)
+            #expect(state.json?["status"] as? String == "closed_converted")
+            #expect(state.json?["opportunity_linked"] as? Bool == true)
+            let listed = try await Self.get(app, "/opportunities", &browser)
+            #expect(listed.text.contains(#"<a href="/leads/\#(lead)">"#))
+        }
+    }
+
     static func matches(_ pattern: String, in text: String) -> [String] {
         guard let expression = try? NSRegularExpression(pattern: pattern) else { return [] }
         let range = NSRange(text.startIndex..., in: text)

@@ -295,4 +295,20 @@ extension ConsoleController {
             return response
         }
     }
+
+    /// Opportunities, with the lead each came from (001: a lead converts into one).
+    @Sendable func opportunityList(_ request: Request, context: AppRequestContext) async throws -> Response {
+        guard let session = context.console else { return ConsoleRenderer.redirect("/sign-in") }
+        return try await page(session) {
+            let result = try await crm.listOpportunities(request, context: context)
+            let rows = result.items.map {
+                OpportunitiesView.Row(
+                    name: $0.name, leadID: $0.leadID?.description, stage: $0.stage, amount: $0.amount.map { "\($0)" } ?? "",
+                    closed: $0.closed, created: ConsoleDate.format($0.createdAt))
+            }
+            let next = result.nextCursor.flatMap { Self.head(path: "/opportunities", query: [("cursor", $0)]).path }
+            return renderer.page(
+                "opportunities", OpportunitiesView(chrome: ConsoleChrome(session, section: .opportunities), rows: rows, nextHref: next))
+        }
+    }
 }

@@ -51,7 +51,7 @@ struct ConsoleController {
         "GET /board", "GET /referrals", "GET /reports", "GET /devices", "POST /devices/{id}/revoke",
         "GET /users", "POST /users", "POST /users/{id}/deactivate", "GET /deliveries", "GET /live",
         "GET /templates", "POST /templates", "POST /templates/{id}/delete",
-        "GET /clients", "GET /listings", "GET /listings/hsds.json",
+        "GET /clients", "GET /listings", "GET /listings/hsds.json", "GET /opportunities",
     ]
 
     func addRoutes(to router: Router<AppRequestContext>) {
@@ -81,6 +81,7 @@ struct ConsoleController {
         pages.get("live", use: live)
         pages.get("templates", use: templateList)
         pages.get("clients", use: clientList)
+        pages.get("opportunities", use: opportunityList)
         pages.get("listings", use: listingList)
         pages.get("listings/hsds.json", use: listingExport)
         pages.post("templates", use: addTemplate)

@@ -15,7 +15,7 @@ struct ConsoleChrome: Sendable {
 
     /// The console's sections, in the order of the navigation.
     enum Section: String, CaseIterable, Sendable {
-        case leads, board, clients, listings, referrals, reports, devices, users, templates, deliveries
+        case leads, board, opportunities, clients, listings, referrals, reports, devices, users, templates, deliveries
 
         /// Whether the section is for this person (the API refuses the rest anyway).
         func shown(to user: AuthenticatedUser) -> Bool {
@@ -32,6 +32,7 @@ struct ConsoleChrome: Sendable {
             case .leads: "Leads"
             case .board: "Stage board"
             case .clients: "Clients"
+            case .opportunities: "Opportunities"
             case .listings: "Listings"
             case .referrals: "Referrals"
             case .reports: "Reports"
@@ -387,4 +388,19 @@ struct ListingsView: Sendable {
 
     var chrome: ConsoleChrome
     var rows: [Row]
+}
+
+struct OpportunitiesView: Sendable {
+    struct Row: Sendable {
+        var name: String
+        var leadID: String?
+        var stage: String
+        var amount: String
+        var closed: Bool
+        var created: String
+    }
+
+    var chrome: ConsoleChrome
+    var rows: [Row]
+    var nextHref: String?
 }
