@@ -116,10 +116,10 @@ public func buildRouter(
         commands: commands, idempotencyKeys: PostgresIdempotencyKeyRepository(logger: logger), now: configuration.now)
     leadController.addRoutes(to: authenticated)
     let sync = PostgresSyncRepository(logger: logger)
-    SyncController(
+    let syncController = SyncController(
         push: SyncPush(database: database, sync: sync, commands: commands, maximumAttempts: configuration.syncMaximumAttempts), pull: SyncPull(database: database, sync: sync),
-        sync: sync, database: database, notifier: notifier, heartbeat: configuration.liveHeartbeat, now: configuration.now
-    ).addRoutes(to: authenticated)
+        sync: sync, database: database, notifier: notifier, heartbeat: configuration.liveHeartbeat, now: configuration.now)
+    syncController.addRoutes(to: authenticated)
     let referralController = ReferralController(
         database: database, referrals: PostgresReferralRepository(logger: logger), leads: PostgresLeadRepository(logger: logger),
         tenants: tenants, listings: listings, links: configuration.emailLinks, now: configuration.now)
@@ -144,7 +144,7 @@ public func buildRouter(
         database: database, sessions: PostgresConsoleSessionRepository(logger: logger), outbox: PostgresOutboxRepository(logger: logger),
         templates: PostgresWorkflowTemplateRepository(logger: logger), leads: leadController, referrals: referralController,
         reports: reportController, devices: deviceController, messageTemplates: messageTemplateController, users: userController, webhooks: webhookController,
-        crm: crmController, listings: listingController,
+        crm: crmController, listings: listingController, sync: syncController,
         tenants: tenants, notifier: notifier, heartbeat: configuration.liveHeartbeat, renderer: try ConsoleRenderer(),
         settings: .init(
             baseURL: configuration.emailLinks.baseURL, printSignInLinks: configuration.printSignInLinks,

@@ -230,7 +230,7 @@ def main():
             overflow = phone.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
             check("phone: the lead page fits a 375 px screen", overflow <= 0, f"{overflow}px wider")
             shot(phone, "lead-phone")
-            for page in ["/board", "/opportunities", "/clients", "/listings", "/referrals", "/reports", "/devices", "/users", "/templates", "/deliveries"]:
+            for page in ["/board", "/opportunities", "/clients", "/listings", "/referrals", "/reports", "/devices", "/users", "/templates", "/deliveries", "/settings"]:
                 phone.get(BASE + page)
                 overflow = phone.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
                 check(f"phone: {page} fits a 375 px screen", overflow <= 0, f"{overflow}px wider")

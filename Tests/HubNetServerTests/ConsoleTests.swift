@@ -714,6 +714,31 @@ struct ConsoleTests {
         }
     }
 
+    @Test("settings: an admin sets the offline grace in hours, as the API then reports it; out of range is refused; others may not")
+    func settings() async throws {
+        let smtp = try await SMTPReceiver()
+        defer { smtp.stop() }
+        let clock = TestClock()
+        try await withTestApplication(configure: Self.configure(smtp, clock)) { app in
+            let partner = try await app.fixtures.tenant(.partnerCompany, users: [[.partnerUser]])
+            var admin = try await Self.signIn(app, smtp: smtp, email: partner.admin.user.email, now: clock.function)
+            _ = try await Self.get(app, "/settings", &admin)
+            let saved = try await Self.post(app, "/settings", [("csrf", admin.csrf ?? ""), ("grace_hours", "1.5")], &admin)
+            #expect(saved.status == .seeOther)
+            let api = try await app.request(.get, "/v1/tenant/settings", token: partner.admin.token)
+            #expect(api.json?["offline_grace_seconds"] as? Int == 5400)
+            #expect((try await Self.get(app, "/settings", &admin)).text.contains(#"value="1.50""#))
+            for bad in ["169", "-1", "nan", "1e400", "", "two"] {
+                let refused = try await Self.post(app, "/settings", [("csrf", admin.csrf ?? ""), ("grace_hours", bad)], &admin)
+                #expect(refused.status == .unprocessableContent, "\(bad)")
+            }
+            #expect((try await app.request(.get, "/v1/tenant/settings", token: partner.admin.token)).json?["offline_grace_seconds"] as? Int == 5400)
+            var worker = try await Self.signIn(app, smtp: smtp, email: partner.users[0].user.email, now: clock.function)
+            #expect(try await Self.get(app, "/settings", &worker).status == .forbidden)
+            #expect(try await Self.post(app, "/settings", [("csrf", worker.csrf ?? ""), ("grace_hours", "2")], &worker).status == .forbidden)
+        }
+    }
+
     static func matches(_ pattern: String, in text: String) -> [String] {
         guard let expression = try? NSRegularExpression(pattern: pattern) else { return [] }
         let range = NSRange(text.startIndex..., in: text)

@@ -311,4 +311,42 @@ extension ConsoleController {
                 "opportunities", OpportunitiesView(chrome: ConsoleChrome(session, section: .opportunities), rows: rows, nextHref: next))
         }
     }
+
+    /// The tenant's settings (admins): how late an action taken offline may arrive and still count.
+    @Sendable func settingsPage(_ request: Request, context: AppRequestContext) async throws -> Response {
+        guard let session = context.console else { return ConsoleRenderer.redirect("/sign-in") }
+        return try await page(session) {
+            guard session.user.has(.admin) else { throw DomainError.forbidden("only an admin may change the tenant's settings") }
+            let current = try await sync.settings(request, context: context)
+            return renderer.page(
+                "settings", SettingsView(chrome: ConsoleChrome(session, section: .settings), graceHours: Self.hours(current.offlineGraceSeconds)))
+        }
+    }
+
+    struct SettingsForm: Decodable { var grace_hours: String? }
+
+    @Sendable func saveSettings(_ request: Request, context: AppRequestContext) async throws -> Response {
+        guard let session = context.console else { return ConsoleRenderer.redirect("/sign-in") }
+        return try await page(session) {
+            let form = try await decodeForm(SettingsForm.self, request) ?? SettingsForm()
+            let text = form.grace_hours?.trimmingCharacters(in: .whitespaces) ?? ""
+            do {
+                // Hours with up to two decimals; the range is the store's (0 to 7 days).
+                guard let hours = Double(text), hours.isFinite, (0...168).contains(hours) else {
+                    throw DomainError.invalid("grace_hours", "must be a number of hours from 0 to 168 (7 days)")
+                }
+                _ = try await sync.save(.init(offlineGraceSeconds: Int((hours * 3600).rounded())), caller: session.user)
+            } catch let error where Self.isRefusal(error) {
+                let (apiError, _) = APIError.from(error)
+                return renderer.page(
+                    "settings", SettingsView(chrome: ConsoleChrome(session, section: .settings), graceHours: text, problem: apiError.message),
+                    status: apiError.status)
+            }
+            return ConsoleRenderer.redirect("/settings")
+        }
+    }
+
+    static func hours(_ seconds: Int) -> String {
+        seconds % 3600 == 0 ? "\(seconds / 3600)" : String(format: "%.2f", Double(seconds) / 3600)
+    }
 }

@@ -33,6 +33,7 @@ struct ConsoleController {
     let webhooks: WebhookController
     let crm: CRMController
     let listings: ListingController
+    let sync: SyncController
     let tenants: PostgresTenantRepository
     let notifier: SyncNotifier
     let heartbeat: Duration
@@ -51,7 +52,7 @@ struct ConsoleController {
         "GET /board", "GET /referrals", "GET /reports", "GET /devices", "POST /devices/{id}/revoke",
         "GET /users", "POST /users", "POST /users/{id}/deactivate", "GET /deliveries", "GET /live",
         "GET /templates", "POST /templates", "POST /templates/{id}/delete",
-        "GET /clients", "GET /listings", "GET /listings/hsds.json", "GET /opportunities",
+        "GET /clients", "GET /listings", "GET /listings/hsds.json", "GET /opportunities", "GET /settings", "POST /settings",
     ]
 
     func addRoutes(to router: Router<AppRequestContext>) {
@@ -82,6 +83,8 @@ struct ConsoleController {
         pages.get("templates", use: templateList)
         pages.get("clients", use: clientList)
         pages.get("opportunities", use: opportunityList)
+        pages.get("settings", use: settingsPage)
+        pages.post("settings", use: saveSettings)
         pages.get("listings", use: listingList)
         pages.get("listings/hsds.json", use: listingExport)
         pages.post("templates", use: addTemplate)

@@ -15,13 +15,14 @@ struct ConsoleChrome: Sendable {
 
     /// The console's sections, in the order of the navigation.
     enum Section: String, CaseIterable, Sendable {
-        case leads, board, opportunities, clients, listings, referrals, reports, devices, users, templates, deliveries
+        case leads, board, opportunities, clients, listings, referrals, reports, devices, users, templates, deliveries, settings
 
         /// Whether the section is for this person (the API refuses the rest anyway).
         func shown(to user: AuthenticatedUser) -> Bool {
             switch self {
             case .deliveries, .templates: TenantPolicy.allows(user, .manageWorkflowTemplates)
             case .clients, .listings: user.tenantKind == .hub
+            case .settings: user.has(.admin)
             default: true
             }
         }
@@ -33,6 +34,7 @@ struct ConsoleChrome: Sendable {
             case .board: "Stage board"
             case .clients: "Clients"
             case .opportunities: "Opportunities"
+            case .settings: "Settings"
             case .listings: "Listings"
             case .referrals: "Referrals"
             case .reports: "Reports"
@@ -403,4 +405,10 @@ struct OpportunitiesView: Sendable {
     var chrome: ConsoleChrome
     var rows: [Row]
     var nextHref: String?
+}
+
+struct SettingsView: Sendable {
+    var chrome: ConsoleChrome
+    var graceHours: String
+    var problem: String?
 }

@@ -134,10 +134,16 @@ struct SyncController {
         let caller = try context.requireUser()
         guard caller.has(.admin) else { throw DomainError.forbidden("only an admin may change the tenant's settings") }
         let body = try await request.decodeJSON(Settings.self, context: context)
+        return try await save(body, caller: caller)
+    }
+
+    /// Stores the tenant's settings, as the API and the web console do (admins only).
+    func save(_ settings: Settings, caller: AuthenticatedUser) async throws -> Settings {
+        guard caller.has(.admin) else { throw DomainError.forbidden("only an admin may change the tenant's settings") }
         try await database.withTenant(caller.tenantID) { connection in
-            try await sync.setOfflineGrace(body.offlineGraceSeconds, tenant: caller.tenantID, on: connection)
+            try await sync.setOfflineGrace(settings.offlineGraceSeconds, tenant: caller.tenantID, on: connection)
         }
-        return body
+        return settings
     }
 
     private func requireDevice(_ context: AppRequestContext) throws -> (AuthenticatedUser, Device.ID) {
