@@ -132,13 +132,13 @@ def main():
         check("lead table: each new lead shows the New badge",
               len(driver.find_elements(By.CSS_SELECTOR, "#leads .badge-new")) == 3)
         check("accessibility: every field of the lead table has a label", unlabelled_fields(driver) == [], unlabelled_fields(driver))
+        shot(driver, "leads")
         body = driver.find_element(By.TAG_NAME, "body")
         body.send_keys(Keys.TAB)
         active = driver.switch_to.active_element
         check("keyboard: the first Tab reaches the skip link", active.get_attribute("class") == "skip", active.get_attribute("outerHTML")[:80])
         cookie = driver.get_cookie("hubnet_session")
         check("session cookie: HttpOnly, SameSite=Lax", cookie and cookie["httpOnly"] and cookie.get("sameSite") == "Lax", cookie)
-        shot(driver, "leads")
 
         # Search narrows the table through the API's own filter.
         search = driver.find_element(By.ID, "q")
@@ -209,6 +209,79 @@ def main():
             check("roles: a viewer gets no note form", viewer.find_elements(By.ID, "note") == [])
         finally:
             viewer.quit()
+
+        # Across the network: Browser Hub refers a lead to another hub's listing from the lead page;
+        # the other hub sees it arrive and accepts it; the referring hub follows, without buttons.
+        status, river = api("POST", "/v1/tenants", OPERATOR, {
+            "kind": "hub", "name": "River Hub", "slug": "river-hub", "admin": {"email": "admin@river.test", "display_name": "Rue"}})
+        status, listing = api("POST", "/v1/listings", river["admin_token"], {"name": "River Business Desk", "service_areas": ["Oakland"]})
+        check("setup: the other hub publishes a listing", status == 201, listing)
+        driver.get(BASE + "/leads/" + ids["Rosa Diaz"])
+        refer = driver.find_elements(By.ID, "act-refer_external")
+        check("refer: the lead page offers a referral to a listing", refer != [])
+        if refer:
+            Select(driver.find_element(By.ID, "listing-refer_external")).select_by_value(listing["id"])
+            refer[0].click()
+            WebDriverWait(driver, 10).until(EC.presence_of_element_located((By.CSS_SELECTOR, "p.notice")))
+            check("refer: the lead is Referred", driver.find_element(By.ID, "status").text == "Referred", driver.find_element(By.ID, "status").text)
+        river_browser = browser()
+        try:
+            sign_in(river_browser, inbox, "admin@river.test")
+            arrived = [e.text for e in river_browser.find_elements(By.CSS_SELECTOR, "#leads tbody th a")]
+            check("refer: the other hub sees the lead arrive in its table", arrived == ["Rosa Diaz"], arrived)
+            river_browser.find_element(By.LINK_TEXT, "Rosa Diaz").click()
+            river_browser.find_element(By.ID, "act-accept").click()
+            WebDriverWait(river_browser, 10).until(EC.presence_of_element_located((By.CSS_SELECTOR, "p.notice")))
+            check("refer: the other hub accepts it", river_browser.find_element(By.ID, "status").text == "Accepted")
+        finally:
+            river_browser.quit()
+        driver.get(BASE + "/referrals")
+        row = driver.find_element(By.CSS_SELECTOR, "#referrals tbody tr").text
+        check("refer: the referring hub sees the mirrored status", "River Hub" in row and "Accepted" in row, row)
+        check("refer: the referring side has no button on its referrals", driver.find_elements(By.CSS_SELECTOR, "#referrals button, #referrals form") == [])
+        shot(driver, "referrals")
+        driver.get(BASE + "/reports?template=hub_moderation")
+        shot(driver, "reports")
+
+        # A sourcing company distributes a lead to a partner; the partner declines with a reason in its
+        # browser; the sourcing side sees the mirrored status and reason, and no button.
+        status, solar = api("POST", "/v1/tenants", OPERATOR, {
+            "kind": "sourcing_company", "name": "Solar Co", "slug": "solar-co", "admin": {"email": "admin@solar.test", "display_name": "Sol"}})
+        status, partner = api("POST", "/v1/tenants", OPERATOR, {
+            "kind": "partner_company", "name": "Roof Partner", "slug": "roof-partner", "admin": {"email": "admin@roof.test", "display_name": "Ray"}})
+        status, sourced = api("POST", "/v1/leads", solar["admin_token"], {"contact": {"name": "Dana Sun", "email": "dana@x.test"}})
+        status, referral = api("POST", "/v1/leads/" + sourced["id"] + "/referrals", solar["admin_token"], {"partner_id": partner["tenant"]["id"]})
+        check("setup: the sourcing company distributes a lead to the partner", status == 201, referral)
+        partner_browser = browser()
+        try:
+            sign_in(partner_browser, inbox, "admin@roof.test")
+            partner_browser.find_element(By.LINK_TEXT, "Dana Sun").click()
+            partner_browser.find_element(By.ID, "reason-decline").send_keys("Outside our service area")
+            partner_browser.find_element(By.ID, "act-decline").click()
+            WebDriverWait(partner_browser, 5).until(EC.alert_is_present()).accept()
+            WebDriverWait(partner_browser, 10).until(EC.presence_of_element_located((By.CSS_SELECTOR, "p.notice")))
+            check("decline: the partner declines with a reason", partner_browser.find_element(By.ID, "status").text == "Declined")
+        finally:
+            partner_browser.quit()
+        solar_browser = browser()
+        try:
+            sign_in(solar_browser, inbox, "admin@solar.test")
+            solar_browser.get(BASE + "/referrals")
+            row = solar_browser.find_element(By.CSS_SELECTOR, "#referrals tbody tr").text
+            check("decline: the sourcing side sees Declined and the reason", "Declined" in row and "Outside our service area" in row, row)
+            check("decline: the sourcing side has no button on the referral",
+                  solar_browser.find_elements(By.CSS_SELECTOR, "#referrals button, #referrals form") == [])
+        finally:
+            solar_browser.quit()
+
+        # Script in a lead's fields is text.
+        status, hostile = api("POST", "/v1/leads", admin, {
+            "contact": {"name": "<script>window.hacked=1</script><img src=x onerror=window.hacked=2>", "email": "h@x.test"},
+            "request": "<b>bold</b>"})
+        driver.get(BASE + "/leads/" + hostile["id"])
+        check("escaping: a script in a name is shown as text and never runs",
+              "<script>window.hacked=1</script>" in driver.find_element(By.TAG_NAME, "h1").text
+              and driver.execute_script("return window.hacked === undefined"))
 
         # Another tenant's lead is a missing one.
         status, other = api("POST", "/v1/tenants", OPERATOR, {

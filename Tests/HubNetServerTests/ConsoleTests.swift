@@ -739,6 +739,37 @@ struct ConsoleTests {
         }
     }
 
+    @Test("000 manual entry: the new-lead form saves a manual lead once, even when sent twice, and refuses one without a name")
+    func newLead() async throws {
+        let smtp = try await SMTPReceiver()
+        defer { smtp.stop() }
+        let clock = TestClock()
+        try await withTestApplication(configure: Self.configure(smtp, clock)) { app in
+            let hub = try await app.fixtures.tenant(.hub, users: [[.moderator], [.viewer]])
+            var browser = try await Self.signIn(app, smtp: smtp, email: hub.users[0].user.email, now: clock.function)
+            let form = try await Self.get(app, "/leads/new", &browser)
+            let key = try #require(Self.matches(#"name="key" value="([^"]+)""#, in: form.text).first)
+            let fields = [
+                ("csrf", browser.csrf ?? ""), ("key", key), ("template", "hub_moderation"), ("name", "Walk-in Wanda"),
+                ("email", "wanda@x.test"), ("phone", ""), ("city", "Oakland"), ("region", ""), ("request", "Needs a loan"),
+            ]
+            let first = try await Self.post(app, "/leads/new", fields, &browser)
+            let again = try await Self.post(app, "/leads/new", fields, &browser)
+            #expect(first.status == .seeOther)
+            #expect(first.headers[.location] == again.headers[.location], "the same form twice is one lead")
+            let listed = try #require((try await app.request(.get, "/v1/leads", token: hub.users[0].token)).json?["items"] as? [[String: Any]])
+            #expect(listed.count == 1)
+            #expect(listed.first?["source"] as? String == "manual")
+            #expect((listed.first?["contact"] as? [String: Any])?["city"] as? String == "Oakland")
+            #expect(listed.first?["request"] as? String == "Needs a loan")
+            let nameless = try await Self.post(app, "/leads/new", [("csrf", browser.csrf ?? ""), ("name", " ")], &browser)
+            #expect(nameless.status.code >= 400 && nameless.status.code < 500)
+            #expect(nameless.text.contains(#"id="problem""#))
+            var viewer = try await Self.signIn(app, smtp: smtp, email: hub.users[1].user.email, now: clock.function)
+            #expect(try await Self.get(app, "/leads/new", &viewer).status == .forbidden)
+        }
+    }
+
     static func matches(_ pattern: String, in text: String) -> [String] {
         guard let expression = try? NSRegularExpression(pattern: pattern) else { return [] }
         let range = NSRange(text.startIndex..., in: text)

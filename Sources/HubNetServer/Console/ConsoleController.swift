@@ -1,7 +1,9 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import HubNetCore
 import HubNetPostgres
+import Crypto
 import Logging
 import NIOCore
 
@@ -48,7 +50,7 @@ struct ConsoleController {
     /// describes the API; `OperationsTests` checks every other route is in it).
     static let routes: Set<String> = [
         "GET /", "GET /sign-in", "POST /sign-in", "GET /sign-in/link", "POST /sign-in/link", "GET /assets/{file}", "GET /leads",
-        "GET /leads/{id}", "POST /leads/{id}/actions/{action}", "POST /leads/{id}/notes", "POST /leads/{id}/activities", "POST /leads/{id}/activities/{activityId}/{outcome}", "POST /sign-out", "POST /sign-out/everywhere",
+        "GET /leads/{id}", "GET /leads/new", "POST /leads/new", "POST /leads/{id}/actions/{action}", "POST /leads/{id}/notes", "POST /leads/{id}/activities", "POST /leads/{id}/activities/{activityId}/{outcome}", "POST /sign-out", "POST /sign-out/everywhere",
         "GET /board", "GET /referrals", "GET /reports", "GET /devices", "POST /devices/{id}/revoke",
         "GET /users", "POST /users", "POST /users/{id}/deactivate", "GET /deliveries", "GET /live",
         "GET /templates", "POST /templates", "POST /templates/{id}/delete",
@@ -65,6 +67,8 @@ struct ConsoleController {
         let pages = router.group()
             .add(middleware: ConsoleSessionMiddleware(database: database, sessions: sessions, renderer: renderer, now: now))
         pages.get("leads", use: leadTable)
+        pages.get("leads/new", use: newLeadForm)
+        pages.post("leads/new", use: createLead)
         pages.get("leads/{id}", use: leadPage)
         pages.post("leads/{id}/actions/{action}", use: act)
         pages.post("leads/{id}/notes", use: addNote)
@@ -290,6 +294,71 @@ struct ConsoleController {
         }
     }
 
+    /// Manual entry of a lead (000: a moderator types one in), in one of the tenant's workflows.
+    @Sendable func newLeadForm(_ request: Request, context: AppRequestContext) async throws -> Response {
+        guard let session = context.console else { return ConsoleRenderer.redirect("/sign-in") }
+        return try await page(session) { try await renderNewLead(session, form: NewLeadForm(), problem: nil, status: .ok) }
+    }
+
+    struct NewLeadForm: Decodable {
+        var template: String?
+        var name: String?
+        var email: String?
+        var phone: String?
+        var city: String?
+        var region: String?
+        var request: String?
+        /// Made with the form: a second press of the button (or a resent form) finds the same lead.
+        var key: String?
+    }
+
+    func renderNewLead(
+        _ session: PostgresConsoleSessionRepository.SignedIn, form: NewLeadForm, problem: String?, status: HTTPResponse.Status
+    ) async throws -> Response {
+        try TenantPolicy.require(session.user, .workLeads)
+        let all = try await database.withTenant(session.user.tenantID) { connection in
+            try await templates.all(tenant: session.user.tenantID, on: connection)
+        }
+        let chosen = form.template ?? TenantPolicy.defaultTemplateKey(for: session.user.tenantKind)
+        let view = NewLeadView(
+            chrome: ConsoleChrome(session), templates: all.map { ConsoleOption(value: $0.key, label: $0.name, selected: $0.key == chosen) },
+            name: form.name ?? "", email: form.email ?? "", phone: form.phone ?? "", city: form.city ?? "", region: form.region ?? "",
+            request: form.request ?? "", key: form.key ?? UUID().uuidString, problem: problem)
+        return renderer.page("lead-new", view, status: status)
+    }
+
+    @Sendable func createLead(_ request: Request, context: AppRequestContext) async throws -> Response {
+        guard let session = context.console else { return ConsoleRenderer.redirect("/sign-in") }
+        return try await page(session) {
+            let form = try await decodeForm(NewLeadForm.self, request) ?? NewLeadForm()
+            func text(_ value: String?) -> String? {
+                let trimmed = value?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+                return trimmed.isEmpty ? nil : trimmed
+            }
+            var contact: [String: Any] = ["name": form.name ?? ""]
+            for (key, value) in [("email", form.email), ("phone", form.phone), ("city", form.city), ("region", form.region)] {
+                if let value = text(value) { contact[key] = value }
+            }
+            var body: [String: Any] = ["contact": contact, "source": "manual"]
+            if let template = text(form.template) { body["template"] = template }
+            if let asked = text(form.request) { body["request"] = asked }
+            // The API's own create, so the console's leads are validated, defaulted and idempotent alike.
+            let json = try JSONSerialization.data(withJSONObject: body, options: [.sortedKeys])
+            let id: Lead.ID
+            do {
+                let decoded = try JSONDecoder.hubnet.decode(CreateLeadRequest.self, from: json)
+                let key = text(form.key).flatMap { $0.utf8.count <= 255 && $0.utf8.allSatisfy { (0x21...0x7E).contains($0) } ? $0 : nil }
+                id = try await leads.create(
+                    decoded, requestHash: Data(SHA256.hash(data: json)), idempotencyKey: key.map { "console-" + $0 }, caller: session.user
+                ).0.id
+            } catch let error where Self.isRefusal(error) {
+                let (apiError, _) = APIError.from(error)
+                return try await renderNewLead(session, form: form, problem: apiError.message, status: apiError.status)
+            }
+            return ConsoleRenderer.redirect("/leads/\(id)?done=created")
+        }
+    }
+
     /// The form fields of any action; empty fields are absent inputs.
     struct ActionForm: Decodable {
         var reason: String?
@@ -428,7 +497,7 @@ struct ConsoleController {
         let lead = page.lead
         // What the last form did (Post/Redirect/Get): only names the page knows are shown.
         let notice =
-            done == "note" ? "Note added." : done == "activity" ? "Activity saved." : page.template.actions.first { $0.key == done }.map { "\($0.name): done." }
+            done == "note" ? "Note added." : done == "activity" ? "Activity saved." : done == "created" ? "Lead saved." : page.template.actions.first { $0.key == done }.map { "\($0.name): done." }
         let actions = page.actions.map { action in
             let choices: [String] = action.transitions.flatMap { transition -> [String] in
                 guard transition.from.contains(lead.status), case .chosen(let keys) = transition.to else { return [] }

@@ -412,3 +412,16 @@ struct SettingsView: Sendable {
     var graceHours: String
     var problem: String?
 }
+
+struct NewLeadView: Sendable {
+    var chrome: ConsoleChrome
+    var templates: [ConsoleOption]
+    var name: String
+    var email: String
+    var phone: String
+    var city: String
+    var region: String
+    var request: String
+    var key: String
+    var problem: String?
+}

@@ -55,7 +55,19 @@ struct LeadController {
         try TenantPolicy.require(caller, .workLeads)
         let idempotencyKey = try request.idempotencyKey()
         let (body, bytes) = try await request.decodeJSONWithBody(CreateLeadRequest.self, context: context)
-        let requestHash = Data(SHA256.hash(data: Data(bytes.readableBytesView)))
+        let (created, replayed) = try await create(
+            body, requestHash: Data(SHA256.hash(data: Data(bytes.readableBytesView))), idempotencyKey: idempotencyKey, caller: caller)
+        var response = try Created(body: created).response(from: request, context: context)
+        if replayed { response.headers[.idempotentReplayed] = "true" }
+        return response
+    }
+
+    /// A new lead, as the API and the web console create one: the same request (hash) under the
+    /// same idempotency key answers with the lead it made the first time.
+    func create(_ body: CreateLeadRequest, requestHash: Data, idempotencyKey: String?, caller: AuthenticatedUser) async throws
+        -> (LeadResponse, replayed: Bool)
+    {
+        try TenantPolicy.require(caller, .workLeads)
         let key = body.template ?? TenantPolicy.defaultTemplateKey(for: caller.tenantKind)
         let now = now()
         func attempt() async throws -> (Lead, WorkflowTemplate?, replayed: Bool) {
@@ -108,9 +120,7 @@ struct LeadController {
             // The same key's first request committed while this one ran: answer with its lead.
             (lead, template, replayed) = try await attempt()
         }
-        var response = try Created(body: LeadResponse(lead, template: template, now: now)).response(from: request, context: context)
-        if replayed { response.headers[.idempotentReplayed] = "true" }
-        return response
+        return (LeadResponse(lead, template: template, now: now), replayed)
     }
 
     struct ImportResult: ResponseEncodable {
