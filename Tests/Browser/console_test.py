@@ -177,6 +177,15 @@ def main():
         WebDriverWait(driver, 10).until(EC.presence_of_element_located((By.ID, "notes")))
         check("notes: a note appears as text, never markup", "<b>twice</b>" in driver.find_element(By.ID, "notes").text)
 
+        # A form sent without its session's token (as a forged page would) is refused and changes nothing.
+        forged = driver.execute_async_script("""
+            const done = arguments[arguments.length - 1];
+            fetch(arguments[0], {method: "POST", body: new URLSearchParams({reason: "forged"}), redirect: "manual"})
+              .then(r => done(r.status)).catch(e => done(String(e)));""", BASE + "/leads/" + ids["Sam Obi"] + "/actions/decline")
+        status, untouched = api("GET", "/v1/leads/" + ids["Sam Obi"], admin)
+        check("csrf: a form posted without its token is refused (403) and changes nothing",
+              forged == 403 and untouched["status"] == "new", f"{forged}, {untouched['status']}")
+
         # A decline asks first (confirm dialog) and needs its reason.
         driver.get(BASE + "/leads/" + ids["Lee Park"])
         if driver.find_elements(By.ID, "act-decline"):
