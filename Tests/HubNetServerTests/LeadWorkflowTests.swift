@@ -376,6 +376,28 @@ struct CRMAndReportTests {
             #expect(item["seconds_overdue"] as? Int == 86_400)
         }
     }
+
+    @Test("the overdue report shows an advisor only the leads they work, as the lead list does")
+    func overdueReportVisibility() async throws {
+        try await withTestApplication { app in
+            let hub = try await app.fixtures.tenant(.hub, users: [[.moderator], [.advisor]])
+            let (moderator, advisor) = (hub.users[0].token, hub.users[1].token)
+            for (token, name) in [(moderator, "Moderator's"), (advisor, "Advisor's")] {
+                _ = try await app.request(
+                    .post, "/v1/leads", token: token,
+                    json: #"{"contact":{"name":"\#(name)","email":"a@x.test"},"expected_completion_at":"2030-01-01T00:00:00Z"}"#)
+            }
+            func names(_ token: String) async throws -> [String] {
+                let report = try await app.request(.get, "/v1/reports/overdue?as_of=2030-01-02T00:00:00Z", token: token)
+                #expect(report.json?["total"] as? Int == (report.json?["items"] as? [[String: Any]])?.count)
+                return ((report.json?["items"] as? [[String: Any]]) ?? []).compactMap { $0["name"] as? String }.sorted()
+            }
+            #expect(try await names(moderator) == ["Advisor's", "Moderator's"])
+            #expect(try await names(advisor) == ["Advisor's"])
+            let listed = try await app.request(.get, "/v1/leads", token: advisor)
+            #expect(((listed.json?["items"] as? [[String: Any]]) ?? []).count == 1, "the same leads as the advisor's lead list")
+        }
+    }
 }
 
 @Suite("Message templates over HTTP")

@@ -73,12 +73,15 @@ struct ReportController {
             asOf = date
         }
         let logger = database.logger
+        // Advisors see the leads they work, here as in the lead list; tenant-wide roles every lead.
+        let viewer = VisibilityPolicy.seesWholeTenant(caller.roles) ? nil : caller.userID
         let (items, total) = try await database.withTenant(caller.tenantID) { connection in
             let rows = try await connection.rows(
                 """
-                SELECT id, template_key, status, contact_name, expected_completion_at, assigned_user_id FROM leads
+                SELECT id, template_key, status, contact_name, expected_completion_at, assigned_user_id FROM leads AS l
                 WHERE tenant_id = \(caller.tenantID) AND completed_at IS NULL AND withdrawn_at IS NULL
                   AND expected_completion_at <= \(asOf)
+                  AND (\(viewer)::UUID IS NULL OR \(viewer) = ANY(hubnet_lead_audience(l)))
                 ORDER BY expected_completion_at, id LIMIT 500
                 """, logger: logger)
             var items: [OverdueReport.Entry] = []
@@ -92,9 +95,10 @@ struct ReportController {
             }
             let total = try await connection.rows(
                 """
-                SELECT template_key, count(*)::INTEGER FROM leads
+                SELECT template_key, count(*)::INTEGER FROM leads AS l
                 WHERE tenant_id = \(caller.tenantID) AND completed_at IS NULL AND withdrawn_at IS NULL
                   AND expected_completion_at <= \(asOf)
+                  AND (\(viewer)::UUID IS NULL OR \(viewer) = ANY(hubnet_lead_audience(l)))
                 GROUP BY template_key
                 """, logger: logger
             ).map { try $0.decode((String, Int).self) }
