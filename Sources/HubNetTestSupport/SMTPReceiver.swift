@@ -52,7 +52,9 @@ public final class SMTPReceiver: Sendable {
             process.standardError = output
             process.standardInput = FileHandle.nullDevice
             try process.run()
-            if await Self.waitForListener(port: port) {
+            var greets = true
+            if case .implicitTLS = security { greets = false }
+            if await Self.waitForListener(port: port, process: process, greets: greets) {
                 self.port = port
                 self.process = process
                 self.capture = capture
@@ -128,17 +130,50 @@ public final class SMTPReceiver: Sendable {
         try? FileManager.default.removeItem(at: capture)
     }
 
-    private static func waitForListener(port: Int) async -> Bool {
+    /// Waits until this process's aiosmtpd answers on the port: a plain receiver must greet with its
+    /// own banner (so another program that happens to listen on the same random port is not taken
+    /// for it); a TLS-first one must at least be running and accept connections.
+    private static func waitForListener(port: Int, process: Process, greets: Bool) async -> Bool {
         for _ in 0..<100 {
-            if let channel = try? await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            guard process.isRunning else { return false }
+            if greets {
+                if let banner = await banner(port: port), banner.hasPrefix("220"), banner.contains("SMTP") { return process.isRunning }
+            } else if let channel = try? await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                 .connect(host: "127.0.0.1", port: port).get()
             {
                 try? await channel.close()
-                return true
+                return process.isRunning
             }
             try? await Task.sleep(for: .milliseconds(50))
         }
         return false
+    }
+
+    /// The first line a server on the port sends, within a second; `nil` when none does.
+    private static func banner(port: Int) async -> String? {
+        guard
+            let channel = try? await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .connectTimeout(.milliseconds(500))
+                .connect(host: "127.0.0.1", port: port, channelInitializer: { channel in
+                    channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }
+                })
+        else { return nil }
+        return try? await withThrowingTaskGroup(of: String?.self) { group in
+            group.addTask {
+                try await channel.executeThenClose { inbound, _ in
+                    var lines = inbound.makeAsyncIterator()
+                    return try await lines.next().map { String(buffer: $0) }
+                }
+            }
+            group.addTask {
+                try await Task.sleep(for: .seconds(1))
+                try? await channel.channel.close()
+                return nil
+            }
+            let first = try await group.next() ?? nil
+            group.cancelAll()
+            return first
+        }
     }
 }
 

@@ -67,7 +67,10 @@ struct ConsoleTests {
         #expect(answer.status == .ok)
         let delivery = OutboxDeliveryService(
             database: app.fixtures.database, smtp: SMTPClient(host: "127.0.0.1", port: smtp.port, from: "hubnet@test.local"), now: now)
-        _ = try await delivery.deliverDue()
+        let delivered = try await delivery.deliverDue()
+        let waiting = try await InputFuzzTests.count(
+            app, "SELECT count(*)::INTEGER FROM outbox WHERE delivered_at IS NULL AND event = 'console.sign_in'")
+        #expect(waiting == 0, "a sign-in email was not delivered (\(delivered) were)")
         return smtp.messages.dropFirst(before).filter { $0.contains("To: <\(recipient ?? email)>") }.compactMap { message in
             message.range(of: #"hnl_[A-Za-z0-9_-]+"#, options: .regularExpression).map { String(message[$0]) }
         }
