@@ -32,8 +32,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     ],
     targets: [
-        // The domain: typed IDs, entities, validation, policies. No I/O.
-        .target(name: "HubNetCore"),
+        // The domain: typed IDs, entities, validation, policies, the history chain and evidence. No I/O.
+        .target(name: "HubNetCore", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         // PostgreSQL store: migrator (reads sql/), repositories, embedded cluster launcher.
         .target(
             name: "HubNetPostgres",
@@ -128,7 +128,10 @@ let package = Package(
         ),
         .testTarget(
             name: "HubNetCoreTests",
-            dependencies: ["HubNetCore", "HubNetTestSupport", .product(name: "PropertyBased", package: "swift-property-based")]
+            dependencies: [
+                "HubNetCore", "HubNetTestSupport", .product(name: "PropertyBased", package: "swift-property-based"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
         ),
         .testTarget(
             name: "HubNetPostgresTests",

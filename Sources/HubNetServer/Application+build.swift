@@ -124,6 +124,22 @@ public func buildRouter(
         database: database, referrals: PostgresReferralRepository(logger: logger), leads: PostgresLeadRepository(logger: logger),
         tenants: tenants, listings: listings, links: configuration.emailLinks, now: configuration.now)
     referralController.addRoutes(to: authenticated)
+    let referralAccess = ReferralAccess(referrals: PostgresReferralRepository(logger: logger), tenants: tenants)
+    let evidence = EvidenceController(
+        database: database, access: referralAccess, leads: PostgresLeadRepository(logger: logger), listings: listings,
+        keys: PostgresSigningKeyRepository(logger: logger), now: configuration.now)
+    evidence.addRoutes(to: authenticated)
+    evidence.addPublicRoutes(to: api)
+    let fhir = router.group("fhir")
+        .add(middleware: FHIRErrorMiddleware())
+        .add(
+            middleware: AuthenticationMiddleware(
+                database: database, tokens: tokens, devices: PostgresDeviceRepository(logger: logger),
+                operatorToken: configuration.operatorToken))
+    FHIRController(
+        database: database, access: referralAccess, leads: PostgresLeadRepository(logger: logger), listings: listings,
+        baseURL: configuration.emailLinks.baseURL
+    ).addRoutes(to: fhir)
     let crmController = CRMController(
         database: database, clients: PostgresClientRepository(logger: logger), opportunities: PostgresOpportunityRepository(logger: logger),
         users: PostgresUserRepository(logger: logger), now: configuration.now)

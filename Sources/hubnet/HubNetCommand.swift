@@ -17,7 +17,7 @@ struct HubNetCommand: AsyncParsableCommand {
             """,
         subcommands: [
             ServeCommand.self, MigrateCommand.self, TenantCommand.self, UserCommand.self, ListingCommand.self, SyncCommand.self, SimulateCommand.self,
-            BenchCommand.self,
+            BenchCommand.self, VerifyCommand.self,
         ]
     )
 }

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 
 /// A prospective client — a business owner — and where their request stands in its workflow.
@@ -168,12 +169,45 @@ public struct LeadHistoryEntry: Sendable, Equatable {
         self.hash = hash
     }
 
+    /// The hash before the first entry.
+    public static let genesis = [UInt8](repeating: 0, count: 32)
+
+    /// SHA-256 of the previous entry's hash followed by this entry's canonical bytes.
+    public static func chainHash(previous: [UInt8], _ canonical: [UInt8]) -> [UInt8] {
+        Array(SHA256.hash(data: previous + canonical))
+    }
+
+    /// The first entry (its `seq`) whose hash does not follow from its content and predecessor,
+    /// or `nil` when the chain of `lead` is intact.
+    public static func firstBroken(_ entries: [LeadHistoryEntry], lead: Lead.ID) -> Int? {
+        var previous = genesis
+        for entry in entries {
+            let expected = chainHash(
+                previous: previous,
+                canonical(
+                    lead: lead, seq: entry.seq, action: entry.action, fromStatus: entry.fromStatus, toStatus: entry.toStatus,
+                    actorUserID: entry.actorUserID, reason: entry.reason, at: entry.at))
+            if entry.previousHash != previous || entry.hash != expected { return entry.seq }
+            previous = entry.hash
+        }
+        return nil
+    }
+
     /// The exact bytes that are hashed with the previous hash: every field, unambiguously joined.
     public static func canonical(
         lead: Lead.ID, seq: Int, action: String, fromStatus: String?, toStatus: String, actorUserID: User.ID?,
         reason: String?, at: Date
     ) -> [UInt8] {
-        let micros = Int64((at.timeIntervalSince1970 * 1_000_000).rounded())
+        canonical(
+            lead: lead, seq: seq, action: action, fromStatus: fromStatus, toStatus: toStatus, actorUserID: actorUserID, reason: reason,
+            atMicros: Int64((at.timeIntervalSince1970 * 1_000_000).rounded()))
+    }
+
+    /// The same, from the stored microsecond itself (as an evidence bundle states it).
+    public static func canonical(
+        lead: Lead.ID, seq: Int, action: String, fromStatus: String?, toStatus: String, actorUserID: User.ID?,
+        reason: String?, atMicros micros: Int64
+    ) -> [UInt8] {
         let fields = [
             lead.description, String(seq), action, fromStatus ?? "", toStatus, actorUserID?.description ?? "",
             reason ?? "", String(micros),

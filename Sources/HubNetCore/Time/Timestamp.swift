@@ -100,6 +100,69 @@ public enum Timestamp {
         return era * 146_097 + dayOfEra - 719_468
     }
 
+    /// RFC 3339 in UTC at microsecond precision (`2026-05-01T09:00:00.000250Z`; no fraction when
+    /// it is zero): the exact stored instant, as FHIR and evidence bundles carry it. Reads back
+    /// through `parseISO8601` to the same microsecond.
+    public static func rfc3339(micros value: Int64) -> String {
+        let micros = min(max(value, validMicros.lowerBound), validMicros.upperBound)
+        let perDay: Int64 = 86_400_000_000
+        let days = Int(micros >= 0 ? micros / perDay : (micros - perDay + 1) / perDay)
+        let ofDay = micros - Int64(days) * perDay
+        let (year, month, day) = civilFromDays(days)
+        let seconds = Int(ofDay / 1_000_000)
+        let fraction = Int(ofDay % 1_000_000)
+        func pad(_ number: Int, _ width: Int) -> String {
+            let text = String(number)
+            return String(repeating: "0", count: max(0, width - text.count)) + text
+        }
+        var text = "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(seconds / 3600, 2)):\(pad(seconds / 60 % 60, 2)):\(pad(seconds % 60, 2))"
+        if fraction != 0 { text += "." + pad(fraction, 6) }
+        return text + "Z"
+    }
+
+    public static func rfc3339(_ date: Date) -> String { rfc3339(micros: date.micros) }
+
+    /// The exact microsecond of a time written by `rfc3339(micros:)`, and only in that form (UTC,
+    /// `Z`, six fraction digits or none): `nil` for anything else, so no two texts name one instant.
+    public static func micros(rfc3339 text: String) -> Int64? {
+        let bytes = Array(text.utf8)
+        guard bytes.count == 20 || bytes.count == 27 else { return nil }
+        func number(_ range: Range<Int>) -> Int? {
+            var value = 0
+            for byte in bytes[range] {
+                guard (48...57).contains(byte) else { return nil }
+                value = value * 10 + Int(byte - 48)
+            }
+            return value
+        }
+        guard let year = number(0..<4), let month = number(5..<7), let day = number(8..<10), let hour = number(11..<13),
+            let minute = number(14..<16), let second = number(17..<19), (1...12).contains(month), (1...31).contains(day)
+        else { return nil }
+        let fraction = bytes.count == 27 ? number(20..<26) : 0
+        guard let fraction else { return nil }
+        let seconds = Int64(daysFromCivil(year: year, month: month, day: day)) * 86_400 + Int64(hour * 3600 + minute * 60 + second)
+        let (scaled, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000)
+        guard !overflow, validMicros.contains(scaled + Int64(fraction)) else { return nil }
+        let candidate = scaled + Int64(fraction)
+        // Written back, it must be the same text: this refuses every other spelling and any field
+        // out of its range (a 31st of February, hour 24).
+        if rfc3339(micros: candidate) == text { return candidate }
+        return nil
+    }
+
+    /// The proleptic Gregorian date of a day count since 1970-01-01 (H. Hinnant's algorithm).
+    private static func civilFromDays(_ days: Int) -> (Int, Int, Int) {
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let dayOfEra = z - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let mp = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * mp + 2) / 5 + 1
+        let month = mp < 10 ? mp + 3 : mp - 9
+        return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
+    }
+
     /// `date`, refused with `validation_failed` naming `field` when outside the range.
     public static func check(_ date: Date, field: String) throws(DomainError) -> Date {
         guard validDates.contains(date) else { throw .invalid(field, "must be a time between the years 1 and 9999") }

@@ -325,21 +325,11 @@ public struct PostgresLeadRepository: Sendable {
     /// The first entry whose hash does not follow from its content and predecessor, or `nil` when
     /// the chain is intact.
     public static func firstBrokenEntry(_ entries: [LeadHistoryEntry], lead: Lead.ID) -> Int? {
-        var previous = [UInt8](repeating: 0, count: 32)
-        for entry in entries {
-            let expected = chainHash(
-                previous: previous,
-                LeadHistoryEntry.canonical(
-                    lead: lead, seq: entry.seq, action: entry.action, fromStatus: entry.fromStatus, toStatus: entry.toStatus,
-                    actorUserID: entry.actorUserID, reason: entry.reason, at: entry.at))
-            if entry.previousHash != previous || entry.hash != expected { return entry.seq }
-            previous = entry.hash
-        }
-        return nil
+        LeadHistoryEntry.firstBroken(entries, lead: lead)
     }
 
     static func chainHash(previous: [UInt8], _ canonical: [UInt8]) -> [UInt8] {
-        Array(SHA256.hash(data: previous + canonical))
+        LeadHistoryEntry.chainHash(previous: previous, canonical)
     }
 
     private func appendHistory(

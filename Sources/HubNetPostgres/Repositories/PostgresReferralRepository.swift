@@ -223,6 +223,54 @@ public struct PostgresReferralRepository: Sendable {
         return entries
     }
 
+    /// Whether the tenant has sent a referral to `other` or received one from it.
+    public func exchanged(with other: Tenant.ID, tenant: Tenant.ID, on connection: PostgresConnection) async throws -> Bool {
+        let rows = try await connection.rows(
+            """
+            SELECT EXISTS (SELECT 1 FROM referrals WHERE tenant_id = \(tenant) AND target_tenant_id = \(other))
+                OR EXISTS (SELECT 1 FROM leads WHERE tenant_id = \(tenant) AND source_tenant_id = \(other))
+            """, logger: logger)
+        for (exchanged,) in try rows.decode((Bool,).self) { return exchanged }
+        return false
+    }
+
+    /// The target's lead of a referral it received and still holds (not withdrawn), by the
+    /// referral's id; `nil` for any other id.
+    public func incomingLead(_ id: Referral.ID, tenant: Tenant.ID, on connection: PostgresConnection) async throws -> Lead? {
+        let rows = try await connection.rows(
+            """
+            SELECT id FROM leads WHERE tenant_id = \(tenant) AND referral_id = \(id) AND withdrawn_at IS NULL
+            """, logger: logger)
+        for (leadID,) in try rows.decode((Lead.ID,).self) {
+            return try await leads.get(leadID, tenant: tenant, on: connection)
+        }
+        return nil
+    }
+
+    /// The source's records of referrals its target holds as `received` (leads of the target's
+    /// tenant), read in each source's rows on the target's behalf; returns to the target's tenant.
+    /// The mirror is updated in the transaction of every target action, so it is the lead's state.
+    public func mirrors(of received: [Lead], on connection: PostgresConnection) async throws -> [Referral.ID: Referral] {
+        var bySource: [Tenant.ID: [Referral.ID]] = [:]
+        for lead in received {
+            if let source = lead.sourceTenantID, let id = lead.referralID { bySource[source, default: []].append(id) }
+        }
+        guard let home = received.first?.tenantID else { return [:] }
+        var result: [Referral.ID: Referral] = [:]
+        for (source, ids) in bySource.sorted(by: { $0.key.description < $1.key.description }) {
+            try await Database.enter(source, on: connection, logger: logger)
+            let rows = try await Self.referrals(
+                connection.rows(
+                    """
+                    SELECT \(unescaped: Self.columns) FROM referrals
+                    WHERE tenant_id = \(source) AND id = ANY(\(ids.map(\.rawValue))) AND target_tenant_id = \(home)
+                    """, logger: logger))
+            for referral in rows { result[referral.id] = referral }
+        }
+        try await Database.enter(home, on: connection, logger: logger)
+        return result
+    }
+
     private func withdraw(_ referral: Referral, at now: Date, on connection: PostgresConnection) async throws {
         try await connection.rows(
             "UPDATE referrals SET withdrawn_at = \(now) WHERE tenant_id = \(referral.sourceTenantID) AND id = \(referral.id)",
