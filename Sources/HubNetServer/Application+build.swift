@@ -86,7 +86,7 @@ public func buildRouter(
         .add(
             middleware: AuthenticationMiddleware(
                 database: database, tokens: tokens, devices: PostgresDeviceRepository(logger: logger),
-                operatorToken: configuration.operatorToken))
+                operatorToken: configuration.operatorToken, now: configuration.now))
     TenantController(database: database, tenants: tenants, tokens: tokens).addRoutes(to: authenticated)
     TestClockController(
         clock: configuration.testClock, timers: LeadTimerService(database: database, now: configuration.now),
@@ -124,6 +124,10 @@ public func buildRouter(
         database: database, referrals: PostgresReferralRepository(logger: logger), leads: PostgresLeadRepository(logger: logger),
         tenants: tenants, listings: listings, links: configuration.emailLinks, now: configuration.now)
     referralController.addRoutes(to: authenticated)
+    DistributionController(
+        database: database, distribution: PostgresDistributionRepository(logger: logger), referrals: PostgresReferralRepository(logger: logger),
+        leads: PostgresLeadRepository(logger: logger), links: configuration.emailLinks, now: configuration.now
+    ).addRoutes(to: authenticated)
     let referralAccess = ReferralAccess(referrals: PostgresReferralRepository(logger: logger), tenants: tenants)
     let evidence = EvidenceController(
         database: database, access: referralAccess, leads: PostgresLeadRepository(logger: logger), listings: listings,
@@ -135,7 +139,7 @@ public func buildRouter(
         .add(
             middleware: AuthenticationMiddleware(
                 database: database, tokens: tokens, devices: PostgresDeviceRepository(logger: logger),
-                operatorToken: configuration.operatorToken))
+                operatorToken: configuration.operatorToken, now: configuration.now))
     FHIRController(
         database: database, access: referralAccess, leads: PostgresLeadRepository(logger: logger), listings: listings,
         baseURL: configuration.emailLinks.baseURL

@@ -51,13 +51,15 @@ public struct PostgresDeviceRepository: Sendable {
     }
 
     /// The user behind a live device token of an active user; notes the device as seen at most once a
-    /// minute. A revoked device or a deactivated user is `AccessEnded` (the device must wipe), an
-    /// unknown token `nil`.
-    public func authenticate(_ token: BearerToken, on connection: PostgresConnection) async throws -> AuthenticatedUser? {
+    /// minute, by the server's clock (a virtual one under test: staleness in routing compares it).
+    /// A revoked device or a deactivated user is `AccessEnded` (the device must wipe), an unknown
+    /// token `nil`.
+    public func authenticate(_ token: BearerToken, now: Date = Date(), on connection: PostgresConnection) async throws -> AuthenticatedUser? {
         guard token.kind == .device else { return nil }
         let rows = try await connection.rows(
             """
-            SELECT d.id, d.user_id, u.roles, n.kind, d.last_seen_at < now() - INTERVAL '1 minute' OR d.last_seen_at IS NULL,
+            SELECT d.id, d.user_id, u.roles, n.kind,
+                   d.last_seen_at IS NULL OR d.last_seen_at NOT BETWEEN \(now) - INTERVAL '1 minute' AND \(now),
                    d.revoked_at IS NOT NULL, u.deactivated_at IS NOT NULL, d.last_mutation_id
             FROM devices AS d
             JOIN users AS u ON u.tenant_id = d.tenant_id AND u.id = d.user_id
@@ -72,7 +74,7 @@ public struct PostgresDeviceRepository: Sendable {
             if revoked { throw AccessEnded(.deviceRevoked, lastMutationID: lastMutation) }
             if stale {
                 try await connection.rows(
-                    "UPDATE devices SET last_seen_at = now() WHERE tenant_id = \(token.tenantID) AND id = \(deviceID)", logger: logger)
+                    "UPDATE devices SET last_seen_at = \(now) WHERE tenant_id = \(token.tenantID) AND id = \(deviceID)", logger: logger)
             }
             guard let kind = Tenant.Kind(rawValue: kind) else { return nil }
             return AuthenticatedUser(

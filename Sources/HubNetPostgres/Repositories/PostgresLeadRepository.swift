@@ -332,6 +332,16 @@ public struct PostgresLeadRepository: Sendable {
         LeadHistoryEntry.chainHash(previous: previous, canonical)
     }
 
+    /// An event on the lead's history that does not change its status (an automatic routing and
+    /// why): from and to are the current status. The caller holds the lead's row lock.
+    public func recordEvent(
+        _ action: String, on lead: Lead, actor: User.ID?, reason: String?, at now: Date, on connection: PostgresConnection
+    ) async throws {
+        try await appendHistory(
+            lead: lead.id, tenant: lead.tenantID, action: action, from: lead.state.status, to: lead.state.status, actor: actor,
+            reason: reason, at: now, on: connection)
+    }
+
     private func appendHistory(
         lead: Lead.ID, tenant: Tenant.ID, action: String, from: String?, to: String, actor: User.ID?, reason: String?,
         at: Date, on connection: PostgresConnection

@@ -1,3 +1,4 @@
+import Foundation
 import Hummingbird
 import HubNetCore
 import HubNetPostgres
@@ -10,6 +11,8 @@ struct AuthenticationMiddleware: RouterMiddleware {
     let tokens: PostgresAPITokenRepository
     let devices: PostgresDeviceRepository
     let operatorToken: String?
+    /// The server's clock, for when a device was last seen.
+    var now: @Sendable () -> Date = { Date() }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer ") else {
@@ -26,7 +29,7 @@ struct AuthenticationMiddleware: RouterMiddleware {
             let user = try await database.withTenant(token.tenantID, { connection in
                 switch token.kind {
                 case .user: try await tokens.authenticate(token, on: connection)
-                case .device: try await devices.authenticate(token, on: connection)
+                case .device: try await devices.authenticate(token, now: now(), on: connection)
                 // A console cookie or sign-in link is not an API credential.
                 case .session, .signInLink: nil
                 }

@@ -1,0 +1,161 @@
+import Foundation
+
+/// How a sourcing company distributes its leads to partner companies (001) when it does not pick
+/// one by hand: its rule, data like a workflow template, validated where it enters.
+public struct DistributionRule: Sendable, Equatable {
+    public enum Mode: String, Sendable, Codable, CaseIterable {
+        /// A person picks the partner (`POST /v1/leads/{id}/referrals`); `route` refuses.
+        case manual
+        /// The pool in order, one lead each, skipping partners without capacity or gone stale.
+        case roundRobin = "round_robin"
+        /// The best-placed partner of the pool: free capacity and acceptance rate weigh 2 each;
+        /// equal scores take turns in pool order.
+        case weighted
+    }
+
+    public var mode: Mode
+    /// The partner companies, in order.
+    public var pool: [Tenant.ID]
+    /// A partner none of whose people synced a device or acted on a lead for this long is skipped
+    /// until they return; `nil` never skips.
+    public var staleAfterHours: Int?
+
+    public static let maximumPool = 200
+    public static let manual = DistributionRule(mode: .manual, pool: [], staleAfterHours: nil)
+
+    public init(mode: Mode, pool: [Tenant.ID], staleAfterHours: Int?) {
+        self.mode = mode
+        self.pool = pool
+        self.staleAfterHours = staleAfterHours
+    }
+
+    /// Refuses a rule that cannot distribute, naming the field.
+    public func validate() throws(DomainError) {
+        if mode != .manual, pool.isEmpty { throw .invalid("pool", "must name at least one partner company for \(mode.rawValue)") }
+        if pool.count > Self.maximumPool { throw .invalid("pool", "must have at most \(Self.maximumPool) partners") }
+        if Set(pool).count != pool.count { throw .invalid("pool", "names a partner twice") }
+        if let hours = staleAfterHours, !(1...8_760).contains(hours) {
+            throw .invalid("stale_after_hours", "must be between 1 and 8760 hours")
+        }
+    }
+}
+
+/// A partner company as routing sees it: its declared capacity, what it holds, how it answers,
+/// when its people were last seen.
+public struct PartnerLoad: Sendable, Equatable {
+    public var tenantID: Tenant.ID
+    public var name: String
+    /// Declared open slots; `nil` is no limit.
+    public var openSlots: Int?
+    /// Declared "not accepting until".
+    public var notAcceptingUntil: Date?
+    /// Accepted leads not yet closed: each holds a slot.
+    public var openAccepted: Int
+    /// Referrals received and accepted in the recent window.
+    public var received: Int
+    public var accepted: Int
+    /// The latest of a device sync, a console visit or an action on a lead by one of its people.
+    public var lastSeen: Date?
+
+    public init(
+        tenantID: Tenant.ID, name: String, openSlots: Int?, notAcceptingUntil: Date?, openAccepted: Int, received: Int, accepted: Int,
+        lastSeen: Date?
+    ) {
+        self.tenantID = tenantID
+        self.name = name
+        self.openSlots = openSlots
+        self.notAcceptingUntil = notAcceptingUntil
+        self.openAccepted = openAccepted
+        self.received = received
+        self.accepted = accepted
+        self.lastSeen = lastSeen
+    }
+
+    /// Slots left, `nil` without a declared limit.
+    public var freeSlots: Int? { openSlots.map { max(0, $0 - openAccepted) } }
+
+    public var acceptanceRate: Double { received == 0 ? 0.5 : Double(accepted) / Double(received) }
+
+    /// Why it cannot take a lead now, or `nil` when it can.
+    public func unavailability(now: Date, staleAfterHours: Int?) -> String? {
+        if let until = notAcceptingUntil, until > now { return "not accepting until \(Timestamp.rfc3339(until))" }
+        if freeSlots == 0 { return "no free slot (\(openAccepted) of \(openSlots ?? 0) taken)" }
+        if let hours = staleAfterHours {
+            guard let seen = lastSeen else { return "stale: never seen" }
+            if now.timeIntervalSince(seen) > Double(hours) * 3600 { return "stale: last seen \(Timestamp.rfc3339(seen))" }
+        }
+        return nil
+    }
+
+    var capacityText: String {
+        guard let openSlots, let free = freeSlots else { return "no slot limit" }
+        return "\(free) of \(openSlots) slots free"
+    }
+}
+
+/// The automatic choice of a partner by a distribution rule: deterministic, explained.
+public enum Distribution {
+    public struct Choice: Sendable, Equatable {
+        public var partner: Tenant.ID
+        /// For the lead's history: "routed to Partner 7 by round robin: 3 of 5 slots free, acceptance 62%".
+        public var explanation: String
+        /// Where the rule's turn continues after this choice.
+        public var nextTurn: Int
+    }
+
+    public struct Skip: Sendable, Equatable {
+        public var partner: Tenant.ID
+        public var reason: String
+    }
+
+    /// The partner for the next lead, or `nil` when none of the pool can take it (with why each was
+    /// skipped). `turn` is the rule's position in its pool; `excluded` partners (tried before for
+    /// this lead) are passed over.
+    public static func choose(
+        _ rule: DistributionRule, loads: [Tenant.ID: PartnerLoad], turn: Int, excluded: Set<Tenant.ID> = [], now: Date
+    ) -> (Choice?, [Skip]) {
+        guard rule.mode != .manual, !rule.pool.isEmpty else { return (nil, []) }
+        let count = rule.pool.count
+        let start = ((turn % count) + count) % count
+        var skipped: [Skip] = []
+        var eligible: [(index: Int, load: PartnerLoad)] = []
+        for step in 0..<count {
+            let index = (start + step) % count
+            let partner = rule.pool[index]
+            guard let load = loads[partner] else {
+                skipped.append(Skip(partner: partner, reason: "not a partner company"))
+                continue
+            }
+            if excluded.contains(partner) {
+                skipped.append(Skip(partner: partner, reason: "tried before for this lead"))
+            } else if let reason = load.unavailability(now: now, staleAfterHours: rule.staleAfterHours) {
+                skipped.append(Skip(partner: partner, reason: reason))
+            } else {
+                eligible.append((index, load))
+            }
+        }
+        let picked: (index: Int, load: PartnerLoad)?
+        switch rule.mode {
+        case .manual: picked = nil
+        case .roundRobin: picked = eligible.first
+        case .weighted:
+            // Highest score; among equals the first in turn order (eligible is in turn order),
+            // so equally placed partners take turns.
+            let best = eligible.map { score($0.load) }.max()
+            picked = best.flatMap { top in eligible.first { score($0.load) == top } }
+        }
+        guard let picked else { return (nil, skipped) }
+        let load = picked.load
+        let how = rule.mode == .roundRobin ? "round robin" : "weighted choice (score \(String(format: "%.2f", score(load))))"
+        let explanation =
+            "routed to \(load.name) by \(how): \(load.capacityText), acceptance \(Int((load.acceptanceRate * 100).rounded()))%"
+            + (skipped.isEmpty ? "" : "; skipped \(skipped.count)")
+        return (Choice(partner: load.tenantID, explanation: explanation, nextTurn: picked.index + 1), skipped)
+    }
+
+    /// Free capacity share (1 without a limit) and acceptance rate, each weighing 2.
+    static func score(_ load: PartnerLoad) -> Double {
+        let capacity: Double = load.openSlots.map { slots in slots == 0 ? 0 : Double(load.freeSlots ?? 0) / Double(slots) } ?? 1
+        return 2 * capacity + 2 * load.acceptanceRate
+    }
+}

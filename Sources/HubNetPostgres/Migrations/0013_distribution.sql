@@ -1,0 +1,54 @@
+-- Automatic distribution (001): each sourcing company's rule, and each organisation's declared
+-- capacity. A partner's load is read through hubnet_partner_loads(): counts and times only.
+
+ALTER TABLE tenant_settings
+    ADD COLUMN open_slots INTEGER,
+    ADD COLUMN not_accepting_until TIMESTAMPTZ,
+    ADD CONSTRAINT tenant_settings_open_slots_check CHECK (open_slots IS NULL OR open_slots BETWEEN 0 AND 1000000);
+
+CREATE TABLE distribution_rules (
+    tenant_id UUID NOT NULL,
+    mode TEXT NOT NULL,
+    pool UUID[] NOT NULL DEFAULT '{}',
+    stale_after_hours INTEGER,
+    -- Where round robin (and ties of weighted choice) continue: an index into pool.
+    turn INTEGER NOT NULL DEFAULT 0,
+    updated_at TIMESTAMPTZ NOT NULL,
+    CONSTRAINT distribution_rules_pkey PRIMARY KEY (tenant_id),
+    CONSTRAINT distribution_rules_tenant_fkey FOREIGN KEY (tenant_id) REFERENCES tenants (id) ON DELETE CASCADE,
+    CONSTRAINT distribution_rules_mode_check CHECK (mode IN ('manual', 'round_robin', 'weighted')),
+    CONSTRAINT distribution_rules_stale_check CHECK (stale_after_hours IS NULL OR stale_after_hours BETWEEN 1 AND 8760),
+    CONSTRAINT distribution_rules_pool_check CHECK (cardinality(pool) <= 200),
+    CONSTRAINT distribution_rules_turn_check CHECK (turn >= 0)
+);
+SELECT hubnet_isolate_tenant_table('distribution_rules');
+GRANT SELECT, INSERT, UPDATE ON distribution_rules TO hubnet_app;
+
+-- The last action on a lead by a person of the tenant (not a timer), for staleness.
+CREATE INDEX lead_history_person_at_idx ON lead_history (tenant_id, at) WHERE actor_user_id IS NOT NULL;
+
+-- Each partner company's load for routing: declared capacity, accepted leads still open (each
+-- holds a slot), referrals received and accepted since `since`, and when its people were last seen
+-- (a device sync, a console page, an action on a lead). Never a lead, never a person.
+CREATE FUNCTION hubnet_partner_loads(partners UUID[], since TIMESTAMPTZ)
+    RETURNS TABLE (tenant_id UUID, name TEXT, open_slots INTEGER, not_accepting_until TIMESTAMPTZ, open_accepted BIGINT,
+                   received BIGINT, accepted BIGINT, last_seen TIMESTAMPTZ)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path = public, pg_temp
+    AS $$
+        SELECT t.id, t.name, s.open_slots, s.not_accepting_until,
+               (SELECT count(*) FROM leads AS l WHERE l.tenant_id = t.id AND l.accepted_at IS NOT NULL
+                    AND l.completed_at IS NULL AND l.withdrawn_at IS NULL),
+               (SELECT count(*) FROM leads AS l WHERE l.tenant_id = t.id AND l.source = 'referral' AND l.created_at >= since),
+               (SELECT count(*) FROM leads AS l WHERE l.tenant_id = t.id AND l.source = 'referral' AND l.created_at >= since
+                    AND l.accepted_at IS NOT NULL),
+               GREATEST(
+                   (SELECT max(d.last_seen_at) FROM devices AS d WHERE d.tenant_id = t.id AND d.revoked_at IS NULL),
+                   (SELECT max(c.last_seen_at) FROM console_sessions AS c WHERE c.tenant_id = t.id),
+                   (SELECT max(h.at) FROM lead_history AS h WHERE h.tenant_id = t.id AND h.actor_user_id IS NOT NULL))
+        FROM unnest(partners) AS p(id)
+        JOIN tenants AS t ON t.id = p.id AND t.kind = 'partner_company'
+        LEFT JOIN tenant_settings AS s ON s.tenant_id = t.id
+    $$;
+REVOKE ALL ON FUNCTION hubnet_partner_loads(UUID[], TIMESTAMPTZ) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION hubnet_partner_loads(UUID[], TIMESTAMPTZ) TO hubnet_app;

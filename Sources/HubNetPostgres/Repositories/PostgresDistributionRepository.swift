@@ -1,0 +1,84 @@
+import Foundation
+import HubNetCore
+import Logging
+import PostgresNIO
+
+/// Distribution rules of sourcing companies, organisations' declared capacity, and partners' load.
+public struct PostgresDistributionRepository: Sendable {
+    public let logger: Logger
+
+    public init(logger: Logger) { self.logger = logger }
+
+    /// The tenant's rule and its turn (manual, turn 0, when it has none). With `lock`, the row is
+    /// locked to the end of the transaction, so concurrent routings take turns one after another.
+    public func rule(tenant: Tenant.ID, lock: Bool = false, on connection: PostgresConnection) async throws -> (DistributionRule, turn: Int) {
+        if lock {
+            try await connection.rows(
+                """
+                INSERT INTO distribution_rules (tenant_id, mode, updated_at) VALUES (\(tenant), 'manual', now())
+                ON CONFLICT (tenant_id) DO NOTHING
+                """, logger: logger)
+        }
+        let rows = try await connection.rows(
+            """
+            SELECT mode, pool, stale_after_hours, turn FROM distribution_rules WHERE tenant_id = \(tenant)
+            \(unescaped: lock ? "FOR UPDATE" : "")
+            """, logger: logger)
+        for (mode, pool, stale, turn) in try rows.decode((String, [UUID], Int?, Int).self) {
+            return (DistributionRule(mode: DistributionRule.Mode(rawValue: mode) ?? .manual, pool: pool.map(Tenant.ID.init), staleAfterHours: stale), turn)
+        }
+        return (.manual, 0)
+    }
+
+    /// Replaces the rule; the turn starts again at the pool's first partner.
+    public func save(_ rule: DistributionRule, tenant: Tenant.ID, now: Date, on connection: PostgresConnection) async throws {
+        try await connection.rows(
+            """
+            INSERT INTO distribution_rules (tenant_id, mode, pool, stale_after_hours, turn, updated_at)
+            VALUES (\(tenant), \(rule.mode.rawValue), \(rule.pool.map(\.rawValue)), \(rule.staleAfterHours), 0, \(now))
+            ON CONFLICT (tenant_id) DO UPDATE SET mode = EXCLUDED.mode, pool = EXCLUDED.pool,
+                stale_after_hours = EXCLUDED.stale_after_hours, turn = 0, updated_at = EXCLUDED.updated_at
+            """, logger: logger)
+    }
+
+    public func setTurn(_ turn: Int, tenant: Tenant.ID, on connection: PostgresConnection) async throws {
+        try await connection.rows(
+            "UPDATE distribution_rules SET turn = \(max(0, turn)) WHERE tenant_id = \(tenant)", logger: logger)
+    }
+
+    /// The partners' loads (only partner companies appear).
+    public func loads(of partners: [Tenant.ID], since: Date, on connection: PostgresConnection) async throws -> [Tenant.ID: PartnerLoad] {
+        guard !partners.isEmpty else { return [:] }
+        let rows = try await connection.rows(
+            """
+            SELECT tenant_id, name, open_slots, not_accepting_until, open_accepted, received, accepted, last_seen
+            FROM hubnet_partner_loads(\(partners.map(\.rawValue)), \(since))
+            """, logger: logger)
+        var loads: [Tenant.ID: PartnerLoad] = [:]
+        for (id, name, slots, until, open, received, accepted, seen) in try rows.decode(
+            (Tenant.ID, String, Int?, Date?, Int, Int, Int, Date?).self)
+        {
+            loads[id] = PartnerLoad(
+                tenantID: id, name: name, openSlots: slots, notAcceptingUntil: until, openAccepted: open, received: received,
+                accepted: accepted, lastSeen: seen)
+        }
+        return loads
+    }
+
+    /// The tenant's declared capacity.
+    public func capacity(tenant: Tenant.ID, on connection: PostgresConnection) async throws -> (openSlots: Int?, notAcceptingUntil: Date?) {
+        let rows = try await connection.rows(
+            "SELECT open_slots, not_accepting_until FROM tenant_settings WHERE tenant_id = \(tenant)", logger: logger)
+        for (slots, until) in try rows.decode((Int?, Date?).self) { return (slots, until) }
+        return (nil, nil)
+    }
+
+    public func setCapacity(openSlots: Int?, notAcceptingUntil: Date?, tenant: Tenant.ID, on connection: PostgresConnection) async throws {
+        try await connection.rows(
+            """
+            INSERT INTO tenant_settings (tenant_id, open_slots, not_accepting_until)
+            VALUES (\(tenant), \(openSlots), \(notAcceptingUntil))
+            ON CONFLICT (tenant_id) DO UPDATE SET open_slots = EXCLUDED.open_slots, not_accepting_until = EXCLUDED.not_accepting_until
+            """, logger: logger)
+    }
+}

@@ -1,0 +1,180 @@
+import Foundation
+import Hummingbird
+import HubNetCore
+import HubNetPostgres
+
+/// Automatic distribution of a sourcing company's leads to partner companies (001): the rule
+/// (round robin or weighted over a pool), partners' declared capacity, who is stale, and routing
+/// one lead by the rule, explained in its history.
+struct DistributionController {
+    let database: Database
+    let distribution: PostgresDistributionRepository
+    let referrals: PostgresReferralRepository
+    let leads: PostgresLeadRepository
+    let links: EmailActionLinks
+    let now: @Sendable () -> Date
+
+    /// Acceptance rates count referrals of this window.
+    static let window: TimeInterval = 90 * 86_400
+
+    func addRoutes(to group: RouterGroup<AppRequestContext>) {
+        group.get("distribution-rule", use: rule)
+        group.put("distribution-rule", use: saveRule)
+        group.get("distribution/partners", use: partners)
+        group.get("tenant/capacity", use: capacity)
+        group.put("tenant/capacity", use: saveCapacity)
+        group.post("leads/{id}/route", use: route)
+    }
+
+    struct RuleBody: ResponseEncodable, Decodable {
+        var mode: String
+        var pool: [Tenant.ID]?
+        var staleAfterHours: Int?
+    }
+
+    @Sendable func rule(_ request: Request, context: AppRequestContext) async throws -> RuleBody {
+        let caller = try context.requireUser()
+        let (rule, _) = try await database.withTenant(caller.tenantID) { connection in
+            try await distribution.rule(tenant: caller.tenantID, on: connection)
+        }
+        return RuleBody(mode: rule.mode.rawValue, pool: rule.pool, staleAfterHours: rule.staleAfterHours)
+    }
+
+    /// Replaces the rule (admins of sourcing companies); every pool member must be a partner company.
+    @Sendable func saveRule(_ request: Request, context: AppRequestContext) async throws -> RuleBody {
+        let caller = try context.requireUser()
+        try Self.requireSourcing(caller)
+        guard caller.has(.admin) else { throw DomainError.forbidden("only an admin may change the distribution rule") }
+        let body = try await request.decodeJSON(RuleBody.self, context: context)
+        guard let mode = DistributionRule.Mode(rawValue: body.mode) else {
+            throw DomainError.invalid("mode", "must be one of \(DistributionRule.Mode.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        let rule = DistributionRule(mode: mode, pool: body.pool ?? [], staleAfterHours: body.staleAfterHours)
+        try rule.validate()
+        try await database.withTenant(caller.tenantID) { connection in
+            let loads = try await distribution.loads(of: rule.pool, since: now(), on: connection)
+            if let stranger = rule.pool.firstIndex(where: { loads[$0] == nil }) {
+                throw DomainError.invalid("pool[\(stranger)]", "is not a partner company")
+            }
+            try await distribution.save(rule, tenant: caller.tenantID, now: now(), on: connection)
+        }
+        return RuleBody(mode: rule.mode.rawValue, pool: rule.pool, staleAfterHours: rule.staleAfterHours)
+    }
+
+    struct PartnerList: ResponseEncodable {
+        struct Item: Encodable {
+            var partnerId: Tenant.ID
+            var name: String
+            var openSlots: Int?
+            var freeSlots: Int?
+            var notAcceptingUntil: Date?
+            var openAccepted: Int
+            var acceptanceRate: Double
+            var lastSeenAt: Date?
+            var available: Bool
+            /// Why routing skips it now (no capacity, not accepting, stale).
+            var unavailableReason: String?
+        }
+        var items: [Item]
+    }
+
+    /// The pool's partners as routing sees them now: capacity, load, and who is stale.
+    @Sendable func partners(_ request: Request, context: AppRequestContext) async throws -> PartnerList {
+        let caller = try context.requireUser()
+        let now = now()
+        let (rule, loads) = try await database.withTenant(caller.tenantID) { connection in
+            let (rule, _) = try await distribution.rule(tenant: caller.tenantID, on: connection)
+            return (rule, try await distribution.loads(of: rule.pool, since: now - Self.window, on: connection))
+        }
+        return PartnerList(
+            items: rule.pool.compactMap { loads[$0] }.map { load in
+                let reason = load.unavailability(now: now, staleAfterHours: rule.staleAfterHours)
+                return .init(
+                    partnerId: load.tenantID, name: load.name, openSlots: load.openSlots, freeSlots: load.freeSlots,
+                    notAcceptingUntil: load.notAcceptingUntil, openAccepted: load.openAccepted, acceptanceRate: load.acceptanceRate,
+                    lastSeenAt: load.lastSeen, available: reason == nil, unavailableReason: reason)
+            })
+    }
+
+    struct CapacityBody: ResponseEncodable, Decodable {
+        /// Open slots (accepted leads not yet closed each take one); `null` for no limit.
+        var openSlots: Int?
+        var notAcceptingUntil: Date?
+    }
+
+    @Sendable func capacity(_ request: Request, context: AppRequestContext) async throws -> CapacityBody {
+        let caller = try context.requireUser()
+        let (slots, until) = try await database.withTenant(caller.tenantID) { connection in
+            try await distribution.capacity(tenant: caller.tenantID, on: connection)
+        }
+        return CapacityBody(openSlots: slots, notAcceptingUntil: until)
+    }
+
+    @Sendable func saveCapacity(_ request: Request, context: AppRequestContext) async throws -> CapacityBody {
+        let caller = try context.requireUser()
+        guard caller.has(.admin) else { throw DomainError.forbidden("only an admin may declare the organisation's capacity") }
+        let body = try await request.decodeJSON(CapacityBody.self, context: context)
+        if let slots = body.openSlots, !(0...1_000_000).contains(slots) {
+            throw DomainError.invalid("open_slots", "must be between 0 and 1000000, or null for no limit")
+        }
+        if let until = body.notAcceptingUntil { _ = try Timestamp.check(until, field: "not_accepting_until") }
+        try await database.withTenant(caller.tenantID) { connection in
+            try await distribution.setCapacity(
+                openSlots: body.openSlots, notAcceptingUntil: body.notAcceptingUntil, tenant: caller.tenantID, on: connection)
+        }
+        return body
+    }
+
+    struct RouteResponse: ResponseEncodable {
+        struct Skipped: Encodable {
+            var partnerId: Tenant.ID
+            var reason: String
+        }
+        var referral: ReferralResponse
+        var explanation: String
+        var skipped: [Skipped]
+    }
+
+    /// Routes one lead by the rule: the chosen partner receives it as if picked by hand, and the
+    /// lead's history says why. Concurrent routings take turns (the rule's row is locked).
+    @Sendable func route(_ request: Request, context: AppRequestContext) async throws -> Created<RouteResponse> {
+        let caller = try context.requireUser()
+        try TenantPolicy.require(caller, .workLeads)
+        try Self.requireSourcing(caller)
+        let id = try context.id("id", of: Lead.self, "lead")
+        let now = now()
+        let (referral, choice, skipped) = try await database.withTenant(caller.tenantID) { connection in
+            guard let lead = try await leads.get(id, tenant: caller.tenantID, lock: true, on: connection),
+                VisibilityPolicy.sees(lead, user: caller.userID, roles: caller.roles)
+            else { throw DomainError.notFound("lead") }
+            let (rule, turn) = try await distribution.rule(tenant: caller.tenantID, lock: true, on: connection)
+            guard rule.mode != .manual else {
+                throw DomainError.conflict("distribution_manual", "the distribution rule is manual: pick a partner (POST /v1/leads/{id}/referrals)")
+            }
+            let loads = try await distribution.loads(of: rule.pool, since: now - Self.window, on: connection)
+            let (choice, skipped) = Distribution.choose(rule, loads: loads, turn: turn, now: now)
+            guard let choice else {
+                throw DomainError.conflict(
+                    "no_partner_available",
+                    "no partner of the pool can take a lead now: " + skipped.map { "\(loads[$0.partner]?.name ?? "\($0.partner)"): \($0.reason)" }
+                        .joined(separator: "; "))
+            }
+            let referral = try await referrals.refer(
+                lead, to: .init(tenant: choice.partner, kind: .partner, listing: nil), by: caller.userID, links: links, now: now,
+                on: connection)
+            try await leads.recordEvent("route", on: lead, actor: caller.userID, reason: choice.explanation, at: now, on: connection)
+            try await distribution.setTurn(choice.nextTurn % max(rule.pool.count, 1), tenant: caller.tenantID, on: connection)
+            return (referral, choice, skipped)
+        }
+        return Created(
+            body: RouteResponse(
+                referral: ReferralResponse(referral), explanation: choice.explanation,
+                skipped: skipped.map { .init(partnerId: $0.partner, reason: $0.reason) }))
+    }
+
+    static func requireSourcing(_ caller: AuthenticatedUser) throws(DomainError) {
+        guard caller.tenantKind == .sourcingCompany else {
+            throw .forbidden("distribution rules are for sourcing companies", code: "tenant_kind_not_allowed")
+        }
+    }
+}
