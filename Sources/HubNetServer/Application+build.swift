@@ -29,7 +29,7 @@ public func buildApplication(
             DatabaseMonitor(database: database, configuration: try databaseURL.connectionConfiguration(), interval: .seconds(1)),
         ]
             + (configuration.timerInterval.map {
-                [LeadTimerService(database: database, now: configuration.now, interval: $0)] as [any Service]
+                [LeadTimerService(database: database, now: configuration.now, interval: $0, links: configuration.emailLinks)] as [any Service]
             } ?? [])
             + (configuration.deliveryInterval.map {
                 [
@@ -89,7 +89,7 @@ public func buildRouter(
                 operatorToken: configuration.operatorToken, now: configuration.now))
     TenantController(database: database, tenants: tenants, tokens: tokens).addRoutes(to: authenticated)
     TestClockController(
-        clock: configuration.testClock, timers: LeadTimerService(database: database, now: configuration.now),
+        clock: configuration.testClock, timers: LeadTimerService(database: database, now: configuration.now, links: configuration.emailLinks),
         delivery: OutboxDeliveryService(
             database: database, smtp: configuration.smtp, retry: configuration.retryPolicy, now: configuration.now)
     ).addRoutes(to: authenticated)

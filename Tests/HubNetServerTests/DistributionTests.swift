@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import HubNetCore
+import HubNetServer
 import HubNetTestSupport
 import HummingbirdTesting
 import Testing
@@ -114,7 +115,7 @@ struct DistributionAPITests {
     @Test("a stale partner (no device sync, no action for longer than the rule allows, on the server's clock) is skipped and returns when its device syncs")
     func staleness() async throws {
         let clock = VirtualClock()
-        try await withTestApplication(configure: { $0.now = clock.function; $0.timerInterval = nil }) { app in
+        try await withTestApplication(configure: { $0.now = clock.function; $0.timerInterval = nil; $0.deliveryInterval = nil }) { app in
             let sourcing = try await app.fixtures.tenant(.sourcingCompany, users: [[.partnerUser]])
             let quiet = try await app.fixtures.tenant(.partnerCompany, name: "Quiet", users: [[.partnerUser]])
             let busy = try await app.fixtures.tenant(.partnerCompany, name: "Busy", users: [[.partnerUser]])
@@ -144,6 +145,124 @@ struct DistributionAPITests {
             #expect(try await app.request(.get, "/v1/sync/pull", token: devices[0]).status != .unauthorized)
             let back = try await app.request(.post, "/v1/leads/\(try await Self.newLead(app, token))/route", token: token)
             #expect((back.json?["referral"] as? [String: Any])?["target_tenant_id"] as? String == quiet.tenant.id.description, "\(back.text)")
+        }
+    }
+}
+
+/// SLA pullback on the durable timers, with real SMTP delivery of the notices.
+@Suite("SLA pullback")
+struct PullbackTests {
+    /// The receiver's messages once it has written `count` of them (aiosmtpd prints each as it
+    /// arrives; the test waits for its output, not for the product).
+    static func inbox(_ smtp: SMTPReceiver, count: Int) async throws -> [String] {
+        for _ in 0..<100 where smtp.messages.count < count { try await Task.sleep(for: .milliseconds(50)) }
+        return smtp.messages
+    }
+
+    @Test("a routed lead nobody acted on for 48 virtual hours is pulled back once, re-routed to the next partner, and all three sides are told; after the hop limit it returns to the source")
+    func pullbackAndReroute() async throws {
+        let smtp = try await SMTPReceiver()
+        defer { smtp.stop() }
+        let clock = VirtualClock()
+        try await withTestApplication(configure: { $0.now = clock.function; $0.timerInterval = nil; $0.deliveryInterval = nil }) { app in
+            let sourcing = try await app.fixtures.tenant(.sourcingCompany, users: [[.partnerUser]])
+            let first = try await app.fixtures.tenant(.partnerCompany, name: "First Partner", users: [[.partnerUser]])
+            let second = try await app.fixtures.tenant(.partnerCompany, name: "Second Partner", users: [[.partnerUser]])
+            let token = sourcing.users[0].token
+            let timers = LeadTimerService(database: app.fixtures.database, now: clock.function, links: nil)
+            let delivery = OutboxDeliveryService(
+                database: app.fixtures.database, smtp: SMTPClient(host: "127.0.0.1", port: smtp.port, from: "hubnet@test.local"), now: clock.function)
+            let saved = try await app.request(
+                .put, "/v1/distribution-rule", token: sourcing.admin.token,
+                json: #"{"mode":"round_robin","pool":["\#(first.tenant.id)","\#(second.tenant.id)"],"sla_hours":48,"max_hops":2}"#)
+            #expect(saved.json?["sla_hours"] as? Int == 48, "\(saved.text)")
+            #expect(try await app.request(
+                .put, "/v1/distribution-rule", token: sourcing.admin.token,
+                json: #"{"mode":"round_robin","pool":["\#(first.tenant.id)"],"sla_hours":48,"sla_business_days":2}"#).errorCode == "validation_failed")
+            #expect(try await app.request(
+                .put, "/v1/distribution-rule", token: sourcing.admin.token,
+                json: #"{"mode":"round_robin","pool":["\#(first.tenant.id)"],"time_zone":"Mars/Olympus"}"#).errorCode == "validation_failed")
+
+            let lead = try await DistributionAPITests.newLead(app, token)
+            let routed = try await app.request(.post, "/v1/leads/\(lead)/route", token: token)
+            let firstReferral = try #require((routed.json?["referral"] as? [String: Any])?["id"] as? String)
+            let firstLead = try #require(((try await app.request(.get, "/v1/leads", token: first.users[0].token)).json?["items"] as? [[String: Any]])?.first?["id"] as? String)
+
+            clock.advance(by: 47 * 3600)
+            #expect(try await timers.firePullbacks() == 0)
+            clock.advance(by: 2 * 3600)
+            #expect(try await timers.firePullbacks() == 1)
+            #expect(try await timers.firePullbacks() == 0)
+
+            // The first partner lost it; the second holds it; the source's history says why.
+            #expect(try await app.request(.get, "/v1/leads/\(firstLead)", token: first.users[0].token).status == .notFound)
+            #expect(((try await app.request(.get, "/v1/leads", token: first.users[0].token)).json?["items"] as? [Any])?.isEmpty == true)
+            let secondItems = try #require((try await app.request(.get, "/v1/leads", token: second.users[0].token)).json?["items"] as? [[String: Any]])
+            #expect(secondItems.count == 1)
+            let referrals = try #require((try await app.request(.get, "/v1/referrals", token: token)).json?["items"] as? [[String: Any]])
+            #expect(referrals.count == 2)
+            #expect(referrals.first { $0["id"] as? String == firstReferral }?["withdrawn_at"] != nil)
+            #expect(referrals.filter { $0["withdrawn_at"] == nil || $0["withdrawn_at"] is NSNull }.map { $0["target_tenant_id"] as? String } == [second.tenant.id.description])
+            let history = try #require((try await app.request(.get, "/v1/leads/\(lead)/history", token: token)).json?["items"] as? [[String: Any]])
+            #expect(history.map { $0["action"] as? String } == ["create", "route", "pullback"])
+            #expect((history.last?["reason"] as? String)?.hasPrefix("no action at First Partner within 48 hours; routed to Second Partner by round robin") == true,
+                "\(history.last ?? [:])")
+
+            // Notices: the first partner (withdrawn), the creator (moved on), by real SMTP.
+            // The first partner's two people were invited at routing and told of the withdrawal; the creator is told where it went.
+            #expect(try await delivery.deliverDue() == 5)
+            let inbox = try await Self.inbox(smtp, count: 5)
+            #expect(inbox.filter { $0.contains("To: <\(first.users[0].user.email)>") && $0.contains("Lead withdrawn") }.count == 1, "\(inbox)")
+            #expect(inbox.filter { $0.contains("To: <\(sourcing.users[0].user.email)>") && $0.contains("moved on") }.count == 1, "\(inbox)")
+
+            // The second partner does not act either: the hop limit (2) is reached, the lead returns.
+            clock.advance(by: 49 * 3600)
+            #expect(try await timers.fireDue() == 1)
+            #expect(((try await app.request(.get, "/v1/leads", token: second.users[0].token)).json?["items"] as? [Any])?.isEmpty == true)
+            let returned = try #require((try await app.request(.get, "/v1/leads/\(lead)/history", token: token)).json?["items"] as? [[String: Any]])
+            #expect((returned.last?["reason"] as? String)?.contains("returned to you (after 2 partners)") == true, "\(returned.last ?? [:])")
+            #expect(try await app.request(.get, "/v1/leads/\(lead)", token: token).status == .ok)
+            // The second partner's two people are told, and the creator that it is back.
+            #expect(try await delivery.deliverDue() == 3)
+            #expect(try await Self.inbox(smtp, count: 8).filter { $0.contains("returned to you") }.count == 1)
+            // Nothing further is due: exact totals.
+            clock.advance(by: 30 * 86_400)
+            #expect(try await timers.firePullbacks() == 0)
+        }
+    }
+
+    @Test("a partner that acts in time keeps the lead; a pullback due during downtime fires once on the first pass after")
+    func actedInTimeAndDowntime() async throws {
+        let clock = VirtualClock()
+        try await withTestApplication(configure: { $0.now = clock.function; $0.timerInterval = nil; $0.deliveryInterval = nil }) { app in
+            let sourcing = try await app.fixtures.tenant(.sourcingCompany, users: [[.partnerUser]])
+            let first = try await app.fixtures.tenant(.partnerCompany, users: [[.partnerUser]])
+            let second = try await app.fixtures.tenant(.partnerCompany, users: [[.partnerUser]])
+            let token = sourcing.users[0].token
+            _ = try await app.request(
+                .put, "/v1/distribution-rule", token: sourcing.admin.token,
+                json: #"{"mode":"round_robin","pool":["\#(first.tenant.id)","\#(second.tenant.id)"],"sla_business_days":2,"time_zone":"UTC"}"#)
+            // VirtualClock starts 2030-03-17T17:46:40Z, a Sunday: two business days end Wednesday 00:00.
+            let acted = try await DistributionAPITests.newLead(app, token)
+            _ = try await app.request(.post, "/v1/leads/\(acted)/route", token: token)
+            let ignored = try await DistributionAPITests.newLead(app, token)
+            _ = try await app.request(.post, "/v1/leads/\(ignored)/route", token: token)
+            let firstLead = try #require(((try await app.request(.get, "/v1/leads", token: first.users[0].token)).json?["items"] as? [[String: Any]])?.first?["id"] as? String)
+            #expect(try await app.request(.post, "/v1/leads/\(firstLead)/actions/accept", token: first.users[0].token, json: "{}").status == .ok)
+
+            // Downtime: no pass runs for a week; then two server processes pass at once.
+            clock.advance(by: 7 * 86_400)
+            let passes = try await withThrowingTaskGroup(of: Int.self) { group in
+                for _ in 0..<2 { group.addTask { try await LeadTimerService(database: app.fixtures.database, now: clock.function).firePullbacks(batch: 1) } }
+                return try await group.reduce(0, +)
+            }
+            #expect(passes == 1)
+            // The accepted lead stayed; the ignored one moved from the second partner to the first.
+            #expect(try await app.request(.get, "/v1/leads/\(firstLead)", token: first.users[0].token).status == .ok)
+            let referrals = try #require((try await app.request(.get, "/v1/referrals", token: token)).json?["items"] as? [[String: Any]])
+            #expect(referrals.count == 3)
+            let ignoredHistory = try #require((try await app.request(.get, "/v1/leads/\(ignored)/history", token: token)).json?["items"] as? [[String: Any]])
+            #expect((ignoredHistory.last?["reason"] as? String)?.contains("within 2 business days") == true, "\(ignoredHistory.last ?? [:])")
         }
     }
 }

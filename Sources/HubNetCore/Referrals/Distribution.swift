@@ -20,13 +20,49 @@ public struct DistributionRule: Sendable, Equatable {
     /// until they return; `nil` never skips.
     public var staleAfterHours: Int?
 
+    /// How long a partner has to act on a routed lead before it is pulled back and routed on.
+    public enum SLA: Sendable, Equatable {
+        case hours(Int)
+        /// Monday to Friday in the rule's time zone.
+        case businessDays(Int)
+    }
+
+    public var sla: SLA?
+    /// Routings of one lead at most (the first included); then it returns to the source.
+    public var maxHops: Int
+    /// The IANA zone business days are counted in.
+    public var timeZone: String
+
     public static let maximumPool = 200
     public static let manual = DistributionRule(mode: .manual, pool: [], staleAfterHours: nil)
 
-    public init(mode: Mode, pool: [Tenant.ID], staleAfterHours: Int?) {
+    public init(mode: Mode, pool: [Tenant.ID], staleAfterHours: Int?, sla: SLA? = nil, maxHops: Int = 3, timeZone: String = "UTC") {
         self.mode = mode
         self.pool = pool
         self.staleAfterHours = staleAfterHours
+        self.sla = sla
+        self.maxHops = maxHops
+        self.timeZone = timeZone
+    }
+
+    /// When a lead routed at `start` is pulled back unless the partner acted; `nil` without an SLA.
+    public func pullbackDeadline(from start: Date) -> Date? {
+        switch sla {
+        case nil: return nil
+        case .hours(let hours): return start + Double(hours) * 3600
+        case .businessDays(let days):
+            let calendar = (try? BusinessCalendar(zone: timeZone)) ?? .utc
+            return calendar.adding(businessDays: days, to: start)
+        }
+    }
+
+    /// "48 hours", "2 business days".
+    public var slaText: String {
+        switch sla {
+        case nil: "no deadline"
+        case .hours(let hours): "\(hours) hours"
+        case .businessDays(let days): "\(days) business day\(days == 1 ? "" : "s")"
+        }
     }
 
     /// Refuses a rule that cannot distribute, naming the field.
@@ -37,6 +73,13 @@ public struct DistributionRule: Sendable, Equatable {
         if let hours = staleAfterHours, !(1...8_760).contains(hours) {
             throw .invalid("stale_after_hours", "must be between 1 and 8760 hours")
         }
+        switch sla {
+        case .hours(let hours) where !(1...8_760).contains(hours): throw .invalid("sla_hours", "must be between 1 and 8760")
+        case .businessDays(let days) where !(1...60).contains(days): throw .invalid("sla_business_days", "must be between 1 and 60")
+        default: break
+        }
+        if !(1...20).contains(maxHops) { throw .invalid("max_hops", "must be between 1 and 20") }
+        _ = try BusinessCalendar(zone: timeZone)
     }
 }
 

@@ -52,3 +52,21 @@ CREATE FUNCTION hubnet_partner_loads(partners UUID[], since TIMESTAMPTZ)
     $$;
 REVOKE ALL ON FUNCTION hubnet_partner_loads(UUID[], TIMESTAMPTZ) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION hubnet_partner_loads(UUID[], TIMESTAMPTZ) TO hubnet_app;
+
+-- SLA pullback: a routed referral nobody at the target acted on by pullback_at is withdrawn and
+-- routed to the next partner of the rule (hop + 1), at most max_hops times, then back to the source.
+ALTER TABLE distribution_rules
+    ADD COLUMN sla_hours INTEGER,
+    ADD COLUMN sla_business_days INTEGER,
+    ADD COLUMN max_hops INTEGER NOT NULL DEFAULT 3,
+    ADD COLUMN time_zone TEXT NOT NULL DEFAULT 'UTC',
+    ADD CONSTRAINT distribution_rules_sla_check CHECK (
+        (sla_hours IS NULL OR sla_hours BETWEEN 1 AND 8760) AND (sla_business_days IS NULL OR sla_business_days BETWEEN 1 AND 60)
+        AND NOT (sla_hours IS NOT NULL AND sla_business_days IS NOT NULL)),
+    ADD CONSTRAINT distribution_rules_hops_check CHECK (max_hops BETWEEN 1 AND 20);
+ALTER TABLE referrals
+    ADD COLUMN pullback_at TIMESTAMPTZ,
+    ADD COLUMN hop INTEGER NOT NULL DEFAULT 1;
+CREATE INDEX referrals_pullback_idx ON referrals (pullback_at) WHERE pullback_at IS NOT NULL;
+-- The timer scan finds due pullbacks of every tenant, reading only; it acts in the source's tenant.
+CREATE POLICY referrals_scheduler_scan ON referrals FOR SELECT USING (hubnet_current_scope() = 'scheduler');

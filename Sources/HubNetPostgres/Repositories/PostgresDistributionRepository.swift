@@ -21,23 +21,41 @@ public struct PostgresDistributionRepository: Sendable {
         }
         let rows = try await connection.rows(
             """
-            SELECT mode, pool, stale_after_hours, turn FROM distribution_rules WHERE tenant_id = \(tenant)
+            SELECT mode, pool, stale_after_hours, turn, sla_hours, sla_business_days, max_hops, time_zone
+            FROM distribution_rules WHERE tenant_id = \(tenant)
             \(unescaped: lock ? "FOR UPDATE" : "")
             """, logger: logger)
-        for (mode, pool, stale, turn) in try rows.decode((String, [UUID], Int?, Int).self) {
-            return (DistributionRule(mode: DistributionRule.Mode(rawValue: mode) ?? .manual, pool: pool.map(Tenant.ID.init), staleAfterHours: stale), turn)
+        for (mode, pool, stale, turn, slaHours, slaDays, maxHops, zone) in try rows.decode(
+            (String, [UUID], Int?, Int, Int?, Int?, Int, String).self)
+        {
+            let sla: DistributionRule.SLA? = slaHours.map { .hours($0) } ?? slaDays.map { .businessDays($0) }
+            let rule = DistributionRule(
+                mode: DistributionRule.Mode(rawValue: mode) ?? .manual, pool: pool.map(Tenant.ID.init), staleAfterHours: stale, sla: sla,
+                maxHops: maxHops, timeZone: zone)
+            return (rule, turn)
         }
         return (.manual, 0)
     }
 
     /// Replaces the rule; the turn starts again at the pool's first partner.
     public func save(_ rule: DistributionRule, tenant: Tenant.ID, now: Date, on connection: PostgresConnection) async throws {
+        var slaHours: Int?
+        var slaDays: Int?
+        switch rule.sla {
+        case .hours(let hours): slaHours = hours
+        case .businessDays(let days): slaDays = days
+        case nil: break
+        }
         try await connection.rows(
             """
-            INSERT INTO distribution_rules (tenant_id, mode, pool, stale_after_hours, turn, updated_at)
-            VALUES (\(tenant), \(rule.mode.rawValue), \(rule.pool.map(\.rawValue)), \(rule.staleAfterHours), 0, \(now))
+            INSERT INTO distribution_rules (tenant_id, mode, pool, stale_after_hours, turn, updated_at, sla_hours, sla_business_days,
+                max_hops, time_zone)
+            VALUES (\(tenant), \(rule.mode.rawValue), \(rule.pool.map(\.rawValue)), \(rule.staleAfterHours), 0, \(now), \(slaHours),
+                \(slaDays), \(rule.maxHops), \(rule.timeZone))
             ON CONFLICT (tenant_id) DO UPDATE SET mode = EXCLUDED.mode, pool = EXCLUDED.pool,
-                stale_after_hours = EXCLUDED.stale_after_hours, turn = 0, updated_at = EXCLUDED.updated_at
+                stale_after_hours = EXCLUDED.stale_after_hours, turn = 0, updated_at = EXCLUDED.updated_at,
+                sla_hours = EXCLUDED.sla_hours, sla_business_days = EXCLUDED.sla_business_days, max_hops = EXCLUDED.max_hops,
+                time_zone = EXCLUDED.time_zone
             """, logger: logger)
     }
 

@@ -52,7 +52,7 @@ public struct PostgresReferralRepository: Sendable {
     ///   the target template's timer otherwise.
     public func refer(
         _ lead: Lead, to target: Target, by user: User.ID, links: EmailActionLinks? = nil, expiresAt: Date? = nil, now: Date,
-        on connection: PostgresConnection
+        pullbackAt: Date? = nil, hop: Int = 1, on connection: PostgresConnection
     ) async throws -> Referral {
         let source = lead.tenantID
         guard target.tenant != source else {
@@ -80,17 +80,20 @@ public struct PostgresReferralRepository: Sendable {
             WHERE tenant_id = \(target.tenant) AND id = \(landed.id)
             """, logger: logger)
         if let links {
-            try await invite(to: landed, template: template, links: links, now: now, on: connection)
+            var invited = landed
+            invited.referralID = referralID
+            invited.sourceTenantID = source
+            try await invite(to: invited, template: template, links: links, now: now, on: connection)
         }
         try await Database.enter(source, on: connection, logger: logger)
         let status = template.status(landed.state.status)
         let rows = try await connection.rows(
             """
             INSERT INTO referrals (tenant_id, id, source_lead_id, target_tenant_id, target_lead_id, target_kind,
-                target_listing_id, created_by, created_at, status, status_name, life_cycle, stage)
+                target_listing_id, created_by, created_at, status, status_name, life_cycle, stage, pullback_at, hop)
             VALUES (\(source), \(referralID), \(lead.id), \(target.tenant), \(landed.id), \(target.kind.rawValue),
                 \(target.listing), \(user), \(now), \(landed.state.status), \(status?.name ?? landed.state.status),
-                \(status?.lifeCycle.rawValue ?? LifeCycle.pending.rawValue), \(status?.stage))
+                \(status?.lifeCycle.rawValue ?? LifeCycle.pending.rawValue), \(status?.stage), \(pullbackAt), \(hop))
             RETURNING \(unescaped: Self.columns)
             """, logger: logger)
         guard let referral = try await Self.referrals(rows).first else { throw DomainError.notFound("referral") }
@@ -151,7 +154,7 @@ public struct PostgresReferralRepository: Sendable {
                 life_cycle = \(status?.lifeCycle.rawValue ?? LifeCycle.pending.rawValue), stage = \(status?.stage),
                 first_action_at = COALESCE(first_action_at, \(lead.state.lastActionAt)), last_action_at = \(lead.state.lastActionAt),
                 accepted_at = \(lead.state.acceptedAt), declined_at = \(lead.state.declinedAt),
-                completed_at = \(lead.state.completedAt), reason = COALESCE(\(reason), reason)
+                completed_at = \(lead.state.completedAt), reason = COALESCE(\(reason), reason), pullback_at = NULL
             WHERE tenant_id = \(source) AND id = \(referral) AND withdrawn_at IS NULL
             RETURNING created_by
             """, logger: logger
@@ -269,6 +272,88 @@ public struct PostgresReferralRepository: Sendable {
         }
         try await Database.enter(home, on: connection, logger: logger)
         return result
+    }
+
+    /// Routed referrals whose pullback time has come, of every tenant (scheduler scan).
+    public func duePullbacks(now: Date, limit: Int, on connection: PostgresConnection) async throws -> [(Tenant.ID, Referral.ID)] {
+        let rows = try await connection.rows(
+            """
+            SELECT tenant_id, id FROM referrals WHERE pullback_at <= \(now) AND withdrawn_at IS NULL
+            ORDER BY pullback_at LIMIT \(limit)
+            """, logger: logger)
+        var due: [(Tenant.ID, Referral.ID)] = []
+        for (tenant, id) in try rows.decode((Tenant.ID, Referral.ID).self) { due.append((tenant, id)) }
+        return due
+    }
+
+    /// Locks a referral with a pending pullback for the timer (`nil` when another worker holds it
+    /// or it no longer has one), with its hop.
+    public func lockForPullback(_ id: Referral.ID, tenant: Tenant.ID, on connection: PostgresConnection) async throws
+        -> (Referral, hop: Int, due: Date)?
+    {
+        let rows = try await connection.rows(
+            """
+            SELECT hop, pullback_at FROM referrals
+            WHERE tenant_id = \(tenant) AND id = \(id) AND withdrawn_at IS NULL AND pullback_at IS NOT NULL
+            FOR UPDATE SKIP LOCKED
+            """, logger: logger)
+        for (hop, due) in try rows.decode((Int, Date).self) {
+            guard let referral = try await get(id, tenant: tenant, on: connection) else { return nil }
+            return (referral, hop, due)
+        }
+        return nil
+    }
+
+    public func clearPullback(_ id: Referral.ID, tenant: Tenant.ID, on connection: PostgresConnection) async throws {
+        try await connection.rows("UPDATE referrals SET pullback_at = NULL WHERE tenant_id = \(tenant) AND id = \(id)", logger: logger)
+    }
+
+    /// Takes a routed lead back from a target that did not act in time: the referral is withdrawn
+    /// (the target loses the lead: 404, dropped from its devices) and the target's people who could
+    /// have answered are told. Runs in the source's transaction and returns to it.
+    public func pullBack(_ referral: Referral, leadName: String, sla: String, at now: Date, on connection: PostgresConnection) async throws {
+        try await clearPullback(referral.id, tenant: referral.sourceTenantID, on: connection)
+        try await withdraw(referral, at: now, on: connection)
+        try await Database.enter(referral.targetTenantID, on: connection, logger: logger)
+        let rows = try await connection.rows(
+            """
+            SELECT email FROM users WHERE tenant_id = \(referral.targetTenantID) AND deactivated_at IS NULL
+                AND roles && ARRAY['admin', 'partner_user', 'moderator']
+            """, logger: logger)
+        let event = WebhookEvent(
+            event: "referral.pulled_back", referralID: referral.id.description, status: referral.status, statusName: referral.statusName,
+            reason: "no action within \(sla)", at: now)
+        for email in try rows.decode(String.self) {
+            try await outbox.enqueue(
+                event: event.event, email: email, subject: "Lead withdrawn: \(leadName)",
+                body: "\(leadName) was withdrawn from you: nobody acted on it within \(sla). It went to another partner.\n",
+                webhookBody: try event.json(), tenant: referral.targetTenantID, now: now, on: connection)
+        }
+        try await Database.enter(referral.sourceTenantID, on: connection, logger: logger)
+    }
+
+    /// The organisations a lead of the source has been referred to, withdrawn or not.
+    public func targets(ofLead lead: Lead.ID, tenant: Tenant.ID, on connection: PostgresConnection) async throws -> Set<Tenant.ID> {
+        let rows = try await connection.rows(
+            "SELECT target_tenant_id FROM referrals WHERE tenant_id = \(tenant) AND source_lead_id = \(lead)", logger: logger)
+        return Set(try rows.decode(Tenant.ID.self).map { $0 })
+    }
+
+    /// Tells the referral's creator, in the source's transaction.
+    public func notifyCreator(
+        of referral: Referral, event name: String, subject: String, body: String, reason: String, now: Date, on connection: PostgresConnection
+    ) async throws {
+        let email = try await connection.rows(
+            """
+            SELECT email FROM users WHERE tenant_id = \(referral.sourceTenantID) AND id = \(referral.createdBy) AND deactivated_at IS NULL
+            """, logger: logger
+        ).first?.decode(String.self)
+        let event = WebhookEvent(
+            event: name, referralID: referral.id.description, status: referral.status, statusName: referral.statusName, reason: reason,
+            at: now)
+        try await outbox.enqueue(
+            event: name, email: email, subject: subject, body: body, webhookBody: try event.json(), tenant: referral.sourceTenantID,
+            now: now, on: connection)
     }
 
     private func withdraw(_ referral: Referral, at now: Date, on connection: PostgresConnection) async throws {

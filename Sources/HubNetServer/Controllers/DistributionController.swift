@@ -30,6 +30,33 @@ struct DistributionController {
         var mode: String
         var pool: [Tenant.ID]?
         var staleAfterHours: Int?
+        /// The SLA: one of the two, or neither (no pullback).
+        var slaHours: Int?
+        var slaBusinessDays: Int?
+        var maxHops: Int?
+        var timeZone: String?
+
+        init(_ rule: DistributionRule) {
+            mode = rule.mode.rawValue
+            pool = rule.pool
+            staleAfterHours = rule.staleAfterHours
+            if case .hours(let hours) = rule.sla { slaHours = hours }
+            if case .businessDays(let days) = rule.sla { slaBusinessDays = days }
+            maxHops = rule.maxHops
+            timeZone = rule.timeZone
+        }
+
+        func rule() throws(DomainError) -> DistributionRule {
+            guard let mode = DistributionRule.Mode(rawValue: mode) else {
+                throw .invalid("mode", "must be one of \(DistributionRule.Mode.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            if slaHours != nil, slaBusinessDays != nil { throw .invalid("sla_hours", "give sla_hours or sla_business_days, not both") }
+            let sla: DistributionRule.SLA? = slaHours.map { .hours($0) } ?? slaBusinessDays.map { .businessDays($0) }
+            let rule = DistributionRule(
+                mode: mode, pool: pool ?? [], staleAfterHours: staleAfterHours, sla: sla, maxHops: maxHops ?? 3, timeZone: timeZone ?? "UTC")
+            try rule.validate()
+            return rule
+        }
     }
 
     @Sendable func rule(_ request: Request, context: AppRequestContext) async throws -> RuleBody {
@@ -37,7 +64,7 @@ struct DistributionController {
         let (rule, _) = try await database.withTenant(caller.tenantID) { connection in
             try await distribution.rule(tenant: caller.tenantID, on: connection)
         }
-        return RuleBody(mode: rule.mode.rawValue, pool: rule.pool, staleAfterHours: rule.staleAfterHours)
+        return RuleBody(rule)
     }
 
     /// Replaces the rule (admins of sourcing companies); every pool member must be a partner company.
@@ -45,12 +72,7 @@ struct DistributionController {
         let caller = try context.requireUser()
         try Self.requireSourcing(caller)
         guard caller.has(.admin) else { throw DomainError.forbidden("only an admin may change the distribution rule") }
-        let body = try await request.decodeJSON(RuleBody.self, context: context)
-        guard let mode = DistributionRule.Mode(rawValue: body.mode) else {
-            throw DomainError.invalid("mode", "must be one of \(DistributionRule.Mode.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
-        let rule = DistributionRule(mode: mode, pool: body.pool ?? [], staleAfterHours: body.staleAfterHours)
-        try rule.validate()
+        let rule = try await request.decodeJSON(RuleBody.self, context: context).rule()
         try await database.withTenant(caller.tenantID) { connection in
             let loads = try await distribution.loads(of: rule.pool, since: now(), on: connection)
             if let stranger = rule.pool.firstIndex(where: { loads[$0] == nil }) {
@@ -58,7 +80,7 @@ struct DistributionController {
             }
             try await distribution.save(rule, tenant: caller.tenantID, now: now(), on: connection)
         }
-        return RuleBody(mode: rule.mode.rawValue, pool: rule.pool, staleAfterHours: rule.staleAfterHours)
+        return RuleBody(rule)
     }
 
     struct PartnerList: ResponseEncodable {
@@ -161,7 +183,7 @@ struct DistributionController {
             }
             let referral = try await referrals.refer(
                 lead, to: .init(tenant: choice.partner, kind: .partner, listing: nil), by: caller.userID, links: links, now: now,
-                on: connection)
+                pullbackAt: rule.pullbackDeadline(from: now), on: connection)
             try await leads.recordEvent("route", on: lead, actor: caller.userID, reason: choice.explanation, at: now, on: connection)
             try await distribution.setTurn(choice.nextTurn % max(rule.pool.count, 1), tenant: caller.tenantID, on: connection)
             return (referral, choice, skipped)

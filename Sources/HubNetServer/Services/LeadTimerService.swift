@@ -16,12 +16,19 @@ public struct LeadTimerService: Service {
     let leads: PostgresLeadRepository
     let templates: PostgresWorkflowTemplateRepository
     let referrals: PostgresReferralRepository
+    let distribution: PostgresDistributionRepository
     let now: @Sendable () -> Date
     let interval: Duration
     let logger: Logger
+    /// For the invitation a re-routed lead's new target gets.
+    let links: EmailActionLinks?
 
-    public init(database: Database, now: @escaping @Sendable () -> Date, interval: Duration = .seconds(1)) {
+    public init(
+        database: Database, now: @escaping @Sendable () -> Date, interval: Duration = .seconds(1), links: EmailActionLinks? = nil
+    ) {
         self.database = database
+        self.distribution = PostgresDistributionRepository(logger: database.logger)
+        self.links = links
         self.leads = PostgresLeadRepository(logger: database.logger)
         self.templates = PostgresWorkflowTemplateRepository(logger: database.logger)
         self.referrals = PostgresReferralRepository(logger: database.logger)
@@ -34,10 +41,80 @@ public struct LeadTimerService: Service {
         await runPeriodically(every: interval, name: "lead timers", logger: logger) { _ = try await fireDue() }
     }
 
-    /// One pass: fires every timer due now (expiries, then inactivity reminders); returns how many fired.
+    /// One pass: fires every timer due now (expiries, SLA pullbacks, then inactivity reminders);
+    /// returns how many fired.
     @discardableResult
     public func fireDue(batch: Int = 200) async throws -> Int {
-        try await fireDueExpiries(batch: batch) + (try await sendDueReminders())
+        try await fireDueExpiries(batch: batch) + (try await firePullbacks(batch: batch)) + (try await sendDueReminders())
+    }
+
+    /// Pulls back every routed lead whose target did not act within the rule's SLA and routes it to
+    /// the next partner (or back to the source after the rule's hops). Exactly once: the due time
+    /// lives on the source's referral row, is cleared in the transaction that fires it, and each
+    /// firing locks the row with `FOR UPDATE SKIP LOCKED`; after downtime the first pass catches up.
+    @discardableResult
+    public func firePullbacks(batch: Int = 200) async throws -> Int {
+        let now = now()
+        var fired = 0
+        while true {
+            let due = try await database.withSchedulerScan { connection in
+                try await referrals.duePullbacks(now: now, limit: batch, on: connection)
+            }
+            var handled = 0
+            for (tenant, id) in due {
+                switch try await pullBack(id, tenant: tenant, now: now) {
+                case .fired:
+                    fired += 1
+                    handled += 1
+                case .cleared: handled += 1
+                case .busy: break
+                }
+            }
+            if due.count < batch || handled == 0 { return fired }
+        }
+    }
+
+    private func pullBack(_ id: Referral.ID, tenant: Tenant.ID, now: Date) async throws -> ExpiryOutcome {
+        try await database.withTenant(tenant) { connection in
+            guard let (referral, hop, _) = try await referrals.lockForPullback(id, tenant: tenant, on: connection) else { return .busy }
+            // The target acted (or the lead closed) after the scan: nothing to pull back.
+            guard referral.firstActionAt == nil, referral.lifeCycle == .pending, let sourceLead = referral.sourceLeadID,
+                let lead = try await leads.get(sourceLead, tenant: tenant, lock: true, on: connection)
+            else {
+                try await referrals.clearPullback(id, tenant: tenant, on: connection)
+                return .cleared
+            }
+            let (rule, turn) = try await distribution.rule(tenant: tenant, lock: true, on: connection)
+            let tried = try await referrals.targets(ofLead: sourceLead, tenant: tenant, on: connection)
+            let loads = try await distribution.loads(of: rule.pool + [referral.targetTenantID], since: now - DistributionController.window, on: connection)
+            let from = loads[referral.targetTenantID]?.name ?? "the partner"
+            try await referrals.pullBack(referral, leadName: lead.details.name, sla: rule.slaText, at: now, on: connection)
+            var choice: Distribution.Choice?
+            if hop < rule.maxHops {
+                choice = Distribution.choose(rule, loads: loads, turn: turn, excluded: tried, now: now).0
+            }
+            let why = "no action at \(from) within \(rule.slaText)"
+            if let choice {
+                let next = try await referrals.refer(
+                    lead, to: .init(tenant: choice.partner, kind: .partner, listing: nil), by: referral.createdBy, links: links, now: now,
+                    pullbackAt: rule.pullbackDeadline(from: now), hop: hop + 1, on: connection)
+                try await leads.recordEvent("pullback", on: lead, actor: nil, reason: "\(why); \(choice.explanation)", at: now, on: connection)
+                try await distribution.setTurn(choice.nextTurn % max(rule.pool.count, 1), tenant: tenant, on: connection)
+                try await referrals.notifyCreator(
+                    of: next, event: "referral.rerouted", subject: "Referral of \(lead.details.name) moved on",
+                    body: "\(lead.details.name): \(why). \(choice.explanation.prefix(1).uppercased() + choice.explanation.dropFirst()).\n",
+                    reason: why, now: now, on: connection)
+            } else {
+                let ending = hop >= rule.maxHops ? "after \(hop) partner\(hop == 1 ? "" : "s")" : "no other partner can take it"
+                try await leads.recordEvent("pullback", on: lead, actor: nil, reason: "\(why); returned to you (\(ending))", at: now, on: connection)
+                try await referrals.notifyCreator(
+                    of: referral, event: "referral.returned", subject: "Referral of \(lead.details.name) returned to you",
+                    body: "\(lead.details.name): \(why). It is back with you (\(ending)); refer or route it again.\n",
+                    reason: why, now: now, on: connection)
+            }
+            logger.info("referral pulled back", metadata: ["referral_id": "\(id)", "hop": "\(hop)", "rerouted": "\(choice != nil)"])
+            return .fired
+        }
     }
 
     /// Reminds the assignee of a lead in a stage with a reminder interval (002) once that many days
