@@ -100,6 +100,36 @@ struct SimulationTests {
         #expect(SimulationComparison(first, second).differences.isEmpty)
     }
 
+    @Test("a scenario can name a distribution rule: sourcing companies route by it, slow partners lose leads to SLA pullback, and every invariant holds")
+    func distributionRule() async throws {
+        var scenario = Scenario.small
+        scenario.days = 2
+        scenario.meanResponseHours = 18
+        scenario.channels = .init(leadForm: 0.2, hubImport: 0.1, sourcing: 0.7)
+        scenario.distribution = .init(mode: "round_robin", slaHours: 12, slaBusinessDays: nil, maxHops: 2, staleAfterHours: nil)
+        let chosen = scenario
+        let (report, counted) = try await withTestDatabase { database in
+            let report = try await SimulationRunner.run(chosen, databaseURL: database.serverURL, ownerURL: database.ownerURL, logger: logger) { _, _ in }
+            // Counted apart from the report, in the sources' lead histories.
+            let counted = try await withPostgresClient(database.ownerURL, logger: logger) { client in
+                var counts = (routed: 0, pulled: 0)
+                for (routed, pulled) in try await client.rows(
+                    """
+                    SELECT count(*) FILTER (WHERE action = 'route')::INTEGER, count(*) FILTER (WHERE action = 'pullback')::INTEGER
+                    FROM lead_history
+                    """, logger: logger
+                ).decode((Int, Int).self) { counts = (routed, pulled) }
+                return counts
+            }
+            return (report, counted)
+        }
+        #expect(report.allInvariantsHeld, "\(report.summary)")
+        #expect(report.stats.routed > 0 && report.stats.pullbacks > 0, "\(report.summary)")
+        #expect(counted.routed == report.stats.routed)
+        #expect(counted.pulled == report.stats.pullbacks)
+        #expect(report.summary.contains("Distribution: \(report.stats.routed) leads routed by rule, \(report.stats.pullbacks) pulled back"))
+    }
+
     @Test("the invariant checker reports a corrupted device store and a mirrored status that disagrees with its target")
     func checkerFindsCorruption() async throws {
         var small = Scenario.small

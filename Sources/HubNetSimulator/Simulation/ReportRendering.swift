@@ -30,6 +30,9 @@ extension SimulationReport {
         out.append(
             "Sync: \(stats.syncs) syncs, \(stats.pushes) pushes of \(stats.mutations) mutations, \(stats.pulls) pulls of \(stats.changesPulled) changes, "
                 + "\(stats.edits) field edits (\(stats.doubleEdits) by two people in one hour), \(stats.conflicts) conflicts, \(stats.viewChanges) view changes, \(stats.rejections) rejections, \(stats.resets) resets, \(stats.drops) drops, \(stats.offlineSpells) offline spells, \(stats.deviceWipes) device wipes, \(stats.clocksAhead) device clocks ahead and \(stats.clocksBehind) behind")
+        if stats.routed + stats.unroutable > 0 {
+            out.append("Distribution: \(stats.routed) leads routed by rule, \(stats.pullbacks) pulled back and routed on, \(stats.unroutable) with no partner available")
+        }
         if !stats.rejectionCodes.isEmpty {
             out.append("  rejections by code: " + stats.rejectionCodes.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
         }
@@ -109,6 +112,7 @@ extension SimulationReport {
             ["device wipes", "\(stats.deviceWipes)"], ["device clocks ahead / behind", "\(stats.clocksAhead) / \(stats.clocksBehind)"],
             ["emails delivered", "\(emailsDelivered) (\(deliveryRetries) attempts retried, mail receiver down \(stats.smtpOutageHours) h)"],
             ["source parties", "tried to act \(stats.sourceAttempts) times, refused \(stats.sourceRefusals)"],
+            ["distribution", "\(stats.routed) routed by rule, \(stats.pullbacks) pulled back, \(stats.unroutable) unroutable"],
         ]
         for (name, counts) in [("rejections by code", stats.rejectionCodes), ("actions taken", stats.byAction), ("chosen but refused on the device", stats.refusedOnDevice)]
         where !counts.isEmpty {

@@ -53,6 +53,19 @@ public struct Scenario: Sendable, Codable, Equatable {
     /// runs ahead or behind by a drawn amount up to this, so the times it stamps on its mutations
     /// (and its own idea of what has expired) are off. Absent: every clock is right.
     public var deviceClockSkewHours: Double?
+    /// How sourcing companies distribute their leads: absent, a person picks a partner at random;
+    /// present, each company's rule (`PUT /v1/distribution-rule`, the pool being every partner)
+    /// routes each lead (`POST /v1/leads/{id}/route`), with SLA pullback when it names one.
+    public var distribution: Distribution?
+
+    public struct Distribution: Sendable, Codable, Equatable {
+        /// `round_robin` or `weighted`.
+        public var mode: String
+        public var slaHours: Int?
+        public var slaBusinessDays: Int?
+        public var maxHops: Int?
+        public var staleAfterHours: Int?
+    }
 
     public struct Channels: Sendable, Codable, Equatable {
         public var leadForm: Double
@@ -170,6 +183,11 @@ public struct Scenario: Sendable, Codable, Equatable {
         }
         if let viewChangesPerWeek, !(0...168).contains(viewChangesPerWeek) {
             throw ScenarioError("view_changes_per_week: must be from 0 to 168")
+        }
+        if let distribution {
+            guard ["round_robin", "weighted"].contains(distribution.mode) else {
+                throw ScenarioError("distribution.mode: must be round_robin or weighted")
+            }
         }
         if let partnerExpiryDays, !(1...3650).contains(partnerExpiryDays) {
             throw ScenarioError("partner_expiry_days: must be from 1 to 3650")

@@ -137,6 +137,17 @@ public final class Simulation {
         for index in 0..<scenario.sourcingCompanies {
             sourcing.append(try await company(.sourcingCompany, name: String(format: "Sourcing %02d", index + 1), slug: "sourcing-\(index + 1)", index: index))
         }
+        if let distribution = scenario.distribution {
+            var rule: [String: Any] = ["mode": distribution.mode, "pool": partners.map { $0.tenant.id.description }]
+            rule["sla_hours"] = distribution.slaHours
+            rule["sla_business_days"] = distribution.slaBusinessDays
+            rule["max_hops"] = distribution.maxHops
+            rule["stale_after_hours"] = distribution.staleAfterHours
+            let body = String(decoding: try JSONSerialization.data(withJSONObject: rule, options: [.sortedKeys]), as: UTF8.self)
+            for company in sourcing {
+                _ = try await admin.request("PUT", "/v1/distribution-rule", token: company.tenant.adminToken, json: body)
+            }
+        }
         for person in people {
             for device in person.devices {
                 try await device.client.prepare()
@@ -256,8 +267,18 @@ public final class Simulation {
                     "POST", "/v1/leads", token: staff.token,
                     json: try admin.json(["contact": ["name": name, "email": email, "city": "Oakland"], "request": "Distributed lead"]))
                 if let id = created["id"] as? String {
-                    try await admin.request(
-                        "POST", "/v1/leads/\(id)/referrals", token: staff.token, json: try admin.json(["partner_id": partner.tenant.id.description]))
+                    if scenario.distribution != nil {
+                        do {
+                            try await admin.request("POST", "/v1/leads/\(id)/route", token: staff.token)
+                            stats.routed += 1
+                        } catch let failure as NetworkAdmin.HTTPFailure where failure.status == 409 {
+                            stats.unroutable += 1
+                        }
+                    } else {
+                        try await admin.request(
+                            "POST", "/v1/leads/\(id)/referrals", token: staff.token,
+                            json: try admin.json(["partner_id": partner.tenant.id.description]))
+                    }
                 }
                 stats.byChannel["sourcing", default: 0] += 1
             }
@@ -286,7 +307,11 @@ public final class Simulation {
 
     func fireTimers() async throws {
         let timers = LeadTimerService(database: server.database, now: clock.function)
-        while try await timers.fireDue() > 0 {}
+        while true {
+            let pulled = try await timers.firePullbacks()
+            stats.pullbacks += pulled
+            if try await timers.fireDueExpiries() + (try await timers.sendDueReminders()) + pulled == 0 { break }
+        }
     }
 
     func deliver() async throws {

@@ -52,6 +52,9 @@ public struct SimulationComparison: Sendable, Codable, Equatable {
         add("sync", "mutations", Double(a.stats.mutations), Double(b.stats.mutations))
         add("sync", "conflicts", Double(a.stats.conflicts), Double(b.stats.conflicts))
         add("sync", "resets", Double(a.stats.resets), Double(b.stats.resets))
+        add("distribution", "routed by rule", Double(a.stats.routed), Double(b.stats.routed))
+        add("distribution", "pulled back (SLA)", Double(a.stats.pullbacks), Double(b.stats.pullbacks))
+        add("distribution", "no partner available", Double(a.stats.unroutable), Double(b.stats.unroutable))
         let actions = Set(a.stats.byAction.keys).union(b.stats.byAction.keys).sorted()
         for action in actions { add("actions taken", action, Double(a.stats.byAction[action] ?? 0), Double(b.stats.byAction[action] ?? 0)) }
         self.rows = rows

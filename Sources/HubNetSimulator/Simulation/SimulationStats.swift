@@ -21,6 +21,11 @@ public struct SimulationStats: Sendable, Codable, Equatable {
     public var viewChanges = 0
     /// Devices whose storage was wiped (their token kept).
     public var deviceWipes = 0
+    /// Leads routed by a distribution rule, pulled back from a partner that did not act within
+    /// the SLA, and refused because no partner could take them.
+    public var routed = 0
+    public var pullbacks = 0
+    public var unroutable = 0
     /// Hours the mail receiver was down.
     public var smtpOutageHours = 0
     /// Devices whose clock runs ahead of the true time, and behind it.
