@@ -149,6 +149,65 @@ struct DistributionAPITests {
     }
 }
 
+/// A shared pool under concurrent accepts.
+@Suite("Shared pool")
+struct SharedPoolTests {
+    @Test("a lead offered to a shared pool of 20 partners, accepted by all 20 at once, has exactly one winner; the others lose their copies")
+    func oneWinner() async throws {
+        try await withTestApplication(configure: { $0.timerInterval = nil; $0.deliveryInterval = nil }) { app in
+            let sourcing = try await app.fixtures.tenant(.sourcingCompany, users: [[.partnerUser]])
+            var partners: [TenantFixture] = []
+            for index in 1...20 { partners.append(try await app.fixtures.tenant(.partnerCompany, name: "Pool \(index)", users: [[.partnerUser]])) }
+            let token = sourcing.users[0].token
+            let pool = partners.map { "\"\($0.tenant.id)\"" }.joined(separator: ",")
+            #expect(try await app.request(.put, "/v1/distribution-rule", token: sourcing.admin.token, json: #"{"mode":"shared_pool","pool":[\#(pool)]}"#).status == .ok)
+            let lead = try await DistributionAPITests.newLead(app, token)
+            let routed = try await app.request(.post, "/v1/leads/\(lead)/route", token: token)
+            #expect(routed.status == .created, "\(routed.text)")
+            #expect((routed.json?["referrals"] as? [Any])?.count == 20)
+            #expect((routed.json?["explanation"] as? String)?.hasPrefix("offered to 20 partners of the shared pool") == true)
+            // A second routing of the same lead is refused while the pool is open.
+            #expect(try await app.request(.post, "/v1/leads/\(lead)/route", token: token).errorCode == "already_referred")
+
+            var copies: [(TenantFixture, String)] = []
+            for partner in partners {
+                let held = try #require((try await app.request(.get, "/v1/leads", token: partner.users[0].token)).json?["items"] as? [[String: Any]])
+                copies.append((partner, try #require(held.first?["id"] as? String)))
+            }
+            let outcomes = try await withThrowingTaskGroup(of: (String, Int, String?).self) { group in
+                for (partner, copy) in copies {
+                    group.addTask {
+                        let answer = try await app.request(.post, "/v1/leads/\(copy)/actions/accept", token: partner.users[0].token, json: "{}")
+                        return (partner.tenant.id.description, Int(answer.status.code), answer.errorCode)
+                    }
+                }
+                var all: [(String, Int, String?)] = []
+                for try await outcome in group { all.append(outcome) }
+                return all
+            }
+            let winners = outcomes.filter { $0.1 == 200 }
+            #expect(winners.count == 1, "\(outcomes)")
+            // Every loser was refused: taken while it was accepting, or its copy already withdrawn.
+            #expect(outcomes.filter { $0.1 != 200 }.allSatisfy { ($0.1 == 409 && $0.2 == "pool_taken") || $0.1 == 404 }, "\(outcomes)")
+            // Copies locked mid-accept are released by the next timer pass; then exact totals.
+            _ = try await LeadTimerService(database: app.fixtures.database, now: { Date() }).releasePoolCopies()
+            #expect(try await LeadTimerService(database: app.fixtures.database, now: { Date() }).releasePoolCopies() == 0)
+            var holders: [String] = []
+            for (partner, _) in copies {
+                let held = (try await app.request(.get, "/v1/leads", token: partner.users[0].token)).json?["items"] as? [[String: Any]] ?? []
+                if !held.isEmpty { holders.append(partner.tenant.id.description) }
+            }
+            #expect(holders == winners.map(\.0))
+            let referrals = try #require((try await app.request(.get, "/v1/referrals?limit=50", token: token)).json?["items"] as? [[String: Any]])
+            #expect(referrals.count == 20)
+            let open = referrals.filter { $0["withdrawn_at"] == nil || $0["withdrawn_at"] is NSNull }
+            #expect(open.count == 1)
+            #expect(open.first?["target_tenant_id"] as? String == winners.first?.0)
+            #expect(open.first?["status"] as? String == "accepted")
+        }
+    }
+}
+
 /// SLA pullback on the durable timers, with real SMTP delivery of the notices.
 @Suite("SLA pullback")
 struct PullbackTests {

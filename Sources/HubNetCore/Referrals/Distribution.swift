@@ -11,6 +11,9 @@ public struct DistributionRule: Sendable, Equatable {
         /// The best-placed partner of the pool: free capacity and acceptance rate weigh 2 each;
         /// equal scores take turns in pool order.
         case weighted
+        /// Offered to every available partner of the pool at once; the first to accept wins and
+        /// the others lose their copies.
+        case sharedPool = "shared_pool"
     }
 
     public var mode: Mode
@@ -179,7 +182,7 @@ public enum Distribution {
         }
         let picked: (index: Int, load: PartnerLoad)?
         switch rule.mode {
-        case .manual: picked = nil
+        case .manual, .sharedPool: picked = nil
         case .roundRobin: picked = eligible.first
         case .weighted:
             // Highest score; among equals the first in turn order (eligible is in turn order),
@@ -194,6 +197,25 @@ public enum Distribution {
             "routed to \(load.name) by \(how): \(load.capacityText), acceptance \(Int((load.acceptanceRate * 100).rounded()))%"
             + (skipped.isEmpty ? "" : "; skipped \(skipped.count)")
         return (Choice(partner: load.tenantID, explanation: explanation, nextTurn: picked.index + 1), skipped)
+    }
+
+    /// Every partner of a shared pool that can take the lead now, in pool order, and why the
+    /// others cannot.
+    public static func offers(_ rule: DistributionRule, loads: [Tenant.ID: PartnerLoad], now: Date) -> ([PartnerLoad], [Skip]) {
+        var available: [PartnerLoad] = []
+        var skipped: [Skip] = []
+        for partner in rule.pool {
+            guard let load = loads[partner] else {
+                skipped.append(Skip(partner: partner, reason: "not a partner company"))
+                continue
+            }
+            if let reason = load.unavailability(now: now, staleAfterHours: rule.staleAfterHours) {
+                skipped.append(Skip(partner: partner, reason: reason))
+            } else {
+                available.append(load)
+            }
+        }
+        return (available, skipped)
     }
 
     /// Free capacity share (1 without a limit) and acceptance rate, each weighing 2.

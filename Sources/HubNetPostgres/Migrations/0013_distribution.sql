@@ -16,7 +16,7 @@ CREATE TABLE distribution_rules (
     updated_at TIMESTAMPTZ NOT NULL,
     CONSTRAINT distribution_rules_pkey PRIMARY KEY (tenant_id),
     CONSTRAINT distribution_rules_tenant_fkey FOREIGN KEY (tenant_id) REFERENCES tenants (id) ON DELETE CASCADE,
-    CONSTRAINT distribution_rules_mode_check CHECK (mode IN ('manual', 'round_robin', 'weighted')),
+    CONSTRAINT distribution_rules_mode_check CHECK (mode IN ('manual', 'round_robin', 'weighted', 'shared_pool')),
     CONSTRAINT distribution_rules_stale_check CHECK (stale_after_hours IS NULL OR stale_after_hours BETWEEN 1 AND 8760),
     CONSTRAINT distribution_rules_pool_check CHECK (cardinality(pool) <= 200),
     CONSTRAINT distribution_rules_turn_check CHECK (turn >= 0)
@@ -70,3 +70,25 @@ ALTER TABLE referrals
 CREATE INDEX referrals_pullback_idx ON referrals (pullback_at) WHERE pullback_at IS NOT NULL;
 -- The timer scan finds due pullbacks of every tenant, reading only; it acts in the source's tenant.
 CREATE POLICY referrals_scheduler_scan ON referrals FOR SELECT USING (hubnet_current_scope() = 'scheduler');
+
+-- Shared pools: one routing offers a lead to several partners at once; the first to accept wins
+-- (the pool row is claimed under its row lock, so exactly one does) and the others lose their
+-- copies. A loser whose copy was locked mid-accept when the winner released the others is marked
+-- release_pending; the timer pass withdraws its copy once its own transaction has failed.
+CREATE TABLE referral_pools (
+    tenant_id UUID NOT NULL,
+    id UUID NOT NULL,
+    source_lead_id UUID NOT NULL,
+    created_at TIMESTAMPTZ NOT NULL,
+    winner_referral_id UUID,
+    won_at TIMESTAMPTZ,
+    CONSTRAINT referral_pools_pkey PRIMARY KEY (tenant_id, id),
+    CONSTRAINT referral_pools_lead_fkey FOREIGN KEY (tenant_id, source_lead_id) REFERENCES leads (tenant_id, id)
+);
+SELECT hubnet_isolate_tenant_table('referral_pools');
+GRANT SELECT, INSERT, UPDATE ON referral_pools TO hubnet_app;
+ALTER TABLE referrals
+    ADD COLUMN pool_id UUID,
+    ADD COLUMN release_pending BOOLEAN NOT NULL DEFAULT false;
+CREATE INDEX referrals_pool_idx ON referrals (tenant_id, pool_id) WHERE pool_id IS NOT NULL;
+CREATE INDEX referrals_release_idx ON referrals (tenant_id) WHERE release_pending;

@@ -52,13 +52,14 @@ public struct PostgresReferralRepository: Sendable {
     ///   the target template's timer otherwise.
     public func refer(
         _ lead: Lead, to target: Target, by user: User.ID, links: EmailActionLinks? = nil, expiresAt: Date? = nil, now: Date,
-        pullbackAt: Date? = nil, hop: Int = 1, on connection: PostgresConnection
+        pullbackAt: Date? = nil, hop: Int = 1, pool: UUID? = nil, on connection: PostgresConnection
     ) async throws -> Referral {
         let source = lead.tenantID
         guard target.tenant != source else {
             throw DomainError.invalid(target.kind == .listing ? "listing_id" : "partner_id", "a lead is referred to another organisation")
         }
-        if let current = try await current(for: lead.id, tenant: source, on: connection) {
+        // A shared pool's copies go out together; the caller cleared the lead for the pool.
+        if pool == nil, let current = try await current(for: lead.id, tenant: source, on: connection) {
             guard current.allowsReReferral else {
                 throw DomainError.conflict(
                     "already_referred", "the lead is with another organisation until it expires or is declined there")
@@ -90,10 +91,10 @@ public struct PostgresReferralRepository: Sendable {
         let rows = try await connection.rows(
             """
             INSERT INTO referrals (tenant_id, id, source_lead_id, target_tenant_id, target_lead_id, target_kind,
-                target_listing_id, created_by, created_at, status, status_name, life_cycle, stage, pullback_at, hop)
+                target_listing_id, created_by, created_at, status, status_name, life_cycle, stage, pullback_at, hop, pool_id)
             VALUES (\(source), \(referralID), \(lead.id), \(target.tenant), \(landed.id), \(target.kind.rawValue),
                 \(target.listing), \(user), \(now), \(landed.state.status), \(status?.name ?? landed.state.status),
-                \(status?.lifeCycle.rawValue ?? LifeCycle.pending.rawValue), \(status?.stage), \(pullbackAt), \(hop))
+                \(status?.lifeCycle.rawValue ?? LifeCycle.pending.rawValue), \(status?.stage), \(pullbackAt), \(hop), \(pool))
             RETURNING \(unescaped: Self.columns)
             """, logger: logger)
         guard let referral = try await Self.referrals(rows).first else { throw DomainError.notFound("referral") }
@@ -148,6 +149,7 @@ public struct PostgresReferralRepository: Sendable {
         guard let referral = lead.referralID, let source = lead.sourceTenantID else { return }
         let status = template.status(lead.state.status)
         try await Database.enter(source, on: connection, logger: logger)
+        if lead.state.acceptedAt != nil { try await claimPool(referral, source: source, now: now, on: connection) }
         let updated = try await connection.rows(
             """
             UPDATE referrals SET status = \(lead.state.status), status_name = \(status?.name ?? lead.state.status),
@@ -272,6 +274,112 @@ public struct PostgresReferralRepository: Sendable {
         }
         try await Database.enter(home, on: connection, logger: logger)
         return result
+    }
+
+    /// Opens a shared pool for one routing of a source lead.
+    public func openPool(for lead: Lead.ID, tenant: Tenant.ID, now: Date, on connection: PostgresConnection) async throws -> UUID {
+        let id = UUID()
+        try await connection.rows(
+            "INSERT INTO referral_pools (tenant_id, id, source_lead_id, created_at) VALUES (\(tenant), \(id), \(lead), \(now))",
+            logger: logger)
+        return id
+    }
+
+    /// The source's current referral of the lead, withdrawn when it may go elsewhere (ended
+    /// unanswered or declined); `already_referred` otherwise. For routings that make their own
+    /// referrals (a shared pool).
+    public func clearForReferral(_ lead: Lead.ID, tenant: Tenant.ID, now: Date, on connection: PostgresConnection) async throws {
+        for current in try await currentAll(for: lead, tenant: tenant, on: connection) {
+            guard current.allowsReReferral else {
+                throw DomainError.conflict("already_referred", "the lead is with another organisation until it expires or is declined there")
+            }
+            try await withdraw(current, at: now, on: connection)
+        }
+    }
+
+    private func currentAll(for lead: Lead.ID, tenant: Tenant.ID, on connection: PostgresConnection) async throws -> [Referral] {
+        try await Self.referrals(
+            connection.rows(
+                """
+                SELECT \(unescaped: Self.columns) FROM referrals
+                WHERE tenant_id = \(tenant) AND source_lead_id = \(lead) AND withdrawn_at IS NULL
+                """, logger: logger))
+    }
+
+    /// When a target accepts a copy from a shared pool (in its transaction, in the source's rows):
+    /// claims the pool, or refuses with `pool_taken` when another partner won it (the accept is
+    /// rolled back with the transaction). The winner withdraws the other copies; one whose target
+    /// is in the middle of its own accept (its row locked) is marked for the timer pass to release.
+    private func claimPool(_ referral: Referral.ID, source: Tenant.ID, now: Date, on connection: PostgresConnection) async throws {
+        let rows = try await connection.rows(
+            """
+            SELECT pool_id, accepted_at IS NOT NULL, withdrawn_at IS NOT NULL FROM referrals
+            WHERE tenant_id = \(source) AND id = \(referral)
+            """, logger: logger)
+        guard let (poolID, alreadyAccepted, withdrawn) = try rows.decode((UUID?, Bool, Bool).self).first(where: { _ in true }),
+            let pool = poolID, !alreadyAccepted
+        else { return }
+        let taken = DomainError.conflict("pool_taken", "another partner accepted this lead first; it is no longer offered to you")
+        if withdrawn { throw taken }
+        // The pool row's lock serialises concurrent accepts: a later one waits, then finds a winner.
+        let won = try await connection.rows(
+            """
+            UPDATE referral_pools SET winner_referral_id = \(referral), won_at = \(now)
+            WHERE tenant_id = \(source) AND id = \(pool) AND winner_referral_id IS NULL RETURNING id
+            """, logger: logger)
+        guard try won.decode(UUID.self).first(where: { _ in true }) != nil else { throw taken }
+        let losers = try await connection.rows(
+            """
+            UPDATE referrals SET withdrawn_at = \(now), pullback_at = NULL
+            WHERE tenant_id = \(source) AND pool_id = \(pool) AND id <> \(referral) AND withdrawn_at IS NULL
+            RETURNING id, target_tenant_id, target_lead_id
+            """, logger: logger)
+        var pending: [Referral.ID] = []
+        for (loser, target, targetLead) in try losers.decode((Referral.ID, Tenant.ID, Lead.ID).self).map({ $0 }) {
+            if try await !releaseCopy(targetLead, tenant: target, now: now, on: connection) { pending.append(loser) }
+        }
+        try await Database.enter(source, on: connection, logger: logger)
+        if !pending.isEmpty {
+            try await connection.rows(
+                "UPDATE referrals SET release_pending = true WHERE tenant_id = \(source) AND id = ANY(\(pending.map(\.rawValue)))",
+                logger: logger)
+        }
+    }
+
+    /// Withdraws a target's copy unless its row is locked (its target is acting on it right now);
+    /// leaves the transaction in the target's tenant. Returns whether it was released.
+    private func releaseCopy(_ lead: Lead.ID, tenant: Tenant.ID, now: Date, on connection: PostgresConnection) async throws -> Bool {
+        try await Database.enter(tenant, on: connection, logger: logger)
+        let locked = try await connection.rows(
+            "SELECT id FROM leads WHERE tenant_id = \(tenant) AND id = \(lead) FOR UPDATE SKIP LOCKED", logger: logger)
+        guard try locked.decode(Lead.ID.self).first(where: { _ in true }) != nil else { return false }
+        try await connection.rows(
+            "UPDATE leads SET withdrawn_at = \(now) WHERE tenant_id = \(tenant) AND id = \(lead) AND withdrawn_at IS NULL",
+            logger: logger)
+        return true
+    }
+
+    /// Shared-pool copies left to release, of every tenant (scheduler scan).
+    public func pendingReleases(limit: Int, on connection: PostgresConnection) async throws -> [(Tenant.ID, Referral.ID)] {
+        let rows = try await connection.rows(
+            "SELECT tenant_id, id FROM referrals WHERE release_pending LIMIT \(limit)", logger: logger)
+        return try rows.decode((Tenant.ID, Referral.ID).self).map { ($0.0, $0.1) }
+    }
+
+    /// Releases one loser's copy (in the source's transaction); `false` when it is still locked.
+    public func release(_ id: Referral.ID, tenant: Tenant.ID, now: Date, on connection: PostgresConnection) async throws -> Bool {
+        let rows = try await connection.rows(
+            """
+            SELECT target_tenant_id, target_lead_id FROM referrals WHERE tenant_id = \(tenant) AND id = \(id) AND release_pending
+            FOR UPDATE SKIP LOCKED
+            """, logger: logger)
+        guard let (target, lead) = try rows.decode((Tenant.ID, Lead.ID).self).first(where: { _ in true }) else { return false }
+        let released = try await releaseCopy(lead, tenant: target, now: now, on: connection)
+        try await Database.enter(tenant, on: connection, logger: logger)
+        if released {
+            try await connection.rows("UPDATE referrals SET release_pending = false WHERE tenant_id = \(tenant) AND id = \(id)", logger: logger)
+        }
+        return released
     }
 
     /// Routed referrals whose pullback time has come, of every tenant (scheduler scan).

@@ -153,6 +153,8 @@ struct DistributionController {
             var reason: String
         }
         var referral: ReferralResponse
+        /// Every copy a shared pool offered (one for the other modes).
+        var referrals: [ReferralResponse]
         var explanation: String
         var skipped: [Skipped]
     }
@@ -165,7 +167,7 @@ struct DistributionController {
         try Self.requireSourcing(caller)
         let id = try context.id("id", of: Lead.self, "lead")
         let now = now()
-        let (referral, choice, skipped) = try await database.withTenant(caller.tenantID) { connection in
+        let (made, explanation, skipped) = try await database.withTenant(caller.tenantID) { connection -> ([Referral], String, [Distribution.Skip]) in
             guard let lead = try await leads.get(id, tenant: caller.tenantID, lock: true, on: connection),
                 VisibilityPolicy.sees(lead, user: caller.userID, roles: caller.roles)
             else { throw DomainError.notFound("lead") }
@@ -174,24 +176,46 @@ struct DistributionController {
                 throw DomainError.conflict("distribution_manual", "the distribution rule is manual: pick a partner (POST /v1/leads/{id}/referrals)")
             }
             let loads = try await distribution.loads(of: rule.pool, since: now - Self.window, on: connection)
-            let (choice, skipped) = Distribution.choose(rule, loads: loads, turn: turn, now: now)
-            guard let choice else {
-                throw DomainError.conflict(
-                    "no_partner_available",
-                    "no partner of the pool can take a lead now: " + skipped.map { "\(loads[$0.partner]?.name ?? "\($0.partner)"): \($0.reason)" }
-                        .joined(separator: "; "))
+            if rule.mode == .sharedPool {
+                let (offers, skipped) = Distribution.offers(rule, loads: loads, now: now)
+                guard !offers.isEmpty else { throw Self.noPartner(skipped, loads: loads) }
+                try await referrals.clearForReferral(lead.id, tenant: caller.tenantID, now: now, on: connection)
+                let pool = try await referrals.openPool(for: lead.id, tenant: caller.tenantID, now: now, on: connection)
+                var made: [Referral] = []
+                for offer in offers {
+                    made.append(
+                        try await referrals.refer(
+                            lead, to: .init(tenant: offer.tenantID, kind: .partner, listing: nil), by: caller.userID, links: links, now: now,
+                            pool: pool, on: connection))
+                }
+                let explanation =
+                    "offered to \(offers.count) partner\(offers.count == 1 ? "" : "s") of the shared pool "
+                    + "(\(offers.map(\.name).joined(separator: ", "))): the first to accept wins"
+                    + (skipped.isEmpty ? "" : "; skipped \(skipped.count)")
+                try await leads.recordEvent("route", on: lead, actor: caller.userID, reason: explanation, at: now, on: connection)
+                return (made, explanation, skipped)
             }
+            let (choice, skipped) = Distribution.choose(rule, loads: loads, turn: turn, now: now)
+            guard let choice else { throw Self.noPartner(skipped, loads: loads) }
             let referral = try await referrals.refer(
                 lead, to: .init(tenant: choice.partner, kind: .partner, listing: nil), by: caller.userID, links: links, now: now,
                 pullbackAt: rule.pullbackDeadline(from: now), on: connection)
             try await leads.recordEvent("route", on: lead, actor: caller.userID, reason: choice.explanation, at: now, on: connection)
             try await distribution.setTurn(choice.nextTurn % max(rule.pool.count, 1), tenant: caller.tenantID, on: connection)
-            return (referral, choice, skipped)
+            return ([referral], choice.explanation, skipped)
         }
+        guard let first = made.first else { throw DomainError.notFound("referral") }
         return Created(
             body: RouteResponse(
-                referral: ReferralResponse(referral), explanation: choice.explanation,
+                referral: ReferralResponse(first), referrals: made.map(ReferralResponse.init), explanation: explanation,
                 skipped: skipped.map { .init(partnerId: $0.partner, reason: $0.reason) }))
+    }
+
+    static func noPartner(_ skipped: [Distribution.Skip], loads: [Tenant.ID: PartnerLoad]) -> DomainError {
+        DomainError.conflict(
+            "no_partner_available",
+            "no partner of the pool can take a lead now: "
+                + skipped.map { "\(loads[$0.partner]?.name ?? "\($0.partner)"): \($0.reason)" }.joined(separator: "; "))
     }
 
     static func requireSourcing(_ caller: AuthenticatedUser) throws(DomainError) {

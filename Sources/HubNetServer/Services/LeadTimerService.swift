@@ -45,7 +45,25 @@ public struct LeadTimerService: Service {
     /// returns how many fired.
     @discardableResult
     public func fireDue(batch: Int = 200) async throws -> Int {
-        try await fireDueExpiries(batch: batch) + (try await firePullbacks(batch: batch)) + (try await sendDueReminders())
+        try await fireDueExpiries(batch: batch) + (try await firePullbacks(batch: batch)) + (try await releasePoolCopies(batch: batch))
+            + (try await sendDueReminders())
+    }
+
+    /// Withdraws the copies of shared-pool losers that were mid-accept when the winner took the
+    /// lead (their own accept then failed with `pool_taken`); returns how many were released.
+    @discardableResult
+    public func releasePoolCopies(batch: Int = 200) async throws -> Int {
+        let now = now()
+        let pending = try await database.withSchedulerScan { connection in
+            try await referrals.pendingReleases(limit: batch, on: connection)
+        }
+        var released = 0
+        for (tenant, id) in pending {
+            if try await database.withTenant(tenant, { connection in try await referrals.release(id, tenant: tenant, now: now, on: connection) }) {
+                released += 1
+            }
+        }
+        return released
     }
 
     /// Pulls back every routed lead whose target did not act within the rule's SLA and routes it to
