@@ -73,7 +73,9 @@ public func buildRouter(
 
     OperationsController(database: database, registry: registry, testClock: configuration.testClock).addRoutes(to: router)
     let api = router.group("v1")
-    DirectoryController(database: database, listings: listings).addRoutes(to: api)
+    DirectoryController(
+        database: database, listings: listings, distribution: PostgresDistributionRepository(logger: logger), now: configuration.now
+    ).addRoutes(to: api)
     EmailActionController(database: database, links: configuration.emailLinks, now: configuration.now).addRoutes(to: api)
     LeadFormController(
         database: database, listings: listings, leads: PostgresLeadRepository(logger: logger),

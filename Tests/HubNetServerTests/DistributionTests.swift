@@ -325,3 +325,47 @@ struct PullbackTests {
         }
     }
 }
+
+/// Hubs' declared capacity in routing suggestions and the public directory.
+@Suite("Hub capacity")
+struct HubCapacityTests {
+    @Test("a hub whose slots are taken is not suggested and the directory shows it full; a slot freed, it returns")
+    func suggestionsSkipFullHubs() async throws {
+        try await withTestApplication { app in
+            let source = try await app.fixtures.tenant(.hub, name: "Referring Hub", users: [[.moderator]])
+            let full = try await app.fixtures.tenant(
+                .hub, name: "Busy Hub", users: [[.moderator]],
+                listings: [ListingDraft(name: "Busy desk", serviceAreas: ["Oakland"], acceptingReferrals: true)])
+            let open = try await app.fixtures.tenant(
+                .hub, name: "Quiet Hub", users: [[.moderator]],
+                listings: [ListingDraft(name: "Quiet desk", serviceAreas: ["Oakland"], acceptingReferrals: true)])
+            let token = source.users[0].token
+            let body = #"{"contact":{"name":"Ada Obi","email":"ada@studio.test","city":"Oakland"},"request":"Grant help"}"#
+            let lead = try #require((try await app.request(.post, "/v1/leads", token: token, json: body)).json?["id"] as? String)
+            func suggested() async throws -> Set<String> {
+                let items = try #require((try await app.request(.get, "/v1/leads/\(lead)/routing-suggestions", token: token)).json?["items"] as? [[String: Any]])
+                return Set(items.compactMap { ($0["listing"] as? [String: Any])?["name"] as? String })
+            }
+            #expect(try await suggested().isSuperset(of: ["Busy desk", "Quiet desk"]))
+
+            // Busy Hub declares one slot and accepts a lead: it is full.
+            #expect(try await app.request(.put, "/v1/tenant/capacity", token: full.admin.token, json: #"{"open_slots":1}"#).status == .ok)
+            let own = try #require((try await app.request(.post, "/v1/leads", token: full.users[0].token, json: body)).json?["id"] as? String)
+            #expect(try await app.request(.post, "/v1/leads/\(own)/actions/accept", token: full.users[0].token, json: "{}").status == .ok)
+            let names = try await suggested()
+            #expect(!names.contains("Busy desk") && names.contains("Quiet desk"), "\(names)")
+            let directory = try #require((try await app.request(.get, "/v1/directory/listings?service_area=Oakland")).json?["items"] as? [[String: Any]])
+            let busy = try #require(directory.first { $0["name"] as? String == "Busy desk" })
+            #expect((busy["capacity"] as? [String: Any])?["free_slots"] as? Int == 0)
+            #expect((busy["capacity"] as? [String: Any])?["available"] as? Bool == false)
+            #expect(directory.first { $0["name"] as? String == "Quiet desk" }?["capacity"] == nil)
+
+            // Quiet Hub pauses until tomorrow: it too drops out; Busy Hub takes two slots and returns.
+            let tomorrow = Timestamp.rfc3339(Date().addingTimeInterval(86_400))
+            #expect(try await app.request(.put, "/v1/tenant/capacity", token: open.admin.token, json: #"{"not_accepting_until":"\#(tomorrow)"}"#).status == .ok)
+            #expect(try await app.request(.put, "/v1/tenant/capacity", token: full.admin.token, json: #"{"open_slots":2}"#).status == .ok)
+            let after = try await suggested()
+            #expect(after.contains("Busy desk") && !after.contains("Quiet desk"), "\(after)")
+        }
+    }
+}

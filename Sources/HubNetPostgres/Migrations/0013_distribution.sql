@@ -1,5 +1,5 @@
 -- Automatic distribution (001): each sourcing company's rule, and each organisation's declared
--- capacity. A partner's load is read through hubnet_partner_loads(): counts and times only.
+-- capacity. Loads are read through hubnet_organisation_loads(): counts and times only.
 
 ALTER TABLE tenant_settings
     ADD COLUMN open_slots INTEGER,
@@ -27,16 +27,17 @@ GRANT SELECT, INSERT, UPDATE ON distribution_rules TO hubnet_app;
 -- The last action on a lead by a person of the tenant (not a timer), for staleness.
 CREATE INDEX lead_history_person_at_idx ON lead_history (tenant_id, at) WHERE actor_user_id IS NOT NULL;
 
--- Each partner company's load for routing: declared capacity, accepted leads still open (each
--- holds a slot), referrals received and accepted since `since`, and when its people were last seen
--- (a device sync, a console page, an action on a lead). Never a lead, never a person.
-CREATE FUNCTION hubnet_partner_loads(partners UUID[], since TIMESTAMPTZ)
-    RETURNS TABLE (tenant_id UUID, name TEXT, open_slots INTEGER, not_accepting_until TIMESTAMPTZ, open_accepted BIGINT,
+-- Each organisation's load for routing, suggestions and the directory: its kind, declared
+-- capacity, accepted leads still open (each holds a slot), referrals received and accepted since
+-- `since`, and when its people were last seen (a device sync, a console page, an action on a lead).
+-- Never a lead, never a person.
+CREATE FUNCTION hubnet_organisation_loads(organisations UUID[], since TIMESTAMPTZ)
+    RETURNS TABLE (tenant_id UUID, kind TEXT, name TEXT, open_slots INTEGER, not_accepting_until TIMESTAMPTZ, open_accepted BIGINT,
                    received BIGINT, accepted BIGINT, last_seen TIMESTAMPTZ)
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path = public, pg_temp
     AS $$
-        SELECT t.id, t.name, s.open_slots, s.not_accepting_until,
+        SELECT t.id, t.kind, t.name, s.open_slots, s.not_accepting_until,
                (SELECT count(*) FROM leads AS l WHERE l.tenant_id = t.id AND l.accepted_at IS NOT NULL
                     AND l.completed_at IS NULL AND l.withdrawn_at IS NULL),
                (SELECT count(*) FROM leads AS l WHERE l.tenant_id = t.id AND l.source = 'referral' AND l.created_at >= since),
@@ -46,12 +47,12 @@ CREATE FUNCTION hubnet_partner_loads(partners UUID[], since TIMESTAMPTZ)
                    (SELECT max(d.last_seen_at) FROM devices AS d WHERE d.tenant_id = t.id AND d.revoked_at IS NULL),
                    (SELECT max(c.last_seen_at) FROM console_sessions AS c WHERE c.tenant_id = t.id),
                    (SELECT max(h.at) FROM lead_history AS h WHERE h.tenant_id = t.id AND h.actor_user_id IS NOT NULL))
-        FROM unnest(partners) AS p(id)
-        JOIN tenants AS t ON t.id = p.id AND t.kind = 'partner_company'
+        FROM (SELECT DISTINCT id FROM unnest(organisations) AS p(id)) AS p
+        JOIN tenants AS t ON t.id = p.id
         LEFT JOIN tenant_settings AS s ON s.tenant_id = t.id
     $$;
-REVOKE ALL ON FUNCTION hubnet_partner_loads(UUID[], TIMESTAMPTZ) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION hubnet_partner_loads(UUID[], TIMESTAMPTZ) TO hubnet_app;
+REVOKE ALL ON FUNCTION hubnet_organisation_loads(UUID[], TIMESTAMPTZ) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION hubnet_organisation_loads(UUID[], TIMESTAMPTZ) TO hubnet_app;
 
 -- SLA pullback: a routed referral nobody at the target acted on by pullback_at is withdrawn and
 -- routed to the next partner of the rule (hop + 1), at most max_hops times, then back to the source.

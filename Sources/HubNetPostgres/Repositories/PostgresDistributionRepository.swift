@@ -66,16 +66,24 @@ public struct PostgresDistributionRepository: Sendable {
 
     /// The partners' loads (only partner companies appear).
     public func loads(of partners: [Tenant.ID], since: Date, on connection: PostgresConnection) async throws -> [Tenant.ID: PartnerLoad] {
-        guard !partners.isEmpty else { return [:] }
+        try await loads(of: partners, kinds: [.partnerCompany], since: since, on: connection)
+    }
+
+    /// Organisations' loads, of the given kinds (hubs for suggestions and the directory).
+    public func loads(of organisations: [Tenant.ID], kinds: Set<Tenant.Kind>, since: Date, on connection: PostgresConnection) async throws
+        -> [Tenant.ID: PartnerLoad]
+    {
+        guard !organisations.isEmpty else { return [:] }
         let rows = try await connection.rows(
             """
-            SELECT tenant_id, name, open_slots, not_accepting_until, open_accepted, received, accepted, last_seen
-            FROM hubnet_partner_loads(\(partners.map(\.rawValue)), \(since))
+            SELECT tenant_id, kind, name, open_slots, not_accepting_until, open_accepted, received, accepted, last_seen
+            FROM hubnet_organisation_loads(\(organisations.map(\.rawValue)), \(since))
             """, logger: logger)
         var loads: [Tenant.ID: PartnerLoad] = [:]
-        for (id, name, slots, until, open, received, accepted, seen) in try rows.decode(
-            (Tenant.ID, String, Int?, Date?, Int, Int, Int, Date?).self)
+        for (id, kind, name, slots, until, open, received, accepted, seen) in try rows.decode(
+            (Tenant.ID, String, String, Int?, Date?, Int, Int, Int, Date?).self)
         {
+            guard let kind = Tenant.Kind(rawValue: kind), kinds.contains(kind) else { continue }
             loads[id] = PartnerLoad(
                 tenantID: id, name: name, openSlots: slots, notAcceptingUntil: until, openAccepted: open, received: received,
                 accepted: accepted, lastSeen: seen)

@@ -1,11 +1,15 @@
+import Foundation
 import Hummingbird
 import HubNetCore
 import HubNetPostgres
 
-/// The public directory of published listings across all hubs; no token needed.
+/// The public directory of published listings across all hubs, with each hub's declared capacity;
+/// no token needed.
 struct DirectoryController {
     let database: Database
     let listings: PostgresListingRepository
+    let distribution: PostgresDistributionRepository
+    let now: @Sendable () -> Date
 
     func addRoutes(to group: RouterGroup<AppRequestContext>) {
         group.get("directory/listings", use: search)
@@ -21,9 +25,12 @@ struct DirectoryController {
         let query = try DirectoryQuery(
             serviceArea: parameters.get("service_area"), category: parameters.get("category"),
             acceptingReferrals: try request.boolQuery("accepting_referrals"), limit: limit)
-        let results = try await database.withDirectory { connection in
-            try await listings.search(query, on: connection)
+        let now = now()
+        let (results, loads) = try await database.withDirectory { connection in
+            let results = try await listings.search(query, on: connection)
+            let loads = try await distribution.loads(of: results.map(\.0.tenantID), kinds: [.hub], since: now, on: connection)
+            return (results, loads)
         }
-        return DirectoryResponse(items: results.map { DirectoryEntryResponse($0.0, hubName: $0.1) })
+        return DirectoryResponse(items: results.map { DirectoryEntryResponse($0.0, hubName: $0.1, load: loads[$0.0.tenantID], now: now) })
     }
 }

@@ -156,19 +156,23 @@ struct ReferralController {
             try await leads.visible(id, to: caller, on: connection)
         }) else { throw DomainError.notFound("lead") }
         let now = now()
-        let (candidates, records) = try await database.withDirectory { connection in
+        let (candidates, records, loads) = try await database.withDirectory { connection in
             let candidates = try await listings.referralTargets(excluding: caller.tenantID, on: connection)
-            let records = try await listings.routingRecords(
-                for: Array(Set(candidates.map(\.tenantID))), since: now - 90 * 86_400, now: now, on: connection)
-            return (candidates, records)
+            let hubs = Array(Set(candidates.map(\.tenantID)))
+            let records = try await listings.routingRecords(for: hubs, since: now - 90 * 86_400, now: now, on: connection)
+            let loads = try await PostgresDistributionRepository(logger: database.logger).loads(of: hubs, kinds: [.hub], since: now, on: connection)
+            return (candidates, records, loads)
         }
         var hubNames: [Tenant.ID: String] = [:]
         for hub in Set(candidates.map(\.tenantID)) { hubNames[hub] = try await tenants.get(hub)?.name }
-        let ranked = Routing.rank(candidates, for: lead.details, records: records).prefix(limit)
+        // A hub without a free slot, or not accepting now, is not suggested.
+        let available = candidates.filter { loads[$0.tenantID]?.unavailability(now: now, staleAfterHours: nil) == nil }
+        let ranked = Routing.rank(available, for: lead.details, records: records).prefix(limit)
         return SuggestionList(
             items: ranked.map {
                 .init(
-                    listing: DirectoryEntryResponse($0.listing, hubName: hubNames[$0.listing.tenantID] ?? ""), score: $0.score,
+                    listing: DirectoryEntryResponse(
+                        $0.listing, hubName: hubNames[$0.listing.tenantID] ?? "", load: loads[$0.listing.tenantID], now: now), score: $0.score,
                     matchesServiceArea: $0.matchesArea, matchesCategory: $0.matchesCategory,
                     acceptanceRate: $0.record.acceptanceRate, referralsReceived: $0.record.received,
                     openOverdue: $0.record.openOverdue)

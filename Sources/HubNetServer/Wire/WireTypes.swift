@@ -264,8 +264,23 @@ public struct DirectoryEntryResponse: ResponseEncodable, Sendable {
     public var eligibility: String?
     public var contact: ContactBody
     public var acceptingReferrals: Bool
+    /// The hub's declared capacity, when it declared one.
+    public var capacity: CapacityView?
 
-    init(_ listing: Listing, hubName: String) {
+    public struct CapacityView: Encodable, Sendable {
+        public var openSlots: Int?
+        public var freeSlots: Int?
+        public var notAcceptingUntil: Date?
+        /// Whether the hub can take a referral now.
+        public var available: Bool
+    }
+
+    init(_ listing: Listing, hubName: String, load: PartnerLoad? = nil, now: Date = Date()) {
+        if let load, load.openSlots != nil || load.notAcceptingUntil != nil {
+            self.capacity = CapacityView(
+                openSlots: load.openSlots, freeSlots: load.freeSlots, notAcceptingUntil: load.notAcceptingUntil,
+                available: load.unavailability(now: now, staleAfterHours: nil) == nil)
+        }
         self.id = listing.id
         self.hub = Hub(id: listing.tenantID, name: hubName)
         self.name = listing.name
