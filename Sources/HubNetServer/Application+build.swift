@@ -128,7 +128,8 @@ public func buildRouter(
     referralController.addRoutes(to: authenticated)
     DistributionController(
         database: database, distribution: PostgresDistributionRepository(logger: logger), referrals: PostgresReferralRepository(logger: logger),
-        leads: PostgresLeadRepository(logger: logger), links: configuration.emailLinks, now: configuration.now
+        leads: PostgresLeadRepository(logger: logger), listings: listings, commands: commands, links: configuration.emailLinks,
+        now: configuration.now
     ).addRoutes(to: authenticated)
     let referralAccess = ReferralAccess(referrals: PostgresReferralRepository(logger: logger), tenants: tenants)
     let evidence = EvidenceController(

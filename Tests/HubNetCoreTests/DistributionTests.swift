@@ -91,7 +91,7 @@ struct DistributionTests {
     @Test("a rule that cannot distribute is refused, naming the field")
     func validation() {
         let id = Tenant.ID()
-        #expect(throws: DomainError.invalid("pool", "must name at least one partner company for round_robin")) {
+        #expect(throws: DomainError.invalid("pool", "must name at least one partner company (or, for a hub, listings) for round_robin")) {
             try DistributionRule(mode: .roundRobin, pool: [], staleAfterHours: nil).validate()
         }
         #expect((try? DistributionRule(mode: .weighted, pool: [id, id], staleAfterHours: nil).validate()) == nil)

@@ -369,3 +369,54 @@ struct HubCapacityTests {
         }
     }
 }
+
+/// A hub's rule over other hubs' listings, through its own workflow action.
+@Suite("Hub distribution")
+struct HubDistributionTests {
+    @Test("a hub's round robin over two listings sends four leads two to each hub through refer_external, explained; a full hub is skipped")
+    func roundRobinOverListings() async throws {
+        try await withTestApplication { app in
+            let hub = try await app.fixtures.tenant(.hub, name: "Referring Hub", users: [[.moderator]])
+            let east = try await app.fixtures.tenant(.hub, name: "East Hub", users: [[.moderator]], listings: [ListingDraft(name: "East desk", serviceAreas: ["Oakland"])])
+            let west = try await app.fixtures.tenant(.hub, name: "West Hub", users: [[.moderator]], listings: [ListingDraft(name: "West desk", serviceAreas: ["Oakland"])])
+            let token = hub.users[0].token
+            let listings = #"["\#(east.listings[0].id)","\#(west.listings[0].id)"]"#
+            // A hub routes to listings, not partner companies; its own listing or a missing one is refused.
+            #expect(try await app.request(.put, "/v1/distribution-rule", token: hub.admin.token, json: #"{"mode":"round_robin","pool":["\#(east.tenant.id)"]}"#).errorCode == "validation_failed")
+            let unknown = try await app.request(
+                .put, "/v1/distribution-rule", token: hub.admin.token, json: #"{"mode":"round_robin","listings":["\#(UUID().uuidString.lowercased())"]}"#)
+            #expect(unknown.json.flatMap { ($0["error"] as? [String: Any])?["field"] as? String } == "listings[0]")
+            #expect(try await app.request(.put, "/v1/distribution-rule", token: hub.admin.token, json: #"{"mode":"shared_pool","listings":\#(listings)}"#).errorCode == "validation_failed")
+            let saved = try await app.request(.put, "/v1/distribution-rule", token: hub.admin.token, json: #"{"mode":"round_robin","listings":\#(listings)}"#)
+            #expect(saved.status == .ok, "\(saved.text)")
+
+            var targets: [String] = []
+            for index in 0..<4 {
+                let lead = try await DistributionAPITests.newLead(app, token)
+                let routed = try await app.request(.post, "/v1/leads/\(lead)/route", token: token)
+                #expect(routed.status == .created, "\(routed.text)")
+                targets.append((routed.json?["referral"] as? [String: Any])?["target_tenant_id"] as? String ?? "")
+                if index == 0 {
+                    #expect(routed.json?["explanation"] as? String == "routed to East desk at East Hub by round robin: no slot limit, acceptance 50%")
+                    let history = try #require((try await app.request(.get, "/v1/leads/\(lead)/history", token: token)).json?["items"] as? [[String: Any]])
+                    #expect(history.map { $0["action"] as? String } == ["create", "route", "refer_external"])
+                    #expect((try await app.request(.get, "/v1/leads/\(lead)", token: token)).json?["status"] as? String == "referred")
+                }
+            }
+            #expect(targets == [east, west, east, west].map { $0.tenant.id.description })
+            // East declares it is not accepting: the next two go west.
+            let tomorrow = Timestamp.rfc3339(Date().addingTimeInterval(86_400))
+            _ = try await app.request(.put, "/v1/tenant/capacity", token: east.admin.token, json: #"{"not_accepting_until":"\#(tomorrow)"}"#)
+            let pool = try #require((try await app.request(.get, "/v1/distribution/partners", token: token)).json?["items"] as? [[String: Any]])
+            #expect(pool.map { $0["listing_id"] as? String } == [east.listings[0].id.description, west.listings[0].id.description])
+            #expect(pool.map { $0["available"] as? Bool } == [false, true])
+            for _ in 0..<2 {
+                let routed = try await app.request(.post, "/v1/leads/\(try await DistributionAPITests.newLead(app, token))/route", token: token)
+                #expect((routed.json?["referral"] as? [String: Any])?["target_tenant_id"] as? String == west.tenant.id.description)
+            }
+            // Exact totals: each hub holds what was routed to it.
+            #expect(((try await app.request(.get, "/v1/leads?limit=50", token: east.users[0].token)).json?["items"] as? [Any])?.count == 2)
+            #expect(((try await app.request(.get, "/v1/leads?limit=50", token: west.users[0].token)).json?["items"] as? [Any])?.count == 4)
+        }
+    }
+}

@@ -17,8 +17,10 @@ public struct DistributionRule: Sendable, Equatable {
     }
 
     public var mode: Mode
-    /// The partner companies, in order.
+    /// The partner companies, in order (a sourcing company's rule).
     public var pool: [Tenant.ID]
+    /// Other hubs' listings, in order (a hub's rule: it refers through its `refer_external` action).
+    public var listings: [Listing.ID] = []
     /// A partner none of whose people synced a device or acted on a lead for this long is skipped
     /// until they return; `nil` never skips.
     public var staleAfterHours: Int?
@@ -70,9 +72,15 @@ public struct DistributionRule: Sendable, Equatable {
 
     /// Refuses a rule that cannot distribute, naming the field.
     public func validate() throws(DomainError) {
-        if mode != .manual, pool.isEmpty { throw .invalid("pool", "must name at least one partner company for \(mode.rawValue)") }
+        if mode != .manual, pool.isEmpty, listings.isEmpty {
+            throw .invalid("pool", "must name at least one partner company (or, for a hub, listings) for \(mode.rawValue)")
+        }
+        if !pool.isEmpty, !listings.isEmpty { throw .invalid("listings", "a rule routes to partner companies or to listings, not both") }
+        if mode == .sharedPool, !listings.isEmpty { throw .invalid("mode", "shared_pool is for partner companies") }
         if pool.count > Self.maximumPool { throw .invalid("pool", "must have at most \(Self.maximumPool) partners") }
+        if listings.count > Self.maximumPool { throw .invalid("listings", "must have at most \(Self.maximumPool) listings") }
         if Set(pool).count != pool.count { throw .invalid("pool", "names a partner twice") }
+        if Set(listings).count != listings.count { throw .invalid("listings", "names a listing twice") }
         if let hours = staleAfterHours, !(1...8_760).contains(hours) {
             throw .invalid("stale_after_hours", "must be between 1 and 8760 hours")
         }
@@ -142,7 +150,10 @@ public struct PartnerLoad: Sendable, Equatable {
 /// The automatic choice of a partner by a distribution rule: deterministic, explained.
 public enum Distribution {
     public struct Choice: Sendable, Equatable {
+        /// The organisation chosen (the partner, or the listing's hub).
         public var partner: Tenant.ID
+        /// The pool member chosen: the partner's id, or the listing's for a hub's rule.
+        public var member: UUID
         /// For the lead's history: "routed to Partner 7 by round robin: 3 of 5 slots free, acceptance 62%".
         public var explanation: String
         /// Where the rule's turn continues after this choice.
@@ -150,8 +161,19 @@ public enum Distribution {
     }
 
     public struct Skip: Sendable, Equatable {
-        public var partner: Tenant.ID
+        /// The pool member passed over (a partner's id, or a listing's).
+        public var member: UUID
         public var reason: String
+
+        public init(member: UUID, reason: String) {
+            self.member = member
+            self.reason = reason
+        }
+
+        public init(partner: Tenant.ID, reason: String) { self.init(member: partner.rawValue, reason: reason) }
+
+        /// The member as a partner company's id (a sourcing company's rule).
+        public var partner: Tenant.ID { Tenant.ID(member) }
     }
 
     /// The partner for the next lead, or `nil` when none of the pool can take it (with why each was
@@ -160,22 +182,38 @@ public enum Distribution {
     public static func choose(
         _ rule: DistributionRule, loads: [Tenant.ID: PartnerLoad], turn: Int, excluded: Set<Tenant.ID> = [], now: Date
     ) -> (Choice?, [Skip]) {
-        guard rule.mode != .manual, !rule.pool.isEmpty else { return (nil, []) }
-        let count = rule.pool.count
+        choose(
+            rule, members: rule.pool.map(\.rawValue), loads: { loads[Tenant.ID($0)] }, missing: "not a partner company", turn: turn,
+            excluded: Set(excluded.map(\.rawValue)), now: now)
+    }
+
+    /// The listing for a hub's next lead: each listing weighs as its hub's load (capacity,
+    /// acceptance, last seen); `loads` is keyed by listing id, with the load's name the listing's.
+    public static func chooseListing(_ rule: DistributionRule, loads: [Listing.ID: PartnerLoad], turn: Int, now: Date) -> (Choice?, [Skip]) {
+        choose(
+            rule, members: rule.listings.map(\.rawValue), loads: { loads[Listing.ID($0)] },
+            missing: "not a published listing that accepts referrals", turn: turn, excluded: [], now: now)
+    }
+
+    static func choose(
+        _ rule: DistributionRule, members: [UUID], loads: (UUID) -> PartnerLoad?, missing: String, turn: Int, excluded: Set<UUID>, now: Date
+    ) -> (Choice?, [Skip]) {
+        guard rule.mode != .manual, !members.isEmpty else { return (nil, []) }
+        let count = members.count
         let start = ((turn % count) + count) % count
         var skipped: [Skip] = []
         var eligible: [(index: Int, load: PartnerLoad)] = []
         for step in 0..<count {
             let index = (start + step) % count
-            let partner = rule.pool[index]
-            guard let load = loads[partner] else {
-                skipped.append(Skip(partner: partner, reason: "not a partner company"))
+            let member = members[index]
+            guard let load = loads(member) else {
+                skipped.append(Skip(member: member, reason: missing))
                 continue
             }
-            if excluded.contains(partner) {
-                skipped.append(Skip(partner: partner, reason: "tried before for this lead"))
+            if excluded.contains(member) {
+                skipped.append(Skip(member: member, reason: "tried before for this lead"))
             } else if let reason = load.unavailability(now: now, staleAfterHours: rule.staleAfterHours) {
-                skipped.append(Skip(partner: partner, reason: reason))
+                skipped.append(Skip(member: member, reason: reason))
             } else {
                 eligible.append((index, load))
             }
@@ -196,7 +234,10 @@ public enum Distribution {
         let explanation =
             "routed to \(load.name) by \(how): \(load.capacityText), acceptance \(Int((load.acceptanceRate * 100).rounded()))%"
             + (skipped.isEmpty ? "" : "; skipped \(skipped.count)")
-        return (Choice(partner: load.tenantID, explanation: explanation, nextTurn: picked.index + 1), skipped)
+        return (
+            Choice(partner: load.tenantID, member: members[picked.index], explanation: explanation, nextTurn: picked.index + 1),
+            skipped
+        )
     }
 
     /// Every partner of a shared pool that can take the lead now, in pool order, and why the

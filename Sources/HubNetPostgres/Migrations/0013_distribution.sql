@@ -10,6 +10,8 @@ CREATE TABLE distribution_rules (
     tenant_id UUID NOT NULL,
     mode TEXT NOT NULL,
     pool UUID[] NOT NULL DEFAULT '{}',
+    -- A hub's rule routes to other hubs' listings instead.
+    listings UUID[] NOT NULL DEFAULT '{}',
     stale_after_hours INTEGER,
     -- Where round robin (and ties of weighted choice) continue: an index into pool.
     turn INTEGER NOT NULL DEFAULT 0,
@@ -18,7 +20,7 @@ CREATE TABLE distribution_rules (
     CONSTRAINT distribution_rules_tenant_fkey FOREIGN KEY (tenant_id) REFERENCES tenants (id) ON DELETE CASCADE,
     CONSTRAINT distribution_rules_mode_check CHECK (mode IN ('manual', 'round_robin', 'weighted', 'shared_pool')),
     CONSTRAINT distribution_rules_stale_check CHECK (stale_after_hours IS NULL OR stale_after_hours BETWEEN 1 AND 8760),
-    CONSTRAINT distribution_rules_pool_check CHECK (cardinality(pool) <= 200),
+    CONSTRAINT distribution_rules_pool_check CHECK (cardinality(pool) <= 200 AND cardinality(listings) <= 200),
     CONSTRAINT distribution_rules_turn_check CHECK (turn >= 0)
 );
 SELECT hubnet_isolate_tenant_table('distribution_rules');

@@ -21,17 +21,18 @@ public struct PostgresDistributionRepository: Sendable {
         }
         let rows = try await connection.rows(
             """
-            SELECT mode, pool, stale_after_hours, turn, sla_hours, sla_business_days, max_hops, time_zone
+            SELECT mode, pool, stale_after_hours, turn, sla_hours, sla_business_days, max_hops, time_zone, listings
             FROM distribution_rules WHERE tenant_id = \(tenant)
             \(unescaped: lock ? "FOR UPDATE" : "")
             """, logger: logger)
-        for (mode, pool, stale, turn, slaHours, slaDays, maxHops, zone) in try rows.decode(
-            (String, [UUID], Int?, Int, Int?, Int?, Int, String).self)
+        for (mode, pool, stale, turn, slaHours, slaDays, maxHops, zone, listings) in try rows.decode(
+            (String, [UUID], Int?, Int, Int?, Int?, Int, String, [UUID]).self)
         {
             let sla: DistributionRule.SLA? = slaHours.map { .hours($0) } ?? slaDays.map { .businessDays($0) }
-            let rule = DistributionRule(
+            var rule = DistributionRule(
                 mode: DistributionRule.Mode(rawValue: mode) ?? .manual, pool: pool.map(Tenant.ID.init), staleAfterHours: stale, sla: sla,
                 maxHops: maxHops, timeZone: zone)
+            rule.listings = listings.map(Listing.ID.init)
             return (rule, turn)
         }
         return (.manual, 0)
@@ -49,10 +50,10 @@ public struct PostgresDistributionRepository: Sendable {
         try await connection.rows(
             """
             INSERT INTO distribution_rules (tenant_id, mode, pool, stale_after_hours, turn, updated_at, sla_hours, sla_business_days,
-                max_hops, time_zone)
+                max_hops, time_zone, listings)
             VALUES (\(tenant), \(rule.mode.rawValue), \(rule.pool.map(\.rawValue)), \(rule.staleAfterHours), 0, \(now), \(slaHours),
-                \(slaDays), \(rule.maxHops), \(rule.timeZone))
-            ON CONFLICT (tenant_id) DO UPDATE SET mode = EXCLUDED.mode, pool = EXCLUDED.pool,
+                \(slaDays), \(rule.maxHops), \(rule.timeZone), \(rule.listings.map(\.rawValue)))
+            ON CONFLICT (tenant_id) DO UPDATE SET mode = EXCLUDED.mode, pool = EXCLUDED.pool, listings = EXCLUDED.listings,
                 stale_after_hours = EXCLUDED.stale_after_hours, turn = 0, updated_at = EXCLUDED.updated_at,
                 sla_hours = EXCLUDED.sla_hours, sla_business_days = EXCLUDED.sla_business_days, max_hops = EXCLUDED.max_hops,
                 time_zone = EXCLUDED.time_zone

@@ -1,16 +1,20 @@
 import Foundation
+import PostgresNIO
 import Hummingbird
 import HubNetCore
 import HubNetPostgres
 
-/// Automatic distribution of a sourcing company's leads to partner companies (001): the rule
-/// (round robin or weighted over a pool), partners' declared capacity, who is stale, and routing
-/// one lead by the rule, explained in its history.
+/// Automatic distribution: a sourcing company's leads to partner companies (001), a hub's to other
+/// hubs' listings (000, through its `refer_external` action): the rule (round robin, weighted,
+/// shared pool), declared capacity, who is stale, and routing one lead by the rule, explained in
+/// its history.
 struct DistributionController {
     let database: Database
     let distribution: PostgresDistributionRepository
     let referrals: PostgresReferralRepository
     let leads: PostgresLeadRepository
+    let listings: PostgresListingRepository
+    let commands: LeadCommands
     let links: EmailActionLinks
     let now: @Sendable () -> Date
 
@@ -29,6 +33,8 @@ struct DistributionController {
     struct RuleBody: ResponseEncodable, Decodable {
         var mode: String
         var pool: [Tenant.ID]?
+        /// A hub's rule: other hubs' published listings that accept referrals, in order.
+        var listings: [Listing.ID]?
         var staleAfterHours: Int?
         /// The SLA: one of the two, or neither (no pullback).
         var slaHours: Int?
@@ -39,6 +45,7 @@ struct DistributionController {
         init(_ rule: DistributionRule) {
             mode = rule.mode.rawValue
             pool = rule.pool
+            listings = rule.listings
             staleAfterHours = rule.staleAfterHours
             if case .hours(let hours) = rule.sla { slaHours = hours }
             if case .businessDays(let days) = rule.sla { slaBusinessDays = days }
@@ -52,8 +59,9 @@ struct DistributionController {
             }
             if slaHours != nil, slaBusinessDays != nil { throw .invalid("sla_hours", "give sla_hours or sla_business_days, not both") }
             let sla: DistributionRule.SLA? = slaHours.map { .hours($0) } ?? slaBusinessDays.map { .businessDays($0) }
-            let rule = DistributionRule(
+            var rule = DistributionRule(
                 mode: mode, pool: pool ?? [], staleAfterHours: staleAfterHours, sla: sla, maxHops: maxHops ?? 3, timeZone: timeZone ?? "UTC")
+            rule.listings = listings ?? []
             try rule.validate()
             return rule
         }
@@ -67,12 +75,22 @@ struct DistributionController {
         return RuleBody(rule)
     }
 
-    /// Replaces the rule (admins of sourcing companies); every pool member must be a partner company.
+    /// Replaces the rule (admins): a sourcing company's pool must be partner companies, a hub's
+    /// listings other hubs' published listings that accept referrals.
     @Sendable func saveRule(_ request: Request, context: AppRequestContext) async throws -> RuleBody {
         let caller = try context.requireUser()
-        try Self.requireSourcing(caller)
+        try Self.requireRouting(caller)
         guard caller.has(.admin) else { throw DomainError.forbidden("only an admin may change the distribution rule") }
         let rule = try await request.decodeJSON(RuleBody.self, context: context).rule()
+        if caller.tenantKind == .hub {
+            guard rule.pool.isEmpty else { throw DomainError.invalid("pool", "a hub routes to listings: give listings") }
+            let found = try await published(rule.listings)
+            if let stranger = rule.listings.firstIndex(where: { found[$0].map { !$0.acceptingReferrals || $0.tenantID == caller.tenantID } ?? true }) {
+                throw DomainError.invalid("listings[\(stranger)]", "is not another hub's published listing that accepts referrals")
+            }
+        } else if !rule.listings.isEmpty {
+            throw DomainError.invalid("listings", "a sourcing company routes to partner companies: give pool")
+        }
         try await database.withTenant(caller.tenantID) { connection in
             let loads = try await distribution.loads(of: rule.pool, since: now(), on: connection)
             if let stranger = rule.pool.firstIndex(where: { loads[$0] == nil }) {
@@ -86,6 +104,8 @@ struct DistributionController {
     struct PartnerList: ResponseEncodable {
         struct Item: Encodable {
             var partnerId: Tenant.ID
+            /// For a hub's rule: the listing (`partner_id` is its hub).
+            var listingId: Listing.ID?
             var name: String
             var openSlots: Int?
             var freeSlots: Int?
@@ -104,18 +124,26 @@ struct DistributionController {
     @Sendable func partners(_ request: Request, context: AppRequestContext) async throws -> PartnerList {
         let caller = try context.requireUser()
         let now = now()
-        let (rule, loads) = try await database.withTenant(caller.tenantID) { connection in
-            let (rule, _) = try await distribution.rule(tenant: caller.tenantID, on: connection)
-            return (rule, try await distribution.loads(of: rule.pool, since: now - Self.window, on: connection))
+        let (rule, _) = try await database.withTenant(caller.tenantID) { connection in
+            try await distribution.rule(tenant: caller.tenantID, on: connection)
+        }
+        let found = try await published(rule.listings)
+        let (loads, byListing) = try await database.withTenant(caller.tenantID) {
+            connection -> ([Tenant.ID: PartnerLoad], [Listing.ID: PartnerLoad]) in
+            let partners = try await distribution.loads(of: rule.pool, since: now - Self.window, on: connection)
+            let listed = try await self.listingLoads(rule.listings, found: found, since: now - Self.window, on: connection)
+            return (partners, listed)
+        }
+        func item(_ load: PartnerLoad, listing: Listing.ID?) -> PartnerList.Item {
+            let reason = load.unavailability(now: now, staleAfterHours: rule.staleAfterHours)
+            return .init(
+                partnerId: load.tenantID, listingId: listing, name: load.name, openSlots: load.openSlots, freeSlots: load.freeSlots,
+                notAcceptingUntil: load.notAcceptingUntil, openAccepted: load.openAccepted, acceptanceRate: load.acceptanceRate,
+                lastSeenAt: load.lastSeen, available: reason == nil, unavailableReason: reason)
         }
         return PartnerList(
-            items: rule.pool.compactMap { loads[$0] }.map { load in
-                let reason = load.unavailability(now: now, staleAfterHours: rule.staleAfterHours)
-                return .init(
-                    partnerId: load.tenantID, name: load.name, openSlots: load.openSlots, freeSlots: load.freeSlots,
-                    notAcceptingUntil: load.notAcceptingUntil, openAccepted: load.openAccepted, acceptanceRate: load.acceptanceRate,
-                    lastSeenAt: load.lastSeen, available: reason == nil, unavailableReason: reason)
-            })
+            items: rule.pool.compactMap { loads[$0] }.map { item($0, listing: nil) }
+                + rule.listings.compactMap { id in byListing[id].map { item($0, listing: id) } })
     }
 
     struct CapacityBody: ResponseEncodable, Decodable {
@@ -164,9 +192,10 @@ struct DistributionController {
     @Sendable func route(_ request: Request, context: AppRequestContext) async throws -> Created<RouteResponse> {
         let caller = try context.requireUser()
         try TenantPolicy.require(caller, .workLeads)
-        try Self.requireSourcing(caller)
+        try Self.requireRouting(caller)
         let id = try context.id("id", of: Lead.self, "lead")
         let now = now()
+        if caller.tenantKind == .hub { return Created(body: try await routeToListing(id, caller: caller, now: now)) }
         let (made, explanation, skipped) = try await database.withTenant(caller.tenantID) { connection -> ([Referral], String, [Distribution.Skip]) in
             guard let lead = try await leads.get(id, tenant: caller.tenantID, lock: true, on: connection),
                 VisibilityPolicy.sees(lead, user: caller.userID, roles: caller.roles)
@@ -218,9 +247,73 @@ struct DistributionController {
                 + skipped.map { "\(loads[$0.partner]?.name ?? "\($0.partner)"): \($0.reason)" }.joined(separator: "; "))
     }
 
-    static func requireSourcing(_ caller: AuthenticatedUser) throws(DomainError) {
-        guard caller.tenantKind == .sourcingCompany else {
-            throw .forbidden("distribution rules are for sourcing companies", code: "tenant_kind_not_allowed")
+    /// A hub's routing: the rule picks another hub's listing, and the lead goes there through the
+    /// hub workflow's own `refer_external` action (so 000's rules decide whether it may).
+    func routeToListing(_ id: Lead.ID, caller: AuthenticatedUser, now: Date) async throws -> RouteResponse {
+        let (configured, _) = try await database.withTenant(caller.tenantID) { connection in
+            try await distribution.rule(tenant: caller.tenantID, on: connection)
+        }
+        let found = try await published(configured.listings)
+        let (referral, explanation, skipped) = try await database.withTenant(caller.tenantID) { connection -> (Referral, String, [Distribution.Skip]) in
+            guard let lead = try await leads.get(id, tenant: caller.tenantID, lock: true, on: connection),
+                VisibilityPolicy.sees(lead, user: caller.userID, roles: caller.roles)
+            else { throw DomainError.notFound("lead") }
+            let (rule, turn) = try await distribution.rule(tenant: caller.tenantID, lock: true, on: connection)
+            guard rule.mode != .manual else {
+                throw DomainError.conflict("distribution_manual", "the distribution rule is manual: pick a listing (refer_external)")
+            }
+            let loads = try await listingLoads(rule.listings, found: found, since: now - Self.window, on: connection)
+            let (choice, skipped) = Distribution.chooseListing(rule, loads: loads, turn: turn, now: now)
+            guard let choice else {
+                throw DomainError.conflict(
+                    "no_partner_available",
+                    "no listing of the rule can take a lead now: "
+                        + skipped.map { "\(loads[Listing.ID($0.member)]?.name ?? "\($0.member)"): \($0.reason)" }.joined(separator: "; "))
+            }
+            try await leads.recordEvent("route", on: lead, actor: caller.userID, reason: choice.explanation, at: now, on: connection)
+            _ = try await commands.act(
+                LeadAction("refer_external", .init(listingId: Listing.ID(choice.member))), on: id, caller: caller, now: now, on: connection)
+            try await distribution.setTurn(choice.nextTurn % max(rule.listings.count, 1), tenant: caller.tenantID, on: connection)
+            guard let referral = try await referrals.current(for: id, tenant: caller.tenantID, on: connection) else {
+                throw DomainError.notFound("referral")
+            }
+            return (referral, choice.explanation, skipped)
+        }
+        return RouteResponse(
+            referral: ReferralResponse(referral), referrals: [ReferralResponse(referral)], explanation: explanation,
+            skipped: skipped.map { .init(partnerId: $0.partner, reason: $0.reason) })
+    }
+
+    /// Other hubs' published listings by id (the directory's view).
+    func published(_ ids: [Listing.ID]) async throws -> [Listing.ID: Listing] {
+        guard !ids.isEmpty else { return [:] }
+        return try await database.withDirectory { connection in
+            var found: [Listing.ID: Listing] = [:]
+            for id in ids { if let listing = try await listings.published(id, on: connection) { found[id] = listing } }
+            return found
+        }
+    }
+
+    /// Each listing weighs as its hub's load, named "listing at hub"; a listing no longer
+    /// published or accepting referrals has none (it is skipped).
+    func listingLoads(_ ids: [Listing.ID], found: [Listing.ID: Listing], since: Date, on connection: PostgresConnection) async throws
+        -> [Listing.ID: PartnerLoad]
+    {
+        let hubs = Array(Set(found.values.map(\.tenantID)))
+        let hubLoads = try await distribution.loads(of: hubs, kinds: [.hub], since: since, on: connection)
+        var loads: [Listing.ID: PartnerLoad] = [:]
+        for id in ids {
+            guard let listing = found[id], listing.acceptingReferrals, var load = hubLoads[listing.tenantID] else { continue }
+            load.name = "\(listing.name) at \(load.name)"
+            loads[id] = load
+        }
+        return loads
+    }
+
+    /// Sourcing companies route to partner companies, hubs to listings; partner companies receive.
+    static func requireRouting(_ caller: AuthenticatedUser) throws(DomainError) {
+        guard caller.tenantKind != .partnerCompany else {
+            throw .forbidden("distribution rules are for sourcing companies and hubs", code: "tenant_kind_not_allowed")
         }
     }
 }
