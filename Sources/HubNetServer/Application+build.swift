@@ -115,11 +115,12 @@ public func buildRouter(
         users: PostgresUserRepository(logger: logger), opportunities: PostgresOpportunityRepository(logger: logger),
         types: PostgresLeadTypeRepository(logger: logger), referrals: PostgresReferralRepository(logger: logger),
         listings: listings, links: configuration.emailLinks, outbox: PostgresOutboxRepository(logger: logger),
-        commands: commands, idempotencyKeys: PostgresIdempotencyKeyRepository(logger: logger), now: configuration.now)
+        commands: commands, idempotencyKeys: PostgresIdempotencyKeyRepository(logger: logger),
+        privacy: PostgresPrivacyRepository(logger: logger), now: configuration.now)
     leadController.addRoutes(to: authenticated)
     let sync = PostgresSyncRepository(logger: logger)
     let syncController = SyncController(
-        push: SyncPush(database: database, sync: sync, commands: commands, maximumAttempts: configuration.syncMaximumAttempts), pull: SyncPull(database: database, sync: sync),
+        push: SyncPush(database: database, sync: sync, commands: commands, maximumAttempts: configuration.syncMaximumAttempts), pull: SyncPull(database: database, sync: sync, privacy: PostgresPrivacyRepository(logger: logger), now: configuration.now),
         sync: sync, database: database, notifier: notifier, heartbeat: configuration.liveHeartbeat, now: configuration.now)
     syncController.addRoutes(to: authenticated)
     let referralController = ReferralController(
@@ -130,6 +131,11 @@ public func buildRouter(
         database: database, distribution: PostgresDistributionRepository(logger: logger), referrals: PostgresReferralRepository(logger: logger),
         leads: PostgresLeadRepository(logger: logger), listings: listings, commands: commands, links: configuration.emailLinks,
         now: configuration.now
+    ).addRoutes(to: authenticated)
+    PrivacyController(
+        database: database, leads: PostgresLeadRepository(logger: logger), notes: PostgresLeadNoteRepository(logger: logger),
+        activities: PostgresLeadActivityRepository(logger: logger), templates: PostgresWorkflowTemplateRepository(logger: logger),
+        privacy: PostgresPrivacyRepository(logger: logger), now: configuration.now
     ).addRoutes(to: authenticated)
     let referralAccess = ReferralAccess(referrals: PostgresReferralRepository(logger: logger), tenants: tenants)
     let evidence = EvidenceController(

@@ -80,7 +80,7 @@ public struct LeadBatch: Sendable {
                 }
                 let merged = try LeadFieldMerge.merge(update, into: lead.details, currentVersion: lead.version)
                 guard merged.details != lead.details else { return .accepted(conflicts: merged.conflicts) }
-                let details = try merged.details.validated()
+                let details = try merged.details.validated(requiringContact: !lead.identityWithheld)
                 var pending = edits[leadID] ?? PendingEdit(before: lead, details: lead.details, edits: 0)
                 if pending.edits == 0 { editOrder.append(leadID) }
                 pending.details = details

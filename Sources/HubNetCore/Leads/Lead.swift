@@ -19,11 +19,14 @@ public struct Lead: Sendable, Equatable {
     public var state: LeadState
     /// Increases with every change.
     public var version: Int
+    /// A referred copy without the person's name, email and phone: no consent covered them
+    /// crossing, or it was withdrawn or expired since (`Consent`).
+    public var identityWithheld: Bool
 
     public init(
         id: ID, tenantID: Tenant.ID, templateKey: String, source: LeadSource, details: LeadDetails,
         listingID: Listing.ID?, assignedUnitID: TenantUnit.ID?, createdBy: User.ID?, referralID: Referral.ID? = nil,
-        sourceTenantID: Tenant.ID? = nil, state: LeadState, version: Int
+        sourceTenantID: Tenant.ID? = nil, state: LeadState, version: Int, identityWithheld: Bool = false
     ) {
         self.id = id
         self.tenantID = tenantID
@@ -37,6 +40,7 @@ public struct Lead: Sendable, Equatable {
         self.sourceTenantID = sourceTenantID
         self.state = state
         self.version = version
+        self.identityWithheld = identityWithheld
     }
 }
 
@@ -103,11 +107,12 @@ public struct LeadDetails: Sendable, Equatable, Codable {
         self.team = team
     }
 
-    /// Checked and normalised: a lead needs a name and a way to reach them.
-    public func validated() throws(DomainError) -> LeadDetails {
+    /// Checked and normalised: a lead needs a name and a way to reach them (except a
+    /// de-identified copy, `requiringContact: false`).
+    public func validated(requiringContact: Bool = true) throws(DomainError) -> LeadDetails {
         let email = try Validate.optionalEmail(email, field: "email")
         let phone = try Validate.optionalPhone(phone, field: "phone")
-        guard email != nil || phone != nil else { throw .invalid("email", "give an email or a phone number") }
+        guard email != nil || phone != nil || !requiringContact else { throw .invalid("email", "give an email or a phone number") }
         if let probability, !(0...100).contains(probability) { throw .invalid("probability", "must be between 0 and 100") }
         let targetAmount = try Validate.optionalAmount(targetAmount, field: "target_amount")
         return LeadDetails(

@@ -16,7 +16,7 @@ public struct PostgresLeadRepository: Sendable {
         l.city, l.region, l.request, l.type, l.category, l.priority, l.importance, l.probability,
         l.target_amount::TEXT AS target_amount, l.products::TEXT AS products, l.competitors, l.team, l.listing_id, l.referral_id, l.source_tenant_id, l.assigned_unit_id, l.assigned_user_id, l.created_by,
         l.created_at, l.last_action_at, l.accepted_at, l.declined_at, l.completed_at, l.expires_at,
-        l.expected_completion_at, l.opportunity_id, l.archived, l.in_crm, l.version, l.reminded_at,
+        l.expected_completion_at, l.opportunity_id, l.archived, l.in_crm, l.version, l.reminded_at, l.identity_withheld,
         (SELECT count(*) FROM lead_activities a
          WHERE a.tenant_id = l.tenant_id AND a.lead_id = l.id AND a.state = 'open')::INTEGER AS open_activities,
         (SELECT array_agg(m.user_id) FROM unit_members m
@@ -27,9 +27,9 @@ public struct PostgresLeadRepository: Sendable {
     public func create(
         _ details: LeadDetails, template: WorkflowTemplate, source: LeadSource, tenant: Tenant.ID, createdBy: User.ID?,
         listing: Listing.ID? = nil, unit: TenantUnit.ID? = nil, expiresAt: Date? = nil, expectedCompletionAt: Date? = nil,
-        now: Date, on connection: PostgresConnection
+        identityWithheld: Bool = false, now: Date, on connection: PostgresConnection
     ) async throws -> Lead {
-        let details = try details.validated()
+        let details = try details.validated(requiringContact: !identityWithheld)
         let state = LeadState.new(template, createdAt: now, expiresAt: expiresAt, expectedCompletionAt: expectedCompletionAt)
         let id = Lead.ID()
         do {
@@ -38,14 +38,14 @@ public struct PostgresLeadRepository: Sendable {
                 INSERT INTO leads (tenant_id, id, template_key, status, source, contact_name, contact_email, contact_phone,
                     city, region, request, type, category, priority, importance, probability, target_amount, products,
                     competitors, team, listing_id, assigned_unit_id, created_by, created_at, expires_at, expected_completion_at,
-                    remind_at)
+                    remind_at, identity_withheld)
                 VALUES (\(tenant), \(id), \(template.key), \(state.status), \(source.rawValue), \(details.name),
                     \(details.email), \(details.phone), \(details.city), \(details.region), \(details.request),
                     \(details.type), \(details.category), \(details.priority), \(details.importance),
                     \(details.probability), \(details.targetAmount.map { "\($0)" })::NUMERIC,
                     \(try Self.productsJSON(details.products))::JSONB, \(details.competitors), \(details.team), \(listing), \(unit),
                     \(createdBy), \(now), \(state.expiresAt), \(state.expectedCompletionAt),
-                    \(LeadSchedule.nextReminder(state, template: template)))
+                    \(LeadSchedule.nextReminder(state, template: template)), \(identityWithheld))
                 """, logger: logger)
         } catch let error as PSQLError where error.serverInfo?[.constraintName] == "leads_unit_fkey" {
             throw DomainError.invalid("assigned_unit_id", "names no unit of this tenant")
@@ -154,7 +154,7 @@ public struct PostgresLeadRepository: Sendable {
         _ lead: Lead, details: LeadDetails, expectedCompletionAt: Date?, unit: TenantUnit.ID?, actor: User.ID, at now: Date,
         on connection: PostgresConnection
     ) async throws {
-        let details = try details.validated()
+        let details = try details.validated(requiringContact: !lead.identityWithheld)
         do {
             try await connection.rows(
                 """
@@ -415,7 +415,8 @@ public struct PostgresLeadRepository: Sendable {
                     createdBy: try r["created_by"].decode(User.ID?.self),
                     referralID: try r["referral_id"].decode(Referral.ID?.self),
                     sourceTenantID: try r["source_tenant_id"].decode(Tenant.ID?.self), state: state,
-                    version: try r["version"].decode(Int.self)))
+                    version: try r["version"].decode(Int.self),
+                    identityWithheld: try r["identity_withheld"].decode(Bool.self)))
         }
         return leads
     }

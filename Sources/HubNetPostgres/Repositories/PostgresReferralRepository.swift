@@ -10,9 +10,11 @@ public struct PostgresReferralRepository: Sendable {
     let leads: PostgresLeadRepository
     let templates: PostgresWorkflowTemplateRepository
     let outbox: PostgresOutboxRepository
+    let privacy: PostgresPrivacyRepository
 
     public init(logger: Logger) {
         self.logger = logger
+        self.privacy = PostgresPrivacyRepository(logger: logger)
         self.leads = PostgresLeadRepository(logger: logger)
         self.templates = PostgresWorkflowTemplateRepository(logger: logger)
         self.outbox = PostgresOutboxRepository(logger: logger)
@@ -67,14 +69,21 @@ public struct PostgresReferralRepository: Sendable {
             try await withdraw(current, at: now, on: connection)
         }
         let key = target.kind == .listing ? BuiltInTemplates.hubModeration.key : BuiltInTemplates.partnerLead.key
+        // The person's details cross only under a consent covering the target now (`VisibilityPolicy`).
+        let targetKind = try await connection.rows("SELECT kind FROM tenants WHERE id = \(target.tenant)", logger: logger)
+            .decode(String.self).first.flatMap(Tenant.Kind.init(rawValue:))
+        guard let targetKind else { throw DomainError.notFound("organisation") }
+        let consents = try await privacy.consents(of: lead.id, tenant: source, on: connection)
+        let crossing = VisibilityPolicy.crossingDetails(
+            lead.details.withoutTeam, to: target.tenant, kind: targetKind, consents: consents, at: now)
         try await Database.enter(target.tenant, on: connection, logger: logger)
         guard let template = try await templates.template(key, tenant: target.tenant, on: connection) else {
             throw DomainError.notFound("workflow template")
         }
         let referralID = Referral.ID()
         let landed = try await leads.create(
-            lead.details.withoutTeam, template: template, source: .referral, tenant: target.tenant, createdBy: nil,
-            listing: target.listing, expiresAt: expiresAt, now: now, on: connection)
+            crossing.details, template: template, source: .referral, tenant: target.tenant, createdBy: nil,
+            listing: target.listing, expiresAt: expiresAt, identityWithheld: crossing.consent == nil, now: now, on: connection)
         try await connection.rows(
             """
             UPDATE leads SET referral_id = \(referralID), source_tenant_id = \(source)
@@ -91,10 +100,12 @@ public struct PostgresReferralRepository: Sendable {
         let rows = try await connection.rows(
             """
             INSERT INTO referrals (tenant_id, id, source_lead_id, target_tenant_id, target_lead_id, target_kind,
-                target_listing_id, created_by, created_at, status, status_name, life_cycle, stage, pullback_at, hop, pool_id)
+                target_listing_id, created_by, created_at, status, status_name, life_cycle, stage, pullback_at, hop, pool_id,
+                consent_id)
             VALUES (\(source), \(referralID), \(lead.id), \(target.tenant), \(landed.id), \(target.kind.rawValue),
                 \(target.listing), \(user), \(now), \(landed.state.status), \(status?.name ?? landed.state.status),
-                \(status?.lifeCycle.rawValue ?? LifeCycle.pending.rawValue), \(status?.stage), \(pullbackAt), \(hop), \(pool))
+                \(status?.lifeCycle.rawValue ?? LifeCycle.pending.rawValue), \(status?.stage), \(pullbackAt), \(hop), \(pool),
+                \(crossing.consent))
             RETURNING \(unescaped: Self.columns)
             """, logger: logger)
         guard let referral = try await Self.referrals(rows).first else { throw DomainError.notFound("referral") }
@@ -169,6 +180,16 @@ public struct PostgresReferralRepository: Sendable {
             let hubName = try await connection.rows("SELECT name FROM tenants WHERE id = \(lead.tenantID)", logger: logger)
                 .first?.decode(String.self) ?? ""
             var values = MessageTemplate.values(for: lead, statusName: status?.name ?? lead.state.status, hubName: hubName)
+            if lead.identityWithheld {
+                // The target's copy is de-identified; the source knows the person by its own lead.
+                let name = try await connection.rows(
+                    """
+                    SELECT l.contact_name FROM referrals r JOIN leads l ON l.tenant_id = r.tenant_id AND l.id = r.source_lead_id
+                    WHERE r.tenant_id = \(source) AND r.id = \(referral)
+                    """, logger: logger
+                ).first?.decode(String.self)
+                if let name { values["lead.name"] = name }
+            }
             values["action.name"] = action
             values["action.reason"] = reason.map { "Reason: \($0)" } ?? ""
             let (subject, body) = Self.notice.rendered(values)

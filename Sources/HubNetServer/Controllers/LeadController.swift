@@ -22,6 +22,7 @@ struct LeadController {
     let outbox: PostgresOutboxRepository
     let commands: LeadCommands
     let idempotencyKeys: PostgresIdempotencyKeyRepository
+    let privacy: PostgresPrivacyRepository
     let now: @Sendable () -> Date
 
     func addRoutes(to group: RouterGroup<AppRequestContext>) {
@@ -105,6 +106,11 @@ struct LeadController {
                     details, template: template, source: source, tenant: caller.tenantID, createdBy: caller.userID,
                     listing: body.listingID, unit: body.assignedUnitID, expiresAt: body.expiresAt,
                     expectedCompletionAt: expected, now: now, on: connection)
+                if let consent = body.consent {
+                    try await privacy.record(
+                        try consent.consent(for: lead.id, recordedBy: caller.userID, now: now, prefix: "consent."),
+                        tenant: caller.tenantID, on: connection)
+                }
                 if let idempotencyKey {
                     try await idempotencyKeys.record(
                         idempotencyKey, user: caller.userID, requestSHA256: requestHash, lead: lead.id, tenant: caller.tenantID, now: now,
@@ -245,7 +251,10 @@ struct LeadController {
                 // Nothing can match: a status no template has.
                 if filter.statuses.isEmpty { filter.statuses = [""] }
             }
-            return (try await leads.list(filter, tenant: caller.tenantID, page: page, on: connection), all)
+            let result = try await leads.list(filter, tenant: caller.tenantID, page: page, on: connection)
+            try await privacy.logAccess(
+                result.items.map(\.id), channel: .list, user: caller.userID, tenant: caller.tenantID, now: now, on: connection)
+            return (result, all)
         }
         return (result, all, now)
     }
@@ -255,7 +264,7 @@ struct LeadController {
         try TenantPolicy.require(caller, .readLeads)
         let id = try context.id("id", of: Lead.self, "lead")
         let now = now()
-        let (lead, template) = try await load(id, caller: caller)
+        let (lead, template) = try await load(id, caller: caller, logging: .api, now: now)
         let actions =
             TenantPolicy.allows(caller, .workLeads)
             ? WorkflowEngine.availableActions(template, lead: lead.state, actor: actor(caller), now: now) : []
@@ -531,6 +540,7 @@ struct LeadController {
                 TenantPolicy.allows(caller, .workLeads)
                 ? WorkflowEngine.availableActions(template, lead: lead.state, actor: actor(caller), now: now) : []
             let history = try await leads.history(of: id, tenant: caller.tenantID, on: connection)
+            try await privacy.logAccess([id], channel: .console, user: caller.userID, tenant: caller.tenantID, now: now, on: connection)
             let people = try await users.list(
                 tenant: caller.tenantID, page: try PageRequest(limit: 200, after: nil), includeDeactivated: false, on: connection)
             return LeadPage(
@@ -547,11 +557,17 @@ struct LeadController {
         return (caller, try context.id("id", of: Lead.self, "lead"))
     }
 
-    private func load(_ id: Lead.ID, caller: AuthenticatedUser) async throws -> (Lead, WorkflowTemplate) {
+    /// A lead the caller sees, with its template; a read of its personal data is logged under `logging`.
+    private func load(_ id: Lead.ID, caller: AuthenticatedUser, logging channel: PostgresPrivacyRepository.Channel? = nil, now: Date)
+        async throws -> (Lead, WorkflowTemplate)
+    {
         try await database.withTenant(caller.tenantID) { connection in
             guard let lead = try await leads.visible(id, to: caller, on: connection),
                 let template = try await templates.template(lead.templateKey, tenant: caller.tenantID, on: connection)
             else { throw DomainError.notFound("lead") }
+            if let channel {
+                try await privacy.logAccess([id], channel: channel, user: caller.userID, tenant: caller.tenantID, now: now, on: connection)
+            }
             return (lead, template)
         }
     }

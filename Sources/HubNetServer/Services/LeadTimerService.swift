@@ -17,6 +17,7 @@ public struct LeadTimerService: Service {
     let templates: PostgresWorkflowTemplateRepository
     let referrals: PostgresReferralRepository
     let distribution: PostgresDistributionRepository
+    let privacy: PostgresPrivacyRepository
     let now: @Sendable () -> Date
     let interval: Duration
     let logger: Logger
@@ -28,6 +29,7 @@ public struct LeadTimerService: Service {
     ) {
         self.database = database
         self.distribution = PostgresDistributionRepository(logger: database.logger)
+        self.privacy = PostgresPrivacyRepository(logger: database.logger)
         self.links = links
         self.leads = PostgresLeadRepository(logger: database.logger)
         self.templates = PostgresWorkflowTemplateRepository(logger: database.logger)
@@ -46,7 +48,25 @@ public struct LeadTimerService: Service {
     @discardableResult
     public func fireDue(batch: Int = 200) async throws -> Int {
         try await fireDueExpiries(batch: batch) + (try await firePullbacks(batch: batch)) + (try await releasePoolCopies(batch: batch))
-            + (try await sendDueReminders())
+            + (try await lapseConsents(batch: batch)) + (try await sendDueReminders())
+    }
+
+    /// Carries out consents that expired (on the server's clock) or were withdrawn and not yet
+    /// carried out: the copies that crossed under them are de-identified in their targets. Exactly
+    /// once: `lapsed_at` is set in the transaction that carries it out, under `FOR UPDATE SKIP LOCKED`.
+    @discardableResult
+    public func lapseConsents(batch: Int = 200) async throws -> Int {
+        let now = now()
+        let due = try await database.withSchedulerScan { connection in try await privacy.dueLapses(now: now, limit: batch, on: connection) }
+        var lapsed = 0
+        for (tenant, id) in due {
+            if try await database.withTenant(tenant, { connection in try await privacy.lapse(id, tenant: tenant, now: now, on: connection) })
+                != nil
+            {
+                lapsed += 1
+            }
+        }
+        return lapsed
     }
 
     /// Withdraws the copies of shared-pool losers that were mid-accept when the winner took the

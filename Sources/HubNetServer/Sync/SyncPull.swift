@@ -10,6 +10,9 @@ import PostgresNIO
 struct SyncPull: Sendable {
     let database: Database
     let sync: PostgresSyncRepository
+    /// Snapshot pages are reads of personal data: logged per page, with the device.
+    let privacy: PostgresPrivacyRepository
+    let now: @Sendable () -> Date
 
     static let defaultLimit = 1_000
     static let maximumLimit = 10_000
@@ -102,6 +105,9 @@ struct SyncPull: Sendable {
             }
             let leads = try await sync.snapshotLeads(
                 tenant: caller.tenantID, user: caller.userID, wholeTenant: wholeTenant, after: after, limit: limit, on: connection)
+            try await privacy.logAccess(
+                leads.map { Lead.ID($0.0) }, channel: .snapshot, user: caller.userID, device: device, tenant: caller.tenantID,
+                now: now(), on: connection)
             var records = leads.map {
                 PostgresSyncRepository.Change(xid: 0, seq: 0, entity: .lead, op: .upsert, id: $0.0, leadID: $0.0, payload: $0.1, gained: false)
             }

@@ -30,11 +30,13 @@ public struct CreateLeadRequest: Decodable, Sendable {
     public var listingID: Listing.ID?
     /// `manual` for a person typing it in; `api` (the default) for an integration.
     public var source: LeadSource?
+    /// The person's consent to their details going to other organisations, recorded with the lead.
+    public var consent: ConsentBody?
 
     enum CodingKeys: String, CodingKey {
         case template, contact, request, type, category, priority, importance, probability, targetAmount, products,
             competitors, team, expiresAt, expectedCompletionAt, assignedUnitID = "assignedUnitId", listingID = "listingId",
-            source
+            source, consent
     }
 
     var details: LeadDetails {
@@ -96,6 +98,8 @@ public struct LeadResponse: ResponseEncodable, Sendable {
     public var inLeadTable: Bool
     public var openActivities: Int
     public var version: Int
+    /// A referred copy without the person's name, email and phone (no consent covers them).
+    public var identityWithheld: Bool
     /// The buttons the caller may press now; only on the detail view.
     public var availableActions: [AvailableActionResponse]?
 
@@ -104,7 +108,7 @@ public struct LeadResponse: ResponseEncodable, Sendable {
             importance, probability, targetAmount, products, competitors, team, startDate, listingID = "listingId", assignedUnitID = "assignedUnitId",
             assignedUserID = "assignedUserId", createdBy, createdAt, lastActionAt, acceptedAt, declinedAt, completedAt,
             expiresAt, expectedCompletionAt, targetCloseAt, maximumOpenAt, timeToCompletionSeconds, timeOverdueSeconds,
-            badges, opportunityLinked, archived, inCrm, inLeadTable, openActivities, version, availableActions
+            badges, opportunityLinked, archived, inCrm, inLeadTable, openActivities, version, identityWithheld, availableActions
     }
 
     init(_ lead: Lead, template: WorkflowTemplate?, now: Date, actions: [WorkflowTemplate.Action]? = nil) {
@@ -117,6 +121,7 @@ public struct LeadResponse: ResponseEncodable, Sendable {
         self.lifeCycle = status?.lifeCycle.rawValue ?? "pending"
         self.stage = status?.stage
         self.source = lead.source.rawValue
+        self.identityWithheld = lead.identityWithheld
         let details = lead.details
         self.contact = LeadContactBody(
             name: details.name, email: details.email, phone: details.phone, city: details.city, region: details.region)
@@ -386,5 +391,80 @@ public struct UpdateLeadRequest: Decodable, Sendable {
         if let products { details.products = products }
         if let competitors { details.competitors = competitors }
         if let team { details.team = team }
+    }
+}
+
+/// A consent as the API and the lead form take it (`Consent`).
+public struct ConsentBody: Decodable, Sendable {
+    /// `organisation` (with `organisation_id`), `kind` (with `kind`) or `network`.
+    public var scope: String
+    public var organisationID: Tenant.ID?
+    public var kind: String?
+    public var purpose: String
+    /// `written`, `verbal`, `electronic` or `lead_form`.
+    public var method: String?
+    public var obtainedAt: Date?
+    public var expiresAt: Date?
+
+    enum CodingKeys: String, CodingKey {
+        case scope, organisationID = "organisationId", kind, purpose, method, obtainedAt, expiresAt
+    }
+
+    /// Checked against `now`, fields named under `prefix` (`consent.` inside a lead).
+    public func consent(for lead: Lead.ID, recordedBy: User.ID?, method fixed: Consent.Method? = nil, now: Date, prefix: String = "")
+        throws(DomainError) -> Consent
+    {
+        let method: Consent.Method
+        if let fixed {
+            method = fixed
+        } else {
+            guard let name = self.method, let parsed = Consent.Method(rawValue: name) else {
+                throw .invalid(prefix + "method", "one of \(Consent.Method.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            method = parsed
+        }
+        return try Consent.validated(
+            leadID: lead, scope: try Consent.scope(scope, organisation: organisationID, kind: kind, field: prefix), purpose: purpose,
+            method: method, recordedBy: recordedBy, obtainedAt: obtainedAt, expiresAt: expiresAt, now: now, field: prefix)
+    }
+}
+
+/// A consent as the API shows it.
+public struct ConsentResponse: ResponseEncodable, Sendable {
+    public var id: Consent.ID
+    public var leadID: Lead.ID
+    public var scope: String
+    public var organisationID: Tenant.ID?
+    public var kind: String?
+    public var purpose: String
+    public var method: String
+    public var recordedBy: User.ID?
+    public var obtainedAt: Date
+    public var expiresAt: Date?
+    public var withdrawnAt: Date?
+    /// Whether it lets the person's details cross now.
+    public var valid: Bool
+
+    enum CodingKeys: String, CodingKey {
+        case id, leadID = "leadId", scope, organisationID = "organisationId", kind, purpose, method, recordedBy, obtainedAt,
+            expiresAt, withdrawnAt, valid
+    }
+
+    public init(_ consent: Consent, now: Date) {
+        id = consent.id
+        leadID = consent.leadID
+        scope = consent.scope.name
+        switch consent.scope {
+        case .organisation(let id): organisationID = id
+        case .kind(let kind): self.kind = kind.rawValue
+        case .network: break
+        }
+        purpose = consent.purpose
+        method = consent.method.rawValue
+        recordedBy = consent.recordedBy
+        obtainedAt = consent.obtainedAt
+        expiresAt = consent.expiresAt
+        withdrawnAt = consent.withdrawnAt
+        valid = consent.isValid(at: now)
     }
 }

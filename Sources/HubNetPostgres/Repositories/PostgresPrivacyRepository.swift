@@ -1,0 +1,334 @@
+import Foundation
+import HubNetCore
+import Logging
+import PostgresNIO
+
+/// Consent records, the de-identification of copies whose consent lapsed, duplicate matching by
+/// keyed hashes, and the access log. Every method runs inside a tenant transaction unless it says
+/// it scans for the scheduler.
+public struct PostgresPrivacyRepository: Sendable {
+    public let logger: Logger
+    let outbox: PostgresOutboxRepository
+
+    public init(logger: Logger) {
+        self.logger = logger
+        self.outbox = PostgresOutboxRepository(logger: logger)
+    }
+
+    static let columns = """
+        id, lead_id, scope, scope_tenant_id, scope_kind, purpose, method, recorded_by, obtained_at, expires_at, created_at, withdrawn_at
+        """
+
+    // MARK: Consent
+
+    public func record(_ consent: Consent, tenant: Tenant.ID, on connection: PostgresConnection) async throws {
+        let (scopeTenant, scopeKind): (Tenant.ID?, String?) =
+            switch consent.scope {
+            case .organisation(let id): (id, nil)
+            case .kind(let kind): (nil, kind.rawValue)
+            case .network: (nil, nil)
+            }
+        try await connection.rows(
+            """
+            INSERT INTO lead_consents (tenant_id, id, lead_id, scope, scope_tenant_id, scope_kind, purpose, method,
+                recorded_by, obtained_at, expires_at, created_at)
+            VALUES (\(tenant), \(consent.id), \(consent.leadID), \(consent.scope.name), \(scopeTenant), \(scopeKind),
+                \(consent.purpose), \(consent.method.rawValue), \(consent.recordedBy), \(consent.obtainedAt),
+                \(consent.expiresAt), \(consent.createdAt))
+            """, logger: logger)
+    }
+
+    /// A lead's consents, oldest first.
+    public func consents(of lead: Lead.ID, tenant: Tenant.ID, on connection: PostgresConnection) async throws -> [Consent] {
+        try await Self.consents(
+            connection.rows(
+                """
+                SELECT \(unescaped: Self.columns) FROM lead_consents
+                WHERE tenant_id = \(tenant) AND lead_id = \(lead) ORDER BY created_at, id
+                """, logger: logger))
+    }
+
+    /// Marks a consent withdrawn (once) and returns it; `nil` for a consent the lead does not have.
+    public func withdraw(_ id: Consent.ID, lead: Lead.ID, by user: User.ID, now: Date, tenant: Tenant.ID, on connection: PostgresConnection)
+        async throws -> Consent?
+    {
+        try await Self.consents(
+            connection.rows(
+                """
+                UPDATE lead_consents SET withdrawn_at = COALESCE(withdrawn_at, \(now)),
+                    withdrawn_by = COALESCE(withdrawn_by, \(user))
+                WHERE tenant_id = \(tenant) AND id = \(id) AND lead_id = \(lead)
+                RETURNING \(unescaped: Self.columns)
+                """, logger: logger)
+        ).first
+    }
+
+    /// Consents of every tenant withdrawn or expired and not yet carried out (scheduler scan).
+    public func dueLapses(now: Date, limit: Int, on connection: PostgresConnection) async throws -> [(Tenant.ID, Consent.ID)] {
+        let rows = try await connection.rows(
+            """
+            SELECT tenant_id, id FROM lead_consents
+            WHERE lapsed_at IS NULL AND (withdrawn_at IS NOT NULL OR expires_at <= \(now))
+            ORDER BY COALESCE(withdrawn_at, expires_at) LIMIT \(limit)
+            """, logger: logger)
+        var due: [(Tenant.ID, Consent.ID)] = []
+        for (tenant, id) in try rows.decode((Tenant.ID, Consent.ID).self) { due.append((tenant, id)) }
+        return due
+    }
+
+    /// Carries out a withdrawn or expired consent (in the source's transaction): every current
+    /// referral that crossed under it and is not covered by another valid consent has its target's
+    /// copy de-identified (the change log takes the update to the target's devices, replacing the
+    /// person's details there), and the target's people who answer referrals are told by email.
+    /// Returns the targets' copies it de-identified; `nil` when another worker holds the consent or
+    /// it was already carried out.
+    @discardableResult
+    public func lapse(_ id: Consent.ID, tenant: Tenant.ID, now: Date, on connection: PostgresConnection) async throws -> [Lead.ID]? {
+        let locked = try await Self.consents(
+            connection.rows(
+                """
+                SELECT \(unescaped: Self.columns) FROM lead_consents
+                WHERE tenant_id = \(tenant) AND id = \(id) AND lapsed_at IS NULL
+                FOR UPDATE SKIP LOCKED
+                """, logger: logger))
+        guard let consent = locked.first, consent.hasLapsed(at: now) else { return nil }
+        try await connection.rows(
+            "UPDATE lead_consents SET lapsed_at = \(now) WHERE tenant_id = \(tenant) AND id = \(id)", logger: logger)
+        let others = try await consents(of: consent.leadID, tenant: tenant, on: connection).filter { $0.id != consent.id }
+        let referralRows = try await connection.rows(
+            """
+            SELECT r.id, r.target_tenant_id, r.target_lead_id, t.kind FROM referrals r JOIN tenants t ON t.id = r.target_tenant_id
+            WHERE r.tenant_id = \(tenant) AND r.consent_id = \(id) AND r.withdrawn_at IS NULL
+            """, logger: logger)
+        var redacted: [Lead.ID] = []
+        for (referral, target, targetLead, kindName) in try referralRows.decode((Referral.ID, Tenant.ID, Lead.ID, String).self) {
+            let kind = Tenant.Kind(rawValue: kindName) ?? .partnerCompany
+            if let other = others.first(where: { $0.covers(target, kind: kind, at: now) }) {
+                try await connection.rows(
+                    "UPDATE referrals SET consent_id = \(other.id) WHERE tenant_id = \(tenant) AND id = \(referral)", logger: logger)
+                continue
+            }
+            try await connection.rows(
+                "UPDATE referrals SET consent_id = NULL WHERE tenant_id = \(tenant) AND id = \(referral)", logger: logger)
+            try await Database.enter(target, on: connection, logger: logger)
+            let changed = try await connection.rows(
+                """
+                UPDATE leads SET contact_name = \(LeadDetails.withheldName), contact_email = NULL, contact_phone = NULL,
+                    identity_withheld = true
+                WHERE tenant_id = \(target) AND id = \(targetLead) AND referral_id = \(referral) AND NOT identity_withheld
+                RETURNING id
+                """, logger: logger)
+            if !changed.isEmpty {
+                redacted.append(targetLead)
+                let reason = consent.withdrawnAt != nil ? "was withdrawn" : "expired"
+                try await notify(
+                    target, event: "referral.consent_lapsed", subject: "Consent \(reason): referral \(referral)",
+                    body: """
+                        The person's consent to share their details with you \(reason). Their name, email and phone have \
+                        been removed from the referred lead; the need and area stay.
+
+                        Referral: \(referral)
+
+                        """, now: now, on: connection)
+            }
+            try await Database.enter(tenant, on: connection, logger: logger)
+        }
+        return redacted
+    }
+
+    /// The target of a de-identified referral asks the source for the person's consent: the
+    /// referral's creator is emailed (in the target's transaction; returns to it).
+    public func requestConsent(for lead: Lead, now: Date, on connection: PostgresConnection) async throws {
+        guard let referral = lead.referralID, let source = lead.sourceTenantID else {
+            throw DomainError.conflict("not_referred", "only a referred lead's consent can be requested from its source")
+        }
+        guard lead.identityWithheld else {
+            throw DomainError.conflict("consent_present", "the lead already carries the person's details")
+        }
+        let targetName = try await connection.rows("SELECT name FROM tenants WHERE id = \(lead.tenantID)", logger: logger)
+            .first?.decode(String.self) ?? ""
+        try await Database.enter(source, on: connection, logger: logger)
+        let rows = try await connection.rows(
+            """
+            SELECT u.email, l.contact_name FROM referrals r
+            JOIN leads l ON l.tenant_id = r.tenant_id AND l.id = r.source_lead_id
+            LEFT JOIN users u ON u.tenant_id = r.tenant_id AND u.id = r.created_by AND u.deactivated_at IS NULL
+            WHERE r.tenant_id = \(source) AND r.id = \(referral) AND r.withdrawn_at IS NULL
+            """, logger: logger)
+        for (email, name) in try rows.decode((String?, String).self) {
+            if let email {
+                try await outbox.enqueueEmail(
+                    event: "referral.consent_requested", to: email, subject: "Consent requested: \(name)",
+                    body: """
+                        \(targetName) asks for \(name)'s consent to receive their details for your referral \(referral).
+                        Record it on the lead (POST /v1/leads/{id}/consents) and refer again, or tell them it is refused.
+
+                        """, tenant: source, now: now, on: connection)
+            }
+        }
+        try await Database.enter(lead.tenantID, on: connection, logger: logger)
+    }
+
+    /// Emails the people of `tenant` who answer referrals (admins, moderators, partner users).
+    private func notify(_ tenant: Tenant.ID, event: String, subject: String, body: String, now: Date, on connection: PostgresConnection)
+        async throws
+    {
+        let emails = try await connection.rows(
+            """
+            SELECT email FROM users WHERE tenant_id = \(tenant) AND deactivated_at IS NULL
+              AND roles && ARRAY['admin', 'moderator', 'partner_user']::TEXT[]
+            ORDER BY email
+            """, logger: logger
+        ).decode(String.self)
+        for email in emails {
+            try await outbox.enqueueEmail(event: event, to: email, subject: subject, body: body, tenant: tenant, now: now, on: connection)
+        }
+    }
+
+    static func consents(_ rows: PostgresRows) async throws -> [Consent] {
+        var consents: [Consent] = []
+        for row in rows {
+            let r = row.makeRandomAccess()
+            let scope: Consent.Scope
+            switch try r["scope"].decode(String.self) {
+            case "organisation":
+                guard let id = try r["scope_tenant_id"].decode(Tenant.ID?.self) else { continue }
+                scope = .organisation(id)
+            case "kind":
+                guard let kind = Tenant.Kind(rawValue: try r["scope_kind"].decode(String?.self) ?? "") else { continue }
+                scope = .kind(kind)
+            default:
+                scope = .network
+            }
+            consents.append(
+                Consent(
+                    id: try r["id"].decode(Consent.ID.self), leadID: try r["lead_id"].decode(Lead.ID.self), scope: scope,
+                    purpose: try r["purpose"].decode(String.self),
+                    method: Consent.Method(rawValue: try r["method"].decode(String.self)) ?? .written,
+                    recordedBy: try r["recorded_by"].decode(User.ID?.self), obtainedAt: try r["obtained_at"].decode(Date.self),
+                    expiresAt: try r["expires_at"].decode(Date?.self), createdAt: try r["created_at"].decode(Date.self),
+                    withdrawnAt: try r["withdrawn_at"].decode(Date?.self)))
+        }
+        return consents
+    }
+
+    // MARK: Duplicate matching
+
+    /// How many other organisations hold a lead with the same email or phone (by keyed hash; no
+    /// field of theirs is read), and this tenant's other leads with the same keys.
+    public func matches(of lead: Lead.ID, tenant: Tenant.ID, on connection: PostgresConnection) async throws
+        -> (organisations: Int, leads: [Lead.ID])
+    {
+        let rows = try await connection.rows(
+            """
+            SELECT hubnet_known_elsewhere(l.tenant_id, l.email_key, l.phone_key),
+                ARRAY(SELECT o.id FROM leads o
+                      WHERE o.tenant_id = l.tenant_id AND o.id <> l.id
+                        AND ((l.email_key IS NOT NULL AND o.email_key = l.email_key)
+                          OR (l.phone_key IS NOT NULL AND o.phone_key = l.phone_key))
+                      ORDER BY o.created_at, o.id)
+            FROM leads l WHERE l.tenant_id = \(tenant) AND l.id = \(lead)
+            """, logger: logger)
+        for (count, leads) in try rows.decode((Int, [Lead.ID]).self) { return (count, leads) }
+        throw DomainError.notFound("lead")
+    }
+
+    /// The tenant's leads whose email or phone matches (by keyed hash), for a subject access export.
+    public func leads(matchingEmail email: String?, phone: String?, tenant: Tenant.ID, on connection: PostgresConnection)
+        async throws -> [Lead.ID]
+    {
+        try await connection.rows(
+            """
+            SELECT id FROM leads
+            WHERE tenant_id = \(tenant)
+              AND ((email_key IS NOT NULL AND email_key = hubnet_match_key('email', \(email)))
+                OR (phone_key IS NOT NULL AND phone_key = hubnet_match_key('phone', \(phone))))
+            ORDER BY created_at, id
+            """, logger: logger
+        ).decode(Lead.ID.self)
+    }
+
+    // MARK: Access log
+
+    public enum Channel: String, Sendable { case api, list, console, export, snapshot }
+
+    public struct Access: Sendable, Equatable {
+        public var at: Date
+        public var userID: User.ID?
+        public var deviceID: Device.ID?
+        public var channel: String
+    }
+
+    /// Records that `user` read the personal data of `leads` (nothing for an empty list).
+    public func logAccess(
+        _ leads: [Lead.ID], channel: Channel, user: User.ID?, device: Device.ID? = nil, tenant: Tenant.ID, now: Date,
+        on connection: PostgresConnection
+    ) async throws {
+        guard !leads.isEmpty else { return }
+        try await connection.rows(
+            """
+            INSERT INTO lead_access_log (tenant_id, at, user_id, device_id, channel, lead_ids)
+            VALUES (\(tenant), \(now), \(user), \(device), \(channel.rawValue), \(leads))
+            """, logger: logger)
+    }
+
+    /// Who read a lead's personal data, oldest first.
+    public func accessLog(of lead: Lead.ID, tenant: Tenant.ID, on connection: PostgresConnection) async throws -> [Access] {
+        let rows = try await connection.rows(
+            """
+            SELECT at, user_id, device_id, channel FROM lead_access_log
+            WHERE tenant_id = \(tenant) AND lead_ids @> ARRAY[\(lead)]::UUID[]
+            ORDER BY id
+            """, logger: logger)
+        var log: [Access] = []
+        for (at, user, device, channel) in try rows.decode((Date, User.ID?, Device.ID?, String).self) {
+            log.append(Access(at: at, userID: user, deviceID: device, channel: channel))
+        }
+        return log
+    }
+}
+
+extension PostgresPrivacyRepository {
+    /// Where a copy of one of the tenant's leads went: each referral made of it, to whom, when,
+    /// and whether the person's details crossed (under which consent) or a de-identified copy.
+    public struct Copy: Sendable {
+        public var referralID: Referral.ID
+        public var leadID: Lead.ID
+        public var organisationID: Tenant.ID
+        public var organisationName: String
+        public var sentAt: Date
+        public var statusName: String
+        public var withdrawnAt: Date?
+        public var consentID: Consent.ID?
+        /// Whether the target's copy holds the person's details now.
+        public var identityShared: Bool
+    }
+
+    /// The referrals the tenant made of `leads`, oldest first (in the tenant's transaction; reads
+    /// only the flag of each target copy through the referral row, never its fields).
+    public func copies(of leads: [Lead.ID], tenant: Tenant.ID, on connection: PostgresConnection) async throws -> [Copy] {
+        guard !leads.isEmpty else { return [] }
+        let rows = try await connection.rows(
+            """
+            SELECT r.id, r.source_lead_id, r.target_tenant_id, t.name, r.created_at, r.status_name, r.withdrawn_at, r.consent_id
+            FROM referrals r JOIN tenants t ON t.id = r.target_tenant_id
+            WHERE r.tenant_id = \(tenant) AND r.source_lead_id = ANY(\(leads))
+            ORDER BY r.created_at, r.id
+            """, logger: logger)
+        var copies: [Copy] = []
+        for (id, lead, target, name, sentAt, status, withdrawnAt, consent) in try rows.decode(
+            (Referral.ID, Lead.ID, Tenant.ID, String, Date, String, Date?, Consent.ID?).self)
+        {
+            copies.append(
+                Copy(
+                    referralID: id, leadID: lead, organisationID: target, organisationName: name, sentAt: sentAt, statusName: status,
+                    withdrawnAt: withdrawnAt, consentID: consent, identityShared: consent != nil && withdrawnAt == nil))
+        }
+        return copies
+    }
+
+    /// An organisation's name (the tenants table is readable to every tenant, as the directory is).
+    public func organisationName(_ id: Tenant.ID, on connection: PostgresConnection) async throws -> String? {
+        try await connection.rows("SELECT name FROM tenants WHERE id = \(id)", logger: logger).decode(String.self).first
+    }
+}
