@@ -125,6 +125,17 @@ public final class SMTPReceiver: Sendable {
         transcript.components(separatedBy: "---------- MESSAGE FOLLOWS ----------").dropFirst().map { $0 }
     }
 
+    /// The messages matching `predicate` once at least `count` of them arrived, or after five
+    /// seconds whatever arrived (the caller asserts the exact count).
+    public func waitForMessages(count: Int, matching predicate: (String) -> Bool) async throws -> [String] {
+        let deadline = ContinuousClock.now + .seconds(5)
+        while true {
+            let found = messages.filter(predicate)
+            if found.count >= count || ContinuousClock.now >= deadline { return found }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
     public func stop() {
         process.terminate()
         try? FileManager.default.removeItem(at: capture)

@@ -11,7 +11,7 @@ import Testing
 struct TenancySchemaTests {
     let logger = Logger(label: "test")
     /// Tables that are not owned by a tenant: the registry of tenants, the migration log, the sync epoch.
-    static let globalTables: Set<String> = ["tenants", "schema_migrations", "sync_epoch"]
+    static let globalTables: Set<String> = ["tenants", "schema_migrations", "sync_epoch", "network_secrets"]
 
     @Test("every tenant table leads with tenant_id, keys on it, references through it, and has row-level security")
     func catalogRules() async throws {

@@ -8,7 +8,9 @@ import Testing
 
 @Suite("Notifications through the outbox", .serialized)
 struct NotificationTests {
-    let leadBody = #"{"contact":{"name":"Ada Obi","email":"ada@cafe.test","city":"Oakland"}}"#
+    /// With the person's consent to the network, so the emails name them (without it a
+    /// de-identified copy crosses: `PrivacyTests`).
+    let leadBody = #"{"contact":{"name":"Ada Obi","email":"ada@cafe.test","city":"Oakland"},"consent":{"scope":"network","purpose":"referral","method":"verbal"}}"#
 
     /// A referring hub and a receiving hub with a listing; returns a function that refers a new
     /// lead and gives the receiving hub's copy.
@@ -147,7 +149,7 @@ struct EmailActionTests {
             let partner = try await app.fixtures.tenant(.partnerCompany, users: [[.partnerUser], [.viewer]])
             let delivery = OutboxDeliveryService(database: app.fixtures.database, smtp: relay, now: clock.function)
             func refer(_ name: String) async throws -> String {
-                let lead = try #require((try await app.request(.post, "/v1/leads", token: sourcing.users[0].token, json: #"{"contact":{"name":"\#(name)","email":"x@y.test"}}"#)).json?["id"] as? String)
+                let lead = try #require((try await app.request(.post, "/v1/leads", token: sourcing.users[0].token, json: #"{"contact":{"name":"\#(name)","email":"x@y.test"},"consent":{"scope":"kind","kind":"partner_company","purpose":"referral","method":"written"}}"#)).json?["id"] as? String)
                 let referral = try await app.request(.post, "/v1/leads/\(lead)/referrals", token: sourcing.users[0].token, json: #"{"partner_id":"\#(partner.tenant.id)"}"#)
                 return try #require(referral.json?["id"] as? String)
             }
