@@ -12,7 +12,11 @@ public final class LocalStore: Sendable {
 
     /// - Parameter path: a file for a store that survives restarts; `nil` for one in memory.
     public init(path: String?) throws {
-        queue = try path.map { try DatabaseQueue(path: $0) } ?? DatabaseQueue()
+        // Deleted records are overwritten, not left in free pages: an erased person's data must
+        // not stay in the file (`SyncOperation.purge`).
+        var configuration = Configuration()
+        configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA secure_delete = ON") }
+        queue = try path.map { try DatabaseQueue(path: $0, configuration: configuration) } ?? DatabaseQueue(configuration: configuration)
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1") { db in
             try db.execute(
@@ -152,6 +156,43 @@ public final class LocalStore: Sendable {
         if entity == .lead {
             try db.execute(sql: "DELETE FROM records WHERE lead_id = ? AND entity IN ('note', 'activity')", arguments: [key])
         }
+    }
+
+    /// Deletes the queued mutations on an erased lead (they may carry the person's data) and
+    /// renumbers the ones after them, which the server has not seen, so the queue stays gap-free.
+    /// Returns how many were deleted.
+    static func discardPending(lead: UUID, in db: Database) throws -> Int {
+        let key = UUIDText.lowercase(lead)
+        let rows = try Row.fetchAll(db, sql: "SELECT id, json FROM pending ORDER BY id")
+        var first: Int64? = nil
+        var kept: [Data] = []
+        var discarded = 0
+        for row in rows {
+            let id: Int64 = row["id"]
+            let json: Data = row["json"]
+            let object = try? JSONSerialization.jsonObject(with: json) as? [String: Any]
+            if (object?["lead_id"] as? String)?.lowercased() == key {
+                discarded += 1
+                if first == nil { first = id }
+            } else if first != nil {
+                kept.append(json)
+            }
+        }
+        guard let first else { return 0 }
+        try db.execute(sql: "DELETE FROM pending WHERE id >= ?", arguments: [first])
+        var next = first - 1
+        for json in kept {
+            next += 1
+            var object = try JSONSerialization.jsonObject(with: json) as? [String: Any] ?? [:]
+            object["id"] = next
+            try db.execute(
+                sql: "INSERT INTO pending (id, json) VALUES (?, ?)",
+                arguments: [next, try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])])
+        }
+        try db.execute(
+            sql: "INSERT INTO meta (key, value) VALUES ('last_mutation_id', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            arguments: [String(next)])
+        return discarded
     }
 
     // MARK: Pending mutations

@@ -292,21 +292,30 @@ public actor SyncClient {
                 if let lead = change.entity == .lead ? change.id : change.leadId { report.changedLeads.insert(lead) }
             }
             let store = store
-            let dropped: [UUID] = try await store.queue.write { db in
+            let (dropped, purged, discarded): ([UUID], [UUID], Int) = try await store.queue.write { db in
                 var dropped: [UUID] = []
+                var purged: [UUID] = []
+                var discarded = 0
                 for change in page.changes {
                     switch change.op {
                     case .upsert: try LocalStore.upsert(change, in: db)
                     case .delete, .drop:
                         try LocalStore.remove(change.entity, change.id, in: db)
                         if change.entity == .lead { dropped.append(change.id) }
+                    case .purge:
+                        try LocalStore.remove(.lead, change.id, in: db)
+                        discarded += try LocalStore.discardPending(lead: change.id, in: db)
+                        purged.append(change.id)
                     case .reset: break
                     }
                 }
                 try store.setMeta("cursor", page.cursor, in: db)
-                return dropped
+                return (dropped, purged, discarded)
             }
             report.dropped += dropped
+            report.purged += purged
+            report.discardedMutations += discarded
+            report.changedLeads.formUnion(purged)
             if !page.hasMore { return }
         }
     }

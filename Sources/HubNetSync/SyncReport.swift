@@ -33,6 +33,10 @@ public struct SyncReport: Sendable, Equatable {
     /// Leads removed because they left the user's view or were deleted.
     public var dropped: [UUID] = []
     public var resets: [SyncResetReason] = []
+    /// Leads whose person's data was erased: held records were removed (the redacted record
+    /// follows) and so were the queued mutations on them, counted in `discardedMutations`.
+    public var purged: [UUID] = []
+    public var discardedMutations = 0
     /// Leads whose local view this sync may have changed: their record, a note or an activity
     /// arrived, or a queued mutation on them was rejected. An app refreshes these (and drops
     /// `dropped`); when `replaced` is set, every lead may have changed.

@@ -113,6 +113,7 @@ public struct LeadBatch: Sendable {
     private func visibleLead(_ id: Lead.ID) throws(DomainError) -> Lead {
         guard let lead = leads[id] else { throw DomainError.notFound("lead") }
         guard VisibilityPolicy.sees(lead, user: caller.userID, roles: caller.roles) else { throw VisibilityPolicy.notVisible }
+        guard lead.erasedAt == nil else { throw VisibilityPolicy.erased }
         return lead
     }
 }

@@ -22,11 +22,14 @@ public struct Lead: Sendable, Equatable {
     /// A referred copy without the person's name, email and phone: no consent covered them
     /// crossing, or it was withdrawn or expired since (`Consent`).
     public var identityWithheld: Bool
+    /// When the person's data was erased (`[erased]` in their fields); an erased lead takes no changes.
+    public var erasedAt: Date?
 
     public init(
         id: ID, tenantID: Tenant.ID, templateKey: String, source: LeadSource, details: LeadDetails,
         listingID: Listing.ID?, assignedUnitID: TenantUnit.ID?, createdBy: User.ID?, referralID: Referral.ID? = nil,
-        sourceTenantID: Tenant.ID? = nil, state: LeadState, version: Int, identityWithheld: Bool = false
+        sourceTenantID: Tenant.ID? = nil, state: LeadState, version: Int, identityWithheld: Bool = false,
+        erasedAt: Date? = nil
     ) {
         self.id = id
         self.tenantID = tenantID
@@ -41,6 +44,7 @@ public struct Lead: Sendable, Equatable {
         self.state = state
         self.version = version
         self.identityWithheld = identityWithheld
+        self.erasedAt = erasedAt
     }
 }
 

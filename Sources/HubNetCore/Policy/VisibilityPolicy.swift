@@ -51,6 +51,10 @@ public enum VisibilityPolicy {
     public static let notVisible = DomainError(
         kind: .forbidden, code: "not_visible", message: "the lead is no longer in this user's view; the device drops it")
 
+    /// The refusal any change to a lead gets once the person's data was erased.
+    public static let erased = DomainError(
+        kind: .conflict, code: "lead_erased", message: "the person's data on this lead was erased; it takes no more changes")
+
     /// The refusal a source party gets for any action.
     public static let sourceRefusal = WorkflowRefusal(
         .sourceCannotAct, "the side that referred or sourced a lead sees it but cannot act on it")

@@ -263,4 +263,7 @@ public enum SyncOperation: String, Sendable, Codable {
     case drop
     /// The user's view changed as a whole: re-sync from a snapshot.
     case reset
+    /// The person's data on this lead was erased: remove the lead with its notes and activities,
+    /// and the queued mutations on it, before its redacted record arrives (the next change).
+    case purge
 }

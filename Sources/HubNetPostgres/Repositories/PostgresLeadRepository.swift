@@ -16,7 +16,7 @@ public struct PostgresLeadRepository: Sendable {
         l.city, l.region, l.request, l.type, l.category, l.priority, l.importance, l.probability,
         l.target_amount::TEXT AS target_amount, l.products::TEXT AS products, l.competitors, l.team, l.listing_id, l.referral_id, l.source_tenant_id, l.assigned_unit_id, l.assigned_user_id, l.created_by,
         l.created_at, l.last_action_at, l.accepted_at, l.declined_at, l.completed_at, l.expires_at,
-        l.expected_completion_at, l.opportunity_id, l.archived, l.in_crm, l.version, l.reminded_at, l.identity_withheld,
+        l.expected_completion_at, l.opportunity_id, l.archived, l.in_crm, l.version, l.reminded_at, l.identity_withheld, l.erased_at,
         (SELECT count(*) FROM lead_activities a
          WHERE a.tenant_id = l.tenant_id AND a.lead_id = l.id AND a.state = 'open')::INTEGER AS open_activities,
         (SELECT array_agg(m.user_id) FROM unit_members m
@@ -65,18 +65,18 @@ public struct PostgresLeadRepository: Sendable {
     }
 
     /// Whether a user sees a lead, in one cheap query: `viewer` is `nil` for a tenant-wide role.
-    public enum Visibility: Sendable { case missing, hidden, visible }
+    public enum Visibility: Sendable { case missing, hidden, visible, erased }
 
     public func visibility(of id: Lead.ID, to viewer: User.ID?, tenant: Tenant.ID, on connection: PostgresConnection) async throws
         -> Visibility
     {
         let rows = try await connection.rows(
             """
-            SELECT \(viewer)::UUID IS NULL OR \(viewer) = ANY(hubnet_lead_audience(l)) FROM leads l
+            SELECT \(viewer)::UUID IS NULL OR \(viewer) = ANY(hubnet_lead_audience(l)), l.erased_at IS NOT NULL FROM leads l
             WHERE l.tenant_id = \(tenant) AND l.id = \(id) AND l.withdrawn_at IS NULL
             """, logger: logger)
-        guard let sees = try rows.decode(Bool.self).first else { return .missing }
-        return sees ? .visible : .hidden
+        guard let (sees, erased) = try rows.decode((Bool, Bool).self).first else { return .missing }
+        return !sees ? .hidden : erased ? .erased : .visible
     }
 
     /// - Parameter lock: hold the lead until the transaction ends, so two actions on it queue up.
@@ -416,7 +416,8 @@ public struct PostgresLeadRepository: Sendable {
                     referralID: try r["referral_id"].decode(Referral.ID?.self),
                     sourceTenantID: try r["source_tenant_id"].decode(Tenant.ID?.self), state: state,
                     version: try r["version"].decode(Int.self),
-                    identityWithheld: try r["identity_withheld"].decode(Bool.self)))
+                    identityWithheld: try r["identity_withheld"].decode(Bool.self),
+                    erasedAt: try r["erased_at"].decode(Date?.self)))
         }
         return leads
     }

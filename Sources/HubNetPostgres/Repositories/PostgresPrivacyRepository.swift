@@ -332,3 +332,70 @@ extension PostgresPrivacyRepository {
         try await connection.rows("SELECT name FROM tenants WHERE id = \(id)", logger: logger).decode(String.self).first
     }
 }
+
+// MARK: Erasure
+
+extension PostgresPrivacyRepository {
+    public struct Erasure: Sendable {
+        public struct Copy: Sendable, Equatable {
+            public var organisationID: Tenant.ID
+            public var leadID: Lead.ID
+            public var erasedAt: Date
+        }
+        public struct DeviceState: Sendable, Equatable {
+            public var organisationID: Tenant.ID
+            public var leadID: Lead.ID
+            public var deviceID: Device.ID
+            public var acknowledgedAt: Date?
+        }
+        public var id: UUID
+        public var requestedBy: User.ID?
+        public var requestedAt: Date
+        public var copies: [Copy]
+        public var devices: [DeviceState]
+    }
+
+    /// Erases the person on `leads` (the tenant's, in its transaction) and on every copy made of
+    /// them, following referrals from tenant to tenant (withdrawn copies included). Returns the
+    /// erasure's id.
+    public func erase(_ leads: [Lead.ID], requestedBy user: User.ID, tenant: Tenant.ID, now: Date, on connection: PostgresConnection)
+        async throws -> UUID
+    {
+        let erasure = UUID()
+        try await connection.rows(
+            "INSERT INTO erasures (tenant_id, id, requested_by, requested_at) VALUES (\(tenant), \(erasure), \(user), \(now))",
+            logger: logger)
+        var queue = leads.map { (tenant, $0) }
+        var visited = Set<Lead.ID>()
+        while let (holder, lead) = queue.first {
+            queue.removeFirst()
+            guard visited.insert(lead).inserted else { continue }
+            try await Database.enter(holder, on: connection, logger: logger)
+            try await connection.rows(
+                "SELECT hubnet_erase_lead(\(erasure), \(tenant), \(lead), \(now))", logger: logger)
+            let copies = try await connection.rows(
+                "SELECT target_tenant_id, target_lead_id FROM referrals WHERE tenant_id = \(holder) AND source_lead_id = \(lead)",
+                logger: logger)
+            for (target, copy) in try copies.decode((Tenant.ID, Lead.ID).self) { queue.append((target, copy)) }
+        }
+        try await Database.enter(tenant, on: connection, logger: logger)
+        return erasure
+    }
+
+    /// An erasure the tenant requested, with every copy it reached and each device's acknowledgement.
+    public func erasure(_ id: UUID, tenant: Tenant.ID, on connection: PostgresConnection) async throws -> Erasure? {
+        let head = try await connection.rows(
+            "SELECT requested_by, requested_at FROM erasures WHERE tenant_id = \(tenant) AND id = \(id)", logger: logger)
+        guard let (by, at) = try head.decode((User.ID?, Date).self).first else { return nil }
+        var erasure = Erasure(id: id, requestedBy: by, requestedAt: at, copies: [], devices: [])
+        let rows = try await connection.rows("SELECT * FROM hubnet_erasure_status(\(id))", logger: logger)
+        for (organisation, lead, erasedAt, device, acknowledged) in try rows.decode((Tenant.ID, Lead.ID, Date, Device.ID?, Date?).self) {
+            let copy = Erasure.Copy(organisationID: organisation, leadID: lead, erasedAt: erasedAt)
+            if !erasure.copies.contains(copy) { erasure.copies.append(copy) }
+            if let device {
+                erasure.devices.append(.init(organisationID: organisation, leadID: lead, deviceID: device, acknowledgedAt: acknowledged))
+            }
+        }
+        return erasure
+    }
+}

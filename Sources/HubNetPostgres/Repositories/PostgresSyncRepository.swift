@@ -256,22 +256,39 @@ public struct PostgresSyncRepository: Sendable {
 
 
     /// What a pull needs to know before reading changes, in one statement (one snapshot): the
-    /// device's last stored mutation, the epoch, the tenant's head and its compaction horizon.
+    /// device's last stored mutation, the epoch, the tenant's head and its compaction horizon, and
+    /// whether the device has erasure purges to acknowledge.
     public func pullState(device: Device.ID, tenant: Tenant.ID, on connection: PostgresConnection) async throws
-        -> (lastMutationID: Int64, epoch: UUID, head: Int64, horizon: Int64?)
+        -> (lastMutationID: Int64, epoch: UUID, head: Int64, horizon: Int64?, pendingPurges: Bool)
     {
         let rows = try await connection.rows(
             """
             SELECT (SELECT epoch FROM sync_epoch),
                    COALESCE((SELECT last_mutation_id FROM devices WHERE tenant_id = \(tenant) AND id = \(device)), 0),
                    COALESCE((SELECT seq FROM sync_heads WHERE tenant_id = \(tenant)), 0),
-                   (SELECT seq FROM sync_horizons WHERE tenant_id = \(tenant))
+                   (SELECT seq FROM sync_horizons WHERE tenant_id = \(tenant)),
+                   EXISTS (SELECT 1 FROM erasure_devices
+                           WHERE tenant_id = \(tenant) AND device_id = \(device) AND acknowledged_at IS NULL)
             """, logger: logger)
-        for (epoch, last, head, horizon) in try rows.decode((UUID?, Int64, Int64, Int64?).self) {
+        for (epoch, last, head, horizon, purges) in try rows.decode((UUID?, Int64, Int64, Int64?, Bool).self) {
             guard let epoch else { break }
-            return (last, epoch, head, horizon)
+            return (last, epoch, head, horizon, purges)
         }
         throw DomainError.notFound("sync epoch")
+    }
+
+    /// A pull from `cursor` acknowledges every purge the device received before it: the purge's
+    /// change is at or below the cursor (or compacted away, which reset the device).
+    public func acknowledgePurges(device: Device.ID, through cursor: Int64, tenant: Tenant.ID, now: Date, on connection: PostgresConnection)
+        async throws
+    {
+        try await connection.rows(
+            """
+            UPDATE erasure_devices AS e SET acknowledged_at = \(now)
+            WHERE e.tenant_id = \(tenant) AND e.device_id = \(device) AND e.acknowledged_at IS NULL
+              AND NOT EXISTS (SELECT 1 FROM sync_changes AS c
+                              WHERE c.tenant_id = e.tenant_id AND c.id = e.change_id AND (c.seq IS NULL OR c.seq > \(cursor)))
+            """, logger: logger)
     }
 
     public func lastMutationID(_ device: Device.ID, tenant: Tenant.ID, on connection: PostgresConnection) async throws -> Int64 {

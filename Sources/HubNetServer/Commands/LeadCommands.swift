@@ -72,6 +72,7 @@ struct LeadCommands: Sendable {
             let template = try await templates.template(lead.templateKey, tenant: caller.tenantID, on: connection)
         else { throw DomainError.notFound("lead") }
         guard VisibilityPolicy.sees(lead, user: caller.userID, roles: caller.roles) else { throw VisibilityPolicy.notVisible }
+        guard lead.erasedAt == nil else { throw VisibilityPolicy.erased }
         return (lead, template)
     }
 
@@ -212,6 +213,7 @@ struct LeadCommands: Sendable {
         switch try await leads.visibility(of: lead, to: viewer, tenant: caller.tenantID, on: connection) {
         case .missing: throw DomainError.notFound("lead")
         case .hidden: throw VisibilityPolicy.notVisible
+        case .erased: throw VisibilityPolicy.erased
         case .visible: return
         }
     }

@@ -23,6 +23,7 @@ struct PrivacyController {
         group.get("leads/{id}/matches", use: matches)
         group.get("leads/{id}/access-log", use: accessLog)
         group.get("subject-export", use: subjectExport)
+        addErasureRoutes(to: group)
     }
 
     struct ConsentListResponse: ResponseEncodable {
@@ -245,5 +246,101 @@ struct PrivacyController {
             return entries
         }
         return SubjectExport(subject: .init(email: email, phone: phone), organisationID: caller.tenantID, generatedAt: now, leads: entries)
+    }
+}
+
+// MARK: Erasure
+
+extension PrivacyController {
+    func addErasureRoutes(to group: RouterGroup<AppRequestContext>) {
+        group.post("erasures", use: erase)
+        group.get("erasures/{id}", use: erasure)
+    }
+
+    struct ErasureRequest: Decodable {
+        var leadID: Lead.ID?
+        var email: String?
+        var phone: String?
+        enum CodingKeys: String, CodingKey { case leadID = "leadId", email, phone }
+    }
+
+    struct ErasureResponse: ResponseEncodable {
+        struct Copy: Encodable {
+            var organisationID: Tenant.ID
+            var leadID: Lead.ID
+            var erasedAt: Date
+            enum CodingKeys: String, CodingKey { case organisationID = "organisationId", leadID = "leadId", erasedAt }
+        }
+        struct DeviceState: Encodable {
+            var organisationID: Tenant.ID
+            var leadID: Lead.ID
+            var deviceID: Device.ID
+            /// When the device's next pull after the purge confirmed it; absent while it has not synced.
+            var acknowledgedAt: Date?
+            enum CodingKeys: String, CodingKey { case organisationID = "organisationId", leadID = "leadId", deviceID = "deviceId", acknowledgedAt }
+        }
+        var id: UUID
+        var requestedBy: User.ID?
+        var requestedAt: Date
+        var copies: [Copy]
+        var devices: [DeviceState]
+        var devicesPending: Int
+
+        init(_ erasure: PostgresPrivacyRepository.Erasure) {
+            id = erasure.id
+            requestedBy = erasure.requestedBy
+            requestedAt = erasure.requestedAt
+            copies = erasure.copies.map { .init(organisationID: $0.organisationID, leadID: $0.leadID, erasedAt: $0.erasedAt) }
+            devices = erasure.devices.map {
+                .init(organisationID: $0.organisationID, leadID: $0.leadID, deviceID: $0.deviceID, acknowledgedAt: $0.acknowledgedAt)
+            }
+            devicesPending = erasure.devices.filter { $0.acknowledgedAt == nil }.count
+        }
+    }
+
+    /// `POST /v1/erasures` (admins): erases a person — one lead, or every lead of the tenant with
+    /// their email or phone — and every copy sent on from them, in one transaction.
+    @Sendable func erase(_ request: Request, context: AppRequestContext) async throws -> Created<ErasureResponse> {
+        let caller = try context.requireUser()
+        guard caller.has(.admin) else { throw DomainError.forbidden("only an admin erases a person's data") }
+        let body = try await request.decodeJSON(ErasureRequest.self, context: context)
+        let email = try Validate.optionalEmail(body.email, field: "email")
+        let phone = try Validate.optionalPhone(body.phone, field: "phone")
+        guard body.leadID != nil || email != nil || phone != nil else {
+            throw DomainError.invalid("lead_id", "name the lead, or give the person's email or phone")
+        }
+        let now = now()
+        let erasure = try await database.withTenant(caller.tenantID) { connection in
+            var targets: [Lead.ID] = []
+            if let lead = body.leadID {
+                guard try await leads.exists(lead, tenant: caller.tenantID, on: connection) else { throw DomainError.notFound("lead") }
+                targets.append(lead)
+            }
+            if email != nil || phone != nil {
+                for lead in try await privacy.leads(matchingEmail: email, phone: phone, tenant: caller.tenantID, on: connection)
+                where !targets.contains(lead) {
+                    targets.append(lead)
+                }
+            }
+            guard !targets.isEmpty else { throw DomainError.notFound("lead") }
+            let id = try await privacy.erase(targets, requestedBy: caller.userID, tenant: caller.tenantID, now: now, on: connection)
+            guard let erasure = try await privacy.erasure(id, tenant: caller.tenantID, on: connection) else {
+                throw DomainError.notFound("erasure")
+            }
+            return erasure
+        }
+        return Created(body: ErasureResponse(erasure))
+    }
+
+    /// `GET /v1/erasures/{id}` (admins): which copies were erased, and which devices have
+    /// acknowledged the purge and which have not synced since.
+    @Sendable func erasure(_ request: Request, context: AppRequestContext) async throws -> ErasureResponse {
+        let caller = try context.requireUser()
+        guard caller.has(.admin) else { throw DomainError.forbidden("only an admin reads erasures") }
+        guard let text = context.parameters.get("id"), let id = UUID(uuidString: text) else { throw DomainError.notFound("erasure") }
+        guard let erasure = try await database.withTenant(caller.tenantID, { connection in
+            try await privacy.erasure(id, tenant: caller.tenantID, on: connection)
+        }) else { throw DomainError.notFound("erasure") }
+        return ErasureResponse(erasure)
     }
 }

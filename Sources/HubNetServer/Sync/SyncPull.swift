@@ -32,7 +32,8 @@ struct SyncPull: Sendable {
         }
         let wholeTenant = VisibilityPolicy.seesWholeTenant(caller.roles)
         return try await database.withTenant(caller.tenantID) { connection in
-            let (lastMutation, epoch, head, horizon) = try await sync.pullState(device: device, tenant: caller.tenantID, on: connection)
+            let (lastMutation, epoch, head, horizon, pendingPurges) = try await sync.pullState(
+                device: device, tenant: caller.tenantID, on: connection)
             func reset(_ reason: SyncResetReason) -> Answer {
                 Answer(cursor: nil, reset: reason, hasMore: false, lastMutationID: lastMutation, changes: [])
             }
@@ -40,6 +41,10 @@ struct SyncPull: Sendable {
             guard cursor.seq <= head else { return reset(.cursorFromFuture) }
             if let horizon, cursor.seq < horizon {
                 return reset(.behindHorizon)
+            }
+            // The device holds what it pulled up to its cursor: the erasures it applied are done.
+            if pendingPurges {
+                try await sync.acknowledgePurges(device: device, through: cursor.seq, tenant: caller.tenantID, now: now(), on: connection)
             }
             let rows = try await sync.changes(
                 tenant: caller.tenantID, after: cursor.seq, user: caller.userID, wholeTenant: wholeTenant, limit: limit,
