@@ -367,3 +367,66 @@ struct PrivacyTests {
         }
     }
 }
+
+extension PrivacyTests {
+    @Test("minimisation: the source sees status, dates and outcome of its referral field by field alike through the API, device snapshot and pull, and never the target's notes or activities")
+    func sourceViewThroughEachPath() async throws {
+        try await withTestApplication { app in
+            let (sourcing, partner, lead) = try await Self.network(app, consent: #"{"scope":"network","purpose":"referral","method":"written"}"#)
+            let token = sourcing.users[0].token
+            let device = try await SyncTestDevice.register(app, as: sourcing.users[0])
+            let start = try await device.snapshot()
+            let referral = try await Self.refer(app, lead, from: sourcing, to: partner)
+            let referralID = try #require(referral["id"] as? String)
+            let copy = try #require(referral["target_lead_id"] as? String)
+            let partnerToken = partner.users[0].token
+            _ = try await app.request(.post, "/v1/leads/\(copy)/notes", token: partnerToken, json: #"{"body":"PRIVATE-NOTE of the partner"}"#)
+            _ = try await app.request(.post, "/v1/leads/\(copy)/activities", token: partnerToken, json: #"{"kind":"call","title":"PRIVATE-ACTIVITY"}"#)
+            #expect(try await app.request(.post, "/v1/leads/\(copy)/actions/accept", token: partnerToken, json: "{}").status == .ok)
+
+            // The three paths, read raw.
+            let api = try await app.request(.get, "/v1/referrals/\(referralID)", token: token)
+            let escaped = start.cursor.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(.init(charactersIn: ".-"))) ?? start.cursor
+            let pull = try await app.request(.get, "/v1/sync/pull?cursor=\(escaped)&limit=1000", token: device.token)
+            let snapshot = try await app.request(.get, "/v1/sync/snapshot?limit=1000", token: device.token)
+            let history = try await app.request(.get, "/v1/referrals/\(referralID)/history", token: token)
+            for response in [api, pull, snapshot, history] {
+                #expect(response.status == .ok)
+                #expect(!response.text.contains("PRIVATE-"), "\(response.text)")
+            }
+            func records(_ response: TestResponse) -> [[String: Any]] {
+                (response.json?["changes"] as? [[String: Any]] ?? []).filter { $0["entity"] as? String == "referral" && $0["id"] as? String == referralID }
+                    .compactMap { $0["data"] as? [String: Any] }
+            }
+            let pulled = try #require(records(pull).last)
+            let snapped = try #require(records(snapshot).last)
+            let shown = try #require(api.json)
+            // Field by field: the devices' records carry exactly the policy's fields (less the
+            // withdrawal, which reaches a device as a delete); the API the same, plus its buttons.
+            let allowed = VisibilityPolicy.sourceReferralFields
+            #expect(Set(pulled.keys) == allowed.subtracting(["withdrawn_at"]))
+            #expect(Set(snapped.keys) == Set(pulled.keys))
+            #expect(Set(shown.keys).subtracting(["available_actions"]).isSubset(of: allowed))
+            #expect((shown["available_actions"] as? [Any])?.isEmpty == true)
+            func value(_ record: [String: Any], _ key: String) -> String {
+                guard let value = record[key], !(value is NSNull) else { return "-" }
+                return "\(value)"
+            }
+            for key in ["status", "status_name", "life_cycle", "stage", "reason"] {
+                #expect(value(pulled, key) == value(shown, key), "\(key)")
+                #expect(value(snapped, key) == value(shown, key), "\(key)")
+            }
+            #expect(value(shown, "status") == "accepted")
+            let acceptedMicros = try #require(pulled["accepted_at"] as? Int64 ?? (pulled["accepted_at"] as? NSNumber)?.int64Value)
+            let acceptedText = try #require(shown["accepted_at"] as? String)
+            #expect(Timestamp.rfc3339(micros: acceptedMicros).prefix(19) == acceptedText.prefix(19))
+            // No record of the target's lead, notes or activities reaches the source's device.
+            for change in (pull.json?["changes"] as? [[String: Any]] ?? []) + (snapshot.json?["changes"] as? [[String: Any]] ?? []) {
+                #expect(change["id"] as? String != copy && change["lead_id"] as? String != copy, "\(change)")
+            }
+            // The source's own calls for the target's notes and activities answer as for a missing lead.
+            #expect(try await app.request(.get, "/v1/leads/\(copy)/notes", token: token).status == .notFound)
+            #expect(try await app.request(.get, "/v1/leads/\(copy)/activities", token: token).status == .notFound)
+        }
+    }
+}

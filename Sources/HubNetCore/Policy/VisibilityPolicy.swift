@@ -27,6 +27,15 @@ public enum VisibilityPolicy {
         }
     }
 
+    /// Every field the source of a referral receives about it, by every path (API, device pull
+    /// and snapshot, `hubnet_sync_referral` in SQL): status, dates and outcome; nothing of the
+    /// target's notes, activities or copy of the lead.
+    public static let sourceReferralFields: Set<String> = [
+        "id", "source_lead_id", "target_tenant_id", "target_lead_id", "target_kind", "target_listing_id", "created_by",
+        "created_at", "status", "status_name", "life_cycle", "stage", "first_action_at", "last_action_at", "accepted_at",
+        "declined_at", "completed_at", "reason", "withdrawn_at", "version",
+    ]
+
     /// Only the owner acts; the source's attempts are refused with `source_cannot_act`.
     public static func canAct(as relation: Relation) -> Bool { relation == .owner }
 

@@ -100,6 +100,8 @@ public struct LeadResponse: ResponseEncodable, Sendable {
     public var version: Int
     /// A referred copy without the person's name, email and phone (no consent covers them).
     public var identityWithheld: Bool
+    /// When the person's data was erased (their fields read `[erased]`; the lead takes no changes).
+    public var erasedAt: Date?
     /// The buttons the caller may press now; only on the detail view.
     public var availableActions: [AvailableActionResponse]?
 
@@ -108,7 +110,7 @@ public struct LeadResponse: ResponseEncodable, Sendable {
             importance, probability, targetAmount, products, competitors, team, startDate, listingID = "listingId", assignedUnitID = "assignedUnitId",
             assignedUserID = "assignedUserId", createdBy, createdAt, lastActionAt, acceptedAt, declinedAt, completedAt,
             expiresAt, expectedCompletionAt, targetCloseAt, maximumOpenAt, timeToCompletionSeconds, timeOverdueSeconds,
-            badges, opportunityLinked, archived, inCrm, inLeadTable, openActivities, version, identityWithheld, availableActions
+            badges, opportunityLinked, archived, inCrm, inLeadTable, openActivities, version, identityWithheld, erasedAt, availableActions
     }
 
     init(_ lead: Lead, template: WorkflowTemplate?, now: Date, actions: [WorkflowTemplate.Action]? = nil) {
@@ -122,6 +124,7 @@ public struct LeadResponse: ResponseEncodable, Sendable {
         self.stage = status?.stage
         self.source = lead.source.rawValue
         self.identityWithheld = lead.identityWithheld
+        self.erasedAt = lead.erasedAt
         let details = lead.details
         self.contact = LeadContactBody(
             name: details.name, email: details.email, phone: details.phone, city: details.city, region: details.region)
