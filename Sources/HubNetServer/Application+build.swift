@@ -79,7 +79,7 @@ public func buildRouter(
     EmailActionController(database: database, links: configuration.emailLinks, now: configuration.now).addRoutes(to: api)
     LeadFormController(
         database: database, listings: listings, leads: PostgresLeadRepository(logger: logger),
-        templates: PostgresWorkflowTemplateRepository(logger: logger),
+        templates: PostgresWorkflowTemplateRepository(logger: logger), privacy: PostgresPrivacyRepository(logger: logger),
         limiter: LeadFormRateLimiter(limit: configuration.leadFormSubmissionsPerMinute),
         trustForwardedFor: configuration.trustForwardedFor, now: configuration.now
     ).addRoutes(to: api)

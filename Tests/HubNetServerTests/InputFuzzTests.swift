@@ -123,6 +123,43 @@ struct InputFuzzTests {
         }
     }
 
+    @Test("consent, subject export and erasure inputs, hostile: a typed 4xx or success, never a 5xx, and exactly the consents answered 201 exist")
+    func privacyBodies() async throws {
+        try await withTestApplication { app in
+            let hub = try await app.fixtures.tenant(.hub, users: [[.moderator]])
+            let token = hub.users[0].token
+            let lead = try await app.createLead(token: token)
+            let created = AppliedCounter()
+            await propertyCheck(count: 150, input: Gen.uint64()) { seed in
+                var input = HostileInput(seed: seed)
+                let consent = input.object(keys: ["scope", "organisation_id", "kind", "purpose", "method", "obtained_at", "expires_at"], depth: 1)
+                guard let response = try? await app.request(.post, "/v1/leads/\(lead)/consents", token: token, json: consent) else {
+                    Issue.record("no answer")
+                    return
+                }
+                #expect(Self.acceptable.contains(Int(response.status.code)), "\(response.status) \(response.text.prefix(300)) for \(consent.prefix(300))")
+                if response.status == .created { await created.add(.other) }
+                if response.status.code >= 400 { #expect(response.errorCode != nil) }
+                let withConsent = try? await app.request(
+                    .post, "/v1/leads", token: token, json: #"{"contact":{"name":"F","email":"f@x.test"},"consent":\#(consent)}"#)
+                #expect(withConsent.map { Self.acceptable.contains(Int($0.status.code)) } == true, "\(withConsent?.text.prefix(300) ?? "")")
+                if withConsent?.status == .created { await created.add(.note) }
+                let query = ["email", "phone"].filter { _ in input.chance(60) }
+                    .map { "\($0)=\(String(input.string().dropFirst().dropLast().prefix(200)).addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")" }
+                    .joined(separator: "&")
+                let export = try? await app.request(.get, "/v1/subject-export?\(query)", token: hub.admin.token)
+                #expect(export.map { Self.acceptable.contains(Int($0.status.code)) } == true, "\(query): \(export?.text.prefix(300) ?? "")")
+                let erasure = input.object(keys: ["lead_id", "email", "phone"], depth: 1)
+                let erased = try? await app.request(.post, "/v1/erasures", token: hub.admin.token, json: erasure)
+                #expect(erased.map { Self.acceptable.contains(Int($0.status.code)) } == true, "\(erasure): \(erased?.text.prefix(300) ?? "")")
+            }
+            // Each acknowledged consent exists once; a lead whose consent was refused was not stored.
+            let consents = await created.other + (await created.notes)
+            #expect(try await Self.count(app, "SELECT count(*)::INTEGER FROM lead_consents") == consents)
+            #expect(try await Self.count(app, "SELECT count(*)::INTEGER FROM leads") == 1 + (await created.notes))
+        }
+    }
+
     @Test("CSV and HSDS imports of hostile files: all or nothing, a typed answer, never a 5xx")
     func imports() async throws {
         try await withTestApplication { app in

@@ -430,3 +430,36 @@ extension PrivacyTests {
         }
     }
 }
+
+extension PrivacyTests {
+    @Test("consent: the public lead form collects it (method lead_form); the hub's referral to another hub then crosses whole, and without it de-identified")
+    func leadFormConsent() async throws {
+        try await withTestApplication { app in
+            let hub = try await app.fixtures.tenant(.hub, users: [[.moderator]], listings: [ListingDraft(name: "Front desk", serviceAreas: ["X"])])
+            let other = try await app.fixtures.tenant(.hub, users: [[.moderator]], listings: [ListingDraft(name: "Other desk", serviceAreas: ["X"])])
+            let moderator = hub.users[0].token
+            for (consent, whole) in [(#","consent":{"scope":"kind","kind":"hub","purpose":"find advice","method":"written"}"#, true), ("", false)] {
+                let body = #"{"name":"\#(Self.person.name)","email":"\#(Self.person.email)","city":"Fresno"\#(consent)}"#
+                let submitted = try await app.request(.post, "/v1/public/listings/\(hub.listings[0].id)/leads", json: body)
+                #expect(submitted.status == .accepted || submitted.status == .created || submitted.status == .ok, "\(submitted.text)")
+                let items = try #require((try await app.request(.get, "/v1/leads?sort=-created_at&limit=1", token: moderator)).json?["items"] as? [[String: Any]])
+                let lead = try #require(items.first?["id"] as? String)
+                let consents = try #require((try await app.request(.get, "/v1/leads/\(lead)/consents", token: moderator)).json?["items"] as? [[String: Any]])
+                #expect(consents.map { $0["method"] as? String } == (whole ? ["lead_form"] : []))
+                #expect(consents.first?["recorded_by"] == nil)
+                let referred = try await app.request(
+                    .post, "/v1/leads/\(lead)/actions/refer_external", token: moderator, json: #"{"listing_id":"\#(other.listings[0].id)"}"#)
+                #expect(referred.status == .ok, "\(referred.text)")
+                let received = try #require((try await app.request(.get, "/v1/leads?sort=-created_at&limit=1", token: other.users[0].token)).json?["items"] as? [[String: Any]])
+                let name = (received.first?["contact"] as? [String: Any])?["name"] as? String
+                #expect(name == (whole ? Self.person.name : LeadDetails.withheldName))
+            }
+            // A bad consent on the form is refused whole, naming the field, and stores no lead.
+            let before = try #require((try await app.request(.get, "/v1/leads?limit=100", token: moderator)).json?["items"] as? [Any]).count
+            let refused = try await app.request(
+                .post, "/v1/public/listings/\(hub.listings[0].id)/leads", json: #"{"name":"X","email":"x@y.test","consent":{"scope":"kind","kind":"moon","purpose":"p"}}"#)
+            #expect((refused.json?["error"] as? [String: Any])?["field"] as? String == "consent.kind")
+            #expect(try #require((try await app.request(.get, "/v1/leads?limit=100", token: moderator)).json?["items"] as? [Any]).count == before)
+        }
+    }
+}

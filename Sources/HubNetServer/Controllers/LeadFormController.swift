@@ -11,6 +11,7 @@ struct LeadFormController {
     let listings: PostgresListingRepository
     let leads: PostgresLeadRepository
     let templates: PostgresWorkflowTemplateRepository
+    let privacy: PostgresPrivacyRepository
     let limiter: LeadFormRateLimiter
     let trustForwardedFor: Bool
     let now: @Sendable () -> Date
@@ -28,6 +29,9 @@ struct LeadFormController {
         var request: String?
         /// The honeypot: hidden from people by the form, so only robots fill it.
         var website: String?
+        /// The person's consent to their details going to other organisations (the form's
+        /// checkbox), recorded with `method: lead_form`; without it a referral crosses de-identified.
+        var consent: ConsentBody?
     }
 
     struct Receipt: ResponseEncodable {
@@ -65,9 +69,14 @@ struct LeadFormController {
             guard let template = try await templates.template(key, tenant: listing.tenantID, on: connection) else {
                 throw DomainError.notFound("workflow template")
             }
-            _ = try await leads.create(
+            let lead = try await leads.create(
                 details, template: template, source: .leadForm, tenant: listing.tenantID, createdBy: nil, listing: listing.id,
                 now: now, on: connection)
+            if let consent = submission.consent {
+                try await privacy.record(
+                    try consent.consent(for: lead.id, recordedBy: nil, method: .leadForm, now: now, prefix: "consent."),
+                    tenant: listing.tenantID, on: connection)
+            }
         }
         context.trace?.tenantID = listing.tenantID.description
         return try accepted(receipt, request, context)
