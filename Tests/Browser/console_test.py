@@ -119,7 +119,9 @@ def main():
         assert status == 201, status
     ids = {}
     for name in ["Rosa Diaz", "Sam Obi", "Lee Park"]:
-        status, lead = api("POST", "/v1/leads", admin, {"contact": {"name": name, "email": name.split()[0].lower() + "@x.test"}})
+        # Rosa agreed to her details going to other hubs (she is referred across the network below).
+        consent = {"consent": {"scope": "kind", "kind": "hub", "purpose": "referral", "method": "verbal"}} if name == "Rosa Diaz" else {}
+        status, lead = api("POST", "/v1/leads", admin, {"contact": {"name": name, "email": name.split()[0].lower() + "@x.test"}, **consent})
         assert status == 201, (status, lead)
         ids[name] = lead["id"]
 
@@ -258,7 +260,9 @@ def main():
             "kind": "sourcing_company", "name": "Solar Co", "slug": "solar-co", "admin": {"email": "admin@solar.test", "display_name": "Sol"}})
         status, partner = api("POST", "/v1/tenants", OPERATOR, {
             "kind": "partner_company", "name": "Roof Partner", "slug": "roof-partner", "admin": {"email": "admin@roof.test", "display_name": "Ray"}})
-        status, sourced = api("POST", "/v1/leads", solar["admin_token"], {"contact": {"name": "Dana Sun", "email": "dana@x.test"}})
+        status, sourced = api("POST", "/v1/leads", solar["admin_token"], {
+            "contact": {"name": "Dana Sun", "email": "dana@x.test"},
+            "consent": {"scope": "organisation", "organisation_id": partner["tenant"]["id"], "purpose": "roof quote", "method": "written"}})
         status, referral = api("POST", "/v1/leads/" + sourced["id"] + "/referrals", solar["admin_token"], {"partner_id": partner["tenant"]["id"]})
         check("setup: the sourcing company distributes a lead to the partner", status == 201, referral)
         partner_browser = browser()

@@ -755,6 +755,7 @@ struct ConsoleTests {
             let fields = [
                 ("csrf", browser.csrf ?? ""), ("key", key), ("template", "hub_moderation"), ("name", "Walk-in Wanda"),
                 ("email", "wanda@x.test"), ("phone", ""), ("city", "Oakland"), ("region", ""), ("request", "Needs a loan"),
+                ("consent", "on"), ("consent_method", "written"),
             ]
             let first = try await Self.post(app, "/leads/new", fields, &browser)
             let again = try await Self.post(app, "/leads/new", fields, &browser)
@@ -765,6 +766,11 @@ struct ConsoleTests {
             #expect(listed.first?["source"] as? String == "manual")
             #expect((listed.first?["contact"] as? [String: Any])?["city"] as? String == "Oakland")
             #expect(listed.first?["request"] as? String == "Needs a loan")
+            // The consent checkbox records the person's consent to the network, as they gave it.
+            let wanda = try #require(listed.first?["id"] as? String)
+            let consents = try #require((try await app.request(
+                .get, "/v1/leads/\(wanda)/consents", token: hub.users[0].token)).json?["items"] as? [[String: Any]])
+            #expect(consents.map { "\($0["scope"] ?? "-") \($0["method"] ?? "-") \($0["recorded_by"] ?? "-")" } == ["network written \(hub.users[0].user.id)"])
             let nameless = try await Self.post(app, "/leads/new", [("csrf", browser.csrf ?? ""), ("name", " ")], &browser)
             #expect(nameless.status.code >= 400 && nameless.status.code < 500)
             #expect(nameless.text.contains(#"id="problem""#))

@@ -164,7 +164,16 @@ struct PrivacyTests {
             let consent = try #require(consents[0]["id"] as? String)
             // The target cannot withdraw the source's consent: it is not its lead's.
             #expect(try await app.request(.post, "/v1/leads/\(copyID)/consents/\(consent)/withdraw", token: partner.users[0].token).status == .notFound)
-            let withdrawn = try await app.request(.post, "/v1/leads/\(lead)/consents/\(consent)/withdraw", token: sourcing.users[0].token)
+            // While another valid consent covers the partner, withdrawing one keeps the copy whole.
+            let second = try await app.request(
+                .post, "/v1/leads/\(lead)/consents", token: sourcing.users[0].token,
+                json: #"{"scope":"organisation","organisation_id":"\#(partner.tenant.id)","purpose":"referral","method":"verbal"}"#)
+            let secondID = try #require(second.json?["id"] as? String)
+            let kept = try await app.request(.post, "/v1/leads/\(lead)/consents/\(consent)/withdraw", token: sourcing.users[0].token)
+            #expect(kept.status == .ok, "\(kept.text)")
+            #expect(kept.json?["redacted_copies"] as? Int == 0)
+            #expect(((try await app.request(.get, "/v1/leads/\(copyID)", token: partner.users[0].token)).json?["contact"] as? [String: Any])?["name"] as? String == Self.person.name)
+            let withdrawn = try await app.request(.post, "/v1/leads/\(lead)/consents/\(secondID)/withdraw", token: sourcing.users[0].token)
             #expect(withdrawn.status == .ok, "\(withdrawn.text)")
             #expect(withdrawn.json?["redacted_copies"] as? Int == 1)
 
@@ -184,7 +193,7 @@ struct PrivacyTests {
             #expect(notices.count == 2)  // the partner user and the partner's admin
             #expect(notices.allSatisfy { !Self.identifies($0) })
             // Withdrawing twice changes nothing more.
-            let again = try await app.request(.post, "/v1/leads/\(lead)/consents/\(consent)/withdraw", token: sourcing.users[0].token)
+            let again = try await app.request(.post, "/v1/leads/\(lead)/consents/\(secondID)/withdraw", token: sourcing.users[0].token)
             #expect(again.json?["redacted_copies"] as? Int == 0)
         }
     }
@@ -460,6 +469,24 @@ extension PrivacyTests {
                 .post, "/v1/public/listings/\(hub.listings[0].id)/leads", json: #"{"name":"X","email":"x@y.test","consent":{"scope":"kind","kind":"moon","purpose":"p"}}"#)
             #expect((refused.json?["error"] as? [String: Any])?["field"] as? String == "consent.kind")
             #expect(try #require((try await app.request(.get, "/v1/leads?limit=100", token: moderator)).json?["items"] as? [Any]).count == before)
+        }
+    }
+}
+
+extension PrivacyTests {
+    @Test("access log: a person's page of the lead in the web console is logged as a console read")
+    func consoleRead() async throws {
+        let smtp = try await SMTPReceiver()
+        defer { smtp.stop() }
+        let clock = TestClock()
+        try await withTestApplication(configure: ConsoleTests.configure(smtp, clock)) { app in
+            let partner = try await app.fixtures.tenant(.partnerCompany, users: [[.partnerUser]])
+            let lead = try await app.createLead(token: partner.users[0].token)
+            var browser = try await ConsoleTests.signIn(app, smtp: smtp, email: partner.users[0].user.email, now: clock.function)
+            #expect(try await ConsoleTests.get(app, "/leads/\(lead)", &browser).status == .ok)
+            let log = try #require((try await app.request(.get, "/v1/leads/\(lead)/access-log", token: partner.admin.token)).json?["items"] as? [[String: Any]])
+            #expect(log.map { $0["channel"] as? String } == ["console"])
+            #expect(log.first?["user_id"] as? String == partner.users[0].user.id.description)
         }
     }
 }

@@ -310,6 +310,9 @@ struct ConsoleController {
         var request: String?
         /// Made with the form: a second press of the button (or a resent form) finds the same lead.
         var key: String?
+        /// The consent checkbox (`on`) and how the person gave it.
+        var consent: String?
+        var consent_method: String?
     }
 
     func renderNewLead(
@@ -323,7 +326,10 @@ struct ConsoleController {
         let view = NewLeadView(
             chrome: ConsoleChrome(session), templates: all.map { ConsoleOption(value: $0.key, label: $0.name, selected: $0.key == chosen) },
             name: form.name ?? "", email: form.email ?? "", phone: form.phone ?? "", city: form.city ?? "", region: form.region ?? "",
-            request: form.request ?? "", key: form.key ?? UUID().uuidString, problem: problem)
+            request: form.request ?? "", key: form.key ?? UUID().uuidString, consent: form.consent == "on",
+            consentMethods: ["verbal", "written", "electronic"].map {
+                ConsoleOption(value: $0, label: $0.capitalized, selected: $0 == (form.consent_method ?? "verbal"))
+            }, problem: problem)
         return renderer.page("lead-new", view, status: status)
     }
 
@@ -342,6 +348,12 @@ struct ConsoleController {
             var body: [String: Any] = ["contact": contact, "source": "manual"]
             if let template = text(form.template) { body["template"] = template }
             if let asked = text(form.request) { body["request"] = asked }
+            if form.consent == "on" {
+                body["consent"] = [
+                    "scope": "network", "purpose": "referral to other organisations of the network",
+                    "method": text(form.consent_method) ?? "verbal",
+                ]
+            }
             // The API's own create, so the console's leads are validated, defaulted and idempotent alike.
             let json = try JSONSerialization.data(withJSONObject: body, options: [.sortedKeys])
             let id: Lead.ID

@@ -423,5 +423,7 @@ struct NewLeadView: Sendable {
     var region: String
     var request: String
     var key: String
+    var consent: Bool
+    var consentMethods: [ConsoleOption]
     var problem: String?
 }
