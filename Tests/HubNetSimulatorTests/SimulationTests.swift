@@ -130,7 +130,7 @@ struct SimulationTests {
         #expect(report.summary.contains("Distribution: \(report.stats.routed) leads routed by rule, \(report.stats.pullbacks) pulled back"))
     }
 
-    @Test("the invariant checker reports a corrupted device store and a mirrored status that disagrees with its target")
+    @Test("the invariant checker reports a corrupted device store, a mirrored status that disagrees with its target, and a person's details in a copy that crossed without consent")
     func checkerFindsCorruption() async throws {
         var small = Scenario.small
         small.days = 2
@@ -151,6 +151,15 @@ struct SimulationTests {
                 try await simulation.run()
                 let clean = InvariantChecker.check(try await simulation.world(ownerURL: database.ownerURL, logger: logger))
                 #expect(clean.filter { !$0.held }.isEmpty, "\(clean.filter { !$0.held })")
+                // With the default consent share, referrals crossed both whole and de-identified.
+                let crossings = try await withPostgresClient(database.ownerURL, logger: logger) { client in
+                    try await client.query(
+                        "SELECT count(*) FILTER (WHERE consent_id IS NOT NULL)::INTEGER, count(*) FILTER (WHERE consent_id IS NULL)::INTEGER FROM referrals",
+                        logger: logger
+                    ).collect().first?.decode((Int, Int).self)
+                }
+                let (whole, bare) = try #require(crossings)
+                #expect(whole > 0 && bare > 0, "\(whole) whole, \(bare) de-identified")
 
                 // A device's store says a lead is in another status than the server's.
                 let device = try #require(simulation.people.first { $0.kind == .moderator }?.devices.first)
@@ -171,13 +180,28 @@ struct SimulationTests {
                         logger: logger
                     ).collect().first?.decode(String.self)
                 }
+                // A copy that crossed de-identified is given the person's email behind the policy's back.
+                let breached = try await withPostgresClient(database.ownerURL, logger: logger) { client in
+                    try await client.query(
+                        """
+                        UPDATE leads t SET contact_email = 'leak@sim.test' FROM referrals r
+                        WHERE r.id = (SELECT id FROM referrals WHERE consent_id IS NULL ORDER BY id LIMIT 1)
+                          AND t.tenant_id = r.target_tenant_id AND t.id = r.target_lead_id
+                        RETURNING r.id::TEXT
+                        """,
+                        logger: logger
+                    ).collect().first?.decode(String.self)
+                }
                 let found = InvariantChecker.check(try await simulation.world(ownerURL: database.ownerURL, logger: logger))
+                let consent = try #require(found.first { $0.name.hasPrefix("a person's details crossed") })
+                let leaked = try #require(breached)
+                #expect(consent.violations == ["referral \(leaked): the target holds the person's details without a valid consent"])
                 let converge = try #require(found.first { $0.name.hasPrefix("every device converges") })
                 #expect(converge.violations.contains { $0.contains(device.label) && $0.contains(lead.id.description) })
                 let mirrors = try #require(found.first { $0.name.hasPrefix("every referral's source copy") })
                 let tampered = try #require(referral)
                 #expect(mirrors.violations.contains { $0.contains(tampered) && $0.contains("tampered") })
-                #expect(found.filter { !$0.held }.count == 2)
+                #expect(found.filter { !$0.held }.count == 3)
             }
             await sink.close()
         }

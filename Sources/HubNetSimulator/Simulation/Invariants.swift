@@ -40,6 +40,9 @@ public struct World: Sendable {
     public var sourceSuccesses: [String] = []
     /// Seen during the run: devices holding a lead outside their user's view right after a pull.
     public var outsideView: [String] = []
+    /// Referrals whose target copy holds the person's details without a valid consent covering it,
+    /// or is de-identified although one does.
+    public var consentBreaches: [String] = []
 
     public init() {}
 }
@@ -50,7 +53,7 @@ public struct InvariantResult: Sendable, Codable, Equatable {
     public var held: Bool { violations.isEmpty }
 }
 
-/// The seven invariants of issue 6, each with the entities involved in every violation.
+/// The invariants of issue 6 and the consent rule of issue 14, each with the entities involved in every violation.
 public enum InvariantChecker {
     public static func check(_ world: World) -> [InvariantResult] {
         var converge: [String] = []
@@ -87,6 +90,8 @@ public enum InvariantChecker {
             InvariantResult(name: "every due timer fired once", violations: (world.unfiredTimers.map { "due, not fired: \($0)" } + world.timersFiredTwice.map { "fired twice: \($0)" }).sorted()),
             InvariantResult(name: "every outbox notification delivered once", violations: delivered),
             InvariantResult(name: "no action by a source party ever succeeded", violations: (world.sourceSuccesses + world.foreignActions).sorted()),
+            InvariantResult(
+                name: "a person's details crossed to another organisation only under their consent", violations: world.consentBreaches.sorted()),
         ]
     }
 }
@@ -152,6 +157,21 @@ extension Simulation {
                   AND NOT EXISTS (SELECT 1 FROM users u WHERE u.tenant_id = h.tenant_id AND u.id = h.actor_user_id)
                 """, logger: logger
             ).decode((String, String).self) { world.foreignActions.append("lead \(lead): \(action) by a user of another tenant") }
+            for (referral, holds) in try await client.rows(
+                """
+                SELECT r.id::TEXT, r.consent_id IS NULL OR NOT t.identity_withheld FROM referrals r
+                JOIN leads t ON t.tenant_id = r.target_tenant_id AND t.id = r.target_lead_id
+                WHERE t.erased_at IS NULL AND (
+                    (r.consent_id IS NULL AND (NOT t.identity_withheld OR t.contact_email IS NOT NULL OR t.contact_phone IS NOT NULL))
+                    OR (r.consent_id IS NOT NULL AND r.withdrawn_at IS NULL AND (t.identity_withheld OR NOT EXISTS (
+                        SELECT 1 FROM lead_consents c WHERE c.tenant_id = r.tenant_id AND c.id = r.consent_id
+                          AND c.withdrawn_at IS NULL AND c.lapsed_at IS NULL))))
+                """, logger: logger
+            ).decode((String, Bool).self) {
+                world.consentBreaches.append(
+                    holds ? "referral \(referral): the target holds the person's details without a valid consent"
+                        : "referral \(referral): de-identified although a valid consent covers it")
+            }
         }
         return world
     }

@@ -57,6 +57,10 @@ public struct Scenario: Sendable, Codable, Equatable {
     /// present, each company's rule (`PUT /v1/distribution-rule`, the pool being every partner)
     /// routes each lead (`POST /v1/leads/{id}/route`), with SLA pullback when it names one.
     public var distribution: Distribution?
+    /// Share of new leads (lead form and sourcing companies) whose person consents to their details
+    /// going to the network's organisations; the others' referrals cross de-identified. Which
+    /// leads consent follows from their number, not the random stream. Absent: none.
+    public var consentShare: Double?
 
     public struct Distribution: Sendable, Codable, Equatable {
         /// `round_robin` or `weighted`.
@@ -117,7 +121,7 @@ public struct Scenario: Sendable, Codable, Equatable {
         partnerOdds: .init(accept: 0.55, decline: 0.25, convert: 0.5, notConvert: 0.3), meanResponseHours: 20,
         offlineChancePerDay: 0.3, offlineHours: 10, syncEveryHours: 2, sourceMeddlingPerDay: 0.5,
         editChance: 0.3, partnerExpiryDays: 3, doubleEditChance: 0.3, viewChangesPerWeek: 2,
-        deviceWipesPerWeek: 0.3)
+        deviceWipesPerWeek: 0.3, consentShare: 0.8)
 
     /// The test's simulation: seconds, every template, every channel.
     public static let small: Scenario = {
@@ -172,6 +176,7 @@ public struct Scenario: Sendable, Codable, Equatable {
         try check([partnerOdds.convert, partnerOdds.notConvert], "partner_odds (accepted)")
         try check([editChance], "edit_chance")
         try check([doubleEditChance ?? 0], "double_edit_chance")
+        try check([consentShare ?? 0], "consent_share")
         if let smtpOutageHours, !smtpOutageHours.allSatisfy({ (0..<days * 24).contains($0) }) {
             throw ScenarioError("smtp_outage_hours: each must be an hour of the run, from 0 to \(days * 24 - 1)")
         }

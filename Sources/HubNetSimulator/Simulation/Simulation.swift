@@ -251,9 +251,9 @@ public final class Simulation {
                 let hub = hubs[Int(rng.next() % UInt64(hubs.count))]
                 guard !hub.listings.isEmpty else { continue }
                 let listing = hub.listings[Int(rng.next() % UInt64(hub.listings.count))].0
-                try await admin.request(
-                    "POST", "/v1/public/listings/\(listing)/leads", token: nil,
-                    json: try admin.json(["name": name, "email": email, "city": "Oakland", "request": "Help to grow"]))
+                var form: [String: Any] = ["name": name, "email": email, "city": "Oakland", "request": "Help to grow"]
+                if consents(leadCounter) { form["consent"] = ["scope": "network", "purpose": "referral"] }
+                try await admin.request("POST", "/v1/public/listings/\(listing)/leads", token: nil, json: try admin.json(form))
                 stats.byChannel["lead_form", default: 0] += 1
             } else if pick < channels.leadForm + channels.hubImport {
                 let hub = Int(rng.next() % UInt64(hubs.count))
@@ -263,9 +263,11 @@ public final class Simulation {
                 let company = sourcing[Int(rng.next() % UInt64(sourcing.count))]
                 let partner = partners[Int(rng.next() % UInt64(partners.count))]
                 let staff = company.people[0]
-                let created = try await admin.request(
-                    "POST", "/v1/leads", token: staff.token,
-                    json: try admin.json(["contact": ["name": name, "email": email, "city": "Oakland"], "request": "Distributed lead"]))
+                var body: [String: Any] = ["contact": ["name": name, "email": email, "city": "Oakland"], "request": "Distributed lead"]
+                if consents(leadCounter) {
+                    body["consent"] = ["scope": "kind", "kind": "partner_company", "purpose": "referral", "method": "written"]
+                }
+                let created = try await admin.request("POST", "/v1/leads", token: staff.token, json: try admin.json(body))
                 if let id = created["id"] as? String {
                     if scenario.distribution != nil {
                         do {
@@ -291,6 +293,14 @@ public final class Simulation {
             request.queryItems = [URLQueryItem(name: "template", value: hub.importTemplate ?? "hub_moderation")]
             try await importCSV(csv, path: request.string ?? "/v1/leads/import", token: hub.people[0].token)
         }
+    }
+
+    /// Whether lead number `n`'s person consents: spread evenly by the golden ratio, so the share
+    /// holds over any stretch of leads and no random draw is taken (other figures stay as they were).
+    func consents(_ n: Int) -> Bool {
+        guard let share = scenario.consentShare, share > 0 else { return false }
+        let position = (Double(n) * 0.618_033_988_749_894_8).truncatingRemainder(dividingBy: 1)
+        return position < share
     }
 
     func importCSV(_ csv: String, path: String, token: String) async throws {
