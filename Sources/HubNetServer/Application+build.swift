@@ -29,13 +29,17 @@ public func buildApplication(
             DatabaseMonitor(database: database, configuration: try databaseURL.connectionConfiguration(), interval: .seconds(1)),
         ]
             + (configuration.timerInterval.map {
-                [LeadTimerService(database: database, now: configuration.now, interval: $0, links: configuration.emailLinks)] as [any Service]
+                [
+                    LeadTimerService(
+                        database: database, now: configuration.now, interval: $0, links: configuration.emailLinks,
+                        gate: configuration.testClock?.passes)
+                ] as [any Service]
             } ?? [])
             + (configuration.deliveryInterval.map {
                 [
                     OutboxDeliveryService(
                         database: database, smtp: configuration.smtp, retry: configuration.retryPolicy, now: configuration.now,
-                        interval: $0)
+                        interval: $0, gate: configuration.testClock?.passes)
                 ] as [any Service]
             } ?? []),
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },

@@ -8,6 +8,8 @@ import Synchronization
 public final class TestClock: Sendable {
     private let offset = Mutex<TimeInterval>(0)
     private let real: @Sendable () -> Date
+    /// Moves and the background timer and delivery passes take turns through it.
+    public let passes = PassGate()
 
     public init(real: @escaping @Sendable () -> Date = { Date() }) { self.real = real }
 

@@ -483,9 +483,19 @@ extension PrivacyTests {
             let partner = try await app.fixtures.tenant(.partnerCompany, users: [[.partnerUser]])
             let lead = try await app.createLead(token: partner.users[0].token)
             var browser = try await ConsoleTests.signIn(app, smtp: smtp, email: partner.users[0].user.email, now: clock.function)
-            #expect(try await ConsoleTests.get(app, "/leads/\(lead)", &browser).status == .ok)
+            let alone = try await ConsoleTests.get(app, "/leads/\(lead)", &browser)
+            #expect(alone.status == .ok)
+            #expect(!alone.text.contains("Known to"))
+            // The same person's email at two other organisations: the page says so, and nothing more.
+            for kind in [Tenant.Kind.hub, .sourcingCompany] {
+                let other = try await app.fixtures.tenant(kind, users: [[kind == .hub ? .moderator : .partnerUser]])
+                _ = try await app.createLead(token: other.users[0].token, name: "Someone Elsewhere")
+            }
+            let page = try await ConsoleTests.get(app, "/leads/\(lead)", &browser)
+            #expect(page.text.contains("<dt>Known to</dt><dd>2 other organisations</dd>"), "\(page.text)")
+            #expect(!page.text.contains("Someone Elsewhere"))
             let log = try #require((try await app.request(.get, "/v1/leads/\(lead)/access-log", token: partner.admin.token)).json?["items"] as? [[String: Any]])
-            #expect(log.map { $0["channel"] as? String } == ["console"])
+            #expect(log.map { $0["channel"] as? String } == ["console", "console"])
             #expect(log.first?["user_id"] as? String == partner.users[0].user.id.description)
         }
     }

@@ -547,6 +547,12 @@ struct ConsoleController {
         func add(_ label: String, _ value: String?) {
             if let value, !value.isEmpty { fields.append(.init(label: label, value: value)) }
         }
+        if lead.erasedAt != nil {
+            add("Personal data", "Erased \(ConsoleDate.format(lead.erasedAt))")
+        } else if lead.identityWithheld {
+            add("Personal data", "Withheld: the person has not consented to share their details with you (ask the referring organisation)")
+        }
+        add("Known to", page.knownElsewhere > 0 ? "\(page.knownElsewhere) other organisation\(page.knownElsewhere == 1 ? "" : "s")" : nil)
         add("Email", lead.contact.email)
         add("Phone", lead.contact.phone)
         add("City", lead.contact.city)

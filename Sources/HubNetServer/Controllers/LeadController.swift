@@ -527,6 +527,8 @@ struct LeadController {
         var notes: [LeadNote]
         var activities: [LeadActivity]
         var users: [User]
+        /// Other organisations holding a lead with the same email or phone (keyed-hash match).
+        var knownElsewhere: Int
     }
 
     func page(of id: Lead.ID, caller: AuthenticatedUser) async throws -> LeadPage {
@@ -547,7 +549,8 @@ struct LeadController {
                 lead: LeadResponse(lead, template: template, now: now, actions: actions), template: template, actions: actions,
                 history: history, firstBrokenSeq: PostgresLeadRepository.firstBrokenEntry(history, lead: id),
                 notes: try await notes.list(lead: id, tenant: caller.tenantID, on: connection),
-                activities: try await activities.list(lead: id, tenant: caller.tenantID, on: connection), users: people.items)
+                activities: try await activities.list(lead: id, tenant: caller.tenantID, on: connection), users: people.items,
+                knownElsewhere: try await privacy.matches(of: id, tenant: caller.tenantID, on: connection).organisations)
         }
     }
 

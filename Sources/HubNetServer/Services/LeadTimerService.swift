@@ -23,10 +23,14 @@ public struct LeadTimerService: Service {
     let logger: Logger
     /// For the invitation a re-routed lead's new target gets.
     let links: EmailActionLinks?
+    /// Under the test clock: each background pass takes its turn with the clock's moves.
+    let gate: PassGate?
 
     public init(
-        database: Database, now: @escaping @Sendable () -> Date, interval: Duration = .seconds(1), links: EmailActionLinks? = nil
+        database: Database, now: @escaping @Sendable () -> Date, interval: Duration = .seconds(1), links: EmailActionLinks? = nil,
+        gate: PassGate? = nil
     ) {
+        self.gate = gate
         self.database = database
         self.distribution = PostgresDistributionRepository(logger: database.logger)
         self.privacy = PostgresPrivacyRepository(logger: database.logger)
@@ -40,7 +44,9 @@ public struct LeadTimerService: Service {
     }
 
     public func run() async throws {
-        await runPeriodically(every: interval, name: "lead timers", logger: logger) { _ = try await fireDue() }
+        await runPeriodically(every: interval, name: "lead timers", logger: logger) {
+            if let gate { _ = try await gate.run { try await fireDue() } } else { _ = try await fireDue() }
+        }
     }
 
     /// One pass: fires every timer due now (expiries, SLA pullbacks, then inactivity reminders);

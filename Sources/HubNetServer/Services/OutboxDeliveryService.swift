@@ -22,11 +22,14 @@ public struct OutboxDeliveryService: Service {
     let now: @Sendable () -> Date
     let interval: Duration
     let logger: Logger
+    /// Under the test clock: each background pass takes its turn with the clock's moves.
+    let gate: PassGate?
 
     public init(
         database: Database, smtp: SMTPClient?, retry: RetryPolicy = .init(), now: @escaping @Sendable () -> Date,
-        interval: Duration = .seconds(1)
+        interval: Duration = .seconds(1), gate: PassGate? = nil
     ) {
+        self.gate = gate
         self.database = database
         self.outbox = PostgresOutboxRepository(logger: database.logger)
         self.smtp = smtp
@@ -37,7 +40,9 @@ public struct OutboxDeliveryService: Service {
     }
 
     public func run() async throws {
-        await runPeriodically(every: interval, name: "outbox", logger: logger) { _ = try await deliverDue() }
+        await runPeriodically(every: interval, name: "outbox", logger: logger) {
+            if let gate { _ = try await gate.run { try await deliverDue() } } else { _ = try await deliverDue() }
+        }
     }
 
     /// One pass over every due message; returns how many were delivered.
