@@ -84,7 +84,7 @@ public func buildRouter(
     LeadFormController(
         database: database, listings: listings, leads: PostgresLeadRepository(logger: logger),
         templates: PostgresWorkflowTemplateRepository(logger: logger), privacy: PostgresPrivacyRepository(logger: logger),
-        limiter: LeadFormRateLimiter(limit: configuration.leadFormSubmissionsPerMinute),
+        limiter: RateLimiter(limit: configuration.leadFormSubmissionsPerMinute),
         trustForwardedFor: configuration.trustForwardedFor, now: configuration.now
     ).addRoutes(to: api)
 
@@ -182,7 +182,7 @@ public func buildRouter(
         settings: .init(
             baseURL: configuration.emailLinks.baseURL, printSignInLinks: configuration.printSignInLinks,
             secureCookies: configuration.emailLinks.baseURL.hasPrefix("https://")),
-        addressLimiter: LeadFormRateLimiter(limit: 20), emailLimiter: LeadFormRateLimiter(limit: 5),
+        addressLimiter: RateLimiter(limit: 20), emailLimiter: RateLimiter(limit: 5),
         trustForwardedFor: configuration.trustForwardedFor, now: configuration.now
     ).addRoutes(to: router)
     routeTable.record(router.routes.map { ("\($0.path)", $0.method) })

@@ -41,8 +41,8 @@ struct ConsoleController {
     let heartbeat: Duration
     let renderer: ConsoleRenderer
     let settings: Settings
-    let addressLimiter: LeadFormRateLimiter
-    let emailLimiter: LeadFormRateLimiter
+    let addressLimiter: RateLimiter
+    let emailLimiter: RateLimiter
     let trustForwardedFor: Bool
     let now: @Sendable () -> Date
 

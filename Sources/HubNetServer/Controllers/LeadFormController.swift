@@ -12,7 +12,7 @@ struct LeadFormController {
     let leads: PostgresLeadRepository
     let templates: PostgresWorkflowTemplateRepository
     let privacy: PostgresPrivacyRepository
-    let limiter: LeadFormRateLimiter
+    let limiter: RateLimiter
     let trustForwardedFor: Bool
     let now: @Sendable () -> Date
 
