@@ -18,19 +18,26 @@ public struct LocalServer: Sendable {
     public let http: HTTPClient
     /// The schema owner's URL, for reading across tenants (invariant checks); `nil` when unknown.
     public let ownerURL: DatabaseURL?
+    /// The private cluster started here, for fault injection (a crash and restart); `nil` on `DATABASE_URL`.
+    public let cluster: EmbeddedPostgres?
 
     /// Starts the server, runs `body`, and stops everything it started.
+    /// `crashSafe`: the private cluster (without `DATABASE_URL`) keeps every acknowledged commit
+    /// through a crash of PostgreSQL, for runs that crash it on purpose.
     public static func run<Result: Sendable>(
-        databaseURL: DatabaseURL?, ownerURL: DatabaseURL? = nil, logger: Logger,
+        databaseURL: DatabaseURL?, ownerURL: DatabaseURL? = nil, crashSafe: Bool = false, logger: Logger,
         configure: @Sendable (inout ServerConfiguration) -> Void = { _ in }, _ body: @Sendable (LocalServer) async throws -> Result
     ) async throws -> Result {
-        if let databaseURL { return try await run(on: databaseURL, owner: ownerURL, logger: logger, configure: configure, body) }
-        let cluster = try EmbeddedPostgres(dataDirectory: nil, durable: false, logger: logger)
+        if let databaseURL {
+            return try await run(on: databaseURL, owner: ownerURL, cluster: nil, logger: logger, configure: configure, body)
+        }
+        let cluster = try EmbeddedPostgres(dataDirectory: nil, durable: false, commitsSurviveCrash: crashSafe, logger: logger)
         try cluster.start()
         do {
             let url = try await EmbeddedDatabase.prepare(cluster, logger: logger)
             let result = try await run(
-                on: url, owner: cluster.superuserURL(database: EmbeddedDatabase.name), logger: logger, configure: configure, body)
+                on: url, owner: cluster.superuserURL(database: EmbeddedDatabase.name), cluster: cluster, logger: logger,
+                configure: configure, body)
             cluster.stop()
             return result
         } catch {
@@ -40,7 +47,7 @@ public struct LocalServer: Sendable {
     }
 
     private static func run<Result: Sendable>(
-        on url: DatabaseURL, owner: DatabaseURL?, logger: Logger, configure: @Sendable (inout ServerConfiguration) -> Void,
+        on url: DatabaseURL, owner: DatabaseURL?, cluster: EmbeddedPostgres?, logger: Logger, configure: @Sendable (inout ServerConfiguration) -> Void,
         _ body: @Sendable (LocalServer) async throws -> Result
     ) async throws -> Result {
         var configuration = ServerConfiguration(host: "127.0.0.1", port: 0, operatorToken: "sim-\(UUID().uuidString)", databasePoolSize: 8)
@@ -62,7 +69,7 @@ public struct LocalServer: Sendable {
                 try await body(
                     LocalServer(
                         baseURL: "http://127.0.0.1:\(port)", operatorToken: token, database: Database(client: client, logger: logger),
-                        http: http, ownerURL: owner))
+                        http: http, ownerURL: owner, cluster: cluster))
             }
             await group.triggerGracefulShutdown()
             _ = try? await serving.value

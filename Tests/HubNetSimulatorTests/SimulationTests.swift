@@ -100,6 +100,43 @@ struct SimulationTests {
         #expect(SimulationComparison(first, second).differences.isEmpty)
     }
 
+    @Test("faults: PostgreSQL crashed under the server twice and devices revoked while offline: every request meanwhile is refused as documented, two runs give the same report, every invariant holds")
+    func databaseCrashesAndRevocations() async throws {
+        var scenario = Scenario.small
+        scenario.days = 2
+        scenario.databaseRestartHours = [5, 30]
+        scenario.deviceRevocationsPerWeek = 40
+        let chosen = scenario
+        // No DATABASE_URL: the run starts its own PostgreSQL, the one it crashes.
+        let first = try await SimulationRunner.run(chosen, databaseURL: nil, ownerURL: nil, logger: logger) { _, _ in }
+        let second = try await SimulationRunner.run(chosen, databaseURL: nil, ownerURL: nil, logger: logger) { _, _ in }
+        #expect(try first.json() == second.json())
+        #expect(first.allInvariantsHeld, "\(first.summary)")
+        #expect(first.invariants.contains { $0.name.hasPrefix("faults got their documented answers") && $0.held })
+        #expect(first.stats.databaseRestarts == 2)
+        // Each crash: one device's sync and one API read, both answered 503.
+        #expect(first.stats.refusedWhileDatabaseDown == 4, "\(first.summary)")
+        #expect(first.stats.deviceRevocations > 0, "\(first.summary)")
+        // Home time syncs every device, so every revoked device came back and was stopped.
+        #expect(first.stats.revokedSyncsRefused == first.stats.deviceRevocations, "\(first.summary)")
+        #expect(first.summary.contains("PostgreSQL crashed and restarted 2 times"))
+        // Work went on after the crashes: mutations pushed and changes pulled on the second day.
+        #expect((first.stats.dailyMutations[1] ?? 0) > 0 && (first.stats.dailyChanges[1] ?? 0) > 0, "\(first.summary)")
+    }
+
+    @Test("a database restart needs the simulator's own database: on DATABASE_URL the run refuses before it starts")
+    func databaseRestartNeedsOwnCluster() async throws {
+        var scenario = Scenario.small
+        scenario.days = 1
+        scenario.databaseRestartHours = [3]
+        let chosen = scenario
+        try await withTestDatabase { database in
+            await #expect(throws: ScenarioError.self) {
+                try await SimulationRunner.run(chosen, databaseURL: database.serverURL, ownerURL: database.ownerURL, logger: logger) { _, _ in }
+            }
+        }
+    }
+
     @Test("a scenario can name a distribution rule: sourcing companies route by it, slow partners lose leads to SLA pullback, and every invariant holds")
     func distributionRule() async throws {
         var scenario = Scenario.small
@@ -130,7 +167,7 @@ struct SimulationTests {
         #expect(report.summary.contains("Distribution: \(report.stats.routed) leads routed by rule, \(report.stats.pullbacks) pulled back"))
     }
 
-    @Test("the invariant checker reports a corrupted device store, a mirrored status that disagrees with its target, and a person's details in a copy that crossed without consent")
+    @Test("the invariant checker reports a corrupted device store, a mirrored status that disagrees with its target, a person's details in a copy that crossed without consent, and a revocation nobody made")
     func checkerFindsCorruption() async throws {
         var small = Scenario.small
         small.days = 2
@@ -192,7 +229,19 @@ struct SimulationTests {
                         logger: logger
                     ).collect().first?.decode(String.self)
                 }
+                // A device revoked behind the simulation's back: the server holds one more than the admins revoked.
+                let revoked = try await withPostgresClient(database.ownerURL, logger: logger) { client in
+                    try await client.query(
+                        "UPDATE devices SET revoked_at = now() WHERE id = \(device.id) RETURNING id::TEXT", logger: logger
+                    ).collect().count
+                }
+                #expect(revoked == 1)
                 let found = InvariantChecker.check(try await simulation.world(ownerURL: database.ownerURL, logger: logger))
+                let faults = try #require(found.first { $0.name.hasPrefix("faults got their documented answers") })
+                #expect(
+                    faults.violations == [
+                        "the admins revoked \(simulation.stats.deviceRevocations) devices; the server holds \(simulation.stats.deviceRevocations + 1) revoked"
+                    ])
                 let consent = try #require(found.first { $0.name.hasPrefix("a person's details crossed") })
                 let leaked = try #require(breached)
                 #expect(consent.violations == ["referral \(leaked): the target holds the person's details without a valid consent"])
@@ -201,7 +250,7 @@ struct SimulationTests {
                 let mirrors = try #require(found.first { $0.name.hasPrefix("every referral's source copy") })
                 let tampered = try #require(referral)
                 #expect(mirrors.violations.contains { $0.contains(tampered) && $0.contains("tampered") })
-                #expect(found.filter { !$0.held }.count == 3)
+                #expect(found.filter { !$0.held }.count == 4)
             }
             await sink.close()
         }

@@ -19,6 +19,7 @@ public final class EmbeddedPostgres: Sendable {
     private let binDirectory: URL
     private let runAsPostgresUser: Bool
     private let durable: Bool
+    private let commitsSurviveCrash: Bool
     private let logger: Logger
 
     /// The socket PostgreSQL names after this port; no TCP port is opened.
@@ -28,10 +29,14 @@ public final class EmbeddedPostgres: Sendable {
     /// - Parameters:
     ///   - dataDirectory: keep the cluster here across runs; `nil` makes a throwaway one under the temporary directory.
     ///   - durable: `false` turns off fsync, for throwaway clusters whose data may be lost on a crash.
-    public init(dataDirectory: URL? = nil, durable: Bool = false, logger: Logger) throws {
+    ///   - commitsSurviveCrash: with `durable` off, still wait for each commit's WAL to reach the
+    ///     operating system, so a crash of PostgreSQL alone (`stopImmediately()`) loses nothing
+    ///     acknowledged; only the machine failing could. For fault injection on a throwaway cluster.
+    public init(dataDirectory: URL? = nil, durable: Bool = false, commitsSurviveCrash: Bool = false, logger: Logger) throws {
         self.binDirectory = try Self.findBinDirectory()
         self.runAsPostgresUser = geteuid() == 0
         self.durable = durable
+        self.commitsSurviveCrash = commitsSurviveCrash
         self.logger = logger
         if let dataDirectory {
             self.baseDirectory = dataDirectory
@@ -79,7 +84,10 @@ public final class EmbeddedPostgres: Sendable {
 
     private var serverOptions: String {
         var options = ["-c listen_addresses=''", "-k \(socketDirectory.path)", "-p \(Self.port)"]
-        if !durable { options += ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"] }
+        if !durable {
+            options += ["-c fsync=off", "-c full_page_writes=off"]
+            if !commitsSurviveCrash { options += ["-c synchronous_commit=off"] }
+        }
         options += ["-c max_connections=500"]
         return options.joined(separator: " ")
     }

@@ -43,6 +43,12 @@ public struct World: Sendable {
     /// Referrals whose target copy holds the person's details without a valid consent covering it,
     /// or is de-identified although one does.
     public var consentBreaches: [String] = []
+    /// Faults answered otherwise than documented, seen during the run.
+    public var faultFindings: [String] = []
+    /// Devices the organisations' admins revoked during the run, and the revoked devices of the
+    /// run's organisations as the database has them.
+    public var revocationsMade = 0
+    public var revokedDevices = 0
 
     public init() {}
 }
@@ -92,6 +98,11 @@ public enum InvariantChecker {
             InvariantResult(name: "no action by a source party ever succeeded", violations: (world.sourceSuccesses + world.foreignActions).sorted()),
             InvariantResult(
                 name: "a person's details crossed to another organisation only under their consent", violations: world.consentBreaches.sorted()),
+            InvariantResult(
+                name: "faults got their documented answers: 503 with Retry-After while the database was down, 401 for a revoked device, nothing queued lost",
+                violations: world.faultFindings
+                    + (world.revokedDevices == world.revocationsMade
+                        ? [] : ["the admins revoked \(world.revocationsMade) devices; the server holds \(world.revokedDevices) revoked"])),
         ]
     }
 }
@@ -102,6 +113,9 @@ extension Simulation {
         var world = World()
         world.outsideView = outsideView
         world.sourceSuccesses = sourceSuccesses
+        world.faultFindings = faultFindings
+        world.revocationsMade = stats.deviceRevocations
+        let tenants = (hubs + partners + sourcing).map { $0.tenant.id }
         world.mailReceived = sink.messages
         try await withPostgresClient(ownerURL, logger: logger, maximumConnections: 1) { client in
             // Every lead's device form and audience, once.
@@ -130,6 +144,9 @@ extension Simulation {
                             pending: try await device.client.pending().count, made: made, logged: logged[device.id] ?? (0, 0)))
                 }
             }
+            for count in try await client.rows(
+                "SELECT count(*)::INTEGER FROM devices WHERE revoked_at IS NOT NULL AND tenant_id = ANY(\(tenants))", logger: logger
+            ).decode(Int.self) { world.revokedDevices = count }
             for (referral, mirrored, target) in try await client.rows(
                 """
                 SELECT r.id::TEXT, r.status, t.status FROM referrals r

@@ -5,9 +5,12 @@ import HubNetSync
 /// The simulated network: organisations, people, their devices.
 final class SimulatedDevice {
     let label: String
-    let id: Device.ID
+    /// A new one when the device is registered again after a revocation.
+    var id: Device.ID
     /// The device's token, kept when its storage is wiped (as an app keeps it in the keychain).
-    let token: String
+    var token: String
+    /// Its organisation revoked it while it was offline; its next sync must be refused.
+    var revoked = false
     /// Replaced by a fresh one when the device's storage is wiped.
     var client: SyncClient
     /// The device stays offline until this hour of the run.

@@ -49,6 +49,17 @@ public struct Scenario: Sendable, Codable, Equatable {
     /// Virtual hours (from 0) at whose start the mail receiver goes down for the hour: deliveries
     /// fail and are retried by the outbox. Absent: never.
     public var smtpOutageHours: [Int]?
+    /// Virtual hours (from 0) at whose start PostgreSQL crashes (`pg_ctl stop -m immediate`: every
+    /// connection of the server cut, no checkpoint) and is started again, recovering from its WAL.
+    /// While it is down a device syncs and an API client reads: both must be refused with 503 and
+    /// `Retry-After`, nothing lost; then the server must find its way back by itself. Needs the
+    /// simulator's own database (no `DATABASE_URL`). Absent: never.
+    public var databaseRestartHours: [Int]?
+    /// Times per week, per device, that a device's organisation revokes it while it is offline (a
+    /// phone lost or handed back): its unpushed work is not acknowledged and is lost with it; its
+    /// next sync must be refused with 401, after which its person registers it again and it starts
+    /// from a snapshot. Absent: never.
+    public var deviceRevocationsPerWeek: Double?
     /// The largest gap, in hours, between a device's clock and the true time: each device's clock
     /// runs ahead or behind by a drawn amount up to this, so the times it stamps on its mutations
     /// (and its own idea of what has expired) are off. Absent: every clock is right.
@@ -99,12 +110,14 @@ public struct Scenario: Sendable, Codable, Equatable {
     ]
 
     /// The default network with faults injected: the mail receiver down for an hour on three
-    /// days, devices wiping their storage several times a week, views changed often. Every
-    /// invariant must still hold.
+    /// days, PostgreSQL crashed and restarted twice, devices wiping their storage several times a
+    /// week and revoked while offline, views changed often. Every invariant must still hold.
     public static let faults: Scenario = {
         var scenario = standard
         scenario.name = "faults"
         scenario.smtpOutageHours = [9, 33, 105]
+        scenario.databaseRestartHours = [14, 87]
+        scenario.deviceRevocationsPerWeek = 3
         scenario.deviceWipesPerWeek = 2
         scenario.deviceClockSkewHours = 3
         scenario.viewChangesPerWeek = 6
@@ -121,7 +134,7 @@ public struct Scenario: Sendable, Codable, Equatable {
         partnerOdds: .init(accept: 0.55, decline: 0.25, convert: 0.5, notConvert: 0.3), meanResponseHours: 20,
         offlineChancePerDay: 0.3, offlineHours: 10, syncEveryHours: 2, sourceMeddlingPerDay: 0.5,
         editChance: 0.3, partnerExpiryDays: 3, doubleEditChance: 0.3, viewChangesPerWeek: 2,
-        deviceWipesPerWeek: 0.3, consentShare: 0.8)
+        deviceWipesPerWeek: 0.3, deviceRevocationsPerWeek: 1, consentShare: 0.8)
 
     /// The test's simulation: seconds, every template, every channel.
     public static let small: Scenario = {
@@ -179,6 +192,12 @@ public struct Scenario: Sendable, Codable, Equatable {
         try check([consentShare ?? 0], "consent_share")
         if let smtpOutageHours, !smtpOutageHours.allSatisfy({ (0..<days * 24).contains($0) }) {
             throw ScenarioError("smtp_outage_hours: each must be an hour of the run, from 0 to \(days * 24 - 1)")
+        }
+        if let databaseRestartHours, !databaseRestartHours.allSatisfy({ (0..<days * 24).contains($0) }) {
+            throw ScenarioError("database_restart_hours: each must be an hour of the run, from 0 to \(days * 24 - 1)")
+        }
+        if let deviceRevocationsPerWeek, !(0...168).contains(deviceRevocationsPerWeek) {
+            throw ScenarioError("device_revocations_per_week: must be from 0 to 168")
         }
         if let deviceClockSkewHours, !(0...168).contains(deviceClockSkewHours) {
             throw ScenarioError("device_clock_skew_hours: must be from 0 to 168")

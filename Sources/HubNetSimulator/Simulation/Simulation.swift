@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Foundation
 import HubNetCore
 import HubNetPostgres
@@ -38,6 +39,9 @@ public final class Simulation {
     /// Seen during the run: a device holding a lead outside its user's view right after a pull.
     var outsideView: [String] = []
     var sourceSuccesses: [String] = []
+    /// Faults answered otherwise than documented (a sync that succeeded while the database was down,
+    /// a revoked device let in, queued work lost by a refusal).
+    var faultFindings: [String] = []
 
     public static let start = Date(timeIntervalSince1970: 1_893_456_000)  // 2030-01-01, a Tuesday
 
@@ -59,6 +63,9 @@ public final class Simulation {
     /// what the invariant checker needs.
     public func run() async throws {
         try scenario.validate()
+        if scenario.databaseRestartHours?.isEmpty == false, server.cluster == nil {
+            throw ScenarioError("database_restart_hours: the simulator crashes its own database; run without DATABASE_URL")
+        }
         clock.set(Self.start)
         try await measure(.provision) { try await provision() }
         let hours = scenario.days * 24
@@ -73,6 +80,8 @@ public final class Simulation {
             try await measure(.arrivals) { try await arrivals() }
             try await measure(.timers) { try await fireTimers() }
             wipeDevices()
+            try await revokeOfflineDevices()
+            if scenario.databaseRestartHours?.contains(hour) ?? false { try await measure(.faults) { try await crashDatabase() } }
             try await workDevices()
             try await measure(.meddling) { try await meddle() }
             try await measure(.viewChanges) { try await changeViews() }
@@ -187,12 +196,8 @@ public final class Simulation {
             in: organisation.tenant, email: "\(word)\(number)@\(slug).sim.test", name: label, roles: [role])
         let person = Person(label: label, kind: kind, userID: user, token: token, organisation: organisation)
         for index in 0..<scenario.devicesPerUser {
-            let registered = try await admin.request(
-                "POST", "/v1/devices", token: token, json: try admin.json(["name": "\(label) device \(index + 1)"]))
-            guard let deviceToken = registered["token"] as? String,
-                let id = ((registered["device"] as? [String: Any])?["id"] as? String).flatMap(Device.ID.init(string:))
-            else { throw NetworkAdmin.HTTPFailure(status: 201, body: "no device") }
             let deviceLabel = "\(label) device \(index + 1)"
+            let (id, deviceToken) = try await registerDevice(deviceLabel, token: token)
             let skew = clockSkew(of: deviceLabel)
             let client = SyncClient(
                 store: try LocalStore(path: nil), transport: admin.transport(deviceToken: deviceToken), clock: deviceClock(skew))
@@ -204,6 +209,15 @@ public final class Simulation {
         }
         organisation.people.append(person)
         labels[user] = label
+    }
+
+    /// Registers a device with its person's token: its id and its own token.
+    func registerDevice(_ label: String, token: String) async throws -> (Device.ID, String) {
+        let registered = try await admin.request("POST", "/v1/devices", token: token, json: try admin.json(["name": label]))
+        guard let deviceToken = registered["token"] as? String,
+            let id = ((registered["device"] as? [String: Any])?["id"] as? String).flatMap(Device.ID.init(string:))
+        else { throw NetworkAdmin.HTTPFailure(status: 201, body: "no device") }
+        return (id, deviceToken)
     }
 
     /// A device's clock error, drawn once per device: whole minutes within ± the scenario's largest.
@@ -347,6 +361,7 @@ public final class Simulation {
     }
 
     func sync(_ device: SimulatedDevice, person: Person, checkView: Bool) async throws {
+        if device.revoked { try await reRegister(device, person: person) }
         let report = try await measure(.syncs) { try await device.client.sync() }
         stats.record(report, day: min(hour / 24, scenario.days - 1))
         person.changed.formUnion(report.changedLeads)
@@ -544,5 +559,91 @@ public final class Simulation {
                 stats.sourceRefusals += 1
             }
         }
+    }
+
+    // MARK: Faults
+
+    /// Now and then an organisation's admin revokes a device that is offline (lost, handed back).
+    func revokeOfflineDevices() async throws {
+        guard let perWeek = scenario.deviceRevocationsPerWeek, perWeek > 0 else { return }
+        for person in people where person.mayGoOffline {
+            for device in person.devices where hour < device.offlineUntilHour && !device.revoked {
+                var draw = Draw(seed: scenario.seed, "revoke", device.label, String(hour))
+                guard draw.unit() < perWeek / 168 else { continue }
+                try await admin.request("DELETE", "/v1/devices/\(device.id)", token: person.organisation.tenant.adminToken)
+                device.revoked = true
+                stats.deviceRevocations += 1
+            }
+        }
+    }
+
+    /// A revoked device comes back online: the server must stop it (401 `device_revoked`), and the
+    /// SDK then wipes its data and reports what it still had queued as rejected (never
+    /// acknowledged, so nothing acknowledged is lost); its person registers it again, and the new
+    /// registration starts from a snapshot.
+    func reRegister(_ device: SimulatedDevice, person: Person) async throws {
+        let report = try await device.client.sync()
+        stats.record(report, day: min(hour / 24, scenario.days - 1))
+        if report.stopped?.code == "device_revoked" {
+            stats.revokedSyncsRefused += 1
+            let held = try await device.client.leads().count
+            if held > 0 { faultFindings.append("\(device.label), stopped at hour \(hour), still holds \(held) leads") }
+        } else {
+            faultFindings.append("\(device.label) synced at hour \(hour) after its organisation revoked it")
+        }
+        let (id, token) = try await registerDevice(device.label, token: person.token)
+        device.id = id
+        device.token = token
+        device.client = SyncClient(store: try LocalStore(path: nil), transport: admin.transport(deviceToken: token), clock: deviceClock(device.clockSkew))
+        device.revoked = false
+        if person.devices.first === device { person.lookAtAll = true }
+    }
+
+    /// PostgreSQL crashes: every connection the server holds is cut. While it is down, a device
+    /// syncs and an API client reads; both must be refused with 503 and `Retry-After`, and the
+    /// device must keep every mutation it had queued. Then PostgreSQL starts again (recovering from
+    /// its WAL) and the server must find its way back by itself.
+    func crashDatabase() async throws {
+        guard let cluster = server.cluster else { return }
+        guard let person = hubs.first?.people.first(where: { $0.kind == .moderator }), let device = person.devices.first else { return }
+        try cluster.stopImmediately()
+        stats.databaseRestarts += 1
+        let queued = try await device.client.pending().count
+        do {
+            _ = try await device.client.sync()
+            faultFindings.append("\(device.label) synced at hour \(hour) while the database was down")
+        } catch let refusal as SyncServerError where refusal.status == 503 {
+            stats.refusedWhileDatabaseDown += 1
+        } catch {
+            faultFindings.append("\(device.label)'s sync at hour \(hour), database down, was answered with \(error), not 503")
+        }
+        let kept = try await device.client.pending().count
+        if kept != queued { faultFindings.append("\(device.label) had \(queued) mutations queued before a refused sync at hour \(hour), \(kept) after") }
+        let token = person.organisation.tenant.adminToken
+        let (status, retryAfter) = try await read("/v1/leads?limit=1", token: token)
+        if status == 503, retryAfter != nil {
+            stats.refusedWhileDatabaseDown += 1
+        } else {
+            faultFindings.append("an API read at hour \(hour), database down, was answered \(status) \(retryAfter.map { "Retry-After \($0)" } ?? "without Retry-After"), not 503 with Retry-After")
+        }
+        try cluster.startAgain()
+        // The server reconnects on its own: its answers turn to 200 without anything done to it.
+        let back = ContinuousClock.now
+        while try await read("/v1/leads?limit=1", token: token).status != 200 {
+            guard ContinuousClock.now - back < .seconds(60) else {
+                faultFindings.append("the server did not answer 200 within 60 s of the database's restart at hour \(hour)")
+                return
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+    }
+
+    /// One GET as an API client: the status and `Retry-After`.
+    func read(_ path: String, token: String) async throws -> (status: Int, retryAfter: String?) {
+        var request = HTTPClientRequest(url: server.baseURL + path)
+        request.headers.add(name: "Authorization", value: "Bearer \(token)")
+        let response = try await server.http.execute(request, timeout: .seconds(30))
+        _ = try await response.body.collect(upTo: 1 << 24)
+        return (Int(response.status.code), response.headers.first(name: "Retry-After"))
     }
 }

@@ -16,6 +16,7 @@ public final class SimulationProfiler: Sendable {
         case meddling = "sourcing companies meddling"
         case viewChanges = "admins changing advisors' views"
         case delivery = "delivery passes (outbox to SMTP)"
+        case faults = "database crashes and restarts"
         case homeTime = "home time (final syncs)"
         case checking = "invariant check and report (checker)"
     }

@@ -13,8 +13,9 @@ public enum SimulationRunner {
         let sink = try await MailSink()
         let clock = SimulationClock(Simulation.start)
         do {
+            let crashes = scenario.databaseRestartHours?.isEmpty == false
             let report = try await LocalServer.run(
-                databaseURL: databaseURL, ownerURL: ownerURL, logger: logger,
+                databaseURL: databaseURL, ownerURL: ownerURL, crashSafe: crashes, logger: logger,
                 configure: {
                     $0.now = clock.function
                     $0.timerInterval = nil

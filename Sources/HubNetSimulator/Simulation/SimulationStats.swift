@@ -28,6 +28,13 @@ public struct SimulationStats: Sendable, Codable, Equatable {
     public var unroutable = 0
     /// Hours the mail receiver was down.
     public var smtpOutageHours = 0
+    /// Crashes and restarts of PostgreSQL, and requests refused with 503 while it was down.
+    public var databaseRestarts = 0
+    public var refusedWhileDatabaseDown = 0
+    /// Devices revoked while offline, and their syncs refused with 401 afterwards (each then
+    /// registered again by its person).
+    public var deviceRevocations = 0
+    public var revokedSyncsRefused = 0
     /// Devices whose clock runs ahead of the true time, and behind it.
     public var clocksAhead = 0
     public var clocksBehind = 0
