@@ -54,7 +54,8 @@ struct SimulateCommand: AsyncParsableCommand {
             }
             let configuration = try ServerConfiguration()
             let started = ContinuousClock.now
-            let profiler = profile ? SimulationProfiler() : nil
+            // The page shows per-route latency from the server's own timings: measured when asked for.
+            let profiler = profile || html != nil ? SimulationProfiler() : nil
             let progress = ProgressBar(total: chosen.days)
             progress.draw(0)
             let report = try await SimulationRunner.run(
@@ -62,11 +63,11 @@ struct SimulateCommand: AsyncParsableCommand {
                 profiler: profiler, progress: { done, _ in progress.draw(done) })
             progress.finish()
             let elapsed = ContinuousClock.now - started
-            if let html { try report.html().write(toFile: html, atomically: true, encoding: .utf8) }
+            if let html { try report.html(latency: profiler?.requests.snapshot).write(toFile: html, atomically: true, encoding: .utf8) }
             say(json ? try report.json() : report.summary)
             FileHandle.standardError.write(
                 Data("Wall time \(elapsed.formatted(.units(allowed: [.seconds], fractionalPart: .show(length: 1)))), peak memory \(peakMemoryMB()) MB\n".utf8))
-            if let profiler { FileHandle.standardError.write(Data((profiler.rendered(total: elapsed) + "\n").utf8)) }
+            if profile, let profiler { FileHandle.standardError.write(Data((profiler.rendered(total: elapsed) + "\n").utf8)) }
             if !report.allInvariantsHeld { throw ExitCode(2) }
         }
     }

@@ -52,6 +52,11 @@ struct SimulationTests {
         #expect(pulls.count == second.stats.pulls)
         #expect(pulls.database > .zero && pulls.database <= pulls.total)
         #expect((routes["POST /v1/sync/push"]?.count ?? 0) >= second.stats.pushes)
+        // The page's latency table is the server's own timings of that run, route by route.
+        let profiledPage = second.html(latency: routes)
+        #expect(profiledPage.contains("Server latency per route"))
+        #expect(profiledPage.contains(String(format: "<tr><td>GET /v1/sync/pull</td><td>%d</td><td>%.1f</td>", pulls.count, pulls.percentile(0.5).seconds * 1000)))
+        #expect(!first.html().contains("Server latency per route"), "an unprofiled page has no latency table")
         let rendered = profiler.rendered(total: .seconds(60))
         for phase in SimulationProfiler.Phase.allCases { #expect(rendered.contains(phase.rawValue)) }
         #expect(rendered.contains("Wall time per virtual day: 1: "))

@@ -1,4 +1,5 @@
 import Foundation
+import HubNetServer
 
 extension SimulationReport {
     /// The readable summary printed at the end of `hubnet simulate`.
@@ -80,7 +81,10 @@ extension SimulationReport {
     /// A self-contained HTML page: the verdict, charts as inline SVG (funnels, days, waits, sync
     /// traffic, the referral flows between organisations) and every figure of the summary as tables,
     /// each invariant with the entities that broke it.
-    public func html() -> String {
+    /// The report as a page. `latency`: the server's own request timings of this run (those behind
+    /// its `Server-Timing` header), shown per route; they vary from run to run, so they are on the
+    /// page only, never in the JSON report that two runs of one seed must share byte for byte.
+    public func html(latency: [String: RequestTimings.Route]? = nil) -> String {
         let funnelChart = Self.barChart(
             title: "Funnel per workflow",
             groups: funnels.map { ($0.template, [Double($0.created), Double($0.acted), Double($0.accepted), Double($0.completed), Double($0.expired)]) },
@@ -160,7 +164,26 @@ extension SimulationReport {
             \(syncChart)
             <h2>Sync and notifications</h2>
             \(Self.table(["figure", "value"], figures))
+            \(latency.map(Self.latencySection) ?? "")
             </body></html>
+            """
+    }
+
+    /// Latency per route, busiest first: requests, p50/p90/p99/max and the database's share of the time.
+    static func latencySection(_ routes: [String: RequestTimings.Route]) -> String {
+        func millis(_ duration: Duration) -> String { String(format: "%.1f", duration.seconds * 1000) }
+        let rows = routes.sorted { ($0.value.count, $1.key) > ($1.value.count, $0.key) }.map { route, figures -> [String] in
+            let share = figures.total == .zero ? 0 : 100 * figures.database.seconds / figures.total.seconds
+            return [
+                route, "\(figures.count)", millis(figures.percentile(0.5)), millis(figures.percentile(0.9)), millis(figures.percentile(0.99)),
+                millis(figures.percentile(1)), String(format: "%.0f%%", share),
+            ]
+        }
+        return """
+            <h2>Server latency per route</h2>
+            <p>From the server's own request timings in this run (the figures behind its <code>Server-Timing</code> header), in
+            milliseconds of wall time. They vary from run to run and are not part of the JSON report.</p>
+            \(table(["route", "requests", "p50 ms", "p90 ms", "p99 ms", "max ms", "database"], rows))
             """
     }
 
