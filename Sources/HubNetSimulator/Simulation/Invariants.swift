@@ -45,10 +45,11 @@ public struct World: Sendable {
     public var consentBreaches: [String] = []
     /// Faults answered otherwise than documented, seen during the run.
     public var faultFindings: [String] = []
-    /// Devices the organisations' admins revoked during the run, and the revoked devices of the
-    /// run's organisations as the database has them.
-    public var revocationsMade = 0
-    public var revokedDevices = 0
+    /// Devices the organisations' admins revoked, and people they deactivated, during the run;
+    /// and every device of the run's organisations as the database has it: (device, user, revoked).
+    public var devicesRevoked: Set<Device.ID> = []
+    public var usersDeactivated: Set<User.ID> = []
+    public var storedDevices: [(device: Device.ID, user: User.ID, revoked: Bool)] = []
 
     public init() {}
 }
@@ -99,11 +100,22 @@ public enum InvariantChecker {
             InvariantResult(
                 name: "a person's details crossed to another organisation only under their consent", violations: world.consentBreaches.sorted()),
             InvariantResult(
-                name: "faults got their documented answers: 503 with Retry-After while the database was down, 401 for a revoked device, nothing queued lost",
-                violations: world.faultFindings
-                    + (world.revokedDevices == world.revocationsMade
-                        ? [] : ["the admins revoked \(world.revocationsMade) devices; the server holds \(world.revokedDevices) revoked"])),
+                name: "faults got their documented answers: 503 with Retry-After while the database was down, 401 for a revoked device or a deactivated user, nothing queued lost",
+                violations: world.faultFindings + revocations(world)),
         ]
+    }
+}
+
+extension InvariantChecker {
+    /// A device is revoked exactly when its admin revoked it or its user was deactivated.
+    static func revocations(_ world: World) -> [String] {
+        world.storedDevices.compactMap { stored in
+            let expected = world.devicesRevoked.contains(stored.device) || world.usersDeactivated.contains(stored.user)
+            guard stored.revoked != expected else { return nil }
+            return stored.revoked
+                ? "device \(stored.device) is revoked, though nobody revoked it or deactivated its user"
+                : "device \(stored.device) still works, though it was revoked or its user deactivated"
+        }.sorted()
     }
 }
 
@@ -114,7 +126,8 @@ extension Simulation {
         world.outsideView = outsideView
         world.sourceSuccesses = sourceSuccesses
         world.faultFindings = faultFindings
-        world.revocationsMade = stats.deviceRevocations
+        world.devicesRevoked = devicesRevoked
+        world.usersDeactivated = usersDeactivated
         let tenants = (hubs + partners + sourcing).map { $0.tenant.id }
         world.mailReceived = sink.messages
         try await withPostgresClient(ownerURL, logger: logger, maximumConnections: 1) { client in
@@ -144,9 +157,9 @@ extension Simulation {
                             pending: try await device.client.pending().count, made: made, logged: logged[device.id] ?? (0, 0)))
                 }
             }
-            for count in try await client.rows(
-                "SELECT count(*)::INTEGER FROM devices WHERE revoked_at IS NOT NULL AND tenant_id = ANY(\(tenants))", logger: logger
-            ).decode(Int.self) { world.revokedDevices = count }
+            for (device, user, revoked) in try await client.rows(
+                "SELECT id, user_id, revoked_at IS NOT NULL FROM devices WHERE tenant_id = ANY(\(tenants))", logger: logger
+            ).decode((Device.ID, User.ID, Bool).self) { world.storedDevices.append((device, user, revoked)) }
             for (referral, mirrored, target) in try await client.rows(
                 """
                 SELECT r.id::TEXT, r.status, t.status FROM referrals r

@@ -34,9 +34,16 @@ final class Person {
 
     let label: String
     let kind: Kind
-    let userID: User.ID
-    let token: String
+    /// A new user (and token) when the person is replaced after a deactivation.
+    var userID: User.ID
+    var token: String
+    let email: String
     let organisation: Organisation
+    /// Their organisation deactivated them while they were offline; a successor takes their place
+    /// (same label, a new account and devices) when their devices next come online.
+    var departed = false
+    /// How many people have held this place before.
+    var successors = 0
     var devices: [SimulatedDevice] = []
     /// Decisions already taken or dropped, by lead and status: each person decides once per state.
     var decided: Set<String> = []
@@ -49,12 +56,21 @@ final class Person {
     /// An advisor whose admin has given them the `viewer` role (they see the whole hub).
     var widened = false
 
-    init(label: String, kind: Kind, userID: User.ID, token: String, organisation: Organisation) {
+    init(label: String, kind: Kind, userID: User.ID, token: String, email: String, organisation: Organisation) {
         self.label = label
         self.kind = kind
         self.userID = userID
         self.token = token
+        self.email = email
         self.organisation = organisation
+    }
+
+    var role: Role {
+        switch kind {
+        case .moderator: .moderator
+        case .advisor: .advisor
+        case .partnerUser, .sourcingUser: .partnerUser
+        }
     }
 
     var mayGoOffline: Bool { kind == .advisor || kind == .partnerUser }

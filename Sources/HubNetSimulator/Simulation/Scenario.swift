@@ -60,6 +60,11 @@ public struct Scenario: Sendable, Codable, Equatable {
     /// next sync must be refused with 401, after which its person registers it again and it starts
     /// from a snapshot. Absent: never.
     public var deviceRevocationsPerWeek: Double?
+    /// Times per week, per person who works offline, that their organisation deactivates them
+    /// while all their devices are offline (they left): each device's next sync must be refused
+    /// with 401 and wipe it; a successor with the same role takes their place on new devices.
+    /// Absent: never.
+    public var userDeactivationsPerWeek: Double?
     /// The largest gap, in hours, between a device's clock and the true time: each device's clock
     /// runs ahead or behind by a drawn amount up to this, so the times it stamps on its mutations
     /// (and its own idea of what has expired) are off. Absent: every clock is right.
@@ -118,6 +123,7 @@ public struct Scenario: Sendable, Codable, Equatable {
         scenario.smtpOutageHours = [9, 33, 105]
         scenario.databaseRestartHours = [14, 87]
         scenario.deviceRevocationsPerWeek = 3
+        scenario.userDeactivationsPerWeek = 1
         scenario.deviceWipesPerWeek = 2
         scenario.deviceClockSkewHours = 3
         scenario.viewChangesPerWeek = 6
@@ -134,7 +140,7 @@ public struct Scenario: Sendable, Codable, Equatable {
         partnerOdds: .init(accept: 0.55, decline: 0.25, convert: 0.5, notConvert: 0.3), meanResponseHours: 20,
         offlineChancePerDay: 0.3, offlineHours: 10, syncEveryHours: 2, sourceMeddlingPerDay: 0.5,
         editChance: 0.3, partnerExpiryDays: 3, doubleEditChance: 0.3, viewChangesPerWeek: 2,
-        deviceWipesPerWeek: 0.3, deviceRevocationsPerWeek: 1, consentShare: 0.8)
+        deviceWipesPerWeek: 0.3, deviceRevocationsPerWeek: 1, userDeactivationsPerWeek: 0.5, consentShare: 0.8)
 
     /// The test's simulation: seconds, every template, every channel.
     public static let small: Scenario = {
@@ -198,6 +204,9 @@ public struct Scenario: Sendable, Codable, Equatable {
         }
         if let deviceRevocationsPerWeek, !(0...168).contains(deviceRevocationsPerWeek) {
             throw ScenarioError("device_revocations_per_week: must be from 0 to 168")
+        }
+        if let userDeactivationsPerWeek, !(0...168).contains(userDeactivationsPerWeek) {
+            throw ScenarioError("user_deactivations_per_week: must be from 0 to 168")
         }
         if let deviceClockSkewHours, !(0...168).contains(deviceClockSkewHours) {
             throw ScenarioError("device_clock_skew_hours: must be from 0 to 168")

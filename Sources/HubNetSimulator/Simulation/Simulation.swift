@@ -42,6 +42,9 @@ public final class Simulation {
     /// Faults answered otherwise than documented (a sync that succeeded while the database was down,
     /// a revoked device let in, queued work lost by a refusal).
     var faultFindings: [String] = []
+    /// Devices revoked by their organisation's admin, and people deactivated, in this run.
+    var devicesRevoked: Set<Device.ID> = []
+    var usersDeactivated: Set<User.ID> = []
 
     public static let start = Date(timeIntervalSince1970: 1_893_456_000)  // 2030-01-01, a Tuesday
 
@@ -81,6 +84,7 @@ public final class Simulation {
             try await measure(.timers) { try await fireTimers() }
             wipeDevices()
             try await revokeOfflineDevices()
+            try await deactivateOfflineUsers()
             if scenario.databaseRestartHours?.contains(hour) ?? false { try await measure(.faults) { try await crashDatabase() } }
             try await workDevices()
             try await measure(.meddling) { try await meddle() }
@@ -194,7 +198,7 @@ public final class Simulation {
         let label = "\(organisation.name) \(word) \(number)"
         let (user, token) = try await admin.createUser(
             in: organisation.tenant, email: "\(word)\(number)@\(slug).sim.test", name: label, roles: [role])
-        let person = Person(label: label, kind: kind, userID: user, token: token, organisation: organisation)
+        let person = Person(label: label, kind: kind, userID: user, token: token, email: "\(word)\(number)@\(slug).sim.test", organisation: organisation)
         for index in 0..<scenario.devicesPerUser {
             let deviceLabel = "\(label) device \(index + 1)"
             let (id, deviceToken) = try await registerDevice(deviceLabel, token: token)
@@ -354,13 +358,14 @@ public final class Simulation {
                 if online && hour % scenario.syncEveryHours == device.syncOffset {
                     try await sync(device, person: person, checkView: true)
                 }
-                // People act through their first device, online or not.
-                if index == 0 { try await measure(.decisions) { try await decide(person, on: device) } }
+                // People act through their first device, online or not (not once they have left).
+                if index == 0 && !person.departed { try await measure(.decisions) { try await decide(person, on: device) } }
             }
         }
     }
 
     func sync(_ device: SimulatedDevice, person: Person, checkView: Bool) async throws {
+        if person.departed { try await replace(person) }
         if device.revoked { try await reRegister(device, person: person) }
         let report = try await measure(.syncs) { try await device.client.sync() }
         stats.record(report, day: min(hour / 24, scenario.days - 1))
@@ -572,8 +577,61 @@ public final class Simulation {
                 guard draw.unit() < perWeek / 168 else { continue }
                 try await admin.request("DELETE", "/v1/devices/\(device.id)", token: person.organisation.tenant.adminToken)
                 device.revoked = true
+                devicesRevoked.insert(device.id)
                 stats.deviceRevocations += 1
             }
+        }
+    }
+
+    /// Now and then an organisation deactivates a person while every device of theirs is offline
+    /// (they left, their account closed).
+    func deactivateOfflineUsers() async throws {
+        guard let perWeek = scenario.userDeactivationsPerWeek, perWeek > 0 else { return }
+        for person in people where person.mayGoOffline && !person.departed && person.devices.allSatisfy({ hour < $0.offlineUntilHour }) {
+            var draw = Draw(seed: scenario.seed, "deactivate", person.label, String(hour))
+            guard draw.unit() < perWeek / 168 else { continue }
+            try await admin.request("DELETE", "/v1/users/\(person.userID)", token: person.organisation.tenant.adminToken)
+            person.departed = true
+            usersDeactivated.insert(person.userID)
+            stats.userDeactivations += 1
+        }
+    }
+
+    /// A deactivated person's devices come online: the server must stop each (401
+    /// `user_deactivated`), the SDK wipes it and reports what was still queued as rejected. A
+    /// successor takes the place: a new account with the same role, new devices from a snapshot.
+    func replace(_ person: Person) async throws {
+        for device in person.devices {
+            let report = try await device.client.sync()
+            stats.record(report, day: min(hour / 24, scenario.days - 1))
+            // A device revoked before its user left may be told either; it is stopped once, counted once.
+            if report.stopped?.code == "user_deactivated" || (device.revoked && report.stopped?.code == "device_revoked") {
+                if device.revoked { stats.revokedSyncsRefused += 1 } else { stats.deactivatedSyncsRefused += 1 }
+                let held = try await device.client.leads().count
+                if held > 0 { faultFindings.append("\(device.label), stopped at hour \(hour), still holds \(held) leads") }
+            } else {
+                faultFindings.append("\(device.label) synced at hour \(hour) after its user was deactivated")
+            }
+        }
+        person.successors += 1
+        let email = person.email.replacingOccurrences(of: "@", with: "+successor\(person.successors)@")
+        let (user, token) = try await admin.createUser(in: person.organisation.tenant, email: email, name: person.label, roles: [person.role])
+        labels[user] = person.label
+        person.userID = user
+        person.token = token
+        person.departed = false
+        person.widened = false
+        person.decided = []
+        person.due = [:]
+        person.changed = []
+        person.lookAtAll = true
+        for device in person.devices {
+            let (id, deviceToken) = try await registerDevice(device.label, token: token)
+            device.id = id
+            device.token = deviceToken
+            device.revoked = false
+            device.client = SyncClient(
+                store: try LocalStore(path: nil), transport: admin.transport(deviceToken: deviceToken), clock: deviceClock(device.clockSkew))
         }
     }
 

@@ -35,6 +35,10 @@ public struct SimulationStats: Sendable, Codable, Equatable {
     /// registered again by its person).
     public var deviceRevocations = 0
     public var revokedSyncsRefused = 0
+    /// People deactivated while offline, and their devices' syncs refused with 401 afterwards
+    /// (a successor then took their place).
+    public var userDeactivations = 0
+    public var deactivatedSyncsRefused = 0
     /// Devices whose clock runs ahead of the true time, and behind it.
     public var clocksAhead = 0
     public var clocksBehind = 0
