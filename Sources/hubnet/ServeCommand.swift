@@ -25,6 +25,8 @@ struct ServeCommand: AsyncParsableCommand {
             for integrators' test suites. Only on the embedded database unless --allow-test-clock-on-database-url.
             """)
     var testClock = false
+    @Flag(help: "With --test-clock: time stands still between moves (POST /v1/test-clock/advance {\"to\": \"2030-01-01T09:00:00Z\"}).")
+    var frozenClock = false
     @Flag(help: "Allow --test-clock with DATABASE_URL (a test database of your own; never a production one).")
     var allowTestClockOnDatabaseUrl = false
 
@@ -34,13 +36,14 @@ struct ServeCommand: AsyncParsableCommand {
             var configuration = try ServerConfiguration()
             if let host { configuration.host = host }
             if let port { configuration.port = port }
+            if frozenClock && !testClock { throw ValidationError("--frozen-clock freezes the test clock: give --test-clock too") }
             if testClock {
                 guard configuration.databaseURL == nil || allowTestClockOnDatabaseUrl else {
                     throw ValidationError(
                         "--test-clock moves the server's time: it runs on the embedded database only, or with DATABASE_URL "
                             + "when --allow-test-clock-on-database-url says this database is a test database")
                 }
-                configuration.testClock = TestClock()
+                configuration.testClock = TestClock(frozen: frozenClock)
                 logger.warning("test clock on: the operator moves this server's time (POST /v1/test-clock/advance)")
                 say("Test clock on: move it with POST /v1/test-clock/advance {\"days\": 1} (operator token); /readyz shows its time")
             }
