@@ -140,7 +140,7 @@ let package = Package(
         .testTarget(
             name: "HubNetServerTests",
             dependencies: [
-                "HubNetServer", "HubNetTestSupport", "HubNetCore", "HubNetSync", "HubNetPostgres",
+                "HubNetServer", "HubNetTestSupport", "HubNetCore", "HubNetSync", "HubNetPostgres", "HubNetSimulator",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "PropertyBased", package: "swift-property-based"),

@@ -105,23 +105,33 @@ struct SimulationTests {
         #expect(SimulationComparison(first, second).differences.isEmpty)
     }
 
-    @Test("faults: PostgreSQL crashed under the server twice, devices revoked and people deactivated while offline: every request meanwhile is refused as documented, two runs give the same report, every invariant holds")
+    /// The binary the test command built (`swift build --build-tests` builds it beside the tests).
+    static var hubnetBinary: String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent(".build/debug/hubnet").path
+    }
+
+    @Test("faults: PostgreSQL crashed under the server twice, the server process killed twice, devices revoked and people deactivated while offline: every request meanwhile is refused as documented, two runs give the same report, every invariant holds")
     func databaseCrashesAndRevocations() async throws {
         var scenario = Scenario.small
         scenario.days = 2
         scenario.databaseRestartHours = [5, 30]
+        scenario.serverKillHours = [8, 33]
         scenario.deviceRevocationsPerWeek = 8
         scenario.userDeactivationsPerWeek = 30
         let chosen = scenario
         // No DATABASE_URL: the run starts its own PostgreSQL, the one it crashes.
-        let first = try await SimulationRunner.run(chosen, databaseURL: nil, ownerURL: nil, logger: logger) { _, _ in }
-        let second = try await SimulationRunner.run(chosen, databaseURL: nil, ownerURL: nil, logger: logger) { _, _ in }
+        let binary = Self.hubnetBinary
+        let first = try await SimulationRunner.run(chosen, databaseURL: nil, ownerURL: nil, serverBinary: binary, logger: logger) { _, _ in }
+        let second = try await SimulationRunner.run(chosen, databaseURL: nil, ownerURL: nil, serverBinary: binary, logger: logger) { _, _ in }
         #expect(try first.json() == second.json())
         #expect(first.allInvariantsHeld, "\(first.summary)")
         #expect(first.invariants.contains { $0.name.hasPrefix("faults got their documented answers") && $0.held })
         #expect(first.stats.databaseRestarts == 2)
         // Each crash: one device's sync and one API read, both answered 503.
         #expect(first.stats.refusedWhileDatabaseDown == 4, "\(first.summary)")
+        // Each kill: one device's sync got no answer (and kept its queue); a new process carried on.
+        #expect(first.stats.serverKills == 2 && first.stats.failedWhileServerDown == 2, "\(first.summary)")
         #expect(first.stats.deviceRevocations > 0, "\(first.summary)")
         // Home time syncs every device, so every revoked device came back and was stopped.
         #expect(first.stats.revokedSyncsRefused == first.stats.deviceRevocations, "\(first.summary)")
@@ -134,16 +144,23 @@ struct SimulationTests {
         #expect((first.stats.dailyMutations[1] ?? 0) > 0 && (first.stats.dailyChanges[1] ?? 0) > 0, "\(first.summary)")
     }
 
-    @Test("a database restart needs the simulator's own database: on DATABASE_URL the run refuses before it starts")
-    func databaseRestartNeedsOwnCluster() async throws {
+    @Test("a database restart needs the simulator's own database, and a server kill the hubnet binary: otherwise the run refuses before it starts")
+    func faultsNeedTheirParts() async throws {
         var scenario = Scenario.small
         scenario.days = 1
         scenario.databaseRestartHours = [3]
-        let chosen = scenario
+        let crashing = scenario
+        scenario.databaseRestartHours = nil
+        scenario.serverKillHours = [3]
+        let killing = scenario
         try await withTestDatabase { database in
             await #expect(throws: ScenarioError.self) {
-                try await SimulationRunner.run(chosen, databaseURL: database.serverURL, ownerURL: database.ownerURL, logger: logger) { _, _ in }
+                try await SimulationRunner.run(crashing, databaseURL: database.serverURL, ownerURL: database.ownerURL, logger: logger) { _, _ in }
             }
+        }
+        // Refused before anything starts: no database is touched.
+        await #expect(throws: ScenarioError.self) {
+            try await SimulationRunner.run(killing, databaseURL: nil, ownerURL: nil, serverBinary: nil, logger: logger) { _, _ in }
         }
     }
 

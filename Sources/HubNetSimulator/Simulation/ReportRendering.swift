@@ -31,9 +31,10 @@ extension SimulationReport {
         out.append(
             "Sync: \(stats.syncs) syncs, \(stats.pushes) pushes of \(stats.mutations) mutations, \(stats.pulls) pulls of \(stats.changesPulled) changes, "
                 + "\(stats.edits) field edits (\(stats.doubleEdits) by two people in one hour), \(stats.conflicts) conflicts, \(stats.viewChanges) view changes, \(stats.rejections) rejections, \(stats.resets) resets, \(stats.drops) drops, \(stats.offlineSpells) offline spells, \(stats.deviceWipes) device wipes, \(stats.clocksAhead) device clocks ahead and \(stats.clocksBehind) behind")
-        if stats.databaseRestarts + stats.deviceRevocations + stats.userDeactivations > 0 {
+        if stats.databaseRestarts + stats.deviceRevocations + stats.userDeactivations + stats.serverKills > 0 {
             out.append(
                 "Faults: PostgreSQL crashed and restarted \(stats.databaseRestarts) times (\(stats.refusedWhileDatabaseDown) requests refused with 503 while down); "
+                    + "the server killed and restarted \(stats.serverKills) times (\(stats.failedWhileServerDown) device syncs failed while it was gone); "
                     + "\(stats.deviceRevocations) devices revoked while offline (\(stats.revokedSyncsRefused) syncs refused with 401, each device then registered again); "
                     + "\(stats.userDeactivations) people deactivated while offline (\(stats.deactivatedSyncsRefused) device syncs refused with 401, a successor in each place)")
         }
@@ -122,6 +123,7 @@ extension SimulationReport {
             ["device wipes", "\(stats.deviceWipes)"],
             ["devices revoked while offline", "\(stats.deviceRevocations) (\(stats.revokedSyncsRefused) syncs refused with 401, then registered again)"],
             ["people deactivated while offline", "\(stats.userDeactivations) (\(stats.deactivatedSyncsRefused) device syncs refused with 401, a successor in each place)"],
+            ["server kills", "\(stats.serverKills) (\(stats.failedWhileServerDown) device syncs failed while it was gone)"],
             ["database crashes", "\(stats.databaseRestarts) (\(stats.refusedWhileDatabaseDown) requests refused with 503 while down)"], ["device clocks ahead / behind", "\(stats.clocksAhead) / \(stats.clocksBehind)"],
             ["emails delivered", "\(emailsDelivered) (\(deliveryRetries) attempts retried, mail receiver down \(stats.smtpOutageHours) h)"],
             ["source parties", "tried to act \(stats.sourceAttempts) times, refused \(stats.sourceRefusals)"],

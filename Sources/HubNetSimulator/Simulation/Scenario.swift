@@ -55,6 +55,13 @@ public struct Scenario: Sendable, Codable, Equatable {
     /// `Retry-After`, nothing lost; then the server must find its way back by itself. Needs the
     /// simulator's own database (no `DATABASE_URL`). Absent: never.
     public var databaseRestartHours: [Int]?
+    /// Virtual hours (from 0) at whose start the server process is killed with SIGKILL (a crash,
+    /// the OOM killer) and started again on the same port and database. While it is gone a device
+    /// syncs: the request must fail without an answer and the device keep its queue; the new
+    /// process must carry on where the old one stopped. The server then runs as its own
+    /// `hubnet serve` process on a frozen test clock the simulation moves (so its request timings
+    /// are not in the page). Absent: the server runs inside the simulator.
+    public var serverKillHours: [Int]?
     /// Times per week, per device, that a device's organisation revokes it while it is offline (a
     /// phone lost or handed back): its unpushed work is not acknowledged and is lost with it; its
     /// next sync must be refused with 401, after which its person registers it again and it starts
@@ -115,13 +122,14 @@ public struct Scenario: Sendable, Codable, Equatable {
     ]
 
     /// The default network with faults injected: the mail receiver down for an hour on three
-    /// days, PostgreSQL crashed and restarted twice, devices wiping their storage several times a
+    /// days, PostgreSQL crashed and restarted twice, the server killed and restarted twice, devices wiping their storage several times a
     /// week and revoked while offline, views changed often. Every invariant must still hold.
     public static let faults: Scenario = {
         var scenario = standard
         scenario.name = "faults"
         scenario.smtpOutageHours = [9, 33, 105]
         scenario.databaseRestartHours = [14, 87]
+        scenario.serverKillHours = [40, 130]
         scenario.deviceRevocationsPerWeek = 3
         scenario.userDeactivationsPerWeek = 1
         scenario.deviceWipesPerWeek = 2
@@ -201,6 +209,9 @@ public struct Scenario: Sendable, Codable, Equatable {
         }
         if let databaseRestartHours, !databaseRestartHours.allSatisfy({ (0..<days * 24).contains($0) }) {
             throw ScenarioError("database_restart_hours: each must be an hour of the run, from 0 to \(days * 24 - 1)")
+        }
+        if let serverKillHours, !serverKillHours.allSatisfy({ (0..<days * 24).contains($0) }) {
+            throw ScenarioError("server_kill_hours: each must be an hour of the run, from 0 to \(days * 24 - 1)")
         }
         if let deviceRevocationsPerWeek, !(0...168).contains(deviceRevocationsPerWeek) {
             throw ScenarioError("device_revocations_per_week: must be from 0 to 168")

@@ -69,13 +69,16 @@ public final class Simulation {
         if scenario.databaseRestartHours?.isEmpty == false, server.cluster == nil {
             throw ScenarioError("database_restart_hours: the simulator crashes its own database; run without DATABASE_URL")
         }
-        clock.set(Self.start)
+        if scenario.serverKillHours?.isEmpty == false, server.process == nil {
+            throw ScenarioError("server_kill_hours: the server must run as its own process (SimulationRunner starts one)")
+        }
+        try await setClock(Self.start)
         try await measure(.provision) { try await provision() }
         let hours = scenario.days * 24
         var dayStarted = ContinuousClock.now
         for hour in 0..<hours {
             self.hour = hour
-            clock.set(Self.start + Double(hour) * 3600)
+            try await setClock(Self.start + Double(hour) * 3600)
             if hour % 24 == 0 { planOfflineSpells(day: hour / 24) }
             let mailDown = scenario.smtpOutageHours?.contains(hour) ?? false
             sink.setDown(mailDown)
@@ -86,6 +89,7 @@ public final class Simulation {
             try await revokeOfflineDevices()
             try await deactivateOfflineUsers()
             if scenario.databaseRestartHours?.contains(hour) ?? false { try await measure(.faults) { try await crashDatabase() } }
+            if scenario.serverKillHours?.contains(hour) ?? false { try await measure(.faults) { try await killServer() } }
             try await workDevices()
             try await measure(.meddling) { try await meddle() }
             try await measure(.viewChanges) { try await changeViews() }
@@ -101,7 +105,7 @@ public final class Simulation {
         // here, and expiries that came due in the last hour are the server's to fire first.
         try await measure(.homeTime) {
             sink.setDown(false)
-            clock.set(Self.start + Double(hours) * 3600)
+            try await setClock(Self.start + Double(hours) * 3600)
             try await fireTimers()
             for _ in 0..<3 {
                 for person in people {
@@ -694,6 +698,35 @@ public final class Simulation {
             }
             try await Task.sleep(for: .milliseconds(100))
         }
+    }
+
+    /// The virtual clock moves: the simulation's, and the server's when it runs as its own process.
+    func setClock(_ date: Date) async throws {
+        clock.set(date)
+        try await server.moveClock(to: date)
+    }
+
+    /// The server process is killed (SIGKILL). While it is gone a device syncs: the request gets no
+    /// answer, and the device keeps every mutation it had queued. A new process starts on the same
+    /// port and database, its clock set to the hour, and the network carries on.
+    func killServer() async throws {
+        guard let process = server.process else { return }
+        guard let person = hubs.first?.people.first(where: { $0.kind == .moderator }), let device = person.devices.first else { return }
+        process.kill()
+        stats.serverKills += 1
+        let queued = try await device.client.pending().count
+        do {
+            _ = try await device.client.sync()
+            faultFindings.append("\(device.label) synced at hour \(hour) while the server was killed")
+        } catch let answer as SyncServerError {
+            faultFindings.append("\(device.label)'s sync at hour \(hour), server killed, was answered HTTP \(answer.status)")
+        } catch {
+            stats.failedWhileServerDown += 1
+        }
+        let kept = try await device.client.pending().count
+        if kept != queued { faultFindings.append("\(device.label) had \(queued) mutations queued before the server was killed at hour \(hour), \(kept) after") }
+        try await process.start()
+        try await server.moveClock(to: clock.now)
     }
 
     /// One GET as an API client: the status and `Retry-After`.

@@ -6,7 +6,8 @@ import Logging
 /// One whole simulation: a mail sink, a server on the virtual clock, the run, the invariants, the report.
 public enum SimulationRunner {
     public static func run(
-        _ scenario: Scenario, databaseURL: DatabaseURL?, ownerURL: DatabaseURL?, logger: Logger, profiler: SimulationProfiler? = nil,
+        _ scenario: Scenario, databaseURL: DatabaseURL?, ownerURL: DatabaseURL?, serverBinary: String? = ServerProcess.currentExecutable,
+        logger: Logger, profiler: SimulationProfiler? = nil,
         progress: @escaping @Sendable (Int, Int) -> Void
     ) async throws -> SimulationReport {
         try scenario.validate()
@@ -14,8 +15,22 @@ public enum SimulationRunner {
         let clock = SimulationClock(Simulation.start)
         do {
             let crashes = scenario.databaseRestartHours?.isEmpty == false
+            // A scenario that kills the server runs it as its own process, to kill.
+            var process: (binary: String, environment: [String: String])?
+            if scenario.serverKillHours?.isEmpty == false {
+                guard let serverBinary else {
+                    throw ScenarioError("server_kill_hours: the server runs as its own process of the hubnet binary; run `hubnet simulate`")
+                }
+                process = (
+                    serverBinary,
+                    [
+                        "HUBNET_SMTP_URL": "smtp://127.0.0.1:\(sink.port)", "HUBNET_MAIL_FROM": "simulator@hubnet.test",
+                        "HUBNET_LEAD_FORM_RATE": "100000", "HUBNET_DB_POOL_SIZE": "10",
+                    ]
+                )
+            }
             let report = try await LocalServer.run(
-                databaseURL: databaseURL, ownerURL: ownerURL, crashSafe: crashes, logger: logger,
+                databaseURL: databaseURL, ownerURL: ownerURL, crashSafe: crashes, process: process, logger: logger,
                 configure: {
                     $0.now = clock.function
                     $0.timerInterval = nil

@@ -31,6 +31,9 @@ public struct SimulationStats: Sendable, Codable, Equatable {
     /// Crashes and restarts of PostgreSQL, and requests refused with 503 while it was down.
     public var databaseRestarts = 0
     public var refusedWhileDatabaseDown = 0
+    /// Kills (SIGKILL) and restarts of the server process, and device syncs that failed while it was gone.
+    public var serverKills = 0
+    public var failedWhileServerDown = 0
     /// Devices revoked while offline, and their syncs refused with 401 afterwards (each then
     /// registered again by its person).
     public var deviceRevocations = 0

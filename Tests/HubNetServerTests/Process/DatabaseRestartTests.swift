@@ -1,4 +1,5 @@
 import Foundation
+import HubNetSimulator
 import HubNetCore
 import HubNetPostgres
 import HubNetTestSupport

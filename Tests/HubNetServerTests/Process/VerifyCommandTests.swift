@@ -1,4 +1,5 @@
 import Foundation
+import HubNetSimulator
 import HubNetCore
 import HubNetTestSupport
 import Testing

@@ -1,29 +1,27 @@
 import Foundation
-import Testing
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// A `hubnet` process of the built binary (by default `hubnet serve`), killed, stopped and
-/// restarted by the test. Its standard error goes to `logFile` for the test to read on failure.
-final class ServerProcess {
-    let pid: pid_t
-    let logFile: String
+/// A `hubnet` process (by default `hubnet serve`) that its starter kills, stops and restarts: the
+/// simulator's server when a scenario kills it, and the process drills of the tests. Its standard
+/// error goes to `logFile`, to read when something went wrong.
+public final class ServerProcess: @unchecked Sendable {
+    public let pid: pid_t
+    public let logFile: String
 
-    /// The binary the test command built (`swift build --build-tests` builds it beside the tests).
-    static var binary: String {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent()
-        return root.appendingPathComponent(".build/debug/hubnet").path
+    /// The `hubnet` binary running now, when this process is one (`hubnet simulate`).
+    public static var currentExecutable: String? {
+        let path = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments.first
+        return path.flatMap { URL(fileURLWithPath: $0).lastPathComponent == "hubnet" ? $0 : nil }
     }
 
-    init(environment: [String: String], arguments: [String] = ["serve"]) throws {
-        let binary = Self.binary
+    public init(binary: String, environment: [String: String], arguments: [String] = ["serve"]) throws {
         guard FileManager.default.isExecutableFile(atPath: binary) else {
-            throw NSError(domain: "test", code: 1, userInfo: [NSLocalizedDescriptionKey: "build the hubnet binary first: \(binary)"])
+            throw NSError(domain: "hubnet", code: 1, userInfo: [NSLocalizedDescriptionKey: "no hubnet binary at \(binary): build it first"])
         }
-        logFile = NSTemporaryDirectory() + "hubnet-test-\(UUID().uuidString.prefix(8)).log"
+        logFile = NSTemporaryDirectory() + "hubnet-server-\(UUID().uuidString.prefix(8)).log"
         var env = ProcessInfo.processInfo.environment
         for (key, value) in environment { env[key] = value }
         let arguments = [binary] + arguments
@@ -48,7 +46,7 @@ final class ServerProcess {
     private var exitStatus: Int32?
 
     /// Whether the process is still running (reaps it once it has exited).
-    var isAlive: Bool {
+    public var isAlive: Bool {
         guard exitStatus == nil else { return false }
         var status: Int32 = 0
         if waitpid(pid, &status, WNOHANG) == pid {
@@ -59,9 +57,10 @@ final class ServerProcess {
     }
 
     /// What the process wrote to standard error so far.
-    var log: String { (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? "" }
+    public var log: String { (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? "" }
 
-    func kill9() {
+    /// Kills it with SIGKILL, as a crash or the OOM killer would, and waits until it is gone.
+    public func kill9() {
         guard isAlive else { return }
         _ = Glibc.kill(pid, SIGKILL)
         var status: Int32 = 0
@@ -69,7 +68,8 @@ final class ServerProcess {
         exitStatus = status
     }
 
-    func stop() {
+    /// Asks it to stop (SIGTERM) and waits until it has.
+    public func stop() {
         guard isAlive else { return }
         _ = Glibc.kill(pid, SIGTERM)
         var status: Int32 = 0
@@ -78,7 +78,7 @@ final class ServerProcess {
     }
 
     /// A port nobody listens on now.
-    static func freePort() -> Int {
+    public static func freePort() -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }
         var address = sockaddr_in()
