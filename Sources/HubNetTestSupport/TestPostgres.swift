@@ -102,11 +102,27 @@ public actor TestPostgres {
                 }
             }
             // Renaming into place makes the template appear whole or not at all, even when two test
-            // processes share one server.
-            do {
-                try await admin.rows(PostgresQuery(unsafeSQL: "ALTER DATABASE \(building) RENAME TO \(name)"), logger: logger)
-            } catch {
-                try? await admin.rows(PostgresQuery(unsafeSQL: "DROP DATABASE IF EXISTS \(building)"), logger: logger)
+            // processes share one server. A rename fails while a connection to the database is
+            // still closing (a busy machine) or when another process renamed its own first.
+            var attempts = 0
+            while true {
+                do {
+                    try await admin.rows(PostgresQuery(unsafeSQL: "ALTER DATABASE \(building) RENAME TO \(name)"), logger: logger)
+                    break
+                } catch {
+                    let made = try await admin.rows("SELECT count(*) FROM pg_database WHERE datname = \(name)", logger: logger)
+                        .first?.decode(Int.self) ?? 0
+                    if made > 0 {
+                        try? await admin.rows(PostgresQuery(unsafeSQL: "DROP DATABASE IF EXISTS \(building) WITH (FORCE)"), logger: logger)
+                        break
+                    }
+                    attempts += 1
+                    guard attempts < 50 else { throw error }
+                    _ = try? await admin.rows(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = \(building) AND pid <> pg_backend_pid()",
+                        logger: logger)
+                    try await Task.sleep(for: .milliseconds(100))
+                }
             }
         }
         return name
