@@ -71,6 +71,8 @@ struct SimulationTests {
         #expect(first.stats.smtpOutageHours == 2 && first.deliveryRetries > 0, "\(first.summary)")
         #expect(first.stats.clocksAhead > 0 && first.stats.clocksBehind > 0, "\(first.summary)")
         #expect(Set(first.funnels.map(\.template)).isSuperset(of: ["hub_moderation", "partner_lead", "status_path"]))
+        // Sourcing companies work their own leads (the status path), not only refer them.
+        #expect((first.funnels.first { $0.template == "status_path" }?.acted ?? 0) > 0, "\(first.summary)")
         // The referral flows account for every referral, and the page shows them and every figure as tables.
         #expect(referrals.sent > 0)
         #expect(first.flows.reduce(0) { $0 + $1.referred } == referrals.sent)

@@ -485,8 +485,9 @@ public final class Simulation {
             if choice < odds.convert { return await attempt("convert", .init(createOpportunity: true)) }
             if choice < odds.convert + odds.notConvert { return await attempt("close_not_converted", .init(reason: "no budget")) }
             return false
-        case (_, .moderator, _) where lead.templateKey != "hub_moderation":
-            // The other workflows (002, 003, 004): any button the engine offers, at random.
+        case (_, .moderator, _) where lead.templateKey != "hub_moderation", (_, .sourcingUser, _):
+            // The other workflows (002, 003, 004), and a sourcing company's own leads (the status
+            // path, whether or not it referred them on): any button the engine offers, at random.
             let actions = try await client.availableActions(on: lead).filter { action in
                 !action.requirements.contains { if case .referralTarget = $0 { true } else { false } }
             }
