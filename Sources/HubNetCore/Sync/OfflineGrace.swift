@@ -23,4 +23,14 @@ public enum OfflineGrace {
         before.expiresAt = entry.at
         return (before, trusted)
     }
+
+    /// Whether an action decided under the grace stands. Had it reached the server when the user
+    /// acted, the lead would still have expired by now if the action left it open with an expiry
+    /// already past (an action that does not restart the expiry, or restarts it for fewer days than
+    /// the delay): then the grace changes nothing, the lead stays as its timer left it, and the
+    /// action is decided against that state. Otherwise the revived lead would expire a second time
+    /// at the next timer pass.
+    public static func stands(_ decided: LeadState, now: Date) -> Bool {
+        decided.completedAt != nil || (decided.expiresAt.map { $0 > now } ?? true)
+    }
 }

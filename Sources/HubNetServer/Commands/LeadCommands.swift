@@ -105,8 +105,11 @@ struct LeadCommands: Sendable {
             (state, decidedAt) = OfflineGrace.evaluation(
                 of: lead.state, lastEntry: last, template: template, actedAt: offline.actedAt, now: now, grace: offline.grace)
         }
-        let decision = try WorkflowEngine.decide(
+        var decision = try WorkflowEngine.decide(
             template, lead: state, actor: Self.actor(caller), action: actionKey, input: input, now: decidedAt)
+        if decidedAt != now, !OfflineGrace.stands(decision.state, now: now) {
+            decision = try WorkflowEngine.decide(template, lead: lead.state, actor: Self.actor(caller), action: actionKey, input: input, now: now)
+        }
         let reason = try Validate.optionalText(arguments.reason, field: "reason", max: 2000)
         var opportunity: Opportunity.ID? = nil
         if decision.effects.contains(.linkOpportunity) {

@@ -67,6 +67,22 @@ struct SyncRulesTests {
             seq: 2, action: "decline", fromStatus: "pending", toStatus: "expired", actorUserID: User.ID(), reason: nil, at: expiredAt,
             previousHash: [], hash: [])
         #expect(OfflineGrace.evaluation(of: lead, lastEntry: human, template: template, actedAt: created + 6 * day, now: created + 9 * day, grace: 2 * day).state.status == "expired")
+
+        // What the action decided under the grace leaves: it stands only if the lead would not have
+        // expired by now anyway.
+        var accepted = late.state
+        accepted.status = "accepted"
+        accepted.expiresAt = late.at + 30 * day
+        #expect(OfflineGrace.stands(accepted, now: created + 9 * day))
+        accepted.expiresAt = late.at + 1 * day  // day 8: already past on day 9
+        #expect(!OfflineGrace.stands(accepted, now: created + 9 * day))
+        accepted.expiresAt = nil
+        #expect(OfflineGrace.stands(accepted, now: created + 9 * day))
+        var closed = late.state
+        closed.status = "declined"
+        closed.completedAt = late.at
+        closed.expiresAt = late.at  // a closed lead is never due, whatever its old expiry
+        #expect(OfflineGrace.stands(closed, now: created + 9 * day))
     }
 
     @Test("devices of admins, moderators, viewers and partner users hold the whole tenant; advisors hold their own work")

@@ -479,6 +479,54 @@ struct SyncProtocolTests {
             #expect(try await status(app, late, token: token) == "expired")
         }
     }
+
+    @Test("offline grace: an action that would have left the lead expired by now anyway does not revive it, so it never expires twice")
+    func offlineGraceNeverRevivesADueLead() async throws {
+        let clock = VirtualClock()
+        try await withTestApplication(configure: { $0.now = clock.function; $0.timerInterval = nil }) { app in
+            let partner = try await app.fixtures.tenant(.partnerCompany, users: [[.partnerUser]])
+            let token = partner.users[0].token
+            let device = try await SyncTestDevice.register(app, as: partner.users[0])
+            let timers = LeadTimerService(database: app.fixtures.database, now: clock.function)
+            _ = try await app.request(.put, "/v1/tenant/settings", token: partner.admin.token, json: #"{"offline_grace_seconds":172800}"#)
+            // This partner's accepted leads expire one day after acceptance.
+            let template = try #require(try await app.request(.get, "/v1/workflow-templates/partner_lead", token: partner.admin.token).json)
+            var changed = template
+            var rule = try #require(template["timers"] as? [String: Any])
+            rule["expire_after_days_accepted"] = 1
+            changed["timers"] = rule
+            let body = String(decoding: try JSONSerialization.data(withJSONObject: changed), as: UTF8.self)
+            #expect(try await app.request(.put, "/v1/workflow-templates/partner_lead", token: partner.admin.token, json: body).status == .ok)
+
+            let start = clock.now
+            let revived = try await app.createLead(token: token, name: "Revived")
+            let stale = try await app.createLead(token: token, name: "Stale")
+            clock.advance(by: 7 * 86_400 + 60)
+            #expect(try await timers.fireDue() == 2)
+            // Day 7.5: accepted offline on day 6.9, so the acceptance's day runs to 7.9: it stands.
+            clock.advance(by: 12 * 3600)
+            let kept = try await device.push([
+                Mutation(id: 1, leadId: revived, actedAt: start.addingTimeInterval(6.9 * 86_400).micros, intent: .act(LeadAction("accept")))
+            ])
+            #expect(kept.results.first?.outcome == .applied, "\(kept.results)")
+            #expect(try await status(app, revived, token: token) == "accepted")
+            // Day 8.5: accepted offline on day 6.9 too, trusted from day 6.5 (two days of grace), but
+            // its day after acceptance ended on day 7.9: it would have expired by now anyway.
+            clock.advance(by: 86_400)
+            let refused = try await device.push([
+                Mutation(id: 2, leadId: stale, actedAt: start.addingTimeInterval(6.9 * 86_400).micros, intent: .act(LeadAction("accept")))
+            ])
+            #expect(refused.results.first?.outcome == .rejected, "\(refused.results)")
+            #expect(try await status(app, stale, token: token) == "expired")
+            // The revived lead expires once more, at the end of its day; nothing expires twice unasked.
+            #expect(try await timers.fireDue() == 1)
+            #expect(try await timers.fireDue() == 0)
+            for (lead, expected) in [(revived, 2), (stale, 1)] {
+                let history = try #require((try await app.request(.get, "/v1/leads/\(lead)/history", token: token)).json?["items"] as? [[String: Any]])
+                #expect(history.filter { $0["action"] as? String == "expire" }.count == expected, "\(history)")
+            }
+        }
+    }
 }
 
 /// Counts down the writers of a concurrency test.
