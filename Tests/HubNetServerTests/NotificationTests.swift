@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import HubNetCore
+import HubNetPostgres
 import HubNetServer
 import HubNetTestSupport
 import HummingbirdTesting
@@ -122,6 +123,41 @@ struct NotificationTests {
             #expect(delivered == 12)
             #expect(receiver.calls.count == 12)
             #expect(Set(receiver.calls.compactMap { $0.headers[HTTPField.Name("X-HubNet-Delivery")!] }).count == 12)
+        }
+    }
+
+    @Test("a delivery pass sends to several recipients at once, each recipient's messages in the order they were queued, each once")
+    func concurrentPassKeepsEachRecipientsOrder() async throws {
+        let smtp = try await SMTPReceiver()
+        defer { smtp.stop() }
+        try await withTestApplication(configure: { $0.deliveryInterval = nil }) { app in
+            let hub = try await app.fixtures.tenant(.hub, users: [[.moderator]])
+            let database = app.fixtures.database
+            let start = Date()
+            let recipients = (1...5).map { "person\($0)@order.test" }
+            // Interleaved: message 1 to everyone, then message 2 to everyone, …, each a second later.
+            try await database.withTenant(hub.tenant.id) { connection in
+                for round in 1...6 {
+                    for (index, recipient) in recipients.enumerated() {
+                        try await PostgresOutboxRepository(logger: database.logger).enqueueEmail(
+                            event: "lead.reminder", to: recipient, subject: "Notice \(round)", body: "Round \(round).\n", tenant: hub.tenant.id,
+                            now: start.addingTimeInterval(Double(round * 10 + index)), on: connection)
+                    }
+                }
+            }
+            let delivery = OutboxDeliveryService(
+                database: database, smtp: SMTPClient(host: "127.0.0.1", port: smtp.port, from: "hubnet@test.local"),
+                now: { start.addingTimeInterval(120) })
+            #expect(try await delivery.deliverDue(concurrency: 4) == 30)
+            #expect(try await delivery.deliverDue(concurrency: 4) == 0)
+            let messages = smtp.messages
+            #expect(messages.count == 30)
+            for recipient in recipients {
+                let subjects = messages.filter { $0.contains("To: <\(recipient)>") }.compactMap { message in
+                    message.split(whereSeparator: \.isNewline).first { $0.hasPrefix("Subject: ") }.map { String($0.dropFirst(9)) }
+                }
+                #expect(subjects == (1...6).map { "Notice \($0)" }, "\(recipient)")
+            }
         }
     }
 }

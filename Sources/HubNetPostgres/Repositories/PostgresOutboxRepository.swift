@@ -44,15 +44,17 @@ public struct PostgresOutboxRepository: Sendable {
     }
 
     /// Messages of every tenant due for an attempt. Runs inside `Database.withSchedulerScan`.
-    public func due(now: Date, limit: Int, on connection: PostgresConnection) async throws -> [(Tenant.ID, OutboxMessage.ID)] {
+    public func due(now: Date, limit: Int, on connection: PostgresConnection) async throws
+        -> [(tenant: Tenant.ID, id: OutboxMessage.ID, recipient: String)]
+    {
         let rows = try await connection.rows(
             """
-            SELECT tenant_id, id FROM outbox
+            SELECT tenant_id, id, recipient FROM outbox
             WHERE delivered_at IS NULL AND failed_at IS NULL AND next_attempt_at <= \(now)
-            ORDER BY next_attempt_at LIMIT \(limit)
+            ORDER BY next_attempt_at, created_at, id LIMIT \(limit)
             """, logger: logger)
-        var due: [(Tenant.ID, OutboxMessage.ID)] = []
-        for (tenant, id) in try rows.decode((Tenant.ID, OutboxMessage.ID).self) { due.append((tenant, id)) }
+        var due: [(tenant: Tenant.ID, id: OutboxMessage.ID, recipient: String)] = []
+        for (tenant, id, recipient) in try rows.decode((Tenant.ID, OutboxMessage.ID, String).self) { due.append((tenant, id, recipient)) }
         return due
     }
 

@@ -6,6 +6,7 @@ import HubNetPostgres
 import Logging
 import NIOCore
 import ServiceLifecycle
+import Synchronization
 
 /// Delivers the outbox: emails through the SMTP relay, webhooks by signed POST; retries failures
 /// with exponential backoff and logs every attempt for the tenant to read.
@@ -45,16 +46,47 @@ public struct OutboxDeliveryService: Service {
         }
     }
 
-    /// One pass over every due message; returns how many were delivered.
+    /// One pass over the due messages (at most `batch`); returns how many were delivered.
+    ///
+    /// Up to `concurrency` messages are in flight at once (a relay's round trips and the database's
+    /// overlap), but the messages to one recipient (an address, a webhook URL) go one after another
+    /// in the order they were queued, so a person reads "accepted" before "closed".
     @discardableResult
-    public func deliverDue(batch: Int = 100) async throws -> Int {
+    public func deliverDue(batch: Int = 100, concurrency: Int = 4) async throws -> Int {
         let now = now()
         let due = try await database.withSchedulerScan { connection in
             try await outbox.due(now: now, limit: batch, on: connection)
         }
-        var delivered = 0
-        for (tenant, id) in due where try await attempt(id, tenant: tenant, now: now) { delivered += 1 }
-        return delivered
+        var lanes: [[(Tenant.ID, OutboxMessage.ID)]] = []
+        var lane: [String: Int] = [:]
+        for message in due {
+            if let index = lane[message.recipient] {
+                lanes[index].append((message.tenant, message.id))
+            } else {
+                lane[message.recipient] = lanes.count
+                lanes.append([(message.tenant, message.id)])
+            }
+        }
+        let queue = LaneQueue(lanes)
+        return try await withThrowingTaskGroup(of: Int.self) { group in
+            for _ in 0..<max(1, min(concurrency, lanes.count)) {
+                group.addTask {
+                    var delivered = 0
+                    while let messages = queue.next() {
+                        for (tenant, id) in messages where try await attempt(id, tenant: tenant, now: now) { delivered += 1 }
+                    }
+                    return delivered
+                }
+            }
+            return try await group.reduce(0, +)
+        }
+    }
+
+    /// Hands each worker the next recipient's messages.
+    private final class LaneQueue: Sendable {
+        private let lanes: Mutex<IndexingIterator<[[(Tenant.ID, OutboxMessage.ID)]]>>
+        init(_ lanes: [[(Tenant.ID, OutboxMessage.ID)]]) { self.lanes = Mutex(lanes.makeIterator()) }
+        func next() -> [(Tenant.ID, OutboxMessage.ID)]? { lanes.withLock { $0.next() } }
     }
 
     private func attempt(_ id: OutboxMessage.ID, tenant: Tenant.ID, now: Date) async throws -> Bool {
