@@ -29,6 +29,8 @@ struct SimulateCommand: AsyncParsableCommand {
     var vary: [String] = []
     @Flag(help: "At the end, print where the wall time went (phases, server and database, routes, days) on standard error.")
     var profile = false
+    @Option(help: "How many independent requests (arrivals, deliveries) may be in flight at once (1 to 32); the report is the same for any value.")
+    var concurrency = 4
 
     func run() async throws {
         let logger = makeLogger(default: .error)
@@ -37,6 +39,7 @@ struct SimulateCommand: AsyncParsableCommand {
             if let seed { chosen.seed = seed }
             if let days { chosen.days = days }
             try chosen.validate()
+            guard (1...32).contains(concurrency) else { throw ScenarioError("--concurrency must be from 1 to 32") }
             if compare != nil || !vary.isEmpty {
                 var other = try compare.map { try Self.load($0, isFile: Scenario.presets[$0] == nil) } ?? chosen
                 other.seed = chosen.seed
@@ -60,7 +63,7 @@ struct SimulateCommand: AsyncParsableCommand {
             progress.draw(0)
             let report = try await SimulationRunner.run(
                 chosen, databaseURL: configuration.databaseURL, ownerURL: configuration.migrationDatabaseURL, logger: logger,
-                profiler: profiler, progress: { done, _ in progress.draw(done) })
+                profiler: profiler, concurrency: concurrency, progress: { done, _ in progress.draw(done) })
             progress.finish()
             let elapsed = ContinuousClock.now - started
             if let html { try report.html(latency: profiler?.requests.snapshot).write(toFile: html, atomically: true, encoding: .utf8) }
@@ -99,7 +102,7 @@ extension SimulateCommand {
             reports.append(
                 try await SimulationRunner.run(
                     scenario, databaseURL: configuration.databaseURL, ownerURL: configuration.migrationDatabaseURL, logger: logger,
-                    progress: { done, _ in progress.draw(done) }))
+                    concurrency: concurrency, progress: { done, _ in progress.draw(done) }))
             progress.finish()
         }
         let comparison = SimulationComparison(reports[0], reports[1], nameB: vary.isEmpty ? nil : "\(b.name) with \(vary.joined(separator: ", "))")

@@ -29,7 +29,9 @@ struct SimulationTests {
         scenario.deviceClockSkewHours = 4
         let chosen = scenario
         let (first, referrals) = try await withTestDatabase { database in
-            let report = try await SimulationRunner.run(chosen, databaseURL: database.serverURL, ownerURL: database.ownerURL, logger: logger) { _, _ in }
+            // One request at a time here, eight at once in the second run: the same report.
+            let report = try await SimulationRunner.run(
+                chosen, databaseURL: database.serverURL, ownerURL: database.ownerURL, logger: logger, concurrency: 1) { _, _ in }
             // Counted here, apart from the report: referrals sent and accepted.
             let counted = try await withPostgresClient(database.ownerURL, logger: logger) { client in
                 var counts = (sent: 0, accepted: 0)
@@ -44,7 +46,8 @@ struct SimulationTests {
         let profiler = SimulationProfiler()
         let second = try await withTestDatabase { database in
             try await SimulationRunner.run(
-                chosen, databaseURL: database.serverURL, ownerURL: database.ownerURL, logger: logger, profiler: profiler) { _, _ in }
+                chosen, databaseURL: database.serverURL, ownerURL: database.ownerURL, logger: logger, profiler: profiler, concurrency: 8
+            ) { _, _ in }
         }
         #expect(try first.json() == second.json())
         let routes = profiler.requests.snapshot

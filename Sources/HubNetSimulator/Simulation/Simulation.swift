@@ -25,6 +25,9 @@ public final class Simulation {
     let sink: MailSink
     let progress: (Int, Int) -> Void
     let profiler: SimulationProfiler?
+    /// How many independent requests (arrivals, deliveries) may be in flight at once; the run's
+    /// outcome does not depend on it.
+    let concurrency: Int
 
     var hubs: [Organisation] = []
     var partners: [Organisation] = []
@@ -50,8 +53,9 @@ public final class Simulation {
 
     public init(
         scenario: Scenario, server: LocalServer, clock: SimulationClock, sink: MailSink, profiler: SimulationProfiler? = nil,
-        progress: @escaping (Int, Int) -> Void
+        concurrency: Int = 4, progress: @escaping (Int, Int) -> Void
     ) {
+        self.concurrency = max(1, concurrency)
         self.scenario = scenario
         self.server = server
         self.admin = NetworkAdmin(server: server)
@@ -257,10 +261,16 @@ public final class Simulation {
 
     // MARK: Arrivals
 
+    /// The hour's new leads: drawn one after another in a fixed order (names, channels, hubs,
+    /// partners), then sent. Arrivals that touch no organisation in common run at once (up to
+    /// `concurrency`); those that share one keep their drawn order, so the run stays the same
+    /// whatever the concurrency. With a distribution rule they run one at a time (routing takes
+    /// turns across the network).
     func arrivals() async throws {
         let rate = Double(scenario.leadsPerDay) / 24
         var count = Int(rate)
         if Double(rng.next() >> 11) / Double(1 << 53) < rate - Double(count) { count += 1 }
+        var planned: [Arrival] = []
         var imports: [Int: [String]] = [:]
         for _ in 0..<count {
             leadCounter += 1
@@ -275,7 +285,7 @@ public final class Simulation {
                 let listing = hub.listings[Int(rng.next() % UInt64(hub.listings.count))].0
                 var form: [String: Any] = ["name": name, "email": email, "city": "Oakland", "request": "Help to grow"]
                 if consents(leadCounter) { form["consent"] = ["scope": "network", "purpose": "referral"] }
-                try await admin.request("POST", "/v1/public/listings/\(listing)/leads", token: nil, json: try admin.json(form))
+                planned.append(.leadForm(hub: hub.tenant.id, listing: listing, body: try admin.json(form)))
                 stats.byChannel["lead_form", default: 0] += 1
             } else if pick < channels.leadForm + channels.hubImport {
                 let hub = Int(rng.next() % UInt64(hubs.count))
@@ -284,26 +294,14 @@ public final class Simulation {
             } else {
                 let company = sourcing[Int(rng.next() % UInt64(sourcing.count))]
                 let partner = partners[Int(rng.next() % UInt64(partners.count))]
-                let staff = company.people[0]
                 var body: [String: Any] = ["contact": ["name": name, "email": email, "city": "Oakland"], "request": "Distributed lead"]
                 if consents(leadCounter) {
                     body["consent"] = ["scope": "kind", "kind": "partner_company", "purpose": "referral", "method": "written"]
                 }
-                let created = try await admin.request("POST", "/v1/leads", token: staff.token, json: try admin.json(body))
-                if let id = created["id"] as? String {
-                    if scenario.distribution != nil {
-                        do {
-                            try await admin.request("POST", "/v1/leads/\(id)/route", token: staff.token)
-                            stats.routed += 1
-                        } catch let failure as NetworkAdmin.HTTPFailure where failure.status == 409 {
-                            stats.unroutable += 1
-                        }
-                    } else {
-                        try await admin.request(
-                            "POST", "/v1/leads/\(id)/referrals", token: staff.token,
-                            json: try admin.json(["partner_id": partner.tenant.id.description]))
-                    }
-                }
+                planned.append(
+                    .sourced(
+                        company: company.tenant.id, token: company.people[0].token, body: try admin.json(body),
+                        partner: scenario.distribution == nil ? partner.tenant.id : nil))
                 stats.byChannel["sourcing", default: 0] += 1
             }
         }
@@ -313,7 +311,16 @@ public final class Simulation {
             var request = URLComponents()
             request.path = "/v1/leads/import"
             request.queryItems = [URLQueryItem(name: "template", value: hub.importTemplate ?? "hub_moderation")]
-            try await importCSV(csv, path: request.string ?? "/v1/leads/import", token: hub.people[0].token)
+            planned.append(.imported(hub: hub.tenant.id, path: request.string ?? "/v1/leads/import", token: hub.people[0].token, csv: csv))
+        }
+        let sender = ArrivalSender(admin: admin, server: server)
+        let outcomes = try await Arrival.send(planned, concurrency: scenario.distribution == nil ? concurrency : 1, by: sender)
+        for outcome in outcomes {
+            switch outcome {
+            case .routed: stats.routed += 1
+            case .unroutable: stats.unroutable += 1
+            case .done: break
+            }
         }
     }
 
@@ -323,16 +330,6 @@ public final class Simulation {
         guard let share = scenario.consentShare, share > 0 else { return false }
         let position = (Double(n) * 0.618_033_988_749_894_8).truncatingRemainder(dividingBy: 1)
         return position < share
-    }
-
-    func importCSV(_ csv: String, path: String, token: String) async throws {
-        var request = HTTPClientRequestBuilder.make(url: server.baseURL + path, token: token, contentType: "text/csv", body: csv)
-        request.method = .POST
-        let response = try await server.http.execute(request, timeout: .seconds(60))
-        guard (200..<300).contains(Int(response.status.code)) else {
-            let body = try await response.body.collect(upTo: 1 << 20)
-            throw NetworkAdmin.HTTPFailure(status: Int(response.status.code), body: String(buffer: body))
-        }
     }
 
     // MARK: Server-side passes
@@ -350,7 +347,7 @@ public final class Simulation {
         let delivery = OutboxDeliveryService(
             database: server.database, smtp: SMTPClient(host: "127.0.0.1", port: sink.port, from: "simulator@hubnet.test"),
             now: clock.function)
-        while try await delivery.deliverDue() > 0 {}
+        while try await delivery.deliverDue(concurrency: concurrency) > 0 {}
     }
 
     // MARK: People at work

@@ -7,7 +7,7 @@ import Logging
 public enum SimulationRunner {
     public static func run(
         _ scenario: Scenario, databaseURL: DatabaseURL?, ownerURL: DatabaseURL?, serverBinary: String? = ServerProcess.currentExecutable,
-        logger: Logger, profiler: SimulationProfiler? = nil,
+        logger: Logger, profiler: SimulationProfiler? = nil, concurrency: Int = 4,
         progress: @escaping @Sendable (Int, Int) -> Void
     ) async throws -> SimulationReport {
         try scenario.validate()
@@ -44,7 +44,8 @@ public enum SimulationRunner {
                     throw ScenarioError("the invariant checks read across tenants: set HUBNET_MIGRATION_DATABASE_URL to the schema owner")
                 }
                 let simulation = Simulation(
-                    scenario: scenario, server: server, clock: clock, sink: sink, profiler: profiler, progress: progress)
+                    scenario: scenario, server: server, clock: clock, sink: sink, profiler: profiler, concurrency: concurrency,
+                    progress: progress)
                 try await simulation.run()
                 return try await simulation.measure(.checking) {
                     let world = try await simulation.world(ownerURL: owner, logger: logger)
