@@ -173,6 +173,24 @@ public actor SyncClient {
         return report
     }
 
+    /// Sends the pending mutations and does not pull (an app that sends as soon as the user acts,
+    /// and pulls when poked). A device that holds no records yet (new, or its storage wiped) sends
+    /// nothing here: its first `sync()` takes the snapshot first, which tells it the server's
+    /// numbering of its mutations. Stops and wipes on the same answers as `sync()`.
+    public func pushPending() async throws -> SyncReport {
+        if let stop = try store.stopped() { throw stop }
+        var report = SyncReport()
+        do {
+            try await prepare()
+            guard try store.meta("cursor") != nil else { return report }
+            try await push(&report)
+        } catch let error as SyncServerError where Self.stopCodes.contains(error.code ?? "") {
+            try stop(error, report: &report)
+        }
+        report.changedLeads.formUnion(report.rejections.compactMap { $0.mutation?.leadId.rawValue })
+        return report
+    }
+
     /// The answers after which a device must stop and wipe.
     static let stopCodes: Set<String> = ["device_revoked", "user_deactivated"]
 

@@ -48,6 +48,26 @@ public struct SyncReport: Sendable, Equatable {
     public var stopped: SyncStop?
 
     public init() {}
+
+    /// This report followed by `later` (a `pushPending()` and then a `sync()`), as one.
+    public func followed(by later: SyncReport) -> SyncReport {
+        var both = self
+        both.pushed += later.pushed
+        both.applied += later.applied
+        both.rejections += later.rejections
+        both.conflicts += later.conflicts
+        both.pulled += later.pulled
+        both.pulls += later.pulls
+        both.dropped += later.dropped
+        both.resets += later.resets
+        both.purged += later.purged
+        both.discardedMutations += later.discardedMutations
+        both.changedLeads.formUnion(later.changedLeads)
+        both.changedLeads.subtract(later.dropped)
+        both.replaced = replaced || later.replaced
+        both.stopped = stopped ?? later.stopped
+        return both
+    }
 }
 
 /// Why a device may sync no more: `device_revoked` (an admin revoked it) or `user_deactivated`.

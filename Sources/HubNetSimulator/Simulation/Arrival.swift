@@ -21,64 +21,6 @@ enum Arrival: Sendable {
         case .sourced(let company, _, _, let partner): [company] + (partner.map { [$0] } ?? [])
         }
     }
-
-    /// Sends the arrivals and returns their outcomes in the given order. Arrivals that share an
-    /// organisation (directly, or through a chain of others) form one lane and go one after
-    /// another in their order; lanes run at once, up to `concurrency`. What the server does with
-    /// an arrival then never depends on how the lanes interleave.
-    static func send(_ arrivals: [Arrival], concurrency: Int, by sender: ArrivalSender) async throws -> [Outcome] {
-        let lanes = Self.lanes(arrivals.map(\.tenants))
-        var outcomes = [Outcome](repeating: .done, count: arrivals.count)
-        if concurrency <= 1 || lanes.count <= 1 {
-            for (index, arrival) in arrivals.enumerated() { outcomes[index] = try await sender.send(arrival) }
-            return outcomes
-        }
-        try await withThrowingTaskGroup(of: [(Int, Outcome)].self) { group in
-            var next = lanes.makeIterator()
-            func start(_ lane: [Int]) {
-                let work = lane.map { ($0, arrivals[$0]) }
-                group.addTask {
-                    var done: [(Int, Outcome)] = []
-                    for (index, arrival) in work { done.append((index, try await sender.send(arrival))) }
-                    return done
-                }
-            }
-            for _ in 0..<concurrency { if let lane = next.next() { start(lane) } }
-            while let finished = try await group.next() {
-                for (index, outcome) in finished { outcomes[index] = outcome }
-                if let lane = next.next() { start(lane) }
-            }
-        }
-        return outcomes
-    }
-
-    /// Groups item indices into lanes: two items sharing a key are in one lane (transitively);
-    /// each lane keeps its items in order, and lanes are ordered by their first item.
-    static func lanes(_ keys: [[Tenant.ID]]) -> [[Int]] {
-        var parent = Array(keys.indices)
-        func root(_ item: Int) -> Int {
-            var item = item
-            while parent[item] != item {
-                parent[item] = parent[parent[item]]
-                item = parent[item]
-            }
-            return item
-        }
-        var owner: [Tenant.ID: Int] = [:]
-        for (index, tenants) in keys.enumerated() {
-            for tenant in tenants {
-                if let other = owner[tenant] {
-                    let (a, b) = (root(other), root(index))
-                    if a != b { parent[max(a, b)] = min(a, b) }
-                } else {
-                    owner[tenant] = index
-                }
-            }
-        }
-        var byRoot: [Int: [Int]] = [:]
-        for index in keys.indices { byRoot[root(index), default: []].append(index) }
-        return byRoot.values.sorted { $0[0] < $1[0] }
-    }
 }
 
 /// Sends one arrival's requests as the organisation (or the public) would.

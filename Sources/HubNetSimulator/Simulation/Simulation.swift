@@ -314,7 +314,9 @@ public final class Simulation {
             planned.append(.imported(hub: hub.tenant.id, path: request.string ?? "/v1/leads/import", token: hub.people[0].token, csv: csv))
         }
         let sender = ArrivalSender(admin: admin, server: server)
-        let outcomes = try await Arrival.send(planned, concurrency: scenario.distribution == nil ? concurrency : 1, by: sender)
+        let outcomes = try await Lanes.run(planned, touching: \.tenants, concurrency: scenario.distribution == nil ? concurrency : 1) {
+            try await sender.send($0)
+        }
         for outcome in outcomes {
             switch outcome {
             case .routed: stats.routed += 1
@@ -352,16 +354,55 @@ public final class Simulation {
 
     // MARK: People at work
 
+    /// The hour's device work. The devices whose schedule says so send what they queued (devices
+    /// of one organisation one after another, organisations side by side), then they all pull
+    /// (side by side: nothing writes meanwhile), their records are checked against their users'
+    /// views, and people decide on what their first device shows. Results are applied in the
+    /// network's order, so the run is the same whatever the concurrency.
     func workDevices() async throws {
+        var due: [(person: Person, device: SimulatedDevice)] = []
         for person in people {
-            for (index, device) in person.devices.enumerated() {
-                let online = hour >= device.offlineUntilHour
-                if online && hour % scenario.syncEveryHours == device.syncOffset {
-                    try await sync(device, person: person, checkView: true)
-                }
-                // People act through their first device, online or not (not once they have left).
-                if index == 0 && !person.departed { try await measure(.decisions) { try await decide(person, on: device) } }
+            for device in person.devices where hour >= device.offlineUntilHour && hour % scenario.syncEveryHours == device.syncOffset {
+                due.append((person, device))
             }
+        }
+        // A departed person's successor, and a revoked device's new registration, first (the admin API).
+        for (person, device) in due {
+            if person.departed { try await replace(person) }
+            if device.revoked { try await reRegister(device, person: person) }
+        }
+        let steps = due.map { DeviceStep(client: $0.device.client, tenant: $0.person.organisation.tenant.id) }
+        // Routing takes turns across the network: with a distribution rule, pushes go one by one.
+        let pushing = scenario.distribution == nil ? concurrency : 1
+        let pushed = try await measure(.syncs) {
+            try await Lanes.run(steps, touching: { [$0.tenant] }, concurrency: pushing) { try await $0.client.pushPending() }
+        }
+        let pulled = try await measure(.syncs) {
+            try await Lanes.run(Array(zip(steps, pushed)), touching: { _ in [] }, concurrency: concurrency) { step, push in
+                push.stopped == nil ? try await step.client.sync() : SyncReport()
+            }
+        }
+        var checks: [ViewCheck] = []
+        for (index, (person, device)) in due.enumerated() {
+            let report = pushed[index].followed(by: pulled[index])
+            stats.record(report, day: min(hour / 24, scenario.days - 1))
+            person.changed.formUnion(report.changedLeads)
+            if report.replaced { person.lookAtAll = true }
+            if !report.dropped.isEmpty || report.pulled > 0 {
+                checks.append(
+                    ViewCheck(client: device.client, label: device.label, user: person.userID, tenant: person.organisation.tenant.id))
+            }
+        }
+        let database = server.database
+        let hour = hour
+        let found = try await measure(.viewChecks) {
+            try await Lanes.run(checks, touching: { _ in [] }, concurrency: concurrency) { try await $0.outsideView(in: database, hour: hour) }
+        }
+        outsideView += found.flatMap { $0 }
+        // People act through their first device, online or not (not once they have left).
+        for person in people where !person.departed {
+            guard let device = person.devices.first else { continue }
+            try await measure(.decisions) { try await decide(person, on: device) }
         }
     }
 
@@ -379,11 +420,8 @@ public final class Simulation {
 
     /// No record outside the user's view right after a pull.
     func checkHeldLeads(of device: SimulatedDevice, person: Person) async throws {
-        let held = Set(try await device.client.leads().map(\.id))
-        let visible = try await Views.leadIDs(of: person.userID, tenant: person.organisation.tenant.id, in: server.database)
-        for lead in held.subtracting(visible).sorted(by: { $0.description < $1.description }) {
-            outsideView.append("\(device.label) held lead \(lead) outside its user's view at hour \(hour)")
-        }
+        outsideView += try await ViewCheck(client: device.client, label: device.label, user: person.userID, tenant: person.organisation.tenant.id)
+            .outsideView(in: server.database, hour: hour)
     }
 
     /// The person looks at the leads that changed on their device and those whose decision is due
@@ -734,5 +772,27 @@ public final class Simulation {
         let response = try await server.http.execute(request, timeout: .seconds(30))
         _ = try await response.body.collect(upTo: 1 << 24)
         return (Int(response.status.code), response.headers.first(name: "Retry-After"))
+    }
+}
+
+/// One device's sync in an hour's device work.
+struct DeviceStep: Sendable {
+    let client: SyncClient
+    let tenant: Tenant.ID
+}
+
+/// The check that a device holds no record outside its user's view, right after a pull.
+struct ViewCheck: Sendable {
+    let client: SyncClient
+    let label: String
+    let user: User.ID
+    let tenant: Tenant.ID
+
+    func outsideView(in database: Database, hour: Int) async throws -> [String] {
+        let held = Set(try await client.leads().map(\.id))
+        let visible = try await Views.leadIDs(of: user, tenant: tenant, in: database)
+        return held.subtracting(visible).sorted(by: { $0.description < $1.description }).map {
+            "\(label) held lead \($0) outside its user's view at hour \(hour)"
+        }
     }
 }

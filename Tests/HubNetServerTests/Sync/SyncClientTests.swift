@@ -115,6 +115,34 @@ struct SyncClientTests {
         }
     }
 
+    @Test("pushPending sends the queue and pulls nothing; a device with no records yet sends nothing until its first sync's snapshot")
+    func pushPendingSendsWithoutPulling() async throws {
+        try await withTestApplication { app in
+            let hub = try await app.fixtures.tenant(.hub, users: [[.moderator]])
+            let token = hub.users[0].token
+            let lead = try await app.createLead(token: token)
+            let office = try await device(app, hub.users[0])
+            // Before its first snapshot the device sends nothing (it does not know the server's numbering yet).
+            let early = try await office.pushPending()
+            #expect(early.pushed == 0 && early.pulls == 0)
+            _ = try await office.sync()
+            _ = try await office.addNote("called", to: lead)
+            // Meanwhile the lead changes on the server: a push alone does not bring it.
+            _ = try await app.request(.post, "/v1/leads/\(lead)/actions/accept", token: token, json: "{}")
+            let pushed = try await office.pushPending()
+            #expect(pushed.pushed == 1 && pushed.applied == 1 && pushed.pulls == 0 && pushed.pulled == 0)
+            #expect(try await office.pending().isEmpty)
+            #expect(try await office.lead(lead)?.status == "new")
+            let pulled = try await office.sync()
+            #expect(pulled.pushed == 0 && pulled.pulled > 0)
+            #expect(try await office.lead(lead)?.status == "accepted")
+            // The two reports read as one sync.
+            let both = pushed.followed(by: pulled)
+            #expect(both.pushed == 1 && both.applied == 1 && both.pulled == pulled.pulled && both.pulls == pulled.pulls)
+            #expect(both.changedLeads == pulled.changedLeads.union(pushed.changedLeads))
+        }
+    }
+
     @Test("a store restored from an old backup renumbers its queue when the server says a number was used for something else, and loses nothing")
     func restoredStoreRenumbersOnConflict() async throws {
         try await withTestApplication { app in

@@ -1,0 +1,63 @@
+import HubNetCore
+
+/// Runs a list of steps at once where that cannot change what happens: steps that touch an
+/// organisation in common (directly, or through a chain of other steps) form one lane and run one
+/// after another in their order; lanes run side by side, up to `concurrency`. Results come back
+/// in the steps' order, so the caller applies them as if the steps had run one by one.
+enum Lanes {
+    static func run<Step: Sendable, Result: Sendable>(
+        _ steps: [Step], touching keys: (Step) -> [Tenant.ID], concurrency: Int, _ body: @escaping @Sendable (Step) async throws -> Result
+    ) async throws -> [Result] {
+        let lanes = of(steps.map(keys))
+        var results = [Result?](repeating: nil, count: steps.count)
+        if concurrency <= 1 || lanes.count <= 1 {
+            for (index, step) in steps.enumerated() { results[index] = try await body(step) }
+            return results.compactMap { $0 }
+        }
+        try await withThrowingTaskGroup(of: [(Int, Result)].self) { group in
+            var next = lanes.makeIterator()
+            func start(_ lane: [Int]) {
+                let work = lane.map { ($0, steps[$0]) }
+                group.addTask {
+                    var done: [(Int, Result)] = []
+                    for (index, step) in work { done.append((index, try await body(step))) }
+                    return done
+                }
+            }
+            for _ in 0..<concurrency { if let lane = next.next() { start(lane) } }
+            while let finished = try await group.next() {
+                for (index, result) in finished { results[index] = result }
+                if let lane = next.next() { start(lane) }
+            }
+        }
+        return results.compactMap { $0 }
+    }
+
+    /// Groups step indices into lanes: two steps sharing a key are in one lane (transitively);
+    /// each lane keeps its steps in order, and lanes are ordered by their first step.
+    static func of(_ keys: [[Tenant.ID]]) -> [[Int]] {
+        var parent = Array(keys.indices)
+        func root(_ item: Int) -> Int {
+            var item = item
+            while parent[item] != item {
+                parent[item] = parent[parent[item]]
+                item = parent[item]
+            }
+            return item
+        }
+        var owner: [Tenant.ID: Int] = [:]
+        for (index, tenants) in keys.enumerated() {
+            for tenant in tenants {
+                if let other = owner[tenant] {
+                    let (a, b) = (root(other), root(index))
+                    if a != b { parent[max(a, b)] = min(a, b) }
+                } else {
+                    owner[tenant] = index
+                }
+            }
+        }
+        var byRoot: [Int: [Int]] = [:]
+        for index in keys.indices { byRoot[root(index), default: []].append(index) }
+        return byRoot.values.sorted { $0[0] < $1[0] }
+    }
+}
