@@ -111,11 +111,7 @@ public final class Simulation {
             sink.setDown(false)
             try await setClock(Self.start + Double(hours) * 3600)
             try await fireTimers()
-            for _ in 0..<3 {
-                for person in people {
-                    for device in person.devices { try await sync(device, person: person, checkView: false) }
-                }
-            }
+            for _ in 0..<3 { try await syncDevices(people.flatMap { person in person.devices.map { (person, $0) } }, checkViews: false) }
             try await deliver()
         }
     }
@@ -169,12 +165,7 @@ public final class Simulation {
                 _ = try await admin.request("PUT", "/v1/distribution-rule", token: company.tenant.adminToken, json: body)
             }
         }
-        for person in people {
-            for device in person.devices {
-                try await device.client.prepare()
-                try await sync(device, person: person, checkView: false)
-            }
-        }
+        try await syncDevices(people.flatMap { person in person.devices.map { (person, $0) } }, checkViews: false)
     }
 
     /// A partner or sourcing company with one staff member.
@@ -366,7 +357,21 @@ public final class Simulation {
                 due.append((person, device))
             }
         }
-        // A departed person's successor, and a revoked device's new registration, first (the admin API).
+        try await syncDevices(due, checkViews: true)
+        // People act through their first device, online or not (not once they have left).
+        for person in people where !person.departed {
+            guard let device = person.devices.first else { continue }
+            try await measure(.decisions) { try await decide(person, on: device) }
+        }
+    }
+
+    /// Syncs these devices as one step: a departed person's successor and a revoked device's new
+    /// registration first (the admin API); then the devices send what they queued (devices of one
+    /// organisation one after another, organisations side by side); then they all pull (side by
+    /// side: nothing writes meanwhile) and, with `checkViews`, their records are checked against
+    /// their users' views. Results are applied in the given order, so the run is the same
+    /// whatever the concurrency.
+    func syncDevices(_ due: [(person: Person, device: SimulatedDevice)], checkViews: Bool) async throws {
         for (person, device) in due {
             if person.departed { try await replace(person) }
             if device.revoked { try await reRegister(device, person: person) }
@@ -388,7 +393,7 @@ public final class Simulation {
             stats.record(report, day: min(hour / 24, scenario.days - 1))
             person.changed.formUnion(report.changedLeads)
             if report.replaced { person.lookAtAll = true }
-            if !report.dropped.isEmpty || report.pulled > 0 {
+            if checkViews, !report.dropped.isEmpty || report.pulled > 0 {
                 checks.append(
                     ViewCheck(client: device.client, label: device.label, user: person.userID, tenant: person.organisation.tenant.id))
             }
@@ -399,29 +404,6 @@ public final class Simulation {
             try await Lanes.run(checks, touching: { _ in [] }, concurrency: concurrency) { try await $0.outsideView(in: database, hour: hour) }
         }
         outsideView += found.flatMap { $0 }
-        // People act through their first device, online or not (not once they have left).
-        for person in people where !person.departed {
-            guard let device = person.devices.first else { continue }
-            try await measure(.decisions) { try await decide(person, on: device) }
-        }
-    }
-
-    func sync(_ device: SimulatedDevice, person: Person, checkView: Bool) async throws {
-        if person.departed { try await replace(person) }
-        if device.revoked { try await reRegister(device, person: person) }
-        let report = try await measure(.syncs) { try await device.client.sync() }
-        stats.record(report, day: min(hour / 24, scenario.days - 1))
-        person.changed.formUnion(report.changedLeads)
-        if report.replaced { person.lookAtAll = true }
-        if checkView, !report.dropped.isEmpty || report.pulled > 0 {
-            try await measure(.viewChecks) { try await checkHeldLeads(of: device, person: person) }
-        }
-    }
-
-    /// No record outside the user's view right after a pull.
-    func checkHeldLeads(of device: SimulatedDevice, person: Person) async throws {
-        outsideView += try await ViewCheck(client: device.client, label: device.label, user: person.userID, tenant: person.organisation.tenant.id)
-            .outsideView(in: server.database, hour: hour)
     }
 
     /// The person looks at the leads that changed on their device and those whose decision is due
