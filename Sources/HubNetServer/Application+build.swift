@@ -39,7 +39,7 @@ public func buildApplication(
                 [
                     OutboxDeliveryService(
                         database: database, smtp: configuration.smtp, retry: configuration.retryPolicy, now: configuration.now,
-                        interval: $0, gate: configuration.testClock?.passes)
+                        interval: $0, gate: configuration.testClock?.passes, concurrency: configuration.deliveryConcurrency)
                 ] as [any Service]
             } ?? []),
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
@@ -97,7 +97,8 @@ public func buildRouter(
     TestClockController(
         clock: configuration.testClock, timers: LeadTimerService(database: database, now: configuration.now, links: configuration.emailLinks),
         delivery: OutboxDeliveryService(
-            database: database, smtp: configuration.smtp, retry: configuration.retryPolicy, now: configuration.now)
+            database: database, smtp: configuration.smtp, retry: configuration.retryPolicy, now: configuration.now,
+            concurrency: configuration.deliveryConcurrency)
     ).addRoutes(to: authenticated)
     let userController = UserController(database: database, users: PostgresUserRepository(logger: logger))
     userController.addRoutes(to: authenticated)

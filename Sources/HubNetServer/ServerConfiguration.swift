@@ -32,6 +32,9 @@ public struct ServerConfiguration: Sendable {
     /// `HUBNET_SMTP_PASSWORD_FILE`, `HUBNET_SMTP_CA_FILE` and `HUBNET_MAIL_FROM`: the relay notification
     /// emails go through (STARTTLS when offered, always with credentials; certificates verified). Without it, emails wait in the outbox (and are retried) until one is configured.
     public var smtp: SMTPClient?
+    /// `HUBNET_DELIVERY_CONCURRENCY`: how many outbox messages a delivery pass has in flight at once
+    /// (each recipient's messages still go in their order). Default 4.
+    public var deliveryConcurrency: Int = 4
     /// How often the outbox is delivered; `nil` runs no delivery service in this process. Default one second.
     public var deliveryInterval: Duration? = .seconds(1)
     /// `HUBNET_DB_WAIT_MS` and `HUBNET_DB_STATEMENT_TIMEOUT_MS`: how long a request waits for a
@@ -115,6 +118,7 @@ public struct ServerConfiguration: Sendable {
         self.trustForwardedFor = trustProxy
         self.timerInterval = timerMilliseconds == 0 ? nil : .milliseconds(timerMilliseconds)
         self.deliveryInterval = self.timerInterval
+        self.deliveryConcurrency = try int("HUBNET_DELIVERY_CONCURRENCY", default: 4, range: 1...64)
         self.publicURL = environment["HUBNET_PUBLIC_URL"].flatMap { $0.isEmpty ? nil : $0 }
         if let secret = environment["HUBNET_LINK_SECRET"], !secret.isEmpty {
             guard secret.count >= 32 else { throw ConfigurationError("HUBNET_LINK_SECRET must be at least 32 characters") }

@@ -25,12 +25,15 @@ public struct OutboxDeliveryService: Service {
     let logger: Logger
     /// Under the test clock: each background pass takes its turn with the clock's moves.
     let gate: PassGate?
+    /// How many messages a pass has in flight at once (one per recipient at most).
+    let concurrency: Int
 
     public init(
         database: Database, smtp: SMTPClient?, retry: RetryPolicy = .init(), now: @escaping @Sendable () -> Date,
-        interval: Duration = .seconds(1), gate: PassGate? = nil
+        interval: Duration = .seconds(1), gate: PassGate? = nil, concurrency: Int = 4
     ) {
         self.gate = gate
+        self.concurrency = max(1, concurrency)
         self.database = database
         self.outbox = PostgresOutboxRepository(logger: database.logger)
         self.smtp = smtp
@@ -52,7 +55,8 @@ public struct OutboxDeliveryService: Service {
     /// overlap), but the messages to one recipient (an address, a webhook URL) go one after another
     /// in the order they were queued, so a person reads "accepted" before "closed".
     @discardableResult
-    public func deliverDue(batch: Int = 100, concurrency: Int = 4) async throws -> Int {
+    public func deliverDue(batch: Int = 100, concurrency: Int? = nil) async throws -> Int {
+        let concurrency = concurrency ?? self.concurrency
         let now = now()
         let due = try await database.withSchedulerScan { connection in
             try await outbox.due(now: now, limit: batch, on: connection)

@@ -1,0 +1,19 @@
+import HubNetPostgres
+import HubNetServer
+import Testing
+
+@Suite("Server configuration from the environment")
+struct ServerConfigurationTests {
+    @Test("HUBNET_DELIVERY_CONCURRENCY: 4 unless set, 1 to 64, anything else refused at start with the variable named")
+    func deliveryConcurrency() throws {
+        #expect(try ServerConfiguration(environment: [:]).deliveryConcurrency == 4)
+        #expect(try ServerConfiguration(environment: ["HUBNET_DELIVERY_CONCURRENCY": "1"]).deliveryConcurrency == 1)
+        #expect(try ServerConfiguration(environment: ["HUBNET_DELIVERY_CONCURRENCY": "64"]).deliveryConcurrency == 64)
+        for bad in ["0", "65", "-3", "four", "99999999999999999999999"] {
+            let error = #expect(throws: ConfigurationError.self) {
+                try ServerConfiguration(environment: ["HUBNET_DELIVERY_CONCURRENCY": bad])
+            }
+            #expect(error?.description.contains("HUBNET_DELIVERY_CONCURRENCY") == true, "\(bad)")
+        }
+    }
+}
