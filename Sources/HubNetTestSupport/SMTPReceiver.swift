@@ -136,8 +136,12 @@ public final class SMTPReceiver: Sendable {
         }
     }
 
+    /// Stops the receiver for good. aiosmtpd outlives SIGTERM, so it gets SIGKILL, and is waited for.
     public func stop() {
-        process.terminate()
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
         try? FileManager.default.removeItem(at: capture)
     }
 
