@@ -4,6 +4,7 @@ import NIOCore
 import NIOExtras
 import NIOPosix
 import NIOSSL
+import Synchronization
 
 /// An SMTP client for a relay: EHLO, STARTTLS (or implicit TLS on `smtps://`), AUTH PLAIN or
 /// LOGIN, MAIL FROM, RCPT TO, DATA, QUIT.
@@ -40,7 +41,10 @@ public struct SMTPClient: Sendable {
     public var security: Security
     public var credentials: Credentials?
     /// A PEM file of CA certificates to trust instead of the system's (a private relay's CA).
-    public var caFile: String?
+    public var caFile: String? { didSet { tls = TLSContextCache() } }
+    /// The TLS context, built at the first message and kept: reading the trust roots costs more than
+    /// sending a message (they are read again when the process starts).
+    private var tls = TLSContextCache()
 
     public init(
         host: String, port: Int, from: String, timeout: Duration = .seconds(10), security: Security = .startTLSWhenOffered,
@@ -85,10 +89,19 @@ public struct SMTPClient: Sendable {
 
     /// The TLS context for the relay: full verification of its chain and name.
     func tlsContext() throws -> NIOSSLContext {
-        var configuration = TLSConfiguration.makeClientConfiguration()
-        configuration.certificateVerification = .fullVerification
-        if let caFile { configuration.trustRoots = .file(caFile) }
-        return try NIOSSLContext(configuration: configuration)
+        try tls.context.withLock { cached in
+            if let cached { return cached }
+            var configuration = TLSConfiguration.makeClientConfiguration()
+            configuration.certificateVerification = .fullVerification
+            if let caFile { configuration.trustRoots = .file(caFile) }
+            let made = try NIOSSLContext(configuration: configuration)
+            cached = made
+            return made
+        }
+    }
+
+    private final class TLSContextCache: Sendable {
+        let context = Mutex<NIOSSLContext?>(nil)
     }
 
     /// The name the certificate must carry; an IP address is checked against the certificate's
