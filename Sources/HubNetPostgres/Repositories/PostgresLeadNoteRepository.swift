@@ -121,19 +121,25 @@ public struct PostgresWorkflowTemplateRepository: Sendable {
     public func template(_ key: String, tenant: Tenant.ID, on connection: PostgresConnection) async throws -> WorkflowTemplate? {
         let rows = try await connection.rows(
             "SELECT definition::TEXT FROM workflow_templates WHERE tenant_id = \(tenant) AND key = \(key)", logger: logger)
-        for json in try rows.decode(String.self) {
-            return try JSONDecoder().decode(WorkflowTemplate.self, from: Data(json.utf8))
-        }
-        return BuiltInTemplates.named(key)
+        return try Self.template(key, stored: try rows.decode(String.self).first)
     }
 
-    /// Every template the tenant can use, edited copies in place of built-ins.
+    /// A template from its stored definition (a tenant's edited copy), else the built-in one of that key.
+    public static func template(_ key: String, stored definition: String?) throws -> WorkflowTemplate? {
+        guard let definition else { return BuiltInTemplates.named(key) }
+        return try JSONDecoder().decode(WorkflowTemplate.self, from: Data(definition.utf8))
+    }
+
+    /// Every template the tenant can use, edited copies in place of built-ins. One statement.
     public func all(tenant: Tenant.ID, on connection: PostgresConnection) async throws -> [WorkflowTemplate] {
-        var templates: [WorkflowTemplate] = []
-        for builtIn in BuiltInTemplates.all {
-            if let template = try await template(builtIn.key, tenant: tenant, on: connection) { templates.append(template) }
+        let keys = BuiltInTemplates.all.map(\.key)
+        var stored: [String: String] = [:]
+        for (key, definition) in try await connection.rows(
+            "SELECT key, definition::TEXT FROM workflow_templates WHERE tenant_id = \(tenant) AND key = ANY(\(keys))", logger: logger
+        ).decode((String, String).self) {
+            stored[key] = definition
         }
-        return templates
+        return try keys.compactMap { try Self.template($0, stored: stored[$0]) }
     }
 
     /// Stores an edited template after validating it. Only built-in keys can be edited: leads refer

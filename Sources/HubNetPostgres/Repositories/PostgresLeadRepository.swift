@@ -100,6 +100,58 @@ public struct PostgresLeadRepository: Sendable {
         ).first
     }
 
+    /// What an action on a lead needs, read under the lead's row lock in two statements: the lead,
+    /// its tenant's stored definition of its template (`nil`: the built-in one) and the last entry of
+    /// its history (where the chain continues; what offline grace looks at). `nil` when the lead is
+    /// missing or withdrawn.
+    ///
+    /// The lock is its own statement so that the read, a statement of its own after it, sees what
+    /// committed while it waited (its activities and history included).
+    /// - Parameter held: this transaction holds the lead's lock already (`lockMany`, `lockOnly`): only the read.
+    public func lockForAction(_ id: Lead.ID, tenant: Tenant.ID, held: Bool = false, on connection: PostgresConnection) async throws
+        -> LockedLead?
+    {
+        if !held {
+            let locked = try await connection.rows(
+                "SELECT id FROM leads WHERE tenant_id = \(tenant) AND id = \(id) AND withdrawn_at IS NULL FOR UPDATE", logger: logger)
+            if locked.isEmpty { return nil }
+        }
+        let rows = try await connection.rows(
+            """
+            SELECT \(unescaped: Self.columns),
+                (SELECT t.definition::TEXT FROM workflow_templates AS t WHERE t.tenant_id = l.tenant_id AND t.key = l.template_key)
+                    AS template_definition,
+                h.seq AS h_seq, h.action AS h_action, h.from_status AS h_from, h.to_status AS h_to, h.actor_user_id AS h_actor,
+                h.reason AS h_reason, h.at AS h_at, h.previous_hash AS h_previous, h.hash AS h_hash
+            FROM leads AS l
+            LEFT JOIN LATERAL (
+                SELECT seq, action, from_status, to_status, actor_user_id, reason, at, previous_hash, hash FROM lead_history
+                WHERE tenant_id = l.tenant_id AND lead_id = l.id ORDER BY seq DESC LIMIT 1
+            ) AS h ON TRUE
+            WHERE l.tenant_id = \(tenant) AND l.id = \(id) AND l.withdrawn_at IS NULL
+            """, logger: logger)
+        guard let row = rows.first, let lead = try await Self.leads(rows).first else { return nil }
+        let r = row.makeRandomAccess()
+        var last: LeadHistoryEntry?
+        if let seq = try r["h_seq"].decode(Int?.self) {
+            last = LeadHistoryEntry(
+                seq: seq, action: try r["h_action"].decode(String.self), fromStatus: try r["h_from"].decode(String?.self),
+                toStatus: try r["h_to"].decode(String.self), actorUserID: try r["h_actor"].decode(User.ID?.self),
+                reason: try r["h_reason"].decode(String?.self), at: try r["h_at"].decode(Date.self),
+                previousHash: Array(try r["h_previous"].decode(Data.self)), hash: Array(try r["h_hash"].decode(Data.self)))
+        }
+        return LockedLead(lead: lead, templateDefinition: try r["template_definition"].decode(String?.self), lastEntry: last)
+    }
+
+    /// A lead as `lockForAction` read it.
+    public struct LockedLead: Sendable {
+        public var lead: Lead
+        /// The tenant's edited copy of the lead's template as stored; `nil` when it uses the built-in one.
+        public var templateDefinition: String?
+        /// The last entry of the lead's history, `nil` if it has none.
+        public var lastEntry: LeadHistoryEntry?
+    }
+
     /// A page of leads matching `filter`, oldest first, or newest first when `filter.newestFirst`.
     public func list(_ filter: LeadFilter, tenant: Tenant.ID, page: PageRequest, on connection: PostgresConnection)
         async throws -> Page<Lead>
@@ -260,22 +312,30 @@ public struct PostgresLeadRepository: Sendable {
     /// Stores the outcome of an engine decision, the effects that live in the store (a client in
     /// the hub CRM, a linked opportunity), and its history entry.
     /// - Parameter opportunity: the opportunity to link when the decision links one.
+    /// - Parameter lastEntry: the lead's last history entry as read under its lock (`lockForAction`);
+    ///   without it the entry is read here.
+    /// - Returns: the lead as the update left it (before the effects that follow the update).
+    @discardableResult
     public func apply(
         _ decision: WorkflowEngine.Decision, to lead: Lead, template: WorkflowTemplate, actor: User.ID?, reason: String?,
-        opportunity: Opportunity.ID? = nil, at now: Date, on connection: PostgresConnection
-    ) async throws {
+        opportunity: Opportunity.ID? = nil, lastEntry: LeadHistoryEntry?? = nil, at now: Date, on connection: PostgresConnection
+    ) async throws -> Lead? {
         let state = decision.state
         let linked = decision.effects.contains(.linkOpportunity) ? opportunity : nil
+        let updated: Lead?
         do {
-            try await connection.rows(
-                """
-                UPDATE leads SET status = \(state.status), last_action_at = \(state.lastActionAt),
-                    accepted_at = \(state.acceptedAt), declined_at = \(state.declinedAt), completed_at = \(state.completedAt),
-                    expires_at = \(state.expiresAt), opportunity_id = COALESCE(\(linked), opportunity_id),
-                    archived = \(state.archived), in_crm = \(state.inCRM), assigned_user_id = \(state.assignedUserID),
-                    remind_at = \(LeadSchedule.nextReminder(state, template: template)), version = version + 1
-                WHERE tenant_id = \(lead.tenantID) AND id = \(lead.id)
-                """, logger: logger)
+            updated = try await Self.leads(
+                connection.rows(
+                    """
+                    UPDATE leads AS l SET status = \(state.status), last_action_at = \(state.lastActionAt),
+                        accepted_at = \(state.acceptedAt), declined_at = \(state.declinedAt), completed_at = \(state.completedAt),
+                        expires_at = \(state.expiresAt), opportunity_id = COALESCE(\(linked), l.opportunity_id),
+                        archived = \(state.archived), in_crm = \(state.inCRM), assigned_user_id = \(state.assignedUserID),
+                        remind_at = \(LeadSchedule.nextReminder(state, template: template)), version = l.version + 1
+                    WHERE l.tenant_id = \(lead.tenantID) AND l.id = \(lead.id)
+                    RETURNING \(unescaped: Self.columns)
+                    """, logger: logger)
+            ).first
         } catch let error as PSQLError where error.violates("leads_opportunity_key") {
             throw DomainError.conflict("opportunity_taken", "that opportunity is linked to another lead")
         }
@@ -290,7 +350,8 @@ public struct PostgresLeadRepository: Sendable {
         }
         try await appendHistory(
             lead: lead.id, tenant: lead.tenantID, action: decision.action, from: decision.from, to: decision.to,
-            actor: actor, reason: reason, at: now, on: connection)
+            actor: actor, reason: reason, after: lastEntry, at: now, on: connection)
+        return updated
     }
 
     /// Deletes a lead; one that other records still point at (a referral made from it, an
@@ -344,19 +405,26 @@ public struct PostgresLeadRepository: Sendable {
 
     private func appendHistory(
         lead: Lead.ID, tenant: Tenant.ID, action: String, from: String?, to: String, actor: User.ID?, reason: String?,
-        at: Date, on connection: PostgresConnection
+        after known: LeadHistoryEntry?? = nil, at: Date, on connection: PostgresConnection
     ) async throws {
         // The lead row is locked by the caller (or new), so reading the last entry cannot race.
         var seq = 1
         var previous = [UInt8](repeating: 0, count: 32)
-        let last = try await connection.rows(
-            """
-            SELECT seq, hash FROM lead_history WHERE tenant_id = \(tenant) AND lead_id = \(lead)
-            ORDER BY seq DESC LIMIT 1
-            """, logger: logger)
-        for (lastSeq, hash) in try last.decode((Int, Data).self) {
-            seq = lastSeq + 1
-            previous = Array(hash)
+        if let known {
+            if let known {
+                seq = known.seq + 1
+                previous = known.hash
+            }
+        } else {
+            let last = try await connection.rows(
+                """
+                SELECT seq, hash FROM lead_history WHERE tenant_id = \(tenant) AND lead_id = \(lead)
+                ORDER BY seq DESC LIMIT 1
+                """, logger: logger)
+            for (lastSeq, hash) in try last.decode((Int, Data).self) {
+                seq = lastSeq + 1
+                previous = Array(hash)
+            }
         }
         // Microsecond precision, as stored, so the hash can be recomputed from what is read back.
         let stamp = Date(timeIntervalSince1970: (at.timeIntervalSince1970 * 1_000_000).rounded() / 1_000_000)

@@ -17,18 +17,15 @@ public struct PostgresOutboxRepository: Sendable {
         event: String, email: String?, subject: String, body: String, webhookBody: String, tenant: Tenant.ID, now: Date,
         on connection: PostgresConnection
     ) async throws {
-        if let email {
-            try await connection.rows(
-                """
-                INSERT INTO outbox (tenant_id, id, event, channel, recipient, subject, body, created_at, next_attempt_at)
-                VALUES (\(tenant), \(OutboxMessage.ID()), \(event), 'email', \(email), \(subject), \(body), \(now), \(now))
-                """, logger: logger)
-        }
+        // One statement: the email (when there is an address), then a message per subscribed webhook.
         try await connection.rows(
             """
-            INSERT INTO outbox (tenant_id, id, event, channel, recipient, webhook_id, body, created_at, next_attempt_at)
-            SELECT tenant_id, gen_random_uuid(), \(event), 'webhook', url, id, \(webhookBody), \(now), \(now)
-            FROM webhooks WHERE tenant_id = \(tenant) AND \(event) = ANY(events)
+            INSERT INTO outbox (tenant_id, id, event, channel, recipient, webhook_id, subject, body, created_at, next_attempt_at)
+            SELECT \(tenant), \(OutboxMessage.ID()), \(event), 'email', e.address, NULL::UUID, \(subject), \(body), \(now), \(now)
+            FROM (SELECT \(email)::TEXT AS address) AS e WHERE e.address IS NOT NULL
+            UNION ALL
+            SELECT w.tenant_id, gen_random_uuid(), \(event), 'webhook', w.url, w.id, '', \(webhookBody), \(now), \(now)
+            FROM webhooks AS w WHERE w.tenant_id = \(tenant) AND \(event) = ANY(w.events)
             """, logger: logger)
     }
 

@@ -161,34 +161,27 @@ public struct PostgresReferralRepository: Sendable {
         let status = template.status(lead.state.status)
         try await Database.enter(source, on: connection, logger: logger)
         if lead.state.acceptedAt != nil { try await claimPool(referral, source: source, now: now, on: connection) }
+        // What a notice needs comes back with the update: the creator's address (while active), the
+        // hub's name, and the person's name as the source knows it (the target's copy may be de-identified).
         let updated = try await connection.rows(
             """
-            UPDATE referrals SET status = \(lead.state.status), status_name = \(status?.name ?? lead.state.status),
+            UPDATE referrals AS r SET status = \(lead.state.status), status_name = \(status?.name ?? lead.state.status),
                 life_cycle = \(status?.lifeCycle.rawValue ?? LifeCycle.pending.rawValue), stage = \(status?.stage),
-                first_action_at = COALESCE(first_action_at, \(lead.state.lastActionAt)), last_action_at = \(lead.state.lastActionAt),
+                first_action_at = COALESCE(r.first_action_at, \(lead.state.lastActionAt)), last_action_at = \(lead.state.lastActionAt),
                 accepted_at = \(lead.state.acceptedAt), declined_at = \(lead.state.declinedAt),
-                completed_at = \(lead.state.completedAt), reason = COALESCE(\(reason), reason), pullback_at = NULL
-            WHERE tenant_id = \(source) AND id = \(referral) AND withdrawn_at IS NULL
-            RETURNING created_by
+                completed_at = \(lead.state.completedAt), reason = COALESCE(\(reason), r.reason), pullback_at = NULL
+            WHERE r.tenant_id = \(source) AND r.id = \(referral) AND r.withdrawn_at IS NULL
+            RETURNING r.created_by,
+                (SELECT u.email FROM users AS u WHERE u.tenant_id = r.tenant_id AND u.id = r.created_by AND u.deactivated_at IS NULL),
+                (SELECT t.name FROM tenants AS t WHERE t.id = \(lead.tenantID)),
+                (SELECT l.contact_name FROM leads AS l WHERE l.tenant_id = r.tenant_id AND l.id = r.source_lead_id)
             """, logger: logger
         )
-        if let action, let creator = try updated.first?.decode(User.ID.self) {
-            let email = try await connection.rows(
-                "SELECT email FROM users WHERE tenant_id = \(source) AND id = \(creator) AND deactivated_at IS NULL",
-                logger: logger
-            ).first?.decode(String.self)
-            let hubName = try await connection.rows("SELECT name FROM tenants WHERE id = \(lead.tenantID)", logger: logger)
-                .first?.decode(String.self) ?? ""
-            var values = MessageTemplate.values(for: lead, statusName: status?.name ?? lead.state.status, hubName: hubName)
-            if lead.identityWithheld {
+        if let action, let (_, email, hubName, sourceName) = try updated.decode((User.ID, String?, String?, String?).self).first {
+            var values = MessageTemplate.values(for: lead, statusName: status?.name ?? lead.state.status, hubName: hubName ?? "")
+            if lead.identityWithheld, let sourceName {
                 // The target's copy is de-identified; the source knows the person by its own lead.
-                let name = try await connection.rows(
-                    """
-                    SELECT l.contact_name FROM referrals r JOIN leads l ON l.tenant_id = r.tenant_id AND l.id = r.source_lead_id
-                    WHERE r.tenant_id = \(source) AND r.id = \(referral)
-                    """, logger: logger
-                ).first?.decode(String.self)
-                if let name { values["lead.name"] = name }
+                values["lead.name"] = sourceName
             }
             values["action.name"] = action
             values["action.reason"] = reason.map { "Reason: \($0)" } ?? ""

@@ -37,13 +37,14 @@ struct LeadCommands: Sendable {
     }
 
     /// Applies one intent of the shared vocabulary: the sync push's path, and each HTTP handler's.
+    /// - Parameter held: the caller holds the lead's row lock already (a push locks every lead it touches first).
     func apply(
-        _ intent: LeadIntent, to lead: Lead.ID, caller: AuthenticatedUser, offline: OfflineTiming? = nil, now: Date,
+        _ intent: LeadIntent, to lead: Lead.ID, caller: AuthenticatedUser, offline: OfflineTiming? = nil, held: Bool = false, now: Date,
         on connection: PostgresConnection
     ) async throws -> Applied {
         switch intent {
         case .act(let action):
-            let (lead, template) = try await act(action, on: lead, caller: caller, offline: offline, now: now, on: connection)
+            let (lead, template) = try await act(action, on: lead, caller: caller, offline: offline, held: held, now: now, on: connection)
             return .lead(lead, template, conflicts: [])
         case .update(let update):
             let (lead, template, conflicts) = try await self.update(lead, version: nil, caller: caller, now: now, on: connection) { details, current in
@@ -68,21 +69,30 @@ struct LeadCommands: Sendable {
     func lockVisibleLead(_ id: Lead.ID, caller: AuthenticatedUser, on connection: PostgresConnection) async throws
         -> (Lead, WorkflowTemplate)
     {
-        guard let lead = try await leads.get(id, tenant: caller.tenantID, lock: true, on: connection),
-            let template = try await templates.template(lead.templateKey, tenant: caller.tenantID, on: connection)
+        let (lead, template, _) = try await lockVisibleLeadForAction(id, caller: caller, held: false, on: connection)
+        return (lead, template)
+    }
+
+    /// `lockVisibleLead`, with the last entry of the lead's history (read in the same statements).
+    private func lockVisibleLeadForAction(_ id: Lead.ID, caller: AuthenticatedUser, held: Bool, on connection: PostgresConnection)
+        async throws -> (Lead, WorkflowTemplate, lastEntry: LeadHistoryEntry?)
+    {
+        guard let locked = try await leads.lockForAction(id, tenant: caller.tenantID, held: held, on: connection),
+            let template = try PostgresWorkflowTemplateRepository.template(locked.lead.templateKey, stored: locked.templateDefinition)
         else { throw DomainError.notFound("lead") }
+        let lead = locked.lead
         guard VisibilityPolicy.sees(lead, user: caller.userID, roles: caller.roles) else { throw VisibilityPolicy.notVisible }
         guard lead.erasedAt == nil else { throw VisibilityPolicy.erased }
-        return (lead, template)
+        return (lead, template, locked.lastEntry)
     }
 
     /// Takes an action under the lead's row lock, so two people acting at once leave one outcome:
     /// the second sees the first's result and is refused if it no longer applies.
     func act(
-        _ action: LeadAction, on id: Lead.ID, caller: AuthenticatedUser, offline: OfflineTiming? = nil, now: Date,
+        _ action: LeadAction, on id: Lead.ID, caller: AuthenticatedUser, offline: OfflineTiming? = nil, held: Bool = false, now: Date,
         on connection: PostgresConnection
     ) async throws -> (Lead, WorkflowTemplate) {
-        let (lead, template) = try await lockVisibleLead(id, caller: caller, on: connection)
+        let (lead, template, lastEntry) = try await lockVisibleLeadForAction(id, caller: caller, held: held, on: connection)
         let arguments = action.arguments
         let actionKey = action.action
         var input = arguments.input
@@ -101,9 +111,8 @@ struct LeadCommands: Sendable {
         var state = lead.state
         var decidedAt = now
         if let offline, offline.grace > 0 {
-            let last = try await leads.history(of: id, tenant: caller.tenantID, on: connection).last
             (state, decidedAt) = OfflineGrace.evaluation(
-                of: lead.state, lastEntry: last, template: template, actedAt: offline.actedAt, now: now, grace: offline.grace)
+                of: lead.state, lastEntry: lastEntry, template: template, actedAt: offline.actedAt, now: now, grace: offline.grace)
         }
         var decision = try WorkflowEngine.decide(
             template, lead: state, actor: Self.actor(caller), action: actionKey, input: input, now: decidedAt)
@@ -125,14 +134,15 @@ struct LeadCommands: Sendable {
                 ).id
             }
         }
-        try await leads.apply(
-            decision, to: lead, template: template, actor: caller.userID, reason: reason, opportunity: opportunity, at: now, on: connection)
+        var updated = try await leads.apply(
+            decision, to: lead, template: template, actor: caller.userID, reason: reason, opportunity: opportunity,
+            lastEntry: lastEntry, at: now, on: connection)
         if decision.effects.contains(.refer), let listingID = arguments.listingId {
             try await referToListing(lead, listingID, caller: caller, now: now, on: connection)
+            // The referral changed the lead again.
+            updated = try await leads.get(id, tenant: caller.tenantID, on: connection)
         }
-        guard let updated = try await leads.get(id, tenant: caller.tenantID, on: connection) else {
-            throw DomainError.notFound("lead")
-        }
+        guard let updated else { throw DomainError.notFound("lead") }
         if decision.effects.contains(.notifyAssignee), let assigneeID = updated.state.assignedUserID,
             let assignee = try await users.get(assigneeID, tenant: caller.tenantID, on: connection)
         {

@@ -224,7 +224,9 @@ struct SyncPush: Sendable {
         do {
             try TenantPolicy.require(caller, .workLeads)
             let offline = LeadCommands.OfflineTiming(actedAt: mutation.actedAt.map(Date.init(micros:)), grace: grace)
-            let applied = try await commands.apply(mutation.intent, to: mutation.leadId, caller: caller, offline: offline, now: now, on: connection)
+            // The push locked every lead its mutations touch before applying any.
+            let applied = try await commands.apply(
+                mutation.intent, to: mutation.leadId, caller: caller, offline: offline, held: true, now: now, on: connection)
             try await connection.rows("RELEASE SAVEPOINT mutation", logger: logger)
             if case .lead(_, _, let conflicts) = applied, !conflicts.isEmpty {
                 return MutationOutcome(id: mutation.id, outcome: .appliedWithConflicts, conflicts: conflicts)
