@@ -1,5 +1,6 @@
 import Foundation
 import HubNetCore
+import HubNetServer
 import HubNetTestSupport
 import HTTPTypes
 import Testing
@@ -94,6 +95,51 @@ struct AuthTests {
             let renamed = try await app.request(.patch, "/v1/users/\(advisor.user.id)", token: advisor.token, json: #"{"display_name":"Dana"}"#)
             #expect(renamed.json?["display_name"] as? String == "Dana")
             #expect(try await app.request(.patch, "/v1/users/\(advisor.user.id)", token: advisor.token, json: #"{"roles":["admin"]}"#).status == .forbidden)
+        }
+    }
+
+    /// When the device list says a device was last seen, in microseconds since 1970.
+    static func lastSeen(_ app: TestApplication, token: String) async throws -> Int64? {
+        let list = try #require(try await app.request(.get, "/v1/devices", token: token).json?["items"] as? [[String: Any]])
+        let device = try #require(list.first)
+        return (device["last_seen_at"] as? String).flatMap(Timestamp.micros(rfc3339:))
+    }
+
+    @Test("a device is noted as seen by the server's clock, at most once a minute; a user token's use is noted; a credential is read in one statement")
+    func lastUse() async throws {
+        let clock = TestClock(frozen: true)
+        try await withTestApplication(configure: {
+            $0.testClock = clock
+            $0.timerInterval = nil
+            $0.deliveryInterval = nil
+        }) { app in
+            let operatorToken = TestApplication.operatorToken
+            _ = try await app.request(.post, "/v1/test-clock/advance", token: operatorToken, json: #"{"to":"2030-01-01T00:00:00Z"}"#)
+            let start: Int64 = 1_893_456_000_000_000
+            let hub = try await app.fixtures.tenant(.hub, users: [[.moderator]])
+            let user = hub.users[0]
+            let registered = try await app.request(.post, "/v1/devices", token: user.token, json: #"{"name":"Tablet"}"#)
+            let device = try #require(registered.json?["token"] as? String, "\(registered.text)")
+            #expect(try await Self.lastSeen(app, token: user.token) == nil, "not seen before its first request")
+
+            #expect(try await app.request(.get, "/v1/me", token: device).status == .ok)
+            #expect(try await Self.lastSeen(app, token: user.token) == start)
+            _ = try await app.request(.post, "/v1/test-clock/advance", token: operatorToken, json: #"{"seconds":59}"#)
+            #expect(try await app.request(.get, "/v1/me", token: device).status == .ok)
+            #expect(try await Self.lastSeen(app, token: user.token) == start, "within the minute: not noted again")
+            _ = try await app.request(.post, "/v1/test-clock/advance", token: operatorToken, json: #"{"seconds":2}"#)
+            let me = try await app.request(.get, "/v1/me", token: device)
+            #expect(me.status == .ok)
+            #expect(try await Self.lastSeen(app, token: user.token) == start + 61_000_000, "a minute later: noted at the server's time")
+
+            // One statement for the credential, four for the read (its transaction): the credential
+            // opens no transaction of its own.
+            let statements = try SyncBatchTests.statements(me)
+            #expect(statements <= 5, "GET /v1/me ran \(statements) statements")
+
+            let tokens = try #require(
+                try await app.request(.get, "/v1/users/\(user.user.id)/tokens", token: user.token).json?["items"] as? [[String: Any]])
+            #expect(tokens.contains { $0["last_used_at"] is String }, "the user token's use is noted: \(tokens)")
         }
     }
 }

@@ -57,6 +57,19 @@ public struct Database: Sendable {
         try await transaction(settings: [], body)
     }
 
+    /// Runs `body`, one statement that scopes itself (a function that enters a tenant for its own
+    /// implicit transaction, such as `hubnet_authenticate_device`), on a pooled connection without
+    /// opening a transaction: one round trip instead of four. Fails as `transaction` does.
+    public func withSingleStatement<Result: Sendable>(_ body: (PostgresConnection) async throws -> Result) async throws -> Result {
+        if availability.isDown { throw DatabaseUnavailable(.noConnection) }
+        do {
+            return try await withConnection(body)
+        } catch {
+            guard let unavailable = DatabaseUnavailable.classify(error) else { throw error }
+            throw unavailable
+        }
+    }
+
     /// One transaction with its settings (and the statement timeout) applied in one statement after
     /// `BEGIN`. The error thrown is the one that caused the rollback (a `DomainError`, a constraint
     /// violation) or a `DatabaseUnavailable`.

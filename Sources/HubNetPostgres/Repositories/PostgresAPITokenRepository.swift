@@ -58,29 +58,22 @@ public struct PostgresAPITokenRepository: Sendable {
 
     /// The user behind a presented token, if it is live and its user active. Notes the use at most
     /// once a minute, so that a busy client does not turn every read into a write.
-    public func authenticate(_ token: BearerToken, on connection: PostgresConnection) async throws -> AuthenticatedUser? {
+    /// One statement (`hubnet_authenticate_api_token`) outside any transaction (`Database.withSingleStatement`).
+    /// - Parameter lockTimeout: how long noting the use may wait for the token's row.
+    public func authenticate(_ token: BearerToken, lockTimeout: Duration = .seconds(5), on connection: PostgresConnection) async throws
+        -> AuthenticatedUser?
+    {
         guard token.kind == .user else { return nil }
         let rows = try await connection.rows(
             """
-            SELECT t.id, t.user_id, u.roles, n.kind, t.last_used_at < now() - INTERVAL '1 minute' OR t.last_used_at IS NULL,
-                   u.deactivated_at IS NOT NULL, t.revoked_at IS NOT NULL
-            FROM api_tokens AS t
-            JOIN users AS u ON u.tenant_id = t.tenant_id AND u.id = t.user_id
-            JOIN tenants AS n ON n.id = t.tenant_id
-            WHERE t.tenant_id = \(token.tenantID) AND t.token_hash = \(token.hash)
+            SELECT auth_token, auth_user, auth_roles, auth_kind, auth_deactivated, auth_revoked
+            FROM hubnet_authenticate_api_token(\(token.tenantID), \(token.hash), \(Int32(clamping: lockTimeout.milliseconds)))
             """, logger: logger)
-        for (tokenID, userID, roles, kind, stale, deactivated, revoked) in try rows.decode(
-            (APIToken.ID, User.ID, [String], String, Bool, Bool, Bool).self)
-        {
+        for (_, userID, roles, kind, deactivated, revoked) in try rows.decode((APIToken.ID, User.ID, [String], String, Bool, Bool).self) {
             // The holder of a genuine token of a deactivated user learns why it stopped working; a
             // revoked token of an active user is just not a credential any more.
             if deactivated { throw AccessEnded(.userDeactivated, lastMutationID: nil) }
             if revoked { return nil }
-            if stale {
-                try await connection.rows(
-                    "UPDATE api_tokens SET last_used_at = now() WHERE tenant_id = \(token.tenantID) AND id = \(tokenID)",
-                    logger: logger)
-            }
             guard let kind = Tenant.Kind(rawValue: kind) else { return nil }
             return AuthenticatedUser(
                 userID: userID, tenantID: token.tenantID, tenantKind: kind,

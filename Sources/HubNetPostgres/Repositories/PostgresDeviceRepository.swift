@@ -54,28 +54,23 @@ public struct PostgresDeviceRepository: Sendable {
     /// minute, by the server's clock (a virtual one under test: staleness in routing compares it).
     /// A revoked device or a deactivated user is `AccessEnded` (the device must wipe), an unknown
     /// token `nil`.
-    public func authenticate(_ token: BearerToken, now: Date = Date(), on connection: PostgresConnection) async throws -> AuthenticatedUser? {
+    /// One statement (`hubnet_authenticate_device`) outside any transaction (`Database.withSingleStatement`).
+    /// - Parameter lockTimeout: how long noting the last use may wait for the device row.
+    public func authenticate(
+        _ token: BearerToken, now: Date = Date(), lockTimeout: Duration = .seconds(5), on connection: PostgresConnection
+    ) async throws -> AuthenticatedUser? {
         guard token.kind == .device else { return nil }
         let rows = try await connection.rows(
             """
-            SELECT d.id, d.user_id, u.roles, n.kind,
-                   d.last_seen_at IS NULL OR d.last_seen_at NOT BETWEEN \(now) - INTERVAL '1 minute' AND \(now),
-                   d.revoked_at IS NOT NULL, u.deactivated_at IS NOT NULL, d.last_mutation_id
-            FROM devices AS d
-            JOIN users AS u ON u.tenant_id = d.tenant_id AND u.id = d.user_id
-            JOIN tenants AS n ON n.id = d.tenant_id
-            WHERE d.tenant_id = \(token.tenantID) AND d.token_hash = \(token.hash)
+            SELECT auth_device, auth_user, auth_roles, auth_kind, auth_revoked, auth_deactivated, auth_last_mutation
+            FROM hubnet_authenticate_device(\(token.tenantID), \(token.hash), \(now), \(Int32(clamping: lockTimeout.milliseconds)))
             """, logger: logger)
-        for (deviceID, userID, roles, kind, stale, revoked, deactivated, lastMutation) in try rows.decode(
-            (Device.ID, User.ID, [String], String, Bool, Bool, Bool, Int64).self)
+        for (deviceID, userID, roles, kind, revoked, deactivated, lastMutation) in try rows.decode(
+            (Device.ID, User.ID, [String], String, Bool, Bool, Int64).self)
         {
             // Deactivating a user revokes their devices too; the user's standing is the better answer.
             if deactivated { throw AccessEnded(.userDeactivated, lastMutationID: lastMutation) }
             if revoked { throw AccessEnded(.deviceRevoked, lastMutationID: lastMutation) }
-            if stale {
-                try await connection.rows(
-                    "UPDATE devices SET last_seen_at = \(now) WHERE tenant_id = \(token.tenantID) AND id = \(deviceID)", logger: logger)
-            }
             guard let kind = Tenant.Kind(rawValue: kind) else { return nil }
             return AuthenticatedUser(
                 userID: userID, tenantID: token.tenantID, tenantKind: kind, roles: Set(roles.compactMap(Role.init(rawValue:))),
