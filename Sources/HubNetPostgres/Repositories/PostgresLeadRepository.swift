@@ -32,10 +32,11 @@ public struct PostgresLeadRepository: Sendable {
         let details = try details.validated(requiringContact: !identityWithheld)
         let state = LeadState.new(template, createdAt: now, expiresAt: expiresAt, expectedCompletionAt: expectedCompletionAt)
         let id = Lead.ID()
+        let created: Lead?
         do {
-            try await connection.rows(
+            created = try await Self.leads(connection.rows(
                 """
-                INSERT INTO leads (tenant_id, id, template_key, status, source, contact_name, contact_email, contact_phone,
+                INSERT INTO leads AS l (tenant_id, id, template_key, status, source, contact_name, contact_email, contact_phone,
                     city, region, request, type, category, priority, importance, probability, target_amount, products,
                     competitors, team, listing_id, assigned_unit_id, created_by, created_at, expires_at, expected_completion_at,
                     remind_at, identity_withheld)
@@ -46,15 +47,17 @@ public struct PostgresLeadRepository: Sendable {
                     \(try Self.productsJSON(details.products))::JSONB, \(details.competitors), \(details.team), \(listing), \(unit),
                     \(createdBy), \(now), \(state.expiresAt), \(state.expectedCompletionAt),
                     \(LeadSchedule.nextReminder(state, template: template)), \(identityWithheld))
-                """, logger: logger)
+                RETURNING \(unescaped: Self.columns)
+                """, logger: logger)).first
         } catch let error as PSQLError where error.serverInfo?[.constraintName] == "leads_unit_fkey" {
             throw DomainError.invalid("assigned_unit_id", "names no unit of this tenant")
         }
+        // A new lead's history starts here: no entry to read first.
         try await appendHistory(
-            lead: id, tenant: tenant, action: "create", from: nil, to: state.status, actor: createdBy, reason: nil, at: now,
-            on: connection)
-        guard let lead = try await get(id, tenant: tenant, on: connection) else { throw DomainError.notFound("lead") }
-        return lead
+            lead: id, tenant: tenant, action: "create", from: nil, to: state.status, actor: createdBy, reason: nil,
+            after: .some(nil), at: now, on: connection)
+        guard let created else { throw DomainError.notFound("lead") }
+        return created
     }
 
     /// Whether the tenant has this lead (not withdrawn): the cheap check before adding to it.

@@ -239,19 +239,21 @@ public struct PostgresSyncRepository: Sendable {
 
     /// Locks the device row for a push and reads, in the same statement, its last mutation and the
     /// tenant's offline grace (seconds).
+    /// - Returns: also whether the device has failed mutations on record (`failures` reads them; most pushes have none).
     public func lockDeviceForPush(_ device: Device.ID, tenant: Tenant.ID, on connection: PostgresConnection) async throws
-        -> (lastMutationID: Int64, offlineGrace: Int)?
+        -> (lastMutationID: Int64, offlineGrace: Int, hasFailures: Bool)?
     {
         let rows = try await connection.rows(
             """
             SELECT d.last_mutation_id, d.revoked_at IS NOT NULL,
-                   COALESCE((SELECT s.offline_grace_seconds FROM tenant_settings s WHERE s.tenant_id = \(tenant)), 0)
+                   COALESCE((SELECT s.offline_grace_seconds FROM tenant_settings s WHERE s.tenant_id = \(tenant)), 0),
+                   EXISTS (SELECT 1 FROM sync_mutation_failures f WHERE f.tenant_id = d.tenant_id AND f.device_id = d.id)
             FROM devices d
             WHERE d.tenant_id = \(tenant) AND d.id = \(device) FOR UPDATE OF d
             """, logger: logger)
-        guard let (last, revoked, grace) = try rows.decode((Int64, Bool, Int).self).first else { return nil }
+        guard let (last, revoked, grace, hasFailures) = try rows.decode((Int64, Bool, Int, Bool).self).first else { return nil }
         if revoked { throw AccessEnded(.deviceRevoked, lastMutationID: last) }
-        return (last, grace)
+        return (last, grace, hasFailures)
     }
 
 

@@ -46,9 +46,13 @@ struct SyncPull: Sendable {
             if pendingPurges {
                 try await sync.acknowledgePurges(device: device, through: cursor.seq, tenant: caller.tenantID, now: now(), on: connection)
             }
-            let rows = try await sync.changes(
-                tenant: caller.tenantID, after: cursor.seq, user: caller.userID, wholeTenant: wholeTenant, limit: limit,
-                on: connection)
+            // At the head there is nothing after the cursor to read (the common answer to a device that polls).
+            let rows =
+                cursor.seq == head
+                ? []
+                : try await sync.changes(
+                    tenant: caller.tenantID, after: cursor.seq, user: caller.userID, wholeTenant: wholeTenant, limit: limit,
+                    on: connection)
             var page = rows
             var hasMore = false
             if rows.count > limit {

@@ -93,7 +93,8 @@ struct SyncPush: Sendable {
         let first = items[0].id
         return try await database.withTenant(caller.tenantID) { connection in
             // The device row is the push's lock: one batch of a device at a time.
-            guard let (last, offlineGrace) = try await sync.lockDeviceForPush(device, tenant: caller.tenantID, on: connection) else {
+            guard let (last, offlineGrace, hasFailures) = try await sync.lockDeviceForPush(device, tenant: caller.tenantID, on: connection)
+            else {
                 throw DomainError.unauthenticated
             }
             if first > last + 1 {
@@ -138,7 +139,8 @@ struct SyncPush: Sendable {
             let templates = edits ? try await commands.templates.all(tenant: caller.tenantID, on: connection) : []
             var batch = LeadBatch(caller: caller, leads: locked, templates: templates)
             let grace = TimeInterval(offlineGrace)
-            let failures = try await sync.failures(device: device, from: fresh.first?.id ?? 0, tenant: caller.tenantID, on: connection)
+            let failures =
+                hasFailures ? try await sync.failures(device: device, from: fresh.first?.id ?? 0, tenant: caller.tenantID, on: connection) : [:]
             var applied = last
             var logged: [SyncMutationLogEntry] = []
             let already = outcomes.count
