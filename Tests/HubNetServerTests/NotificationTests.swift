@@ -238,6 +238,39 @@ struct EmailActionTests {
             #expect(expired.text.contains("expired"))
         }
     }
+
+    @Test("000: every person of the target who may answer gets one invitation with links of their own: the admin's accept acts as the admin")
+    func invitationsPerPerson() async throws {
+        let smtp = try await SMTPReceiver()
+        defer { smtp.stop() }
+        let relay = SMTPClient(host: "127.0.0.1", port: smtp.port, from: "hubnet@test.local")
+        try await withTestApplication(configure: { $0.smtp = relay; $0.deliveryInterval = nil; $0.timerInterval = nil }) { app in
+            let sourcing = try await app.fixtures.tenant(.sourcingCompany, users: [[.partnerUser]])
+            let partner = try await app.fixtures.tenant(.partnerCompany, users: [[.partnerUser], [.partnerUser], [.viewer]])
+            let delivery = OutboxDeliveryService(database: app.fixtures.database, smtp: relay, now: { Date() })
+            let lead = try #require((try await app.request(.post, "/v1/leads", token: sourcing.users[0].token, json: #"{"contact":{"name":"Rafa","email":"r@y.test"},"consent":{"scope":"kind","kind":"partner_company","purpose":"referral","method":"written"}}"#)).json?["id"] as? String)
+            let referral = try await app.request(.post, "/v1/leads/\(lead)/referrals", token: sourcing.users[0].token, json: #"{"partner_id":"\#(partner.tenant.id)"}"#)
+            let copy = try #require(referral.json?["target_lead_id"] as? String, "\(referral.text)")
+            _ = try await delivery.deliverDue()
+
+            let invitations = smtp.messages.filter { $0.contains("Subject: New referral: Rafa") }
+            let answering = [partner.admin, partner.users[0], partner.users[1]]
+            #expect(invitations.count == answering.count)
+            for person in answering {
+                #expect(invitations.filter { $0.contains("To: <\(person.user.email)>") }.count == 1, "one invitation for \(person.user.email)")
+            }
+            let everyLink = invitations.flatMap { links(in: $0).values }
+            #expect(everyLink.count == 2 * answering.count && Set(everyLink).count == everyLink.count, "each link is its own")
+
+            let admins = try #require(invitations.first { $0.contains("To: <\(partner.admin.user.email)>") })
+            #expect(try await app.request(.post, try #require(links(in: admins)["Accept"])).status == .ok)
+            let history = try #require(
+                try await app.request(.get, "/v1/leads/\(copy)/history", token: partner.admin.token).json?["items"] as? [[String: Any]])
+            let last = try #require(history.last)
+            #expect(last["action"] as? String == "accept")
+            #expect(last["actor_user_id"] as? String == partner.admin.user.id.description, "\(last)")
+        }
+    }
 }
 
 @Suite("Assignment notices and inactivity reminders", .serialized)

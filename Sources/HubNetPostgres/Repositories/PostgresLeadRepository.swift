@@ -27,7 +27,8 @@ public struct PostgresLeadRepository: Sendable {
     public func create(
         _ details: LeadDetails, template: WorkflowTemplate, source: LeadSource, tenant: Tenant.ID, createdBy: User.ID?,
         listing: Listing.ID? = nil, unit: TenantUnit.ID? = nil, expiresAt: Date? = nil, expectedCompletionAt: Date? = nil,
-        identityWithheld: Bool = false, now: Date, on connection: PostgresConnection
+        identityWithheld: Bool = false, referral: (id: Referral.ID, source: Tenant.ID)? = nil, now: Date,
+        on connection: PostgresConnection
     ) async throws -> Lead {
         let details = try details.validated(requiringContact: !identityWithheld)
         let state = LeadState.new(template, createdAt: now, expiresAt: expiresAt, expectedCompletionAt: expectedCompletionAt)
@@ -39,14 +40,14 @@ public struct PostgresLeadRepository: Sendable {
                 INSERT INTO leads AS l (tenant_id, id, template_key, status, source, contact_name, contact_email, contact_phone,
                     city, region, request, type, category, priority, importance, probability, target_amount, products,
                     competitors, team, listing_id, assigned_unit_id, created_by, created_at, expires_at, expected_completion_at,
-                    remind_at, identity_withheld)
+                    remind_at, identity_withheld, referral_id, source_tenant_id)
                 VALUES (\(tenant), \(id), \(template.key), \(state.status), \(source.rawValue), \(details.name),
                     \(details.email), \(details.phone), \(details.city), \(details.region), \(details.request),
                     \(details.type), \(details.category), \(details.priority), \(details.importance),
                     \(details.probability), \(details.targetAmount.map { "\($0)" })::NUMERIC,
                     \(try Self.productsJSON(details.products))::JSONB, \(details.competitors), \(details.team), \(listing), \(unit),
                     \(createdBy), \(now), \(state.expiresAt), \(state.expectedCompletionAt),
-                    \(LeadSchedule.nextReminder(state, template: template)), \(identityWithheld))
+                    \(LeadSchedule.nextReminder(state, template: template)), \(identityWithheld), \(referral?.id), \(referral?.source))
                 RETURNING \(unescaped: Self.columns)
                 """, logger: logger)).first
         } catch let error as PSQLError where error.serverInfo?[.constraintName] == "leads_unit_fkey" {

@@ -29,6 +29,40 @@ public struct PostgresOutboxRepository: Sendable {
             """, logger: logger)
     }
 
+    /// One email of a batch (`enqueue(_:event:…)`).
+    public struct Notice: Sendable {
+        public var email: String
+        public var subject: String
+        public var body: String
+
+        public init(email: String, subject: String, body: String) {
+            self.email = email
+            self.subject = subject
+            self.body = body
+        }
+    }
+
+    /// Enqueues several emails of one event in one statement, and for each, as `enqueue` does for
+    /// one, a message to every webhook of the tenant subscribed to the event.
+    public func enqueue(
+        _ notices: [Notice], event: String, webhookBody: String, tenant: Tenant.ID, now: Date, on connection: PostgresConnection
+    ) async throws {
+        guard !notices.isEmpty else { return }
+        try await connection.rows(
+            """
+            WITH n AS (
+                SELECT n.id, n.address, n.subject, n.body, n.position
+                FROM unnest(\(notices.map { _ in UUID() })::UUID[], \(notices.map(\.email))::TEXT[], \(notices.map(\.subject))::TEXT[],
+                    \(notices.map(\.body))::TEXT[]) WITH ORDINALITY AS n(id, address, subject, body, position)
+            )
+            INSERT INTO outbox (tenant_id, id, event, channel, recipient, webhook_id, subject, body, created_at, next_attempt_at)
+            SELECT \(tenant), n.id, \(event), 'email', n.address, NULL::UUID, n.subject, n.body, \(now), \(now) FROM n
+            UNION ALL
+            SELECT w.tenant_id, gen_random_uuid(), \(event), 'webhook', w.url, w.id, '', \(webhookBody), \(now), \(now)
+            FROM n CROSS JOIN webhooks AS w WHERE w.tenant_id = \(tenant) AND \(event) = ANY(w.events)
+            """, logger: logger)
+    }
+
     /// Enqueues one email that no webhook hears of (a console sign-in link).
     public func enqueueEmail(
         event: String, to email: String, subject: String, body: String, tenant: Tenant.ID, now: Date, on connection: PostgresConnection

@@ -36,11 +36,14 @@ public struct PostgresReferralRepository: Sendable {
         public var tenant: Tenant.ID
         public var kind: Referral.TargetKind
         public var listing: Listing.ID?
+        /// The target organisation's kind when the caller has read it already; read here otherwise.
+        public var organisation: Tenant.Kind?
 
-        public init(tenant: Tenant.ID, kind: Referral.TargetKind, listing: Listing.ID?) {
+        public init(tenant: Tenant.ID, kind: Referral.TargetKind, listing: Listing.ID?, organisation: Tenant.Kind? = nil) {
             self.tenant = tenant
             self.kind = kind
             self.listing = listing
+            self.organisation = organisation
         }
     }
 
@@ -70,9 +73,15 @@ public struct PostgresReferralRepository: Sendable {
         }
         let key = target.kind == .listing ? BuiltInTemplates.hubModeration.key : BuiltInTemplates.partnerLead.key
         // The person's details cross only under a consent covering the target now (`VisibilityPolicy`).
-        let targetKind = try await connection.rows("SELECT kind FROM tenants WHERE id = \(target.tenant)", logger: logger)
-            .decode(String.self).first.flatMap(Tenant.Kind.init(rawValue:))
-        guard let targetKind else { throw DomainError.notFound("organisation") }
+        // The target's kind (unless known) and, for the invitations, the source's name: one statement.
+        let (storedKind, sourceName) = try await connection.rows(
+            """
+            SELECT (SELECT kind FROM tenants WHERE id = \(target.tenant)), (SELECT name FROM tenants WHERE id = \(source))
+            """, logger: logger
+        ).decode((String?, String?).self).first ?? (nil, nil)
+        guard let targetKind = target.organisation ?? storedKind.flatMap(Tenant.Kind.init(rawValue:)) else {
+            throw DomainError.notFound("organisation")
+        }
         let consents = try await privacy.consents(of: lead.id, tenant: source, on: connection)
         let crossing = VisibilityPolicy.crossingDetails(
             lead.details.withoutTeam, to: target.tenant, kind: targetKind, consents: consents, at: now)
@@ -83,17 +92,10 @@ public struct PostgresReferralRepository: Sendable {
         let referralID = Referral.ID()
         let landed = try await leads.create(
             crossing.details, template: template, source: .referral, tenant: target.tenant, createdBy: nil,
-            listing: target.listing, expiresAt: expiresAt, identityWithheld: crossing.consent == nil, now: now, on: connection)
-        try await connection.rows(
-            """
-            UPDATE leads SET referral_id = \(referralID), source_tenant_id = \(source)
-            WHERE tenant_id = \(target.tenant) AND id = \(landed.id)
-            """, logger: logger)
+            listing: target.listing, expiresAt: expiresAt, identityWithheld: crossing.consent == nil,
+            referral: (referralID, source), now: now, on: connection)
         if let links {
-            var invited = landed
-            invited.referralID = referralID
-            invited.sourceTenantID = source
-            try await invite(to: invited, template: template, links: links, now: now, on: connection)
+            try await invite(to: landed, from: sourceName ?? "", template: template, links: links, now: now, on: connection)
         }
         try await Database.enter(source, on: connection, logger: logger)
         let status = template.status(landed.state.status)
@@ -114,12 +116,10 @@ public struct PostgresReferralRepository: Sendable {
 
     /// Emails each person of the target who may accept or decline the new lead, with a signed,
     /// single-use, expiring link for each answer. Runs in the target's tenant.
-    private func invite(to lead: Lead, template: WorkflowTemplate, links: EmailActionLinks, now: Date, on connection: PostgresConnection)
-        async throws
-    {
-        let sourceName = try await connection.rows(
-            "SELECT name FROM tenants WHERE id = \(lead.sourceTenantID ?? lead.tenantID)", logger: logger
-        ).first?.decode(String.self) ?? ""
+    private func invite(
+        to lead: Lead, from sourceName: String, template: WorkflowTemplate, links: EmailActionLinks, now: Date,
+        on connection: PostgresConnection
+    ) async throws {
         let rows = try await connection.rows(
             """
             SELECT id, email, roles FROM users WHERE tenant_id = \(lead.tenantID) AND deactivated_at IS NULL
@@ -128,6 +128,11 @@ public struct PostgresReferralRepository: Sendable {
         for (id, email, roles) in try rows.decode((User.ID, String, [String]).self) {
             recipients.append((id, email, Set(roles.compactMap(Role.init(rawValue:)))))
         }
+        // Every link and every email in one statement each, whatever the number of people.
+        var linkIDs: [UUID] = []
+        var linkUsers: [UUID] = []
+        var linkActions: [String] = []
+        var notices: [PostgresOutboxRepository.Notice] = []
         for (userID, email, roles) in recipients {
             let actor = WorkflowActor(userID: userID, roles: roles, side: .owner)
             let offered = WorkflowEngine.availableActions(template, lead: lead.state, actor: actor, now: now).map(\.key)
@@ -136,18 +141,22 @@ public struct PostgresReferralRepository: Sendable {
             var lines = ["\(sourceName) referred \(lead.details.name) to you.", ""]
             for action in answers {
                 let id = UUID()
-                try await connection.rows(
-                    """
-                    INSERT INTO email_action_links (tenant_id, id, lead_id, user_id, action, created_at, expires_at)
-                    VALUES (\(lead.tenantID), \(id), \(lead.id), \(userID), \(action), \(now), \(now + links.lifetime))
-                    """, logger: logger)
+                linkIDs.append(id)
+                linkUsers.append(userID.rawValue)
+                linkActions.append(action)
                 lines.append("\(action == "accept" ? "Accept" : "Decline"): \(links.url(for: EmailActionToken(tenantID: lead.tenantID, linkID: id)))")
             }
             lines += ["", "Open it in HubNet: \(links.baseURL)/leads/\(lead.id)"]
-            try await outbox.enqueue(
-                event: "referral.received", email: email, subject: "New referral: \(lead.details.name)",
-                body: lines.joined(separator: "\n") + "\n", webhookBody: "{}", tenant: lead.tenantID, now: now, on: connection)
+            notices.append(.init(email: email, subject: "New referral: \(lead.details.name)", body: lines.joined(separator: "\n") + "\n"))
         }
+        guard !linkIDs.isEmpty else { return }
+        try await connection.rows(
+            """
+            INSERT INTO email_action_links (tenant_id, id, lead_id, user_id, action, created_at, expires_at)
+            SELECT \(lead.tenantID), k.id, \(lead.id), k.user_id, k.action, \(now), \(now + links.lifetime)
+            FROM unnest(\(linkIDs)::UUID[], \(linkUsers)::UUID[], \(linkActions)::TEXT[]) AS k(id, user_id, action)
+            """, logger: logger)
+        try await outbox.enqueue(notices, event: "referral.received", webhookBody: "{}", tenant: lead.tenantID, now: now, on: connection)
     }
 
     /// After the target acted on a referred lead (inside the target's transaction), copies its

@@ -40,6 +40,13 @@ public struct PostgresTenantRepository: Sendable {
         }
     }
 
+    /// The organisation, read inside an open transaction of any tenant (the registry is readable to all).
+    public func get(_ id: Tenant.ID, on connection: PostgresConnection) async throws -> Tenant? {
+        try await Self.tenants(
+            connection.rows("SELECT id, kind, name, slug, created_at FROM tenants WHERE id = \(id)", logger: database.logger)
+        ).first
+    }
+
     public func list(_ page: PageRequest) async throws -> Page<Tenant> {
         let after = page.after ?? .start
         let rows = try await database.withNetwork { connection in

@@ -42,17 +42,17 @@ struct ReferralController {
         if let expiresAt = body.expiresAt, expiresAt <= now() {
             throw DomainError.invalid("expires_at", "must be in the future")
         }
-        guard let partner = try await tenants.get(partnerID), partner.kind == .partnerCompany else {
-            throw DomainError.invalid("partner_id", "names no partner company")
-        }
         let now = now()
         let referral = try await database.withTenant(caller.tenantID) { connection in
+            guard let partner = try await tenants.get(partnerID, on: connection), partner.kind == .partnerCompany else {
+                throw DomainError.invalid("partner_id", "names no partner company")
+            }
             guard let lead = try await leads.get(id, tenant: caller.tenantID, lock: true, on: connection),
                 VisibilityPolicy.sees(lead, user: caller.userID, roles: caller.roles)
             else { throw DomainError.notFound("lead") }
             return try await referrals.refer(
-                lead, to: .init(tenant: partner.id, kind: .partner, listing: nil), by: caller.userID, links: links,
-                expiresAt: body.expiresAt, now: now, on: connection)
+                lead, to: .init(tenant: partner.id, kind: .partner, listing: nil, organisation: partner.kind), by: caller.userID,
+                links: links, expiresAt: body.expiresAt, now: now, on: connection)
         }
         return Created(body: ReferralResponse(referral))
     }
