@@ -279,6 +279,23 @@ public struct PostgresSyncRepository: Sendable {
         throw DomainError.notFound("sync epoch")
     }
 
+    /// `pullState` in one statement outside any transaction: `hubnet_sync_pull_state` enters the
+    /// tenant for itself (run it with `Database.withSingleStatement`).
+    public func pullStateOnItsOwn(device: Device.ID, tenant: Tenant.ID, on connection: PostgresConnection) async throws
+        -> (lastMutationID: Int64, epoch: UUID, head: Int64, horizon: Int64?, pendingPurges: Bool)
+    {
+        let rows = try await connection.rows(
+            """
+            SELECT state_epoch, state_last_mutation, state_head, state_horizon, state_purges
+            FROM hubnet_sync_pull_state(\(tenant), \(device))
+            """, logger: logger)
+        for (epoch, last, head, horizon, purges) in try rows.decode((UUID?, Int64, Int64, Int64?, Bool).self) {
+            guard let epoch else { break }
+            return (last, epoch, head, horizon, purges)
+        }
+        throw DomainError.notFound("sync epoch")
+    }
+
     /// A pull from `cursor` acknowledges every purge the device received before it: the purge's
     /// change is at or below the cursor (or compacted away, which reset the device).
     public func acknowledgePurges(device: Device.ID, through cursor: Int64, tenant: Tenant.ID, now: Date, on connection: PostgresConnection)

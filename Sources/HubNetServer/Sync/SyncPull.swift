@@ -31,22 +31,29 @@ struct SyncPull: Sendable {
             throw DomainError.invalid("cursor", "is not a cursor this server issued; take a snapshot to get one")
         }
         let wholeTenant = VisibilityPolicy.seesWholeTenant(caller.roles)
+        // Where the device and its tenant stand, in one statement of its own (each statement reads
+        // what committed before it, in a transaction or not). A device at the head with nothing to
+        // acknowledge has its answer: nothing new, and no transaction is opened.
+        let (lastMutation, epoch, head, horizon, pendingPurges) = try await database.withSingleStatement { connection in
+            try await sync.pullStateOnItsOwn(device: device, tenant: caller.tenantID, on: connection)
+        }
+        func reset(_ reason: SyncResetReason) -> Answer {
+            Answer(cursor: nil, reset: reason, hasMore: false, lastMutationID: lastMutation, changes: [])
+        }
+        guard cursor.epoch == epoch else { return reset(.epochChanged) }
+        guard cursor.seq <= head else { return reset(.cursorFromFuture) }
+        if let horizon, cursor.seq < horizon {
+            return reset(.behindHorizon)
+        }
+        if cursor.seq == head, !pendingPurges {
+            return Answer(cursor: cursor, reset: nil, hasMore: false, lastMutationID: lastMutation, changes: [])
+        }
         return try await database.withTenant(caller.tenantID) { connection in
-            let (lastMutation, epoch, head, horizon, pendingPurges) = try await sync.pullState(
-                device: device, tenant: caller.tenantID, on: connection)
-            func reset(_ reason: SyncResetReason) -> Answer {
-                Answer(cursor: nil, reset: reason, hasMore: false, lastMutationID: lastMutation, changes: [])
-            }
-            guard cursor.epoch == epoch else { return reset(.epochChanged) }
-            guard cursor.seq <= head else { return reset(.cursorFromFuture) }
-            if let horizon, cursor.seq < horizon {
-                return reset(.behindHorizon)
-            }
             // The device holds what it pulled up to its cursor: the erasures it applied are done.
             if pendingPurges {
                 try await sync.acknowledgePurges(device: device, through: cursor.seq, tenant: caller.tenantID, now: now(), on: connection)
             }
-            // At the head there is nothing after the cursor to read (the common answer to a device that polls).
+            // At the head there is nothing after the cursor to read.
             let rows =
                 cursor.seq == head
                 ? []

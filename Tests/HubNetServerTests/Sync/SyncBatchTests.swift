@@ -98,4 +98,28 @@ struct SyncBatchTests {
             #expect(verification.json?["entries"] as? Int == 3)
         }
     }
+
+    @Test("a pull at the head answers nothing new in two statements and no transaction; the next change arrives at the next pull, the cursor unchanged until then")
+    func pullAtTheHead() async throws {
+        try await withTestApplication { app in
+            let hub = try await app.fixtures.tenant(.hub, users: [[.moderator]])
+            let token = hub.users[0].token
+            _ = try await app.createLead(token: token, name: "First")
+            let device = try await SyncTestDevice.register(app, as: hub.users[0])
+            let (cursor, _, _) = try await device.snapshot()
+            let escaped = cursor.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(.init(charactersIn: ".-"))) ?? cursor
+            // The first request notes the device as seen; the one measured comes after it.
+            _ = try await device.pull(cursor)
+            let idle = try await app.request(.get, "/v1/sync/pull?cursor=\(escaped)", token: device.token)
+            #expect(idle.status == .ok, "\(idle.text)")
+            #expect(try Self.statements(idle) == 2, "the credential and where the device stands: \(idle.headers[.init("Server-Timing")!] ?? "")")
+            let answer = try SyncTestDevice.recordDecoder.decode(PullResponse.self, from: Data(buffer: idle.body))
+            #expect(answer.changes.isEmpty && answer.cursor == cursor && !answer.hasMore)
+
+            let second = try await app.createLead(token: token, name: "Second")
+            let after = try await device.pull(cursor)
+            #expect(after.changes.ids(.lead) == [second.rawValue])
+            #expect(after.cursor != cursor)
+        }
+    }
 }
