@@ -159,6 +159,14 @@ public struct PostgresListingRepository: Sendable {
         ).first
     }
 
+    /// `published` in one statement outside any transaction: `hubnet_published_listing` enters the
+    /// directory's scope for itself (run it with `Database.withSingleStatement`).
+    public func publishedOnItsOwn(_ id: Listing.ID, on connection: PostgresConnection) async throws -> Listing? {
+        try await Self.listings(
+            connection.rows("SELECT \(unescaped: Self.columns) FROM hubnet_published_listing(\(id))", logger: logger)
+        ).first
+    }
+
     static func listings(_ rows: PostgresRows) async throws -> [Listing] {
         var listings: [Listing] = []
         for row in rows { listings.append(try listing(row)) }

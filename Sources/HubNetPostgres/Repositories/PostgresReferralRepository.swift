@@ -162,14 +162,16 @@ public struct PostgresReferralRepository: Sendable {
     /// After the target acted on a referred lead (inside the target's transaction), copies its
     /// progress into the source's referral row, enqueues the notice to the referral's creator when
     /// the action notifies (`notifying` is the action's key), and returns to the target's tenant.
+    /// `acceptedBefore`: the lead was accepted before this action (its mirror claimed the pool then).
     public func mirror(
-        _ lead: Lead, template: WorkflowTemplate, reason: String?, notifying action: String? = nil, now: Date,
-        on connection: PostgresConnection
+        _ lead: Lead, template: WorkflowTemplate, reason: String?, notifying action: String? = nil, acceptedBefore: Bool = false,
+        now: Date, on connection: PostgresConnection
     ) async throws {
         guard let referral = lead.referralID, let source = lead.sourceTenantID else { return }
         let status = template.status(lead.state.status)
         try await Database.enter(source, on: connection, logger: logger)
-        if lead.state.acceptedAt != nil { try await claimPool(referral, source: source, now: now, on: connection) }
+        // An accepted lead claims its shared pool; one accepted before this action claimed it then.
+        if lead.state.acceptedAt != nil, !acceptedBefore { try await claimPool(referral, source: source, now: now, on: connection) }
         // What a notice needs comes back with the update: the creator's address (while active), the
         // hub's name, and the person's name as the source knows it (the target's copy may be de-identified).
         let updated = try await connection.rows(

@@ -155,7 +155,8 @@ struct LeadCommands: Sendable {
         // A referred lead's source follows it: its referral row mirrors this action.
         try await referrals.mirror(
             updated, template: template, reason: reason,
-            notifying: decision.effects.contains(.notifyReferralCreator) ? decision.action : nil, now: now, on: connection)
+            notifying: decision.effects.contains(.notifyReferralCreator) ? decision.action : nil,
+            acceptedBefore: lead.state.acceptedAt != nil, now: now, on: connection)
         return (updated, template)
     }
 

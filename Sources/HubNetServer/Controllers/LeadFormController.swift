@@ -58,7 +58,8 @@ struct LeadFormController {
             context.logger.info("lead form honeypot filled", metadata: ["listing_id": "\(id)"])
             return try accepted(receipt, request, context)
         }
-        guard let listing = try await database.withDirectory({ connection in try await listings.published(id, on: connection) }) else {
+        guard let listing = try await database.withSingleStatement({ connection in try await listings.publishedOnItsOwn(id, on: connection) })
+        else {
             throw DomainError.notFound("listing")
         }
         let details = LeadDetails(

@@ -1,4 +1,4 @@
--- A pull's first read in one statement outside any transaction: most pulls of a device that polls
+-- Reads in one statement outside any transaction. First, a pull's first read: most pulls of a device that polls
 -- find nothing new, and their answer needs only this (before: BEGIN, enter the tenant, read, COMMIT).
 -- Enters the tenant for its own statement, as the authentication functions do (0016), and returns
 -- the epoch, the device's last stored mutation, the tenant's head and compaction horizon, and
@@ -21,3 +21,17 @@ $$;
 
 REVOKE ALL ON FUNCTION hubnet_sync_pull_state(UUID, UUID) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION hubnet_sync_pull_state(UUID, UUID) TO hubnet_app;
+
+-- A published listing by id, read in the directory's scope for this one statement: the public
+-- lead form's first read (before: BEGIN READ ONLY, enter the directory, read, COMMIT).
+CREATE FUNCTION hubnet_published_listing(p_id UUID) RETURNS SETOF listings
+    LANGUAGE plpgsql VOLATILE
+    AS $$
+BEGIN
+    PERFORM set_config('hubnet.scope', 'directory', true);
+    RETURN QUERY SELECT * FROM listings WHERE id = p_id AND published;
+END
+$$;
+
+REVOKE ALL ON FUNCTION hubnet_published_listing(UUID) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION hubnet_published_listing(UUID) TO hubnet_app;
