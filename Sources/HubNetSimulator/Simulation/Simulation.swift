@@ -82,11 +82,13 @@ public final class Simulation {
         var dayStarted = ContinuousClock.now
         for hour in 0..<hours {
             self.hour = hour
-            try await setClock(Self.start + Double(hour) * 3600)
-            if hour % 24 == 0 { planOfflineSpells(day: hour / 24) }
+            // The mail receiver takes the hour's state before the clock moves: a server of its own
+            // process delivers what fell due as its clock is moved, and must find the hour's receiver.
             let mailDown = scenario.smtpOutageHours?.contains(hour) ?? false
             sink.setDown(mailDown)
             if mailDown { stats.smtpOutageHours += 1 }
+            try await setClock(Self.start + Double(hour) * 3600)
+            if hour % 24 == 0 { planOfflineSpells(day: hour / 24) }
             try await measure(.arrivals) { try await arrivals() }
             try await measure(.timers) { try await fireTimers() }
             wipeDevices()
