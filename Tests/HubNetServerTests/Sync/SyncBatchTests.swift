@@ -122,4 +122,43 @@ struct SyncBatchTests {
             #expect(after.cursor != cursor)
         }
     }
+
+    @Test("the write path's statement counts the README states: a referral to a partner of three people at most 19, a push of one action on the referred lead at most 18, the same action over HTTP at most 13")
+    func writePathStatements() async throws {
+        try await withTestApplication { app in
+            let sourcing = try await app.fixtures.tenant(.sourcingCompany, name: "Source Co", users: [[.partnerUser]])
+            let partner = try await app.fixtures.tenant(.partnerCompany, name: "Partner Co", users: [[.partnerUser], [.partnerUser]])
+            let device = try await SyncTestDevice.register(app, as: partner.users[0])
+            var copies: [Lead.ID] = []
+            for _ in 0..<2 {
+                let created = try await app.request(
+                    .post, "/v1/leads", token: sourcing.users[0].token,
+                    json: PrivacyTests.leadBody(consent: #"{"scope":"network","purpose":"referral","method":"written"}"#))
+                let lead = try #require(created.json?["id"] as? String, "\(created.text)")
+                let referral = try await app.request(
+                    .post, "/v1/leads/\(lead)/referrals", token: sourcing.users[0].token, json: #"{"partner_id":"\#(partner.tenant.id)"}"#)
+                #expect(referral.status == .created, "\(referral.text)")
+                // The partner's admin and its two people are invited.
+                let statements = try Self.statements(referral)
+                #expect(statements <= 19, "a referral ran \(statements) statements")
+                let copy = try #require(referral.json?["target_lead_id"] as? String)
+                copies.append(Lead.ID(try #require(UUID(uuidString: copy))))
+            }
+            // The device's first request notes it as seen; the push measured comes after it.
+            _ = try await device.push([Mutation(id: 1, leadId: copies[0], intent: .addNote(id: LeadNote.ID(), body: "seen"))])
+            let push = try await device.pushRaw([Mutation(id: 2, leadId: copies[0], intent: .act(LeadAction("accept", .init())))])
+            #expect(push.status == .ok && push.text.contains(#""outcome":"applied""#), "\(push.text)")
+            let pushed = try Self.statements(push)
+            #expect(pushed <= 18, "a push of one accept ran \(pushed) statements")
+
+            let accept = try await app.request(.post, "/v1/leads/\(copies[1])/actions/accept", token: partner.users[0].token, json: "{}")
+            #expect(accept.status == .ok, "\(accept.text)")
+            let acted = try Self.statements(accept)
+            #expect(acted <= 13, "an accept over HTTP ran \(acted) statements")
+            // What the statements did: both referrals mirror their target's acceptance.
+            let referrals = try #require(
+                try await app.request(.get, "/v1/referrals", token: sourcing.users[0].token).json?["items"] as? [[String: Any]])
+            #expect(referrals.count == 2 && referrals.allSatisfy { $0["status"] as? String == "accepted" }, "\(referrals)")
+        }
+    }
 }
