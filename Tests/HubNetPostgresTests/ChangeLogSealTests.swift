@@ -1,0 +1,76 @@
+import Foundation
+import HubNetCore
+import HubNetPostgres
+import HubNetTestSupport
+import Logging
+import PostgresNIO
+import Testing
+
+/// The change log's seal (`hubnet_sync_seal`, run at each commit that wrote changes) numbers the
+/// transaction's own changes; what it costs must not grow with the tenant's log.
+@Suite("Change log seal")
+struct ChangeLogSealTests {
+    let logger = Logger(label: "test")
+
+    /// The rows of `sync_changes` this transaction has read so far, by index or by scan.
+    private func rowsRead(on connection: PostgresConnection) async throws -> Int {
+        let rows = try await connection.rows(
+            """
+            SELECT (COALESCE(idx_tup_fetch, 0) + COALESCE(seq_tup_read, 0))::BIGINT
+            FROM pg_stat_xact_user_tables WHERE relname = 'sync_changes'
+            """, logger: logger)
+        return try rows.decode(Int.self).first ?? 0
+    }
+
+    @Test("a commit's seal reads its own changes, not the tenant's log (plans kept generic, as on a long-lived connection)")
+    func sealIsBoundedByTheTransaction() async throws {
+        try await withTestDatabase { database in
+            let tenant = try await withPostgresClient(database.serverURL, logger: logger) { client in
+                try await Fixtures(database: Database(client: client, logger: logger)).tenant(.hub).tenant.id
+            }
+            try await withPostgresClient(database.ownerURL, logger: logger) { client in
+                try await client.withConnection { connection in
+                    // A session's plans for the seal are made once and kept: make them generic from
+                    // the first commit, while the log is still small, as a server's pooled
+                    // connection would have made them early in its life.
+                    try await connection.rows("SET plan_cache_mode = force_generic_plan", logger: logger)
+                    func commitChanges(_ count: Int) async throws -> (read: Int, positions: [Int]) {
+                        try await connection.rows("BEGIN", logger: logger)
+                        try await connection.rows(
+                            "SELECT set_config('hubnet.tenant_id', \(tenant.description), true)", logger: logger)
+                        try await connection.rows(
+                            """
+                            INSERT INTO sync_changes (tenant_id, entity, entity_id, op)
+                            SELECT \(tenant), 'lead', gen_random_uuid(), 'upsert' FROM generate_series(1, \(count))
+                            """, logger: logger)
+                        let before = try await rowsRead(on: connection)
+                        // Runs the deferred seal now, inside the transaction, so its reads can be counted.
+                        try await connection.rows("SET CONSTRAINTS ALL IMMEDIATE", logger: logger)
+                        let read = try await rowsRead(on: connection) - before
+                        let positions = try await connection.rows(
+                            "SELECT seq FROM sync_changes WHERE xid = pg_current_xact_id() ORDER BY id", logger: logger
+                        ).decode(Int.self)
+                        try await connection.rows("COMMIT", logger: logger)
+                        return (read, positions)
+                    }
+                    // Early commits, while the log is small, fix the session's plans.
+                    for _ in 0..<6 { _ = try await commitChanges(1) }
+                    _ = try await commitChanges(3000)
+                    let small = try await commitChanges(1)
+                    let three = try await commitChanges(3)
+                    // Positions follow on from the head, in id order, with no gap.
+                    #expect(small.positions == [3007])
+                    #expect(three.positions == [3008, 3009, 3010])
+                    let head = try await connection.rows(
+                        "SELECT seq FROM sync_heads WHERE tenant_id = \(tenant)", logger: logger
+                    ).decode(Int.self)
+                    #expect(head == [3010])
+                    // Finding the transaction's rows and updating them: a few reads per change,
+                    // whatever the tenant's 3,010 changes (the seal of 0006 read ~3,000² rows here).
+                    #expect(small.read <= 8, "the seal of one change read \(small.read) rows of sync_changes")
+                    #expect(three.read <= 16, "the seal of three changes read \(three.read) rows of sync_changes")
+                }
+            }
+        }
+    }
+}
