@@ -38,8 +38,14 @@ public struct Database: Sendable {
     /// tenants on purpose (a referral lands in its target; a target's action updates the source's
     /// mirror). Callers return to their own tenant before doing anything else.
     public static func enter(_ tenant: Tenant.ID, on connection: PostgresConnection, logger: Logger) async throws {
-        try await connection.rows("SELECT set_config('hubnet.tenant_id', \(tenant.description), true)", logger: logger)
+        try await connection.rows(
+            "SELECT set_config('hubnet.tenant_id', \(tenant.description), true)", preparedAs: EnterTenant.self, logger: logger)
     }
+
+    /// The statements every transaction and every move between tenants send, kept parsed per
+    /// connection (`PreparedStatementKey`).
+    enum EnterTenant: PreparedStatementKey {}
+    enum ApplySettings: PreparedStatementKey {}
 
     /// Runs `body` in one read-only transaction that sees the published listings of every hub.
     public func withDirectory<Result: Sendable>(_ body: (PostgresConnection) async throws -> Result) async throws -> Result {
@@ -87,7 +93,7 @@ public struct Database: Sendable {
                 do {
                     try await connection.rows(
                         "SELECT set_config(s.name, s.value, true) FROM unnest(\(names)::TEXT[], \(values)::TEXT[]) AS s(name, value)",
-                        logger: logger)
+                        preparedAs: ApplySettings.self, logger: logger)
                     value = try await body(connection)
                 } catch {
                     // A dead connection has no transaction left to roll back (and a statement sent

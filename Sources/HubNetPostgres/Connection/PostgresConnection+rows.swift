@@ -48,6 +48,17 @@ extension PostgresConnection {
     public func rows(_ query: PostgresQuery, logger: Logger, file: String = #fileID, line: Int = #line) async throws
         -> PostgresRows
     {
+        try await answered(logger: logger, file: file, line: line) { promise in
+            self.query(query, logger: logger, file: file, line: line).map(\.rows).cascade(to: promise)
+        }
+    }
+
+    /// Sends a statement through `send`, which completes the promise with its rows, and waits for
+    /// them: counted (`StatementCount`), timed (`SlowStatements`), and failed with
+    /// `DatabaseUnavailable(.connectionLost)` once the connection is seen closed.
+    func answered(
+        logger: Logger, file: String, line: Int, _ send: (EventLoopPromise<[PostgresRow]>) -> Void
+    ) async throws -> PostgresRows {
         if isClosed { throw DatabaseUnavailable(.connectionLost) }
         let counter = StatementCount.current
         counter?.increment()
@@ -64,8 +75,8 @@ extension PostgresConnection {
             }
         }
         let eventLoop = self.eventLoop
-        let promise = eventLoop.makePromise(of: PostgresQueryResult.self)
-        self.query(query, logger: logger, file: file, line: line).cascade(to: promise)
+        let promise = eventLoop.makePromise(of: [PostgresRow].self)
+        send(promise)
         let watchdog = eventLoop.scheduleRepeatedTask(initialDelay: .milliseconds(500), delay: .milliseconds(500)) {
             [weak self] task in
             // Completing an already completed promise is ignored; both run on this event loop.
@@ -75,7 +86,7 @@ extension PostgresConnection {
             }
         }
         promise.futureResult.whenComplete { _ in watchdog.cancel() }
-        return PostgresRows(try await promise.futureResult.get().rows)
+        return PostgresRows(try await promise.futureResult.get())
     }
 }
 

@@ -56,6 +56,9 @@ public struct PostgresAPITokenRepository: Sendable {
         return !rows.isEmpty
     }
 
+    /// Every authenticated request's statement, kept parsed per connection (`PreparedStatementKey`).
+    enum AuthenticateToken: PreparedStatementKey {}
+
     /// The user behind a presented token, if it is live and its user active. Notes the use at most
     /// once a minute, so that a busy client does not turn every read into a write.
     /// One statement (`hubnet_authenticate_api_token`) outside any transaction (`Database.withSingleStatement`).
@@ -68,7 +71,7 @@ public struct PostgresAPITokenRepository: Sendable {
             """
             SELECT auth_token, auth_user, auth_roles, auth_kind, auth_deactivated, auth_revoked
             FROM hubnet_authenticate_api_token(\(token.tenantID), \(token.hash), \(Int32(clamping: lockTimeout.milliseconds)))
-            """, logger: logger)
+            """, preparedAs: AuthenticateToken.self, logger: logger)
         for (_, userID, roles, kind, deactivated, revoked) in try rows.decode((APIToken.ID, User.ID, [String], String, Bool, Bool).self) {
             // The holder of a genuine token of a deactivated user learns why it stopped working; a
             // revoked token of an active user is just not a credential any more.

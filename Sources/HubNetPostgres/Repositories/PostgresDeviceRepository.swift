@@ -50,6 +50,9 @@ public struct PostgresDeviceRepository: Sendable {
             "UPDATE devices SET revoked_at = COALESCE(revoked_at, now()) WHERE tenant_id = \(tenant) AND id = \(id)", logger: logger)
     }
 
+    /// Every authenticated request's statement, kept parsed per connection (`PreparedStatementKey`).
+    enum AuthenticateDevice: PreparedStatementKey {}
+
     /// The user behind a live device token of an active user; notes the device as seen at most once a
     /// minute, by the server's clock (a virtual one under test: staleness in routing compares it).
     /// A revoked device or a deactivated user is `AccessEnded` (the device must wipe), an unknown
@@ -64,7 +67,7 @@ public struct PostgresDeviceRepository: Sendable {
             """
             SELECT auth_device, auth_user, auth_roles, auth_kind, auth_revoked, auth_deactivated, auth_last_mutation
             FROM hubnet_authenticate_device(\(token.tenantID), \(token.hash), \(now), \(Int32(clamping: lockTimeout.milliseconds)))
-            """, logger: logger)
+            """, preparedAs: AuthenticateDevice.self, logger: logger)
         for (deviceID, userID, roles, kind, revoked, deactivated, lastMutation) in try rows.decode(
             (Device.ID, User.ID, [String], String, Bool, Bool, Int64).self)
         {

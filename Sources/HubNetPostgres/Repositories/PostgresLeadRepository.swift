@@ -11,6 +11,18 @@ public struct PostgresLeadRepository: Sendable {
 
     public init(logger: Logger) { self.logger = logger }
 
+    /// The write path's statements PostgreSQL keeps parsed on each connection (see
+    /// `PreparedStatementKey`). An optional value in them is cast to the type Swift sends, so a
+    /// statement first prepared with a NULL there expects that type from then on.
+    enum Prepared {
+        enum Lock: PreparedStatementKey {}
+        enum Get: PreparedStatementKey {}
+        enum ReadForAction: PreparedStatementKey {}
+        enum Apply: PreparedStatementKey {}
+        enum Create: PreparedStatementKey {}
+        enum AppendHistory: PreparedStatementKey {}
+    }
+
     static let columns = """
         l.id, l.tenant_id, l.template_key, l.status, l.source, l.contact_name, l.contact_email, l.contact_phone,
         l.city, l.region, l.request, l.type, l.category, l.priority, l.importance, l.probability,
@@ -42,14 +54,15 @@ public struct PostgresLeadRepository: Sendable {
                     competitors, team, listing_id, assigned_unit_id, created_by, created_at, expires_at, expected_completion_at,
                     remind_at, identity_withheld, referral_id, source_tenant_id)
                 VALUES (\(tenant), \(id), \(template.key), \(state.status), \(source.rawValue), \(details.name),
-                    \(details.email), \(details.phone), \(details.city), \(details.region), \(details.request),
-                    \(details.type), \(details.category), \(details.priority), \(details.importance),
-                    \(details.probability), \(details.targetAmount.map { "\($0)" })::NUMERIC,
-                    \(try Self.productsJSON(details.products))::JSONB, \(details.competitors), \(details.team), \(listing), \(unit),
-                    \(createdBy), \(now), \(state.expiresAt), \(state.expectedCompletionAt),
-                    \(LeadSchedule.nextReminder(state, template: template)), \(identityWithheld), \(referral?.id), \(referral?.source))
+                    \(details.email)::TEXT, \(details.phone)::TEXT, \(details.city)::TEXT, \(details.region)::TEXT,
+                    \(details.request)::TEXT, \(details.type)::TEXT, \(details.category)::TEXT, \(details.priority)::TEXT,
+                    \(details.importance)::TEXT, \(details.probability)::BIGINT, \(details.targetAmount.map { "\($0)" })::TEXT::NUMERIC,
+                    \(try Self.productsJSON(details.products))::TEXT::JSONB, \(details.competitors)::TEXT[], \(details.team)::UUID[],
+                    \(listing)::UUID, \(unit)::UUID, \(createdBy)::UUID, \(now), \(state.expiresAt)::TIMESTAMPTZ,
+                    \(state.expectedCompletionAt)::TIMESTAMPTZ, \(LeadSchedule.nextReminder(state, template: template))::TIMESTAMPTZ,
+                    \(identityWithheld), \(referral?.id)::UUID, \(referral?.source)::UUID)
                 RETURNING \(unescaped: Self.columns)
-                """, logger: logger)).first
+                """, preparedAs: Prepared.Create.self, logger: logger)).first
         } catch let error as PSQLError where error.serverInfo?[.constraintName] == "leads_unit_fkey" {
             throw DomainError.invalid("assigned_unit_id", "names no unit of this tenant")
         }
@@ -90,8 +103,8 @@ public struct PostgresLeadRepository: Sendable {
         if lock {
             // Take the row lock first; the read below then sees the latest committed state.
             let locked = try await connection.rows(
-                "SELECT id FROM leads WHERE tenant_id = \(tenant) AND id = \(id) AND withdrawn_at IS NULL FOR UPDATE", logger: logger
-            )
+                "SELECT id FROM leads WHERE tenant_id = \(tenant) AND id = \(id) AND withdrawn_at IS NULL FOR UPDATE",
+                preparedAs: Prepared.Lock.self, logger: logger)
             if locked.isEmpty { return nil }
         }
         return try await Self.leads(
@@ -100,7 +113,7 @@ public struct PostgresLeadRepository: Sendable {
                 SELECT \(unescaped: Self.columns) FROM leads AS l
                 WHERE l.tenant_id = \(tenant) AND l.id = \(id) AND l.withdrawn_at IS NULL
                 """,
-                logger: logger)
+                preparedAs: Prepared.Get.self, logger: logger)
         ).first
     }
 
@@ -117,7 +130,8 @@ public struct PostgresLeadRepository: Sendable {
     {
         if !held {
             let locked = try await connection.rows(
-                "SELECT id FROM leads WHERE tenant_id = \(tenant) AND id = \(id) AND withdrawn_at IS NULL FOR UPDATE", logger: logger)
+                "SELECT id FROM leads WHERE tenant_id = \(tenant) AND id = \(id) AND withdrawn_at IS NULL FOR UPDATE",
+                preparedAs: Prepared.Lock.self, logger: logger)
             if locked.isEmpty { return nil }
         }
         let rows = try await connection.rows(
@@ -133,7 +147,7 @@ public struct PostgresLeadRepository: Sendable {
                 WHERE tenant_id = l.tenant_id AND lead_id = l.id ORDER BY seq DESC LIMIT 1
             ) AS h ON TRUE
             WHERE l.tenant_id = \(tenant) AND l.id = \(id) AND l.withdrawn_at IS NULL
-            """, logger: logger)
+            """, preparedAs: Prepared.ReadForAction.self, logger: logger)
         guard let row = rows.first, let lead = try await Self.leads(rows).first else { return nil }
         let r = row.makeRandomAccess()
         var last: LeadHistoryEntry?
@@ -331,14 +345,15 @@ public struct PostgresLeadRepository: Sendable {
             updated = try await Self.leads(
                 connection.rows(
                     """
-                    UPDATE leads AS l SET status = \(state.status), last_action_at = \(state.lastActionAt),
-                        accepted_at = \(state.acceptedAt), declined_at = \(state.declinedAt), completed_at = \(state.completedAt),
-                        expires_at = \(state.expiresAt), opportunity_id = COALESCE(\(linked), l.opportunity_id),
-                        archived = \(state.archived), in_crm = \(state.inCRM), assigned_user_id = \(state.assignedUserID),
-                        remind_at = \(LeadSchedule.nextReminder(state, template: template)), version = l.version + 1
+                    UPDATE leads AS l SET status = \(state.status), last_action_at = \(state.lastActionAt)::TIMESTAMPTZ,
+                        accepted_at = \(state.acceptedAt)::TIMESTAMPTZ, declined_at = \(state.declinedAt)::TIMESTAMPTZ,
+                        completed_at = \(state.completedAt)::TIMESTAMPTZ, expires_at = \(state.expiresAt)::TIMESTAMPTZ,
+                        opportunity_id = COALESCE(\(linked)::UUID, l.opportunity_id), archived = \(state.archived),
+                        in_crm = \(state.inCRM), assigned_user_id = \(state.assignedUserID)::UUID,
+                        remind_at = \(LeadSchedule.nextReminder(state, template: template))::TIMESTAMPTZ, version = l.version + 1
                     WHERE l.tenant_id = \(lead.tenantID) AND l.id = \(lead.id)
                     RETURNING \(unescaped: Self.columns)
-                    """, logger: logger)
+                    """, preparedAs: Prepared.Apply.self, logger: logger)
             ).first
         } catch let error as PSQLError where error.violates("leads_opportunity_key") {
             throw DomainError.conflict("opportunity_taken", "that opportunity is linked to another lead")
@@ -441,9 +456,9 @@ public struct PostgresLeadRepository: Sendable {
             """
             INSERT INTO lead_history (tenant_id, lead_id, seq, action, from_status, to_status, actor_user_id, reason, at,
                 previous_hash, hash)
-            VALUES (\(tenant), \(lead), \(seq), \(action), \(from), \(to), \(actor), \(reason),
+            VALUES (\(tenant), \(lead), \(seq), \(action), \(from)::TEXT, \(to), \(actor)::UUID, \(reason)::TEXT,
                 hubnet_from_micros(\(Int64((at.timeIntervalSince1970 * 1_000_000).rounded()))), \(Data(previous)), \(Data(hash)))
-            """, logger: logger)
+            """, preparedAs: Prepared.AppendHistory.self, logger: logger)
     }
 
     static func productsJSON(_ products: [ProductInterest]) throws -> String {

@@ -26,8 +26,11 @@ public struct PostgresOutboxRepository: Sendable {
             UNION ALL
             SELECT w.tenant_id, gen_random_uuid(), \(event), 'webhook', w.url, w.id, '', \(webhookBody), \(now), \(now)
             FROM webhooks AS w WHERE w.tenant_id = \(tenant) AND \(event) = ANY(w.events)
-            """, logger: logger)
+            """, preparedAs: Enqueue.self, logger: logger)
     }
+
+    /// A notice's statement, sent by most actions, kept parsed per connection (`PreparedStatementKey`).
+    enum Enqueue: PreparedStatementKey {}
 
     /// One email of a batch (`enqueue(_:event:…)`).
     public struct Notice: Sendable {
@@ -113,6 +116,10 @@ public struct PostgresOutboxRepository: Sendable {
         return nil
     }
 
+    /// The two statements of every delivery attempt, kept parsed per connection (`PreparedStatementKey`).
+    enum RecordAttempt: PreparedStatementKey {}
+    enum RecordDelivery: PreparedStatementKey {}
+
     /// Records one attempt's outcome: delivered, retry at `retryAt`, or (no `retryAt`) given up.
     public func record(
         _ message: OutboxMessage, delivered: Bool, error: String?, retryAt: Date?, now: Date, on connection: PostgresConnection
@@ -121,19 +128,19 @@ public struct PostgresOutboxRepository: Sendable {
         let outcome = delivered ? "delivered" : (retryAt == nil ? "failed" : "retrying")
         try await connection.rows(
             """
-            UPDATE outbox SET attempts = \(attempt), last_error = \(error),
+            UPDATE outbox SET attempts = \(attempt), last_error = \(error)::TEXT,
                 delivered_at = CASE WHEN \(delivered) THEN \(now) END,
                 failed_at = CASE WHEN NOT \(delivered) AND \(retryAt)::TIMESTAMPTZ IS NULL THEN \(now) END,
-                next_attempt_at = COALESCE(\(retryAt), next_attempt_at),
+                next_attempt_at = COALESCE(\(retryAt)::TIMESTAMPTZ, next_attempt_at),
                 -- A sign-in link is a credential until it expires: once delivered, the copy goes.
                 body = CASE WHEN \(delivered) AND event = 'console.sign_in' THEN '(sign-in link removed after delivery)' ELSE body END
             WHERE tenant_id = \(message.tenantID) AND id = \(message.id)
-            """, logger: logger)
+            """, preparedAs: RecordAttempt.self, logger: logger)
         try await connection.rows(
             """
             INSERT INTO deliveries (tenant_id, id, outbox_id, attempt, at, outcome, detail)
-            VALUES (\(message.tenantID), \(UUID()), \(message.id), \(attempt), \(now), \(outcome), \(error))
-            """, logger: logger)
+            VALUES (\(message.tenantID), \(UUID()), \(message.id), \(attempt), \(now), \(outcome), \(error)::TEXT)
+            """, preparedAs: RecordDelivery.self, logger: logger)
     }
 
     public struct LogEntry: Sendable {

@@ -159,6 +159,9 @@ public struct PostgresReferralRepository: Sendable {
         try await outbox.enqueue(notices, event: "referral.received", webhookBody: "{}", tenant: lead.tenantID, now: now, on: connection)
     }
 
+    /// The mirror's update, sent by every action on a referred lead, kept parsed per connection.
+    enum Mirror: PreparedStatementKey {}
+
     /// After the target acted on a referred lead (inside the target's transaction), copies its
     /// progress into the source's referral row, enqueues the notice to the referral's creator when
     /// the action notifies (`notifying` is the action's key), and returns to the target's tenant.
@@ -177,16 +180,17 @@ public struct PostgresReferralRepository: Sendable {
         let updated = try await connection.rows(
             """
             UPDATE referrals AS r SET status = \(lead.state.status), status_name = \(status?.name ?? lead.state.status),
-                life_cycle = \(status?.lifeCycle.rawValue ?? LifeCycle.pending.rawValue), stage = \(status?.stage),
-                first_action_at = COALESCE(r.first_action_at, \(lead.state.lastActionAt)), last_action_at = \(lead.state.lastActionAt),
-                accepted_at = \(lead.state.acceptedAt), declined_at = \(lead.state.declinedAt),
-                completed_at = \(lead.state.completedAt), reason = COALESCE(\(reason), r.reason), pullback_at = NULL
+                life_cycle = \(status?.lifeCycle.rawValue ?? LifeCycle.pending.rawValue), stage = \(status?.stage)::TEXT,
+                first_action_at = COALESCE(r.first_action_at, \(lead.state.lastActionAt)::TIMESTAMPTZ),
+                last_action_at = \(lead.state.lastActionAt)::TIMESTAMPTZ, accepted_at = \(lead.state.acceptedAt)::TIMESTAMPTZ,
+                declined_at = \(lead.state.declinedAt)::TIMESTAMPTZ, completed_at = \(lead.state.completedAt)::TIMESTAMPTZ,
+                reason = COALESCE(\(reason)::TEXT, r.reason), pullback_at = NULL
             WHERE r.tenant_id = \(source) AND r.id = \(referral) AND r.withdrawn_at IS NULL
             RETURNING r.created_by,
                 (SELECT u.email FROM users AS u WHERE u.tenant_id = r.tenant_id AND u.id = r.created_by AND u.deactivated_at IS NULL),
                 (SELECT t.name FROM tenants AS t WHERE t.id = \(lead.tenantID)),
                 (SELECT l.contact_name FROM leads AS l WHERE l.tenant_id = r.tenant_id AND l.id = r.source_lead_id)
-            """, logger: logger
+            """, preparedAs: Mirror.self, logger: logger
         )
         if let action, let (_, email, hubName, sourceName) = try updated.decode((User.ID, String?, String?, String?).self).first {
             var values = MessageTemplate.values(for: lead, statusName: status?.name ?? lead.state.status, hubName: hubName ?? "")

@@ -60,6 +60,14 @@ public struct PostgresSyncRepository: Sendable {
         }
     }
 
+    /// The statements of every push and pull, kept parsed per connection (`PreparedStatementKey`).
+    enum Prepared {
+        enum LockDeviceForPush: PreparedStatementKey {}
+        enum PullState: PreparedStatementKey {}
+        enum RecordMutations: PreparedStatementKey {}
+        enum ClearFailures: PreparedStatementKey {}
+    }
+
     public func epoch(on connection: PostgresConnection) async throws -> UUID {
         for epoch in try await connection.rows("SELECT epoch FROM sync_epoch", logger: logger).decode(UUID.self) {
             return epoch
@@ -250,7 +258,7 @@ public struct PostgresSyncRepository: Sendable {
                    EXISTS (SELECT 1 FROM sync_mutation_failures f WHERE f.tenant_id = d.tenant_id AND f.device_id = d.id)
             FROM devices d
             WHERE d.tenant_id = \(tenant) AND d.id = \(device) FOR UPDATE OF d
-            """, logger: logger)
+            """, preparedAs: Prepared.LockDeviceForPush.self, logger: logger)
         guard let (last, revoked, grace, hasFailures) = try rows.decode((Int64, Bool, Int, Bool).self).first else { return nil }
         if revoked { throw AccessEnded(.deviceRevoked, lastMutationID: last) }
         return (last, grace, hasFailures)
@@ -288,7 +296,7 @@ public struct PostgresSyncRepository: Sendable {
             """
             SELECT state_epoch, state_last_mutation, state_head, state_horizon, state_purges
             FROM hubnet_sync_pull_state(\(tenant), \(device))
-            """, logger: logger)
+            """, preparedAs: Prepared.PullState.self, logger: logger)
         for (epoch, last, head, horizon, purges) in try rows.decode((UUID?, Int64, Int64, Int64?, Bool).self) {
             guard let epoch else { break }
             return (last, epoch, head, horizon, purges)
@@ -407,13 +415,13 @@ public struct PostgresSyncRepository: Sendable {
             FROM unnest(\(ids)::BIGINT[], \(names)::TEXT[], \(leads)::UUID[], \(acted)::BIGINT[], \(results)::TEXT[], \(codes)::TEXT[],
                         \(reasons)::TEXT[], \(fields)::TEXT[], \(conflicts)::TEXT[], \(digests)::TEXT[])
                  AS m(id, name, lead, acted, outcome, code, reason, field, result, digest)
-            """, logger: logger)
+            """, preparedAs: Prepared.RecordMutations.self, logger: logger)
         guard clearFailures else { return }
         try await connection.rows(
             """
             DELETE FROM sync_mutation_failures
             WHERE tenant_id = \(tenant) AND device_id = \(device) AND mutation_id <= \(last)
-            """, logger: logger)
+            """, preparedAs: Prepared.ClearFailures.self, logger: logger)
     }
 
     /// The failures counted against a device's mutations from `from` on.
