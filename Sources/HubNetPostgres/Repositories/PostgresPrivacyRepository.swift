@@ -32,10 +32,10 @@ public struct PostgresPrivacyRepository: Sendable {
             """
             INSERT INTO lead_consents (tenant_id, id, lead_id, scope, scope_tenant_id, scope_kind, purpose, method,
                 recorded_by, obtained_at, expires_at, created_at)
-            VALUES (\(tenant), \(consent.id), \(consent.leadID), \(consent.scope.name), \(scopeTenant), \(scopeKind),
-                \(consent.purpose), \(consent.method.rawValue), \(consent.recordedBy), \(consent.obtainedAt),
-                \(consent.expiresAt), \(consent.createdAt))
-            """, logger: logger)
+            VALUES (\(tenant), \(consent.id), \(consent.leadID), \(consent.scope.name), \(scopeTenant)::UUID, \(scopeKind)::TEXT,
+                \(consent.purpose), \(consent.method.rawValue), \(consent.recordedBy)::UUID, \(consent.obtainedAt),
+                \(consent.expiresAt)::TIMESTAMPTZ, \(consent.createdAt))
+            """, preparedAs: RecordConsent.self, logger: logger)
     }
 
     /// A lead's consents, oldest first.
@@ -45,8 +45,13 @@ public struct PostgresPrivacyRepository: Sendable {
                 """
                 SELECT \(unescaped: Self.columns) FROM lead_consents
                 WHERE tenant_id = \(tenant) AND lead_id = \(lead) ORDER BY created_at, id
-                """, logger: logger))
+                """, preparedAs: LeadConsents.self, logger: logger))
     }
+
+    /// A lead form's consent and a referral's read of its lead's consents (a few rows), kept parsed
+    /// per connection (`PreparedStatementKey`).
+    enum RecordConsent: PreparedStatementKey {}
+    enum LeadConsents: PreparedStatementKey {}
 
     /// Marks a consent withdrawn (once) and returns it; `nil` for a consent the lead does not have.
     public func withdraw(_ id: Consent.ID, lead: Lead.ID, by user: User.ID, now: Date, tenant: Tenant.ID, on connection: PostgresConnection)

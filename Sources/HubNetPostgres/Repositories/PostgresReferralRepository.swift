@@ -77,7 +77,7 @@ public struct PostgresReferralRepository: Sendable {
         let (storedKind, sourceName) = try await connection.rows(
             """
             SELECT (SELECT kind FROM tenants WHERE id = \(target.tenant)), (SELECT name FROM tenants WHERE id = \(source))
-            """, logger: logger
+            """, preparedAs: Prepared.KindAndName.self, logger: logger
         ).decode((String?, String?).self).first ?? (nil, nil)
         guard let targetKind = target.organisation ?? storedKind.flatMap(Tenant.Kind.init(rawValue:)) else {
             throw DomainError.notFound("organisation")
@@ -105,11 +105,11 @@ public struct PostgresReferralRepository: Sendable {
                 target_listing_id, created_by, created_at, status, status_name, life_cycle, stage, pullback_at, hop, pool_id,
                 consent_id)
             VALUES (\(source), \(referralID), \(lead.id), \(target.tenant), \(landed.id), \(target.kind.rawValue),
-                \(target.listing), \(user), \(now), \(landed.state.status), \(status?.name ?? landed.state.status),
-                \(status?.lifeCycle.rawValue ?? LifeCycle.pending.rawValue), \(status?.stage), \(pullbackAt), \(hop), \(pool),
-                \(crossing.consent))
+                \(target.listing)::UUID, \(user)::UUID, \(now), \(landed.state.status), \(status?.name ?? landed.state.status),
+                \(status?.lifeCycle.rawValue ?? LifeCycle.pending.rawValue), \(status?.stage)::TEXT, \(pullbackAt)::TIMESTAMPTZ,
+                \(hop), \(pool)::UUID, \(crossing.consent)::UUID)
             RETURNING \(unescaped: Self.columns)
-            """, logger: logger)
+            """, preparedAs: Prepared.Create.self, logger: logger)
         guard let referral = try await Self.referrals(rows).first else { throw DomainError.notFound("referral") }
         return referral
     }
@@ -159,8 +159,14 @@ public struct PostgresReferralRepository: Sendable {
         try await outbox.enqueue(notices, event: "referral.received", webhookBody: "{}", tenant: lead.tenantID, now: now, on: connection)
     }
 
-    /// The mirror's update, sent by every action on a referred lead, kept parsed per connection.
-    enum Mirror: PreparedStatementKey {}
+    /// The statements of every referral and of every action on a referred lead, kept parsed per
+    /// connection (`PreparedStatementKey`; optional values cast to the type Swift sends).
+    enum Prepared {
+        enum KindAndName: PreparedStatementKey {}
+        enum Create: PreparedStatementKey {}
+        enum Current: PreparedStatementKey {}
+        enum Mirror: PreparedStatementKey {}
+    }
 
     /// After the target acted on a referred lead (inside the target's transaction), copies its
     /// progress into the source's referral row, enqueues the notice to the referral's creator when
@@ -190,7 +196,7 @@ public struct PostgresReferralRepository: Sendable {
                 (SELECT u.email FROM users AS u WHERE u.tenant_id = r.tenant_id AND u.id = r.created_by AND u.deactivated_at IS NULL),
                 (SELECT t.name FROM tenants AS t WHERE t.id = \(lead.tenantID)),
                 (SELECT l.contact_name FROM leads AS l WHERE l.tenant_id = r.tenant_id AND l.id = r.source_lead_id)
-            """, preparedAs: Mirror.self, logger: logger
+            """, preparedAs: Prepared.Mirror.self, logger: logger
         )
         if let action, let (_, email, hubName, sourceName) = try updated.decode((User.ID, String?, String?, String?).self).first {
             var values = MessageTemplate.values(for: lead, statusName: status?.name ?? lead.state.status, hubName: hubName ?? "")
@@ -219,7 +225,7 @@ public struct PostgresReferralRepository: Sendable {
                 SELECT \(unescaped: Self.columns) FROM referrals
                 WHERE tenant_id = \(tenant) AND source_lead_id = \(lead) AND withdrawn_at IS NULL
                 ORDER BY created_at DESC LIMIT 1
-                """, logger: logger)
+                """, preparedAs: Prepared.Current.self, logger: logger)
         ).first
     }
 
