@@ -35,6 +35,16 @@ public final class Simulation {
     var people: [Person] { (hubs + partners + sourcing).flatMap(\.people) }
     /// Each simulated user's label by id.
     var labels: [User.ID: String] = [:]
+    /// Each organisation's name by its tenant (ids differ from run to run, names do not); filled
+    /// on first use, once the network is provisioned.
+    private var namesByTenant: [Tenant.ID: String] = [:]
+
+    func organisationName(_ tenant: Tenant.ID) -> String? {
+        if namesByTenant.isEmpty {
+            namesByTenant = Dictionary((hubs + partners + sourcing).map { ($0.tenant.id, $0.name) }, uniquingKeysWith: { first, _ in first })
+        }
+        return namesByTenant[tenant]
+    }
     var rng: SplitMix64
     var leadCounter = 0
     var hour = 0
@@ -425,12 +435,13 @@ public final class Simulation {
         }
         person.lookAtAll = false
         person.changed = []
-        leads.sort { $0.name < $1.name }
         // Names, not ids, in the key: ids differ from run to run, the draws must not.
         func key(_ lead: SyncLead) -> String {
             let assignee = lead.assignedUserId.map { id in labels[id] ?? "someone" } ?? "-"
-            return "\(lead.name)|\(lead.status)|\(assignee)"
+            return "\(identity(of: lead))|\(lead.status)|\(assignee)"
         }
+        let keys = Dictionary(leads.map { ($0.id, key($0)) }, uniquingKeysWith: { first, _ in first })
+        leads.sort { keys[$0.id, default: ""] < keys[$1.id, default: ""] }
         // A decision that came due on a lead that has since moved on (or left) is moot.
         let current = Dictionary(leads.map { ($0.id.rawValue, key($0)) }, uniquingKeysWith: { first, _ in first })
         for (pending, entry) in dueNow where current[entry.lead] != pending { person.due[pending] = nil }
@@ -453,6 +464,17 @@ public final class Simulation {
                 person.changed.insert(lead.id.rawValue)
             }
         }
+    }
+
+    /// What tells a lead apart in the simulator's keys: its person's name — or, for a copy that
+    /// arrived de-identified (every such copy has the same placeholder name), the organisation it
+    /// came from and the virtual time it landed as well. Copies alike in all of these (one source,
+    /// one target, one instant) are alike in every figure of the report, so which of them a draw
+    /// falls on cannot change it.
+    func identity(of lead: SyncLead) -> String {
+        guard lead.name == LeadDetails.withheldName else { return lead.name }
+        let source = lead.sourceTenantId.flatMap { organisationName($0) } ?? "-"
+        return "\(lead.name)|\(source)|\(lead.createdAt)"
     }
 
     /// One person's decision on one lead in one state; whether an action was queued.
