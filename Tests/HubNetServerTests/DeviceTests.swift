@@ -33,6 +33,47 @@ struct DeviceTests {
         }
     }
 
+    @Test("a revoked device, a revoked token and a deactivated user are stamped by the server's clock (a virtual one here), not the database's")
+    func stampedByTheServersClock() async throws {
+        let clock = VirtualClock()
+        try await withTestApplication(configure: { $0.now = clock.function }) { app in
+            let hub = try await app.fixtures.tenant(.hub, users: [[.advisor], [.advisor]])
+            let advisor = hub.users[0]
+            let device = try #require(
+                ((try await app.request(.post, "/v1/devices", token: advisor.token, json: #"{"name":"Tablet"}"#)).json?["device"]
+                    as? [String: Any])?["id"] as? String)
+            let issued = try await app.request(.post, "/v1/users/\(advisor.user.id)/tokens", token: advisor.token, json: #"{"name":"script"}"#)
+            let token = try #require((issued.json?["token"] as? [String: Any])?["id"] as? String ?? issued.json?["id"] as? String)
+            // The virtual clock is years from the wall clock: a stamp by PostgreSQL's now() could not land here.
+            clock.advance(by: 3 * 86_400)
+            let revokedAt = clock.now
+            #expect(try await app.request(.delete, "/v1/devices/\(device)", token: advisor.token).status == .noContent)
+            #expect(try await app.request(.delete, "/v1/tokens/\(token)", token: advisor.token).status == .noContent)
+            clock.advance(by: 3_600)
+            let deactivatedAt = clock.now
+            let leaver = hub.users[1]
+            let leaversDevice = try #require(
+                ((try await app.request(.post, "/v1/devices", token: leaver.token, json: #"{"name":"Phone"}"#)).json?["device"]
+                    as? [String: Any])?["id"] as? String)
+            #expect(try await app.request(.delete, "/v1/users/\(leaver.user.id)", token: hub.admin.token).status == .noContent)
+
+            func instant(_ value: Any?) throws -> Date {
+                let text = try #require(value as? String, "\(String(describing: value))")
+                return try #require(ISO8601DateFormatter().date(from: text), "\(text)")
+            }
+            let devices = try #require((try await app.request(.get, "/v1/devices", token: hub.admin.token)).json?["items"] as? [[String: Any]])
+            let revokedDevice = try #require(devices.first { $0["id"] as? String == device })
+            #expect(abs(try instant(revokedDevice["revoked_at"]).timeIntervalSince(revokedAt)) < 0.001)
+            let leaversRevoked = try #require(devices.first { $0["id"] as? String == leaversDevice })
+            #expect(abs(try instant(leaversRevoked["revoked_at"]).timeIntervalSince(deactivatedAt)) < 0.001)
+            let tokens = try #require((try await app.request(.get, "/v1/users/\(advisor.user.id)/tokens", token: advisor.token)).json?["items"] as? [[String: Any]])
+            let revokedToken = try #require(tokens.first { $0["id"] as? String == token })
+            #expect(abs(try instant(revokedToken["revoked_at"]).timeIntervalSince(revokedAt)) < 0.001)
+            let user = try #require((try await app.request(.get, "/v1/users/\(leaver.user.id)", token: hub.admin.token)).json)
+            #expect(abs(try instant(user["deactivated_at"]).timeIntervalSince(deactivatedAt)) < 0.001)
+        }
+    }
+
     @Test("deactivating a user stops their devices too")
     func deactivation() async throws {
         try await withTestApplication { app in

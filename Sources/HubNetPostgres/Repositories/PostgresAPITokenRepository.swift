@@ -45,11 +45,12 @@ public struct PostgresAPITokenRepository: Sendable {
         ).first
     }
 
-    /// Revokes a token; it stops working at once. Returns `false` when there is no such token.
-    public func revoke(_ id: APIToken.ID, tenant: Tenant.ID, on connection: PostgresConnection) async throws -> Bool {
+    /// Revokes a token; it stops working at once. Stamped `now` by the server's clock. Returns
+    /// `false` when there is no such token.
+    public func revoke(_ id: APIToken.ID, tenant: Tenant.ID, now: Date, on connection: PostgresConnection) async throws -> Bool {
         let rows = try await connection.rows(
             """
-            UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, now())
+            UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, \(now))
             WHERE tenant_id = \(tenant) AND id = \(id) RETURNING id
             """, logger: logger
         )

@@ -44,10 +44,10 @@ public struct PostgresDeviceRepository: Sendable {
         ).first
     }
 
-    /// Revokes a device: its token stops working at once.
-    public func revoke(_ id: Device.ID, tenant: Tenant.ID, on connection: PostgresConnection) async throws {
+    /// Revokes a device: its token stops working at once. Stamped `now` by the server's clock.
+    public func revoke(_ id: Device.ID, tenant: Tenant.ID, now: Date, on connection: PostgresConnection) async throws {
         try await connection.rows(
-            "UPDATE devices SET revoked_at = COALESCE(revoked_at, now()) WHERE tenant_id = \(tenant) AND id = \(id)", logger: logger)
+            "UPDATE devices SET revoked_at = COALESCE(revoked_at, \(now)) WHERE tenant_id = \(tenant) AND id = \(id)", logger: logger)
     }
 
     /// Every authenticated request's statement, kept parsed per connection (`PreparedStatementKey`).

@@ -96,20 +96,20 @@ public struct PostgresUserRepository: Sendable {
     }
 
     /// Deactivates a user and revokes all their tokens and devices; the record stays for history.
-    /// Returns `false` when there is no such user.
-    public func deactivate(_ id: User.ID, tenant: Tenant.ID, on connection: PostgresConnection) async throws -> Bool {
+    /// Stamped `now` by the server's clock. Returns `false` when there is no such user.
+    public func deactivate(_ id: User.ID, tenant: Tenant.ID, now: Date, on connection: PostgresConnection) async throws -> Bool {
         let rows = try await connection.rows(
             """
-            UPDATE users SET deactivated_at = COALESCE(deactivated_at, now())
+            UPDATE users SET deactivated_at = COALESCE(deactivated_at, \(now))
             WHERE tenant_id = \(tenant) AND id = \(id) RETURNING id
             """, logger: logger
         )
         guard !rows.isEmpty else { return false }
         try await connection.rows(
-            "UPDATE api_tokens SET revoked_at = now() WHERE tenant_id = \(tenant) AND user_id = \(id) AND revoked_at IS NULL",
+            "UPDATE api_tokens SET revoked_at = \(now) WHERE tenant_id = \(tenant) AND user_id = \(id) AND revoked_at IS NULL",
             logger: logger)
         try await connection.rows(
-            "UPDATE devices SET revoked_at = now() WHERE tenant_id = \(tenant) AND user_id = \(id) AND revoked_at IS NULL",
+            "UPDATE devices SET revoked_at = \(now) WHERE tenant_id = \(tenant) AND user_id = \(id) AND revoked_at IS NULL",
             logger: logger)
         return true
     }

@@ -1,3 +1,4 @@
+import Foundation
 import Hummingbird
 import HubNetCore
 import HubNetPostgres
@@ -7,6 +8,8 @@ struct APITokenController {
     let database: Database
     let tokens: PostgresAPITokenRepository
     let users: PostgresUserRepository
+    /// The server's clock: a revocation is stamped by it.
+    var now: @Sendable () -> Date = { Date() }
 
     func addRoutes(to group: RouterGroup<AppRequestContext>) {
         group.post("users/{id}/tokens", use: issue)
@@ -43,7 +46,7 @@ struct APITokenController {
         let revoked = try await database.withTenant(actor.tenantID) { connection in
             guard let token = try await tokens.get(id, tenant: actor.tenantID, on: connection) else { return false }
             if token.userID != actor.userID { try TenantPolicy.require(actor, .manageOthersTokens) }
-            return try await tokens.revoke(id, tenant: actor.tenantID, on: connection)
+            return try await tokens.revoke(id, tenant: actor.tenantID, now: now(), on: connection)
         }
         guard revoked else { throw DomainError.notFound("token") }
         return NoContent()

@@ -8,6 +8,8 @@ import HubNetPostgres
 struct DeviceController {
     let database: Database
     let devices: PostgresDeviceRepository
+    /// The server's clock: a revocation is stamped by it.
+    var now: @Sendable () -> Date = { Date() }
 
     func addRoutes(to group: RouterGroup<AppRequestContext>) {
         group.post("devices", use: register)
@@ -70,7 +72,7 @@ struct DeviceController {
                 throw DomainError.notFound("device")
             }
             if device.userID != caller.userID { try TenantPolicy.require(caller, .manageOthersTokens) }
-            try await devices.revoke(id, tenant: caller.tenantID, on: connection)
+            try await devices.revoke(id, tenant: caller.tenantID, now: now(), on: connection)
         }
         return NoContent()
     }

@@ -1,3 +1,4 @@
+import Foundation
 import Hummingbird
 import HubNetCore
 import HubNetPostgres
@@ -6,6 +7,8 @@ import HubNetPostgres
 struct UserController {
     let database: Database
     let users: PostgresUserRepository
+    /// The server's clock: a deactivation (and the revocations it makes) is stamped by it.
+    var now: @Sendable () -> Date = { Date() }
 
     func addRoutes(to group: RouterGroup<AppRequestContext>) {
         group.get("me", use: me)
@@ -83,7 +86,7 @@ struct UserController {
         let found = try await database.withTenant(actor.tenantID) { connection in
             let admins = try await users.lockActiveAdmins(tenant: actor.tenantID, on: connection)
             if admins == [id] { throw DomainError.conflict("last_admin", "a tenant keeps at least one active admin") }
-            return try await users.deactivate(id, tenant: actor.tenantID, on: connection)
+            return try await users.deactivate(id, tenant: actor.tenantID, now: now(), on: connection)
         }
         guard found else { throw DomainError.notFound("user") }
         return NoContent()
