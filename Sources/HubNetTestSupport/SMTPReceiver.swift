@@ -20,8 +20,9 @@ public final class SMTPReceiver: Sendable {
     public let certificateFile: String?
 
     /// Starts the receiver on a free loopback port and waits until it accepts connections.
-    /// `loginOnly` offers AUTH LOGIN and not PLAIN.
-    public init(security: Security? = nil, loginOnly: Bool = false) async throws {
+    /// `loginOnly` offers AUTH LOGIN and not PLAIN. A plain receiver answers `RCPT TO` for the
+    /// addresses in `refusing` with `550` (no such mailbox), and accepts the rest.
+    public init(security: Security? = nil, loginOnly: Bool = false, refusing: [String] = []) async throws {
         let python = "/usr/bin/python3"
         guard FileManager.default.isExecutableFile(atPath: python) else {
             throw ReceiverError(description: "\(python) is missing: install python3-aiosmtpd")
@@ -36,6 +37,8 @@ public final class SMTPReceiver: Sendable {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: python)
             switch security {
+            case nil where !refusing.isEmpty:
+                process.arguments = ["-u", "-c", Self.refusingServer, "\(port)"] + refusing
             case nil:
                 process.arguments = ["-u", "-m", "aiosmtpd", "-n", "-l", "127.0.0.1:\(port)", "-c", "aiosmtpd.handlers.Debugging"]
             case .startTLS(let user, let password), .implicitTLS(let user, let password):
@@ -116,6 +119,42 @@ public final class SMTPReceiver: Sendable {
         while True:
             time.sleep(3600)
         """#
+
+    /// aiosmtpd that refuses some recipients with `550`; prints each message as the Debugging
+    /// handler does (with `X-Peer`, the client's address and port), and each `RSET`.
+    static let refusingServer = #"""
+        import sys, time
+        from aiosmtpd.controller import Controller
+        port, refused = int(sys.argv[1]), set(sys.argv[2:])
+        class Handler:
+            async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+                if address in refused:
+                    print("REFUSED", address, flush=True)
+                    return "550 5.1.1 no such mailbox"
+                envelope.rcpt_tos.append(address)
+                return "250 OK"
+            async def handle_RSET(self, server, session, envelope):
+                print("RSET", session.peer, flush=True)
+                return "250 OK"
+            async def handle_DATA(self, server, session, envelope):
+                print("---------- MESSAGE FOLLOWS ----------", flush=True)
+                print(envelope.content.decode("utf-8", "replace"), flush=True)
+                print("X-Peer:", session.peer, flush=True)
+                print("------------ END MESSAGE ------------", flush=True)
+                return "250 OK"
+        controller = Controller(Handler(), hostname="127.0.0.1", port=port)
+        controller.start()
+        while True:
+            time.sleep(3600)
+        """#
+
+    /// The connections the messages arrived through (aiosmtpd's `X-Peer`, the client's address and
+    /// port), one per message.
+    public var peers: [String] {
+        messages.compactMap { message in
+            message.split(whereSeparator: \.isNewline).first { $0.hasPrefix("X-Peer: ") }.map { String($0.dropFirst(8)) }
+        }
+    }
 
     /// Everything received so far, as aiosmtpd printed it.
     public var transcript: String { (try? String(contentsOf: capture, encoding: .utf8)) ?? "" }

@@ -116,9 +116,10 @@ struct MailTLSTests {
             caFile: relay.certificateFile)
         // aiosmtpd 1.4 does not answer a failed AUTH at all; the client's own timeout ends the attempt.
         wrong.timeout = .seconds(3)
-        await #expect(throws: SMTPError.self) {
+        let silence = await #expect(throws: SMTPError.self) {
             try await wrong.send(to: "ana@example.test", subject: "No", body: "No", messageID: "m5")
         }
+        #expect(silence?.message == "the relay did not answer within 3.0 seconds", "\(String(describing: silence))")
         #expect(relay.messages.isEmpty)
         #expect(relay.transcript.contains("refused"))
 

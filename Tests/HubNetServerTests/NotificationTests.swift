@@ -152,12 +152,66 @@ struct NotificationTests {
             #expect(try await delivery.deliverDue(concurrency: 4) == 0)
             let messages = smtp.messages
             #expect(messages.count == 30)
+            // Each of the four workers sends its emails through one relay session.
+            #expect(smtp.peers.count == 30)
+            #expect((1...4).contains(Set(smtp.peers).count), "\(Set(smtp.peers))")
             for recipient in recipients {
                 let subjects = messages.filter { $0.contains("To: <\(recipient)>") }.compactMap { message in
                     message.split(whereSeparator: \.isNewline).first { $0.hasPrefix("Subject: ") }.map { String($0.dropFirst(9)) }
                 }
                 #expect(subjects == (1...6).map { "Notice \($0)" }, "\(recipient)")
             }
+        }
+    }
+}
+
+extension NotificationTests {
+    @Test("a pass's emails share one relay session; a recipient the relay refuses fails on its own, the session goes on after RSET")
+    func oneSessionPerWorkerAndRefusalsStayAlone() async throws {
+        let smtp = try await SMTPReceiver(refusing: ["nobody@refused.test"])
+        defer { smtp.stop() }
+        try await withTestApplication(configure: { $0.deliveryInterval = nil }) { app in
+            let hub = try await app.fixtures.tenant(.hub, users: [[.moderator]])
+            let database = app.fixtures.database
+            let start = Date()
+            let recipients = ["first@session.test", "nobody@refused.test", "third@session.test", "fourth@session.test"]
+            try await database.withTenant(hub.tenant.id) { connection in
+                for (index, recipient) in recipients.enumerated() {
+                    try await PostgresOutboxRepository(logger: database.logger).enqueueEmail(
+                        event: "lead.reminder", to: recipient, subject: "Notice \(index)", body: "For \(recipient).\n", tenant: hub.tenant.id,
+                        now: start.addingTimeInterval(Double(index)), on: connection)
+                }
+            }
+            let delivery = OutboxDeliveryService(
+                database: database, smtp: SMTPClient(host: "127.0.0.1", port: smtp.port, from: "hubnet@test.local"),
+                now: { start.addingTimeInterval(60) })
+            #expect(try await delivery.deliverDue(concurrency: 1) == 3)
+            let messages = smtp.messages
+            #expect(messages.count == 3)
+            #expect(messages.allSatisfy { !$0.contains("To: <nobody@refused.test>") })
+            // One connection for all four, and a clean slate after the refusal.
+            let peers = Set(smtp.peers)
+            #expect(peers.count == 1, "\(peers)")
+            #expect(smtp.transcript.contains("REFUSED nobody@refused.test"))
+            #expect(smtp.transcript.components(separatedBy: "RSET ").count - 1 == 1)
+            // The refused email waits for its retry with the relay's answer; the others are delivered.
+            let rows = try await database.withTenant(hub.tenant.id) { connection in
+                try await connection.query(
+                    "SELECT recipient, attempts, delivered_at IS NOT NULL, failed_at IS NULL, last_error FROM outbox ORDER BY created_at",
+                    logger: database.logger
+                ).collect().map { try $0.decode((String, Int, Bool, Bool, String?).self) }
+            }
+            #expect(rows.map(\.0) == recipients)
+            #expect(rows.map(\.1) == [1, 1, 1, 1])
+            #expect(rows.map(\.2) == [true, false, true, true])
+            #expect(rows.map(\.3) == [true, true, true, true])
+            let error = try #require(rows[1].4)
+            #expect(error.contains("550"), "\(error)")
+            let log = try await database.withTenant(hub.tenant.id) { connection in
+                try await connection.query("SELECT outcome FROM deliveries ORDER BY at, outcome", logger: database.logger)
+                    .collect().map { try $0.decode(String.self) }
+            }
+            #expect(log.sorted() == ["delivered", "delivered", "delivered", "retrying"])
         }
     }
 }

@@ -79,16 +79,18 @@ public struct PostgresOutboxRepository: Sendable {
 
     /// Messages of every tenant due for an attempt. Runs inside `Database.withSchedulerScan`.
     public func due(now: Date, limit: Int, on connection: PostgresConnection) async throws
-        -> [(tenant: Tenant.ID, id: OutboxMessage.ID, recipient: String)]
+        -> [(tenant: Tenant.ID, id: OutboxMessage.ID, channel: OutboxMessage.Channel, recipient: String)]
     {
         let rows = try await connection.rows(
             """
-            SELECT tenant_id, id, recipient FROM outbox
+            SELECT tenant_id, id, channel, recipient FROM outbox
             WHERE delivered_at IS NULL AND failed_at IS NULL AND next_attempt_at <= \(now)
             ORDER BY next_attempt_at, created_at, id LIMIT \(limit)
             """, logger: logger)
-        var due: [(tenant: Tenant.ID, id: OutboxMessage.ID, recipient: String)] = []
-        for (tenant, id, recipient) in try rows.decode((Tenant.ID, OutboxMessage.ID, String).self) { due.append((tenant, id, recipient)) }
+        var due: [(tenant: Tenant.ID, id: OutboxMessage.ID, channel: OutboxMessage.Channel, recipient: String)] = []
+        for (tenant, id, channel, recipient) in try rows.decode((Tenant.ID, OutboxMessage.ID, String, String).self) {
+            due.append((tenant, id, OutboxMessage.Channel(rawValue: channel) ?? .email, recipient))
+        }
         return due
     }
 
@@ -116,11 +118,11 @@ public struct PostgresOutboxRepository: Sendable {
         return nil
     }
 
-    /// The two statements of every delivery attempt, kept parsed per connection (`PreparedStatementKey`).
+    /// The statement of every delivery attempt, kept parsed per connection (`PreparedStatementKey`).
     enum RecordAttempt: PreparedStatementKey {}
-    enum RecordDelivery: PreparedStatementKey {}
 
-    /// Records one attempt's outcome: delivered, retry at `retryAt`, or (no `retryAt`) given up.
+    /// Records one attempt's outcome, the message's state and its line in the delivery log in one
+    /// statement: delivered, retry at `retryAt`, or (no `retryAt`) given up.
     public func record(
         _ message: OutboxMessage, delivered: Bool, error: String?, retryAt: Date?, now: Date, on connection: PostgresConnection
     ) async throws {
@@ -128,19 +130,19 @@ public struct PostgresOutboxRepository: Sendable {
         let outcome = delivered ? "delivered" : (retryAt == nil ? "failed" : "retrying")
         try await connection.rows(
             """
-            UPDATE outbox SET attempts = \(attempt), last_error = \(error)::TEXT,
-                delivered_at = CASE WHEN \(delivered) THEN \(now) END,
-                failed_at = CASE WHEN NOT \(delivered) AND \(retryAt)::TIMESTAMPTZ IS NULL THEN \(now) END,
-                next_attempt_at = COALESCE(\(retryAt)::TIMESTAMPTZ, next_attempt_at),
-                -- A sign-in link is a credential until it expires: once delivered, the copy goes.
-                body = CASE WHEN \(delivered) AND event = 'console.sign_in' THEN '(sign-in link removed after delivery)' ELSE body END
-            WHERE tenant_id = \(message.tenantID) AND id = \(message.id)
-            """, preparedAs: RecordAttempt.self, logger: logger)
-        try await connection.rows(
-            """
+            WITH attempted AS (
+                UPDATE outbox SET attempts = \(attempt), last_error = \(error)::TEXT,
+                    delivered_at = CASE WHEN \(delivered) THEN \(now) END,
+                    failed_at = CASE WHEN NOT \(delivered) AND \(retryAt)::TIMESTAMPTZ IS NULL THEN \(now) END,
+                    next_attempt_at = COALESCE(\(retryAt)::TIMESTAMPTZ, next_attempt_at),
+                    -- A sign-in link is a credential until it expires: once delivered, the copy goes.
+                    body = CASE WHEN \(delivered) AND event = 'console.sign_in' THEN '(sign-in link removed after delivery)' ELSE body END
+                WHERE tenant_id = \(message.tenantID) AND id = \(message.id)
+                RETURNING tenant_id, id
+            )
             INSERT INTO deliveries (tenant_id, id, outbox_id, attempt, at, outcome, detail)
-            VALUES (\(message.tenantID), \(UUID()), \(message.id), \(attempt), \(now), \(outcome), \(error)::TEXT)
-            """, preparedAs: RecordDelivery.self, logger: logger)
+            SELECT a.tenant_id, \(UUID()), a.id, \(attempt), \(now), \(outcome), \(error)::TEXT FROM attempted AS a
+            """, preparedAs: RecordAttempt.self, logger: logger)
     }
 
     public struct LogEntry: Sendable {

@@ -111,9 +111,23 @@ public struct SMTPClient: Sendable {
             ? nil : host
     }
 
-    /// Sends one message; `messageID` lets receivers recognise a retry of the same message.
+    /// Sends one message through a session of its own; `messageID` lets receivers recognise a retry
+    /// of the same message.
     public func send(to recipient: String, subject: String, body: String, messageID: String) async throws {
         try Self.requireSafe(recipient)
+        try await withSession { session in
+            try await session.send(to: recipient, subject: subject, body: body, messageID: messageID)
+        }
+    }
+
+    /// Opens one conversation with the relay (greeting, EHLO, STARTTLS, AUTH, each once), runs
+    /// `body` with it, and says QUIT: a pass of many emails pays for the connection and the TLS
+    /// handshake once, not per message, as a relay that limits connections expects.
+    ///
+    /// The opening and each message are bounded by `timeout`: when the relay does not answer in
+    /// time, the connection is closed and the exchange fails. Errors of the opening are thrown
+    /// before `body` runs; `body`'s own errors pass through.
+    public func withSession<Result>(_ body: (SMTPSession) async throws -> Result) async throws -> Result {
         try Self.requireSafe(from)
         let tls = try tlsContext()
         let implicit = security == .implicitTLS
@@ -129,81 +143,12 @@ public struct SMTPClient: Sendable {
                     return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
                 }
             }
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask {
-                try await Task.sleep(for: timeout)
-                throw SMTPError(message: "the relay did not answer within \(timeout)")
-            }
-            group.addTask {
-                try await channel.executeThenClose { inbound, outbound in
-                    var lines = inbound.makeAsyncIterator()
-                    /// One reply (it may span lines: "250-…" continues, "250 …" ends it); its text lines.
-                    @discardableResult
-                    func expect(_ code: Int) async throws -> [String] {
-                        var text: [String] = []
-                        while let buffer = try await lines.next() {
-                            let line = String(buffer: buffer)
-                            guard line.count >= 3, let replyCode = Int(line.prefix(3)) else {
-                                throw SMTPError(message: "unreadable reply from the relay")
-                            }
-                            text.append(String(line.dropFirst(4)))
-                            if line.count > 3 && line[line.index(line.startIndex, offsetBy: 3)] == "-" { continue }
-                            guard replyCode == code else { throw SMTPError(message: "relay answered \(line)") }
-                            return text
-                        }
-                        throw SMTPError(message: "the relay closed the connection")
-                    }
-                    func say(_ line: String) async throws { try await outbound.write(ByteBuffer(string: line + "\r\n")) }
-                    try await expect(220)
-                    try await say("EHLO hubnet")
-                    var capabilities = Set(try await expect(250).dropFirst().map { $0.uppercased() })
-                    var encrypted = implicit
-                    if !encrypted && capabilities.contains("STARTTLS") {
-                        try await say("STARTTLS")
-                        try await expect(220)
-                        // From here on the bytes go through TLS; the handshake runs on the next write.
-                        try await channel.channel.pipeline.addHandler(
-                            try NIOSSLClientHandler(context: tls, serverHostname: hostname), position: .first)
-                        encrypted = true
-                        try await say("EHLO hubnet")
-                        capabilities = Set(try await expect(250).dropFirst().map { $0.uppercased() })
-                    }
-                    if !encrypted && (security == .startTLSRequired || credentials != nil) {
-                        throw SMTPError(message: "the relay does not offer STARTTLS; credentials and mail are not sent in clear")
-                    }
-                    if let credentials {
-                        let mechanisms = Set(
-                            capabilities.filter { $0.hasPrefix("AUTH ") || $0.hasPrefix("AUTH=") }
-                                .flatMap { $0.dropFirst(5).split(separator: " ").map(String.init) })
-                        if mechanisms.contains("PLAIN") {
-                            let token = Data("\0\(credentials.user)\0\(credentials.password)".utf8).base64EncodedString()
-                            try await say("AUTH PLAIN \(token)")
-                            try await expect(235)
-                        } else if mechanisms.contains("LOGIN") {
-                            try await say("AUTH LOGIN")
-                            try await expect(334)
-                            try await say(Data(credentials.user.utf8).base64EncodedString())
-                            try await expect(334)
-                            try await say(Data(credentials.password.utf8).base64EncodedString())
-                            try await expect(235)
-                        } else {
-                            throw SMTPError(message: "the relay offers neither AUTH PLAIN nor AUTH LOGIN")
-                        }
-                    }
-                    try await say("MAIL FROM:<\(from)>")
-                    try await expect(250)
-                    try await say("RCPT TO:<\(recipient)>")
-                    try await expect(250)
-                    try await say("DATA")
-                    try await expect(354)
-                    try await outbound.write(ByteBuffer(string: message(to: recipient, subject: subject, body: body, messageID: messageID)))
-                    try await expect(250)
-                    try await say("QUIT")
-                    try? await expect(221)
-                }
-            }
-            try await group.next()
-            group.cancelAll()
+        return try await channel.executeThenClose { inbound, outbound in
+            let session = SMTPSession(client: self, channel: channel.channel, lines: inbound.makeAsyncIterator(), outbound: outbound)
+            try await session.open(tls: tls, hostname: hostname)
+            let result = try await body(session)
+            await session.quit()
+            return result
         }
     }
 
@@ -287,4 +232,177 @@ public struct SMTPClient: Sendable {
 public struct SMTPError: Error, CustomStringConvertible, Sendable {
     public var message: String
     public var description: String { message }
+}
+
+/// One open conversation with the relay (`SMTPClient.withSession`), through which messages go one
+/// after another. A message the relay refuses (a 4xx or 5xx reply) is followed by `RSET`, and the
+/// session goes on with the next; a lost connection, an unreadable reply or a timeout leaves it
+/// unusable (`isUsable`), and the caller opens another.
+public final class SMTPSession {
+    private let client: SMTPClient
+    private let channel: any Channel
+    private var lines: NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator
+    private let outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
+    /// Whether another message may be sent: the connection is open and in step with the relay.
+    public private(set) var isUsable = true
+    /// Messages the relay accepted through this session.
+    public private(set) var accepted = 0
+
+    init(
+        client: SMTPClient, channel: any Channel, lines: NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator,
+        outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
+    ) {
+        self.client = client
+        self.channel = channel
+        self.lines = lines
+        self.outbound = outbound
+    }
+
+    /// A reply with another code than the one expected: the relay answered, so the conversation is
+    /// still in step.
+    private struct Refused: Error {
+        var line: String
+    }
+
+    /// Sends one message; `messageID` lets receivers recognise a retry of the same message.
+    public func send(to recipient: String, subject: String, body: String, messageID: String) async throws {
+        try SMTPClient.requireSafe(recipient)
+        guard isUsable else { throw SMTPError(message: "the connection to the relay was lost") }
+        do {
+            try await bounded {
+                try await say("MAIL FROM:<\(client.from)>")
+                try await expect(250)
+                try await say("RCPT TO:<\(recipient)>")
+                try await expect(250, 251)
+                try await say("DATA")
+                try await expect(354)
+                try await outbound.write(ByteBuffer(string: client.message(to: recipient, subject: subject, body: body, messageID: messageID)))
+                try await expect(250)
+            }
+            accepted += 1
+        } catch let refused as Refused {
+            // The relay said no to this message; the next one starts from a clean state.
+            do {
+                try await bounded {
+                    try await say("RSET")
+                    try await expect(250)
+                }
+            } catch {
+                isUsable = false
+            }
+            throw SMTPError(message: "relay answered \(refused.line)")
+        } catch let refused as SMTPError {
+            isUsable = false
+            throw refused
+        } catch {
+            isUsable = false
+            throw SMTPError(message: "the connection to the relay failed: \(error)")
+        }
+    }
+
+    /// Greeting, EHLO, STARTTLS when offered (required with credentials or `tls=required`), AUTH.
+    func open(tls: NIOSSLContext, hostname: String?) async throws {
+        do {
+            try await bounded { try await greet(tls: tls, hostname: hostname) }
+        } catch let refused as Refused {
+            isUsable = false
+            throw SMTPError(message: "relay answered \(refused.line)")
+        } catch {
+            isUsable = false
+            throw error
+        }
+    }
+
+    private func greet(tls: NIOSSLContext, hostname: String?) async throws {
+        try await expect(220)
+        try await say("EHLO hubnet")
+        var capabilities = Set(try await expect(250).dropFirst().map { $0.uppercased() })
+        var encrypted = client.security == .implicitTLS
+        if !encrypted && capabilities.contains("STARTTLS") {
+            try await say("STARTTLS")
+            try await expect(220)
+            // From here on the bytes go through TLS; the handshake runs on the next write.
+            try await channel.pipeline.addHandler(try NIOSSLClientHandler(context: tls, serverHostname: hostname), position: .first)
+            encrypted = true
+            try await say("EHLO hubnet")
+            capabilities = Set(try await expect(250).dropFirst().map { $0.uppercased() })
+        }
+        if !encrypted && (client.security == .startTLSRequired || client.credentials != nil) {
+            throw SMTPError(message: "the relay does not offer STARTTLS; credentials and mail are not sent in clear")
+        }
+        if let credentials = client.credentials {
+            let mechanisms = Set(
+                capabilities.filter { $0.hasPrefix("AUTH ") || $0.hasPrefix("AUTH=") }
+                    .flatMap { $0.dropFirst(5).split(separator: " ").map(String.init) })
+            if mechanisms.contains("PLAIN") {
+                let token = Data("\0\(credentials.user)\0\(credentials.password)".utf8).base64EncodedString()
+                try await say("AUTH PLAIN \(token)")
+                try await expect(235)
+            } else if mechanisms.contains("LOGIN") {
+                try await say("AUTH LOGIN")
+                try await expect(334)
+                try await say(Data(credentials.user.utf8).base64EncodedString())
+                try await expect(334)
+                try await say(Data(credentials.password.utf8).base64EncodedString())
+                try await expect(235)
+            } else {
+                throw SMTPError(message: "the relay offers neither AUTH PLAIN nor AUTH LOGIN")
+            }
+        }
+    }
+
+    /// Says goodbye when the conversation is still in step; the connection closes either way.
+    func quit() async {
+        guard isUsable else { return }
+        try? await bounded {
+            try await say("QUIT")
+            try await expect(221)
+        }
+        isUsable = false
+    }
+
+    /// Runs one exchange under the client's timeout: when it runs out, the connection is closed
+    /// (which ends any wait for a reply) and the exchange fails as timed out.
+    private func bounded(_ exchange: () async throws -> Void) async throws {
+        let expired = Expiry()
+        let channel = channel
+        let timer = channel.eventLoop.scheduleTask(in: TimeAmount(client.timeout)) {
+            expired.flag.withLock { $0 = true }
+            channel.close(promise: nil)
+        }
+        defer { timer.cancel() }
+        do {
+            try await exchange()
+        } catch {
+            if expired.flag.withLock({ $0 }) {
+                isUsable = false
+                throw SMTPError(message: "the relay did not answer within \(client.timeout)")
+            }
+            throw error
+        }
+    }
+
+    private final class Expiry: Sendable {
+        let flag = Mutex(false)
+    }
+
+    private func say(_ line: String) async throws { try await outbound.write(ByteBuffer(string: line + "\r\n")) }
+
+    /// One reply (it may span lines: "250-…" continues, "250 …" ends it); its text lines. Another
+    /// code than those expected is `Refused`.
+    @discardableResult
+    private func expect(_ codes: Int...) async throws -> [String] {
+        var text: [String] = []
+        while let buffer = try await lines.next() {
+            let line = String(buffer: buffer)
+            guard line.count >= 3, let replyCode = Int(line.prefix(3)) else {
+                throw SMTPError(message: "unreadable reply from the relay")
+            }
+            text.append(String(line.dropFirst(4)))
+            if line.count > 3 && line[line.index(line.startIndex, offsetBy: 3)] == "-" { continue }
+            guard codes.contains(replyCode) else { throw Refused(line: line) }
+            return text
+        }
+        throw SMTPError(message: "the relay closed the connection")
+    }
 }

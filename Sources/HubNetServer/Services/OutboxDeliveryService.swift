@@ -51,9 +51,11 @@ public struct OutboxDeliveryService: Service {
 
     /// One pass over the due messages (at most `batch`); returns how many were delivered.
     ///
-    /// Up to `concurrency` messages are in flight at once (a relay's round trips and the database's
+    /// Up to `concurrency` workers deliver at once (a relay's round trips and the database's
     /// overlap), but the messages to one recipient (an address, a webhook URL) go one after another
-    /// in the order they were queued, so a person reads "accepted" before "closed".
+    /// in the order they were queued, so a person reads "accepted" before "closed". Each worker
+    /// sends its emails through one relay session (`SMTPClient.withSession`), opened at its first
+    /// email and again after a session breaks.
     @discardableResult
     public func deliverDue(batch: Int = 100, concurrency: Int? = nil) async throws -> Int {
         let concurrency = concurrency ?? self.concurrency
@@ -61,23 +63,25 @@ public struct OutboxDeliveryService: Service {
         let due = try await database.withSchedulerScan { connection in
             try await outbox.due(now: now, limit: batch, on: connection)
         }
-        var lanes: [[(Tenant.ID, OutboxMessage.ID)]] = []
+        var lanes: [Lane] = []
         var lane: [String: Int] = [:]
         for message in due {
-            if let index = lane[message.recipient] {
-                lanes[index].append((message.tenant, message.id))
+            let channel = message.channel
+            if let index = lane[channel.rawValue + " " + message.recipient] {
+                lanes[index].messages.append((message.tenant, message.id))
             } else {
-                lane[message.recipient] = lanes.count
-                lanes.append([(message.tenant, message.id)])
+                lane[channel.rawValue + " " + message.recipient] = lanes.count
+                lanes.append(Lane(channel: channel, messages: [(message.tenant, message.id)]))
             }
         }
-        let queue = LaneQueue(lanes)
+        let emails = LaneQueue(lanes.filter { $0.channel == .email })
+        let webhooks = LaneQueue(lanes.filter { $0.channel != .email })
         return try await withThrowingTaskGroup(of: Int.self) { group in
             for _ in 0..<max(1, min(concurrency, lanes.count)) {
                 group.addTask {
-                    var delivered = 0
-                    while let messages = queue.next() {
-                        for (tenant, id) in messages where try await attempt(id, tenant: tenant, now: now) { delivered += 1 }
+                    var delivered = try await deliverEmails(from: emails, now: now)
+                    while let lane = webhooks.next() {
+                        for (tenant, id) in lane.messages where try await attempt(id, tenant: tenant, session: nil, now: now) { delivered += 1 }
                     }
                     return delivered
                 }
@@ -86,18 +90,65 @@ public struct OutboxDeliveryService: Service {
         }
     }
 
-    /// Hands each worker the next recipient's messages.
-    private final class LaneQueue: Sendable {
-        private let lanes: Mutex<IndexingIterator<[[(Tenant.ID, OutboxMessage.ID)]]>>
-        init(_ lanes: [[(Tenant.ID, OutboxMessage.ID)]]) { self.lanes = Mutex(lanes.makeIterator()) }
-        func next() -> [(Tenant.ID, OutboxMessage.ID)]? { lanes.withLock { $0.next() } }
+    /// One recipient's due messages, in the order they were queued.
+    private struct Lane: Sendable {
+        var channel: OutboxMessage.Channel
+        var messages: [(Tenant.ID, OutboxMessage.ID)]
     }
 
-    private func attempt(_ id: OutboxMessage.ID, tenant: Tenant.ID, now: Date) async throws -> Bool {
+    /// Hands each worker the next recipient's messages.
+    private final class LaneQueue: Sendable {
+        private let lanes: Mutex<IndexingIterator<[Lane]>>
+        init(_ lanes: [Lane]) { self.lanes = Mutex(lanes.makeIterator()) }
+        func next() -> Lane? { lanes.withLock { $0.next() } }
+    }
+
+    /// Delivers emails from `queue` until it is empty, through one relay session at a time. Each
+    /// message gets one attempt as before: when a session cannot be opened, the message it was
+    /// opened for fails with the relay's answer (and is retried later), and the next message tries
+    /// a session of its own.
+    private func deliverEmails(from queue: LaneQueue, now: Date) async throws -> Int {
+        var delivered = 0
+        var pending: [(Tenant.ID, OutboxMessage.ID)] = []
+        func nextMessage() -> (Tenant.ID, OutboxMessage.ID)? {
+            if pending.isEmpty, let lane = queue.next() { pending = lane.messages }
+            return pending.isEmpty ? nil : pending.removeFirst()
+        }
+        guard let smtp else {
+            while let (tenant, id) = nextMessage() {
+                if try await attempt(id, tenant: tenant, session: nil, now: now) { delivered += 1 }
+            }
+            return delivered
+        }
+        while var message = nextMessage() {
+            var opened = false
+            do {
+                try await smtp.withSession { session in
+                    opened = true
+                    while true {
+                        if try await attempt(message.1, tenant: message.0, session: session, now: now) { delivered += 1 }
+                        guard session.isUsable, let following = nextMessage() else { return }
+                        message = following
+                    }
+                }
+            } catch where !opened {
+                // The relay could not be reached or refused the session: this message's attempt fails with its answer.
+                if try await attempt(message.1, tenant: message.0, session: nil, failure: error, now: now) { delivered += 1 }
+            }
+        }
+        return delivered
+    }
+
+    /// Locks a due message, sends it (through `session` when it is an email and one is open; with
+    /// `failure`, the attempt fails with it instead) and records the outcome, in one transaction.
+    private func attempt(
+        _ id: OutboxMessage.ID, tenant: Tenant.ID, session: SMTPSession?, failure: (any Error)? = nil, now: Date
+    ) async throws -> Bool {
         try await database.withTenant(tenant) { connection in
             guard let (message, secret) = try await outbox.lockDue(id, tenant: tenant, now: now, on: connection) else { return false }
             do {
-                try await send(message, secret: secret)
+                if let failure { throw failure }
+                try await send(message, secret: secret, session: session)
                 try await outbox.record(message, delivered: true, error: nil, retryAt: nil, now: now, on: connection)
                 return true
             } catch {
@@ -110,10 +161,14 @@ public struct OutboxDeliveryService: Service {
         }
     }
 
-    private func send(_ message: OutboxMessage, secret: String?) async throws {
+    private func send(_ message: OutboxMessage, secret: String?, session: SMTPSession?) async throws {
         switch message.channel {
         case .email:
             guard let smtp else { throw SMTPError(message: "no SMTP relay is configured (HUBNET_SMTP_URL)") }
+            if let session {
+                try await session.send(to: message.recipient, subject: message.subject, body: message.body, messageID: message.id.description)
+                return
+            }
             try await smtp.send(to: message.recipient, subject: message.subject, body: message.body, messageID: message.id.description)
         case .webhook:
             var request = HTTPClientRequest(url: message.recipient)
