@@ -4,11 +4,15 @@ import Foundation
 /// locked once): each decision sees the earlier ones' results, a refusal leaves no effect, and the
 /// accepted effects accumulate for one set-based write (`pendingNotes`, `pendingEdits`).
 ///
-/// It decides the intents that need nothing but the lead and its template — a note, a field
-/// update. For the others (workflow actions, activities) `decide` answers `.needsStore`: the
-/// caller writes what is pending, applies that intent on its own (`LeadCommands`) and hands back
+/// It decides the intents that need nothing but the lead, its template and its last history entry:
+/// a note, a field update, and a workflow action whose effects stay on the lead, its history and
+/// (for a referred lead) its source's mirror and notice (`PendingAction`). For the others — an
+/// action that names people, listings or opportunities, creates records or claims a shared pool;
+/// activities; a second intent on a lead whose action is pending — `decide` answers `.needsStore`:
+/// the caller writes what is pending, applies that intent on its own (`LeadCommands`) and hands back
 /// the lead as it then is (`replace`). The rules are the same either way: the policy check, acting
-/// requires seeing, a closed lead is not edited, `LeadFieldMerge`, `LeadDetails.validated`.
+/// requires seeing, a closed lead is not edited, `LeadFieldMerge`, `LeadDetails.validated`, the
+/// workflow engine with offline grace (`OfflineGrace`), the reason's limit.
 public struct LeadBatch: Sendable {
     public enum Decision: Sendable, Equatable {
         /// Accepted; its write is pending. A field update may have lost some fields.
@@ -35,8 +39,31 @@ public struct LeadBatch: Sendable {
         public var edits: Int
     }
 
+    /// A workflow action decided here: the lead before and after it, the engine's decision, and its
+    /// history entry (chained to the lead's last one).
+    public struct PendingAction: Sendable, Equatable {
+        public var before: Lead
+        public var after: Lead
+        public var decision: WorkflowEngine.Decision
+        public var template: WorkflowTemplate
+        public var reason: String?
+        public var entry: LeadHistoryEntry
+        /// The position of the intent in the batch.
+        public var mutation: Int
+    }
+
     public let caller: AuthenticatedUser
     private var leads: [Lead.ID: Lead]
+    /// Each touched lead's last history entry, where known (`.some(nil)`: it has none). A lead
+    /// without an entry here is not acted on in memory.
+    private var lastEntries: [Lead.ID: LeadHistoryEntry?]
+    /// The tenant's offline grace (seconds) and the moment the batch is applied at.
+    private let grace: TimeInterval
+    private let now: Date
+    private var actions: [Lead.ID: PendingAction] = [:]
+    private var actionOrder: [Lead.ID] = []
+    /// Leads an intent of this batch changed (in memory or in the store).
+    private var changed: Set<Lead.ID> = []
     private let templates: [String: WorkflowTemplate]
     private var noteIDs: Set<LeadNote.ID> = []
     public private(set) var pendingNotes: [PendingNote] = []
@@ -44,20 +71,53 @@ public struct LeadBatch: Sendable {
     private var editOrder: [Lead.ID] = []
 
     /// - Parameter leads: the touched leads that exist in the caller's tenant (withdrawn ones left out).
-    public init(caller: AuthenticatedUser, leads: [Lead], templates: [WorkflowTemplate]) {
+    /// - Parameter lastEntries: their last history entries, to decide actions here (none: actions
+    ///   are left to the store).
+    public init(
+        caller: AuthenticatedUser, leads: [Lead], templates: [WorkflowTemplate], lastEntries: [Lead.ID: LeadHistoryEntry?] = [:],
+        grace: TimeInterval = 0, now: Date = Date()
+    ) {
         self.caller = caller
         self.leads = Dictionary(leads.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         self.templates = Dictionary(templates.map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first })
+        self.lastEntries = lastEntries
+        self.grace = grace
+        self.now = now
     }
 
     public var pendingEdits: [PendingEdit] { editOrder.compactMap { edits[$0] } }
-    public var hasPendingWrites: Bool { !pendingNotes.isEmpty || !editOrder.isEmpty }
+    public var pendingActions: [PendingAction] { actionOrder.compactMap { actions[$0] } }
+    public var hasPendingWrites: Bool { !pendingNotes.isEmpty || !editOrder.isEmpty || !actionOrder.isEmpty }
 
     /// The lead as this batch has it now (with its accepted edits).
     public func lead(_ id: Lead.ID) -> Lead? { leads[id] }
 
-    /// Decides intent number `position` of the batch on `leadID`.
-    public mutating func decide(_ intent: LeadIntent, on leadID: Lead.ID, position: Int) -> Decision {
+    /// The lead as the store had it when the batch read it, its template and its last history
+    /// entry, while no intent of the batch has changed it: what `LeadCommands` would read again
+    /// under the lock it holds.
+    public func asRead(_ id: Lead.ID) -> (Lead, WorkflowTemplate, LeadHistoryEntry?)? {
+        guard !changed.contains(id), let lead = leads[id], let known = lastEntries[id], let template = templates[lead.templateKey] else {
+            return nil
+        }
+        return (lead, template, known)
+    }
+
+    /// An intent on the lead was applied by the store.
+    public mutating func appliedInStore(_ id: Lead.ID) {
+        changed.insert(id)
+    }
+
+    /// Decides intent number `position` of the batch on `leadID`; `actedAt` is when the device says
+    /// the user acted (offline grace).
+    public mutating func decide(_ intent: LeadIntent, on leadID: Lead.ID, position: Int, actedAt: Date? = nil) -> Decision {
+        // A lead whose action is pending takes nothing more in memory: its next intent sees the action stored.
+        if actions[leadID] != nil { return .needsStore }
+        let decision = decideHere(intent, on: leadID, position: position, actedAt: actedAt)
+        if case .accepted = decision { changed.insert(leadID) }
+        return decision
+    }
+
+    private mutating func decideHere(_ intent: LeadIntent, on leadID: Lead.ID, position: Int, actedAt: Date?) -> Decision {
         switch intent {
         case .addNote(let id, let body):
             do throws(DomainError) {
@@ -93,21 +153,98 @@ public struct LeadBatch: Sendable {
             } catch {
                 return .refused(error)
             }
-        case .act, .scheduleActivity, .completeActivity, .cancelActivity:
+        case .act(let action):
+            return decideAction(action, on: leadID, position: position, actedAt: actedAt)
+        case .scheduleActivity, .completeActivity, .cancelActivity:
             return .needsStore
         }
     }
 
-    /// After the pending writes are stored: nothing is pending, the leads stay as they are.
+    /// The effects an action decided here may have: on the lead's own row, its history, and its
+    /// source's mirror and notice. Any other (a client record, an opportunity, a referral, a notice to
+    /// an assignee) is left to the store.
+    static let effectsDecidedHere: Set<WorkflowTemplate.Effect> = [
+        .archive, .notifyReferralCreator, .recordAcceptance, .recordDecline, .restartExpiryAfterAcceptance, .assignToActor,
+    ]
+
+    /// `LeadCommands.act` in memory, for the actions it can decide without the store.
+    private mutating func decideAction(_ action: LeadAction, on leadID: Lead.ID, position: Int, actedAt: Date?) -> Decision {
+        let arguments = action.arguments
+        // People, listings and opportunities named by the action are looked up in the store.
+        guard arguments.advisorId == nil, arguments.assigneeId == nil, arguments.listingId == nil, arguments.opportunityId == nil
+        else { return .needsStore }
+        do throws(DomainError) {
+            try TenantPolicy.require(caller, .workLeads)
+            let lead = try visibleLead(leadID)
+            guard edits[leadID] == nil, let known = lastEntries[leadID], let template = templates[lead.templateKey] else {
+                return .needsStore
+            }
+            let actor = WorkflowActor.owner(caller)
+            var decision: WorkflowEngine.Decision
+            do throws(WorkflowRefusal) {
+                var state = lead.state
+                var decidedAt = now
+                if grace > 0 {
+                    (state, decidedAt) = OfflineGrace.evaluation(
+                        of: lead.state, lastEntry: known, template: template, actedAt: actedAt, now: now, grace: grace)
+                }
+                decision = try WorkflowEngine.decide(
+                    template, lead: state, actor: actor, action: action.action, input: arguments.input, now: decidedAt)
+                if decidedAt != now, !OfflineGrace.stands(decision.state, now: now) {
+                    decision = try WorkflowEngine.decide(
+                        template, lead: lead.state, actor: actor, action: action.action, input: arguments.input, now: now)
+                }
+            } catch {
+                throw error.domainError
+            }
+            let reason = try Validate.optionalText(arguments.reason, field: "reason", max: 2000)
+            guard decision.effects.allSatisfy(Self.effectsDecidedHere.contains) else { return .needsStore }
+            // A referred lead accepted now claims its source's shared pool, if it came from one: the store decides.
+            if lead.referralID != nil, decision.state.acceptedAt != nil, lead.state.acceptedAt == nil { return .needsStore }
+            var after = lead
+            after.state = decision.state
+            after.version += 1
+            let seq = (known?.seq ?? 0) + 1
+            let previous = known?.hash ?? LeadHistoryEntry.genesis
+            // Microsecond precision, as stored, so the hash can be recomputed from what is read back.
+            let micros = Int64((now.timeIntervalSince1970 * 1_000_000).rounded())
+            let stamp = Date(timeIntervalSince1970: Double(micros) / 1_000_000)
+            let hash = LeadHistoryEntry.chainHash(
+                previous: previous,
+                LeadHistoryEntry.canonical(
+                    lead: leadID, seq: seq, action: decision.action, fromStatus: decision.from, toStatus: decision.to,
+                    actorUserID: caller.userID, reason: reason, atMicros: micros))
+            let entry = LeadHistoryEntry(
+                seq: seq, action: decision.action, fromStatus: decision.from, toStatus: decision.to, actorUserID: caller.userID,
+                reason: reason, at: stamp, previousHash: previous, hash: hash)
+            actions[leadID] = PendingAction(
+                before: lead, after: after, decision: decision, template: template, reason: reason, entry: entry, mutation: position)
+            actionOrder.append(leadID)
+            leads[leadID] = after
+            lastEntries[leadID] = .some(entry)
+            return .accepted(conflicts: [])
+        } catch {
+            return .refused(error)
+        }
+    }
+
+    /// After the pending writes are stored: nothing is pending, the leads stay as they are (an
+    /// edited lead's history went on in the store, so its last entry is no longer known here).
     public mutating func written() {
+        for id in editOrder { lastEntries[id] = nil }
         pendingNotes.removeAll()
         edits.removeAll()
         editOrder.removeAll()
+        actions.removeAll()
+        actionOrder.removeAll()
     }
 
-    /// The lead as the store has it after an intent applied on its own (`nil`: gone or withdrawn).
+    /// The lead as the store has it after an intent applied on its own (`nil`: gone or withdrawn);
+    /// its history went on there, so later actions on it are left to the store.
     public mutating func replace(_ id: Lead.ID, with lead: Lead?) {
         leads[id] = lead
+        lastEntries[id] = nil
+        changed.insert(id)
     }
 
     private func visibleLead(_ id: Lead.ID) throws(DomainError) -> Lead {

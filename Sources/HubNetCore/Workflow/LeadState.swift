@@ -105,3 +105,10 @@ public struct ActionInput: Sendable, Codable, Equatable {
         self.assigneeID = assigneeID
     }
 }
+
+extension WorkflowActor {
+    /// A signed-in person as the workflow sees them: on the owning side of their own tenant's leads.
+    public static func owner(_ caller: AuthenticatedUser) -> WorkflowActor {
+        WorkflowActor(userID: caller.userID, roles: caller.roles, side: .owner)
+    }
+}

@@ -109,6 +109,115 @@ extension PostgresLeadRepository {
             """, logger: logger)
     }
 
+    /// The touched leads as locked (`lockOnly`) with the last entry of each one's history, read in
+    /// one statement after the lock, so that it sees what committed while the lock waited.
+    public func readLocked(_ ids: [Lead.ID], tenant: Tenant.ID, on connection: PostgresConnection) async throws
+        -> (leads: [Lead], lastEntries: [Lead.ID: LeadHistoryEntry?])
+    {
+        guard !ids.isEmpty else { return ([], [:]) }
+        let rows = try await connection.rows(
+            """
+            SELECT \(unescaped: Self.columns),
+                h.seq AS h_seq, h.action AS h_action, h.from_status AS h_from, h.to_status AS h_to, h.actor_user_id AS h_actor,
+                h.reason AS h_reason, h.at AS h_at, h.previous_hash AS h_previous, h.hash AS h_hash
+            FROM leads AS l
+            LEFT JOIN LATERAL (
+                SELECT seq, action, from_status, to_status, actor_user_id, reason, at, previous_hash, hash FROM lead_history
+                WHERE tenant_id = l.tenant_id AND lead_id = l.id ORDER BY seq DESC LIMIT 1
+            ) AS h ON TRUE
+            WHERE l.tenant_id = \(tenant) AND l.id = ANY(\(ids.map(\.rawValue))) AND l.withdrawn_at IS NULL
+            ORDER BY l.id
+            """, logger: logger)
+        let leads = try await Self.leads(rows)
+        var lastEntries: [Lead.ID: LeadHistoryEntry?] = [:]
+        for (lead, row) in zip(leads, rows) {
+            let r = row.makeRandomAccess()
+            var last: LeadHistoryEntry?
+            if let seq = try r["h_seq"].decode(Int?.self) {
+                last = LeadHistoryEntry(
+                    seq: seq, action: try r["h_action"].decode(String.self), fromStatus: try r["h_from"].decode(String?.self),
+                    toStatus: try r["h_to"].decode(String.self), actorUserID: try r["h_actor"].decode(User.ID?.self),
+                    reason: try r["h_reason"].decode(String?.self), at: try r["h_at"].decode(Date.self),
+                    previousHash: Array(try r["h_previous"].decode(Data.self)), hash: Array(try r["h_hash"].decode(Data.self)))
+            }
+            lastEntries[lead.id] = .some(last)
+        }
+        return (leads, lastEntries)
+    }
+
+    /// Stores a batch's workflow actions decided in memory (`LeadBatch.PendingAction`, one per
+    /// lead): each lead's new state in one statement, their history entries (hash-chained in memory)
+    /// in another.
+    public func applyActions(_ actions: [LeadBatch.PendingAction], on connection: PostgresConnection) async throws {
+        guard let tenant = actions.first?.after.tenantID else { return }
+        func micros(_ date: Date?) -> Int64? { date.map { Int64(($0.timeIntervalSince1970 * 1_000_000).rounded()) } }
+        let rows = actions.map { action in
+            let state = action.after.state
+            let entry = action.entry
+            return ActionRow(
+                id: action.after.id.rawValue, status: state.status, lastActionAt: micros(state.lastActionAt),
+                acceptedAt: micros(state.acceptedAt), declinedAt: micros(state.declinedAt), completedAt: micros(state.completedAt),
+                expiresAt: micros(state.expiresAt), archived: state.archived, inCRM: state.inCRM,
+                assignedUserID: state.assignedUserID?.rawValue,
+                remindAt: micros(LeadSchedule.nextReminder(state, template: action.template)), seq: entry.seq, action: entry.action,
+                fromStatus: entry.fromStatus, toStatus: entry.toStatus, actor: entry.actorUserID?.rawValue, reason: entry.reason,
+                at: micros(entry.at) ?? 0, previousHash: Self.hex(entry.previousHash), hash: Self.hex(entry.hash))
+        }
+        let document = String(decoding: try JSONEncoder().encode(rows), as: UTF8.self)
+        // The rows are taken out of the document first (a materialized CTE), so that the update
+        // finds each lead by its primary key under row-level security (see `applyEdits`).
+        try await connection.rows(
+            """
+            WITH a AS MATERIALIZED (
+                SELECT * FROM jsonb_to_recordset(\(document)::JSONB) AS a(id UUID, status TEXT, last_action_at BIGINT,
+                    accepted_at BIGINT, declined_at BIGINT, completed_at BIGINT, expires_at BIGINT, archived BOOLEAN, in_crm BOOLEAN,
+                    assigned_user_id UUID, remind_at BIGINT)
+            )
+            UPDATE leads AS l SET status = a.status, last_action_at = hubnet_from_micros(a.last_action_at),
+                accepted_at = hubnet_from_micros(a.accepted_at), declined_at = hubnet_from_micros(a.declined_at),
+                completed_at = hubnet_from_micros(a.completed_at), expires_at = hubnet_from_micros(a.expires_at), archived = a.archived,
+                in_crm = a.in_crm, assigned_user_id = a.assigned_user_id, remind_at = hubnet_from_micros(a.remind_at),
+                version = l.version + 1
+            FROM a
+            WHERE l.tenant_id = \(tenant) AND l.id = a.id
+            """, logger: logger)
+        try await connection.rows(
+            """
+            INSERT INTO lead_history (tenant_id, lead_id, seq, action, from_status, to_status, actor_user_id, reason, at,
+                previous_hash, hash)
+            SELECT \(tenant), h.id, h.seq, h.action, h.from_status, h.to_status, h.actor, h.reason, hubnet_from_micros(h.at),
+                decode(h.previous_hash, 'hex'), decode(h.hash, 'hex')
+            FROM jsonb_to_recordset(\(document)::JSONB) AS h(id UUID, seq INTEGER, action TEXT, from_status TEXT, to_status TEXT,
+                actor UUID, reason TEXT, at BIGINT, previous_hash TEXT, hash TEXT)
+            """, logger: logger)
+    }
+
+    /// One action of `applyActions`: the lead's new state and its history entry (times in
+    /// microseconds; a missing key, an optional left out, reads as NULL).
+    private struct ActionRow: Encodable {
+        var id: UUID
+        var status: String
+        var lastActionAt, acceptedAt, declinedAt, completedAt, expiresAt: Int64?
+        var archived, inCRM: Bool
+        var assignedUserID: UUID?
+        var remindAt: Int64?
+        var seq: Int
+        var action: String
+        var fromStatus: String?
+        var toStatus: String
+        var actor: UUID?
+        var reason: String?
+        var at: Int64
+        var previousHash, hash: String
+
+        enum CodingKeys: String, CodingKey {
+            case id, status, lastActionAt = "last_action_at", acceptedAt = "accepted_at", declinedAt = "declined_at"
+            case completedAt = "completed_at", expiresAt = "expires_at", archived, inCRM = "in_crm"
+            case assignedUserID = "assigned_user_id", remindAt = "remind_at", seq, action, fromStatus = "from_status"
+            case toStatus = "to_status", actor, reason, at, previousHash = "previous_hash", hash
+        }
+    }
+
     static func hex(_ bytes: [UInt8]) -> String {
         let digits = Array("0123456789abcdef".utf8)
         var text = [UInt8]()

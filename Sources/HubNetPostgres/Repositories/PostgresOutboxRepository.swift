@@ -66,6 +66,38 @@ public struct PostgresOutboxRepository: Sendable {
             """, logger: logger)
     }
 
+    /// One notice of a batch (`enqueue(_:tenant:…)`): its event, the email (when there is an
+    /// address) and the body for the tenant's webhooks subscribed to the event.
+    public struct Message: Sendable {
+        public var event: String
+        public var email: String?
+        public var subject: String
+        public var body: String
+        public var webhookBody: String
+    }
+
+    /// Enqueues a batch's notices, of any events, in one statement: for each, as `enqueue` does for
+    /// one, the email and a message to every webhook of the tenant subscribed to its event.
+    public func enqueue(_ messages: [Message], tenant: Tenant.ID, now: Date, on connection: PostgresConnection) async throws {
+        guard !messages.isEmpty else { return }
+        try await connection.rows(
+            """
+            WITH n AS (
+                -- No address is an empty text in the array (an address is never empty).
+                SELECT n.id, n.event, NULLIF(n.address, '') AS address, n.subject, n.body, n.hook, n.position
+                FROM unnest(\(messages.map { _ in UUID() })::UUID[], \(messages.map(\.event))::TEXT[], \(messages.map { $0.email ?? "" })::TEXT[],
+                    \(messages.map(\.subject))::TEXT[], \(messages.map(\.body))::TEXT[], \(messages.map(\.webhookBody))::TEXT[])
+                    WITH ORDINALITY AS n(id, event, address, subject, body, hook, position)
+            )
+            INSERT INTO outbox (tenant_id, id, event, channel, recipient, webhook_id, subject, body, created_at, next_attempt_at)
+            SELECT \(tenant), n.id, n.event, 'email', n.address, NULL::UUID, n.subject, n.body, \(now), \(now) FROM n
+            WHERE n.address IS NOT NULL
+            UNION ALL
+            SELECT w.tenant_id, gen_random_uuid(), n.event, 'webhook', w.url, w.id, '', n.hook, \(now), \(now)
+            FROM n JOIN webhooks AS w ON w.tenant_id = \(tenant) AND n.event = ANY(w.events)
+            """, logger: logger)
+    }
+
     /// Enqueues one email that no webhook hears of (a console sign-in link).
     public func enqueueEmail(
         event: String, to email: String, subject: String, body: String, tenant: Tenant.ID, now: Date, on connection: PostgresConnection

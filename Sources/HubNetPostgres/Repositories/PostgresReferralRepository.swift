@@ -199,22 +199,102 @@ public struct PostgresReferralRepository: Sendable {
             """, preparedAs: Prepared.Mirror.self, logger: logger
         )
         if let action, let (_, email, hubName, sourceName) = try updated.decode((User.ID, String?, String?, String?).self).first {
-            var values = MessageTemplate.values(for: lead, statusName: status?.name ?? lead.state.status, hubName: hubName ?? "")
-            if lead.identityWithheld, let sourceName {
-                // The target's copy is de-identified; the source knows the person by its own lead.
-                values["lead.name"] = sourceName
-            }
-            values["action.name"] = action
-            values["action.reason"] = reason.map { "Reason: \($0)" } ?? ""
-            let (subject, body) = Self.notice.rendered(values)
-            let event = WebhookEvent(
-                event: "referral.\(action)", referralID: referral.description, status: lead.state.status,
-                statusName: status?.name ?? lead.state.status, reason: reason, at: now)
+            let notice = try Self.notice(
+                of: action, on: lead, statusName: status?.name ?? lead.state.status, reason: reason, referral: referral, email: email,
+                hubName: hubName, sourceName: sourceName, now: now)
             try await outbox.enqueue(
-                event: event.event, email: email, subject: subject, body: body, webhookBody: try event.json(), tenant: source,
-                now: now, on: connection)
+                event: notice.event, email: notice.email, subject: notice.subject, body: notice.body, webhookBody: notice.webhookBody,
+                tenant: source, now: now, on: connection)
         }
         try await Database.enter(lead.tenantID, on: connection, logger: logger)
+    }
+
+    /// The notice to a referral's creator (email, when they are active) and the source's webhooks
+    /// of the target's action on the referred lead.
+    static func notice(
+        of action: String, on lead: Lead, statusName: String, reason: String?, referral: Referral.ID, email: String?, hubName: String?,
+        sourceName: String?, now: Date
+    ) throws -> PostgresOutboxRepository.Message {
+        var values = MessageTemplate.values(for: lead, statusName: statusName, hubName: hubName ?? "")
+        if lead.identityWithheld, let sourceName {
+            // The target's copy is de-identified; the source knows the person by its own lead.
+            values["lead.name"] = sourceName
+        }
+        values["action.name"] = action
+        values["action.reason"] = reason.map { "Reason: \($0)" } ?? ""
+        let (subject, body) = Self.notice.rendered(values)
+        let event = WebhookEvent(
+            event: "referral.\(action)", referralID: referral.description, status: lead.state.status, statusName: statusName,
+            reason: reason, at: now)
+        return .init(event: event.event, email: email, subject: subject, body: body, webhookBody: try event.json())
+    }
+
+    /// `mirror` for a batch's actions on referred leads (`LeadBatch.PendingAction`, none of which
+    /// newly accepts a lead): per source tenant, the referral rows in one statement and the notices
+    /// in one more; returns to the target's tenant.
+    public func mirror(_ actions: [LeadBatch.PendingAction], now: Date, on connection: PostgresConnection) async throws {
+        var bySource: [Tenant.ID: [LeadBatch.PendingAction]] = [:]
+        for action in actions where action.after.referralID != nil {
+            if let source = action.after.sourceTenantID { bySource[source, default: []].append(action) }
+        }
+        guard let home = actions.first?.after.tenantID, !bySource.isEmpty else { return }
+        for (source, actions) in bySource.sorted(by: { $0.key.description < $1.key.description }) {
+            try await Database.enter(source, on: connection, logger: logger)
+            let statuses = actions.map { $0.template.status($0.after.state.status) }
+            func micros(_ date: Date?) -> Int64? { date.map { Int64(($0.timeIntervalSince1970 * 1_000_000).rounded()) } }
+            let document = String(
+                decoding: try JSONEncoder().encode(
+                    zip(actions, statuses).compactMap { action, status -> MirrorRow? in
+                        guard let referral = action.after.referralID else { return nil }
+                        let state = action.after.state
+                        return MirrorRow(
+                            id: referral.rawValue, status: state.status, status_name: status?.name ?? state.status,
+                            life_cycle: status?.lifeCycle.rawValue ?? LifeCycle.pending.rawValue, stage: status?.stage,
+                            last_action_at: micros(state.lastActionAt), accepted_at: micros(state.acceptedAt),
+                            declined_at: micros(state.declinedAt), completed_at: micros(state.completedAt), reason: action.reason)
+                    }), as: UTF8.self)
+            let rows = try await connection.rows(
+                """
+                WITH m AS MATERIALIZED (
+                    SELECT * FROM jsonb_to_recordset(\(document)::JSONB) AS m(id UUID, status TEXT, status_name TEXT, life_cycle TEXT,
+                        stage TEXT, last_action_at BIGINT, accepted_at BIGINT, declined_at BIGINT, completed_at BIGINT, reason TEXT)
+                )
+                UPDATE referrals AS r SET status = m.status, status_name = m.status_name, life_cycle = m.life_cycle, stage = m.stage,
+                    first_action_at = COALESCE(r.first_action_at, hubnet_from_micros(m.last_action_at)),
+                    last_action_at = hubnet_from_micros(m.last_action_at), accepted_at = hubnet_from_micros(m.accepted_at),
+                    declined_at = hubnet_from_micros(m.declined_at), completed_at = hubnet_from_micros(m.completed_at),
+                    reason = COALESCE(m.reason, r.reason), pullback_at = NULL
+                FROM m
+                WHERE r.tenant_id = \(source) AND r.id = m.id AND r.withdrawn_at IS NULL
+                RETURNING r.id,
+                    (SELECT u.email FROM users AS u WHERE u.tenant_id = r.tenant_id AND u.id = r.created_by AND u.deactivated_at IS NULL),
+                    (SELECT t.name FROM tenants AS t WHERE t.id = \(home)),
+                    (SELECT l.contact_name FROM leads AS l WHERE l.tenant_id = r.tenant_id AND l.id = r.source_lead_id)
+                """, logger: logger)
+            var mirrored: [Referral.ID: (String?, String?, String?)] = [:]
+            for (id, email, hubName, sourceName) in try rows.decode((Referral.ID, String?, String?, String?).self) {
+                mirrored[id] = (email, hubName, sourceName)
+            }
+            var notices: [PostgresOutboxRepository.Message] = []
+            for (action, status) in zip(actions, statuses) where action.decision.effects.contains(.notifyReferralCreator) {
+                guard let referral = action.after.referralID, let (email, hubName, sourceName) = mirrored[referral] else { continue }
+                notices.append(
+                    try Self.notice(
+                        of: action.decision.action, on: action.after, statusName: status?.name ?? action.after.state.status,
+                        reason: action.reason, referral: referral, email: email, hubName: hubName, sourceName: sourceName, now: now))
+            }
+            try await outbox.enqueue(notices, tenant: source, now: now, on: connection)
+        }
+        try await Database.enter(home, on: connection, logger: logger)
+    }
+
+    /// One referral's new state in `mirror(_:now:on:)` (times in microseconds; a missing key reads as NULL).
+    private struct MirrorRow: Encodable {
+        var id: UUID
+        var status, status_name, life_cycle: String
+        var stage: String?
+        var last_action_at, accepted_at, declined_at, completed_at: Int64?
+        var reason: String?
     }
 
     /// The source's current (not withdrawn) referral of one of its leads.

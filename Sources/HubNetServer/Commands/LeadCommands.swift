@@ -38,13 +38,16 @@ struct LeadCommands: Sendable {
 
     /// Applies one intent of the shared vocabulary: the sync push's path, and each HTTP handler's.
     /// - Parameter held: the caller holds the lead's row lock already (a push locks every lead it touches first).
+    /// - Parameter read: with `held`, the lead, its template and last history entry as read under
+    ///   that lock and unchanged since (`LeadBatch.asRead`): an action does not read them again.
     func apply(
-        _ intent: LeadIntent, to lead: Lead.ID, caller: AuthenticatedUser, offline: OfflineTiming? = nil, held: Bool = false, now: Date,
-        on connection: PostgresConnection
+        _ intent: LeadIntent, to lead: Lead.ID, caller: AuthenticatedUser, offline: OfflineTiming? = nil, held: Bool = false,
+        read: (Lead, WorkflowTemplate, LeadHistoryEntry?)? = nil, now: Date, on connection: PostgresConnection
     ) async throws -> Applied {
         switch intent {
         case .act(let action):
-            let (lead, template) = try await act(action, on: lead, caller: caller, offline: offline, held: held, now: now, on: connection)
+            let (lead, template) = try await act(
+                action, on: lead, caller: caller, offline: offline, held: held, read: held ? read : nil, now: now, on: connection)
             return .lead(lead, template, conflicts: [])
         case .update(let update):
             let (lead, template, conflicts) = try await self.update(lead, version: nil, caller: caller, now: now, on: connection) { details, current in
@@ -74,9 +77,15 @@ struct LeadCommands: Sendable {
     }
 
     /// `lockVisibleLead`, with the last entry of the lead's history (read in the same statements).
-    private func lockVisibleLeadForAction(_ id: Lead.ID, caller: AuthenticatedUser, held: Bool, on connection: PostgresConnection)
-        async throws -> (Lead, WorkflowTemplate, lastEntry: LeadHistoryEntry?)
-    {
+    private func lockVisibleLeadForAction(
+        _ id: Lead.ID, caller: AuthenticatedUser, held: Bool, read: (Lead, WorkflowTemplate, LeadHistoryEntry?)? = nil,
+        on connection: PostgresConnection
+    ) async throws -> (Lead, WorkflowTemplate, lastEntry: LeadHistoryEntry?) {
+        if let (lead, template, lastEntry) = read, lead.id == id, lead.tenantID == caller.tenantID {
+            guard VisibilityPolicy.sees(lead, user: caller.userID, roles: caller.roles) else { throw VisibilityPolicy.notVisible }
+            guard lead.erasedAt == nil else { throw VisibilityPolicy.erased }
+            return (lead, template, lastEntry)
+        }
         guard let locked = try await leads.lockForAction(id, tenant: caller.tenantID, held: held, on: connection),
             let template = try PostgresWorkflowTemplateRepository.template(locked.lead.templateKey, stored: locked.templateDefinition)
         else { throw DomainError.notFound("lead") }
@@ -89,10 +98,10 @@ struct LeadCommands: Sendable {
     /// Takes an action under the lead's row lock, so two people acting at once leave one outcome:
     /// the second sees the first's result and is refused if it no longer applies.
     func act(
-        _ action: LeadAction, on id: Lead.ID, caller: AuthenticatedUser, offline: OfflineTiming? = nil, held: Bool = false, now: Date,
-        on connection: PostgresConnection
+        _ action: LeadAction, on id: Lead.ID, caller: AuthenticatedUser, offline: OfflineTiming? = nil, held: Bool = false,
+        read: (Lead, WorkflowTemplate, LeadHistoryEntry?)? = nil, now: Date, on connection: PostgresConnection
     ) async throws -> (Lead, WorkflowTemplate) {
-        let (lead, template, lastEntry) = try await lockVisibleLeadForAction(id, caller: caller, held: held, on: connection)
+        let (lead, template, lastEntry) = try await lockVisibleLeadForAction(id, caller: caller, held: held, read: read, on: connection)
         let arguments = action.arguments
         let actionKey = action.action
         var input = arguments.input
@@ -241,9 +250,7 @@ struct LeadCommands: Sendable {
     }
 
     /// The caller as the workflow sees them: on the owning side of their own tenant's leads.
-    static func actor(_ caller: AuthenticatedUser) -> WorkflowActor {
-        WorkflowActor(userID: caller.userID, roles: caller.roles, side: .owner)
-    }
+    static func actor(_ caller: AuthenticatedUser) -> WorkflowActor { .owner(caller) }
 
     /// Lands the lead in the listing's hub (000: an external referral), in this same transaction.
     private func referToListing(

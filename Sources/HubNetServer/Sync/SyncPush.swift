@@ -122,23 +122,28 @@ struct SyncPush: Sendable {
             // the tenant's templates are what the batch decides on in memory.
             let touched = Set(fresh.compactMap { try? $0.mutation.get().leadId }).map { (UUIDText.lowercase($0.rawValue), $0) }
                 .sorted { $0.0 < $1.0 }.map(\.1)
-            // Only notes and edits are decided here; a batch of actions only needs the locks.
-            let decided = fresh.contains {
-                guard case .success(let mutation) = $0.mutation else { return false }
-                switch mutation.intent {
-                case .addNote, .update: return true
-                default: return false
-                }
+            // Notes, edits and workflow actions are decided here (`LeadBatch`); a batch of activities only needs the locks.
+            func has(_ kind: (LeadIntent) -> Bool) -> Bool {
+                fresh.contains { if case .success(let mutation) = $0.mutation { kind(mutation.intent) } else { false } }
             }
-            let locked =
-                decided
-                ? try await commands.leads.lockMany(touched, tenant: caller.tenantID, on: connection)
-                : try await commands.leads.lockOnly(touched, tenant: caller.tenantID, on: connection)
-            // Templates decide field edits (a closed lead is not edited); a batch without edits needs none.
-            let edits = fresh.contains { if case .success(let mutation) = $0.mutation, case .update = mutation.intent { true } else { false } }
-            let templates = edits ? try await commands.templates.all(tenant: caller.tenantID, on: connection) : []
-            var batch = LeadBatch(caller: caller, leads: locked, templates: templates)
+            let acts = has { if case .act = $0 { true } else { false } }
+            let edits = has { if case .update = $0 { true } else { false } }
+            let notes = has { if case .addNote = $0 { true } else { false } }
+            var locked: [Lead] = []
+            var lastEntries: [Lead.ID: LeadHistoryEntry?] = [:]
+            if acts {
+                // Actions also need each lead's last history entry, read after the locks are held.
+                _ = try await commands.leads.lockOnly(touched, tenant: caller.tenantID, on: connection)
+                (locked, lastEntries) = try await commands.leads.readLocked(touched, tenant: caller.tenantID, on: connection)
+            } else if edits || notes {
+                locked = try await commands.leads.lockMany(touched, tenant: caller.tenantID, on: connection)
+            } else {
+                locked = try await commands.leads.lockOnly(touched, tenant: caller.tenantID, on: connection)
+            }
+            // Templates decide field edits (a closed lead is not edited) and actions.
+            let templates = edits || acts ? try await commands.templates.all(tenant: caller.tenantID, on: connection) : []
             let grace = TimeInterval(offlineGrace)
+            var batch = LeadBatch(caller: caller, leads: locked, templates: templates, lastEntries: lastEntries, grace: grace, now: now)
             let failures =
                 hasFailures ? try await sync.failures(device: device, from: fresh.first?.id ?? 0, tenant: caller.tenantID, on: connection) : [:]
             var applied = last
@@ -156,7 +161,10 @@ struct SyncPush: Sendable {
                             reason: "the server failed to apply this mutation \(failure.attempts) times (error \(failure.errorID) in its log); "
                                 + "it will not be applied")
                     } else {
-                        switch setBased ? batch.decide(mutation.intent, on: mutation.leadId, position: outcomes.count) : .needsStore {
+                        let actedAt = mutation.actedAt.map(Date.init(micros:))
+                        switch setBased
+                            ? batch.decide(mutation.intent, on: mutation.leadId, position: outcomes.count, actedAt: actedAt) : .needsStore
+                        {
                         case .accepted(let conflicts):
                             outcome = MutationOutcome(
                                 id: mutation.id, outcome: conflicts.isEmpty ? .applied : .appliedWithConflicts, conflicts: conflicts)
@@ -165,7 +173,9 @@ struct SyncPush: Sendable {
                         case .needsStore:
                             // Written in order: what the batch accepted so far, then this intent on its own.
                             try await write(&batch, outcomes: &outcomes, logged: &logged, already: already, caller: caller, now: now, on: connection)
-                            outcome = try await applyOnce(mutation, caller: caller, grace: grace, now: now, on: connection)
+                            outcome = try await applyOnce(
+                                mutation, caller: caller, grace: grace, read: batch.asRead(mutation.leadId), now: now, on: connection)
+                            batch.appliedInStore(mutation.leadId)
                             // The batch decides later intents on this lead from what the action left.
                             let later = fresh.contains { $0.id > item.id && (try? $0.mutation.get().leadId) == mutation.leadId }
                             if later {
@@ -191,7 +201,8 @@ struct SyncPush: Sendable {
     }
 
     /// Stores what the batch accepted since the last write, set-based: the notes in one statement,
-    /// the leads' edits and their history in three. A note whose id was taken already becomes its
+    /// the leads' edits and their history in three, the actions and their history in two, and the
+    /// mirrors of referred leads' actions in two per source tenant (and one to move to each). A note whose id was taken already becomes its
     /// mutation's `duplicate_id` rejection; any other failure fails this attempt, and the push tries
     /// the batch again one mutation at a time to find the one to blame.
     private func write(
@@ -210,6 +221,9 @@ struct SyncPush: Sendable {
                 logged[note.mutation - already].outcome = refused
             }
             try await commands.leads.applyEdits(batch.pendingEdits, actor: caller.userID, at: now, on: connection)
+            let actions = batch.pendingActions
+            try await commands.leads.applyActions(actions, on: connection)
+            try await commands.referrals.mirror(actions, now: now, on: connection)
         } catch {
             throw MutationFailure(mutationID: first, underlying: error, inSetWrite: true)
         }
@@ -219,7 +233,8 @@ struct SyncPush: Sendable {
     /// Applies one mutation inside a savepoint: a refusal by the rules undoes its partial effects and
     /// becomes its outcome; anything else fails the batch as a `MutationFailure`.
     private func applyOnce(
-        _ mutation: Mutation, caller: AuthenticatedUser, grace: TimeInterval, now: Date, on connection: PostgresConnection
+        _ mutation: Mutation, caller: AuthenticatedUser, grace: TimeInterval, read: (Lead, WorkflowTemplate, LeadHistoryEntry?)? = nil,
+        now: Date, on connection: PostgresConnection
     ) async throws -> MutationOutcome {
         let logger = database.logger
         try await connection.rows("SAVEPOINT mutation", logger: logger)
@@ -228,7 +243,7 @@ struct SyncPush: Sendable {
             let offline = LeadCommands.OfflineTiming(actedAt: mutation.actedAt.map(Date.init(micros:)), grace: grace)
             // The push locked every lead its mutations touch before applying any.
             let applied = try await commands.apply(
-                mutation.intent, to: mutation.leadId, caller: caller, offline: offline, held: true, now: now, on: connection)
+                mutation.intent, to: mutation.leadId, caller: caller, offline: offline, held: true, read: read, now: now, on: connection)
             try await connection.rows("RELEASE SAVEPOINT mutation", logger: logger)
             if case .lead(_, _, let conflicts) = applied, !conflicts.isEmpty {
                 return MutationOutcome(id: mutation.id, outcome: .appliedWithConflicts, conflicts: conflicts)

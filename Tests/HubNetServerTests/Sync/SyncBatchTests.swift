@@ -99,6 +99,70 @@ struct SyncBatchTests {
         }
     }
 
+    @Test("a push of 100 workflow actions on referred leads of two sources runs as many statements as a push of 10; every state, history entry, mirror and notice is stored")
+    func boundedActionStatements() async throws {
+        try await withTestApplication { app in
+            let sources = [
+                try await app.fixtures.tenant(.sourcingCompany, name: "Source One", users: [[.partnerUser]]),
+                try await app.fixtures.tenant(.sourcingCompany, name: "Source Two", users: [[.partnerUser]]),
+            ]
+            let partner = try await app.fixtures.tenant(.partnerCompany, name: "Partner Co", users: [[.partnerUser]])
+            // 110 referred copies, alternating between the two sources.
+            var copies: [Lead.ID] = []
+            for index in 0..<110 {
+                let source = sources[index % 2]
+                let created = try await app.request(.post, "/v1/leads", token: source.users[0].token, json: PrivacyTests.leadBody())
+                let lead = try #require(created.json?["id"] as? String, "\(created.text)")
+                let referral = try await app.request(
+                    .post, "/v1/leads/\(lead)/referrals", token: source.users[0].token, json: #"{"partner_id":"\#(partner.tenant.id)"}"#)
+                #expect(referral.status == .created, "\(referral.text)")
+                let copy = try #require(referral.json?["target_lead_id"] as? String)
+                copies.append(Lead.ID(try #require(UUID(uuidString: copy))))
+            }
+            let device = try await SyncTestDevice.register(app, as: partner.users[0])
+            // A request notes when the device was last seen (at most once a minute); the two pushes compared come after that.
+            _ = try await device.push([Mutation(id: 1, leadId: copies[0], intent: .addNote(id: LeadNote.ID(), body: "seen"))])
+            func declines(from first: Int64, _ leads: ArraySlice<Lead.ID>) -> [Mutation] {
+                leads.enumerated().map { offset, lead in
+                    Mutation(id: first + Int64(offset), leadId: lead, intent: .act(LeadAction("decline", .init(reason: "full up \(offset)"))))
+                }
+            }
+            let small = try await device.pushRaw(declines(from: 2, copies[0..<10]))
+            let large = try await device.pushRaw(declines(from: 12, copies[10..<110]))
+            #expect(small.status == .ok && large.status == .ok, "\(small.text) \(large.text)")
+            let (smallCount, largeCount) = (try Self.statements(small), try Self.statements(large))
+            #expect(smallCount == largeCount, "10 actions: \(smallCount) statements, 100: \(largeCount)")
+            #expect(largeCount <= 30, "\(largeCount) statements for 100 actions")
+            let outcomes = try #require(large.json?["results"] as? [[String: Any]])
+            #expect(outcomes.count == 100 && outcomes.allSatisfy { $0["outcome"] as? String == "applied" }, "\(large.text.prefix(400))")
+
+            // Each copy is declined with its reason and an intact history ending in the decline.
+            for (index, copy) in copies.enumerated() {
+                let lead = try #require(try await app.request(.get, "/v1/leads/\(copy)", token: partner.users[0].token).json)
+                #expect(lead["status"] as? String == "declined", "\(copy)")
+                let verification = try await app.request(.get, "/v1/leads/\(copy)/history/verification", token: partner.users[0].token)
+                #expect(verification.json?["intact"] as? Bool == true, "\(verification.text)")
+                let history = try #require(
+                    try await app.request(.get, "/v1/leads/\(copy)/history", token: partner.users[0].token).json?["items"] as? [[String: Any]])
+                let last = try #require(history.last)
+                #expect(last["action"] as? String == "decline" && last["reason"] as? String == "full up \(index < 10 ? index : index - 10)")
+            }
+            // Each source's referrals mirror the declines, and its creator got one notice per decline.
+            for source in sources {
+                let referrals = try #require(
+                    try await app.request(.get, "/v1/referrals?limit=200", token: source.users[0].token).json?["items"] as? [[String: Any]])
+                #expect(referrals.count == 55 && referrals.allSatisfy { $0["status"] as? String == "declined" && $0["reason"] != nil })
+                let notices = try await app.fixtures.database.withTenant(source.tenant.id) { connection in
+                    try await connection.query(
+                        "SELECT count(*)::INTEGER FROM outbox WHERE event = 'referral.decline' AND recipient = \(source.users[0].user.email)",
+                        logger: app.fixtures.database.logger
+                    ).collect().first?.decode(Int.self)
+                }
+                #expect(notices == 55)
+            }
+        }
+    }
+
     @Test("a pull at the head answers nothing new in two statements and no transaction; the next change arrives at the next pull, the cursor unchanged until then")
     func pullAtTheHead() async throws {
         try await withTestApplication { app in
