@@ -208,6 +208,50 @@ struct SharedPoolTests {
     }
 }
 
+extension SharedPoolTests {
+    @Test("accepts of shared-pool copies pushed by devices: the first claims the pool and its batch goes on; the others' copies are gone")
+    func poolClaimedThroughSync() async throws {
+        try await withTestApplication(configure: { $0.timerInterval = nil; $0.deliveryInterval = nil }) { app in
+            let sourcing = try await app.fixtures.tenant(.sourcingCompany, users: [[.partnerUser]])
+            var partners: [TenantFixture] = []
+            for index in 1...3 { partners.append(try await app.fixtures.tenant(.partnerCompany, name: "Pool \(index)", users: [[.partnerUser]])) }
+            let token = sourcing.users[0].token
+            let pool = partners.map { "\"\($0.tenant.id)\"" }.joined(separator: ",")
+            #expect(try await app.request(.put, "/v1/distribution-rule", token: sourcing.admin.token, json: #"{"mode":"shared_pool","pool":[\#(pool)]}"#).status == .ok)
+            let lead = try await DistributionAPITests.newLead(app, token)
+            #expect(try await app.request(.post, "/v1/leads/\(lead)/route", token: token).status == .created)
+            var copies: [Lead.ID] = []
+            for partner in partners {
+                let held = try #require((try await app.request(.get, "/v1/leads", token: partner.users[0].token)).json?["items"] as? [[String: Any]])
+                let copy = try #require(held.first?["id"] as? String)
+                copies.append(Lead.ID(try #require(UUID(uuidString: copy))))
+            }
+            // The first device's batch: a note, the accept, another note.
+            let first = try await SyncTestDevice.register(app, as: partners[0].users[0])
+            let won = try await first.push([
+                Mutation(id: 1, leadId: copies[0], intent: .addNote(id: LeadNote.ID(), body: "before")),
+                Mutation(id: 2, leadId: copies[0], intent: .act(LeadAction("accept", .init()))),
+                Mutation(id: 3, leadId: copies[0], intent: .addNote(id: LeadNote.ID(), body: "after")),
+            ])
+            #expect(won.results.map(\.outcome) == [.applied, .applied, .applied], "\(won.results)")
+            // The pool was claimed: the other copies were withdrawn, and their accepts are refused.
+            for (partner, copy) in zip(partners.dropFirst(), copies.dropFirst()) {
+                let device = try await SyncTestDevice.register(app, as: partner.users[0])
+                let lost = try await device.push([Mutation(id: 1, leadId: copy, intent: .act(LeadAction("accept", .init())))])
+                #expect(lost.results.map(\.outcome) == [.rejected], "\(lost.results)")
+            }
+            let referrals = try #require((try await app.request(.get, "/v1/referrals?limit=50", token: token)).json?["items"] as? [[String: Any]])
+            let open = referrals.filter { $0["withdrawn_at"] == nil || $0["withdrawn_at"] is NSNull }
+            #expect(referrals.count == 3 && open.count == 1, "\(referrals)")
+            #expect(open.first?["target_tenant_id"] as? String == partners[0].tenant.id.description)
+            #expect(open.first?["status"] as? String == "accepted")
+            let notes = try #require(
+                try await app.request(.get, "/v1/leads/\(copies[0])/notes", token: partners[0].users[0].token).json?["items"] as? [[String: Any]])
+            #expect(Set(notes.compactMap { $0["body"] as? String }) == ["before", "after"])
+        }
+    }
+}
+
 /// SLA pullback on the durable timers, with real SMTP delivery of the notices.
 @Suite("SLA pullback")
 struct PullbackTests {

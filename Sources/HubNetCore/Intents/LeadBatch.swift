@@ -6,8 +6,9 @@ import Foundation
 ///
 /// It decides the intents that need nothing but the lead, its template and its last history entry:
 /// a note, a field update, and a workflow action whose effects stay on the lead, its history and
-/// (for a referred lead) its source's mirror and notice (`PendingAction`). For the others — an
-/// action that names people, listings or opportunities, creates records or claims a shared pool;
+/// (for a referred lead) its source's mirror and notice (`PendingAction`; the writer refuses to
+/// store an acceptance that would claim a shared pool, and the batch is then applied one intent at
+/// a time). For the others — an action that names people, listings or opportunities or creates records;
 /// activities; a second intent on a lead whose action is pending — `decide` answers `.needsStore`:
 /// the caller writes what is pending, applies that intent on its own (`LeadCommands`) and hands back
 /// the lead as it then is (`replace`). The rules are the same either way: the policy check, acting
@@ -50,6 +51,12 @@ public struct LeadBatch: Sendable {
         public var entry: LeadHistoryEntry
         /// The position of the intent in the batch.
         public var mutation: Int
+
+        /// A referred lead accepted by this action: had its referral come from a shared pool, the
+        /// acceptance would claim the pool, which only the store decides (`mirror` checks).
+        public var acceptsReferral: Bool {
+            after.referralID != nil && after.state.acceptedAt != nil && before.state.acceptedAt == nil
+        }
     }
 
     public let caller: AuthenticatedUser
@@ -199,8 +206,6 @@ public struct LeadBatch: Sendable {
             }
             let reason = try Validate.optionalText(arguments.reason, field: "reason", max: 2000)
             guard decision.effects.allSatisfy(Self.effectsDecidedHere.contains) else { return .needsStore }
-            // A referred lead accepted now claims its source's shared pool, if it came from one: the store decides.
-            if lead.referralID != nil, decision.state.acceptedAt != nil, lead.state.acceptedAt == nil { return .needsStore }
             var after = lead
             after.state = decision.state
             after.version += 1

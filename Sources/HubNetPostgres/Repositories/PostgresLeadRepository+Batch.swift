@@ -131,16 +131,7 @@ extension PostgresLeadRepository {
         let leads = try await Self.leads(rows)
         var lastEntries: [Lead.ID: LeadHistoryEntry?] = [:]
         for (lead, row) in zip(leads, rows) {
-            let r = row.makeRandomAccess()
-            var last: LeadHistoryEntry?
-            if let seq = try r["h_seq"].decode(Int?.self) {
-                last = LeadHistoryEntry(
-                    seq: seq, action: try r["h_action"].decode(String.self), fromStatus: try r["h_from"].decode(String?.self),
-                    toStatus: try r["h_to"].decode(String.self), actorUserID: try r["h_actor"].decode(User.ID?.self),
-                    reason: try r["h_reason"].decode(String?.self), at: try r["h_at"].decode(Date.self),
-                    previousHash: Array(try r["h_previous"].decode(Data.self)), hash: Array(try r["h_hash"].decode(Data.self)))
-            }
-            lastEntries[lead.id] = .some(last)
+            lastEntries[lead.id] = .some(try Self.lastEntry(row.makeRandomAccess()))
         }
         return (leads, lastEntries)
     }

@@ -150,15 +150,18 @@ public struct PostgresLeadRepository: Sendable {
             """, preparedAs: Prepared.ReadForAction.self, logger: logger)
         guard let row = rows.first, let lead = try await Self.leads(rows).first else { return nil }
         let r = row.makeRandomAccess()
-        var last: LeadHistoryEntry?
-        if let seq = try r["h_seq"].decode(Int?.self) {
-            last = LeadHistoryEntry(
-                seq: seq, action: try r["h_action"].decode(String.self), fromStatus: try r["h_from"].decode(String?.self),
-                toStatus: try r["h_to"].decode(String.self), actorUserID: try r["h_actor"].decode(User.ID?.self),
-                reason: try r["h_reason"].decode(String?.self), at: try r["h_at"].decode(Date.self),
-                previousHash: Array(try r["h_previous"].decode(Data.self)), hash: Array(try r["h_hash"].decode(Data.self)))
-        }
-        return LockedLead(lead: lead, templateDefinition: try r["template_definition"].decode(String?.self), lastEntry: last)
+        return LockedLead(
+            lead: lead, templateDefinition: try r["template_definition"].decode(String?.self), lastEntry: try Self.lastEntry(r))
+    }
+
+    /// The last history entry read beside a lead (the `h_…` columns of a lateral join), `nil` when it has none.
+    static func lastEntry(_ r: PostgresRandomAccessRow) throws -> LeadHistoryEntry? {
+        guard let seq = try r["h_seq"].decode(Int?.self) else { return nil }
+        return LeadHistoryEntry(
+            seq: seq, action: try r["h_action"].decode(String.self), fromStatus: try r["h_from"].decode(String?.self),
+            toStatus: try r["h_to"].decode(String.self), actorUserID: try r["h_actor"].decode(User.ID?.self),
+            reason: try r["h_reason"].decode(String?.self), at: try r["h_at"].decode(Date.self),
+            previousHash: Array(try r["h_previous"].decode(Data.self)), hash: Array(try r["h_hash"].decode(Data.self)))
     }
 
     /// A lead as `lockForAction` read it.

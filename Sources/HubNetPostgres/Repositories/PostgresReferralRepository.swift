@@ -229,9 +229,10 @@ public struct PostgresReferralRepository: Sendable {
         return .init(event: event.event, email: email, subject: subject, body: body, webhookBody: try event.json())
     }
 
-    /// `mirror` for a batch's actions on referred leads (`LeadBatch.PendingAction`, none of which
-    /// newly accepts a lead): per source tenant, the referral rows in one statement and the notices
-    /// in one more; returns to the target's tenant.
+    /// `mirror` for a batch's actions on referred leads (`LeadBatch.PendingAction`): per source
+    /// tenant, the referral rows in one statement and the notices in one more; returns to the
+    /// target's tenant. An acceptance of a copy from a shared pool is not stored here (the pool's
+    /// claim may refuse it): it throws `PoolClaimNeedsStore`, after one statement that looks.
     public func mirror(_ actions: [LeadBatch.PendingAction], now: Date, on connection: PostgresConnection) async throws {
         var bySource: [Tenant.ID: [LeadBatch.PendingAction]] = [:]
         for action in actions where action.after.referralID != nil {
@@ -240,6 +241,14 @@ public struct PostgresReferralRepository: Sendable {
         guard let home = actions.first?.after.tenantID, !bySource.isEmpty else { return }
         for (source, actions) in bySource.sorted(by: { $0.key.description < $1.key.description }) {
             try await Database.enter(source, on: connection, logger: logger)
+            let accepting = actions.filter(\.acceptsReferral).compactMap { $0.after.referralID?.rawValue }
+            if !accepting.isEmpty {
+                let pooled = try await connection.rows(
+                    "SELECT count(*)::INTEGER FROM referrals WHERE tenant_id = \(source) AND id = ANY(\(accepting)) AND pool_id IS NOT NULL",
+                    logger: logger
+                ).decode(Int.self).first(where: { _ in true }) ?? 0
+                if pooled > 0 { throw PoolClaimNeedsStore() }
+            }
             let statuses = actions.map { $0.template.status($0.after.state.status) }
             func micros(_ date: Date?) -> Int64? { date.map { Int64(($0.timeIntervalSince1970 * 1_000_000).rounded()) } }
             let document = String(
@@ -287,6 +296,10 @@ public struct PostgresReferralRepository: Sendable {
         }
         try await Database.enter(home, on: connection, logger: logger)
     }
+
+    /// A batch accepted a copy from a shared pool: the caller applies the batch again one intent at
+    /// a time (`mirror(_:template:…)` claims the pool or refuses the acceptance with `pool_taken`).
+    public struct PoolClaimNeedsStore: Error {}
 
     /// One referral's new state in `mirror(_:now:on:)` (times in microseconds; a missing key reads as NULL).
     private struct MirrorRow: Encodable {
