@@ -44,6 +44,9 @@ extension TestResponse {
     /// The `error.code` of an error body.
     public var errorCode: String? { (json?["error"] as? [String: Any])?["code"] as? String }
 
+    /// The `error.field` of an error body.
+    public var errorField: String? { (json?["error"] as? [String: Any])?["field"] as? String }
+
     public var text: String { String(buffer: body) }
 }
 

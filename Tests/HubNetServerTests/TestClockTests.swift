@@ -66,7 +66,3 @@ struct TestClockTests {
 extension Date {
     fileprivate func rounded() -> Date { Date(timeIntervalSince1970: timeIntervalSince1970.rounded()) }
 }
-
-extension TestResponse {
-    fileprivate var errorField: String? { (json?["error"] as? [String: Any])?["field"] as? String }
-}

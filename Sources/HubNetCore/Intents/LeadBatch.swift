@@ -51,6 +51,17 @@ public struct LeadBatch: Sendable {
         public var entry: LeadHistoryEntry
         /// The position of the intent in the batch.
         public var mutation: Int
+        /// An opportunity the action creates and links (`create_opportunity`): its id, name and amount.
+        public var opportunity: (id: Opportunity.ID, name: String, amount: Decimal?)?
+        /// The assignee to tell (`notify_assignee`): the user the lead is assigned to after the action.
+        public var notifiedAssignee: User?
+
+        public static func == (a: PendingAction, b: PendingAction) -> Bool {
+            a.before == b.before && a.after == b.after && a.decision == b.decision && a.template == b.template && a.reason == b.reason
+                && a.entry == b.entry && a.mutation == b.mutation && a.opportunity?.id == b.opportunity?.id
+                && a.opportunity?.name == b.opportunity?.name && a.opportunity?.amount == b.opportunity?.amount
+                && a.notifiedAssignee == b.notifiedAssignee
+        }
 
         /// A referred lead accepted by this action: had its referral come from a shared pool, the
         /// acceptance would claim the pool, which only the store decides (`mirror` checks).
@@ -64,6 +75,9 @@ public struct LeadBatch: Sendable {
     /// Each touched lead's last history entry, where known (`.some(nil)`: it has none). A lead
     /// without an entry here is not acted on in memory.
     private var lastEntries: [Lead.ID: LeadHistoryEntry?]
+    /// The tenant's users the batch's actions may name or notify (`nil`: not read, and actions
+    /// that name or notify someone are left to the store).
+    private let people: [User.ID: User]?
     /// The tenant's offline grace (seconds) and the moment the batch is applied at.
     private let grace: TimeInterval
     private let now: Date
@@ -80,10 +94,13 @@ public struct LeadBatch: Sendable {
     /// - Parameter leads: the touched leads that exist in the caller's tenant (withdrawn ones left out).
     /// - Parameter lastEntries: their last history entries, to decide actions here (none: actions
     ///   are left to the store).
+    /// - Parameter people: the users named by the batch's actions, the leads' assignees and the
+    ///   caller, as `peopleToRead` lists them (found or not).
     public init(
         caller: AuthenticatedUser, leads: [Lead], templates: [WorkflowTemplate], lastEntries: [Lead.ID: LeadHistoryEntry?] = [:],
-        grace: TimeInterval = 0, now: Date = Date()
+        people: [User]? = nil, grace: TimeInterval = 0, now: Date = Date()
     ) {
+        self.people = people.map { Dictionary($0.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first }) }
         self.caller = caller
         self.leads = Dictionary(leads.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         self.templates = Dictionary(templates.map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first })
@@ -98,6 +115,19 @@ public struct LeadBatch: Sendable {
 
     /// The lead as this batch has it now (with its accepted edits).
     public func lead(_ id: Lead.ID) -> Lead? { leads[id] }
+
+    /// The users a batch of `intents` on `leads` may name or notify: those its actions name, the
+    /// leads' assignees, and the caller.
+    public static func peopleToRead(_ intents: [LeadIntent], leads: [Lead], caller: AuthenticatedUser) -> [User.ID] {
+        var ids: Set<User.ID> = [caller.userID]
+        for intent in intents {
+            guard case .act(let action) = intent else { continue }
+            if let advisor = action.arguments.advisorId { ids.insert(advisor) }
+            if let assignee = action.arguments.assigneeId { ids.insert(assignee) }
+        }
+        for lead in leads { if let assignee = lead.state.assignedUserID { ids.insert(assignee) } }
+        return ids.sorted { $0.description < $1.description }
+    }
 
     /// The lead as the store had it when the batch read it, its template and its last history
     /// entry, while no intent of the batch has changed it: what `LeadCommands` would read again
@@ -167,24 +197,39 @@ public struct LeadBatch: Sendable {
         }
     }
 
-    /// The effects an action decided here may have: on the lead's own row, its history, and its
-    /// source's mirror and notice. Any other (a client record, an opportunity, a referral, a notice to
-    /// an assignee) is left to the store.
+    /// The effects an action decided here may have: on the lead's own row, its history, its
+    /// source's mirror and notice, a client record, a new opportunity, a notice to its assignee. A
+    /// referral (to a listing or an advisor) is left to the store.
     static let effectsDecidedHere: Set<WorkflowTemplate.Effect> = [
         .archive, .notifyReferralCreator, .recordAcceptance, .recordDecline, .restartExpiryAfterAcceptance, .assignToActor,
+        .assignToChosenUser, .notifyAssignee, .addToCRM, .linkOpportunity,
     ]
 
     /// `LeadCommands.act` in memory, for the actions it can decide without the store.
     private mutating func decideAction(_ action: LeadAction, on leadID: Lead.ID, position: Int, actedAt: Date?) -> Decision {
         let arguments = action.arguments
-        // People, listings and opportunities named by the action are looked up in the store.
-        guard arguments.advisorId == nil, arguments.assigneeId == nil, arguments.listingId == nil, arguments.opportunityId == nil
-        else { return .needsStore }
+        // Listings and existing opportunities named by the action are looked up in the store, and
+        // people when the batch has not read them.
+        guard arguments.listingId == nil, arguments.opportunityId == nil else { return .needsStore }
+        if people == nil, arguments.advisorId != nil || arguments.assigneeId != nil { return .needsStore }
         do throws(DomainError) {
             try TenantPolicy.require(caller, .workLeads)
             let lead = try visibleLead(leadID)
             guard edits[leadID] == nil, let known = lastEntries[leadID], let template = templates[lead.templateKey] else {
                 return .needsStore
+            }
+            var input = arguments.input
+            if let advisorID = arguments.advisorId {
+                guard let advisor = people?[advisorID], advisor.isActive, advisor.roles.contains(.advisor) else {
+                    throw DomainError.invalid("advisor_id", "names no active advisor of this hub")
+                }
+                input.assigneeID = advisor.id
+            }
+            if let assigneeID = arguments.assigneeId {
+                guard let assignee = people?[assigneeID], assignee.isActive else {
+                    throw DomainError.invalid("assignee_id", "names no active user of this tenant")
+                }
+                input.assigneeID = assignee.id
             }
             let actor = WorkflowActor.owner(caller)
             var decision: WorkflowEngine.Decision
@@ -195,17 +240,28 @@ public struct LeadBatch: Sendable {
                     (state, decidedAt) = OfflineGrace.evaluation(
                         of: lead.state, lastEntry: known, template: template, actedAt: actedAt, now: now, grace: grace)
                 }
-                decision = try WorkflowEngine.decide(
-                    template, lead: state, actor: actor, action: action.action, input: arguments.input, now: decidedAt)
+                decision = try WorkflowEngine.decide(template, lead: state, actor: actor, action: action.action, input: input, now: decidedAt)
                 if decidedAt != now, !OfflineGrace.stands(decision.state, now: now) {
-                    decision = try WorkflowEngine.decide(
-                        template, lead: lead.state, actor: actor, action: action.action, input: arguments.input, now: now)
+                    decision = try WorkflowEngine.decide(template, lead: lead.state, actor: actor, action: action.action, input: input, now: now)
                 }
             } catch {
                 throw error.domainError
             }
             let reason = try Validate.optionalText(arguments.reason, field: "reason", max: 2000)
             guard decision.effects.allSatisfy(Self.effectsDecidedHere.contains) else { return .needsStore }
+            var opportunity: (id: Opportunity.ID, name: String, amount: Decimal?)?
+            if decision.effects.contains(.linkOpportunity), arguments.createOpportunity == true {
+                opportunity = (
+                    Opportunity.ID(), try Validate.text(lead.details.name, field: "name", max: 200),
+                    try Validate.optionalAmount(lead.details.targetAmount, field: "amount")
+                )
+            }
+            var notified: User?
+            if decision.effects.contains(.notifyAssignee), let assigneeID = decision.state.assignedUserID {
+                // Whoever the lead is now assigned to is among the people read, or the store tells them.
+                guard let assignee = people?[assigneeID] else { return .needsStore }
+                notified = assignee
+            }
             var after = lead
             after.state = decision.state
             after.version += 1
@@ -223,7 +279,8 @@ public struct LeadBatch: Sendable {
                 seq: seq, action: decision.action, fromStatus: decision.from, toStatus: decision.to, actorUserID: caller.userID,
                 reason: reason, at: stamp, previousHash: previous, hash: hash)
             actions[leadID] = PendingAction(
-                before: lead, after: after, decision: decision, template: template, reason: reason, entry: entry, mutation: position)
+                before: lead, after: after, decision: decision, template: template, reason: reason, entry: entry, mutation: position,
+                opportunity: opportunity, notifiedAssignee: notified)
             actionOrder.append(leadID)
             leads[leadID] = after
             lastEntries[leadID] = .some(entry)

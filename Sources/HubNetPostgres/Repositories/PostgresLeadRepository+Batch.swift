@@ -138,7 +138,8 @@ extension PostgresLeadRepository {
 
     /// Stores a batch's workflow actions decided in memory (`LeadBatch.PendingAction`, one per
     /// lead): each lead's new state in one statement, their history entries (hash-chained in memory)
-    /// in another.
+    /// in another, and when some actions have them, the opportunities they create and the clients
+    /// they add to the hub CRM in one more each.
     public func applyActions(_ actions: [LeadBatch.PendingAction], on connection: PostgresConnection) async throws {
         guard let tenant = actions.first?.after.tenantID else { return }
         func micros(_ date: Date?) -> Int64? { date.map { Int64(($0.timeIntervalSince1970 * 1_000_000).rounded()) } }
@@ -150,11 +151,27 @@ extension PostgresLeadRepository {
                 acceptedAt: micros(state.acceptedAt), declinedAt: micros(state.declinedAt), completedAt: micros(state.completedAt),
                 expiresAt: micros(state.expiresAt), archived: state.archived, inCRM: state.inCRM,
                 assignedUserID: state.assignedUserID?.rawValue,
-                remindAt: micros(LeadSchedule.nextReminder(state, template: action.template)), seq: entry.seq, action: entry.action,
+                remindAt: micros(LeadSchedule.nextReminder(state, template: action.template)),
+                opportunityID: action.opportunity?.id.rawValue, seq: entry.seq, action: entry.action,
                 fromStatus: entry.fromStatus, toStatus: entry.toStatus, actor: entry.actorUserID?.rawValue, reason: entry.reason,
                 at: micros(entry.at) ?? 0, previousHash: Self.hex(entry.previousHash), hash: Self.hex(entry.hash))
         }
         let document = String(decoding: try JSONEncoder().encode(rows), as: UTF8.self)
+        // Opportunities the actions create, before the leads link them.
+        let created = actions.compactMap { action in
+            action.opportunity.map {
+                OpportunityRow(id: $0.id.rawValue, name: $0.name, amount: $0.amount.map { "\($0)" }, createdBy: action.entry.actorUserID?.rawValue)
+            }
+        }
+        if !created.isEmpty {
+            try await connection.rows(
+                """
+                INSERT INTO opportunities (tenant_id, id, name, amount, created_by, created_at)
+                SELECT \(tenant), o.id, o.name, o.amount::NUMERIC, o.created_by, hubnet_from_micros(\(micros(actions[0].entry.at) ?? 0))
+                FROM jsonb_to_recordset(\(String(decoding: try JSONEncoder().encode(created), as: UTF8.self))::JSONB)
+                    AS o(id UUID, name TEXT, amount TEXT, created_by UUID)
+                """, logger: logger)
+        }
         // The rows are taken out of the document first (a materialized CTE), so that the update
         // finds each lead by its primary key under row-level security (see `applyEdits`).
         try await connection.rows(
@@ -162,16 +179,30 @@ extension PostgresLeadRepository {
             WITH a AS MATERIALIZED (
                 SELECT * FROM jsonb_to_recordset(\(document)::JSONB) AS a(id UUID, status TEXT, last_action_at BIGINT,
                     accepted_at BIGINT, declined_at BIGINT, completed_at BIGINT, expires_at BIGINT, archived BOOLEAN, in_crm BOOLEAN,
-                    assigned_user_id UUID, remind_at BIGINT)
+                    assigned_user_id UUID, remind_at BIGINT, opportunity_id UUID)
             )
             UPDATE leads AS l SET status = a.status, last_action_at = hubnet_from_micros(a.last_action_at),
                 accepted_at = hubnet_from_micros(a.accepted_at), declined_at = hubnet_from_micros(a.declined_at),
                 completed_at = hubnet_from_micros(a.completed_at), expires_at = hubnet_from_micros(a.expires_at), archived = a.archived,
                 in_crm = a.in_crm, assigned_user_id = a.assigned_user_id, remind_at = hubnet_from_micros(a.remind_at),
-                version = l.version + 1
+                opportunity_id = COALESCE(a.opportunity_id, l.opportunity_id), version = l.version + 1
             FROM a
             WHERE l.tenant_id = \(tenant) AND l.id = a.id
             """, logger: logger)
+        // The leads that become clients of the hub CRM (their details as they were).
+        let clients = actions.filter { $0.decision.effects.contains(.addToCRM) }.map {
+            ClientRow(id: UUID(), lead: $0.before.id.rawValue, name: $0.before.details.name, email: $0.before.details.email, city: $0.before.details.city)
+        }
+        if !clients.isEmpty {
+            try await connection.rows(
+                """
+                INSERT INTO clients (tenant_id, id, lead_id, name, email, city, created_at)
+                SELECT \(tenant), c.id, c.lead, c.name, c.email, c.city, hubnet_from_micros(\(micros(actions[0].entry.at) ?? 0))
+                FROM jsonb_to_recordset(\(String(decoding: try JSONEncoder().encode(clients), as: UTF8.self))::JSONB)
+                    AS c(id UUID, lead UUID, name TEXT, email TEXT, city TEXT)
+                ON CONFLICT ON CONSTRAINT clients_lead_key DO NOTHING
+                """, logger: logger)
+        }
         try await connection.rows(
             """
             INSERT INTO lead_history (tenant_id, lead_id, seq, action, from_status, to_status, actor_user_id, reason, at,
@@ -192,6 +223,7 @@ extension PostgresLeadRepository {
         var archived, inCRM: Bool
         var assignedUserID: UUID?
         var remindAt: Int64?
+        var opportunityID: UUID?
         var seq: Int
         var action: String
         var fromStatus: String?
@@ -204,9 +236,25 @@ extension PostgresLeadRepository {
         enum CodingKeys: String, CodingKey {
             case id, status, lastActionAt = "last_action_at", acceptedAt = "accepted_at", declinedAt = "declined_at"
             case completedAt = "completed_at", expiresAt = "expires_at", archived, inCRM = "in_crm"
-            case assignedUserID = "assigned_user_id", remindAt = "remind_at", seq, action, fromStatus = "from_status"
+            case assignedUserID = "assigned_user_id", remindAt = "remind_at", opportunityID = "opportunity_id", seq, action
+            case fromStatus = "from_status"
             case toStatus = "to_status", actor, reason, at, previousHash = "previous_hash", hash
         }
+    }
+
+    private struct OpportunityRow: Encodable {
+        var id: UUID
+        var name: String
+        var amount: String?
+        var createdBy: UUID?
+        enum CodingKeys: String, CodingKey { case id, name, amount, createdBy = "created_by" }
+    }
+
+    private struct ClientRow: Encodable {
+        var id: UUID
+        var lead: UUID
+        var name: String
+        var email, city: String?
     }
 
     static func hex(_ bytes: [UInt8]) -> String {

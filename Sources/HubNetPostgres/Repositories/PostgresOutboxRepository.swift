@@ -74,6 +74,14 @@ public struct PostgresOutboxRepository: Sendable {
         public var subject: String
         public var body: String
         public var webhookBody: String
+
+        public init(event: String, email: String?, subject: String, body: String, webhookBody: String) {
+            self.event = event
+            self.email = email
+            self.subject = subject
+            self.body = body
+            self.webhookBody = webhookBody
+        }
     }
 
     /// Enqueues a batch's notices, of any events, in one statement: for each, as `enqueue` does for

@@ -66,6 +66,14 @@ public struct PostgresUserRepository: Sendable {
         return Page(rows: rows, limit: page.limit) { PageCursor(createdAt: $0.createdAt, id: $0.id.rawValue) }
     }
 
+    /// The users of the tenant among `ids` (deactivated ones included), in one statement.
+    public func many(_ ids: [User.ID], tenant: Tenant.ID, on connection: PostgresConnection) async throws -> [User] {
+        guard !ids.isEmpty else { return [] }
+        return try await Self.users(
+            connection.rows(
+                "SELECT \(unescaped: Self.columns) FROM users WHERE tenant_id = \(tenant) AND id = ANY(\(ids))", logger: logger))
+    }
+
     /// Which of `ids` are active users of the tenant.
     public func active(_ ids: [User.ID], tenant: Tenant.ID, on connection: PostgresConnection) async throws -> Set<User.ID> {
         guard !ids.isEmpty else { return [] }

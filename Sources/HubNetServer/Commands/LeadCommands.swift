@@ -155,11 +155,10 @@ struct LeadCommands: Sendable {
         if decision.effects.contains(.notifyAssignee), let assigneeID = updated.state.assignedUserID,
             let assignee = try await users.get(assigneeID, tenant: caller.tenantID, on: connection)
         {
+            let notice = assignedNotice(updated, template: template, to: assignee)
             try await outbox.enqueue(
-                event: "lead.assigned", email: assignee.email, subject: "A lead needs your attention: \(updated.details.name)",
-                body: "\(updated.details.name) was assigned to you (\(template.status(updated.state.status)?.name ?? updated.state.status)).\n\n"
-                    + "Open it in HubNet: \(links.baseURL)/leads/\(updated.id)\n",
-                webhookBody: "{}", tenant: caller.tenantID, now: now, on: connection)
+                event: notice.event, email: notice.email, subject: notice.subject, body: notice.body, webhookBody: notice.webhookBody,
+                tenant: caller.tenantID, now: now, on: connection)
         }
         // A referred lead's source follows it: its referral row mirrors this action.
         try await referrals.mirror(
@@ -239,6 +238,15 @@ struct LeadCommands: Sendable {
         case .erased: throw VisibilityPolicy.erased
         case .visible: return
         }
+    }
+
+    /// The email telling a lead's assignee it is theirs (`notify_assignee`).
+    func assignedNotice(_ lead: Lead, template: WorkflowTemplate, to assignee: User) -> PostgresOutboxRepository.Message {
+        .init(
+            event: "lead.assigned", email: assignee.email, subject: "A lead needs your attention: \(lead.details.name)",
+            body: "\(lead.details.name) was assigned to you (\(template.status(lead.state.status)?.name ?? lead.state.status)).\n\n"
+                + "Open it in HubNet: \(links.baseURL)/leads/\(lead.id)\n",
+            webhookBody: "{}")
     }
 
     /// The lead team is made of active users of the lead's tenant.

@@ -142,8 +142,23 @@ struct SyncPush: Sendable {
             }
             // Templates decide field edits (a closed lead is not edited) and actions.
             let templates = edits || acts ? try await commands.templates.all(tenant: caller.tenantID, on: connection) : []
+            // The people actions name or notify, when some action does.
+            let intents = fresh.compactMap { try? $0.mutation.get().intent }
+            let leadsByID = Dictionary(locked.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+            let templatesByKey = Dictionary(templates.map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first })
+            let namesPeople = fresh.contains { item in
+                guard case .success(let mutation) = item.mutation, case .act(let action) = mutation.intent else { return false }
+                if action.arguments.advisorId != nil || action.arguments.assigneeId != nil { return true }
+                let template = leadsByID[mutation.leadId].flatMap { templatesByKey[$0.templateKey] }
+                return template?.action(action.action)?.effects.contains(.notifyAssignee) ?? false
+            }
+            let people =
+                namesPeople
+                ? try await commands.users.many(
+                    LeadBatch.peopleToRead(intents, leads: locked, caller: caller), tenant: caller.tenantID, on: connection) : nil
             let grace = TimeInterval(offlineGrace)
-            var batch = LeadBatch(caller: caller, leads: locked, templates: templates, lastEntries: lastEntries, grace: grace, now: now)
+            var batch = LeadBatch(
+                caller: caller, leads: locked, templates: templates, lastEntries: lastEntries, people: people, grace: grace, now: now)
             let failures =
                 hasFailures ? try await sync.failures(device: device, from: fresh.first?.id ?? 0, tenant: caller.tenantID, on: connection) : [:]
             var applied = last
@@ -223,6 +238,10 @@ struct SyncPush: Sendable {
             try await commands.leads.applyEdits(batch.pendingEdits, actor: caller.userID, at: now, on: connection)
             let actions = batch.pendingActions
             try await commands.leads.applyActions(actions, on: connection)
+            let notices = actions.compactMap { action in
+                action.notifiedAssignee.map { commands.assignedNotice(action.after, template: action.template, to: $0) }
+            }
+            try await commands.outbox.enqueue(notices, tenant: caller.tenantID, now: now, on: connection)
             try await commands.referrals.mirror(actions, now: now, on: connection)
         } catch {
             throw MutationFailure(mutationID: first, underlying: error, inSetWrite: true)

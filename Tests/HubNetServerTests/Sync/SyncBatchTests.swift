@@ -163,6 +163,111 @@ struct SyncBatchTests {
         }
     }
 
+    /// What an action left on a lead, as its owner reads it over HTTP: status, assignee, whether an
+    /// opportunity is linked, whether it is in the CRM, the last history entry's action and actor,
+    /// whether the history's chain is intact.
+    static func outcome(_ app: TestApplication, _ lead: Lead.ID, token: String) async throws -> [String] {
+        let read = try #require(try await app.request(.get, "/v1/leads/\(lead)", token: token).json)
+        let history = try #require(try await app.request(.get, "/v1/leads/\(lead)/history", token: token).json?["items"] as? [[String: Any]])
+        let verification = try await app.request(.get, "/v1/leads/\(lead)/history/verification", token: token)
+        return [
+            read["status"] as? String ?? "-", read["assigned_user_id"] as? String ?? "-", String(read["opportunity_linked"] as? Bool == true),
+            String(read["in_crm"] as? Bool == true),
+            history.last?["action"] as? String ?? "-", history.last?["actor_user_id"] as? String ?? "-",
+            String(verification.json?["intact"] as? Bool == true),
+        ]
+    }
+
+    @Test("actions decided in a push leave what the same actions leave over HTTP: a client in the CRM, an assignee and their email, an opportunity, the source's mirror and notice, the same refusal")
+    func pushedActionsMatchHTTP() async throws {
+        try await withTestApplication(configure: { $0.deliveryInterval = nil }) { app in
+            let hub = try await app.fixtures.tenant(.hub, users: [[.moderator], [.advisor], [.advisor]])
+            let moderator = hub.users[0]
+            let database = app.fixtures.database
+            // Twin leads: one acted on over HTTP, the other through a push.
+            func twins(_ extra: String = "") async throws -> (Lead.ID, Lead.ID) {
+                (try await app.createLead(token: moderator.token, name: "Twin A", extra: extra),
+                 try await app.createLead(token: moderator.token, name: "Twin B", extra: extra))
+            }
+            let accepted = try await twins()
+            let assigned = try await twins(#","template":"staged_pipeline""#)
+            let refused = try await twins(#","template":"staged_pipeline""#)
+            // The second advisor leaves: naming them is refused either way.
+            #expect(try await app.request(.delete, "/v1/users/\(hub.users[2].user.id)", token: hub.admin.token).status == .noContent)
+            let assign = #"{"assignee_id":"\#(hub.users[1].user.id)"}"#
+            let leaver = #"{"assignee_id":"\#(hub.users[2].user.id)"}"#
+            #expect(try await app.request(.post, "/v1/leads/\(accepted.0)/actions/accept", token: moderator.token, json: "{}").status == .ok)
+            #expect(try await app.request(.post, "/v1/leads/\(assigned.0)/actions/assign", token: moderator.token, json: assign).status == .ok)
+            let refusedOverHTTP = try await app.request(.post, "/v1/leads/\(refused.0)/actions/assign", token: moderator.token, json: leaver)
+
+            let device = try await SyncTestDevice.register(app, as: moderator)
+            let pushed = try await device.push([
+                Mutation(id: 1, leadId: accepted.1, intent: .act(LeadAction("accept", .init()))),
+                Mutation(id: 2, leadId: assigned.1, intent: .act(LeadAction("assign", .init(assigneeId: hub.users[1].user.id)))),
+                Mutation(id: 3, leadId: refused.1, intent: .act(LeadAction("assign", .init(assigneeId: hub.users[2].user.id)))),
+            ])
+            #expect(pushed.results.map(\.outcome) == [.applied, .applied, .rejected], "\(pushed.results)")
+            #expect(pushed.results[2].field == "assignee_id" && refusedOverHTTP.errorField == "assignee_id", "\(refusedOverHTTP.text)")
+            #expect(pushed.results[2].code == "invalid_value" && refusedOverHTTP.errorCode == "validation_failed")
+
+            for (http, sync) in [accepted, assigned, refused] {
+                let (overHTTP, overSync) = (try await Self.outcome(app, http, token: moderator.token), try await Self.outcome(app, sync, token: moderator.token))
+                #expect(overHTTP == overSync, "HTTP \(overHTTP), push \(overSync)")
+            }
+            #expect(try await Self.outcome(app, assigned.1, token: moderator.token)[1] == hub.users[1].user.id.description)
+            // Both accepted leads are clients of the CRM, and the assignee got one email per assignment.
+            let (clients, emails) = try await database.withTenant(hub.tenant.id) { connection in
+                let clients = try await connection.query(
+                    "SELECT lead_id FROM clients WHERE lead_id = ANY(\([accepted.0.rawValue, accepted.1.rawValue]))", logger: database.logger
+                ).collect().count
+                let emails = try await connection.query(
+                    "SELECT subject FROM outbox WHERE event = 'lead.assigned' AND recipient = \(hub.users[1].user.email) ORDER BY subject",
+                    logger: database.logger
+                ).collect().map { try $0.decode(String.self) }
+                return (clients, emails)
+            }
+            #expect(clients == 2)
+            #expect(emails == ["A lead needs your attention: Twin A", "A lead needs your attention: Twin B"])
+        }
+    }
+
+    @Test("a partner's convert with a new opportunity, pushed, creates and links it and mirrors to the source as over HTTP")
+    func pushedConvertMatchesHTTP() async throws {
+        try await withTestApplication(configure: { $0.deliveryInterval = nil }) { app in
+            let sourcing = try await app.fixtures.tenant(.sourcingCompany, name: "Source Co", users: [[.partnerUser]])
+            let partner = try await app.fixtures.tenant(.partnerCompany, name: "Partner Co", users: [[.partnerUser]])
+            var copies: [Lead.ID] = []
+            for _ in 0..<2 {
+                let created = try await app.request(.post, "/v1/leads", token: sourcing.users[0].token, json: PrivacyTests.leadBody())
+                let lead = try #require(created.json?["id"] as? String)
+                let referral = try await app.request(
+                    .post, "/v1/leads/\(lead)/referrals", token: sourcing.users[0].token, json: #"{"partner_id":"\#(partner.tenant.id)"}"#)
+                let copy = try #require(referral.json?["target_lead_id"] as? String)
+                copies.append(Lead.ID(try #require(UUID(uuidString: copy))))
+            }
+            let token = partner.users[0].token
+            for copy in copies { #expect(try await app.request(.post, "/v1/leads/\(copy)/actions/accept", token: token, json: "{}").status == .ok) }
+            let converted = try await app.request(
+                .post, "/v1/leads/\(copies[0])/actions/convert", token: token, json: #"{"create_opportunity":true}"#)
+            #expect(converted.status == .ok, "\(converted.text)")
+            let device = try await SyncTestDevice.register(app, as: partner.users[0])
+            let pushed = try await device.push([Mutation(id: 1, leadId: copies[1], intent: .act(LeadAction("convert", .init(createOpportunity: true))))])
+            #expect(pushed.results.map(\.outcome) == [.applied], "\(pushed.results)")
+            let (overHTTP, overSync) = (try await Self.outcome(app, copies[0], token: token), try await Self.outcome(app, copies[1], token: token))
+            #expect(overHTTP == overSync && overSync[0] == "closed_converted" && overSync[2] == "true", "HTTP \(overHTTP), push \(overSync)")
+            let opportunities = try #require(try await app.request(.get, "/v1/opportunities", token: token).json?["items"] as? [[String: Any]])
+            #expect(opportunities.count == 2)
+            #expect(Set(opportunities.compactMap { $0["lead_id"] as? String }) == Set(copies.map(\.description)), "\(opportunities)")
+            let referrals = try #require(try await app.request(.get, "/v1/referrals", token: sourcing.users[0].token).json?["items"] as? [[String: Any]])
+            #expect(referrals.count == 2 && referrals.allSatisfy { $0["status"] as? String == "closed_converted" }, "\(referrals)")
+            let notices = try await app.fixtures.database.withTenant(sourcing.tenant.id) { connection in
+                try await connection.query("SELECT event FROM outbox WHERE event LIKE 'referral.%' ORDER BY event", logger: app.fixtures.database.logger)
+                    .collect().map { try $0.decode(String.self) }
+            }
+            #expect(notices.filter { $0 == "referral.convert" }.count == 2, "\(notices)")
+        }
+    }
+
     @Test("a pull at the head answers nothing new in two statements and no transaction; the next change arrives at the next pull, the cursor unchanged until then")
     func pullAtTheHead() async throws {
         try await withTestApplication { app in
