@@ -2,18 +2,21 @@ import Foundation
 
 /// Decides a batch of intents in memory, in order, against the leads the batch touches (loaded and
 /// locked once): each decision sees the earlier ones' results, a refusal leaves no effect, and the
-/// accepted effects accumulate for one set-based write (`pendingNotes`, `pendingEdits`).
+/// accepted effects accumulate for one set-based write (`pendingNotes`, `pendingEdits`, `pendingActions`).
 ///
-/// It decides the intents that need nothing but the lead, its template and its last history entry:
-/// a note, a field update, and a workflow action whose effects stay on the lead, its history and
-/// (for a referred lead) its source's mirror and notice (`PendingAction`; the writer refuses to
-/// store an acceptance that would claim a shared pool, and the batch is then applied one intent at
-/// a time). For the others — an action that names people, listings or opportunities or creates records;
-/// activities; a second intent on a lead whose action is pending — `decide` answers `.needsStore`:
-/// the caller writes what is pending, applies that intent on its own (`LeadCommands`) and hands back
-/// the lead as it then is (`replace`). The rules are the same either way: the policy check, acting
-/// requires seeing, a closed lead is not edited, `LeadFieldMerge`, `LeadDetails.validated`, the
-/// workflow engine with offline grace (`OfflineGrace`), the reason's limit.
+/// It decides the intents that need nothing but the leads, their templates, their last history
+/// entries and the people actions name: a note, a field update, and a workflow action
+/// (`PendingAction`) whose effects are the lead's new state and history entry, a referred lead's
+/// mirror in its source and notice, a client in the CRM, a new opportunity, an email to the
+/// assignee. The writer refuses to store an acceptance that would claim a shared pool; the batch is
+/// then applied one intent at a time. For the rest — an action that names a listing or an existing
+/// opportunity or refers the lead on, activities, a second intent on a lead whose action is
+/// pending — `decide` answers `.needsStore`: the caller writes what is pending, applies that intent
+/// on its own (`LeadCommands`) and hands back the lead as it then is (`replace`). An action after
+/// edits of the same batch is decided here, its history entry chained after theirs. The rules are
+/// the same either way: the policy check, acting requires seeing, a closed lead is not edited,
+/// `LeadFieldMerge`, `LeadDetails.validated`, the workflow engine with offline grace
+/// (`OfflineGrace`), the reason's limit, the named people's checks.
 public struct LeadBatch: Sendable {
     public enum Decision: Sendable, Equatable {
         /// Accepted; its write is pending. A field update may have lost some fields.
@@ -186,6 +189,12 @@ public struct LeadBatch: Sendable {
                 lead.details = details
                 lead.version += 1
                 leads[leadID] = lead
+                // The edit's history entry, as `applyEdits` chains it, so that an action after it chains on.
+                if let known = lastEntries[leadID] {
+                    lastEntries[leadID] = .some(
+                        entry(
+                            after: known, lead: leadID, action: "edit", from: lead.state.status, to: lead.state.status, reason: nil))
+                }
                 return .accepted(conflicts: merged.conflicts)
             } catch {
                 return .refused(error)
@@ -215,9 +224,7 @@ public struct LeadBatch: Sendable {
         do throws(DomainError) {
             try TenantPolicy.require(caller, .workLeads)
             let lead = try visibleLead(leadID)
-            guard edits[leadID] == nil, let known = lastEntries[leadID], let template = templates[lead.templateKey] else {
-                return .needsStore
-            }
+            guard let known = lastEntries[leadID], let template = templates[lead.templateKey] else { return .needsStore }
             var input = arguments.input
             if let advisorID = arguments.advisorId {
                 guard let advisor = people?[advisorID], advisor.isActive, advisor.roles.contains(.advisor) else {
@@ -265,19 +272,7 @@ public struct LeadBatch: Sendable {
             var after = lead
             after.state = decision.state
             after.version += 1
-            let seq = (known?.seq ?? 0) + 1
-            let previous = known?.hash ?? LeadHistoryEntry.genesis
-            // Microsecond precision, as stored, so the hash can be recomputed from what is read back.
-            let micros = Int64((now.timeIntervalSince1970 * 1_000_000).rounded())
-            let stamp = Date(timeIntervalSince1970: Double(micros) / 1_000_000)
-            let hash = LeadHistoryEntry.chainHash(
-                previous: previous,
-                LeadHistoryEntry.canonical(
-                    lead: leadID, seq: seq, action: decision.action, fromStatus: decision.from, toStatus: decision.to,
-                    actorUserID: caller.userID, reason: reason, atMicros: micros))
-            let entry = LeadHistoryEntry(
-                seq: seq, action: decision.action, fromStatus: decision.from, toStatus: decision.to, actorUserID: caller.userID,
-                reason: reason, at: stamp, previousHash: previous, hash: hash)
+            let entry = entry(after: known, lead: leadID, action: decision.action, from: decision.from, to: decision.to, reason: reason)
             actions[leadID] = PendingAction(
                 before: lead, after: after, decision: decision, template: template, reason: reason, entry: entry, mutation: position,
                 opportunity: opportunity, notifiedAssignee: notified)
@@ -290,10 +285,27 @@ public struct LeadBatch: Sendable {
         }
     }
 
-    /// After the pending writes are stored: nothing is pending, the leads stay as they are (an
-    /// edited lead's history went on in the store, so its last entry is no longer known here).
+    /// The history entry by the caller, now, that follows `previous` on the lead (hash-chained,
+    /// at the microsecond as stored).
+    private func entry(after previous: LeadHistoryEntry?, lead: Lead.ID, action: String, from: String?, to: String, reason: String?)
+        -> LeadHistoryEntry
+    {
+        let seq = (previous?.seq ?? 0) + 1
+        let previousHash = previous?.hash ?? LeadHistoryEntry.genesis
+        let micros = Int64((now.timeIntervalSince1970 * 1_000_000).rounded())
+        let hash = LeadHistoryEntry.chainHash(
+            previous: previousHash,
+            LeadHistoryEntry.canonical(
+                lead: lead, seq: seq, action: action, fromStatus: from, toStatus: to, actorUserID: caller.userID, reason: reason,
+                atMicros: micros))
+        return LeadHistoryEntry(
+            seq: seq, action: action, fromStatus: from, toStatus: to, actorUserID: caller.userID, reason: reason,
+            at: Date(timeIntervalSince1970: Double(micros) / 1_000_000), previousHash: previousHash, hash: hash)
+    }
+
+    /// After the pending writes are stored: nothing is pending, the leads and their last history
+    /// entries stay as this batch has them (the store wrote the same).
     public mutating func written() {
-        for id in editOrder { lastEntries[id] = nil }
         pendingNotes.removeAll()
         edits.removeAll()
         editOrder.removeAll()

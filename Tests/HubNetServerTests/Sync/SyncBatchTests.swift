@@ -231,6 +231,35 @@ struct SyncBatchTests {
         }
     }
 
+    @Test("edits then an action on one lead in one push: the action sees the edits, and the history chains edit, edit, action, intact")
+    func editsThenActionChain() async throws {
+        try await withTestApplication { app in
+            let hub = try await app.fixtures.tenant(.hub, users: [[.moderator]])
+            let token = hub.users[0].token
+            let lead = try await app.createLead(token: token, name: "Chained")
+            let device = try await SyncTestDevice.register(app, as: hub.users[0])
+            let pushed = try await device.push([
+                Mutation(id: 1, leadId: lead, intent: .update(LeadUpdate(changes: [.init(field: .region, from: nil, to: "North")]))),
+                Mutation(id: 2, leadId: lead, intent: .update(LeadUpdate(changes: [.init(field: .region, from: "North", to: "South")]))),
+                Mutation(id: 3, leadId: lead, intent: .act(LeadAction("accept", .init()))),
+                Mutation(id: 4, leadId: lead, intent: .addNote(id: LeadNote.ID(), body: "after the accept")),
+            ])
+            #expect(pushed.results.map(\.outcome) == [.applied, .applied, .applied, .applied], "\(pushed.results)")
+            let read = try #require(try await app.request(.get, "/v1/leads/\(lead)", token: token).json)
+            #expect(read["status"] as? String == "accepted" && read["in_crm"] as? Bool == true)
+            let history = try #require(try await app.request(.get, "/v1/leads/\(lead)/history", token: token).json?["items"] as? [[String: Any]])
+            #expect(history.suffix(3).map { $0["action"] as? String ?? "-" } == ["edit", "edit", "accept"], "\(history)")
+            let verification = try await app.request(.get, "/v1/leads/\(lead)/history/verification", token: token)
+            #expect(verification.json?["intact"] as? Bool == true, "\(verification.text)")
+            // The edits are stored, the last one kept.
+            let region = try await app.fixtures.database.withTenant(hub.tenant.id) { connection in
+                try await connection.query("SELECT region FROM leads WHERE id = \(lead.rawValue)", logger: app.fixtures.database.logger)
+                    .collect().first?.decode(String?.self)
+            }
+            #expect(region == "South")
+        }
+    }
+
     @Test("a partner's convert with a new opportunity, pushed, creates and links it and mirrors to the source as over HTTP")
     func pushedConvertMatchesHTTP() async throws {
         try await withTestApplication(configure: { $0.deliveryInterval = nil }) { app in
