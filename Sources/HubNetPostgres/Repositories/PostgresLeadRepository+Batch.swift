@@ -170,7 +170,7 @@ extension PostgresLeadRepository {
                 SELECT \(tenant), o.id, o.name, o.amount::NUMERIC, o.created_by, hubnet_from_micros(\(micros(actions[0].entry.at) ?? 0))
                 FROM jsonb_to_recordset(\(String(decoding: try JSONEncoder().encode(created), as: UTF8.self))::JSONB)
                     AS o(id UUID, name TEXT, amount TEXT, created_by UUID)
-                """, logger: logger)
+                """, preparedAs: Prepared.CreateOpportunities.self, logger: logger)
         }
         // The rows are taken out of the document first (a materialized CTE), so that the update
         // finds each lead by its primary key under row-level security (see `applyEdits`).
@@ -188,7 +188,7 @@ extension PostgresLeadRepository {
                 opportunity_id = COALESCE(a.opportunity_id, l.opportunity_id), version = l.version + 1
             FROM a
             WHERE l.tenant_id = \(tenant) AND l.id = a.id
-            """, logger: logger)
+            """, preparedAs: Prepared.ApplyActions.self, logger: logger)
         // The leads that become clients of the hub CRM (their details as they were).
         let clients = actions.filter { $0.decision.effects.contains(.addToCRM) }.map {
             ClientRow(id: UUID(), lead: $0.before.id.rawValue, name: $0.before.details.name, email: $0.before.details.email, city: $0.before.details.city)
@@ -201,7 +201,7 @@ extension PostgresLeadRepository {
                 FROM jsonb_to_recordset(\(String(decoding: try JSONEncoder().encode(clients), as: UTF8.self))::JSONB)
                     AS c(id UUID, lead UUID, name TEXT, email TEXT, city TEXT)
                 ON CONFLICT ON CONSTRAINT clients_lead_key DO NOTHING
-                """, logger: logger)
+                """, preparedAs: Prepared.AddClients.self, logger: logger)
         }
         try await connection.rows(
             """
@@ -211,7 +211,7 @@ extension PostgresLeadRepository {
                 decode(h.previous_hash, 'hex'), decode(h.hash, 'hex')
             FROM jsonb_to_recordset(\(document)::JSONB) AS h(id UUID, seq INTEGER, action TEXT, from_status TEXT, to_status TEXT,
                 actor UUID, reason TEXT, at BIGINT, previous_hash TEXT, hash TEXT)
-            """, logger: logger)
+            """, preparedAs: Prepared.AppendActionHistory.self, logger: logger)
     }
 
     /// One action of `applyActions`: the lead's new state and its history entry (times in

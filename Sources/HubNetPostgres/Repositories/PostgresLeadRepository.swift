@@ -21,6 +21,10 @@ public struct PostgresLeadRepository: Sendable {
         enum Apply: PreparedStatementKey {}
         enum Create: PreparedStatementKey {}
         enum AppendHistory: PreparedStatementKey {}
+        enum ApplyActions: PreparedStatementKey {}
+        enum AppendActionHistory: PreparedStatementKey {}
+        enum CreateOpportunities: PreparedStatementKey {}
+        enum AddClients: PreparedStatementKey {}
     }
 
     static let columns = """

@@ -29,8 +29,9 @@ public struct PostgresOutboxRepository: Sendable {
             """, preparedAs: Enqueue.self, logger: logger)
     }
 
-    /// A notice's statement, sent by most actions, kept parsed per connection (`PreparedStatementKey`).
+    /// A notice's statement, sent by most actions, and a batch's, kept parsed per connection (`PreparedStatementKey`).
     enum Enqueue: PreparedStatementKey {}
+    enum EnqueueMessages: PreparedStatementKey {}
 
     /// One email of a batch (`enqueue(_:event:…)`).
     public struct Notice: Sendable {
@@ -103,7 +104,7 @@ public struct PostgresOutboxRepository: Sendable {
             UNION ALL
             SELECT w.tenant_id, gen_random_uuid(), n.event, 'webhook', w.url, w.id, '', n.hook, \(now), \(now)
             FROM n JOIN webhooks AS w ON w.tenant_id = \(tenant) AND n.event = ANY(w.events)
-            """, logger: logger)
+            """, preparedAs: EnqueueMessages.self, logger: logger)
     }
 
     /// Enqueues one email that no webhook hears of (a console sign-in link).

@@ -166,6 +166,8 @@ public struct PostgresReferralRepository: Sendable {
         enum Create: PreparedStatementKey {}
         enum Current: PreparedStatementKey {}
         enum Mirror: PreparedStatementKey {}
+        enum MirrorMany: PreparedStatementKey {}
+        enum PooledAmong: PreparedStatementKey {}
     }
 
     /// After the target acted on a referred lead (inside the target's transaction), copies its
@@ -245,7 +247,7 @@ public struct PostgresReferralRepository: Sendable {
             if !accepting.isEmpty {
                 let pooled = try await connection.rows(
                     "SELECT count(*)::INTEGER FROM referrals WHERE tenant_id = \(source) AND id = ANY(\(accepting)) AND pool_id IS NOT NULL",
-                    logger: logger
+                    preparedAs: Prepared.PooledAmong.self, logger: logger
                 ).decode(Int.self).first(where: { _ in true }) ?? 0
                 if pooled > 0 { throw PoolClaimNeedsStore() }
             }
@@ -279,7 +281,7 @@ public struct PostgresReferralRepository: Sendable {
                     (SELECT u.email FROM users AS u WHERE u.tenant_id = r.tenant_id AND u.id = r.created_by AND u.deactivated_at IS NULL),
                     (SELECT t.name FROM tenants AS t WHERE t.id = \(home)),
                     (SELECT l.contact_name FROM leads AS l WHERE l.tenant_id = r.tenant_id AND l.id = r.source_lead_id)
-                """, logger: logger)
+                """, preparedAs: Prepared.MirrorMany.self, logger: logger)
             var mirrored: [Referral.ID: (String?, String?, String?)] = [:]
             for (id, email, hubName, sourceName) in try rows.decode((Referral.ID, String?, String?, String?).self) {
                 mirrored[id] = (email, hubName, sourceName)
