@@ -33,7 +33,7 @@ struct DeviceTests {
         }
     }
 
-    @Test("a revoked device, a revoked token and a deactivated user are stamped by the server's clock (a virtual one here), not the database's")
+    @Test("a revoked device, a revoked token, a deactivated user and a token's last use are stamped by the server's clock (a virtual one here), not the database's")
     func stampedByTheServersClock() async throws {
         let clock = VirtualClock()
         try await withTestApplication(configure: { $0.now = clock.function }) { app in
@@ -69,6 +69,9 @@ struct DeviceTests {
             let tokens = try #require((try await app.request(.get, "/v1/users/\(advisor.user.id)/tokens", token: advisor.token)).json?["items"] as? [[String: Any]])
             let revokedToken = try #require(tokens.first { $0["id"] as? String == token })
             #expect(abs(try instant(revokedToken["revoked_at"]).timeIntervalSince(revokedAt)) < 0.001)
+            // The advisor's own token was last used for this very listing, an hour after its use before: noted on the virtual clock.
+            let inUse = try #require(tokens.first { $0["id"] as? String != token }, "\(tokens)")
+            #expect(abs(try instant(inUse["last_used_at"]).timeIntervalSince(deactivatedAt)) < 0.001, "\(inUse)")
             let user = try #require((try await app.request(.get, "/v1/users/\(leaver.user.id)", token: hub.admin.token)).json)
             #expect(abs(try instant(user["deactivated_at"]).timeIntervalSince(deactivatedAt)) < 0.001)
         }

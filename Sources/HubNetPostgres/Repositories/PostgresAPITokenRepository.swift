@@ -63,15 +63,16 @@ public struct PostgresAPITokenRepository: Sendable {
     /// The user behind a presented token, if it is live and its user active. Notes the use at most
     /// once a minute, so that a busy client does not turn every read into a write.
     /// One statement (`hubnet_authenticate_api_token`) outside any transaction (`Database.withSingleStatement`).
+    /// - Parameter now: the server's clock, the use's time.
     /// - Parameter lockTimeout: how long noting the use may wait for the token's row.
-    public func authenticate(_ token: BearerToken, lockTimeout: Duration = .seconds(5), on connection: PostgresConnection) async throws
-        -> AuthenticatedUser?
+    public func authenticate(_ token: BearerToken, now: Date, lockTimeout: Duration = .seconds(5), on connection: PostgresConnection)
+        async throws -> AuthenticatedUser?
     {
         guard token.kind == .user else { return nil }
         let rows = try await connection.rows(
             """
             SELECT auth_token, auth_user, auth_roles, auth_kind, auth_deactivated, auth_revoked
-            FROM hubnet_authenticate_api_token(\(token.tenantID), \(token.hash), \(Int32(clamping: lockTimeout.milliseconds)))
+            FROM hubnet_authenticate_api_token(\(token.tenantID), \(token.hash), \(now), \(Int32(clamping: lockTimeout.milliseconds)))
             """, preparedAs: AuthenticateToken.self, logger: logger)
         for (_, userID, roles, kind, deactivated, revoked) in try rows.decode((APIToken.ID, User.ID, [String], String, Bool, Bool).self) {
             // The holder of a genuine token of a deactivated user learns why it stopped working; a

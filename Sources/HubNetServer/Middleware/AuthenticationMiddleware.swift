@@ -29,7 +29,7 @@ struct AuthenticationMiddleware: RouterMiddleware {
             // One statement, no transaction: the credential's function enters its tenant itself.
             let user = try await database.withSingleStatement({ connection in
                 switch token.kind {
-                case .user: try await tokens.authenticate(token, lockTimeout: database.limits.statementTimeout, on: connection)
+                case .user: try await tokens.authenticate(token, now: now(), lockTimeout: database.limits.statementTimeout, on: connection)
                 case .device:
                     try await devices.authenticate(token, now: now(), lockTimeout: database.limits.statementTimeout, on: connection)
                 // A console cookie or sign-in link is not an API credential.
