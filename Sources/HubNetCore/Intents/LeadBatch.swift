@@ -8,9 +8,9 @@ import Foundation
 /// entries and the people actions name: a note, a field update, and a workflow action
 /// (`PendingAction`) whose effects are the lead's new state and history entry, a referred lead's
 /// mirror in its source and notice, a client in the CRM, a new opportunity, an email to the
-/// assignee. The writer refuses to store an acceptance that would claim a shared pool; the batch is
-/// then applied one intent at a time. For the rest — an action that names a listing or an existing
-/// opportunity or refers the lead on, activities, a second intent on a lead whose action is
+/// assignee, a referral to an advisor. The writer refuses to store an acceptance that would claim a
+/// shared pool; the batch is then applied one intent at a time. For the rest — an action that names
+/// a listing (a referral to another hub) or an existing opportunity, activities, a second intent on a lead whose action is
 /// pending — `decide` answers `.needsStore`: the caller writes what is pending, applies that intent
 /// on its own (`LeadCommands`) and hands back the lead as it then is (`replace`). An action after
 /// edits of the same batch is decided here, its history entry chained after theirs. The rules are
@@ -207,11 +207,13 @@ public struct LeadBatch: Sendable {
     }
 
     /// The effects an action decided here may have: on the lead's own row, its history, its
-    /// source's mirror and notice, a client record, a new opportunity, a notice to its assignee. A
-    /// referral (to a listing or an advisor) is left to the store.
+    /// source's mirror and notice, a client record, a new opportunity, a notice to its assignee, a
+    /// referral to an advisor (an action naming a listing never gets here).
     static let effectsDecidedHere: Set<WorkflowTemplate.Effect> = [
         .archive, .notifyReferralCreator, .recordAcceptance, .recordDecline, .restartExpiryAfterAcceptance, .assignToActor,
         .assignToChosenUser, .notifyAssignee, .addToCRM, .linkOpportunity,
+        // A referral to an advisor is the assignment; one to a listing names it, and is left to the store.
+        .refer,
     ]
 
     /// `LeadCommands.act` in memory, for the actions it can decide without the store.

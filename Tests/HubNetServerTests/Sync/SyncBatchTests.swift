@@ -228,6 +228,32 @@ struct SyncBatchTests {
             }
             #expect(clients == 2)
             #expect(emails == ["A lead needs your attention: Twin A", "A lead needs your attention: Twin B"])
+
+            // The accepted twins referred to an advisor of the hub: the advisor is the assignee either way.
+            let advisor = hub.users[1]
+            let referInternally = #"{"advisor_id":"\#(advisor.user.id)"}"#
+            #expect(try await app.request(.post, "/v1/leads/\(accepted.0)/actions/refer_internal", token: moderator.token, json: referInternally).status == .ok)
+            let referred = try await device.push([
+                Mutation(id: 4, leadId: accepted.1, intent: .act(LeadAction("refer_internal", .init(advisorId: advisor.user.id))))
+            ])
+            #expect(referred.results.map(\.outcome) == [.applied], "\(referred.results)")
+            let (overHTTP, overSync) = (try await Self.outcome(app, accepted.0, token: moderator.token), try await Self.outcome(app, accepted.1, token: moderator.token))
+            #expect(overHTTP == overSync && overSync[1] == advisor.user.id.description, "HTTP \(overHTTP), push \(overSync)")
+            // Naming someone who is not an advisor is refused the same way over HTTP and in a push.
+            let notAnAdvisor = try await app.request(
+                .post, "/v1/leads/\(accepted.0)/actions/refer_internal", token: moderator.token, json: #"{"advisor_id":"\#(moderator.user.id)"}"#)
+            let refusedInPush = try await device.push([
+                Mutation(id: 5, leadId: accepted.1, intent: .act(LeadAction("refer_internal", .init(advisorId: moderator.user.id))))
+            ])
+            #expect(notAnAdvisor.status != .ok && refusedInPush.results.map(\.outcome) == [.rejected], "\(notAnAdvisor.text) \(refusedInPush.results)")
+            #expect(notAnAdvisor.errorCode == "validation_failed" && refusedInPush.results.first?.code == "invalid_value", "\(notAnAdvisor.text) \(refusedInPush.results)")
+            let advisorEmails = try await database.withTenant(hub.tenant.id) { connection in
+                try await connection.query(
+                    "SELECT count(*)::INTEGER FROM outbox WHERE event = 'lead.assigned' AND recipient = \(advisor.user.email)",
+                    logger: database.logger
+                ).collect().first?.decode(Int.self)
+            }
+            #expect(advisorEmails == 4)
         }
     }
 
