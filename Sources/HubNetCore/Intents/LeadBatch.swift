@@ -227,36 +227,9 @@ public struct LeadBatch: Sendable {
             try TenantPolicy.require(caller, .workLeads)
             let lead = try visibleLead(leadID)
             guard let known = lastEntries[leadID], let template = templates[lead.templateKey] else { return .needsStore }
-            var input = arguments.input
-            if let advisorID = arguments.advisorId {
-                guard let advisor = people?[advisorID], advisor.isActive, advisor.roles.contains(.advisor) else {
-                    throw DomainError.invalid("advisor_id", "names no active advisor of this hub")
-                }
-                input.assigneeID = advisor.id
-            }
-            if let assigneeID = arguments.assigneeId {
-                guard let assignee = people?[assigneeID], assignee.isActive else {
-                    throw DomainError.invalid("assignee_id", "names no active user of this tenant")
-                }
-                input.assigneeID = assignee.id
-            }
-            let actor = WorkflowActor.owner(caller)
-            var decision: WorkflowEngine.Decision
-            do throws(WorkflowRefusal) {
-                var state = lead.state
-                var decidedAt = now
-                if grace > 0 {
-                    (state, decidedAt) = OfflineGrace.evaluation(
-                        of: lead.state, lastEntry: known, template: template, actedAt: actedAt, now: now, grace: grace)
-                }
-                decision = try WorkflowEngine.decide(template, lead: state, actor: actor, action: action.action, input: input, now: decidedAt)
-                if decidedAt != now, !OfflineGrace.stands(decision.state, now: now) {
-                    decision = try WorkflowEngine.decide(template, lead: lead.state, actor: actor, action: action.action, input: input, now: now)
-                }
-            } catch {
-                throw error.domainError
-            }
-            let reason = try Validate.optionalText(arguments.reason, field: "reason", max: 2000)
+            let (decision, reason) = try ActionDecision.decide(
+                action, on: lead, template: template, lastEntry: known, caller: caller, people: people ?? [:], actedAt: actedAt,
+                grace: grace, now: now)
             guard decision.effects.allSatisfy(Self.effectsDecidedHere.contains) else { return .needsStore }
             var opportunity: (id: Opportunity.ID, name: String, amount: Decimal?)?
             if decision.effects.contains(.linkOpportunity), arguments.createOpportunity == true {

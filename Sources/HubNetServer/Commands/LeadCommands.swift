@@ -103,32 +103,12 @@ struct LeadCommands: Sendable {
     ) async throws -> (Lead, WorkflowTemplate) {
         let (lead, template, lastEntry) = try await lockVisibleLeadForAction(id, caller: caller, held: held, read: read, on: connection)
         let arguments = action.arguments
-        let actionKey = action.action
-        var input = arguments.input
-        if let advisorID = arguments.advisorId {
-            guard let advisor = try await users.get(advisorID, tenant: caller.tenantID, on: connection),
-                advisor.isActive, advisor.roles.contains(.advisor)
-            else { throw DomainError.invalid("advisor_id", "names no active advisor of this hub") }
-            input.assigneeID = advisor.id
-        }
-        if let assigneeID = arguments.assigneeId {
-            guard let assignee = try await users.get(assigneeID, tenant: caller.tenantID, on: connection), assignee.isActive else {
-                throw DomainError.invalid("assignee_id", "names no active user of this tenant")
-            }
-            input.assigneeID = assignee.id
-        }
-        var state = lead.state
-        var decidedAt = now
-        if let offline, offline.grace > 0 {
-            (state, decidedAt) = OfflineGrace.evaluation(
-                of: lead.state, lastEntry: lastEntry, template: template, actedAt: offline.actedAt, now: now, grace: offline.grace)
-        }
-        var decision = try WorkflowEngine.decide(
-            template, lead: state, actor: Self.actor(caller), action: actionKey, input: input, now: decidedAt)
-        if decidedAt != now, !OfflineGrace.stands(decision.state, now: now) {
-            decision = try WorkflowEngine.decide(template, lead: lead.state, actor: Self.actor(caller), action: actionKey, input: input, now: now)
-        }
-        let reason = try Validate.optionalText(arguments.reason, field: "reason", max: 2000)
+        let named = ActionDecision.named(by: action)
+        let people = named.isEmpty ? [] : try await users.many(named, tenant: caller.tenantID, on: connection)
+        let (decision, reason) = try ActionDecision.decide(
+            action, on: lead, template: template, lastEntry: lastEntry, caller: caller,
+            people: Dictionary(people.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first }), actedAt: offline?.actedAt,
+            grace: offline?.grace ?? 0, now: now)
         var opportunity: Opportunity.ID? = nil
         if decision.effects.contains(.linkOpportunity) {
             if let existing = arguments.opportunityId {
