@@ -267,10 +267,4 @@ extension PSQLError {
     public func violates(_ constraint: String) -> Bool {
         serverInfo?[.sqlState] == "23505" && serverInfo?[.constraintName] == constraint
     }
-
-    /// Whether PostgreSQL refused the value itself (too long, out of range, bad encoding):
-    /// the client sent something the domain checks did not catch.
-    public var isDataException: Bool {
-        serverInfo?[.sqlState]?.hasPrefix("22") == true
-    }
 }

@@ -67,8 +67,8 @@ public struct APIError: HTTPResponseError, Sendable {
             return (APIError(decoding: error), false)
         case let error as HTTPError:
             return (APIError(http: error), false)
-        case let error as PSQLError where ["40P01", "40001"].contains(error.serverInfo?[.sqlState] ?? ""):
-            // A deadlock or serialization failure: nothing was written; the same request may succeed now.
+        case let error where StoreRefusal.isCollision(error):
+            // Nothing was written; the same request may succeed now.
             return (
                 APIError(
                     status: .serviceUnavailable, code: "retry", message: "the request collided with another; send it again",
@@ -76,12 +76,9 @@ public struct APIError: HTTPResponseError, Sendable {
             )
         case let error where DatabaseUnavailable.classify(error) != nil:
             return (APIError(unavailable: DatabaseUnavailable.classify(error) ?? DatabaseUnavailable(.connectionLost)), false)
-        case let error as PSQLError where error.serverInfo?[.sqlState]?.hasPrefix("23") == true:
-            // The same answer a device gets for it: the change contradicts a stored record.
-            return (APIError(status: .conflict, code: "constraint_violated", message: "the change contradicts a stored record"), false)
-        case let error as PSQLError where error.isDataException:
-            return (APIError(status: .unprocessableContent, code: "invalid_value", message: "a value is out of range or malformed"), false)
         default:
+            // What PostgreSQL refused for good: the same refusal a device gets for it in a push outcome.
+            if let refusal = StoreRefusal.domainError(error) { return (APIError(domain: refusal), false) }
             return (APIError(status: .internalServerError, code: "internal_error", message: "an internal error occurred"), true)
         }
     }

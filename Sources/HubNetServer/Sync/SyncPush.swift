@@ -56,7 +56,7 @@ struct SyncPush: Sendable {
             do {
                 return try await attempt(items, caller: caller, device: device, doomed: doomed, setBased: setBased, now: now)
             } catch let failure as MutationFailure {
-                if DatabaseUnavailable.classify(failure.underlying) != nil || Self.isCollision(failure.underlying) {
+                if DatabaseUnavailable.classify(failure.underlying) != nil || StoreRefusal.isCollision(failure.underlying) {
                     throw failure.underlying
                 }
                 if failure.inSetWrite {
@@ -286,19 +286,10 @@ struct SyncPush: Sendable {
         switch error {
         case let error as DomainError: return error
         case let refusal as WorkflowRefusal: return refusal.domainError
-        case let error as PSQLError where error.isDataException:
-            return DomainError(kind: .invalid, code: "invalid_value", message: "a value is out of range or malformed")
-        case let error as PSQLError where error.serverInfo?[.sqlState]?.hasPrefix("23") == true:
-            return DomainError(kind: .conflict, code: "constraint_violated", message: "the change contradicts a stored record")
-        default: return nil
+        default: return StoreRefusal.domainError(error)
         }
     }
 
-    /// A deadlock or serialization failure: the same batch may succeed now.
-    static func isCollision(_ error: any Error) -> Bool {
-        guard let error = error as? PSQLError else { return false }
-        return ["40P01", "40001"].contains(error.serverInfo?[.sqlState] ?? "")
-    }
 }
 
 extension SyncPush {
