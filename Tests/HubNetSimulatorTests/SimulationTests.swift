@@ -149,6 +149,36 @@ struct SimulationTests {
         #expect((first.stats.dailyMutations[1] ?? 0) > 0 && (first.stats.dailyChanges[1] ?? 0) > 0, "\(first.summary)")
     }
 
+    @Test("devices on the live channel pull only when poked: the report is that of devices pulling at every sync, but for the pulls not made, each of which would have found nothing")
+    func pullWhenPoked() async throws {
+        var scenario = Scenario.small
+        scenario.days = 2
+        scenario.meanResponseHours = 6
+        // Resets and drops reach devices through the log too: views changed, storage wiped.
+        scenario.viewChangesPerWeek = 40
+        scenario.deviceWipesPerWeek = 10
+        var reports: [SimulationReport] = []
+        for live in [false, true] {
+            scenario.liveChannel = live
+            let chosen = scenario
+            reports.append(
+                try await withTestDatabase { database in
+                    try await SimulationRunner.run(chosen, databaseURL: database.serverURL, ownerURL: database.ownerURL, logger: logger) { _, _ in }
+                })
+        }
+        let (polled, poked) = (reports[0], reports[1])
+        #expect(poked.allInvariantsHeld, "\(poked.summary)")
+        #expect(polled.stats.pullsNotPoked == 0)
+        #expect(poked.stats.pullsNotPoked > 0)
+        // A device at its log's head pulls one page of nothing: every pull not made is one such page.
+        #expect(poked.stats.pulls + poked.stats.pullsNotPoked == polled.stats.pulls)
+        #expect(poked.stats.resets > 0 && poked.stats.drops > 0, "\(poked.summary)")
+        var aligned = poked
+        aligned.stats.pulls = polled.stats.pulls
+        aligned.stats.pullsNotPoked = 0
+        #expect(try aligned.json() == polled.json())
+    }
+
     @Test("copies that crossed de-identified all show one placeholder name: each is still decided on, told apart by where it came from and when, and two runs (one step at a time, then eight) give the same report")
     func deidentifiedCopiesAreToldApart() async throws {
         var scenario = Scenario.small

@@ -84,6 +84,10 @@ public struct Scenario: Sendable, Codable, Equatable {
     /// going to the network's organisations; the others' referrals cross de-identified. Which
     /// leads consent follows from their number, not the random stream. Absent: none.
     public var consentShare: Double?
+    /// Whether devices keep the server's live channel open while online: a device pulls when it is
+    /// poked (its tenant's change log grew past its cursor), not at every scheduled sync. `false`:
+    /// every due device pulls at every sync, found something or not. Absent: true.
+    public var liveChannel: Bool?
 
     public struct Distribution: Sendable, Codable, Equatable {
         /// `round_robin` or `weighted`.

@@ -4,6 +4,7 @@ import HubNetCore
 import HubNetPostgres
 import HubNetServer
 import HubNetSync
+import PostgresNIO
 import Synchronization
 
 /// The virtual clock the server and the simulation share.
@@ -57,6 +58,9 @@ public final class Simulation {
     var faultFindings: [String] = []
     /// Devices revoked by their organisation's admin, and people deactivated, in this run.
     var devicesRevoked: Set<Device.ID> = []
+    /// The live channel's stand-in: a connection as the schema owner that reads every tenant's
+    /// change-log head (`heads()`). Without it, every due device pulls.
+    var liveChannel: PostgresClient?
     var usersDeactivated: Set<User.ID> = []
 
     public static let start = Date(timeIntervalSince1970: 1_893_456_000)  // 2030-01-01, a Tuesday
@@ -369,7 +373,7 @@ public final class Simulation {
                 due.append((person, device))
             }
         }
-        try await syncDevices(due, checkViews: true)
+        try await syncDevices(due, checkViews: true, pullWhenPoked: scenario.liveChannel ?? true)
         // People act through their first device, online or not (not once they have left).
         for person in people where !person.departed {
             guard let device = person.devices.first else { continue }
@@ -382,8 +386,10 @@ public final class Simulation {
     /// organisation one after another, organisations side by side); then they all pull (side by
     /// side: nothing writes meanwhile) and, with `checkViews`, their records are checked against
     /// their users' views. Results are applied in the given order, so the run is the same
-    /// whatever the concurrency.
-    func syncDevices(_ due: [(person: Person, device: SimulatedDevice)], checkViews: Bool) async throws {
+    /// whatever the concurrency. With `pullWhenPoked`, a device pulls only when its live channel
+    /// would have poked it: its tenant's log moved past its cursor (or it has none yet); the
+    /// others have nothing to pull, and their pull is not made.
+    func syncDevices(_ due: [(person: Person, device: SimulatedDevice)], checkViews: Bool, pullWhenPoked: Bool = false) async throws {
         for (person, device) in due {
             if person.departed { try await replace(person) }
             if device.revoked { try await reRegister(device, person: person) }
@@ -394,9 +400,20 @@ public final class Simulation {
         let pushed = try await measure(.syncs) {
             try await Lanes.run(steps, touching: { [$0.tenant] }, concurrency: pushing) { try await $0.client.pushPending() }
         }
+        let heads = pullWhenPoked ? try await measure(.syncs) { await self.heads() } : nil
+        var poked: [Bool] = []
+        for step in steps {
+            guard let heads, let cursor = try await step.client.cursor().flatMap(SyncCursor.init) else {
+                poked.append(true)
+                continue
+            }
+            poked.append(cursor.epoch != heads.epoch || cursor.seq != heads.seq[step.tenant, default: 0])
+        }
+        stats.pullsNotPoked += poked.count { !$0 }
         let pulled = try await measure(.syncs) {
-            try await Lanes.run(Array(zip(steps, pushed)), touching: { _ in [] }, concurrency: concurrency) { step, push in
-                push.stopped == nil ? try await step.client.sync() : SyncReport()
+            try await Lanes.run(Array(zip(steps, zip(pushed, poked))), touching: { _ in [] }, concurrency: concurrency) { step, pushedAndPoked in
+                let (push, poked) = pushedAndPoked
+                return push.stopped == nil && poked ? try await step.client.sync() : SyncReport()
             }
         }
         var checks: [ViewCheck] = []
@@ -416,6 +433,28 @@ public final class Simulation {
             try await Lanes.run(checks, touching: { _ in [] }, concurrency: concurrency) { try await $0.outsideView(in: database, hour: hour) }
         }
         outsideView += found.flatMap { $0 }
+    }
+
+    /// What the live channel tells devices, read at once for the whole network: the server's
+    /// epoch and each tenant's change-log head. A device is poked when its tenant's log grows, so
+    /// one whose cursor is at the head under the same epoch has not been. `nil` when it cannot be
+    /// read (the database restarting): devices then pull on their schedule, as a device whose
+    /// live channel dropped does.
+    func heads() async -> (epoch: UUID, seq: [Tenant.ID: Int64])? {
+        guard let liveChannel else { return nil }
+        do {
+            let rows = try await liveChannel.query(
+                "SELECT e.epoch, h.tenant_id, h.seq FROM sync_epoch e LEFT JOIN sync_heads h ON true", logger: server.database.logger)
+            var epoch: UUID?
+            var seq: [Tenant.ID: Int64] = [:]
+            for try await (current, tenant, head) in rows.decode((UUID, UUID?, Int64?).self) {
+                epoch = current
+                if let tenant, let head { seq[Tenant.ID(tenant)] = head }
+            }
+            return epoch.map { ($0, seq) }
+        } catch {
+            return nil
+        }
     }
 
     /// The person looks at the leads that changed on their device and those whose decision is due

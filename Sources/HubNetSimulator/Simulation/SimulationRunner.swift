@@ -46,7 +46,12 @@ public enum SimulationRunner {
                 let simulation = Simulation(
                     scenario: scenario, server: server, clock: clock, sink: sink, profiler: profiler, concurrency: concurrency,
                     progress: progress)
-                try await simulation.run()
+                // The live channel's stand-in reads across tenants, as the schema owner.
+                try await withPostgresClient(owner, logger: logger, maximumConnections: 1) { client in
+                    simulation.liveChannel = client
+                    defer { simulation.liveChannel = nil }
+                    try await simulation.run()
+                }
                 return try await simulation.measure(.checking) {
                     let world = try await simulation.world(ownerURL: owner, logger: logger)
                     return try await simulation.report(ownerURL: owner, invariants: InvariantChecker.check(world), logger: logger)

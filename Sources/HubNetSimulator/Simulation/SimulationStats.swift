@@ -53,6 +53,9 @@ public struct SimulationStats: Sendable, Codable, Equatable {
     public var pushes = 0
     public var mutations = 0
     public var pulls = 0
+    /// Due devices that did not pull: their live channel had not poked them (their cursor was at
+    /// their tenant's log head), so a pull would have found nothing.
+    public var pullsNotPoked = 0
     public var changesPulled = 0
     public var conflicts = 0
     public var rejections = 0
