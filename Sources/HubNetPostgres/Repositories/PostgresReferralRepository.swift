@@ -167,7 +167,6 @@ public struct PostgresReferralRepository: Sendable {
         enum Current: PreparedStatementKey {}
         enum Mirror: PreparedStatementKey {}
         enum MirrorMany: PreparedStatementKey {}
-        enum PooledAmong: PreparedStatementKey {}
     }
 
     /// After the target acted on a referred lead (inside the target's transaction), copies its
@@ -233,8 +232,11 @@ public struct PostgresReferralRepository: Sendable {
 
     /// `mirror` for a batch's actions on referred leads (`LeadBatch.PendingAction`): per source
     /// tenant, the referral rows in one statement and the notices in one more; returns to the
-    /// target's tenant. An acceptance of a copy from a shared pool is not stored here (the pool's
-    /// claim may refuse it): it throws `PoolClaimNeedsStore`, after one statement that looks.
+    /// target's tenant. The statement that mirrors first looks whether an accepted copy came from
+    /// a shared pool, whose claim may refuse the acceptance: then it mirrors nothing, and this
+    /// throws `PoolClaimNeedsStore` back in the target's tenant (for one action, or the first
+    /// source, having written nothing), and the caller carries the actions out one at a time
+    /// (`mirror(_:template:…)` claims the pool or refuses with `pool_taken`).
     public func mirror(_ actions: [LeadBatch.PendingAction], now: Date, on connection: PostgresConnection) async throws {
         var bySource: [Tenant.ID: [LeadBatch.PendingAction]] = [:]
         for action in actions where action.after.referralID != nil {
@@ -243,14 +245,6 @@ public struct PostgresReferralRepository: Sendable {
         guard let home = actions.first?.after.tenantID, !bySource.isEmpty else { return }
         for (source, actions) in bySource.sorted(by: { $0.key.description < $1.key.description }) {
             try await Database.enter(source, on: connection, logger: logger)
-            let accepting = actions.filter(\.acceptsReferral).compactMap { $0.after.referralID?.rawValue }
-            if !accepting.isEmpty {
-                let pooled = try await connection.rows(
-                    "SELECT count(*)::INTEGER FROM referrals WHERE tenant_id = \(source) AND id = ANY(\(accepting)) AND pool_id IS NOT NULL",
-                    preparedAs: Prepared.PooledAmong.self, logger: logger
-                ).decode(Int.self).first(where: { _ in true }) ?? 0
-                if pooled > 0 { throw PoolClaimNeedsStore() }
-            }
             let statuses = actions.map { $0.template.status($0.after.state.status) }
             func micros(_ date: Date?) -> Int64? { date.map { Int64(($0.timeIntervalSince1970 * 1_000_000).rounded()) } }
             let document = String(
@@ -262,29 +256,43 @@ public struct PostgresReferralRepository: Sendable {
                             id: referral.rawValue, status: state.status, status_name: status?.name ?? state.status,
                             life_cycle: status?.lifeCycle.rawValue ?? LifeCycle.pending.rawValue, stage: status?.stage,
                             last_action_at: micros(state.lastActionAt), accepted_at: micros(state.acceptedAt),
-                            declined_at: micros(state.declinedAt), completed_at: micros(state.completedAt), reason: action.reason)
+                            declined_at: micros(state.declinedAt), completed_at: micros(state.completedAt), reason: action.reason,
+                            accepting: action.acceptsReferral)
                     }), as: UTF8.self)
             let rows = try await connection.rows(
                 """
                 WITH m AS MATERIALIZED (
                     SELECT * FROM jsonb_to_recordset(\(document)::JSONB) AS m(id UUID, status TEXT, status_name TEXT, life_cycle TEXT,
-                        stage TEXT, last_action_at BIGINT, accepted_at BIGINT, declined_at BIGINT, completed_at BIGINT, reason TEXT)
+                        stage TEXT, last_action_at BIGINT, accepted_at BIGINT, declined_at BIGINT, completed_at BIGINT, reason TEXT,
+                        accepting BOOLEAN)
+                ),
+                pooled AS (
+                    SELECT count(*)::INTEGER AS n FROM referrals AS r JOIN m ON r.id = m.id
+                    WHERE r.tenant_id = \(source) AND m.accepting AND r.pool_id IS NOT NULL
+                ),
+                u AS (
+                    UPDATE referrals AS r SET status = m.status, status_name = m.status_name, life_cycle = m.life_cycle, stage = m.stage,
+                        first_action_at = COALESCE(r.first_action_at, hubnet_from_micros(m.last_action_at)),
+                        last_action_at = hubnet_from_micros(m.last_action_at), accepted_at = hubnet_from_micros(m.accepted_at),
+                        declined_at = hubnet_from_micros(m.declined_at), completed_at = hubnet_from_micros(m.completed_at),
+                        reason = COALESCE(m.reason, r.reason), pullback_at = NULL
+                    FROM m
+                    WHERE r.tenant_id = \(source) AND r.id = m.id AND r.withdrawn_at IS NULL AND (SELECT p.n FROM pooled AS p) = 0
+                    RETURNING r.id,
+                        (SELECT u.email FROM users AS u WHERE u.tenant_id = r.tenant_id AND u.id = r.created_by AND u.deactivated_at IS NULL)
+                            AS email,
+                        (SELECT t.name FROM tenants AS t WHERE t.id = \(home)) AS hub_name,
+                        (SELECT l.contact_name FROM leads AS l WHERE l.tenant_id = r.tenant_id AND l.id = r.source_lead_id) AS source_name
                 )
-                UPDATE referrals AS r SET status = m.status, status_name = m.status_name, life_cycle = m.life_cycle, stage = m.stage,
-                    first_action_at = COALESCE(r.first_action_at, hubnet_from_micros(m.last_action_at)),
-                    last_action_at = hubnet_from_micros(m.last_action_at), accepted_at = hubnet_from_micros(m.accepted_at),
-                    declined_at = hubnet_from_micros(m.declined_at), completed_at = hubnet_from_micros(m.completed_at),
-                    reason = COALESCE(m.reason, r.reason), pullback_at = NULL
-                FROM m
-                WHERE r.tenant_id = \(source) AND r.id = m.id AND r.withdrawn_at IS NULL
-                RETURNING r.id,
-                    (SELECT u.email FROM users AS u WHERE u.tenant_id = r.tenant_id AND u.id = r.created_by AND u.deactivated_at IS NULL),
-                    (SELECT t.name FROM tenants AS t WHERE t.id = \(home)),
-                    (SELECT l.contact_name FROM leads AS l WHERE l.tenant_id = r.tenant_id AND l.id = r.source_lead_id)
+                SELECT u.id, u.email, u.hub_name, u.source_name, p.n FROM pooled AS p LEFT JOIN u ON true
                 """, preparedAs: Prepared.MirrorMany.self, logger: logger)
             var mirrored: [Referral.ID: (String?, String?, String?)] = [:]
-            for (id, email, hubName, sourceName) in try rows.decode((Referral.ID, String?, String?, String?).self) {
-                mirrored[id] = (email, hubName, sourceName)
+            for (id, email, hubName, sourceName, pooled) in try rows.decode((Referral.ID?, String?, String?, String?, Int).self) {
+                if pooled > 0 {
+                    try await Database.enter(home, on: connection, logger: logger)
+                    throw PoolClaimNeedsStore()
+                }
+                if let id { mirrored[id] = (email, hubName, sourceName) }
             }
             var notices: [PostgresOutboxRepository.Message] = []
             for (action, status) in zip(actions, statuses) where action.decision.effects.contains(.notifyReferralCreator) {
@@ -299,9 +307,11 @@ public struct PostgresReferralRepository: Sendable {
         try await Database.enter(home, on: connection, logger: logger)
     }
 
-    /// A batch accepted a copy from a shared pool: the caller applies the batch again one intent at
-    /// a time (`mirror(_:template:…)` claims the pool or refuses the acceptance with `pool_taken`).
-    public struct PoolClaimNeedsStore: Error {}
+    /// A batch accepts a copy from a shared pool (`mirror(_:now:on:)`): the caller applies it one
+    /// intent at a time (`mirror(_:template:…)` claims the pool or refuses the acceptance with `pool_taken`).
+    public struct PoolClaimNeedsStore: Error {
+        public init() {}
+    }
 
     /// One referral's new state in `mirror(_:now:on:)` (times in microseconds; a missing key reads as NULL).
     private struct MirrorRow: Encodable {
@@ -310,6 +320,8 @@ public struct PostgresReferralRepository: Sendable {
         var stage: String?
         var last_action_at, accepted_at, declined_at, completed_at: Int64?
         var reason: String?
+        /// It accepts the copy (a copy from a shared pool is then left to the pool's claim).
+        var accepting: Bool
     }
 
     /// The source's current (not withdrawn) referral of one of its leads.

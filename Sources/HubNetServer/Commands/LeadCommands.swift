@@ -104,7 +104,29 @@ struct LeadCommands: Sendable {
         let (lead, template, lastEntry) = try await lockVisibleLeadForAction(id, caller: caller, held: held, read: read, on: connection)
         let arguments = action.arguments
         let named = ActionDecision.named(by: action)
-        let people = named.isEmpty ? [] : try await users.many(named, tenant: caller.tenantID, on: connection)
+        // One action is a batch of one: decided in memory by the rules a push decides by, and
+        // stored by the same writer (`store`). An action that names a listing or an existing
+        // opportunity, or accepts a copy from a shared pool, is carried out below instead.
+        let notifies = template.action(action.action)?.effects.contains(.notifyAssignee) ?? false
+        let readers = !named.isEmpty || notifies ? LeadBatch.peopleToRead([.act(action)], leads: [lead], caller: caller) : []
+        let people = readers.isEmpty ? [] : try await users.many(readers, tenant: caller.tenantID, on: connection)
+        var batch = LeadBatch(
+            caller: caller, leads: [lead], templates: [template], lastEntries: [id: lastEntry], people: people,
+            grace: offline?.grace ?? 0, now: now)
+        switch batch.decide(.act(action), on: id, position: 0, actedAt: offline?.actedAt) {
+        case .refused(let refusal):
+            throw refusal
+        case .accepted:
+            do {
+                try await store(batch.pendingActions, tenant: caller.tenantID, now: now, on: connection)
+                guard let updated = try await leads.get(id, tenant: caller.tenantID, on: connection) else { throw DomainError.notFound("lead") }
+                return (updated, template)
+            } catch is PostgresReferralRepository.PoolClaimNeedsStore {
+                // Nothing was written: the pool's claim decides, below.
+            }
+        case .needsStore:
+            break
+        }
         let (decision, reason) = try ActionDecision.decide(
             action, on: lead, template: template, lastEntry: lastEntry, caller: caller,
             people: Dictionary(people.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first }), actedAt: offline?.actedAt,
@@ -146,6 +168,19 @@ struct LeadCommands: Sendable {
             notifying: decision.effects.contains(.notifyReferralCreator) ? decision.action : nil,
             acceptedBefore: lead.state.acceptedAt != nil, now: now, on: connection)
         return (updated, template)
+    }
+
+    /// Stores workflow actions decided in memory (`LeadBatch`), for a push's batch and for one
+    /// action alike: the leads' new states and their history entries, new opportunities and CRM
+    /// clients, the assignees' notices, and their referrals' mirrors and notices in each source.
+    /// The mirrors go first: when one accepts a copy from a shared pool, `PoolClaimNeedsStore` is
+    /// thrown before anything is written (its claim decides, one action at a time).
+    func store(_ actions: [LeadBatch.PendingAction], tenant: Tenant.ID, now: Date, on connection: PostgresConnection) async throws {
+        guard !actions.isEmpty else { return }
+        try await referrals.mirror(actions, now: now, on: connection)
+        try await leads.applyActions(actions, on: connection)
+        let notices = actions.compactMap { action in action.notifiedAssignee.map { assignedNotice(action.after, template: action.template, to: $0) } }
+        try await outbox.enqueue(notices, tenant: tenant, now: now, on: connection)
     }
 
     /// Edits an open lead's fields under its row lock; a closed lead is kept as it closed.

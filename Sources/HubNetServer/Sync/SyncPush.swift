@@ -236,13 +236,7 @@ struct SyncPush: Sendable {
                 logged[note.mutation - already].outcome = refused
             }
             try await commands.leads.applyEdits(batch.pendingEdits, actor: caller.userID, at: now, on: connection)
-            let actions = batch.pendingActions
-            try await commands.leads.applyActions(actions, on: connection)
-            let notices = actions.compactMap { action in
-                action.notifiedAssignee.map { commands.assignedNotice(action.after, template: action.template, to: $0) }
-            }
-            try await commands.outbox.enqueue(notices, tenant: caller.tenantID, now: now, on: connection)
-            try await commands.referrals.mirror(actions, now: now, on: connection)
+            try await commands.store(batch.pendingActions, tenant: caller.tenantID, now: now, on: connection)
         } catch {
             throw MutationFailure(mutationID: first, underlying: error, inSetWrite: true)
         }
