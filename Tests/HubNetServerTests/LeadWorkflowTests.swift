@@ -524,6 +524,52 @@ struct LeadImportTests {
         }
     }
 
+    @Test("an import is written set-based: as many statements for 40 rows as for 4; each lead is stored as one created alone, with one verified create entry")
+    func setBased() async throws {
+        try await withTestApplication { app in
+            let hub = try await app.fixtures.tenant(.hub, users: [[.moderator]])
+            let token = hub.users[0].token
+            func csv(_ count: Int, tag: String) -> String {
+                "name,email,phone,city,region,probability,target_amount,expected_completion_at\n"
+                    + (0..<count).map {
+                        "Person \(tag)\($0),p\(tag)\($0)@x.test,+1555010\($0 + 10),Oakland,Bay \($0),\($0),\($0).25,2027-01-0\($0 % 9 + 1)T10:00:00Z"
+                    }.joined(separator: "\n")
+            }
+            let small = try await app.request(.post, "/v1/leads/import", token: token, json: csv(4, tag: "a"), headers: csvHeaders)
+            let large = try await app.request(.post, "/v1/leads/import", token: token, json: csv(40, tag: "b"), headers: csvHeaders)
+            #expect(small.status == .created && large.status == .created, "\(small.text) \(large.text)")
+            #expect(large.json?["imported"] as? Int == 40)
+            #expect(try SyncBatchTests.statements(small) == SyncBatchTests.statements(large))
+            let leads = try #require(
+                (try await app.request(.get, "/v1/leads?limit=100", token: token)).json?["items"] as? [[String: Any]])
+            #expect(leads.count == 44)
+            for lead in leads {
+                let id = try #require(lead["id"] as? String)
+                let verified = try await app.request(.get, "/v1/leads/\(id)/history/verification", token: token).json
+                #expect(verified?["intact"] as? Bool == true && verified?["entries"] as? Int == 1, "\(id): \(String(describing: verified))")
+                let history = try #require(
+                    (try await app.request(.get, "/v1/leads/\(id)/history", token: token)).json?["items"] as? [[String: Any]])
+                #expect(history.first?["action"] as? String == "create" && history.first?["actor_user_id"] as? String == hub.users[0].user.id.description)
+            }
+            // The same row created alone, through the API: stored alike but for its source.
+            let imported = try #require(leads.first { ($0["contact"] as? [String: Any])?["name"] as? String == "Person b7" })
+            let alone = try await app.request(
+                .post, "/v1/leads", token: token,
+                json: #"{"contact":{"name":"Person b7","email":"pb7@x.test","phone":"+155501017","city":"Oakland","region":"Bay 7"},"probability":7,"target_amount":7.25,"expected_completion_at":"2027-01-08T10:00:00Z"}"#)
+            #expect(alone.status == .created, "\(alone.text)")
+            let aloneID = try #require(alone.json?["id"] as? String, "\(alone.text)")
+            let importedID = try #require(imported["id"] as? String)
+            let created = try #require((try await app.request(.get, "/v1/leads/\(aloneID)", token: token)).json)
+            let stored = try #require((try await app.request(.get, "/v1/leads/\(importedID)", token: token)).json)
+            #expect(stored["source"] as? String == "import")
+            for key in ["status", "template", "status_name", "life_cycle", "probability", "target_amount", "expected_completion_at", "version", "contact", "products", "competitors", "team", "created_by", "badges", "in_lead_table"] {
+                #expect(
+                    stored[key] as? NSObject == created[key] as? NSObject && stored[key] != nil,
+                    "\(key): imported \(String(describing: stored[key])), alone \(String(describing: created[key]))")
+            }
+        }
+    }
+
     @Test("one bad row stops the whole import, and every row's problems are reported")
     func allOrNothing() async throws {
         try await withTestApplication { app in

@@ -286,6 +286,102 @@ extension PostgresLeadRepository {
     }
 }
 
+extension PostgresLeadRepository {
+    /// One new lead of `createMany`: its details and its own dates.
+    public struct NewLead: Sendable {
+        public var details: LeadDetails
+        public var expiresAt: Date?
+        public var expectedCompletionAt: Date?
+
+        public init(details: LeadDetails, expiresAt: Date? = nil, expectedCompletionAt: Date? = nil) {
+            self.details = details
+            self.expiresAt = expiresAt
+            self.expectedCompletionAt = expectedCompletionAt
+        }
+    }
+
+    /// Stores new leads of one template as `create` stores each (validated alike, in the
+    /// template's initial state, a `create` history entry each), in two statements whatever their
+    /// number: the leads, then their first history entries, hash-chained here. Returns their ids
+    /// in the given order.
+    public func createMany(
+        _ leads: [NewLead], template: WorkflowTemplate, source: LeadSource, tenant: Tenant.ID, createdBy: User.ID?, now: Date,
+        on connection: PostgresConnection
+    ) async throws -> [Lead.ID] {
+        guard !leads.isEmpty else { return [] }
+        func micros(_ date: Date?) -> Int64? { date.map { Int64(($0.timeIntervalSince1970 * 1_000_000).rounded()) } }
+        let at = micros(now) ?? 0
+        var rows: [NewLeadRow] = []
+        var ids: [Lead.ID] = []
+        for lead in leads {
+            let details = try lead.details.validated(requiringContact: true)
+            let state = LeadState.new(template, createdAt: now, expiresAt: lead.expiresAt, expectedCompletionAt: lead.expectedCompletionAt)
+            let id = Lead.ID()
+            let hash = LeadHistoryEntry.chainHash(
+                previous: LeadHistoryEntry.genesis,
+                LeadHistoryEntry.canonical(
+                    lead: id, seq: 1, action: "create", fromStatus: nil, toStatus: state.status, actorUserID: createdBy, reason: nil,
+                    atMicros: at))
+            rows.append(
+                NewLeadRow(
+                    id: id.rawValue, status: state.status, name: details.name, email: details.email, phone: details.phone,
+                    city: details.city, region: details.region, request: details.request, type: details.type,
+                    category: details.category, priority: details.priority, importance: details.importance,
+                    probability: details.probability, targetAmount: details.targetAmount.map { "\($0)" }, products: details.products,
+                    competitors: details.competitors, team: details.team.map(\.rawValue), expiresAt: micros(state.expiresAt),
+                    expectedCompletionAt: micros(state.expectedCompletionAt),
+                    remindAt: micros(LeadSchedule.nextReminder(state, template: template)), hash: Self.hex(hash)))
+            ids.append(id)
+        }
+        let document = String(decoding: try JSONEncoder().encode(rows), as: UTF8.self)
+        try await connection.rows(
+            """
+            INSERT INTO leads (tenant_id, id, template_key, status, source, contact_name, contact_email, contact_phone, city, region,
+                request, type, category, priority, importance, probability, target_amount, products, competitors, team, created_by,
+                created_at, expires_at, expected_completion_at, remind_at)
+            SELECT \(tenant), (d.doc->>'id')::UUID, \(template.key), d.doc->>'status', \(source.rawValue), d.doc->>'name',
+                d.doc->>'email', d.doc->>'phone', d.doc->>'city', d.doc->>'region', d.doc->>'request', d.doc->>'type',
+                d.doc->>'category', d.doc->>'priority', d.doc->>'importance', (d.doc->>'probability')::INTEGER,
+                (d.doc->>'target_amount')::NUMERIC, d.doc->'products',
+                ARRAY(SELECT c.value FROM jsonb_array_elements_text(d.doc->'competitors') WITH ORDINALITY AS c(value, n) ORDER BY c.n),
+                ARRAY(SELECT t.value::UUID FROM jsonb_array_elements_text(d.doc->'team') WITH ORDINALITY AS t(value, n) ORDER BY t.n),
+                \(createdBy)::UUID, \(now), hubnet_from_micros((d.doc->>'expires_at')::BIGINT),
+                hubnet_from_micros((d.doc->>'expected_completion_at')::BIGINT), hubnet_from_micros((d.doc->>'remind_at')::BIGINT)
+            FROM jsonb_array_elements(\(document)::JSONB) WITH ORDINALITY AS d(doc, n)
+            ORDER BY d.n
+            """, preparedAs: Prepared.CreateMany.self, logger: logger)
+        try await connection.rows(
+            """
+            INSERT INTO lead_history (tenant_id, lead_id, seq, action, from_status, to_status, actor_user_id, reason, at,
+                previous_hash, hash)
+            SELECT \(tenant), h.id, 1, 'create', NULL, h.status, \(createdBy)::UUID, NULL, hubnet_from_micros(\(at)),
+                decode(\(Self.hex(LeadHistoryEntry.genesis)), 'hex'), decode(h.hash, 'hex')
+            FROM jsonb_to_recordset(\(document)::JSONB) AS h(id UUID, status TEXT, hash TEXT)
+            """, preparedAs: Prepared.AppendCreateHistory.self, logger: logger)
+        return ids
+    }
+
+    /// One lead of `createMany` (times in microseconds; a missing key, an optional left out, reads as NULL).
+    private struct NewLeadRow: Encodable {
+        var id: UUID
+        var status, name: String
+        var email, phone, city, region, request, type, category, priority, importance: String?
+        var probability: Int?
+        var targetAmount: String?
+        var products: [ProductInterest]
+        var competitors: [String]
+        var team: [UUID]
+        var expiresAt, expectedCompletionAt, remindAt: Int64?
+        var hash: String
+
+        enum CodingKeys: String, CodingKey {
+            case id, status, name, email, phone, city, region, request, type, category, priority, importance, probability
+            case targetAmount = "target_amount", products, competitors, team, expiresAt = "expires_at"
+            case expectedCompletionAt = "expected_completion_at", remindAt = "remind_at", hash
+        }
+    }
+}
+
 extension PostgresLeadNoteRepository {
     /// Inserts a batch's notes by `author` in one statement; returns the ids stored. A note whose id
     /// exists already is left out (the caller refuses it as `duplicate_id`).

@@ -25,6 +25,8 @@ public struct PostgresLeadRepository: Sendable {
         enum AppendActionHistory: PreparedStatementKey {}
         enum CreateOpportunities: PreparedStatementKey {}
         enum AddClients: PreparedStatementKey {}
+        enum CreateMany: PreparedStatementKey {}
+        enum AppendCreateHistory: PreparedStatementKey {}
     }
 
     static let columns = """
