@@ -60,6 +60,11 @@ public actor SyncClient {
         }
     }
 
+    /// The ids of the leads this device holds (those `leads()` returns), without decoding them.
+    public func leadIDs() throws -> [Lead.ID] {
+        try store.ids(.lead).map(Lead.ID.init).sorted { $0.description < $1.description }
+    }
+
     public func lead(_ id: Lead.ID) throws -> SyncLead? {
         guard let lead = try store.record(.lead, id.rawValue, as: SyncLead.self) else { return nil }
         return try view(lead, pending: try store.pending())

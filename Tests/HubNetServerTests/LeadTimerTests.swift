@@ -94,6 +94,59 @@ struct LeadTimerTests {
         }
     }
 
+    @Test("an expiry pass fires a tenant's due leads set-based: as many statements for 30 leads as for 3; each expires once, its history chained, its source's referral mirrored")
+    func expiryPassIsSetBased() async throws {
+        let clock = VirtualClock()
+        try await withTestApplication(configure: { $0.now = clock.function; $0.timerInterval = nil }) { app in
+            let sourcing = try await app.fixtures.tenant(.sourcingCompany, users: [[.partnerUser]])
+            let partner = try await app.fixtures.tenant(.partnerCompany, users: [[.partnerUser]])
+            let token = sourcing.users[0].token
+            let timers = LeadTimerService(database: app.fixtures.database, now: clock.function)
+            var referrals: [String] = []
+            func refer(_ count: Int) async throws {
+                for index in 0..<count {
+                    let lead = try #require(
+                        (try await app.request(.post, "/v1/leads", token: token, json: #"{"contact":{"name":"E\#(referrals.count)","email":"e\#(referrals.count)-\#(index)@x.test"}}"#)).json?["id"] as? String)
+                    referrals.append(
+                        try #require(
+                            (try await app.request(.post, "/v1/leads/\(lead)/referrals", token: token, json: #"{"partner_id":"\#(partner.tenant.id)"}"#)).json?["id"] as? String))
+                }
+            }
+            func pass() async throws -> (fired: Int, statements: Int) {
+                let counter = StatementCount()
+                let fired = try await StatementCount.$current.withValue(counter) { try await timers.fireDueExpiries() }
+                return (fired, counter.value)
+            }
+            try await refer(3)
+            clock.advance(by: 8 * 86_400)
+            let few = try await pass()
+            try await refer(30)
+            clock.advance(by: 8 * 86_400)
+            let many = try await pass()
+            #expect(few.fired == 3 && many.fired == 30)
+            #expect(few.statements == many.statements, "3 leads: \(few.statements) statements, 30 leads: \(many.statements)")
+            #expect(try await pass().fired == 0)
+
+            let copies = try #require(
+                (try await app.request(.get, "/v1/leads?limit=100", token: partner.users[0].token)).json?["items"] as? [[String: Any]])
+            #expect(copies.count == 33)
+            for copy in copies {
+                let id = try #require(copy["id"] as? String)
+                #expect(copy["status"] as? String == "expired")
+                let verified = try await app.request(.get, "/v1/leads/\(id)/history/verification", token: partner.users[0].token).json
+                #expect(verified?["intact"] as? Bool == true, "\(id)")
+                let history = try #require(
+                    (try await app.request(.get, "/v1/leads/\(id)/history", token: partner.users[0].token)).json?["items"] as? [[String: Any]])
+                let expiries = history.filter { $0["action"] as? String == "expire" }
+                #expect(expiries.count == 1 && expiries.first?["reason"] as? String == "expired" && expiries.first?["actor_user_id"] == nil)
+            }
+            for referral in referrals {
+                let mirrored = try await app.request(.get, "/v1/referrals/\(referral)", token: token).json
+                #expect(mirrored?["status"] as? String == "expired", "\(referral)")
+            }
+        }
+    }
+
     @Test("two timer services on one database, as two server processes, never fire a timer twice")
     func twoProcesses() async throws {
         let clock = VirtualClock()

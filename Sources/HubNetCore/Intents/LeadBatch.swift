@@ -50,6 +50,8 @@ public struct LeadBatch: Sendable {
         public var after: Lead
         public var decision: WorkflowEngine.Decision
         public var template: WorkflowTemplate
+        /// The reason as the referral's source keeps it in its mirror and notice (the history entry
+        /// carries its own: a timer's expiry says "expired" there and leaves the mirror's as it was).
         public var reason: String?
         public var entry: LeadHistoryEntry
         /// The position of the intent in the batch.
@@ -58,6 +60,22 @@ public struct LeadBatch: Sendable {
         public var opportunity: (id: Opportunity.ID, name: String, amount: Decimal?)?
         /// The assignee to tell (`notify_assignee`): the user the lead is assigned to after the action.
         public var notifiedAssignee: User?
+
+        public init(
+            before: Lead, after: Lead, decision: WorkflowEngine.Decision, template: WorkflowTemplate, reason: String?,
+            entry: LeadHistoryEntry, mutation: Int, opportunity: (id: Opportunity.ID, name: String, amount: Decimal?)?,
+            notifiedAssignee: User?
+        ) {
+            self.before = before
+            self.after = after
+            self.decision = decision
+            self.template = template
+            self.reason = reason
+            self.entry = entry
+            self.mutation = mutation
+            self.opportunity = opportunity
+            self.notifiedAssignee = notifiedAssignee
+        }
 
         public static func == (a: PendingAction, b: PendingAction) -> Bool {
             a.before == b.before && a.after == b.after && a.decision == b.decision && a.template == b.template && a.reason == b.reason
@@ -265,17 +283,7 @@ public struct LeadBatch: Sendable {
     private func entry(after previous: LeadHistoryEntry?, lead: Lead.ID, action: String, from: String?, to: String, reason: String?)
         -> LeadHistoryEntry
     {
-        let seq = (previous?.seq ?? 0) + 1
-        let previousHash = previous?.hash ?? LeadHistoryEntry.genesis
-        let micros = Int64((now.timeIntervalSince1970 * 1_000_000).rounded())
-        let hash = LeadHistoryEntry.chainHash(
-            previous: previousHash,
-            LeadHistoryEntry.canonical(
-                lead: lead, seq: seq, action: action, fromStatus: from, toStatus: to, actorUserID: caller.userID, reason: reason,
-                atMicros: micros))
-        return LeadHistoryEntry(
-            seq: seq, action: action, fromStatus: from, toStatus: to, actorUserID: caller.userID, reason: reason,
-            at: Date(timeIntervalSince1970: Double(micros) / 1_000_000), previousHash: previousHash, hash: hash)
+        LeadHistoryEntry.following(previous, lead: lead, action: action, from: from, to: to, actor: caller.userID, reason: reason, at: now)
     }
 
     /// After the pending writes are stored: nothing is pending, the leads and their last history

@@ -186,6 +186,25 @@ public struct LeadHistoryEntry: Sendable, Equatable {
         Array(SHA256.hash(data: previous + canonical))
     }
 
+    /// The entry that follows `previous` on `lead` (the first when `nil`), hash-chained, its time
+    /// at the microsecond as it is stored.
+    public static func following(
+        _ previous: LeadHistoryEntry?, lead: Lead.ID, action: String, from: String?, to: String, actor: User.ID?, reason: String?,
+        at now: Date
+    ) -> LeadHistoryEntry {
+        let seq = (previous?.seq ?? 0) + 1
+        let previousHash = previous?.hash ?? genesis
+        let micros = Int64((now.timeIntervalSince1970 * 1_000_000).rounded())
+        let hash = chainHash(
+            previous: previousHash,
+            canonical(
+                lead: lead, seq: seq, action: action, fromStatus: from, toStatus: to, actorUserID: actor, reason: reason,
+                atMicros: micros))
+        return LeadHistoryEntry(
+            seq: seq, action: action, fromStatus: from, toStatus: to, actorUserID: actor, reason: reason,
+            at: Date(timeIntervalSince1970: Double(micros) / 1_000_000), previousHash: previousHash, hash: hash)
+    }
+
     /// The first entry (its `seq`) whose hash does not follow from its content and predecessor,
     /// or `nil` when the chain of `lead` is intact.
     public static func firstBroken(_ entries: [LeadHistoryEntry], lead: Lead.ID) -> Int? {

@@ -280,6 +280,26 @@ public struct PostgresLeadRepository: Sendable {
         return try await get(id, tenant: tenant, on: connection)
     }
 
+    /// Locks the leads among `ids` for a timer pass, in id order, skipping those another worker
+    /// holds (it is firing them) and those gone; returns the ids locked.
+    public func lockForTimers(_ ids: [Lead.ID], tenant: Tenant.ID, on connection: PostgresConnection) async throws -> [Lead.ID] {
+        guard !ids.isEmpty else { return [] }
+        let rows = try await connection.rows(
+            """
+            SELECT id FROM leads WHERE tenant_id = \(tenant) AND id = ANY(\(ids.map(\.rawValue))) AND withdrawn_at IS NULL
+            ORDER BY id FOR UPDATE SKIP LOCKED
+            """, logger: logger)
+        return try rows.decode(Lead.ID.self).map { $0 }
+    }
+
+    /// Clears the expiry of leads that cannot expire (their template has no `expire` action, or not
+    /// from their status), so they leave the scan.
+    public func clearExpiries(_ ids: [Lead.ID], tenant: Tenant.ID, on connection: PostgresConnection) async throws {
+        guard !ids.isEmpty else { return }
+        try await connection.rows(
+            "UPDATE leads SET expires_at = NULL WHERE tenant_id = \(tenant) AND id = ANY(\(ids.map(\.rawValue)))", logger: logger)
+    }
+
     /// Other leads of the same contact (same email, or same phone), newest first, at most 50.
     public func related(to lead: Lead, on connection: PostgresConnection) async throws -> [Lead] {
         try await Self.leads(
@@ -315,11 +335,6 @@ public struct PostgresLeadRepository: Sendable {
         try await connection.rows("UPDATE leads SET remind_at = \(due) WHERE tenant_id = \(tenant) AND id = \(id)", logger: logger)
     }
 
-    /// Takes a lead out of the expiry scan: its expiry is due but it cannot expire (its template has
-    /// no expire action, or not from its status), so no timer is pending for it.
-    public func clearExpiry(_ id: Lead.ID, tenant: Tenant.ID, on connection: PostgresConnection) async throws {
-        try await connection.rows("UPDATE leads SET expires_at = NULL WHERE tenant_id = \(tenant) AND id = \(id)", logger: logger)
-    }
 
     /// After a template's stages or intervals changed: each of its open, assigned leads is due again
     /// by its status's new interval (`days[i]` for `statuses[i]`; 0 for none).

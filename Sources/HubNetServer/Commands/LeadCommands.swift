@@ -171,16 +171,12 @@ struct LeadCommands: Sendable {
     }
 
     /// Stores workflow actions decided in memory (`LeadBatch`), for a push's batch and for one
-    /// action alike: the leads' new states and their history entries, new opportunities and CRM
-    /// clients, the assignees' notices, and their referrals' mirrors and notices in each source.
-    /// The mirrors go first: when one accepts a copy from a shared pool, `PoolClaimNeedsStore` is
-    /// thrown before anything is written (its claim decides, one action at a time).
+    /// action alike, with the notices to their assignees (`DecidedActionWriter`; when one accepts a
+    /// copy from a shared pool, `PoolClaimNeedsStore` is thrown before anything is written).
     func store(_ actions: [LeadBatch.PendingAction], tenant: Tenant.ID, now: Date, on connection: PostgresConnection) async throws {
-        guard !actions.isEmpty else { return }
-        try await referrals.mirror(actions, now: now, on: connection)
-        try await leads.applyActions(actions, on: connection)
         let notices = actions.compactMap { action in action.notifiedAssignee.map { assignedNotice(action.after, template: action.template, to: $0) } }
-        try await outbox.enqueue(notices, tenant: tenant, now: now, on: connection)
+        try await DecidedActionWriter(leads: leads, referrals: referrals, outbox: outbox).store(
+            actions, notices: notices, tenant: tenant, now: now, on: connection)
     }
 
     /// Edits an open lead's fields under its row lock; a closed lead is kept as it closed.

@@ -230,7 +230,10 @@ public struct LeadTimerService: Service {
     ///
     /// A due lead that cannot expire (its template has no expire action, or not from its status)
     /// has its expiry cleared, so it leaves the scan: the scan takes the oldest due leads first, and
-    /// such leads would otherwise fill every batch and starve the ones behind them.
+    /// such leads would otherwise fill every batch and starve the ones behind them. Each tenant's
+    /// due leads are fired in one transaction, decided in memory and stored set-based by the writer
+    /// of pushed and HTTP actions (`DecidedActionWriter`): a handful of statements per tenant,
+    /// whatever the number of leads.
     @discardableResult
     public func fireDueExpiries(batch: Int = 200) async throws -> Int {
         let now = now()
@@ -239,15 +242,17 @@ public struct LeadTimerService: Service {
             let due = try await database.withSchedulerScan { connection in
                 try await leads.dueExpiries(now: now, limit: batch, on: connection)
             }
-            var handled = 0
+            var tenants: [Tenant.ID] = []
+            var byTenant: [Tenant.ID: [Lead.ID]] = [:]
             for (tenant, id) in due {
-                switch try await expire(id, tenant: tenant, now: now) {
-                case .fired:
-                    fired += 1
-                    handled += 1
-                case .cleared: handled += 1
-                case .busy: break
-                }
+                if byTenant[tenant] == nil { tenants.append(tenant) }
+                byTenant[tenant, default: []].append(id)
+            }
+            var handled = 0
+            for tenant in tenants {
+                let (expired, cleared) = try await expire(byTenant[tenant] ?? [], tenant: tenant, now: now)
+                fired += expired
+                handled += expired + cleared
             }
             // Every lead handled leaves the scan: stop when nothing more was due, or when what is
             // due is being fired by another process.
@@ -257,25 +262,46 @@ public struct LeadTimerService: Service {
 
     enum ExpiryOutcome { case fired, cleared, busy }
 
-    private func expire(_ id: Lead.ID, tenant: Tenant.ID, now: Date) async throws -> ExpiryOutcome {
+    /// Fires one tenant's due expiries: the leads another process holds are skipped (it is firing
+    /// them); returns how many expired and how many left the scan otherwise.
+    private func expire(_ ids: [Lead.ID], tenant: Tenant.ID, now: Date) async throws -> (expired: Int, cleared: Int) {
         try await database.withTenant(tenant) { connection in
-            guard let lead = try await leads.lockForTimer(id, tenant: tenant, on: connection) else { return .busy }
-            // Moved on since the scan (acted on, or its expiry moved): nothing due here now.
-            guard let expiresAt = lead.state.expiresAt, expiresAt <= now, lead.state.completedAt == nil else { return .cleared }
-            guard let template = try await templates.template(lead.templateKey, tenant: tenant, on: connection),
-                template.action("expire") != nil,
-                let decision = try? WorkflowEngine.decide(template, lead: lead.state, actor: .system, action: "expire", now: now)
-            else {
-                try await leads.clearExpiry(id, tenant: tenant, on: connection)
-                return .cleared
+            let locked = try await leads.lockForTimers(ids, tenant: tenant, on: connection)
+            let (current, lastEntries) = try await leads.readLocked(locked, tenant: tenant, on: connection)
+            guard !current.isEmpty else { return (0, 0) }
+            let templates = Dictionary(
+                try await self.templates.all(tenant: tenant, on: connection).map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first })
+            var actions: [LeadBatch.PendingAction] = []
+            var cannot: [Lead.ID] = []
+            var movedOn = 0
+            for lead in current {
+                // Moved on since the scan (acted on, or its expiry moved): nothing due here now.
+                guard let expiresAt = lead.state.expiresAt, expiresAt <= now, lead.state.completedAt == nil else {
+                    movedOn += 1
+                    continue
+                }
+                guard let template = templates[lead.templateKey], template.action("expire") != nil,
+                    let decision = try? WorkflowEngine.decide(template, lead: lead.state, actor: .system, action: "expire", now: now)
+                else {
+                    cannot.append(lead.id)
+                    continue
+                }
+                var after = lead
+                after.state = decision.state
+                after.version += 1
+                // The history says why; the source's mirror keeps the reason it had.
+                let entry = LeadHistoryEntry.following(
+                    lastEntries[lead.id] ?? nil, lead: lead.id, action: decision.action, from: decision.from, to: decision.to, actor: nil,
+                    reason: "expired", at: now)
+                actions.append(
+                    LeadBatch.PendingAction(
+                        before: lead, after: after, decision: decision, template: template, reason: nil, entry: entry, mutation: 0,
+                        opportunity: nil, notifiedAssignee: nil))
             }
-            try await leads.apply(decision, to: lead, template: template, actor: nil, reason: "expired", at: now, on: connection)
-            if let updated = try await leads.get(id, tenant: tenant, on: connection) {
-                try await referrals.mirror(
-                    updated, template: template, reason: nil,
-                    notifying: decision.effects.contains(.notifyReferralCreator) ? decision.action : nil, now: now, on: connection)
-            }
-            return .fired
+            try await leads.clearExpiries(cannot, tenant: tenant, on: connection)
+            try await DecidedActionWriter(leads: leads, referrals: referrals, outbox: PostgresOutboxRepository(logger: logger)).store(
+                actions, notices: [], tenant: tenant, now: now, on: connection)
+            return (actions.count, cannot.count + movedOn)
         }
     }
 }

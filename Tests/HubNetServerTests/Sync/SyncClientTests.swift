@@ -40,6 +40,7 @@ struct SyncClientTests {
             #expect(first.replaced)
             _ = try await office.sync()
             #expect(try await field.leads().map(\.id) == [lead])
+            #expect(try await field.leadIDs() == [lead])
             let quiet = try await field.sync()
             #expect(quiet.changedLeads.isEmpty && !quiet.replaced)
 
@@ -85,6 +86,7 @@ struct SyncClientTests {
             #expect(dropped.dropped == [lead.rawValue])
             #expect(dropped.changedLeads.isEmpty)
             #expect(try await field.leads().isEmpty)
+            #expect(try await field.leadIDs().isEmpty)
             #expect(try await field.notes(of: lead).isEmpty)
         }
     }
