@@ -147,6 +147,61 @@ struct LeadTimerTests {
         }
     }
 
+    @Test("002: a reminder pass reminds a tenant's due leads set-based: as many statements for 30 leads as for 3; an active assignee is emailed once per lead, a deactivated one not, and each lead's next reminder is set")
+    func reminderPassIsSetBased() async throws {
+        let clock = VirtualClock()
+        try await withTestApplication(configure: { $0.now = clock.function; $0.timerInterval = nil; $0.deliveryInterval = nil }) { app in
+            let company = try await app.fixtures.tenant(.partnerCompany, users: [[.partnerUser], [.partnerUser], [.partnerUser]])
+            let token = company.users[0].token
+            let (rep, leaving) = (company.users[1].user, company.users[2].user)
+            let timers = LeadTimerService(database: app.fixtures.database, now: clock.function)
+            func assign(_ count: Int, to user: User, tag: String) async throws {
+                for index in 0..<count {
+                    let lead = try #require(
+                        (try await app.request(
+                            .post, "/v1/leads", token: token,
+                            json: #"{"template":"staged_pipeline","contact":{"name":"R\#(tag)\#(index)","email":"r\#(tag)\#(index)@x.test"}}"#)).json?["id"] as? String)
+                    let assigned = try await app.request(
+                        .post, "/v1/leads/\(lead)/actions/assign", token: token, json: #"{"assignee_id":"\#(user.id)"}"#)
+                    #expect(assigned.status == .ok, "\(assigned.text)")
+                }
+            }
+            func pass() async throws -> (sent: Int, statements: Int) {
+                let counter = StatementCount()
+                let sent = try await StatementCount.$current.withValue(counter) { try await timers.sendDueReminders() }
+                return (sent, counter.value)
+            }
+            func reminderEmails() async throws -> [String: Int] {
+                try await withPostgresClient(app.database.ownerURL, logger: Logger(label: "test")) { client in
+                    var counts: [String: Int] = [:]
+                    for (address, count) in try await client.rows(
+                        "SELECT recipient, count(*)::INTEGER FROM outbox WHERE event = 'lead.reminder' AND channel = 'email' GROUP BY recipient",
+                        logger: Logger(label: "test")
+                    ).decode((String, Int).self) { counts[address] = count }
+                    return counts
+                }
+            }
+            try await assign(3, to: rep, tag: "a")
+            clock.advance(by: 2 * 86_400 + 60)
+            let few = try await pass()
+            try await assign(28, to: rep, tag: "b")
+            try await assign(2, to: leaving, tag: "c")
+            #expect(try await app.request(.delete, "/v1/users/\(leaving.id)", token: company.admin.token).status == .noContent)
+            clock.advance(by: 2 * 86_400 + 60)
+            // The first three are due again too (every two days while nothing happens): 33 in all.
+            let many = try await pass()
+            #expect(few.sent == 3 && many.sent == 33, "\(few) \(many)")
+            #expect(few.statements == many.statements, "3 leads: \(few.statements) statements, 33 leads: \(many.statements)")
+            #expect(try await pass().sent == 0)
+            #expect(try await reminderEmails() == [rep.email: 34])
+            // Each lead's next reminder is two days on: nothing before, all of them after.
+            clock.advance(by: 2 * 86_400 - 120)
+            #expect(try await pass().sent == 0)
+            clock.advance(by: 120)
+            #expect(try await pass().sent == 33)
+        }
+    }
+
     @Test("two timer services on one database, as two server processes, never fire a timer twice")
     func twoProcesses() async throws {
         let clock = VirtualClock()

@@ -324,16 +324,40 @@ public struct PostgresLeadRepository: Sendable {
         return try rows.decode((Tenant.ID, Lead.ID).self)
     }
 
-    /// Records a reminder sent now and when the next one is due.
-    public func reminded(_ id: Lead.ID, tenant: Tenant.ID, at now: Date, next: Date?, on connection: PostgresConnection) async throws {
-        try await connection.rows(
-            "UPDATE leads SET reminded_at = \(now), remind_at = \(next) WHERE tenant_id = \(tenant) AND id = \(id)", logger: logger)
+
+    /// One lead's outcome of a reminder pass: reminded now (`reminded`) or not, and when its next
+    /// reminder is due (`nil`: none).
+    public struct ReminderUpdate: Sendable, Encodable {
+        public var id: UUID
+        public var reminded: Bool
+        public var next: Int64?
+
+        public init(_ id: Lead.ID, reminded: Bool, next: Date?) {
+            self.id = id.rawValue
+            self.reminded = reminded
+            self.next = next.map { Int64(($0.timeIntervalSince1970 * 1_000_000).rounded()) }
+        }
     }
 
-    /// Sets when a lead's reminder is due (`nil`: none), without touching anything else.
-    public func setReminder(_ id: Lead.ID, tenant: Tenant.ID, at due: Date?, on connection: PostgresConnection) async throws {
-        try await connection.rows("UPDATE leads SET remind_at = \(due) WHERE tenant_id = \(tenant) AND id = \(id)", logger: logger)
+    /// Records a reminder pass's outcomes for one tenant's leads in one statement: those reminded
+    /// get `reminded_at` now; each gets its next due time.
+    public func recordReminders(_ updates: [ReminderUpdate], tenant: Tenant.ID, at now: Date, on connection: PostgresConnection)
+        async throws
+    {
+        guard !updates.isEmpty else { return }
+        let document = String(decoding: try JSONEncoder().encode(updates), as: UTF8.self)
+        // The rows are taken out of the document first, so the update finds each lead by its
+        // primary key under row-level security (see `applyEdits`).
+        try await connection.rows(
+            """
+            WITH r AS MATERIALIZED (SELECT * FROM jsonb_to_recordset(\(document)::JSONB) AS r(id UUID, reminded BOOLEAN, next BIGINT))
+            UPDATE leads AS l SET reminded_at = CASE WHEN r.reminded THEN \(now) ELSE l.reminded_at END,
+                remind_at = hubnet_from_micros(r.next)
+            FROM r
+            WHERE l.tenant_id = \(tenant) AND l.id = r.id
+            """, logger: logger)
     }
+
 
 
     /// After a template's stages or intervals changed: each of its open, assigned leads is due again

@@ -18,6 +18,7 @@ public struct LeadTimerService: Service {
     let referrals: PostgresReferralRepository
     let distribution: PostgresDistributionRepository
     let privacy: PostgresPrivacyRepository
+    let users: PostgresUserRepository
     let now: @Sendable () -> Date
     let interval: Duration
     let logger: Logger
@@ -34,6 +35,7 @@ public struct LeadTimerService: Service {
         self.database = database
         self.distribution = PostgresDistributionRepository(logger: database.logger)
         self.privacy = PostgresPrivacyRepository(logger: database.logger)
+        self.users = PostgresUserRepository(logger: database.logger)
         self.links = links
         self.leads = PostgresLeadRepository(logger: database.logger)
         self.templates = PostgresWorkflowTemplateRepository(logger: database.logger)
@@ -173,15 +175,17 @@ public struct LeadTimerService: Service {
             let due = try await database.withSchedulerScan { connection in
                 try await leads.dueReminders(now: now, limit: batch, on: connection)
             }
-            var handled = 0
+            var tenants: [Tenant.ID] = []
+            var byTenant: [Tenant.ID: [Lead.ID]] = [:]
             for (tenant, id) in due {
-                switch try await remind(id, tenant: tenant, now: now) {
-                case .sent:
-                    sent += 1
-                    handled += 1
-                case .rescheduled: handled += 1
-                case .busy: break
-                }
+                if byTenant[tenant] == nil { tenants.append(tenant) }
+                byTenant[tenant, default: []].append(id)
+            }
+            var handled = 0
+            for tenant in tenants {
+                let (reminded, rescheduled) = try await remind(byTenant[tenant] ?? [], tenant: tenant, now: now)
+                sent += reminded
+                handled += reminded + rescheduled
             }
             // Every lead handled leaves the scan (sent, or moved to its right due time): stop when
             // nothing was due, or when what is due is being handled by another process.
@@ -189,40 +193,48 @@ public struct LeadTimerService: Service {
         }
     }
 
-    enum ReminderOutcome { case sent, rescheduled, busy }
-
-    private func remind(_ id: Lead.ID, tenant: Tenant.ID, now: Date) async throws -> ReminderOutcome {
+    /// One tenant's due reminders in one transaction, set-based: the leads another process holds
+    /// are skipped; returns how many were reminded and how many moved to their right due time.
+    private func remind(_ ids: [Lead.ID], tenant: Tenant.ID, now: Date) async throws -> (reminded: Int, rescheduled: Int) {
         try await database.withTenant(tenant) { connection in
-            guard let lead = try await leads.lockForTimer(id, tenant: tenant, on: connection) else { return .busy }
-            guard let template = try await templates.template(lead.templateKey, tenant: tenant, on: connection),
-                let due = LeadSchedule.nextReminder(lead.state, template: template), due <= now,
-                let assignee = lead.state.assignedUserID,
-                let stageKey = template.status(lead.state.status)?.stage,
-                let days = template.stages.first(where: { $0.key == stageKey })?.reminderDays
-            else {
-                // Not due after all (the template changed, the lead moved): put it where it belongs.
-                let correct = try await templates.template(lead.templateKey, tenant: tenant, on: connection).flatMap {
-                    LeadSchedule.nextReminder(lead.state, template: $0)
+            let locked = try await leads.lockForTimers(ids, tenant: tenant, on: connection)
+            let (current, _) = try await leads.readLocked(locked, tenant: tenant, on: connection)
+            guard !current.isEmpty else { return (0, 0) }
+            let templates = Dictionary(
+                try await self.templates.all(tenant: tenant, on: connection).map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first })
+            var updates: [PostgresLeadRepository.ReminderUpdate] = []
+            var reminders: [(lead: Lead, assignee: User.ID, stage: String, days: Int)] = []
+            for lead in current {
+                guard let template = templates[lead.templateKey],
+                    let due = LeadSchedule.nextReminder(lead.state, template: template), due <= now,
+                    let assignee = lead.state.assignedUserID,
+                    let stageKey = template.status(lead.state.status)?.stage,
+                    let stage = template.stages.first(where: { $0.key == stageKey }), let days = stage.reminderDays
+                else {
+                    // Not due after all (the template changed, the lead moved): put it where it belongs.
+                    let correct = templates[lead.templateKey].flatMap { LeadSchedule.nextReminder(lead.state, template: $0) }
+                    updates.append(.init(lead.id, reminded: false, next: correct.map { max($0, now + 1) }))
+                    continue
                 }
-                try await leads.setReminder(id, tenant: tenant, at: correct.map { max($0, now + 1) }, on: connection)
-                return .rescheduled
+                var reminded = lead.state
+                reminded.remindedAt = now
+                updates.append(.init(lead.id, reminded: true, next: LeadSchedule.nextReminder(reminded, template: template)))
+                reminders.append((lead, assignee, stage.name, days))
             }
-            let rows = try await connection.rows(
-                """
-                SELECT email FROM users WHERE tenant_id = \(tenant) AND id = \(assignee) AND deactivated_at IS NULL
-                """, logger: logger)
-            var reminded = lead.state
-            reminded.remindedAt = now
-            let next = LeadSchedule.nextReminder(reminded, template: template)
-            if let email = try rows.decode(String.self).first {
-                let stage = template.stages.first { $0.key == stageKey }?.name ?? stageKey
-                try await PostgresOutboxRepository(logger: logger).enqueue(
-                    event: "lead.reminder", email: email, subject: "Reminder: \(lead.details.name) is waiting in \(stage)",
-                    body: "No action on \(lead.details.name) for \(days) days in the \(stage) stage.\n", webhookBody: "{}",
-                    tenant: tenant, now: now, on: connection)
+            // The assignees still active are emailed; a reminder is recorded either way.
+            let people = try await users.many(Array(Set(reminders.map(\.assignee))), tenant: tenant, on: connection)
+            let active = Dictionary(
+                people.filter { $0.deactivatedAt == nil }.map { ($0.id, $0.email) }, uniquingKeysWith: { first, _ in first })
+            let notices = reminders.compactMap { reminder -> PostgresOutboxRepository.Message? in
+                guard let email = active[reminder.assignee] else { return nil }
+                let name = reminder.lead.details.name
+                return .init(
+                    event: "lead.reminder", email: email, subject: "Reminder: \(name) is waiting in \(reminder.stage)",
+                    body: "No action on \(name) for \(reminder.days) days in the \(reminder.stage) stage.\n", webhookBody: "{}")
             }
-            try await leads.reminded(id, tenant: tenant, at: now, next: next, on: connection)
-            return .sent
+            try await PostgresOutboxRepository(logger: logger).enqueue(notices, tenant: tenant, now: now, on: connection)
+            try await leads.recordReminders(updates, tenant: tenant, at: now, on: connection)
+            return (reminders.count, updates.count - reminders.count)
         }
     }
 
