@@ -268,18 +268,6 @@ public struct PostgresLeadRepository: Sendable {
         return due
     }
 
-    /// Locks a lead for a timer, or returns `nil` when another worker holds it (it is firing) or it is gone.
-    public func lockForTimer(_ id: Lead.ID, tenant: Tenant.ID, on connection: PostgresConnection) async throws -> Lead? {
-        let locked = try await connection.rows(
-            """
-            SELECT id FROM leads WHERE tenant_id = \(tenant) AND id = \(id) AND withdrawn_at IS NULL
-            FOR UPDATE SKIP LOCKED
-            """, logger: logger
-        )
-        guard !locked.isEmpty else { return nil }
-        return try await get(id, tenant: tenant, on: connection)
-    }
-
     /// Locks the leads among `ids` for a timer pass, in id order, skipping those another worker
     /// holds (it is firing them) and those gone; returns the ids locked.
     public func lockForTimers(_ ids: [Lead.ID], tenant: Tenant.ID, on connection: PostgresConnection) async throws -> [Lead.ID] {

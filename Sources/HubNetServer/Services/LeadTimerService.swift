@@ -120,7 +120,9 @@ public struct LeadTimerService: Service {
         }
     }
 
-    private func pullBack(_ id: Referral.ID, tenant: Tenant.ID, now: Date) async throws -> ExpiryOutcome {
+    enum PullbackOutcome { case fired, cleared, busy }
+
+    private func pullBack(_ id: Referral.ID, tenant: Tenant.ID, now: Date) async throws -> PullbackOutcome {
         try await database.withTenant(tenant) { connection in
             guard let (referral, hop, _) = try await referrals.lockForPullback(id, tenant: tenant, on: connection) else { return .busy }
             // The target acted (or the lead closed) after the scan: nothing to pull back.
@@ -271,8 +273,6 @@ public struct LeadTimerService: Service {
             if due.count < batch || handled == 0 { return fired }
         }
     }
-
-    enum ExpiryOutcome { case fired, cleared, busy }
 
     /// Fires one tenant's due expiries: the leads another process holds are skipped (it is firing
     /// them); returns how many expired and how many left the scan otherwise.
