@@ -334,30 +334,34 @@ extension PostgresLeadRepository {
             ids.append(id)
         }
         let document = String(decoding: try JSONEncoder().encode(rows), as: UTF8.self)
+        // The leads and their first history entries in one statement (each entry's foreign key is
+        // checked at the statement's end, when its lead is there).
         try await connection.rows(
             """
-            INSERT INTO leads (tenant_id, id, template_key, status, source, contact_name, contact_email, contact_phone, city, region,
-                request, type, category, priority, importance, probability, target_amount, products, competitors, team, created_by,
-                created_at, expires_at, expected_completion_at, remind_at)
-            SELECT \(tenant), (d.doc->>'id')::UUID, \(template.key), d.doc->>'status', \(source.rawValue), d.doc->>'name',
-                d.doc->>'email', d.doc->>'phone', d.doc->>'city', d.doc->>'region', d.doc->>'request', d.doc->>'type',
-                d.doc->>'category', d.doc->>'priority', d.doc->>'importance', (d.doc->>'probability')::INTEGER,
-                (d.doc->>'target_amount')::NUMERIC, d.doc->'products',
-                ARRAY(SELECT c.value FROM jsonb_array_elements_text(d.doc->'competitors') WITH ORDINALITY AS c(value, n) ORDER BY c.n),
-                ARRAY(SELECT t.value::UUID FROM jsonb_array_elements_text(d.doc->'team') WITH ORDINALITY AS t(value, n) ORDER BY t.n),
-                \(createdBy)::UUID, \(now), hubnet_from_micros((d.doc->>'expires_at')::BIGINT),
-                hubnet_from_micros((d.doc->>'expected_completion_at')::BIGINT), hubnet_from_micros((d.doc->>'remind_at')::BIGINT)
-            FROM jsonb_array_elements(\(document)::JSONB) WITH ORDINALITY AS d(doc, n)
-            ORDER BY d.n
-            """, preparedAs: Prepared.CreateMany.self, logger: logger)
-        try await connection.rows(
-            """
+            WITH d AS MATERIALIZED (
+                SELECT e.doc, e.n FROM jsonb_array_elements(\(document)::JSONB) WITH ORDINALITY AS e(doc, n)
+            ),
+            created AS (
+                INSERT INTO leads (tenant_id, id, template_key, status, source, contact_name, contact_email, contact_phone, city,
+                    region, request, type, category, priority, importance, probability, target_amount, products, competitors, team,
+                    created_by, created_at, expires_at, expected_completion_at, remind_at)
+                SELECT \(tenant), (d.doc->>'id')::UUID, \(template.key), d.doc->>'status', \(source.rawValue), d.doc->>'name',
+                    d.doc->>'email', d.doc->>'phone', d.doc->>'city', d.doc->>'region', d.doc->>'request', d.doc->>'type',
+                    d.doc->>'category', d.doc->>'priority', d.doc->>'importance', (d.doc->>'probability')::INTEGER,
+                    (d.doc->>'target_amount')::NUMERIC, d.doc->'products',
+                    ARRAY(SELECT c.value FROM jsonb_array_elements_text(d.doc->'competitors') WITH ORDINALITY AS c(value, n) ORDER BY c.n),
+                    ARRAY(SELECT t.value::UUID FROM jsonb_array_elements_text(d.doc->'team') WITH ORDINALITY AS t(value, n) ORDER BY t.n),
+                    \(createdBy)::UUID, \(now), hubnet_from_micros((d.doc->>'expires_at')::BIGINT),
+                    hubnet_from_micros((d.doc->>'expected_completion_at')::BIGINT), hubnet_from_micros((d.doc->>'remind_at')::BIGINT)
+                FROM d
+                ORDER BY d.n
+            )
             INSERT INTO lead_history (tenant_id, lead_id, seq, action, from_status, to_status, actor_user_id, reason, at,
                 previous_hash, hash)
-            SELECT \(tenant), h.id, 1, 'create', NULL, h.status, \(createdBy)::UUID, NULL, hubnet_from_micros(\(at)),
-                decode(\(Self.hex(LeadHistoryEntry.genesis)), 'hex'), decode(h.hash, 'hex')
-            FROM jsonb_to_recordset(\(document)::JSONB) AS h(id UUID, status TEXT, hash TEXT)
-            """, preparedAs: Prepared.AppendCreateHistory.self, logger: logger)
+            SELECT \(tenant), (d.doc->>'id')::UUID, 1, 'create', NULL, d.doc->>'status', \(createdBy)::UUID, NULL, hubnet_from_micros(\(at)),
+                decode(\(Self.hex(LeadHistoryEntry.genesis)), 'hex'), decode(d.doc->>'hash', 'hex')
+            FROM d
+            """, preparedAs: Prepared.CreateMany.self, logger: logger)
         return ids
     }
 

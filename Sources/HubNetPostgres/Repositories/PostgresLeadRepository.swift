@@ -26,7 +26,6 @@ public struct PostgresLeadRepository: Sendable {
         enum CreateOpportunities: PreparedStatementKey {}
         enum AddClients: PreparedStatementKey {}
         enum CreateMany: PreparedStatementKey {}
-        enum AppendCreateHistory: PreparedStatementKey {}
     }
 
     static let columns = """
@@ -51,31 +50,40 @@ public struct PostgresLeadRepository: Sendable {
         let details = try details.validated(requiringContact: !identityWithheld)
         let state = LeadState.new(template, createdAt: now, expiresAt: expiresAt, expectedCompletionAt: expectedCompletionAt)
         let id = Lead.ID()
+        // A new lead's history starts here, with no entry to read first: the lead and its first
+        // entry in one statement (the entry's foreign key is checked at the statement's end).
+        let entry = LeadHistoryEntry.following(
+            nil, lead: id, action: "create", from: nil, to: state.status, actor: createdBy, reason: nil, at: now)
         let created: Lead?
         do {
             created = try await Self.leads(connection.rows(
                 """
-                INSERT INTO leads AS l (tenant_id, id, template_key, status, source, contact_name, contact_email, contact_phone,
-                    city, region, request, type, category, priority, importance, probability, target_amount, products,
-                    competitors, team, listing_id, assigned_unit_id, created_by, created_at, expires_at, expected_completion_at,
-                    remind_at, identity_withheld, referral_id, source_tenant_id)
-                VALUES (\(tenant), \(id), \(template.key), \(state.status), \(source.rawValue), \(details.name),
-                    \(details.email)::TEXT, \(details.phone)::TEXT, \(details.city)::TEXT, \(details.region)::TEXT,
-                    \(details.request)::TEXT, \(details.type)::TEXT, \(details.category)::TEXT, \(details.priority)::TEXT,
-                    \(details.importance)::TEXT, \(details.probability)::BIGINT, \(details.targetAmount.map { "\($0)" })::TEXT::NUMERIC,
-                    \(try Self.productsJSON(details.products))::TEXT::JSONB, \(details.competitors)::TEXT[], \(details.team)::UUID[],
-                    \(listing)::UUID, \(unit)::UUID, \(createdBy)::UUID, \(now), \(state.expiresAt)::TIMESTAMPTZ,
-                    \(state.expectedCompletionAt)::TIMESTAMPTZ, \(LeadSchedule.nextReminder(state, template: template))::TIMESTAMPTZ,
-                    \(identityWithheld), \(referral?.id)::UUID, \(referral?.source)::UUID)
-                RETURNING \(unescaped: Self.columns)
+                WITH created AS (
+                    INSERT INTO leads AS l (tenant_id, id, template_key, status, source, contact_name, contact_email, contact_phone,
+                        city, region, request, type, category, priority, importance, probability, target_amount, products,
+                        competitors, team, listing_id, assigned_unit_id, created_by, created_at, expires_at, expected_completion_at,
+                        remind_at, identity_withheld, referral_id, source_tenant_id)
+                    VALUES (\(tenant), \(id), \(template.key), \(state.status), \(source.rawValue), \(details.name),
+                        \(details.email)::TEXT, \(details.phone)::TEXT, \(details.city)::TEXT, \(details.region)::TEXT,
+                        \(details.request)::TEXT, \(details.type)::TEXT, \(details.category)::TEXT, \(details.priority)::TEXT,
+                        \(details.importance)::TEXT, \(details.probability)::BIGINT, \(details.targetAmount.map { "\($0)" })::TEXT::NUMERIC,
+                        \(try Self.productsJSON(details.products))::TEXT::JSONB, \(details.competitors)::TEXT[], \(details.team)::UUID[],
+                        \(listing)::UUID, \(unit)::UUID, \(createdBy)::UUID, \(now), \(state.expiresAt)::TIMESTAMPTZ,
+                        \(state.expectedCompletionAt)::TIMESTAMPTZ, \(LeadSchedule.nextReminder(state, template: template))::TIMESTAMPTZ,
+                        \(identityWithheld), \(referral?.id)::UUID, \(referral?.source)::UUID)
+                    RETURNING \(unescaped: Self.columns)
+                ),
+                history AS (
+                    INSERT INTO lead_history (tenant_id, lead_id, seq, action, from_status, to_status, actor_user_id, reason, at,
+                        previous_hash, hash)
+                    VALUES (\(tenant), \(id), \(entry.seq), \(entry.action), NULL, \(entry.toStatus), \(createdBy)::UUID, NULL,
+                        hubnet_from_micros(\(Self.micros(entry.at))), \(Data(entry.previousHash)), \(Data(entry.hash)))
+                )
+                SELECT * FROM created
                 """, preparedAs: Prepared.Create.self, logger: logger)).first
         } catch let error as PSQLError where error.serverInfo?[.constraintName] == "leads_unit_fkey" {
             throw DomainError.invalid("assigned_unit_id", "names no unit of this tenant")
         }
-        // A new lead's history starts here: no entry to read first.
-        try await appendHistory(
-            lead: id, tenant: tenant, action: "create", from: nil, to: state.status, actor: createdBy, reason: nil,
-            after: .some(nil), at: now, on: connection)
         guard let created else { throw DomainError.notFound("lead") }
         return created
     }
@@ -496,6 +504,9 @@ public struct PostgresLeadRepository: Sendable {
                 hubnet_from_micros(\(Int64((at.timeIntervalSince1970 * 1_000_000).rounded()))), \(Data(previous)), \(Data(hash)))
             """, preparedAs: Prepared.AppendHistory.self, logger: logger)
     }
+
+    /// A time as the microseconds PostgreSQL stores (`hubnet_from_micros`), as a history entry hashes it.
+    static func micros(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1_000_000).rounded()) }
 
     static func productsJSON(_ products: [ProductInterest]) throws -> String {
         String(decoding: try JSONEncoder().encode(products), as: UTF8.self)

@@ -57,7 +57,7 @@ public struct PostgresReferralRepository: Sendable {
     ///   the target template's timer otherwise.
     public func refer(
         _ lead: Lead, to target: Target, by user: User.ID, links: EmailActionLinks? = nil, expiresAt: Date? = nil, now: Date,
-        pullbackAt: Date? = nil, hop: Int = 1, pool: UUID? = nil, on connection: PostgresConnection
+        pullbackAt: Date? = nil, hop: Int = 1, pool: UUID? = nil, parties known: Parties? = nil, on connection: PostgresConnection
     ) async throws -> Referral {
         let source = lead.tenantID
         guard target.tenant != source else {
@@ -73,15 +73,10 @@ public struct PostgresReferralRepository: Sendable {
         }
         let key = target.kind == .listing ? BuiltInTemplates.hubModeration.key : BuiltInTemplates.partnerLead.key
         // The person's details cross only under a consent covering the target now (`VisibilityPolicy`).
-        // The target's kind (unless known) and, for the invitations, the source's name: one statement.
-        let (storedKind, sourceName) = try await connection.rows(
-            """
-            SELECT (SELECT kind FROM tenants WHERE id = \(target.tenant)), (SELECT name FROM tenants WHERE id = \(source))
-            """, preparedAs: Prepared.KindAndName.self, logger: logger
-        ).decode((String?, String?).self).first ?? (nil, nil)
-        guard let targetKind = target.organisation ?? storedKind.flatMap(Tenant.Kind.init(rawValue:)) else {
-            throw DomainError.notFound("organisation")
-        }
+        let parties: Parties
+        if let known { parties = known } else { parties = try await self.parties(target: target.tenant, source: source, on: connection) }
+        let sourceName = parties.sourceName
+        guard let targetKind = target.organisation ?? parties.targetKind else { throw DomainError.notFound("organisation") }
         let consents = try await privacy.consents(of: lead.id, tenant: source, on: connection)
         let crossing = VisibilityPolicy.crossingDetails(
             lead.details.withoutTeam, to: target.tenant, kind: targetKind, consents: consents, at: now)
@@ -112,6 +107,24 @@ public struct PostgresReferralRepository: Sendable {
             """, preparedAs: Prepared.Create.self, logger: logger)
         guard let referral = try await Self.referrals(rows).first else { throw DomainError.notFound("referral") }
         return referral
+    }
+
+    /// The two organisations of a referral as `refer` needs them: the target's kind (`nil`: no such
+    /// organisation) and, for the invitations, the source's name.
+    public struct Parties: Sendable {
+        public var targetKind: Tenant.Kind?
+        public var sourceName: String?
+    }
+
+    /// Reads `Parties` in one statement (the registry of organisations is readable in any tenant's
+    /// transaction); a caller that checks the target's kind first hands them on to `refer`.
+    public func parties(target: Tenant.ID, source: Tenant.ID, on connection: PostgresConnection) async throws -> Parties {
+        let (kind, name) = try await connection.rows(
+            """
+            SELECT (SELECT kind FROM tenants WHERE id = \(target)), (SELECT name FROM tenants WHERE id = \(source))
+            """, preparedAs: Prepared.KindAndName.self, logger: logger
+        ).decode((String?, String?).self).first ?? (nil, nil)
+        return Parties(targetKind: kind.flatMap(Tenant.Kind.init(rawValue:)), sourceName: name)
     }
 
     /// Emails each person of the target who may accept or decline the new lead, with a signed,

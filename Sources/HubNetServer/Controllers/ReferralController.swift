@@ -44,15 +44,15 @@ struct ReferralController {
         }
         let now = now()
         let referral = try await database.withTenant(caller.tenantID) { connection in
-            guard let partner = try await tenants.get(partnerID, on: connection), partner.kind == .partnerCompany else {
-                throw DomainError.invalid("partner_id", "names no partner company")
-            }
+            // The partner's kind and the caller's name (for the invitations), read once for `refer`.
+            let parties = try await referrals.parties(target: partnerID, source: caller.tenantID, on: connection)
+            guard parties.targetKind == .partnerCompany else { throw DomainError.invalid("partner_id", "names no partner company") }
             guard let lead = try await leads.get(id, tenant: caller.tenantID, lock: true, on: connection),
                 VisibilityPolicy.sees(lead, user: caller.userID, roles: caller.roles)
             else { throw DomainError.notFound("lead") }
             return try await referrals.refer(
-                lead, to: .init(tenant: partner.id, kind: .partner, listing: nil, organisation: partner.kind), by: caller.userID,
-                links: links, expiresAt: body.expiresAt, now: now, on: connection)
+                lead, to: .init(tenant: partnerID, kind: .partner, listing: nil), by: caller.userID, links: links,
+                expiresAt: body.expiresAt, now: now, parties: parties, on: connection)
         }
         return Created(body: ReferralResponse(referral))
     }
