@@ -41,6 +41,9 @@ public struct LeadBatch: Sendable {
         public var details: LeadDetails
         /// Accepted edits that changed something: one version step and one history entry each.
         public var edits: Int
+        /// Their history entries, chained here when the batch knows where the lead's chain ends
+        /// (one per edit); empty otherwise, and the store continues the chain.
+        public var entries: [LeadHistoryEntry] = []
     }
 
     /// A workflow action decided here: the lead before and after it, the engine's decision, and its
@@ -203,16 +206,17 @@ public struct LeadBatch: Sendable {
                 if pending.edits == 0 { editOrder.append(leadID) }
                 pending.details = details
                 pending.edits += 1
-                edits[leadID] = pending
                 lead.details = details
                 lead.version += 1
                 leads[leadID] = lead
-                // The edit's history entry, as `applyEdits` chains it, so that an action after it chains on.
+                // The edit's history entry, as the store writes it, so that an action after it chains on.
                 if let known = lastEntries[leadID] {
-                    lastEntries[leadID] = .some(
-                        entry(
-                            after: known, lead: leadID, action: "edit", from: lead.state.status, to: lead.state.status, reason: nil))
+                    let edit = entry(
+                        after: known, lead: leadID, action: "edit", from: lead.state.status, to: lead.state.status, reason: nil)
+                    lastEntries[leadID] = .some(edit)
+                    pending.entries.append(edit)
                 }
+                edits[leadID] = pending
                 return .accepted(conflicts: merged.conflicts)
             } catch {
                 return .refused(error)

@@ -30,8 +30,8 @@ extension PostgresLeadRepository {
     }
 
     /// Writes each lead's details after a batch's accepted edits, one version step and one `edit`
-    /// history entry (hash-chained) per accepted edit. Two statements for the leads and their
-    /// history, plus one to read where each history chain ends.
+    /// history entry (hash-chained) per accepted edit: one statement when the batch chained the
+    /// entries (it read where each chain ends), else one more first to read that.
     public func applyEdits(_ edits: [LeadBatch.PendingEdit], actor: User.ID, at now: Date, on connection: PostgresConnection) async throws {
         guard let tenant = edits.first?.before.tenantID else { return }
         let rows = edits.map { edit in
@@ -44,69 +44,86 @@ extension PostgresLeadRepository {
                 edits: edit.edits)
         }
         let document = String(decoding: try JSONEncoder().encode(rows), as: UTF8.self)
+        let entries = try await editEntries(edits, actor: actor, at: now, tenant: tenant, on: connection)
         // The ids are taken out of the document first (a materialized CTE): under row-level
         // security a join on an expression of the JSON cannot use the primary key (the cast is not
-        // leakproof), and the update would scan every lead of the table.
+        // leakproof), and the update would scan every lead of the table. The entries' foreign key
+        // is checked at the statement's end.
         try await connection.rows(
             """
-            WITH d AS MATERIALIZED (SELECT (e.doc->>'id')::UUID AS id, e.doc FROM jsonb_array_elements(\(document)::JSONB) AS e(doc))
-            UPDATE leads AS l SET contact_name = d.doc->>'name', contact_email = d.doc->>'email', contact_phone = d.doc->>'phone',
-                city = d.doc->>'city', region = d.doc->>'region', request = d.doc->>'request', type = d.doc->>'type',
-                category = d.doc->>'category', priority = d.doc->>'priority', importance = d.doc->>'importance',
-                probability = (d.doc->>'probability')::INTEGER, target_amount = (d.doc->>'target_amount')::NUMERIC,
-                products = d.doc->'products',
-                competitors = ARRAY(SELECT c.value FROM jsonb_array_elements_text(d.doc->'competitors') WITH ORDINALITY AS c(value, n) ORDER BY c.n),
-                team = ARRAY(SELECT t.value::UUID FROM jsonb_array_elements_text(d.doc->'team') WITH ORDINALITY AS t(value, n) ORDER BY t.n),
-                version = l.version + (d.doc->>'edits')::INTEGER
-            FROM d
-            WHERE l.tenant_id = \(tenant) AND l.id = d.id
-            """, logger: logger)
+            WITH d AS MATERIALIZED (SELECT (e.doc->>'id')::UUID AS id, e.doc FROM jsonb_array_elements(\(document)::JSONB) AS e(doc)),
+            leads AS (
+                UPDATE leads AS l SET contact_name = d.doc->>'name', contact_email = d.doc->>'email', contact_phone = d.doc->>'phone',
+                    city = d.doc->>'city', region = d.doc->>'region', request = d.doc->>'request', type = d.doc->>'type',
+                    category = d.doc->>'category', priority = d.doc->>'priority', importance = d.doc->>'importance',
+                    probability = (d.doc->>'probability')::INTEGER, target_amount = (d.doc->>'target_amount')::NUMERIC,
+                    products = d.doc->'products',
+                    competitors = ARRAY(SELECT c.value FROM jsonb_array_elements_text(d.doc->'competitors') WITH ORDINALITY AS c(value, n) ORDER BY c.n),
+                    team = ARRAY(SELECT t.value::UUID FROM jsonb_array_elements_text(d.doc->'team') WITH ORDINALITY AS t(value, n) ORDER BY t.n),
+                    version = l.version + (d.doc->>'edits')::INTEGER
+                FROM d
+                WHERE l.tenant_id = \(tenant) AND l.id = d.id
+            )
+            INSERT INTO lead_history (tenant_id, lead_id, seq, action, from_status, to_status, actor_user_id, reason, at,
+                previous_hash, hash)
+            SELECT \(tenant), h.lead, h.seq, 'edit', h.status, h.status, \(actor), NULL, hubnet_from_micros(h.at),
+                decode(h.previous, 'hex'), decode(h.hash, 'hex')
+            FROM unnest(\(entries.map(\.lead))::UUID[], \(entries.map(\.seq))::INTEGER[], \(entries.map(\.status))::TEXT[],
+                \(entries.map(\.at))::BIGINT[], \(entries.map(\.previous))::TEXT[], \(entries.map(\.hash))::TEXT[])
+                AS h(lead, seq, status, at, previous, hash)
+            """, preparedAs: Prepared.ApplyEdits.self, logger: logger)
+    }
 
-        // The history: each chain continues from its last entry (the leads are locked).
-        let ids = edits.map(\.before.id.rawValue)
-        var chainEnds: [UUID: (seq: Int, hash: [UInt8])] = [:]
+    /// One `edit` history entry of `applyEdits` (its time in microseconds, its hashes in hex).
+    private struct EditEntry {
+        var lead: UUID
+        var seq: Int
+        var status: String
+        var at: Int64
+        var previous, hash: String
+    }
+
+    /// The edits' history entries: as the batch chained them, or chained here from where each
+    /// lead's chain ends (read in one statement; the leads are locked).
+    private func editEntries(
+        _ edits: [LeadBatch.PendingEdit], actor: User.ID, at now: Date, tenant: Tenant.ID, on connection: PostgresConnection
+    ) async throws -> [EditEntry] {
+        if edits.allSatisfy({ $0.entries.count == $0.edits }) {
+            return edits.flatMap { edit in
+                edit.entries.map { entry in
+                    EditEntry(
+                        lead: edit.before.id.rawValue, seq: entry.seq, status: entry.toStatus, at: Self.micros(entry.at),
+                        previous: Self.hex(entry.previousHash), hash: Self.hex(entry.hash))
+                }
+            }
+        }
+        var chainEnds: [UUID: LeadHistoryEntry] = [:]
         for (lead, seq, hash) in try await connection.rows(
             """
             SELECT DISTINCT ON (lead_id) lead_id, seq, hash FROM lead_history
-            WHERE tenant_id = \(tenant) AND lead_id = ANY(\(ids)) ORDER BY lead_id, seq DESC
+            WHERE tenant_id = \(tenant) AND lead_id = ANY(\(edits.map(\.before.id.rawValue))) ORDER BY lead_id, seq DESC
             """, logger: logger
         ).decode((UUID, Int, Data).self) {
-            chainEnds[lead] = (seq, Array(hash))
+            // Only the chain's place matters to what follows it: its number and hash.
+            chainEnds[lead] = LeadHistoryEntry(
+                seq: seq, action: "", fromStatus: nil, toStatus: "", actorUserID: nil, reason: nil, at: now, previousHash: [],
+                hash: Array(hash))
         }
-        let micros = Int64((now.timeIntervalSince1970 * 1_000_000).rounded())
-        let stamp = Date(timeIntervalSince1970: Double(micros) / 1_000_000)
-        var leadIDs: [UUID] = []
-        var seqs: [Int] = []
-        var statuses: [String] = []
-        var previousHashes: [String] = []
-        var hashes: [String] = []
+        var entries: [EditEntry] = []
         for edit in edits {
-            var (seq, previous) = chainEnds[edit.before.id.rawValue] ?? (0, [UInt8](repeating: 0, count: 32))
+            var previous = chainEnds[edit.before.id.rawValue]
+            let status = edit.before.state.status
             for _ in 0..<edit.edits {
-                seq += 1
-                let status = edit.before.state.status
-                let hash = Self.chainHash(
-                    previous: previous,
-                    LeadHistoryEntry.canonical(
-                        lead: edit.before.id, seq: seq, action: "edit", fromStatus: status, toStatus: status, actorUserID: actor,
-                        reason: nil, at: stamp))
-                leadIDs.append(edit.before.id.rawValue)
-                seqs.append(seq)
-                statuses.append(status)
-                previousHashes.append(Self.hex(previous))
-                hashes.append(Self.hex(hash))
-                previous = hash
+                let entry = LeadHistoryEntry.following(
+                    previous, lead: edit.before.id, action: "edit", from: status, to: status, actor: actor, reason: nil, at: now)
+                entries.append(
+                    EditEntry(
+                        lead: edit.before.id.rawValue, seq: entry.seq, status: status, at: Self.micros(entry.at),
+                        previous: Self.hex(entry.previousHash), hash: Self.hex(entry.hash)))
+                previous = entry
             }
         }
-        try await connection.rows(
-            """
-            INSERT INTO lead_history (tenant_id, lead_id, seq, action, from_status, to_status, actor_user_id, reason, at,
-                previous_hash, hash)
-            SELECT \(tenant), h.lead, h.seq, 'edit', h.status, h.status, \(actor), NULL, hubnet_from_micros(\(micros)),
-                decode(h.previous, 'hex'), decode(h.hash, 'hex')
-            FROM unnest(\(leadIDs)::UUID[], \(seqs)::INTEGER[], \(statuses)::TEXT[], \(previousHashes)::TEXT[], \(hashes)::TEXT[])
-                AS h(lead, seq, status, previous, hash)
-            """, logger: logger)
+        return entries
     }
 
     /// The touched leads as locked (`lockOnly`) with the last entry of each one's history, read in
@@ -137,9 +154,8 @@ extension PostgresLeadRepository {
     }
 
     /// Stores a batch's workflow actions decided in memory (`LeadBatch.PendingAction`, one per
-    /// lead): each lead's new state in one statement, their history entries (hash-chained in memory)
-    /// in another, and when some actions have them, the opportunities they create and the clients
-    /// they add to the hub CRM in one more each.
+    /// lead) in one statement: each lead's new state, its history entry (hash-chained in memory),
+    /// and the opportunities the actions create and the clients they add to the hub CRM.
     public func applyActions(_ actions: [LeadBatch.PendingAction], on connection: PostgresConnection) async throws {
         guard let tenant = actions.first?.after.tenantID else { return }
         func micros(_ date: Date?) -> Int64? { date.map { Int64(($0.timeIntervalSince1970 * 1_000_000).rounded()) } }
@@ -157,61 +173,57 @@ extension PostgresLeadRepository {
                 at: micros(entry.at) ?? 0, previousHash: Self.hex(entry.previousHash), hash: Self.hex(entry.hash))
         }
         let document = String(decoding: try JSONEncoder().encode(rows), as: UTF8.self)
-        // Opportunities the actions create, before the leads link them.
-        let created = actions.compactMap { action in
+        // The opportunities the actions create (the leads link them), and the leads that become
+        // clients of the hub CRM (their details as they were).
+        let opportunities = actions.compactMap { action in
             action.opportunity.map {
                 OpportunityRow(id: $0.id.rawValue, name: $0.name, amount: $0.amount.map { "\($0)" }, createdBy: action.entry.actorUserID?.rawValue)
             }
         }
-        if !created.isEmpty {
-            try await connection.rows(
-                """
-                INSERT INTO opportunities (tenant_id, id, name, amount, created_by, created_at)
-                SELECT \(tenant), o.id, o.name, o.amount::NUMERIC, o.created_by, hubnet_from_micros(\(micros(actions[0].entry.at) ?? 0))
-                FROM jsonb_to_recordset(\(String(decoding: try JSONEncoder().encode(created), as: UTF8.self))::JSONB)
-                    AS o(id UUID, name TEXT, amount TEXT, created_by UUID)
-                """, preparedAs: Prepared.CreateOpportunities.self, logger: logger)
+        let clients = actions.filter { $0.decision.effects.contains(.addToCRM) }.map {
+            ClientRow(id: UUID(), lead: $0.before.id.rawValue, name: $0.before.details.name, email: $0.before.details.email, city: $0.before.details.city)
         }
-        // The rows are taken out of the document first (a materialized CTE), so that the update
-        // finds each lead by its primary key under row-level security (see `applyEdits`).
+        let at = micros(actions[0].entry.at) ?? 0
+        // One statement: every write is a part of it that reads only the documents, and the
+        // foreign keys (a lead's opportunity, an entry's lead) are checked at its end. The rows are
+        // taken out of the document first (a materialized CTE), so that the update finds each lead
+        // by its primary key under row-level security (see `applyEdits`).
         try await connection.rows(
             """
             WITH a AS MATERIALIZED (
                 SELECT * FROM jsonb_to_recordset(\(document)::JSONB) AS a(id UUID, status TEXT, last_action_at BIGINT,
                     accepted_at BIGINT, declined_at BIGINT, completed_at BIGINT, expires_at BIGINT, archived BOOLEAN, in_crm BOOLEAN,
-                    assigned_user_id UUID, remind_at BIGINT, opportunity_id UUID)
-            )
-            UPDATE leads AS l SET status = a.status, last_action_at = hubnet_from_micros(a.last_action_at),
-                accepted_at = hubnet_from_micros(a.accepted_at), declined_at = hubnet_from_micros(a.declined_at),
-                completed_at = hubnet_from_micros(a.completed_at), expires_at = hubnet_from_micros(a.expires_at), archived = a.archived,
-                in_crm = a.in_crm, assigned_user_id = a.assigned_user_id, remind_at = hubnet_from_micros(a.remind_at),
-                opportunity_id = COALESCE(a.opportunity_id, l.opportunity_id), version = l.version + 1
-            FROM a
-            WHERE l.tenant_id = \(tenant) AND l.id = a.id
-            """, preparedAs: Prepared.ApplyActions.self, logger: logger)
-        // The leads that become clients of the hub CRM (their details as they were).
-        let clients = actions.filter { $0.decision.effects.contains(.addToCRM) }.map {
-            ClientRow(id: UUID(), lead: $0.before.id.rawValue, name: $0.before.details.name, email: $0.before.details.email, city: $0.before.details.city)
-        }
-        if !clients.isEmpty {
-            try await connection.rows(
-                """
+                    assigned_user_id UUID, remind_at BIGINT, opportunity_id UUID, seq INTEGER, action TEXT, from_status TEXT,
+                    to_status TEXT, actor UUID, reason TEXT, at BIGINT, previous_hash TEXT, hash TEXT)
+            ),
+            opportunities AS (
+                INSERT INTO opportunities (tenant_id, id, name, amount, created_by, created_at)
+                SELECT \(tenant), o.id, o.name, o.amount::NUMERIC, o.created_by, hubnet_from_micros(\(at))
+                FROM jsonb_to_recordset(\(String(decoding: try JSONEncoder().encode(opportunities), as: UTF8.self))::JSONB)
+                    AS o(id UUID, name TEXT, amount TEXT, created_by UUID)
+            ),
+            leads AS (
+                UPDATE leads AS l SET status = a.status, last_action_at = hubnet_from_micros(a.last_action_at),
+                    accepted_at = hubnet_from_micros(a.accepted_at), declined_at = hubnet_from_micros(a.declined_at),
+                    completed_at = hubnet_from_micros(a.completed_at), expires_at = hubnet_from_micros(a.expires_at), archived = a.archived,
+                    in_crm = a.in_crm, assigned_user_id = a.assigned_user_id, remind_at = hubnet_from_micros(a.remind_at),
+                    opportunity_id = COALESCE(a.opportunity_id, l.opportunity_id), version = l.version + 1
+                FROM a
+                WHERE l.tenant_id = \(tenant) AND l.id = a.id
+            ),
+            clients AS (
                 INSERT INTO clients (tenant_id, id, lead_id, name, email, city, created_at)
-                SELECT \(tenant), c.id, c.lead, c.name, c.email, c.city, hubnet_from_micros(\(micros(actions[0].entry.at) ?? 0))
+                SELECT \(tenant), c.id, c.lead, c.name, c.email, c.city, hubnet_from_micros(\(at))
                 FROM jsonb_to_recordset(\(String(decoding: try JSONEncoder().encode(clients), as: UTF8.self))::JSONB)
                     AS c(id UUID, lead UUID, name TEXT, email TEXT, city TEXT)
                 ON CONFLICT ON CONSTRAINT clients_lead_key DO NOTHING
-                """, preparedAs: Prepared.AddClients.self, logger: logger)
-        }
-        try await connection.rows(
-            """
+            )
             INSERT INTO lead_history (tenant_id, lead_id, seq, action, from_status, to_status, actor_user_id, reason, at,
                 previous_hash, hash)
-            SELECT \(tenant), h.id, h.seq, h.action, h.from_status, h.to_status, h.actor, h.reason, hubnet_from_micros(h.at),
-                decode(h.previous_hash, 'hex'), decode(h.hash, 'hex')
-            FROM jsonb_to_recordset(\(document)::JSONB) AS h(id UUID, seq INTEGER, action TEXT, from_status TEXT, to_status TEXT,
-                actor UUID, reason TEXT, at BIGINT, previous_hash TEXT, hash TEXT)
-            """, preparedAs: Prepared.AppendActionHistory.self, logger: logger)
+            SELECT \(tenant), a.id, a.seq, a.action, a.from_status, a.to_status, a.actor, a.reason, hubnet_from_micros(a.at),
+                decode(a.previous_hash, 'hex'), decode(a.hash, 'hex')
+            FROM a
+            """, preparedAs: Prepared.ApplyActions.self, logger: logger)
     }
 
     /// One action of `applyActions`: the lead's new state and its history entry (times in

@@ -22,9 +22,7 @@ public struct PostgresLeadRepository: Sendable {
         enum Create: PreparedStatementKey {}
         enum AppendHistory: PreparedStatementKey {}
         enum ApplyActions: PreparedStatementKey {}
-        enum AppendActionHistory: PreparedStatementKey {}
-        enum CreateOpportunities: PreparedStatementKey {}
-        enum AddClients: PreparedStatementKey {}
+        enum ApplyEdits: PreparedStatementKey {}
         enum CreateMany: PreparedStatementKey {}
     }
 
