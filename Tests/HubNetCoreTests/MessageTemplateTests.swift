@@ -34,4 +34,12 @@ struct MessageTemplateTests {
         #expect(rendered.subject == "Rosa was Accepted")
         #expect(rendered.body == "Bay Hub accepted Rosa (Oakland). ")
     }
+
+    @Test("a value put in is never read again as a tag: a lead named #hub.name keeps its name")
+    func valuesAreNotTags() {
+        let template = MessageTemplate(name: "x", channel: .email, subject: "#lead.name", body: "#lead.name at #hub.name; #lead.city")
+        let rendered = template.rendered(["lead.name": "#hub.name", "hub.name": "Bay Hub", "lead.city": "#lead.name #1"])
+        #expect(rendered.subject == "#hub.name")
+        #expect(rendered.body == "#hub.name at Bay Hub; #lead.name #1")
+    }
 }

@@ -41,8 +41,12 @@ public struct MessageTemplate: Sendable, Equatable, Codable {
 
     /// The tags in `text`, in order of appearance.
     public static func tags(in text: String) -> [String] {
-        var tags: [String] = []
-        let scalars = Array(text.unicodeScalars)
+        scan(Array(text.unicodeScalars)).map(\.tag)
+    }
+
+    /// Each tag of `scalars` and the scalars it spans with its `#`, in order.
+    private static func scan(_ scalars: [Unicode.Scalar]) -> [(span: Range<Int>, tag: String)] {
+        var found: [(span: Range<Int>, tag: String)] = []
         var index = 0
         while index < scalars.count {
             guard scalars[index] == "#" else { index += 1; continue }
@@ -63,10 +67,10 @@ public struct MessageTemplate: Sendable, Equatable, Codable {
                 }
                 end += 1
             }
-            if tag.contains(".") { tags.append(tag) }
+            if tag.contains(".") { found.append((index..<end, tag)) }
             index = max(end, index + 1)
         }
-        return tags
+        return found
     }
 
     /// Checked: a name, a subject for email, and no tag outside `knownTags`.
@@ -90,13 +94,19 @@ public struct MessageTemplate: Sendable, Equatable, Codable {
         (Self.render(subject, values), Self.render(body, values))
     }
 
+    /// One pass over the text: a value put in is never read again as a tag (a lead named
+    /// "#hub.name" stays so named).
     static func render(_ text: String, _ values: [String: String]) -> String {
-        // Longest tags first, so `#lead.name` never eats the start of a longer tag.
-        var result = text
-        for tag in Set(tags(in: text)).sorted(by: { $0.count > $1.count }) {
-            result = result.replacingOccurrences(of: "#\(tag)", with: values[tag] ?? "")
+        let scalars = Array(text.unicodeScalars)
+        var result = String.UnicodeScalarView()
+        var copied = 0
+        for (span, tag) in scan(scalars) {
+            result.append(contentsOf: scalars[copied..<span.lowerBound])
+            result.append(contentsOf: (values[tag] ?? "").unicodeScalars)
+            copied = span.upperBound
         }
-        return result
+        result.append(contentsOf: scalars[copied...])
+        return String(result)
     }
 
     /// The values of the lead tags for one lead.

@@ -125,16 +125,10 @@ public struct PostgresPrivacyRepository: Sendable {
                 """, logger: logger)
             if !changed.isEmpty {
                 redacted.append(targetLead)
-                let reason = consent.withdrawnAt != nil ? "was withdrawn" : "expired"
-                try await notify(
-                    target, event: "referral.consent_lapsed", subject: "Consent \(reason): referral \(referral)",
-                    body: """
-                        The person's consent to share their details with you \(reason). Their name, email and phone have \
-                        been removed from the referred lead; the need and area stay.
-
-                        Referral: \(referral)
-
-                        """, now: now, on: connection)
+                let text = NoticeCatalog.text(
+                    NoticeCatalog.consentLapsed,
+                    ["consent.change": consent.withdrawnAt != nil ? "was withdrawn" : "expired", "referral.id": referral.description])
+                try await notify(target, event: "referral.consent_lapsed", subject: text.subject, body: text.body, now: now, on: connection)
             }
             try await Database.enter(tenant, on: connection, logger: logger)
         }
@@ -162,13 +156,11 @@ public struct PostgresPrivacyRepository: Sendable {
             """, logger: logger)
         for (email, name) in try rows.decode((String?, String).self) {
             if let email {
+                let text = NoticeCatalog.text(
+                    NoticeCatalog.consentRequested, ["target.name": targetName, "lead.name": name, "referral.id": referral.description])
                 try await outbox.enqueueEmail(
-                    event: "referral.consent_requested", to: email, subject: "Consent requested: \(name)",
-                    body: """
-                        \(targetName) asks for \(name)'s consent to receive their details for your referral \(referral).
-                        Record it on the lead (POST /v1/leads/{id}/consents) and refer again, or tell them it is refused.
-
-                        """, tenant: source, now: now, on: connection)
+                    event: "referral.consent_requested", to: email, subject: text.subject, body: text.body, tenant: source, now: now,
+                    on: connection)
             }
         }
         try await Database.enter(lead.tenantID, on: connection, logger: logger)

@@ -20,11 +20,6 @@ public struct PostgresReferralRepository: Sendable {
         self.outbox = PostgresOutboxRepository(logger: logger)
     }
 
-    /// What the referral's creator is told (000: accept, decline, contact; 001: expiry), with #tags.
-    static let notice = MessageTemplate(
-        name: "referral update", channel: .email, subject: "Your referral of #lead.name: #lead.status",
-        body: "#hub.name has marked #lead.name as #lead.status.\n#action.reason\n")
-
     static let columns = """
         id, tenant_id, source_lead_id, target_tenant_id, target_lead_id, target_kind, target_listing_id, created_by,
         created_at, status, status_name, life_cycle, stage, first_action_at, last_action_at, accepted_at, declined_at,
@@ -151,16 +146,22 @@ public struct PostgresReferralRepository: Sendable {
             let offered = WorkflowEngine.availableActions(template, lead: lead.state, actor: actor, now: now).map(\.key)
             let answers = ["accept", "decline"].filter(offered.contains)
             guard !answers.isEmpty else { continue }
-            var lines = ["\(sourceName) referred \(lead.details.name) to you.", ""]
+            var answerLinks: [String] = []
             for action in answers {
                 let id = UUID()
                 linkIDs.append(id)
                 linkUsers.append(userID.rawValue)
                 linkActions.append(action)
-                lines.append("\(action == "accept" ? "Accept" : "Decline"): \(links.url(for: EmailActionToken(tenantID: lead.tenantID, linkID: id)))")
+                answerLinks.append(
+                    "\(action == "accept" ? "Accept" : "Decline"): \(links.url(for: EmailActionToken(tenantID: lead.tenantID, linkID: id)))")
             }
-            lines += ["", "Open it in HubNet: \(links.baseURL)/leads/\(lead.id)"]
-            notices.append(.init(email: email, subject: "New referral: \(lead.details.name)", body: lines.joined(separator: "\n") + "\n"))
+            let text = NoticeCatalog.text(
+                NoticeCatalog.referralReceived,
+                [
+                    "source.name": sourceName, "lead.name": lead.details.name, "answer.links": answerLinks.joined(separator: "\n"),
+                    "lead.url": "\(links.baseURL)/leads/\(lead.id)",
+                ])
+            notices.append(.init(email: email, subject: text.subject, body: text.body))
         }
         guard !linkIDs.isEmpty else { return }
         try await connection.rows(
@@ -236,7 +237,7 @@ public struct PostgresReferralRepository: Sendable {
         }
         values["action.name"] = action
         values["action.reason"] = reason.map { "Reason: \($0)" } ?? ""
-        let (subject, body) = Self.notice.rendered(values)
+        let (subject, body) = NoticeCatalog.referralUpdate.rendered(values)
         let event = WebhookEvent(
             event: "referral.\(action)", referralID: referral.description, status: lead.state.status, statusName: statusName,
             reason: reason, at: now)
@@ -586,11 +587,11 @@ public struct PostgresReferralRepository: Sendable {
         let event = WebhookEvent(
             event: "referral.pulled_back", referralID: referral.id.description, status: referral.status, statusName: referral.statusName,
             reason: "no action within \(sla)", at: now)
+        let text = NoticeCatalog.text(NoticeCatalog.leadWithdrawn, ["lead.name": leadName, "sla.text": sla])
         for email in try rows.decode(String.self) {
             try await outbox.enqueue(
-                event: event.event, email: email, subject: "Lead withdrawn: \(leadName)",
-                body: "\(leadName) was withdrawn from you: nobody acted on it within \(sla). It went to another partner.\n",
-                webhookBody: try event.json(), tenant: referral.targetTenantID, now: now, on: connection)
+                event: event.event, email: email, subject: text.subject, body: text.body, webhookBody: try event.json(),
+                tenant: referral.targetTenantID, now: now, on: connection)
         }
         try await Database.enter(referral.sourceTenantID, on: connection, logger: logger)
     }

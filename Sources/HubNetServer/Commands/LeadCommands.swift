@@ -253,11 +253,13 @@ struct LeadCommands: Sendable {
 
     /// The email telling a lead's assignee it is theirs (`notify_assignee`).
     func assignedNotice(_ lead: Lead, template: WorkflowTemplate, to assignee: User) -> PostgresOutboxRepository.Message {
-        .init(
-            event: "lead.assigned", email: assignee.email, subject: "A lead needs your attention: \(lead.details.name)",
-            body: "\(lead.details.name) was assigned to you (\(template.status(lead.state.status)?.name ?? lead.state.status)).\n\n"
-                + "Open it in HubNet: \(links.baseURL)/leads/\(lead.id)\n",
-            webhookBody: "{}")
+        let text = NoticeCatalog.text(
+            NoticeCatalog.assigned,
+            [
+                "lead.name": lead.details.name, "lead.status": template.status(lead.state.status)?.name ?? lead.state.status,
+                "lead.url": "\(links.baseURL)/leads/\(lead.id)",
+            ])
+        return .init(event: "lead.assigned", email: assignee.email, subject: text.subject, body: text.body, webhookBody: "{}")
     }
 
     /// The lead team is made of active users of the lead's tenant.

@@ -141,18 +141,15 @@ struct ConsoleController {
                 let token = try await sessions.createLink(
                     for: account.userID, tenant: account.tenantID, now: now, lifetime: settings.linkLifetime, on: connection)
                 let link = "\(settings.baseURL)/sign-in/link?token=\(token.stringValue)"
+                let text = NoticeCatalog.text(
+                    NoticeCatalog.signIn,
+                    [
+                        "tenant.name": account.tenantName, "sign_in.link": link,
+                        "sign_in.minutes": String(Int(settings.linkLifetime / 60)),
+                    ])
                 try await outbox.enqueueEmail(
-                    event: "console.sign_in", to: account.email, subject: "Sign in to HubNet: \(account.tenantName)",
-                    body: """
-                        Hello,
-
-                        use this link to sign in to HubNet as a member of \(account.tenantName):
-
-                        \(link)
-
-                        It works once, within 15 minutes. If you did not ask to sign in, ignore this email.
-                        """,
-                    tenant: account.tenantID, now: now, on: connection)
+                    event: "console.sign_in", to: account.email, subject: text.subject, body: text.body, tenant: account.tenantID,
+                    now: now, on: connection)
                 return token
             }
             if settings.printSignInLinks {
