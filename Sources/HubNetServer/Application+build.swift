@@ -131,7 +131,7 @@ public func buildRouter(
     syncController.addRoutes(to: authenticated)
     let referralController = ReferralController(
         database: database, referrals: PostgresReferralRepository(logger: logger), leads: PostgresLeadRepository(logger: logger),
-        tenants: tenants, listings: listings, links: configuration.emailLinks, now: configuration.now)
+        tenants: tenants, listings: listings, links: configuration.emailLinks, commands: commands, now: configuration.now)
     referralController.addRoutes(to: authenticated)
     DistributionController(
         database: database, distribution: PostgresDistributionRepository(logger: logger), referrals: PostgresReferralRepository(logger: logger),

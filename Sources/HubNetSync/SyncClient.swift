@@ -148,6 +148,18 @@ public actor SyncClient {
         return schedule.id
     }
 
+    /// Refers a lead to a partner company (001). Nothing changes here until the server made the
+    /// referral: it arrives with the next pull (`referrals()`), or the push rejects it.
+    @discardableResult
+    public func refer(_ lead: Lead.ID, to partner: Tenant.ID, expiresAt: Date? = nil) throws -> Mutation {
+        guard try self.lead(lead) != nil else { throw DomainError.notFound("lead") }
+        return try store.enqueue {
+            Mutation(
+                id: $0, leadId: lead, actedAt: self.clock().micros,
+                intent: .refer(ReferralRequest(partnerId: partner, expiresAt: expiresAt)))
+        }
+    }
+
     public func closeActivity(_ id: LeadActivity.ID, of lead: Lead.ID, completed: Bool) throws {
         _ = try store.enqueue {
             Mutation(

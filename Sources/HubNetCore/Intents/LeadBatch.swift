@@ -223,7 +223,7 @@ public struct LeadBatch: Sendable {
             }
         case .act(let action):
             return decideAction(action, on: leadID, position: position, actedAt: actedAt)
-        case .scheduleActivity, .completeActivity, .cancelActivity:
+        case .scheduleActivity, .completeActivity, .cancelActivity, .refer:
             return .needsStore
         }
     }

@@ -16,6 +16,8 @@ public enum LeadIntent: Sendable, Equatable {
     case completeActivity(LeadActivity.ID)
     /// `activity.cancel`
     case cancelActivity(LeadActivity.ID)
+    /// A referral of the lead to a partner company (001): its copy lands there. `referral.create`
+    case refer(ReferralRequest)
 
     /// The intent's name on the wire.
     public var name: Mutation.Name {
@@ -26,6 +28,7 @@ public enum LeadIntent: Sendable, Equatable {
         case .scheduleActivity: .activitySchedule
         case .completeActivity: .activityComplete
         case .cancelActivity: .activityCancel
+        case .refer: .referralCreate
         }
     }
 
@@ -35,8 +38,21 @@ public enum LeadIntent: Sendable, Equatable {
         case .addNote(let id, _): id.rawValue
         case .scheduleActivity(let schedule): schedule.id.rawValue
         case .completeActivity(let id), .cancelActivity(let id): id.rawValue
-        case .act, .update: nil
+        case .act, .update, .refer: nil
         }
+    }
+}
+
+/// Where a lead is referred, and until when its copy may stay unanswered there.
+public struct ReferralRequest: Sendable, Equatable {
+    /// The partner company the lead goes to.
+    public var partnerId: Tenant.ID
+    /// When the copy expires unanswered (001: settable); the partner's template's timer otherwise.
+    public var expiresAt: Date?
+
+    public init(partnerId: Tenant.ID, expiresAt: Date? = nil) {
+        self.partnerId = partnerId
+        self.expiresAt = expiresAt
     }
 }
 

@@ -11,6 +11,7 @@ import Foundation
 /// | `note.add` | `record_id`, `body` |
 /// | `activity.schedule` | `record_id`, `kind` (call, meeting, email, task), `title`, `due_at`? |
 /// | `activity.complete`, `activity.cancel` | `record_id` |
+/// | `referral.create` | `partner_id`, `expires_at`? |
 ///
 /// Times are integer microseconds since 1970 within the years 1 to 9999. An unknown `name` or
 /// `version` is `unsupported`; a missing, unknown or malformed field is `invalid_value`.
@@ -33,6 +34,7 @@ extension Mutation: Codable {
         case .noteAdd: ["record_id", "body"]
         case .activitySchedule: ["record_id", "kind", "title", "due_at"]
         case .activityComplete, .activityCancel: ["record_id"]
+        case .referralCreate: ["partner_id", "expires_at"]
         }
     }
 
@@ -106,6 +108,11 @@ extension Mutation: Codable {
             intent = .completeActivity(LeadActivity.ID(try wire.require("record_id", UUID.self)))
         case .activityCancel:
             intent = .cancelActivity(LeadActivity.ID(try wire.require("record_id", UUID.self)))
+        case .referralCreate:
+            let expiresAt = try wire.optional("expires_at", Int64.self).map { (micros) throws(DomainError) in
+                try Timestamp.date(micros: micros, field: "expires_at")
+            }
+            intent = .refer(ReferralRequest(partnerId: try wire.require("partner_id", Tenant.ID.self), expiresAt: expiresAt))
         }
     }
 
@@ -132,6 +139,9 @@ extension Mutation: Codable {
             try container.encodeIfPresent(schedule.dueAt?.micros, forKey: Key("due_at"))
         case .completeActivity(let id), .cancelActivity(let id):
             try container.encode(id.rawValue, forKey: Key("record_id"))
+        case .refer(let request):
+            try container.encode(request.partnerId, forKey: Key("partner_id"))
+            try container.encodeIfPresent(request.expiresAt?.micros, forKey: Key("expires_at"))
         }
     }
 }
@@ -245,7 +255,8 @@ struct WireObject {
         case is Bool.Type: "true or false"
         case is Int64.Type: "a whole number from -9223372036854775808 to 9223372036854775807"
         case is Int.Type: "a whole number"
-        case is UUID.Type, is Lead.ID.Type, is User.ID.Type, is Listing.ID.Type, is Opportunity.ID.Type: "an id (a UUID)"
+        case is UUID.Type, is Lead.ID.Type, is User.ID.Type, is Listing.ID.Type, is Opportunity.ID.Type, is Tenant.ID.Type:
+            "an id (a UUID)"
         default: "of another type"
         }
     }

@@ -15,6 +15,7 @@ public struct Mutation: Sendable, Equatable {
         case activitySchedule = "activity.schedule"
         case activityComplete = "activity.complete"
         case activityCancel = "activity.cancel"
+        case referralCreate = "referral.create"
     }
 
     /// The mutation wire versions this build understands.

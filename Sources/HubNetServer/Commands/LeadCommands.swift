@@ -34,6 +34,7 @@ struct LeadCommands: Sendable {
         case lead(Lead, WorkflowTemplate, conflicts: [FieldConflict])
         case note(LeadNote)
         case activity(LeadActivity)
+        case referral(Referral)
     }
 
     /// Applies one intent of the shared vocabulary: the sync push's path, and each HTTP handler's.
@@ -64,7 +65,29 @@ struct LeadCommands: Sendable {
             return .activity(try await closeActivity(id, of: lead, as: .completed, caller: caller, now: now, on: connection))
         case .cancelActivity(let id):
             return .activity(try await closeActivity(id, of: lead, as: .cancelled, caller: caller, now: now, on: connection))
+        case .refer(let request):
+            return .referral(
+                try await refer(lead, request, caller: caller, held: held, read: held ? read : nil, now: now, on: connection))
         }
+    }
+
+    /// Refers a lead to a partner company (001): its copy lands in the partner's tenant, in its
+    /// workflow's initial status, and the partner's people who may answer are invited by email.
+    /// The partner is checked before the lead is read; a lead outside the caller's view, or erased,
+    /// is not referred.
+    func refer(
+        _ id: Lead.ID, _ request: ReferralRequest, caller: AuthenticatedUser, held: Bool = false,
+        read: (Lead, WorkflowTemplate, LeadHistoryEntry?)? = nil, now: Date, on connection: PostgresConnection
+    ) async throws -> Referral {
+        try TenantPolicy.require(caller, .workLeads)
+        if let expiresAt = request.expiresAt, expiresAt <= now { throw DomainError.invalid("expires_at", "must be in the future") }
+        // The partner's kind and the caller's name (for the invitations), read once for `refer`.
+        let parties = try await referrals.parties(target: request.partnerId, source: caller.tenantID, on: connection)
+        guard parties.targetKind == .partnerCompany else { throw DomainError.invalid("partner_id", "names no partner company") }
+        let (lead, _, _) = try await lockVisibleLeadForAction(id, caller: caller, held: held, read: read, on: connection)
+        return try await referrals.refer(
+            lead, to: .init(tenant: request.partnerId, kind: .partner, listing: nil), by: caller.userID, links: links,
+            expiresAt: request.expiresAt, now: now, parties: parties, on: connection)
     }
 
     /// The lead, locked for this transaction, if it exists in the caller's tenant and the caller

@@ -12,6 +12,7 @@ struct ReferralController {
     let tenants: PostgresTenantRepository
     let listings: PostgresListingRepository
     let links: EmailActionLinks
+    let commands: LeadCommands
     let now: @Sendable () -> Date
 
     func addRoutes(to group: RouterGroup<AppRequestContext>) {
@@ -39,20 +40,11 @@ struct ReferralController {
         let id = try context.id("id", of: Lead.self, "lead")
         let body = try await request.decodeJSON(ReferRequest.self, context: context)
         guard let partnerID = body.partnerID else { throw DomainError.invalid("partner_id", "name the partner company") }
-        if let expiresAt = body.expiresAt, expiresAt <= now() {
-            throw DomainError.invalid("expires_at", "must be in the future")
-        }
+        // The intent a device's `referral.create` carries, carried out by the same code.
+        let request = ReferralRequest(partnerId: partnerID, expiresAt: body.expiresAt)
         let now = now()
         let referral = try await database.withTenant(caller.tenantID) { connection in
-            // The partner's kind and the caller's name (for the invitations), read once for `refer`.
-            let parties = try await referrals.parties(target: partnerID, source: caller.tenantID, on: connection)
-            guard parties.targetKind == .partnerCompany else { throw DomainError.invalid("partner_id", "names no partner company") }
-            guard let lead = try await leads.get(id, tenant: caller.tenantID, lock: true, on: connection),
-                VisibilityPolicy.sees(lead, user: caller.userID, roles: caller.roles)
-            else { throw DomainError.notFound("lead") }
-            return try await referrals.refer(
-                lead, to: .init(tenant: partnerID, kind: .partner, listing: nil), by: caller.userID, links: links,
-                expiresAt: body.expiresAt, now: now, parties: parties, on: connection)
+            try await commands.refer(id, request, caller: caller, now: now, on: connection)
         }
         return Created(body: ReferralResponse(referral))
     }

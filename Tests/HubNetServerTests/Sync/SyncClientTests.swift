@@ -300,4 +300,50 @@ struct SyncClientTests {
             #expect(try await client.notes(of: lead).map(\.body) == ["after it"])
         }
     }
+
+    @Test("referral.create: a device refers leads to a partner company while offline; the push refers as the HTTP API does, the referrals arrive with the pull, and a wrong partner, a past expiry or a second open referral is that mutation's own rejection")
+    func referFromDevice() async throws {
+        try await withTestApplication { app in
+            let sourcing = try await app.fixtures.tenant(.sourcingCompany, name: "Source Co", users: [[.partnerUser]])
+            let partner = try await app.fixtures.tenant(.partnerCompany, name: "Partner Co", users: [[.partnerUser], [.partnerUser]])
+            let hub = try await app.fixtures.tenant(.hub, name: "Some Hub", users: [[.moderator]])
+            var leads: [Lead.ID] = []
+            for _ in 0..<2 {
+                let created = try await app.request(.post, "/v1/leads", token: sourcing.users[0].token, json: PrivacyTests.leadBody())
+                let id = try #require(created.json?["id"] as? String, "\(created.text)")
+                leads.append(Lead.ID(try #require(UUID(uuidString: id))))
+            }
+            // Twin leads: one referred over HTTP, one by a device.
+            let overHTTP = try await app.request(
+                .post, "/v1/leads/\(leads[0])/referrals", token: sourcing.users[0].token, json: #"{"partner_id":"\#(partner.tenant.id)"}"#)
+            #expect(overHTTP.status == .created, "\(overHTTP.text)")
+            let field = try await device(app, sourcing.users[0])
+            _ = try await field.sync()
+            try await field.refer(leads[1], to: hub.tenant.id)
+            try await field.refer(leads[1], to: partner.tenant.id, expiresAt: Date(timeIntervalSince1970: 1_000))
+            try await field.refer(leads[1], to: partner.tenant.id)
+            try await field.refer(leads[1], to: partner.tenant.id)
+            // Queued, not made: the device holds only the referral made over HTTP.
+            #expect(try await field.referrals().map(\.sourceLeadId) == [leads[0]])
+            let report = try await field.sync()
+            #expect(report.applied == 1)
+            #expect(report.rejections.map(\.code) == ["invalid_value", "invalid_value", "already_referred"])
+            #expect(report.rejections.map(\.field) == ["partner_id", "expires_at", nil])
+            #expect(report.rejections.map(\.mutationID) == [1, 2, 4])
+
+            // The referral arrived with the pull, and it is the twin of the one made over HTTP.
+            let referrals = try await field.referrals()
+            let pushed = try #require(referrals.first { $0.sourceLeadId == leads[1] }, "\(referrals)")
+            let twin = try #require(referrals.first { $0.sourceLeadId == leads[0] }, "\(referrals)")
+            #expect(referrals.count == 2)
+            #expect(pushed.targetTenantId == partner.tenant.id && pushed.targetKind == "partner")
+            #expect(pushed.status == twin.status && pushed.lifeCycle == twin.lifeCycle && pushed.createdBy == twin.createdBy)
+            // Each copy landed with the partner, and its two people and admin were invited to answer each.
+            let copies = try #require(
+                try await app.request(.get, "/v1/leads", token: partner.admin.token).json?["items"] as? [[String: Any]])
+            #expect(Set(copies.compactMap { $0["id"] as? String }) == [pushed.targetLeadId.description, twin.targetLeadId.description])
+            let invitations = try await InputFuzzTests.count(app, "SELECT count(*)::INTEGER FROM outbox WHERE event = 'referral.received'")
+            #expect(invitations == 6)
+        }
+    }
 }
