@@ -140,35 +140,55 @@ public final class Simulation {
 
     // MARK: Set-up
 
+    /// Provisions the network through the API: every organisation's tenant, listings, people and
+    /// devices are made at once (up to `concurrency` organisations side by side, each one's requests
+    /// in order), then become the run's objects in the scenario's order, so the run is the same
+    /// whatever the concurrency.
     func provision() async throws {
         let areas = ["Alameda", "Berkeley", "Fremont", "Hayward", "Oakland", "Richmond", "San Leandro", "Walnut Creek"]
         let categories = ["Grants", "Loans", "Mentoring", "Export", "Hiring"]
         let templates = scenario.hubImportTemplates.isEmpty ? ["hub_moderation"] : scenario.hubImportTemplates
         let run = String(scenario.seed, radix: 36)
+        var plans: [OrganisationPlan] = []
         for index in 0..<scenario.hubs {
             let name = String(format: "Hub %02d", index + 1)
-            let tenant = try await admin.createTenant(.hub, name: name, slug: "sim-\(run)-hub-\(index + 1)-\(UUID().uuidString.prefix(6).lowercased())")
-            let hub = Organisation(index: index, name: name, kind: .hub, tenant: tenant, importTemplate: templates[index % templates.count])
-            for listing in 0..<scenario.listingsPerHub {
-                let area = areas[(index + listing) % areas.count]
-                let listingName = "\(name) desk \(listing + 1)"
-                let created = try await admin.request(
-                    "POST", "/v1/listings", token: tenant.adminToken,
-                    json: try admin.json([
-                        "name": listingName, "service_areas": [area], "categories": [categories[(index + listing) % categories.count]],
-                        "published": true, "accepting_referrals": true,
-                    ]))
-                if let id = (created["id"] as? String).flatMap(Listing.ID.init(string:)) { hub.listings.append((id, listingName)) }
+            plans.append(
+                OrganisationPlan(
+                    index: index, name: name, kind: .hub, slug: "sim-\(run)-hub-\(index + 1)-\(UUID().uuidString.prefix(6).lowercased())",
+                    listings: (0..<scenario.listingsPerHub).map { listing in
+                        (
+                            "\(name) desk \(listing + 1)", areas[(index + listing) % areas.count],
+                            categories[(index + listing) % categories.count]
+                        )
+                    },
+                    people: [(.moderator, 1)] + (0..<scenario.advisorsPerHub).map { (.advisor, $0 + 1) }, expiryDays: nil,
+                    importTemplate: templates[index % templates.count]))
+        }
+        for (kind, count, word) in [(Tenant.Kind.partnerCompany, scenario.partners, "partner"), (.sourcingCompany, scenario.sourcingCompanies, "sourcing")] {
+            for index in 0..<count {
+                let partner = kind == .partnerCompany
+                plans.append(
+                    OrganisationPlan(
+                        index: index, name: String(format: partner ? "Partner %03d" : "Sourcing %02d", index + 1), kind: kind,
+                        slug: "sim-\(run)-\(word)-\(index + 1)-\(UUID().uuidString.prefix(6).lowercased())", listings: [],
+                        people: [(partner ? .partnerUser : .sourcingUser, 1)], expiryDays: partner ? scenario.partnerExpiryDays : nil,
+                        importTemplate: nil))
             }
-            try await addPerson(to: hub, kind: .moderator, number: 1)
-            for advisor in 0..<scenario.advisorsPerHub { try await addPerson(to: hub, kind: .advisor, number: advisor + 1) }
-            hubs.append(hub)
         }
-        for index in 0..<scenario.partners {
-            partners.append(try await company(.partnerCompany, name: String(format: "Partner %03d", index + 1), slug: "partner-\(index + 1)", index: index))
+        let (admin, devicesPerUser) = (admin, scenario.devicesPerUser)
+        let made = try await Lanes.run(plans, touching: { [$0.key] }, concurrency: concurrency) { plan in
+            try await Self.make(plan, admin: admin, devicesPerUser: devicesPerUser)
         }
-        for index in 0..<scenario.sourcingCompanies {
-            sourcing.append(try await company(.sourcingCompany, name: String(format: "Sourcing %02d", index + 1), slug: "sourcing-\(index + 1)", index: index))
+        for (plan, made) in zip(plans, made) {
+            let organisation = Organisation(
+                index: plan.index, name: plan.name, kind: plan.kind, tenant: made.tenant, importTemplate: plan.importTemplate)
+            organisation.listings = made.listings
+            for account in made.accounts { try attach(account, to: organisation) }
+            switch plan.kind {
+            case .hub: hubs.append(organisation)
+            case .partnerCompany: partners.append(organisation)
+            default: sourcing.append(organisation)
+            }
         }
         if let distribution = scenario.distribution {
             var rule: [String: Any] = ["mode": distribution.mode, "pool": partners.map { $0.tenant.id.description }]
@@ -184,12 +204,52 @@ public final class Simulation {
         try await syncDevices(people.flatMap { person in person.devices.map { (person, $0) } }, checkViews: false)
     }
 
-    /// A partner or sourcing company with one staff member.
-    func company(_ kind: Tenant.Kind, name: String, slug: String, index: Int) async throws -> Organisation {
-        let run = String(scenario.seed, radix: 36)
-        let tenant = try await admin.createTenant(kind, name: name, slug: "sim-\(run)-\(slug)-\(UUID().uuidString.prefix(6).lowercased())")
-        let company = Organisation(index: index, name: name, kind: kind, tenant: tenant, importTemplate: nil)
-        if kind == .partnerCompany, let days = scenario.partnerExpiryDays {
+    /// An organisation to provision: its tenant, a hub's listings (name, area, category), its
+    /// people (kind and number) and a partner's own expiry rule.
+    struct OrganisationPlan: Sendable {
+        var index: Int
+        var name: String
+        var kind: Tenant.Kind
+        var slug: String
+        var listings: [(name: String, area: String, category: String)]
+        var people: [(kind: Person.Kind, number: Int)]
+        var expiryDays: Int?
+        var importTemplate: String?
+        /// Keeps each organisation in a lane of its own (`Lanes`).
+        let key = Tenant.ID()
+    }
+
+    /// What the server made for an `OrganisationPlan`.
+    struct ProvisionedOrganisation: Sendable {
+        var tenant: NetworkAdmin.ProvisionedTenant
+        var listings: [(Listing.ID, String)]
+        var accounts: [Account]
+    }
+
+    /// A person's account as the server made it, with their devices' credentials.
+    struct Account: Sendable {
+        var kind: Person.Kind
+        var label: String
+        var email: String
+        var userID: User.ID
+        var token: String
+        var devices: [(label: String, id: Device.ID, token: String)]
+    }
+
+    /// Makes one organisation through the API, its requests one after another.
+    static func make(_ plan: OrganisationPlan, admin: NetworkAdmin, devicesPerUser: Int) async throws -> ProvisionedOrganisation {
+        let tenant = try await admin.createTenant(plan.kind, name: plan.name, slug: plan.slug)
+        var listings: [(Listing.ID, String)] = []
+        for listing in plan.listings {
+            let created = try await admin.request(
+                "POST", "/v1/listings", token: tenant.adminToken,
+                json: try admin.json([
+                    "name": listing.name, "service_areas": [listing.area], "categories": [listing.category], "published": true,
+                    "accepting_referrals": true,
+                ]))
+            if let id = (created["id"] as? String).flatMap(Listing.ID.init(string:)) { listings.append((id, listing.name)) }
+        }
+        if let days = plan.expiryDays {
             // The partner's own rule: its template, with its unanswered leads expiring sooner.
             var template = try await admin.request("GET", "/v1/workflow-templates/partner_lead", token: tenant.adminToken)
             var timers = template["timers"] as? [String: Any] ?? [:]
@@ -198,40 +258,54 @@ public final class Simulation {
             let body = String(decoding: try JSONSerialization.data(withJSONObject: template, options: [.sortedKeys]), as: UTF8.self)
             _ = try await admin.request("PUT", "/v1/workflow-templates/partner_lead", token: tenant.adminToken, json: body)
         }
-        try await addPerson(to: company, kind: kind == .sourcingCompany ? .sourcingUser : .partnerUser, number: 1)
-        return company
+        var accounts: [Account] = []
+        for (kind, number) in plan.people {
+            let (role, word): (Role, String) =
+                switch kind {
+                case .moderator: (.moderator, "moderator")
+                case .advisor: (.advisor, "advisor")
+                case .partnerUser, .sourcingUser: (.partnerUser, "staff")
+                }
+            let slug = plan.name.lowercased().replacingOccurrences(of: " ", with: "")
+            let label = "\(plan.name) \(word) \(number)"
+            let email = "\(word)\(number)@\(slug).sim.test"
+            let (user, token) = try await admin.createUser(in: tenant, email: email, name: label, roles: [role])
+            var devices: [(label: String, id: Device.ID, token: String)] = []
+            for index in 0..<devicesPerUser {
+                let deviceLabel = "\(label) device \(index + 1)"
+                let (id, deviceToken) = try await registerDevice(deviceLabel, token: token, admin: admin)
+                devices.append((deviceLabel, id, deviceToken))
+            }
+            accounts.append(Account(kind: kind, label: label, email: email, userID: user, token: token, devices: devices))
+        }
+        return ProvisionedOrganisation(tenant: tenant, listings: listings, accounts: accounts)
     }
 
-    func addPerson(to organisation: Organisation, kind: Person.Kind, number: Int) async throws {
-        let (role, word): (Role, String) =
-            switch kind {
-            case .moderator: (.moderator, "moderator")
-            case .advisor: (.advisor, "advisor")
-            case .partnerUser, .sourcingUser: (.partnerUser, "staff")
-            }
-        let slug = organisation.name.lowercased().replacingOccurrences(of: " ", with: "")
-        let label = "\(organisation.name) \(word) \(number)"
-        let (user, token) = try await admin.createUser(
-            in: organisation.tenant, email: "\(word)\(number)@\(slug).sim.test", name: label, roles: [role])
-        let person = Person(label: label, kind: kind, userID: user, token: token, email: "\(word)\(number)@\(slug).sim.test", organisation: organisation)
-        for index in 0..<scenario.devicesPerUser {
-            let deviceLabel = "\(label) device \(index + 1)"
-            let (id, deviceToken) = try await registerDevice(deviceLabel, token: token)
-            let skew = clockSkew(of: deviceLabel)
-            let client = SyncClient(
-                store: try LocalStore(path: nil), transport: admin.transport(deviceToken: deviceToken), clock: deviceClock(skew))
-            var offsetDraw = Draw(seed: scenario.seed, "sync offset", label, String(index))
+    /// A person of `organisation` from their account: their devices get their stores, clocks and
+    /// sync hours here (drawn by label, so in any order).
+    func attach(_ account: Account, to organisation: Organisation) throws {
+        let person = Person(
+            label: account.label, kind: account.kind, userID: account.userID, token: account.token, email: account.email,
+            organisation: organisation)
+        for (index, device) in account.devices.enumerated() {
+            let skew = clockSkew(of: device.label)
+            let client = SyncClient(store: try LocalStore(path: nil), transport: admin.transport(deviceToken: device.token), clock: deviceClock(skew))
+            var offsetDraw = Draw(seed: scenario.seed, "sync offset", account.label, String(index))
             let offset = offsetDraw.below(scenario.syncEveryHours)
             if skew > 0 { stats.clocksAhead += 1 } else if skew < 0 { stats.clocksBehind += 1 }
             person.devices.append(
-                SimulatedDevice(label: deviceLabel, id: id, token: deviceToken, client: client, syncOffset: offset, clockSkew: skew))
+                SimulatedDevice(label: device.label, id: device.id, token: device.token, client: client, syncOffset: offset, clockSkew: skew))
         }
         organisation.people.append(person)
-        labels[user] = label
+        labels[account.userID] = account.label
     }
 
     /// Registers a device with its person's token: its id and its own token.
     func registerDevice(_ label: String, token: String) async throws -> (Device.ID, String) {
+        try await Self.registerDevice(label, token: token, admin: admin)
+    }
+
+    static func registerDevice(_ label: String, token: String, admin: NetworkAdmin) async throws -> (Device.ID, String) {
         let registered = try await admin.request("POST", "/v1/devices", token: token, json: try admin.json(["name": label]))
         guard let deviceToken = registered["token"] as? String,
             let id = ((registered["device"] as? [String: Any])?["id"] as? String).flatMap(Device.ID.init(string:))
