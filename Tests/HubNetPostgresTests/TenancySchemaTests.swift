@@ -104,6 +104,60 @@ struct TenancySchemaTests {
         }
     }
 
+    @Test("a visit to another tenant sees that tenant's rows and comes back, also when its body throws; after a failed statement the error is the statement's own")
+    func visitsComeBack() async throws {
+        try await withTestDatabase { database in
+            let (home, other) = try await withPostgresClient(database.serverURL, logger: logger) { client in
+                let fixtures = Fixtures(database: Database(client: client, logger: logger))
+                return (try await fixtures.tenant(.hub).tenant.id, try await fixtures.tenant(.partnerCompany).tenant.id)
+            }
+            try await withPostgresClient(database.serverURL, logger: logger) { client in
+                let database = Database(client: client, logger: logger)
+                func tenantsSeen(_ connection: PostgresConnection) async throws -> [Tenant.ID] {
+                    try await connection.query("SELECT DISTINCT tenant_id FROM users", logger: logger).collect().map { try $0.decode(Tenant.ID.self) }
+                }
+                let seen = try await database.withTenant(home) { connection in
+                    let there = try await Database.visiting(other, from: home, on: connection, logger: logger) { try await tenantsSeen(connection) }
+                    let back = try await tenantsSeen(connection)
+                    // A refusal thrown inside the visit (no statement failed): the transaction goes on, at home.
+                    do {
+                        try await Database.visiting(other, from: home, on: connection, logger: logger) {
+                            throw DomainError.conflict("refused", "inside the visit")
+                        }
+                        Issue.record("the visit did not throw")
+                    } catch let error as DomainError {
+                        #expect(error.code == "refused")
+                    }
+                    let each = try await Database.visiting([other, other, home, other], tenant: { $0 }, from: home, on: connection, logger: logger) {
+                        _ in try await tenantsSeen(connection)
+                    }
+                    return (there, back, try await tenantsSeen(connection), each)
+                }
+                #expect(seen.0 == [other])
+                #expect(seen.1 == [home])
+                #expect(seen.2 == [home], "a visit that threw did not come back")
+                #expect(seen.3 == [[other], [other], [home], [other]])
+                // A statement that fails inside a visit: its own error, not the aborted transaction's.
+                await #expect(throws: PSQLError.self) {
+                    try await database.withTenant(home) { connection in
+                        try await Database.visiting(other, from: home, on: connection, logger: logger) {
+                            try await connection.query("SELECT 1 / \(0)::INTEGER", logger: logger)
+                        }
+                    }
+                }
+                do {
+                    try await database.withTenant(home) { connection in
+                        try await Database.visiting(other, from: home, on: connection, logger: logger) {
+                            try await connection.query("SELECT 1 / \(0)::INTEGER", logger: logger)
+                        }
+                    }
+                } catch let error as PSQLError {
+                    #expect(error.serverInfo?[.sqlState] == "22012", "\(String(reflecting: error))")
+                }
+            }
+        }
+    }
+
     @Test("the server refuses a role that could bypass row-level security, and accepts its own")
     func serverRoleIsVerified() async throws {
         try await withTestDatabase { database in

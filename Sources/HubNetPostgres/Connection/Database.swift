@@ -34,10 +34,56 @@ public struct Database: Sendable {
         try await transaction(settings: [("hubnet.tenant_id", tenant.description)], body)
     }
 
-    /// Moves an open transaction to another tenant's rows, for the few operations that span two
-    /// tenants on purpose (a referral lands in its target; a target's action updates the source's
-    /// mirror). Callers return to their own tenant before doing anything else.
-    public static func enter(_ tenant: Tenant.ID, on connection: PostgresConnection, logger: Logger) async throws {
+    /// Runs `body` in `tenant`'s rows inside the open transaction of `home`, then comes back to
+    /// `home`, whether `body` returns or throws: the one way a transaction spans two tenants, for
+    /// the few operations that do on purpose (a referral lands in its target; a target's action
+    /// updates the source's mirror). After a failed statement the transaction can only roll back,
+    /// and the way back is not taken.
+    public static func visiting<Result>(
+        _ tenant: Tenant.ID, from home: Tenant.ID, on connection: PostgresConnection, logger: Logger,
+        _ body: () async throws -> Result
+    ) async throws -> Result {
+        guard tenant != home else { return try await body() }
+        try await enter(tenant, on: connection, logger: logger)
+        let result: Result
+        do {
+            result = try await body()
+        } catch {
+            _ = try? await enter(home, on: connection, logger: logger)
+            throw error
+        }
+        try await enter(home, on: connection, logger: logger)
+        return result
+    }
+
+    /// `visiting` each item's tenant in turn (entering once for consecutive items of one tenant),
+    /// coming back to `home` once at the end; returns the results in the items' order.
+    public static func visiting<Item, Result>(
+        _ items: some Sequence<Item>, tenant: (Item) -> Tenant.ID, from home: Tenant.ID, on connection: PostgresConnection,
+        logger: Logger, _ body: (Item) async throws -> Result
+    ) async throws -> [Result] {
+        var results: [Result] = []
+        var current = home
+        do {
+            for item in items {
+                let next = tenant(item)
+                if next != current {
+                    try await enter(next, on: connection, logger: logger)
+                    current = next
+                }
+                results.append(try await body(item))
+            }
+        } catch {
+            if current != home { _ = try? await enter(home, on: connection, logger: logger) }
+            throw error
+        }
+        if current != home { try await enter(home, on: connection, logger: logger) }
+        return results
+    }
+
+    /// Moves the open transaction to another tenant's rows; only `visiting` does, so that every
+    /// visit comes back.
+    private static func enter(_ tenant: Tenant.ID, on connection: PostgresConnection, logger: Logger) async throws {
         try await connection.rows(
             "SELECT set_config('hubnet.tenant_id', \(tenant.description), true)", preparedAs: EnterTenant.self, logger: logger)
     }

@@ -115,22 +115,22 @@ public struct PostgresPrivacyRepository: Sendable {
             }
             try await connection.rows(
                 "UPDATE referrals SET consent_id = NULL WHERE tenant_id = \(tenant) AND id = \(referral)", logger: logger)
-            try await Database.enter(target, on: connection, logger: logger)
-            let changed = try await connection.rows(
-                """
-                UPDATE leads SET contact_name = \(LeadDetails.withheldName), contact_email = NULL, contact_phone = NULL,
-                    identity_withheld = true
-                WHERE tenant_id = \(target) AND id = \(targetLead) AND referral_id = \(referral) AND NOT identity_withheld
-                RETURNING id
-                """, logger: logger)
-            if !changed.isEmpty {
-                redacted.append(targetLead)
+            let changed = try await Database.visiting(target, from: tenant, on: connection, logger: logger) {
+                let changed = try await connection.rows(
+                    """
+                    UPDATE leads SET contact_name = \(LeadDetails.withheldName), contact_email = NULL, contact_phone = NULL,
+                        identity_withheld = true
+                    WHERE tenant_id = \(target) AND id = \(targetLead) AND referral_id = \(referral) AND NOT identity_withheld
+                    RETURNING id
+                    """, logger: logger)
+                guard !changed.isEmpty else { return false }
                 let text = NoticeCatalog.text(
                     NoticeCatalog.consentLapsed,
                     ["consent.change": consent.withdrawnAt != nil ? "was withdrawn" : "expired", "referral.id": referral.description])
                 try await notify(target, event: "referral.consent_lapsed", subject: text.subject, body: text.body, now: now, on: connection)
+                return true
             }
-            try await Database.enter(tenant, on: connection, logger: logger)
+            if changed { redacted.append(targetLead) }
         }
         return redacted
     }
@@ -146,24 +146,24 @@ public struct PostgresPrivacyRepository: Sendable {
         }
         let targetName = try await connection.rows("SELECT name FROM tenants WHERE id = \(lead.tenantID)", logger: logger)
             .first?.decode(String.self) ?? ""
-        try await Database.enter(source, on: connection, logger: logger)
-        let rows = try await connection.rows(
-            """
-            SELECT u.email, l.contact_name FROM referrals r
-            JOIN leads l ON l.tenant_id = r.tenant_id AND l.id = r.source_lead_id
-            LEFT JOIN users u ON u.tenant_id = r.tenant_id AND u.id = r.created_by AND u.deactivated_at IS NULL
-            WHERE r.tenant_id = \(source) AND r.id = \(referral) AND r.withdrawn_at IS NULL
-            """, logger: logger)
-        for (email, name) in try rows.decode((String?, String).self) {
-            if let email {
-                let text = NoticeCatalog.text(
-                    NoticeCatalog.consentRequested, ["target.name": targetName, "lead.name": name, "referral.id": referral.description])
-                try await outbox.enqueueEmail(
-                    event: "referral.consent_requested", to: email, subject: text.subject, body: text.body, tenant: source, now: now,
-                    on: connection)
+        try await Database.visiting(source, from: lead.tenantID, on: connection, logger: logger) {
+            let rows = try await connection.rows(
+                """
+                SELECT u.email, l.contact_name FROM referrals r
+                JOIN leads l ON l.tenant_id = r.tenant_id AND l.id = r.source_lead_id
+                LEFT JOIN users u ON u.tenant_id = r.tenant_id AND u.id = r.created_by AND u.deactivated_at IS NULL
+                WHERE r.tenant_id = \(source) AND r.id = \(referral) AND r.withdrawn_at IS NULL
+                """, logger: logger)
+            for (email, name) in try rows.decode((String?, String).self) {
+                if let email {
+                    let text = NoticeCatalog.text(
+                        NoticeCatalog.consentRequested, ["target.name": targetName, "lead.name": name, "referral.id": referral.description])
+                    try await outbox.enqueueEmail(
+                        event: "referral.consent_requested", to: email, subject: text.subject, body: text.body, tenant: source,
+                        now: now, on: connection)
+                }
             }
         }
-        try await Database.enter(lead.tenantID, on: connection, logger: logger)
     }
 
     /// Emails the people of `tenant` who answer referrals (admins, moderators, partner users).
@@ -362,20 +362,21 @@ extension PostgresPrivacyRepository {
         try await connection.rows(
             "INSERT INTO erasures (tenant_id, id, requested_by, requested_at) VALUES (\(tenant), \(erasure), \(user), \(now))",
             logger: logger)
-        var queue = leads.map { (tenant, $0) }
+        // Level by level: the leads, then the copies made of them, then the copies of those.
         var visited = Set<Lead.ID>()
-        while let (holder, lead) = queue.first {
-            queue.removeFirst()
-            guard visited.insert(lead).inserted else { continue }
-            try await Database.enter(holder, on: connection, logger: logger)
-            try await connection.rows(
-                "SELECT hubnet_erase_lead(\(erasure), \(tenant), \(lead), \(now))", logger: logger)
-            let copies = try await connection.rows(
-                "SELECT target_tenant_id, target_lead_id FROM referrals WHERE tenant_id = \(holder) AND source_lead_id = \(lead)",
-                logger: logger)
-            for (target, copy) in try copies.decode((Tenant.ID, Lead.ID).self) { queue.append((target, copy)) }
+        var level = leads.map { (tenant, $0) }
+        while !level.isEmpty {
+            level = level.filter { visited.insert($0.1).inserted }
+            let copies = try await Database.visiting(level, tenant: \.0, from: tenant, on: connection, logger: logger) { holder, lead in
+                try await connection.rows(
+                    "SELECT hubnet_erase_lead(\(erasure), \(tenant), \(lead), \(now))", logger: logger)
+                let copies = try await connection.rows(
+                    "SELECT target_tenant_id, target_lead_id FROM referrals WHERE tenant_id = \(holder) AND source_lead_id = \(lead)",
+                    logger: logger)
+                return try copies.decode((Tenant.ID, Lead.ID).self).map { ($0.0, $0.1) }
+            }
+            level = copies.flatMap { $0 }
         }
-        try await Database.enter(tenant, on: connection, logger: logger)
         return erasure
     }
 

@@ -75,19 +75,20 @@ public struct PostgresReferralRepository: Sendable {
         let consents = try await privacy.consents(of: lead.id, tenant: source, on: connection)
         let crossing = VisibilityPolicy.crossingDetails(
             lead.details.withoutTeam, to: target.tenant, kind: targetKind, consents: consents, at: now)
-        try await Database.enter(target.tenant, on: connection, logger: logger)
-        guard let template = try await templates.template(key, tenant: target.tenant, on: connection) else {
-            throw DomainError.notFound("workflow template")
-        }
         let referralID = Referral.ID()
-        let landed = try await leads.create(
-            crossing.details, template: template, source: .referral, tenant: target.tenant, createdBy: nil,
-            listing: target.listing, expiresAt: expiresAt, identityWithheld: crossing.consent == nil,
-            referral: (referralID, source), now: now, on: connection)
-        if let links {
-            try await invite(to: landed, from: sourceName ?? "", template: template, links: links, now: now, on: connection)
+        let (template, landed) = try await Database.visiting(target.tenant, from: source, on: connection, logger: logger) {
+            guard let template = try await templates.template(key, tenant: target.tenant, on: connection) else {
+                throw DomainError.notFound("workflow template")
+            }
+            let landed = try await leads.create(
+                crossing.details, template: template, source: .referral, tenant: target.tenant, createdBy: nil,
+                listing: target.listing, expiresAt: expiresAt, identityWithheld: crossing.consent == nil,
+                referral: (referralID, source), now: now, on: connection)
+            if let links {
+                try await invite(to: landed, from: sourceName ?? "", template: template, links: links, now: now, on: connection)
+            }
+            return (template, landed)
         }
-        try await Database.enter(source, on: connection, logger: logger)
         let status = template.status(landed.state.status)
         let rows = try await connection.rows(
             """
@@ -193,35 +194,35 @@ public struct PostgresReferralRepository: Sendable {
     ) async throws {
         guard let referral = lead.referralID, let source = lead.sourceTenantID else { return }
         let status = template.status(lead.state.status)
-        try await Database.enter(source, on: connection, logger: logger)
-        // An accepted lead claims its shared pool; one accepted before this action claimed it then.
-        if lead.state.acceptedAt != nil, !acceptedBefore { try await claimPool(referral, source: source, now: now, on: connection) }
-        // What a notice needs comes back with the update: the creator's address (while active), the
-        // hub's name, and the person's name as the source knows it (the target's copy may be de-identified).
-        let updated = try await connection.rows(
-            """
-            UPDATE referrals AS r SET status = \(lead.state.status), status_name = \(status?.name ?? lead.state.status),
-                life_cycle = \(status?.lifeCycle.rawValue ?? LifeCycle.pending.rawValue), stage = \(status?.stage)::TEXT,
-                first_action_at = COALESCE(r.first_action_at, \(lead.state.lastActionAt)::TIMESTAMPTZ),
-                last_action_at = \(lead.state.lastActionAt)::TIMESTAMPTZ, accepted_at = \(lead.state.acceptedAt)::TIMESTAMPTZ,
-                declined_at = \(lead.state.declinedAt)::TIMESTAMPTZ, completed_at = \(lead.state.completedAt)::TIMESTAMPTZ,
-                reason = COALESCE(\(reason)::TEXT, r.reason), pullback_at = NULL
-            WHERE r.tenant_id = \(source) AND r.id = \(referral) AND r.withdrawn_at IS NULL
-            RETURNING r.created_by,
-                (SELECT u.email FROM users AS u WHERE u.tenant_id = r.tenant_id AND u.id = r.created_by AND u.deactivated_at IS NULL),
-                (SELECT t.name FROM tenants AS t WHERE t.id = \(lead.tenantID)),
-                (SELECT l.contact_name FROM leads AS l WHERE l.tenant_id = r.tenant_id AND l.id = r.source_lead_id)
-            """, preparedAs: Prepared.Mirror.self, logger: logger
-        )
-        if let action, let (_, email, hubName, sourceName) = try updated.decode((User.ID, String?, String?, String?).self).first {
-            let notice = try Self.notice(
-                of: action, on: lead, statusName: status?.name ?? lead.state.status, reason: reason, referral: referral, email: email,
-                hubName: hubName, sourceName: sourceName, now: now)
-            try await outbox.enqueue(
-                event: notice.event, email: notice.email, subject: notice.subject, body: notice.body, webhookBody: notice.webhookBody,
-                tenant: source, now: now, on: connection)
+        try await Database.visiting(source, from: lead.tenantID, on: connection, logger: logger) {
+            // An accepted lead claims its shared pool; one accepted before this action claimed it then.
+            if lead.state.acceptedAt != nil, !acceptedBefore { try await claimPool(referral, source: source, now: now, on: connection) }
+            // What a notice needs comes back with the update: the creator's address (while active), the
+            // hub's name, and the person's name as the source knows it (the target's copy may be de-identified).
+            let updated = try await connection.rows(
+                """
+                UPDATE referrals AS r SET status = \(lead.state.status), status_name = \(status?.name ?? lead.state.status),
+                    life_cycle = \(status?.lifeCycle.rawValue ?? LifeCycle.pending.rawValue), stage = \(status?.stage)::TEXT,
+                    first_action_at = COALESCE(r.first_action_at, \(lead.state.lastActionAt)::TIMESTAMPTZ),
+                    last_action_at = \(lead.state.lastActionAt)::TIMESTAMPTZ, accepted_at = \(lead.state.acceptedAt)::TIMESTAMPTZ,
+                    declined_at = \(lead.state.declinedAt)::TIMESTAMPTZ, completed_at = \(lead.state.completedAt)::TIMESTAMPTZ,
+                    reason = COALESCE(\(reason)::TEXT, r.reason), pullback_at = NULL
+                WHERE r.tenant_id = \(source) AND r.id = \(referral) AND r.withdrawn_at IS NULL
+                RETURNING r.created_by,
+                    (SELECT u.email FROM users AS u WHERE u.tenant_id = r.tenant_id AND u.id = r.created_by AND u.deactivated_at IS NULL),
+                    (SELECT t.name FROM tenants AS t WHERE t.id = \(lead.tenantID)),
+                    (SELECT l.contact_name FROM leads AS l WHERE l.tenant_id = r.tenant_id AND l.id = r.source_lead_id)
+                """, preparedAs: Prepared.Mirror.self, logger: logger
+            )
+            if let action, let (_, email, hubName, sourceName) = try updated.decode((User.ID, String?, String?, String?).self).first {
+                let notice = try Self.notice(
+                    of: action, on: lead, statusName: status?.name ?? lead.state.status, reason: reason, referral: referral, email: email,
+                    hubName: hubName, sourceName: sourceName, now: now)
+                try await outbox.enqueue(
+                    event: notice.event, email: notice.email, subject: notice.subject, body: notice.body, webhookBody: notice.webhookBody,
+                    tenant: source, now: now, on: connection)
+            }
         }
-        try await Database.enter(lead.tenantID, on: connection, logger: logger)
     }
 
     /// The notice to a referral's creator (email, when they are active) and the source's webhooks
@@ -257,8 +258,8 @@ public struct PostgresReferralRepository: Sendable {
             if let source = action.after.sourceTenantID { bySource[source, default: []].append(action) }
         }
         guard let home = actions.first?.after.tenantID, !bySource.isEmpty else { return }
-        for (source, actions) in bySource.sorted(by: { $0.key.description < $1.key.description }) {
-            try await Database.enter(source, on: connection, logger: logger)
+        let sources = bySource.sorted(by: { $0.key.description < $1.key.description })
+        _ = try await Database.visiting(sources, tenant: \.key, from: home, on: connection, logger: logger) { source, actions in
             let statuses = actions.map { $0.template.status($0.after.state.status) }
             func micros(_ date: Date?) -> Int64? { date.map { Int64(($0.timeIntervalSince1970 * 1_000_000).rounded()) } }
             let document = String(
@@ -302,10 +303,7 @@ public struct PostgresReferralRepository: Sendable {
                 """, preparedAs: Prepared.MirrorMany.self, logger: logger)
             var mirrored: [Referral.ID: (String?, String?, String?)] = [:]
             for (id, email, hubName, sourceName, pooled) in try rows.decode((Referral.ID?, String?, String?, String?, Int).self) {
-                if pooled > 0 {
-                    try await Database.enter(home, on: connection, logger: logger)
-                    throw PoolClaimNeedsStore()
-                }
+                if pooled > 0 { throw PoolClaimNeedsStore() }
                 if let id { mirrored[id] = (email, hubName, sourceName) }
             }
             var notices: [PostgresOutboxRepository.Message] = []
@@ -318,7 +316,6 @@ public struct PostgresReferralRepository: Sendable {
             }
             try await outbox.enqueue(notices, tenant: source, now: now, on: connection)
         }
-        try await Database.enter(home, on: connection, logger: logger)
     }
 
     /// A batch accepts a copy from a shared pool (`mirror(_:now:on:)`): the caller applies it one
@@ -378,10 +375,9 @@ public struct PostgresReferralRepository: Sendable {
     /// The target lead's history, read in the target's rows on behalf of the source, which may see
     /// it (`VisibilityPolicy`); returns to the source's tenant.
     public func targetHistory(of referral: Referral, on connection: PostgresConnection) async throws -> [LeadHistoryEntry] {
-        try await Database.enter(referral.targetTenantID, on: connection, logger: logger)
-        let entries = try await leads.history(of: referral.targetLeadID, tenant: referral.targetTenantID, on: connection)
-        try await Database.enter(referral.sourceTenantID, on: connection, logger: logger)
-        return entries
+        try await Database.visiting(referral.targetTenantID, from: referral.sourceTenantID, on: connection, logger: logger) {
+            try await leads.history(of: referral.targetLeadID, tenant: referral.targetTenantID, on: connection)
+        }
     }
 
     /// Whether the tenant has sent a referral to `other` or received one from it.
@@ -418,8 +414,8 @@ public struct PostgresReferralRepository: Sendable {
         }
         guard let home = received.first?.tenantID else { return [:] }
         var result: [Referral.ID: Referral] = [:]
-        for (source, ids) in bySource.sorted(by: { $0.key.description < $1.key.description }) {
-            try await Database.enter(source, on: connection, logger: logger)
+        let sources = bySource.sorted(by: { $0.key.description < $1.key.description })
+        _ = try await Database.visiting(sources, tenant: \.key, from: home, on: connection, logger: logger) { source, ids in
             let rows = try await Self.referrals(
                 connection.rows(
                     """
@@ -428,7 +424,6 @@ public struct PostgresReferralRepository: Sendable {
                     """, logger: logger))
             for referral in rows { result[referral.id] = referral }
         }
-        try await Database.enter(home, on: connection, logger: logger)
         return result
     }
 
@@ -490,11 +485,11 @@ public struct PostgresReferralRepository: Sendable {
             WHERE tenant_id = \(source) AND pool_id = \(pool) AND id <> \(referral) AND withdrawn_at IS NULL
             RETURNING id, target_tenant_id, target_lead_id
             """, logger: logger)
-        var pending: [Referral.ID] = []
-        for (loser, target, targetLead) in try losers.decode((Referral.ID, Tenant.ID, Lead.ID).self).map({ $0 }) {
-            if try await !releaseCopy(targetLead, tenant: target, now: now, on: connection) { pending.append(loser) }
+        let copies = try losers.decode((Referral.ID, Tenant.ID, Lead.ID).self).map { $0 }
+        let released = try await Database.visiting(copies, tenant: \.1, from: source, on: connection, logger: logger) { _, target, lead in
+            try await releaseCopy(lead, tenant: target, now: now, on: connection)
         }
-        try await Database.enter(source, on: connection, logger: logger)
+        let pending = zip(copies, released).filter { !$0.1 }.map(\.0.0)
         if !pending.isEmpty {
             try await connection.rows(
                 "UPDATE referrals SET release_pending = true WHERE tenant_id = \(source) AND id = ANY(\(pending.map(\.rawValue)))",
@@ -502,10 +497,9 @@ public struct PostgresReferralRepository: Sendable {
         }
     }
 
-    /// Withdraws a target's copy unless its row is locked (its target is acting on it right now);
-    /// leaves the transaction in the target's tenant. Returns whether it was released.
+    /// Withdraws a target's copy unless its row is locked (its target is acting on it right now),
+    /// in the target's tenant (`Database.visiting`). Returns whether it was released.
     private func releaseCopy(_ lead: Lead.ID, tenant: Tenant.ID, now: Date, on connection: PostgresConnection) async throws -> Bool {
-        try await Database.enter(tenant, on: connection, logger: logger)
         let locked = try await connection.rows(
             "SELECT id FROM leads WHERE tenant_id = \(tenant) AND id = \(lead) FOR UPDATE SKIP LOCKED", logger: logger)
         guard try locked.decode(Lead.ID.self).first(where: { _ in true }) != nil else { return false }
@@ -530,8 +524,9 @@ public struct PostgresReferralRepository: Sendable {
             FOR UPDATE SKIP LOCKED
             """, logger: logger)
         guard let (target, lead) = try rows.decode((Tenant.ID, Lead.ID).self).first(where: { _ in true }) else { return false }
-        let released = try await releaseCopy(lead, tenant: target, now: now, on: connection)
-        try await Database.enter(tenant, on: connection, logger: logger)
+        let released = try await Database.visiting(target, from: tenant, on: connection, logger: logger) {
+            try await releaseCopy(lead, tenant: target, now: now, on: connection)
+        }
         if released {
             try await connection.rows("UPDATE referrals SET release_pending = false WHERE tenant_id = \(tenant) AND id = \(id)", logger: logger)
         }
@@ -577,23 +572,24 @@ public struct PostgresReferralRepository: Sendable {
     /// have answered are told. Runs in the source's transaction and returns to it.
     public func pullBack(_ referral: Referral, leadName: String, sla: String, at now: Date, on connection: PostgresConnection) async throws {
         try await clearPullback(referral.id, tenant: referral.sourceTenantID, on: connection)
-        try await withdraw(referral, at: now, on: connection)
-        try await Database.enter(referral.targetTenantID, on: connection, logger: logger)
-        let rows = try await connection.rows(
-            """
-            SELECT email FROM users WHERE tenant_id = \(referral.targetTenantID) AND deactivated_at IS NULL
-                AND roles && ARRAY['admin', 'partner_user', 'moderator']
-            """, logger: logger)
-        let event = WebhookEvent(
-            event: "referral.pulled_back", referralID: referral.id.description, status: referral.status, statusName: referral.statusName,
-            reason: "no action within \(sla)", at: now)
-        let text = NoticeCatalog.text(NoticeCatalog.leadWithdrawn, ["lead.name": leadName, "sla.text": sla])
-        for email in try rows.decode(String.self) {
-            try await outbox.enqueue(
-                event: event.event, email: email, subject: text.subject, body: text.body, webhookBody: try event.json(),
-                tenant: referral.targetTenantID, now: now, on: connection)
+        try await withdrawRow(referral, at: now, on: connection)
+        try await Database.visiting(referral.targetTenantID, from: referral.sourceTenantID, on: connection, logger: logger) {
+            try await withdrawCopy(referral, at: now, on: connection)
+            let rows = try await connection.rows(
+                """
+                SELECT email FROM users WHERE tenant_id = \(referral.targetTenantID) AND deactivated_at IS NULL
+                    AND roles && ARRAY['admin', 'partner_user', 'moderator']
+                """, logger: logger)
+            let event = WebhookEvent(
+                event: "referral.pulled_back", referralID: referral.id.description, status: referral.status,
+                statusName: referral.statusName, reason: "no action within \(sla)", at: now)
+            let text = NoticeCatalog.text(NoticeCatalog.leadWithdrawn, ["lead.name": leadName, "sla.text": sla])
+            for email in try rows.decode(String.self) {
+                try await outbox.enqueue(
+                    event: event.event, email: email, subject: text.subject, body: text.body, webhookBody: try event.json(),
+                    tenant: referral.targetTenantID, now: now, on: connection)
+            }
         }
-        try await Database.enter(referral.sourceTenantID, on: connection, logger: logger)
     }
 
     /// The organisations a lead of the source has been referred to, withdrawn or not.
@@ -620,17 +616,28 @@ public struct PostgresReferralRepository: Sendable {
             now: now, on: connection)
     }
 
+    /// Withdraws a referral: the source's row, then the target's copy (in the target's rows).
     private func withdraw(_ referral: Referral, at now: Date, on connection: PostgresConnection) async throws {
+        try await withdrawRow(referral, at: now, on: connection)
+        try await Database.visiting(referral.targetTenantID, from: referral.sourceTenantID, on: connection, logger: logger) {
+            try await withdrawCopy(referral, at: now, on: connection)
+        }
+    }
+
+    /// The source's side of `withdraw`, in the source's transaction.
+    private func withdrawRow(_ referral: Referral, at now: Date, on connection: PostgresConnection) async throws {
         try await connection.rows(
             "UPDATE referrals SET withdrawn_at = \(now) WHERE tenant_id = \(referral.sourceTenantID) AND id = \(referral.id)",
             logger: logger)
-        try await Database.enter(referral.targetTenantID, on: connection, logger: logger)
+    }
+
+    /// The target's side of `withdraw`, in the target's rows.
+    private func withdrawCopy(_ referral: Referral, at now: Date, on connection: PostgresConnection) async throws {
         try await connection.rows(
             """
             UPDATE leads SET withdrawn_at = \(now)
             WHERE tenant_id = \(referral.targetTenantID) AND id = \(referral.targetLeadID)
             """, logger: logger)
-        try await Database.enter(referral.sourceTenantID, on: connection, logger: logger)
     }
 
     static func referrals(_ rows: PostgresRows) async throws -> [Referral] {

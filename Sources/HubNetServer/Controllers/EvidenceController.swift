@@ -38,11 +38,13 @@ struct EvidenceController {
             // The chain (which the source may follow, `VisibilityPolicy`), the listing and the key
             // are the target's: read in its rows, then back.
             let target = referral.targetTenantID
-            try await Database.enter(target, on: connection, logger: database.logger)
-            let history = try await leads.history(of: referral.targetLeadID, tenant: target, on: connection)
-            let listing = try await referral.targetListingID.asyncMap { try await listings.get($0, tenant: target, on: connection) } ?? nil
-            let key = try await keys.key(for: target, now: now, on: connection)
-            try await Database.enter(caller.tenantID, on: connection, logger: database.logger)
+            let (history, listing, key) = try await Database.visiting(
+                target, from: caller.tenantID, on: connection, logger: database.logger
+            ) {
+                let history = try await leads.history(of: referral.targetLeadID, tenant: target, on: connection)
+                let listing = try await referral.targetListingID.asyncMap { try await listings.get($0, tenant: target, on: connection) } ?? nil
+                return (history, listing, try await keys.key(for: target, now: now, on: connection))
+            }
             return (referral, history, listing, key)
         }
         let organisations = try await access.organisations(of: [referral])
