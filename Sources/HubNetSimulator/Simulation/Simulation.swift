@@ -908,9 +908,8 @@ struct ViewCheck: Sendable {
     let tenant: Tenant.ID
 
     func outsideView(in database: Database, hour: Int) async throws -> [String] {
-        let held = Set(try await client.leadIDs())
-        let visible = try await Views.leadIDs(of: user, tenant: tenant, in: database)
-        return held.subtracting(visible).sorted(by: { $0.description < $1.description }).map {
+        let outside = try await Views.outside(try await client.leadIDs(), of: user, tenant: tenant, in: database)
+        return outside.sorted(by: { $0.description < $1.description }).map {
             "\(label) held lead \($0) outside its user's view at hour \(hour)"
         }
     }

@@ -84,15 +84,20 @@ public struct SimulationStats: Sendable, Codable, Equatable {
 
 /// What a user's devices may hold, read by the server role under row-level security.
 enum Views {
-    static func leadIDs(of user: User.ID, tenant: Tenant.ID, in database: Database) async throws -> Set<Lead.ID> {
-        try await database.withTenant(tenant) { connection in
+    /// The leads among `held` that `user` does not see (missing, withdrawn, or outside their view):
+    /// the check costs the device's records, not the tenant's leads.
+    static func outside(_ held: [Lead.ID], of user: User.ID, tenant: Tenant.ID, in database: Database) async throws -> Set<Lead.ID> {
+        guard !held.isEmpty else { return [] }
+        return try await database.withTenant(tenant) { connection in
             let rows = try await connection.rows(
                 """
-                SELECT l.id FROM leads l
-                WHERE l.tenant_id = \(tenant) AND l.withdrawn_at IS NULL
-                  AND (EXISTS (SELECT 1 FROM users u WHERE u.tenant_id = \(tenant) AND u.id = \(user)
-                               AND u.roles && ARRAY['admin', 'moderator', 'viewer', 'partner_user'])
-                       OR \(user) = ANY(hubnet_lead_audience(l)))
+                SELECT h.id FROM unnest(\(held.map(\.rawValue))::UUID[]) AS h(id)
+                WHERE NOT EXISTS (
+                    SELECT 1 FROM leads l
+                    WHERE l.tenant_id = \(tenant) AND l.id = h.id AND l.withdrawn_at IS NULL
+                      AND (EXISTS (SELECT 1 FROM users u WHERE u.tenant_id = \(tenant) AND u.id = \(user)
+                                   AND u.roles && ARRAY['admin', 'moderator', 'viewer', 'partner_user'])
+                           OR \(user) = ANY(hubnet_lead_audience(l))))
                 """, logger: database.logger)
             var ids = Set<Lead.ID>()
             for id in try rows.decode(Lead.ID.self) { ids.insert(id) }
