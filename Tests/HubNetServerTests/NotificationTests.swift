@@ -104,6 +104,48 @@ struct NotificationTests {
         }
     }
 
+    @Test("referral.received: the receiving organisation's webhook hears of each new referral once, with the referral and its copy, however many of its people are invited")
+    func referralReceivedWebhook() async throws {
+        let receiver = try await WebhookReceiver()
+        defer { receiver.stop() }
+        try await withTestApplication(configure: { $0.deliveryInterval = nil }) { app in
+            let sourcing = try await app.fixtures.tenant(.sourcingCompany, name: "Source Co", users: [[.partnerUser]])
+            let partner = try await app.fixtures.tenant(.partnerCompany, name: "Partner Co", users: [[.partnerUser], [.partnerUser]])
+            let hook = try await app.request(
+                .post, "/v1/webhooks", token: partner.admin.token, json: #"{"url":"\#(receiver.url)","events":["referral.received"]}"#)
+            let secret = try #require(hook.json?["secret"] as? String, "\(hook.text)")
+            // The source subscribes too: a referral it makes is not "received" by it.
+            _ = try await app.request(
+                .post, "/v1/webhooks", token: sourcing.admin.token, json: #"{"url":"\#(receiver.url)","events":["referral.received"]}"#)
+            var made: [(referral: String, copy: String)] = []
+            for _ in 0..<2 {
+                let created = try await app.request(.post, "/v1/leads", token: sourcing.users[0].token, json: PrivacyTests.leadBody())
+                let lead = try #require(created.json?["id"] as? String, "\(created.text)")
+                let referral = try await app.request(
+                    .post, "/v1/leads/\(lead)/referrals", token: sourcing.users[0].token, json: #"{"partner_id":"\#(partner.tenant.id)"}"#)
+                let id = try #require(referral.json?["id"] as? String, "\(referral.text)")
+                made.append((id, try #require(referral.json?["target_lead_id"] as? String)))
+            }
+            let delivery = OutboxDeliveryService(database: app.fixtures.database, smtp: nil, now: { Date() })
+            _ = try await delivery.deliverDue()
+            let calls = receiver.calls
+            // Two referrals, three people invited to each: two calls, not six.
+            #expect(calls.count == 2, "\(calls.map(\.body))")
+            var bodies: [[String: Any]] = []
+            for call in calls {
+                #expect(call.headers[HTTPField.Name("X-HubNet-Event")!] == "referral.received")
+                #expect(call.headers[HTTPField.Name("X-HubNet-Signature")!] == "sha256=" + OutboxDeliveryService.signature(call.body, secret: secret))
+                bodies.append(try #require(try JSONSerialization.jsonObject(with: Data(call.body.utf8)) as? [String: Any]))
+            }
+            #expect(Set(bodies.compactMap { $0["referral_id"] as? String }) == Set(made.map { $0.referral.lowercased() }))
+            #expect(Set(bodies.compactMap { $0["lead_id"] as? String }) == Set(made.map { $0.copy.lowercased() }))
+            // The status is the copy's, as the partner reads it.
+            let copy = try await app.request(.get, "/v1/leads/\(made[0].copy)", token: partner.admin.token)
+            let status = try #require(copy.json?["status"] as? String, "\(copy.text)")
+            #expect(bodies.allSatisfy { $0["status"] as? String == status })
+        }
+    }
+
     @Test("two delivery services on one database, as two server processes, send each message once")
     func twoProcesses() async throws {
         let receiver = try await WebhookReceiver()

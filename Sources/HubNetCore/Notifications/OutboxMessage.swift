@@ -53,7 +53,7 @@ public struct Webhook: Sendable, Equatable {
 
     /// The events a webhook may subscribe to.
     public static let knownEvents: Set<String> = [
-        "referral.accept", "referral.decline", "referral.contact", "referral.expire", "referral.convert",
+        "referral.received", "referral.accept", "referral.decline", "referral.contact", "referral.expire", "referral.convert",
         "referral.close_not_converted",
     ]
 }

@@ -46,12 +46,11 @@ public struct PostgresOutboxRepository: Sendable {
         }
     }
 
-    /// Enqueues several emails of one event in one statement, and for each, as `enqueue` does for
-    /// one, a message to every webhook of the tenant subscribed to the event.
+    /// Enqueues one event in one statement: an email for each notice (none at all is fine), and one
+    /// message to every webhook of the tenant subscribed to the event.
     public func enqueue(
         _ notices: [Notice], event: String, webhookBody: String, tenant: Tenant.ID, now: Date, on connection: PostgresConnection
     ) async throws {
-        guard !notices.isEmpty else { return }
         try await connection.rows(
             """
             WITH n AS (
@@ -63,7 +62,7 @@ public struct PostgresOutboxRepository: Sendable {
             SELECT \(tenant), n.id, \(event), 'email', n.address, NULL::UUID, n.subject, n.body, \(now), \(now) FROM n
             UNION ALL
             SELECT w.tenant_id, gen_random_uuid(), \(event), 'webhook', w.url, w.id, '', \(webhookBody), \(now), \(now)
-            FROM n CROSS JOIN webhooks AS w WHERE w.tenant_id = \(tenant) AND \(event) = ANY(w.events)
+            FROM webhooks AS w WHERE w.tenant_id = \(tenant) AND \(event) = ANY(w.events)
             """, logger: logger)
     }
 

@@ -84,9 +84,8 @@ public struct PostgresReferralRepository: Sendable {
                 crossing.details, template: template, source: .referral, tenant: target.tenant, createdBy: nil,
                 listing: target.listing, expiresAt: expiresAt, identityWithheld: crossing.consent == nil,
                 referral: (referralID, source), now: now, on: connection)
-            if let links {
-                try await invite(to: landed, from: sourceName ?? "", template: template, links: links, now: now, on: connection)
-            }
+            try await announce(
+                landed, referral: referralID, from: sourceName ?? "", template: template, links: links, now: now, on: connection)
             return (template, landed)
         }
         let status = template.status(landed.state.status)
@@ -123,12 +122,20 @@ public struct PostgresReferralRepository: Sendable {
         return Parties(targetKind: kind.flatMap(Tenant.Kind.init(rawValue:)), sourceName: name)
     }
 
-    /// Emails each person of the target who may accept or decline the new lead, with a signed,
-    /// single-use, expiring link for each answer. Runs in the target's tenant.
-    private func invite(
-        to lead: Lead, from sourceName: String, template: WorkflowTemplate, links: EmailActionLinks, now: Date,
+    /// Tells the target of its new lead, in its tenant: its webhooks subscribed to
+    /// `referral.received` once, and with `links`, each person who may accept or decline it by
+    /// email, with a signed, single-use, expiring link for each answer.
+    private func announce(
+        _ lead: Lead, referral: Referral.ID, from sourceName: String, template: WorkflowTemplate, links: EmailActionLinks?, now: Date,
         on connection: PostgresConnection
     ) async throws {
+        let event = WebhookEvent(
+            event: "referral.received", referralID: referral.description, status: lead.state.status,
+            statusName: template.status(lead.state.status)?.name ?? lead.state.status, reason: nil, at: now, leadID: lead.id.description)
+        guard let links else {
+            try await outbox.enqueue([], event: event.event, webhookBody: try event.json(), tenant: lead.tenantID, now: now, on: connection)
+            return
+        }
         let rows = try await connection.rows(
             """
             SELECT id, email, roles FROM users WHERE tenant_id = \(lead.tenantID) AND deactivated_at IS NULL
@@ -164,14 +171,15 @@ public struct PostgresReferralRepository: Sendable {
                 ])
             notices.append(.init(email: email, subject: text.subject, body: text.body))
         }
-        guard !linkIDs.isEmpty else { return }
-        try await connection.rows(
-            """
-            INSERT INTO email_action_links (tenant_id, id, lead_id, user_id, action, created_at, expires_at)
-            SELECT \(lead.tenantID), k.id, \(lead.id), k.user_id, k.action, \(now), \(now + links.lifetime)
-            FROM unnest(\(linkIDs)::UUID[], \(linkUsers)::UUID[], \(linkActions)::TEXT[]) AS k(id, user_id, action)
-            """, logger: logger)
-        try await outbox.enqueue(notices, event: "referral.received", webhookBody: "{}", tenant: lead.tenantID, now: now, on: connection)
+        if !linkIDs.isEmpty {
+            try await connection.rows(
+                """
+                INSERT INTO email_action_links (tenant_id, id, lead_id, user_id, action, created_at, expires_at)
+                SELECT \(lead.tenantID), k.id, \(lead.id), k.user_id, k.action, \(now), \(now + links.lifetime)
+                FROM unnest(\(linkIDs)::UUID[], \(linkUsers)::UUID[], \(linkActions)::TEXT[]) AS k(id, user_id, action)
+                """, logger: logger)
+        }
+        try await outbox.enqueue(notices, event: event.event, webhookBody: try event.json(), tenant: lead.tenantID, now: now, on: connection)
     }
 
     /// The statements of every referral and of every action on a referred lead, kept parsed per
@@ -672,9 +680,11 @@ struct WebhookEvent: Encodable {
     var statusName: String
     var reason: String?
     var at: Date
+    /// The lead the receiving tenant holds (`referral.received`: its new copy).
+    var leadID: String? = nil
 
     enum CodingKeys: String, CodingKey {
-        case event, referralID = "referral_id", status, statusName = "status_name", reason, at
+        case event, referralID = "referral_id", status, statusName = "status_name", reason, at, leadID = "lead_id"
     }
 
     func json() throws -> String {
