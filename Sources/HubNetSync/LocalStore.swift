@@ -30,7 +30,30 @@ public final class LocalStore: Sendable {
                     CREATE TABLE templates (key TEXT PRIMARY KEY, json BLOB NOT NULL);
                     """)
         }
+        // Each queued mutation's lead, so a lead's view reads its own mutations, not the whole
+        // queue (a device offline for days holds thousands). Rows from before are filled in here.
+        migrator.registerMigration("v2: pending by lead") { db in
+            try db.execute(sql: "ALTER TABLE pending ADD COLUMN lead_id TEXT")
+            for row in try Row.fetchAll(db, sql: "SELECT id, json FROM pending") {
+                let json: Data = row["json"]
+                guard let lead = Self.leadID(inQueued: json) else { continue }
+                try db.execute(sql: "UPDATE pending SET lead_id = ? WHERE id = ?", arguments: [lead, row["id"] as Int64])
+            }
+            try db.execute(sql: "CREATE INDEX pending_lead_idx ON pending (lead_id, id)")
+        }
         try migrator.migrate(queue)
+    }
+
+    /// The lead a queued mutation's wire JSON names (lowercase), read without decoding the
+    /// mutation: a row this build cannot decode still has its lead.
+    static func leadID(inQueued json: Data) -> String? {
+        let object = try? JSONSerialization.jsonObject(with: json) as? [String: Any]
+        return (object?["lead_id"] as? String)?.lowercased()
+    }
+
+    /// Queues one mutation's wire JSON under its number, with the lead it names.
+    static func insertPending(id: Int64, json: Data, lead: String?, in db: Database) throws {
+        try db.cachedStatement(sql: "INSERT INTO pending (id, json, lead_id) VALUES (?, ?, ?)").execute(arguments: [id, json, lead])
     }
 
     static let encoder = JSONEncoder()
@@ -163,31 +186,28 @@ public final class LocalStore: Sendable {
     /// Returns how many were deleted.
     static func discardPending(lead: UUID, in db: Database) throws -> Int {
         let key = UUIDText.lowercase(lead)
-        let rows = try Row.fetchAll(db, sql: "SELECT id, json FROM pending ORDER BY id")
+        let rows = try Row.fetchAll(db, sql: "SELECT id, json, lead_id FROM pending ORDER BY id")
         var first: Int64? = nil
-        var kept: [Data] = []
+        var kept: [(json: Data, lead: String?)] = []
         var discarded = 0
         for row in rows {
             let id: Int64 = row["id"]
-            let json: Data = row["json"]
-            let object = try? JSONSerialization.jsonObject(with: json) as? [String: Any]
-            if (object?["lead_id"] as? String)?.lowercased() == key {
+            let lead: String? = row["lead_id"]
+            if lead == key {
                 discarded += 1
                 if first == nil { first = id }
             } else if first != nil {
-                kept.append(json)
+                kept.append((row["json"], lead))
             }
         }
         guard let first else { return 0 }
         try db.execute(sql: "DELETE FROM pending WHERE id >= ?", arguments: [first])
         var next = first - 1
-        for json in kept {
+        for (json, lead) in kept {
             next += 1
             var object = try JSONSerialization.jsonObject(with: json) as? [String: Any] ?? [:]
             object["id"] = next
-            try db.execute(
-                sql: "INSERT INTO pending (id, json) VALUES (?, ?)",
-                arguments: [next, try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])])
+            try insertPending(id: next, json: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), lead: lead, in: db)
         }
         try db.execute(
             sql: "INSERT INTO meta (key, value) VALUES ('last_mutation_id', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -197,17 +217,34 @@ public final class LocalStore: Sendable {
 
     // MARK: Pending mutations
 
-    /// The queued mutations this SDK can read, in order (see `pendingRows` for all of them).
-    func pending() throws -> [Mutation] {
-        try pendingRows().compactMap { try? Self.decoder.decode(Mutation.self, from: $0.json) }
+    /// The queued mutations this SDK can read, in order (see `pendingRows` for all of them); with
+    /// `lead`, only those on that lead (read through the index, whatever the queue's length).
+    func pending(lead: UUID? = nil) throws -> [Mutation] {
+        let rows: [Data] = try queue.read { db in
+            if let lead {
+                return try Data.fetchAll(
+                    db.cachedStatement(sql: "SELECT json FROM pending WHERE lead_id = ? ORDER BY id"), arguments: [UUIDText.lowercase(lead)])
+            }
+            return try Data.fetchAll(db, sql: "SELECT json FROM pending ORDER BY id")
+        }
+        return rows.compactMap { try? Self.decoder.decode(Mutation.self, from: $0) }
     }
 
-    /// Every queued mutation as stored: its id and its wire JSON, which is pushed as it is, so a
-    /// mutation this build cannot read (queued by another app version) still reaches the server and
-    /// gets its answer (`unsupported`) instead of blocking the queue.
-    func pendingRows() throws -> [(id: Int64, json: Data)] {
+    /// The leads with queued mutations.
+    func pendingLeads() throws -> Set<UUID> {
         try queue.read { db in
-            try Row.fetchAll(db, sql: "SELECT id, json FROM pending ORDER BY id").map { (id: $0["id"], json: $0["json"]) }
+            Set(try String.fetchAll(db, sql: "SELECT DISTINCT lead_id FROM pending WHERE lead_id IS NOT NULL").compactMap { UUIDText.parse($0) })
+        }
+    }
+
+    /// Every queued mutation as stored (the first `limit` of them): its id and its wire JSON, which
+    /// is pushed as it is, so a mutation this build cannot read (queued by another app version)
+    /// still reaches the server and gets its answer (`unsupported`) instead of blocking the queue.
+    func pendingRows(limit: Int? = nil) throws -> [(id: Int64, json: Data)] {
+        try queue.read { db in
+            try Row.fetchAll(db, sql: "SELECT id, json FROM pending ORDER BY id LIMIT ?", arguments: [limit ?? -1]).map {
+                (id: $0["id"], json: $0["json"])
+            }
         }
     }
 
@@ -246,8 +283,7 @@ public final class LocalStore: Sendable {
         try queue.write { db in
             let last = Int64(try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'last_mutation_id'", arguments: []) ?? "0") ?? 0
             let mutation = make(last + 1)
-            try db.execute(
-                sql: "INSERT INTO pending (id, json) VALUES (?, ?)", arguments: [mutation.id, try Self.encoder.encode(mutation)])
+            try Self.insertPending(id: mutation.id, json: try Self.encoder.encode(mutation), lead: UUIDText.lowercase(mutation.leadId.rawValue), in: db)
             try setMeta("last_mutation_id", String(mutation.id), in: db)
             return mutation
         }
@@ -267,7 +303,7 @@ public final class LocalStore: Sendable {
             let last = Int64(try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'last_mutation_id'", arguments: []) ?? "0") ?? 0
             guard serverLast > last || reused != nil else { return 0 }
             let first = reused ?? Int64.min
-            let rows = try Row.fetchAll(db, sql: "SELECT id, json FROM pending WHERE id >= ? ORDER BY id", arguments: [first])
+            let rows = try Row.fetchAll(db, sql: "SELECT id, json, lead_id FROM pending WHERE id >= ? ORDER BY id", arguments: [first])
             guard !rows.isEmpty || serverLast > last else { return 0 }
             try db.execute(sql: "DELETE FROM pending WHERE id >= ?", arguments: [first])
             var next = serverLast
@@ -276,9 +312,8 @@ public final class LocalStore: Sendable {
                 let json: Data = row["json"]
                 var object = try JSONSerialization.jsonObject(with: json) as? [String: Any] ?? [:]
                 object["id"] = next
-                try db.execute(
-                    sql: "INSERT INTO pending (id, json) VALUES (?, ?)",
-                    arguments: [next, try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])])
+                try Self.insertPending(
+                    id: next, json: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), lead: row["lead_id"], in: db)
             }
             try setMeta("last_mutation_id", String(next), in: db)
             return rows.count

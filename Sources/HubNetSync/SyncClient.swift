@@ -53,10 +53,9 @@ public actor SyncClient {
     // MARK: Reading (server state with pending mutations on top)
 
     public func leads() throws -> [SyncLead] {
-        let pending = try store.pending()
-        let touched = Set(pending.map(\.leadId.rawValue))
+        let touched = try store.pendingLeads()
         return try store.records(.lead, as: SyncLead.self).map { lead in
-            touched.contains(lead.id.rawValue) ? try view(lead, pending: pending) : lead
+            touched.contains(lead.id.rawValue) ? try view(lead, pending: try store.pending(lead: lead.id.rawValue)) : lead
         }
     }
 
@@ -67,13 +66,14 @@ public actor SyncClient {
 
     public func lead(_ id: Lead.ID) throws -> SyncLead? {
         guard let lead = try store.record(.lead, id.rawValue, as: SyncLead.self) else { return nil }
-        return try view(lead, pending: try store.pending())
+        return try view(lead, pending: try store.pending(lead: id.rawValue))
     }
 
     public func notes(of lead: Lead.ID) throws -> [SyncNote] {
+        try loadCache()
         var notes = try store.records(.note, as: SyncNote.self, lead: lead.rawValue)
         let known = Set(notes.map(\.id))
-        for mutation in try store.pending() where mutation.leadId == lead {
+        for mutation in try store.pending(lead: lead.rawValue) {
             guard case .addNote(let id, let body) = mutation.intent, !known.contains(id), let me = identity?.id else { continue }
             notes.append(SyncNote(id: id, leadId: lead, authorId: me, body: body, createdAt: mutation.actedAt ?? 0))
         }
@@ -81,7 +81,7 @@ public actor SyncClient {
     }
 
     public func activities(of lead: Lead.ID) throws -> [SyncActivity] {
-        try activities(of: lead, pending: try store.pending())
+        try activities(of: lead, pending: try store.pending(lead: lead.rawValue))
     }
 
     public func referrals() throws -> [SyncReferral] { try store.records(.referral, as: SyncReferral.self) }
@@ -93,12 +93,16 @@ public actor SyncClient {
     public func cursor() throws -> String? { try store.meta("cursor") }
 
     /// The workflow a lead follows, as cached from the server.
-    public func template(of lead: SyncLead) -> WorkflowTemplate? { templateCache[lead.templateKey] }
+    public func template(of lead: SyncLead) -> WorkflowTemplate? {
+        try? loadCache()
+        return templateCache[lead.templateKey]
+    }
 
     /// The actions this device's user may take on the lead now: the buttons to show.
     public func availableActions(on lead: SyncLead) throws -> [WorkflowTemplate.Action] {
+        try loadCache()
         guard let identity, let template = templateCache[lead.templateKey] else { return [] }
-        let open = try activities(of: lead.id, pending: try store.pending()).filter { $0.state == "open" }.count
+        let open = try activities(of: lead.id, pending: try store.pending(lead: lead.id.rawValue)).filter { $0.state == "open" }.count
         let actor = WorkflowActor(userID: identity.id, roles: Set(identity.roles.compactMap(Role.init(rawValue:))), side: .owner)
         return WorkflowEngine.availableActions(
             template, lead: lead.state(openActivities: open, unitMembers: nil), actor: actor, now: clock())
@@ -230,31 +234,35 @@ public actor SyncClient {
         report.stopped = stop
     }
 
+    /// Loads who the device's user is and the tenant's workflow templates from the store, when it
+    /// holds them and they are not loaded yet: an app opened offline shows its queued actions and
+    /// notes at once, before its first sync.
+    private func loadCache() throws {
+        if identity == nil, let cached = try store.meta("identity") {
+            identity = try JSONDecoder().decode(Identity.self, from: Data(cached.utf8))
+        }
+        if templateCache.isEmpty { templateCache = try store.templates() }
+    }
+
     /// Loads who the device's user is and the tenant's workflow templates, once.
     public func prepare() async throws {
+        try loadCache()
         if identity == nil {
-            if let cached = try store.meta("identity") {
-                identity = try JSONDecoder().decode(Identity.self, from: Data(cached.utf8))
-            } else {
-                let me: Identity = try await get("/v1/me")
-                try store.setMeta("identity", String(decoding: try JSONEncoder().encode(me), as: UTF8.self))
-                identity = me
-            }
+            let me: Identity = try await get("/v1/me")
+            try store.setMeta("identity", String(decoding: try JSONEncoder().encode(me), as: UTF8.self))
+            identity = me
         }
         if templateCache.isEmpty {
-            templateCache = try store.templates()
-            if templateCache.isEmpty {
-                struct List: Decodable { var items: [WorkflowTemplate] }
-                let list: List = try await get("/v1/workflow-templates")
-                try store.saveTemplates(list.items)
-                templateCache = Dictionary(list.items.map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first })
-            }
+            struct List: Decodable { var items: [WorkflowTemplate] }
+            let list: List = try await get("/v1/workflow-templates")
+            try store.saveTemplates(list.items)
+            templateCache = Dictionary(list.items.map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first })
         }
     }
 
     private func push(_ report: inout SyncReport) async throws {
         while true {
-            var batch = Array(try store.pendingRows().prefix(batchSize))
+            var batch = try store.pendingRows(limit: batchSize)
             guard !batch.isEmpty else { return }
             // Ids in a batch run on without a gap (after a renumbering, replays come first on their own).
             if let gap = batch.indices.dropFirst().first(where: { batch[$0].id != batch[$0 - 1].id + 1 }) { batch = Array(batch[..<gap]) }
@@ -383,6 +391,7 @@ public actor SyncClient {
     // MARK: Optimistic application
 
     private func view(_ lead: SyncLead, pending: [Mutation]) throws -> SyncLead {
+        if !pending.isEmpty { try loadCache() }
         var lead = lead
         for mutation in pending where mutation.leadId == lead.id {
             switch mutation.intent {
@@ -399,6 +408,7 @@ public actor SyncClient {
     }
 
     private func activities(of lead: Lead.ID, pending: [Mutation]) throws -> [SyncActivity] {
+        if !pending.isEmpty { try loadCache() }
         var activities = try store.records(.activity, as: SyncActivity.self, lead: lead.rawValue)
         for mutation in pending where mutation.leadId == lead {
             switch mutation.intent {
@@ -420,6 +430,7 @@ public actor SyncClient {
 
     /// The engine's decision for an action on the lead as this device shows it.
     private func decide(_ action: LeadAction, on lead: SyncLead, at now: Date) throws -> LeadState {
+        try loadCache()
         guard let identity, let template = templateCache[lead.templateKey] else {
             throw DomainError.conflict("not_prepared", "sync once before acting offline")
         }

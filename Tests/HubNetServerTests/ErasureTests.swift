@@ -183,9 +183,9 @@ struct ErasureTests {
         let other = Lead.ID()
         for (id, lead) in [(Int64(5), other), (6, erased), (7, other), (8, erased), (9, other)] {
             try await store.queue.write { db in
-                try db.execute(
-                    sql: "INSERT INTO pending (id, json) VALUES (?, ?)",
-                    arguments: [id, try LocalStore.encoder.encode(Mutation(id: id, leadId: lead, intent: .addNote(id: LeadNote.ID(), body: "n\(id)")))])
+                try LocalStore.insertPending(
+                    id: id, json: try LocalStore.encoder.encode(Mutation(id: id, leadId: lead, intent: .addNote(id: LeadNote.ID(), body: "n\(id)"))),
+                    lead: UUIDText.lowercase(lead.rawValue), in: db)
             }
         }
         let discarded = try await store.queue.write { db in try LocalStore.discardPending(lead: erased.rawValue, in: db) }
@@ -193,6 +193,8 @@ struct ErasureTests {
         let pending = try store.pending()
         #expect(pending.map(\.id) == [5, 6, 7])
         #expect(pending.map(\.leadId) == [other, other, other])
+        #expect(try store.pending(lead: other.rawValue).map(\.id) == [5, 6, 7])
+        #expect(try store.pending(lead: erased.rawValue).isEmpty)
         #expect(pending.compactMap { if case .addNote(_, let body) = $0.intent { body } else { nil } } == ["n5", "n7", "n9"])
         #expect(try store.lastMutationID() == 7)
         #expect(try await store.queue.write { db in try LocalStore.discardPending(lead: erased.rawValue, in: db) } == 0)

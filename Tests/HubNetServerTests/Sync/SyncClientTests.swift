@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import HTTPTypes
 import HubNetCore
 import HubNetSync
@@ -178,6 +179,54 @@ struct SyncClientTests {
             _ = try await truth.sync()
             let bodies = try await truth.notes(of: lead).map(\.body).sorted()
             #expect(bodies.filter { $0 == "three" }.count == 1 && bodies.contains("two"))
+        }
+    }
+
+    @Test("a store from before the queue was kept by lead opens with each queued mutation shown on its own lead, and pushes them all")
+    func queueKeptByLeadAfterUpgrade() async throws {
+        try await withTestApplication { app in
+            let hub = try await app.fixtures.tenant(.hub, users: [[.moderator]])
+            let (first, second) = (try await app.createLead(token: hub.users[0].token), try await app.createLead(token: hub.users[0].token))
+            let path = FileManager.default.temporaryDirectory.appendingPathComponent("hubnet-sdk-\(UUID()).sqlite").path
+            defer { try? FileManager.default.removeItem(atPath: path) }
+            let registered = try await SyncTestDevice.register(app, as: hub.users[0])
+            let transport = TestAppTransport(app: app, token: registered.token)
+            do {
+                let client = SyncClient(store: try LocalStore(path: path), transport: transport)
+                _ = try await client.sync()
+                try await client.edit(first, [.city: "Berkeley"])
+                try await client.act("accept", on: second)
+                _ = try await client.addNote("called back", to: second)
+            }
+            // The file as the SDK before this one left it: the queue without its lead column.
+            do {
+                let old = try DatabaseQueue(path: path)
+                try await old.write { db in
+                    try db.execute(
+                        sql: """
+                            DROP INDEX pending_lead_idx;
+                            ALTER TABLE pending DROP COLUMN lead_id;
+                            DELETE FROM grdb_migrations WHERE identifier <> 'v1';
+                            """)
+                }
+                #expect(try await old.read { db in try db.columns(in: "pending").map(\.name) } == ["id", "json"])
+            }
+            let reopened = SyncClient(store: try LocalStore(path: path), transport: transport)
+            #expect(try await reopened.pending().count == 3)
+            #expect(try await reopened.lead(first)?.city == "Berkeley")
+            #expect(try await reopened.lead(first)?.status == "new")
+            #expect(try await reopened.lead(second)?.status == "accepted")
+            #expect(try await reopened.lead(second)?.city != "Berkeley")
+            #expect(try await reopened.notes(of: second).map(\.body) == ["called back"])
+            #expect(try await reopened.notes(of: first).isEmpty)
+            #expect(Set(try await reopened.leads().filter { $0.status == "accepted" || $0.city == "Berkeley" }.map(\.id)) == [first, second])
+            let report = try await reopened.sync()
+            #expect(report.applied == 3 && report.rejections.isEmpty)
+            let truth = try await device(app, hub.users[0])
+            _ = try await truth.sync()
+            #expect(try await truth.lead(first)?.city == "Berkeley")
+            #expect(try await truth.lead(second)?.status == "accepted")
+            #expect(try await truth.notes(of: second).map(\.body) == ["called back"])
         }
     }
 
