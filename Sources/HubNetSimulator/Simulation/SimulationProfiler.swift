@@ -23,7 +23,17 @@ public final class SimulationProfiler: Sendable {
 
     struct State {
         var phases: [Phase: Duration] = [:]
-        var days: [Duration] = []
+        var days: [Day] = []
+        /// The server's totals when the last day ended.
+        var requestsBefore = 0
+        var serverTimeBefore = Duration.zero
+    }
+
+    /// One virtual day: its wall time, and the requests the server answered in it with their time.
+    struct Day {
+        var wall: Duration
+        var requests: Int
+        var serverTime: Duration
     }
 
     private let state = Mutex(State())
@@ -41,7 +51,15 @@ public final class SimulationProfiler: Sendable {
 
     func add(_ duration: Duration, to phase: Phase) { state.withLock { $0.phases[phase, default: .zero] += duration } }
 
-    func finishDay(_ duration: Duration) { state.withLock { $0.days.append(duration) } }
+    /// Ends a virtual day that took `duration`: the requests answered since the day before are its own.
+    func finishDay(_ duration: Duration) {
+        let routes = requests.snapshot.values
+        let (count, time) = (routes.reduce(0) { $0 + $1.count }, routes.reduce(Duration.zero) { $0 + $1.total })
+        state.withLock { state in
+            state.days.append(Day(wall: duration, requests: count - state.requestsBefore, serverTime: time - state.serverTimeBefore))
+            (state.requestsBefore, state.serverTimeBefore) = (count, time)
+        }
+    }
 
     /// The breakdown as text: phases by share of the whole, the server's requests and the
     /// database's share, the slowest routes by total time with p50/p99, and the cost per day.
@@ -74,8 +92,14 @@ public final class SimulationProfiler: Sendable {
             lines.append("  " + route.padding(toLength: 42, withPad: " ", startingAt: 0) + columns.map { right($0.0, $0.1) }.joined())
         }
         if !days.isEmpty {
-            let shown = days.enumerated().map { "\($0.offset + 1): \(seconds($0.element))" }
+            let shown = days.enumerated().map { "\($0.offset + 1): \(seconds($0.element.wall))" }
             lines.append("Wall time per virtual day: " + shown.joined(separator: ", "))
+            // What a day cost beside the work it brought: flat per request while the days grow
+            // means the cost follows the work, not the network's age.
+            let perRequest = days.enumerated().map { offset, day in
+                "\(offset + 1): \(day.requests) requests, " + (day.requests == 0 ? "-" : millis(day.serverTime / day.requests)) + " each"
+            }
+            lines.append("Server requests per virtual day: " + perRequest.joined(separator: "; "))
         }
         return lines.joined(separator: "\n")
     }
