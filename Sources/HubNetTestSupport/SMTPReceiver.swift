@@ -21,8 +21,10 @@ public final class SMTPReceiver: Sendable {
 
     /// Starts the receiver on a free loopback port and waits until it accepts connections.
     /// `loginOnly` offers AUTH LOGIN and not PLAIN. A plain receiver answers `RCPT TO` for the
-    /// addresses in `refusing` with `550` (no such mailbox), and accepts the rest.
-    public init(security: Security? = nil, loginOnly: Bool = false, refusing: [String] = []) async throws {
+    /// addresses in `refusing` with `550` (no such mailbox), and accepts the rest; with
+    /// `pipelining` it offers PIPELINING (RFC 2920) and notes, for each envelope, whether its
+    /// commands arrived together (`pipelinedEnvelopes`).
+    public init(security: Security? = nil, loginOnly: Bool = false, refusing: [String] = [], pipelining: Bool = false) async throws {
         let python = "/usr/bin/python3"
         guard FileManager.default.isExecutableFile(atPath: python) else {
             throw ReceiverError(description: "\(python) is missing: install python3-aiosmtpd")
@@ -37,8 +39,8 @@ public final class SMTPReceiver: Sendable {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: python)
             switch security {
-            case nil where !refusing.isEmpty:
-                process.arguments = ["-u", "-c", Self.refusingServer, "\(port)"] + refusing
+            case nil where !refusing.isEmpty || pipelining:
+                process.arguments = ["-u", "-c", Self.refusingServer, "\(port)", pipelining ? "pipelining" : "plain"] + refusing
             case nil:
                 process.arguments = ["-u", "-m", "aiosmtpd", "-n", "-l", "127.0.0.1:\(port)", "-c", "aiosmtpd.handlers.Debugging"]
             case .startTLS(let user, let password), .implicitTLS(let user, let password):
@@ -121,12 +123,26 @@ public final class SMTPReceiver: Sendable {
         """#
 
     /// aiosmtpd that refuses some recipients with `550`; prints each message as the Debugging
-    /// handler does (with `X-Peer`, the client's address and port), and each `RSET`.
+    /// handler does (with `X-Peer`, the client's address and port), and each `RSET`. With
+    /// `pipelining` it offers PIPELINING; either way it prints, for each `MAIL FROM`, whether the
+    /// envelope's `RCPT TO` and `DATA` were already waiting unread behind it (sent in one go).
     static let refusingServer = #"""
         import sys, time
         from aiosmtpd.controller import Controller
-        port, refused = int(sys.argv[1]), set(sys.argv[2:])
+        port, mode, refused = int(sys.argv[1]), sys.argv[2], set(sys.argv[3:])
         class Handler:
+            async def handle_EHLO(self, server, session, envelope, hostname, responses):
+                session.host_name = hostname
+                if mode == "pipelining":
+                    responses.insert(len(responses) - 1, "250-PIPELINING")
+                return responses
+            async def handle_MAIL(self, server, session, envelope, address, mail_options):
+                waiting = bytes(server._reader._buffer)
+                together = b"RCPT TO:" in waiting and b"DATA" in waiting
+                print("ENVELOPE", "pipelined" if together else "one-by-one", flush=True)
+                envelope.mail_from = address
+                envelope.mail_options.extend(mail_options)
+                return "250 OK"
             async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
                 if address in refused:
                     print("REFUSED", address, flush=True)
@@ -147,6 +163,14 @@ public final class SMTPReceiver: Sendable {
         while True:
             time.sleep(3600)
         """#
+
+    /// How each envelope arrived, in order: `true` when its `RCPT TO` and `DATA` came with its
+    /// `MAIL FROM`, before the receiver answered it (a receiver started with `refusing` or `pipelining`).
+    public var pipelinedEnvelopes: [Bool] {
+        transcript.split(whereSeparator: \.isNewline).compactMap { line in
+            line.hasPrefix("ENVELOPE ") ? line.hasSuffix(" pipelined") : nil
+        }
+    }
 
     /// The connections the messages arrived through (aiosmtpd's `X-Peer`, the client's address and
     /// port), one per message.

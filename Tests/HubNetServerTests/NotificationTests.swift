@@ -208,9 +208,11 @@ struct NotificationTests {
 }
 
 extension NotificationTests {
-    @Test("a pass's emails share one relay session; a recipient the relay refuses fails on its own, the session goes on after RSET")
-    func oneSessionPerWorkerAndRefusalsStayAlone() async throws {
-        let smtp = try await SMTPReceiver(refusing: ["nobody@refused.test"])
+    @Test(
+        "a pass's emails share one relay session; a recipient the relay refuses fails on its own, the session goes on after RSET; with a relay that offers PIPELINING each envelope goes in one write",
+        arguments: [false, true])
+    func oneSessionPerWorkerAndRefusalsStayAlone(pipelining: Bool) async throws {
+        let smtp = try await SMTPReceiver(refusing: ["nobody@refused.test"], pipelining: pipelining)
         defer { smtp.stop() }
         try await withTestApplication(configure: { $0.deliveryInterval = nil }) { app in
             let hub = try await app.fixtures.tenant(.hub, users: [[.moderator]])
@@ -236,6 +238,8 @@ extension NotificationTests {
             #expect(peers.count == 1, "\(peers)")
             #expect(smtp.transcript.contains("REFUSED nobody@refused.test"))
             #expect(smtp.transcript.components(separatedBy: "RSET ").count - 1 == 1)
+            // Four envelopes, the refused one too: sent in one write each only when the relay offers it.
+            #expect(smtp.pipelinedEnvelopes == Array(repeating: pipelining, count: 4))
             // The refused email waits for its retry with the relay's answer; the others are delivered.
             let rows = try await database.withTenant(hub.tenant.id) { connection in
                 try await connection.query(

@@ -247,6 +247,8 @@ public final class SMTPSession {
     public private(set) var isUsable = true
     /// Messages the relay accepted through this session.
     public private(set) var accepted = 0
+    /// Whether the relay offered PIPELINING: each message's envelope then goes in one write.
+    public private(set) var pipelining = false
 
     init(
         client: SMTPClient, channel: any Channel, lines: NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator,
@@ -270,12 +272,16 @@ public final class SMTPSession {
         guard isUsable else { throw SMTPError(message: "the connection to the relay was lost") }
         do {
             try await bounded {
-                try await say("MAIL FROM:<\(client.from)>")
-                try await expect(250)
-                try await say("RCPT TO:<\(recipient)>")
-                try await expect(250, 251)
-                try await say("DATA")
-                try await expect(354)
+                if pipelining {
+                    try await envelopeInOneWrite(to: recipient)
+                } else {
+                    try await say("MAIL FROM:<\(client.from)>")
+                    try await expect(250)
+                    try await say("RCPT TO:<\(recipient)>")
+                    try await expect(250, 251)
+                    try await say("DATA")
+                    try await expect(354)
+                }
                 try await outbound.write(ByteBuffer(string: client.message(to: recipient, subject: subject, body: body, messageID: messageID)))
                 try await expect(250)
             }
@@ -298,6 +304,22 @@ public final class SMTPSession {
             isUsable = false
             throw SMTPError(message: "the connection to the relay failed: \(error)")
         }
+    }
+
+    /// With a relay that offers PIPELINING (RFC 2920): the envelope's three commands in one write,
+    /// then their three replies in order, one round trip where there were three. Every reply of
+    /// the group is read before the outcome is decided, so the conversation stays in step; a relay
+    /// that refused the envelope but still waits for data gets an empty message, ended at once.
+    private func envelopeInOneWrite(to recipient: String) async throws {
+        try await outbound.write(ByteBuffer(string: "MAIL FROM:<\(client.from)>\r\nRCPT TO:<\(recipient)>\r\nDATA\r\n"))
+        let replies = [try await reply(), try await reply(), try await reply()]
+        let expected: [Set<Int>] = [[250], [250, 251], [354]]
+        guard let refused = zip(replies, expected).first(where: { !$1.contains($0.code) })?.0 else { return }
+        if replies[2].code == 354 {
+            try await say(".")
+            _ = try await reply()
+        }
+        throw Refused(line: refused.line)
     }
 
     /// Greeting, EHLO, STARTTLS when offered (required with credentials or `tls=required`), AUTH.
@@ -327,6 +349,7 @@ public final class SMTPSession {
             try await say("EHLO hubnet")
             capabilities = Set(try await expect(250).dropFirst().map { $0.uppercased() })
         }
+        pipelining = capabilities.contains("PIPELINING")
         if !encrypted && (client.security == .startTLSRequired || client.credentials != nil) {
             throw SMTPError(message: "the relay does not offer STARTTLS; credentials and mail are not sent in clear")
         }
@@ -392,6 +415,13 @@ public final class SMTPSession {
     /// code than those expected is `Refused`.
     @discardableResult
     private func expect(_ codes: Int...) async throws -> [String] {
+        let reply = try await reply()
+        guard codes.contains(reply.code) else { throw Refused(line: reply.line) }
+        return reply.text
+    }
+
+    /// One reply, whatever its code: the code, its last line as sent, and its text lines.
+    private func reply() async throws -> (code: Int, line: String, text: [String]) {
         var text: [String] = []
         while let buffer = try await lines.next() {
             let line = String(buffer: buffer)
@@ -400,8 +430,7 @@ public final class SMTPSession {
             }
             text.append(String(line.dropFirst(4)))
             if line.count > 3 && line[line.index(line.startIndex, offsetBy: 3)] == "-" { continue }
-            guard codes.contains(replyCode) else { throw Refused(line: line) }
-            return text
+            return (replyCode, line, text)
         }
         throw SMTPError(message: "the relay closed the connection")
     }

@@ -77,6 +77,10 @@ public final class MailSink: Sendable {
                     continue
                 }
                 switch line.prefix(4).uppercased() {
+                case "EHLO":
+                    // As a production relay does: the server's envelopes then come in one write each.
+                    try await reply("250-hubnet-simulator")
+                    try await reply("250 PIPELINING")
                 case "DATA":
                     inData = true
                     try await reply("354 end with .")
