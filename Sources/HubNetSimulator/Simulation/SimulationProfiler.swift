@@ -26,6 +26,7 @@ public final class SimulationProfiler: Sendable {
         var days: [Day] = []
         /// The server's totals when the last day ended.
         var requestsBefore = 0
+        var statementsBefore = 0
         var serverTimeBefore = Duration.zero
     }
 
@@ -33,6 +34,7 @@ public final class SimulationProfiler: Sendable {
     struct Day {
         var wall: Duration
         var requests: Int
+        var statements: Int
         var serverTime: Duration
     }
 
@@ -54,15 +56,21 @@ public final class SimulationProfiler: Sendable {
     /// Ends a virtual day that took `duration`: the requests answered since the day before are its own.
     func finishDay(_ duration: Duration) {
         let routes = requests.snapshot.values
-        let (count, time) = (routes.reduce(0) { $0 + $1.count }, routes.reduce(Duration.zero) { $0 + $1.total })
+        let count = routes.reduce(0) { $0 + $1.count }
+        let statements = routes.reduce(0) { $0 + $1.statements }
+        let time = routes.reduce(Duration.zero) { $0 + $1.total }
         state.withLock { state in
-            state.days.append(Day(wall: duration, requests: count - state.requestsBefore, serverTime: time - state.serverTimeBefore))
-            (state.requestsBefore, state.serverTimeBefore) = (count, time)
+            state.days.append(
+                Day(
+                    wall: duration, requests: count - state.requestsBefore, statements: statements - state.statementsBefore,
+                    serverTime: time - state.serverTimeBefore))
+            (state.requestsBefore, state.statementsBefore, state.serverTimeBefore) = (count, statements, time)
         }
     }
 
     /// The breakdown as text: phases by share of the whole, the server's requests and the
-    /// database's share, the slowest routes by total time with p50/p99, and the cost per day.
+    /// database's share, the slowest routes by total time with their mean statements and p50/p99,
+    /// and the cost per day.
     public func rendered(total: Duration) -> String {
         let (phases, days) = state.withLock { ($0.phases, $0.days) }
         let routes = requests.snapshot
@@ -83,10 +91,11 @@ public final class SimulationProfiler: Sendable {
         lines.append(
             "Server: \(requestCount) requests answered in \(seconds(serverTotal)) in all; waiting on PostgreSQL \(seconds(databaseTotal)) of it"
                 + (serverTotal == .zero ? "" : String(format: " (%.0f%%)", 100 * databaseTotal.seconds / serverTotal.seconds)))
-        lines.append("  route                                        requests      total   database       p50       p99")
+        lines.append("  route                                        requests      total   database  statements       p50       p99")
         for (route, figures) in routes.sorted(by: { ($0.value.total, $1.key) > ($1.value.total, $0.key) }).prefix(12) {
             let columns = [
                 (String(figures.count), 11), (seconds(figures.total), 11), (seconds(figures.database), 11),
+                (figures.count == 0 ? "-" : String(format: "%.1f", Double(figures.statements) / Double(figures.count)), 12),
                 (millis(figures.percentile(0.5)), 10), (millis(figures.percentile(0.99)), 10),
             ]
             lines.append("  " + route.padding(toLength: 42, withPad: " ", startingAt: 0) + columns.map { right($0.0, $0.1) }.joined())
@@ -97,7 +106,8 @@ public final class SimulationProfiler: Sendable {
             // What a day cost beside the work it brought: flat per request while the days grow
             // means the cost follows the work, not the network's age.
             let perRequest = days.enumerated().map { offset, day in
-                "\(offset + 1): \(day.requests) requests, " + (day.requests == 0 ? "-" : millis(day.serverTime / day.requests)) + " each"
+                "\(offset + 1): \(day.requests) requests, " + (day.requests == 0 ? "-" : millis(day.serverTime / day.requests)) + " each, "
+                    + "\(day.statements) statements"
             }
             lines.append("Server requests per virtual day: " + perRequest.joined(separator: "; "))
         }
