@@ -35,6 +35,21 @@ struct MessageTemplateTests {
         #expect(rendered.body == "Bay Hub accepted Rosa (Oakland). ")
     }
 
+    @Test("a lead's dates fill their tags as ISO 8601 in UTC, as ISO8601DateFormatter writes them")
+    func leadDates() {
+        for seconds in [0.0, 951_782_400, 1_796_578_500.75, 4_102_444_799] {
+            let created = Date(timeIntervalSince1970: seconds)
+            let completion = created.addingTimeInterval(86_400 * 45 + 1)
+            let lead = Lead(
+                id: Lead.ID(), tenantID: Tenant.ID(), templateKey: "partner_lead", source: .api, details: LeadDetails(name: "Rosa"),
+                listingID: nil, assignedUnitID: nil, createdBy: nil,
+                state: LeadState(status: "pending", createdAt: created, expectedCompletionAt: completion), version: 1)
+            let values = MessageTemplate.values(for: lead, statusName: "Pending", hubName: "Bay Hub")
+            #expect(values["lead.created_at"] == ISO8601DateFormatter().string(from: created))
+            #expect(values["lead.expected_completion_at"] == ISO8601DateFormatter().string(from: completion))
+        }
+    }
+
     @Test("a value put in is never read again as a tag: a lead named #hub.name keeps its name")
     func valuesAreNotTags() {
         let template = MessageTemplate(name: "x", channel: .email, subject: "#lead.name", body: "#lead.name at #hub.name; #lead.city")

@@ -1,7 +1,7 @@
 import Foundation
 import HTTPTypes
 import HubNetCore
-import HubNetServer
+@testable import HubNetServer
 import HubNetTestSupport
 import PropertyBased
 import Testing
@@ -180,6 +180,31 @@ struct MailTLSTests {
         #expect(parts[1][1].contains("Ada &lt;b&gt;Obi&lt;/b&gt; &amp; co"))
         #expect(parts[1][1].contains(#"<a href="http://127.0.0.1:8080/leads/42?x=1&amp;y=2""#))
         #expect(!parts[1][1].contains("<b>"))
+    }
+
+    @Test("an email's Date header is RFC 5322 in UTC, as Foundation's DateFormatter writes it, for any instant; one beyond year 9999 is its last second")
+    func dateHeader() async {
+        let reference = DateFormatter()
+        reference.locale = Locale(identifier: "en_US_POSIX")
+        reference.timeZone = TimeZone(identifier: "UTC")
+        reference.dateFormat = "EEE, dd MMM yyyy HH:mm:ss Z"
+        // The epoch, leap days (2000 is one, 1900 and 2100 are not), the turn of a century, before 1970.
+        let instants: [Double] = [0, -1, 951_782_400, 951_868_799, -2_203_891_200, 4_107_542_400, 4_102_444_799, 1_796_578_500.9]
+        for seconds in instants {
+            let date = Date(timeIntervalSince1970: seconds)
+            #expect(SMTPClient.headerDate(date) == reference.string(from: date), "\(seconds)")
+        }
+        await propertyCheck(count: 500, input: Gen.int(in: -2_208_988_800...7_258_118_400)) { seconds in
+            let date = Date(timeIntervalSince1970: Double(seconds))
+            #expect(SMTPClient.headerDate(date) == reference.string(from: date))
+        }
+        #expect(SMTPClient.headerDate(.distantFuture) == reference.string(from: .distantFuture))
+        #expect(SMTPClient.headerDate(Date(timeIntervalSince1970: 1e300)) == "Fri, 31 Dec 9999 23:59:59 +0000")
+        #expect(SMTPClient.headerDate(Date(timeIntervalSince1970: .infinity)) == "Fri, 31 Dec 9999 23:59:59 +0000")
+        #expect(SMTPClient.headerDate(Date(timeIntervalSince1970: .nan)) == "Thu, 01 Jan 1970 00:00:00 +0000")
+        let message = SMTPClient(host: "127.0.0.1", port: 25, from: "a@b.c").message(
+            to: "d@e.f", subject: "s", body: "b", messageID: "m1", at: Date(timeIntervalSince1970: 1_796_578_500))
+        #expect(message.contains("\r\nDate: Sun, 06 Dec 2026 17:35:00 +0000\r\n"))
     }
 
     @Test("HUBNET_SMTP_URL: schemes, default ports, credentials, options; anything else is a configuration error, never a crash")

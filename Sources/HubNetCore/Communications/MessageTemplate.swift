@@ -111,14 +111,15 @@ public struct MessageTemplate: Sendable, Equatable, Codable {
 
     /// The values of the lead tags for one lead.
     public static func values(for lead: Lead, statusName: String, hubName: String) -> [String: String] {
-        let iso = ISO8601DateFormatter()
+        // As ISO8601DateFormatter writes them ("2026-12-06T17:35:00Z"), without making one per notice.
+        let iso = Date.ISO8601FormatStyle()
         let details = lead.details
         return [
             "lead.name": details.name, "lead.email": details.email ?? "", "lead.phone": details.phone ?? "",
             "lead.city": details.city ?? "", "lead.region": details.region ?? "", "lead.request": details.request ?? "",
             "lead.status": statusName, "lead.type": details.type ?? "", "lead.category": details.category ?? "",
-            "lead.created_at": iso.string(from: lead.state.createdAt),
-            "lead.expected_completion_at": lead.state.expectedCompletionAt.map(iso.string(from:)) ?? "",
+            "lead.created_at": iso.format(lead.state.createdAt),
+            "lead.expected_completion_at": lead.state.expectedCompletionAt.map(iso.format) ?? "",
             "hub.name": hubName,
         ]
     }
