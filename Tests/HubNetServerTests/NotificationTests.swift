@@ -168,6 +168,44 @@ struct NotificationTests {
         }
     }
 
+    @Test("a tenant's emails in a pass are locked, sent and recorded together: 18 emails to 6 people cost the statements of 3, each delivered once and logged")
+    func tenantEmailsInOneTransaction() async throws {
+        let smtp = try await SMTPReceiver()
+        defer { smtp.stop() }
+        try await withTestApplication(configure: { $0.deliveryInterval = nil }) { app in
+            let database = app.fixtures.database
+            let start = Date()
+            func pass(emails: Int) async throws -> (delivered: Int, statements: Int) {
+                let hub = try await app.fixtures.tenant(.hub, users: [[.moderator]])
+                try await database.withTenant(hub.tenant.id) { connection in
+                    for index in 0..<emails {
+                        try await PostgresOutboxRepository(logger: database.logger).enqueueEmail(
+                            event: "lead.reminder", to: "person\(index % 6)@\(hub.tenant.id).test", subject: "Notice \(index)", body: "Body \(index).\n",
+                            tenant: hub.tenant.id, now: start.addingTimeInterval(Double(index)), on: connection)
+                    }
+                }
+                let delivery = OutboxDeliveryService(
+                    database: database, smtp: SMTPClient(host: "127.0.0.1", port: smtp.port, from: "hubnet@test.local"),
+                    now: { start.addingTimeInterval(60) })
+                let counter = StatementCount()
+                let delivered = try await StatementCount.$current.withValue(counter) { try await delivery.deliverDue(concurrency: 1) }
+                let log = try await database.withTenant(hub.tenant.id) { connection in
+                    try await connection.query("SELECT outcome, attempt FROM deliveries", logger: database.logger)
+                        .collect().map { try $0.decode((String, Int).self) }
+                }
+                #expect(log.count == emails && log.allSatisfy { $0 == ("delivered", 1) })
+                return (delivered, counter.value)
+            }
+            let few = try await pass(emails: 3)
+            let many = try await pass(emails: 18)
+            #expect(few.delivered == 3 && many.delivered == 18)
+            #expect(few.statements == many.statements, "3 emails: \(few.statements) statements, 18: \(many.statements)")
+            #expect(many.statements <= 9, "the scan's transaction and one of the tenant's: \(many.statements)")
+            #expect(smtp.messages.count == 21)
+            #expect(Set(smtp.messages.compactMap { $0.firstMatch(of: /Message-ID: <([^@>]+)@hubnet>/).map { String($0.1) } }).count == 21)
+        }
+    }
+
     @Test("a delivery pass sends to several recipients at once, each recipient's messages in the order they were queued, each once")
     func concurrentPassKeepsEachRecipientsOrder() async throws {
         let smtp = try await SMTPReceiver()

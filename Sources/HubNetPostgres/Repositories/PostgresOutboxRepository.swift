@@ -134,55 +134,77 @@ public struct PostgresOutboxRepository: Sendable {
         return due
     }
 
-    /// Locks a due message, or `nil` when another worker holds it or it is no longer due.
-    public func lockDue(_ id: OutboxMessage.ID, tenant: Tenant.ID, now: Date, on connection: PostgresConnection) async throws
-        -> (OutboxMessage, secret: String?)?
+    /// Locks the due messages among `ids`, in their order; those another worker holds, or no
+    /// longer due, are left out. One statement, however many.
+    public func lockDue(_ ids: [OutboxMessage.ID], tenant: Tenant.ID, now: Date, on connection: PostgresConnection) async throws
+        -> [(OutboxMessage, secret: String?)]
     {
         let rows = try await connection.rows(
             """
             SELECT o.id, o.tenant_id, o.event, o.channel, o.recipient, o.webhook_id, o.subject, o.body, o.created_at, o.attempts,
                    w.secret
             FROM outbox AS o LEFT JOIN webhooks AS w ON w.tenant_id = o.tenant_id AND w.id = o.webhook_id
-            WHERE o.tenant_id = \(tenant) AND o.id = \(id) AND o.delivered_at IS NULL AND o.failed_at IS NULL
-              AND o.next_attempt_at <= \(now)
+            WHERE o.tenant_id = \(tenant) AND o.id = ANY(\(ids.map(\.rawValue))::UUID[]) AND o.delivered_at IS NULL
+              AND o.failed_at IS NULL AND o.next_attempt_at <= \(now)
             FOR UPDATE OF o SKIP LOCKED
-            """, logger: logger)
+            """, preparedAs: LockDue.self, logger: logger)
+        var locked: [OutboxMessage.ID: (OutboxMessage, secret: String?)] = [:]
         for (id, tenant, event, channel, recipient, webhook, subject, body, createdAt, attempts, secret) in try rows.decode(
             (OutboxMessage.ID, Tenant.ID, String, String, String, Webhook.ID?, String, String, Date, Int, String?).self)
         {
             let message = OutboxMessage(
                 id: id, tenantID: tenant, event: event, channel: .init(rawValue: channel) ?? .email, recipient: recipient,
                 webhookID: webhook, subject: subject, body: body, createdAt: createdAt, attempts: attempts)
-            return (message, secret)
+            locked[id] = (message, secret)
         }
-        return nil
+        return ids.compactMap { locked[$0] }
     }
 
-    /// The statement of every delivery attempt, kept parsed per connection (`PreparedStatementKey`).
-    enum RecordAttempt: PreparedStatementKey {}
+    /// The statements of every delivery attempt, kept parsed per connection (`PreparedStatementKey`).
+    enum LockDue: PreparedStatementKey {}
+    enum RecordAttempts: PreparedStatementKey {}
 
-    /// Records one attempt's outcome, the message's state and its line in the delivery log in one
-    /// statement: delivered, retry at `retryAt`, or (no `retryAt`) given up.
-    public func record(
-        _ message: OutboxMessage, delivered: Bool, error: String?, retryAt: Date?, now: Date, on connection: PostgresConnection
-    ) async throws {
-        let attempt = message.attempts + 1
-        let outcome = delivered ? "delivered" : (retryAt == nil ? "failed" : "retrying")
+    /// One attempt's outcome: delivered, retry at `retryAt`, or (failed, no `retryAt`) given up.
+    public struct Attempt: Sendable {
+        public var message: OutboxMessage
+        public var delivered: Bool
+        public var error: String?
+        public var retryAt: Date?
+
+        public init(_ message: OutboxMessage, delivered: Bool, error: String?, retryAt: Date?) {
+            self.message = message
+            self.delivered = delivered
+            self.error = error
+            self.retryAt = retryAt
+        }
+    }
+
+    /// Records attempts of the tenant's messages in one statement: each message's state and its
+    /// line in the delivery log.
+    public func record(_ attempts: [Attempt], tenant: Tenant.ID, now: Date, on connection: PostgresConnection) async throws {
+        guard !attempts.isEmpty else { return }
         try await connection.rows(
             """
-            WITH attempted AS (
-                UPDATE outbox SET attempts = \(attempt), last_error = \(error)::TEXT,
-                    delivered_at = CASE WHEN \(delivered) THEN \(now) END,
-                    failed_at = CASE WHEN NOT \(delivered) AND \(retryAt)::TIMESTAMPTZ IS NULL THEN \(now) END,
-                    next_attempt_at = COALESCE(\(retryAt)::TIMESTAMPTZ, next_attempt_at),
+            WITH a AS (
+                SELECT * FROM unnest(\(attempts.map(\.message.id.rawValue))::UUID[], \(attempts.map { $0.message.attempts + 1 })::INT[],
+                    \(attempts.map(\.delivered))::BOOL[], \(attempts.map { $0.error ?? "" })::TEXT[],
+                    \(attempts.map { $0.retryAt != nil })::BOOL[], \(attempts.map { $0.retryAt ?? now })::TIMESTAMPTZ[])
+                    AS a(id, attempt, delivered, error, retrying, retry_at)
+            ), attempted AS (
+                UPDATE outbox AS o SET attempts = a.attempt, last_error = NULLIF(a.error, ''),
+                    delivered_at = CASE WHEN a.delivered THEN \(now) END,
+                    failed_at = CASE WHEN NOT a.delivered AND NOT a.retrying THEN \(now) END,
+                    next_attempt_at = CASE WHEN a.retrying THEN a.retry_at ELSE o.next_attempt_at END,
                     -- A sign-in link is a credential until it expires: once delivered, the copy goes.
-                    body = CASE WHEN \(delivered) AND event = 'console.sign_in' THEN '(sign-in link removed after delivery)' ELSE body END
-                WHERE tenant_id = \(message.tenantID) AND id = \(message.id)
-                RETURNING tenant_id, id
+                    body = CASE WHEN a.delivered AND o.event = 'console.sign_in' THEN '(sign-in link removed after delivery)' ELSE o.body END
+                FROM a WHERE o.tenant_id = \(tenant) AND o.id = a.id
+                RETURNING o.tenant_id, o.id, a.attempt, a.delivered, a.retrying, a.error
             )
             INSERT INTO deliveries (tenant_id, id, outbox_id, attempt, at, outcome, detail)
-            SELECT a.tenant_id, \(UUID()), a.id, \(attempt), \(now), \(outcome), \(error)::TEXT FROM attempted AS a
-            """, preparedAs: RecordAttempt.self, logger: logger)
+            SELECT t.tenant_id, gen_random_uuid(), t.id, t.attempt, \(now),
+                CASE WHEN t.delivered THEN 'delivered' WHEN t.retrying THEN 'retrying' ELSE 'failed' END, NULLIF(t.error, '')
+            FROM attempted AS t
+            """, preparedAs: RecordAttempts.self, logger: logger)
     }
 
     public struct LogEntry: Sendable {

@@ -55,7 +55,9 @@ public struct OutboxDeliveryService: Service {
     /// overlap), but the messages to one recipient (an address, a webhook URL) go one after another
     /// in the order they were queued, so a person reads "accepted" before "closed". Each worker
     /// sends its emails through one relay session (`SMTPClient.withSession`), opened at its first
-    /// email and again after a session breaks.
+    /// email and again after a session breaks. A worker's emails of one tenant are locked, sent and
+    /// recorded in one transaction (up to `Self.emailsPerTransaction` at a time): a handful of
+    /// statements for a tenant's emails, not five for each.
     @discardableResult
     public func deliverDue(batch: Int = 100, concurrency: Int? = nil) async throws -> Int {
         let concurrency = concurrency ?? self.concurrency
@@ -63,15 +65,20 @@ public struct OutboxDeliveryService: Service {
         let due = try await database.withSchedulerScan { connection in
             try await outbox.due(now: now, limit: batch, on: connection)
         }
+        // Emails: a lane per tenant and share of its recipients (a recipient always in the same
+        // share), so one tenant's burst still goes out side by side. Webhooks: a lane per URL.
         var lanes: [Lane] = []
         var lane: [String: Int] = [:]
         for message in due {
-            let channel = message.channel
-            if let index = lane[channel.rawValue + " " + message.recipient] {
-                lanes[index].messages.append((message.tenant, message.id))
+            let key =
+                message.channel == .email
+                ? "email \(message.tenant) \(Self.share(of: message.recipient, among: concurrency))"
+                : "\(message.channel.rawValue) \(message.recipient)"
+            if let index = lane[key] {
+                lanes[index].messages.append(message.id)
             } else {
-                lane[channel.rawValue + " " + message.recipient] = lanes.count
-                lanes.append(Lane(channel: channel, messages: [(message.tenant, message.id)]))
+                lane[key] = lanes.count
+                lanes.append(Lane(channel: message.channel, tenant: message.tenant, messages: [message.id]))
             }
         }
         let emails = LaneQueue(lanes.filter { $0.channel == .email })
@@ -81,7 +88,9 @@ public struct OutboxDeliveryService: Service {
                 group.addTask {
                     var delivered = try await deliverEmails(from: emails, now: now)
                     while let lane = webhooks.next() {
-                        for (tenant, id) in lane.messages where try await attempt(id, tenant: tenant, session: nil, now: now) { delivered += 1 }
+                        for id in lane.messages {
+                            delivered += try await attempt(Lane(channel: lane.channel, tenant: lane.tenant, messages: [id]), session: nil, now: now).delivered
+                        }
                     }
                     return delivered
                 }
@@ -90,13 +99,24 @@ public struct OutboxDeliveryService: Service {
         }
     }
 
-    /// One recipient's due messages, in the order they were queued.
-    private struct Lane: Sendable {
-        var channel: OutboxMessage.Channel
-        var messages: [(Tenant.ID, OutboxMessage.ID)]
+    /// The most emails one transaction locks and sends: its locks are held while they go out.
+    static let emailsPerTransaction = 20
+
+    /// Which of `count` shares a recipient falls in, the same in every pass and process (FNV-1a).
+    static func share(of recipient: String, among count: Int) -> Int {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in recipient.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        return Int(hash % UInt64(max(1, count)))
     }
 
-    /// Hands each worker the next recipient's messages.
+    /// Messages of one tenant that go out in order, by one worker.
+    private struct Lane: Sendable {
+        var channel: OutboxMessage.Channel
+        var tenant: Tenant.ID
+        var messages: [OutboxMessage.ID]
+    }
+
+    /// Hands each worker the next lane.
     private final class LaneQueue: Sendable {
         private let lanes: Mutex<IndexingIterator<[Lane]>>
         init(_ lanes: [Lane]) { self.lanes = Mutex(lanes.makeIterator()) }
@@ -106,59 +126,85 @@ public struct OutboxDeliveryService: Service {
     /// Delivers emails from `queue` until it is empty, through one relay session at a time. Each
     /// message gets one attempt as before: when a session cannot be opened, the message it was
     /// opened for fails with the relay's answer (and is retried later), and the next message tries
-    /// a session of its own.
+    /// a session of its own; when a session breaks, the lane's messages not yet sent go on through
+    /// the next one.
     private func deliverEmails(from queue: LaneQueue, now: Date) async throws -> Int {
         var delivered = 0
-        var pending: [(Tenant.ID, OutboxMessage.ID)] = []
-        func nextMessage() -> (Tenant.ID, OutboxMessage.ID)? {
-            if pending.isEmpty, let lane = queue.next() { pending = lane.messages }
-            return pending.isEmpty ? nil : pending.removeFirst()
+        var carried: Lane?
+        func nextLane() -> Lane? {
+            defer { carried = nil }
+            return carried ?? queue.next()
         }
         guard let smtp else {
-            while let (tenant, id) = nextMessage() {
-                if try await attempt(id, tenant: tenant, session: nil, now: now) { delivered += 1 }
-            }
+            while let lane = nextLane() { delivered += try await attempt(lane, session: nil, now: now).delivered }
             return delivered
         }
-        while var message = nextMessage() {
+        while var lane = nextLane() {
             var opened = false
             do {
                 try await smtp.withSession { session in
                     opened = true
                     while true {
-                        if try await attempt(message.1, tenant: message.0, session: session, now: now) { delivered += 1 }
-                        guard session.isUsable, let following = nextMessage() else { return }
-                        message = following
+                        let outcome = try await attempt(lane, session: session, now: now)
+                        delivered += outcome.delivered
+                        if !outcome.unsent.isEmpty {
+                            carried = Lane(channel: lane.channel, tenant: lane.tenant, messages: outcome.unsent)
+                            return
+                        }
+                        guard session.isUsable, let following = nextLane() else { return }
+                        lane = following
                     }
                 }
             } catch where !opened {
-                // The relay could not be reached or refused the session: this message's attempt fails with its answer.
-                if try await attempt(message.1, tenant: message.0, session: nil, failure: error, now: now) { delivered += 1 }
+                // The relay could not be reached or refused the session: the lane's first message fails with its answer.
+                let first = Lane(channel: lane.channel, tenant: lane.tenant, messages: Array(lane.messages.prefix(1)))
+                delivered += try await attempt(first, session: nil, failure: error, now: now).delivered
+                if lane.messages.count > 1 { carried = Lane(channel: lane.channel, tenant: lane.tenant, messages: Array(lane.messages.dropFirst())) }
             }
         }
         return delivered
     }
 
-    /// Locks a due message, sends it (through `session` when it is an email and one is open; with
-    /// `failure`, the attempt fails with it instead) and records the outcome, in one transaction.
+    /// Locks a lane's due messages, sends them in order (emails through `session` when one is open;
+    /// with `failure`, each attempt fails with it instead) and records the outcomes, in one
+    /// transaction per `emailsPerTransaction` messages. Returns how many were delivered, and the
+    /// messages not sent because the session broke before their turn (left due, unrecorded).
     private func attempt(
-        _ id: OutboxMessage.ID, tenant: Tenant.ID, session: SMTPSession?, failure: (any Error)? = nil, now: Date
-    ) async throws -> Bool {
-        try await database.withTenant(tenant) { connection in
-            guard let (message, secret) = try await outbox.lockDue(id, tenant: tenant, now: now, on: connection) else { return false }
-            do {
-                if let failure { throw failure }
-                try await send(message, secret: secret, session: session)
-                try await outbox.record(message, delivered: true, error: nil, retryAt: nil, now: now, on: connection)
-                return true
-            } catch {
-                let delay = retry.delay(afterAttempt: message.attempts + 1)
-                try await outbox.record(
-                    message, delivered: false, error: "\(error)".prefix(500).description, retryAt: delay.map { now + $0 }, now: now,
-                    on: connection)
-                return false
+        _ lane: Lane, session: SMTPSession?, failure: (any Error)? = nil, now: Date
+    ) async throws -> (delivered: Int, unsent: [OutboxMessage.ID]) {
+        var delivered = 0
+        var position = 0
+        while position < lane.messages.count {
+            let chunk = Array(lane.messages[position..<min(lane.messages.count, position + Self.emailsPerTransaction)])
+            let (sent, stoppedAt) = try await database.withTenant(lane.tenant) { connection in
+                let locked = try await outbox.lockDue(chunk, tenant: lane.tenant, now: now, on: connection)
+                var attempts: [PostgresOutboxRepository.Attempt] = []
+                var stoppedAt: OutboxMessage.ID?
+                for (message, secret) in locked {
+                    if let session, !session.isUsable {
+                        stoppedAt = message.id
+                        break
+                    }
+                    do {
+                        if let failure { throw failure }
+                        try await send(message, secret: secret, session: session)
+                        attempts.append(.init(message, delivered: true, error: nil, retryAt: nil))
+                    } catch {
+                        let delay = retry.delay(afterAttempt: message.attempts + 1)
+                        attempts.append(
+                            .init(message, delivered: false, error: "\(error)".prefix(500).description, retryAt: delay.map { now + $0 }))
+                    }
+                }
+                try await outbox.record(attempts, tenant: lane.tenant, now: now, on: connection)
+                return (attempts.count { $0.delivered }, stoppedAt)
             }
+            delivered += sent
+            if let stoppedAt, let index = lane.messages.firstIndex(of: stoppedAt) {
+                return (delivered, Array(lane.messages[index...]))
+            }
+            position += chunk.count
         }
+        return (delivered, [])
     }
 
     private func send(_ message: OutboxMessage, secret: String?, session: SMTPSession?) async throws {
