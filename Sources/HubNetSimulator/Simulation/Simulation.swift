@@ -40,16 +40,12 @@ public final class Simulation {
     /// on first use, once the network is provisioned.
     private var namesByTenant: [Tenant.ID: String] = [:]
 
-    var organisationNames: [Tenant.ID: String] {
+    func organisationName(_ tenant: Tenant.ID) -> String? {
         if namesByTenant.isEmpty {
             namesByTenant = Dictionary((hubs + partners + sourcing).map { ($0.tenant.id, $0.name) }, uniquingKeysWith: { first, _ in first })
         }
-        return namesByTenant
+        return namesByTenant[tenant]
     }
-
-    /// For each hub, the other hubs' listings sorted by name (listings do not change once
-    /// provisioned); filled on first use.
-    private var otherHubsListings: [Tenant.ID: [Listing.ID]] = [:]
     var rng: SplitMix64
     var leadCounter = 0
     var hour = 0
@@ -452,33 +448,11 @@ public final class Simulation {
             }
         }
         try await syncDevices(due, checkViews: true, pullWhenPoked: scenario.liveChannel ?? true)
-        // People act through their first device, online or not (not once they have left): the
-        // people of one organisation one after another, organisations side by side.
-        let deciding = people.filter { !$0.departed && !$0.devices.isEmpty }
-        let around = surroundings()
-        let desks = deciding.map { Desk($0, device: $0.devices[0]) }
-        let decided = try await measure(.decisions) {
-            try await Lanes.run(desks, touching: { [$0.tenant] }, concurrency: concurrency) { desk in
-                var desk = desk
-                let tally = try await desk.decide(around: around)
-                return (desk, tally)
-            }
+        // People act through their first device, online or not (not once they have left).
+        for person in people where !person.departed {
+            guard let device = person.devices.first else { continue }
+            try await measure(.decisions) { try await decide(person, on: device) }
         }
-        for (person, (desk, tally)) in zip(deciding, decided) {
-            desk.hand(back: person)
-            tally.add(to: &stats, day: hour / 24)
-        }
-    }
-
-    /// What every desk reads of the network this hour (`Desk.Surroundings`).
-    func surroundings() -> Desk.Surroundings {
-        if otherHubsListings.isEmpty {
-            for hub in hubs {
-                otherHubsListings[hub.tenant.id] = hubs.filter { $0 !== hub }.flatMap(\.listings).sorted { $0.1 < $1.1 }.map(\.0)
-            }
-        }
-        return Desk.Surroundings(
-            scenario: scenario, hour: hour, labels: labels, organisationNames: organisationNames, otherHubsListings: otherHubsListings)
     }
 
     /// Syncs these devices as one step: a departed person's successor and a revoked device's new
@@ -555,6 +529,151 @@ public final class Simulation {
         } catch {
             return nil
         }
+    }
+
+    /// The person looks at the leads that changed on their device and those whose decision is due
+    /// (all of them after a snapshot): the cost of an hour follows its work, not the store's size.
+    func decide(_ person: Person, on device: SimulatedDevice) async throws {
+        let dueNow = person.due.filter { $0.value.hour <= hour }
+        guard person.lookAtAll || !person.changed.isEmpty || !dueNow.isEmpty else { return }
+        let client = device.client
+        var leads: [SyncLead]
+        if person.lookAtAll {
+            leads = try await client.leads()
+        } else {
+            leads = []
+            for id in person.changed.union(dueNow.values.map(\.lead)) {
+                if let lead = try await client.lead(Lead.ID(id)) { leads.append(lead) }
+            }
+        }
+        person.lookAtAll = false
+        person.changed = []
+        // Names, not ids, in the key: ids differ from run to run, the draws must not.
+        func key(_ lead: SyncLead) -> String {
+            let assignee = lead.assignedUserId.map { id in labels[id] ?? "someone" } ?? "-"
+            return "\(identity(of: lead))|\(lead.status)|\(assignee)"
+        }
+        let keys = Dictionary(leads.map { ($0.id, key($0)) }, uniquingKeysWith: { first, _ in first })
+        leads.sort { keys[$0.id, default: ""] < keys[$1.id, default: ""] }
+        // A decision that came due on a lead that has since moved on (or left) is moot.
+        let current = Dictionary(leads.map { ($0.id.rawValue, key($0)) }, uniquingKeysWith: { first, _ in first })
+        for (pending, entry) in dueNow where current[entry.lead] != pending { person.due[pending] = nil }
+        for lead in leads {
+            let key = key(lead)
+            guard !person.decided.contains(key) else { continue }
+            guard let dueHour = person.due[key]?.hour else {
+                var draw = Draw(seed: scenario.seed, "response", person.label, key)
+                person.due[key] = (hour + draw.hours(mean: scenario.meanResponseHours), lead.id.rawValue)
+                continue
+            }
+            guard dueHour <= hour else { continue }
+            person.due[key] = nil
+            person.decided.insert(key)
+            var draw = Draw(seed: scenario.seed, "choice", person.label, key)
+            let choice = draw.unit()
+            let acted = try await act(person, client: client, lead: lead, choice: choice, draw: &draw)
+            if acted {
+                stats.actions[hour / 24, default: 0] += 1
+                person.changed.insert(lead.id.rawValue)
+            }
+        }
+    }
+
+    /// What tells a lead apart in the simulator's keys: its person's name — or, for a copy that
+    /// arrived de-identified (every such copy has the same placeholder name), the organisation it
+    /// came from and the virtual time it landed as well. Copies alike in all of these (one source,
+    /// one target, one instant) are alike in every figure of the report, so which of them a draw
+    /// falls on cannot change it.
+    func identity(of lead: SyncLead) -> String {
+        guard lead.name == LeadDetails.withheldName else { return lead.name }
+        let source = lead.sourceTenantId.flatMap { organisationName($0) } ?? "-"
+        return "\(lead.name)|\(source)|\(lead.createdAt)"
+    }
+
+    /// One person's decision on one lead in one state; whether an action was queued.
+    func act(_ person: Person, client: SyncClient, lead: SyncLead, choice: Double, draw: inout Draw) async throws -> Bool {
+        func attempt(_ action: String, _ arguments: ActionArguments = .init()) async -> Bool {
+            do {
+                try await client.act(action, on: lead.id, arguments)
+                stats.byAction[action, default: 0] += 1
+                return true
+            } catch {
+                stats.refusedOnDevice[action, default: 0] += 1
+                return false
+            }
+        }
+        // Now and then the person also corrects the lead's region, as they see it on their device.
+        var edit = Draw(seed: scenario.seed, "edit", person.label, lead.name, lead.status)
+        if edit.unit() < scenario.editChance, (try? await client.edit(lead.id, [.region: "Region noted by \(person.label)"])) != nil {
+            stats.edits += 1
+        }
+        let odds = scenario.hubOdds
+        switch (lead.templateKey, person.kind, lead.status) {
+        case ("hub_moderation", .moderator, "new"), ("hub_moderation", .moderator, "contacted"), ("hub_moderation", .moderator, "referred"):
+            if choice < odds.accept { return await attempt("accept") }
+            if choice < odds.accept + odds.decline { return await attempt("decline", .init(reason: "outside our service area")) }
+            if choice < odds.accept + odds.decline + odds.referExternal {
+                let others = hubs.filter { $0 !== person.organisation }.flatMap(\.listings).sorted { $0.1 < $1.1 }
+                guard !others.isEmpty else { return false }
+                return await attempt("refer_external", .init(listingId: others[draw.below(others.count)].0))
+            }
+            if choice < odds.accept + odds.decline + odds.referExternal + odds.contact { return await attempt("contact") }
+            return false
+        case ("hub_moderation", .moderator, "accepted") where lead.assignedUserId == nil:
+            let advisors = person.organisation.people.filter { $0.kind == .advisor }
+            guard choice < odds.referInternal, !advisors.isEmpty else { return false }
+            return await attempt("refer_internal", .init(advisorId: advisors[draw.below(advisors.count)].userID))
+        case ("hub_moderation", .advisor, _) where lead.assignedUserId == person.userID:
+            _ = try? await client.addNote("Called \(lead.name); first session booked", to: lead.id)
+            stats.notes += 1
+            try await secondOpinion(on: lead, advisor: person)
+            return await attempt("contact")
+        case ("partner_lead", .partnerUser, "pending"):
+            let odds = scenario.partnerOdds
+            if choice < odds.accept { return await attempt("accept") }
+            if choice < odds.accept + odds.decline { return await attempt("decline", .init(reason: "not our sector")) }
+            stats.leftToExpire += 1
+            return false
+        case ("partner_lead", .partnerUser, "accepted"):
+            let odds = scenario.partnerOdds
+            if choice < odds.convert { return await attempt("convert", .init(createOpportunity: true)) }
+            if choice < odds.convert + odds.notConvert { return await attempt("close_not_converted", .init(reason: "no budget")) }
+            return false
+        case (_, .moderator, _) where lead.templateKey != "hub_moderation", (_, .sourcingUser, _):
+            // The other workflows (002, 003, 004), and a sourcing company's own leads (the status
+            // path, whether or not it referred them on): any button the engine offers, at random.
+            let actions = try await client.availableActions(on: lead).filter { action in
+                !action.requirements.contains { if case .referralTarget = $0 { true } else { false } }
+            }
+            guard !actions.isEmpty, choice < 0.85, let template = await client.template(of: lead) else { return false }
+            let action = actions[draw.below(actions.count)]
+            var arguments = ActionArguments(reason: "simulated outcome", assigneeId: person.userID, createOpportunity: true)
+            for transition in action.transitions where transition.from.contains(lead.status) {
+                if case .chosen(let allowed) = transition.to {
+                    let options = allowed.filter { $0 != lead.status }
+                    if !options.isEmpty { arguments.status = options[draw.below(options.count)] }
+                }
+            }
+            _ = template
+            return await attempt(action.key, arguments)
+        default:
+            return false
+        }
+    }
+
+    /// Now and then the hub's moderator corrects the region of a lead an advisor is working, on
+    /// the moderator's own device in the same hour: whichever of the two syncs second loses.
+    func secondOpinion(on lead: SyncLead, advisor: Person) async throws {
+        var draw = Draw(seed: scenario.seed, "second-opinion", advisor.label, lead.name, lead.status)
+        guard draw.unit() < scenario.doubleEditChance ?? 0,
+            let moderator = advisor.organisation.people.first(where: { $0.kind == .moderator }),
+            let device = moderator.devices.first, try await device.client.lead(lead.id) != nil
+        else { return }
+        // The advisor's own edit may already be queued (the same value then changes nothing).
+        if (try? await advisor.devices[0].client.edit(lead.id, [.region: "Region noted by \(advisor.label)"])) != nil { stats.edits += 1 }
+        guard (try? await device.client.edit(lead.id, [.region: "Region noted by \(moderator.label)"])) != nil else { return }
+        stats.edits += 1
+        stats.doubleEdits += 1
     }
 
     /// Now and then a device loses its storage (the app reinstalled) but keeps its token: what it
