@@ -192,16 +192,16 @@ struct MailTLSTests {
         let instants: [Double] = [0, -1, 951_782_400, 951_868_799, -2_203_891_200, 4_107_542_400, 4_102_444_799, 1_796_578_500.9]
         for seconds in instants {
             let date = Date(timeIntervalSince1970: seconds)
-            #expect(SMTPClient.headerDate(date) == reference.string(from: date), "\(seconds)")
+            #expect(Timestamp.rfc5322(date) == reference.string(from: date), "\(seconds)")
         }
         await propertyCheck(count: 500, input: Gen.int(in: -2_208_988_800...7_258_118_400)) { seconds in
             let date = Date(timeIntervalSince1970: Double(seconds))
-            #expect(SMTPClient.headerDate(date) == reference.string(from: date))
+            #expect(Timestamp.rfc5322(date) == reference.string(from: date))
         }
-        #expect(SMTPClient.headerDate(.distantFuture) == reference.string(from: .distantFuture))
-        #expect(SMTPClient.headerDate(Date(timeIntervalSince1970: 1e300)) == "Fri, 31 Dec 9999 23:59:59 +0000")
-        #expect(SMTPClient.headerDate(Date(timeIntervalSince1970: .infinity)) == "Fri, 31 Dec 9999 23:59:59 +0000")
-        #expect(SMTPClient.headerDate(Date(timeIntervalSince1970: .nan)) == "Thu, 01 Jan 1970 00:00:00 +0000")
+        #expect(Timestamp.rfc5322(.distantFuture) == reference.string(from: .distantFuture))
+        #expect(Timestamp.rfc5322(Date(timeIntervalSince1970: 1e300)) == "Fri, 31 Dec 9999 23:59:59 +0000")
+        #expect(Timestamp.rfc5322(Date(timeIntervalSince1970: .infinity)) == "Fri, 31 Dec 9999 23:59:59 +0000")
+        #expect(Timestamp.rfc5322(Date(timeIntervalSince1970: .nan)) == "Thu, 01 Jan 1970 00:00:00 +0000")
         let message = SMTPClient(host: "127.0.0.1", port: 25, from: "a@b.c").message(
             to: "d@e.f", subject: "s", body: "b", messageID: "m1", at: Date(timeIntervalSince1970: 1_796_578_500))
         #expect(message.contains("\r\nDate: Sun, 06 Dec 2026 17:35:00 +0000\r\n"))

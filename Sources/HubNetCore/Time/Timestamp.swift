@@ -122,6 +122,25 @@ public enum Timestamp {
 
     public static func rfc3339(_ date: Date) -> String { rfc3339(micros: date.micros) }
 
+    /// RFC 5322 in UTC to the second (`Sun, 06 Dec 2026 17:35:00 +0000`), as an email's `Date:`
+    /// header carries it: by arithmetic, no formatter per message. Clamped to years 1–9999 as
+    /// `rfc3339` is.
+    public static func rfc5322(_ date: Date) -> String {
+        let micros = date.micros
+        let perDay: Int64 = 86_400_000_000
+        let days = Int(micros >= 0 ? micros / perDay : (micros - perDay + 1) / perDay)
+        let seconds = Int((micros - Int64(days) * perDay) / 1_000_000)
+        let (year, month, day) = civilFromDays(days)
+        func pad(_ number: Int, _ width: Int) -> String {
+            let text = String(number)
+            return String(repeating: "0", count: max(0, width - text.count)) + text
+        }
+        let weekdays = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"]  // 1970-01-01 was a Thursday
+        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        return "\(weekdays[((days % 7) + 7) % 7]), \(pad(day, 2)) \(months[month - 1]) \(pad(year, 4)) "
+            + "\(pad(seconds / 3600, 2)):\(pad(seconds / 60 % 60, 2)):\(pad(seconds % 60, 2)) +0000"
+    }
+
     /// The exact microsecond of a time written by `rfc3339(micros:)`, and only in that form (UTC,
     /// `Z`, six fraction digits or none): `nil` for anything else, so no two texts name one instant.
     public static func micros(rfc3339 text: String) -> Int64? {
@@ -177,7 +196,10 @@ extension Date {
     public var micros: Int64 {
         let value = (timeIntervalSince1970 * 1_000_000).rounded()
         guard value.isFinite else { return value.isNaN ? 0 : (value > 0 ? Timestamp.validMicros.upperBound : Timestamp.validMicros.lowerBound) }
-        return Int64(min(max(value, Double(Timestamp.validMicros.lowerBound)), Double(Timestamp.validMicros.upperBound)))
+        // The upper bound is not a Double (it rounds up to the next microsecond, in year 10000):
+        // clamped once more as an integer.
+        let clamped = Int64(min(max(value, Double(Timestamp.validMicros.lowerBound)), Double(Timestamp.validMicros.upperBound)))
+        return min(max(clamped, Timestamp.validMicros.lowerBound), Timestamp.validMicros.upperBound)
     }
 
     /// A date from microseconds; every `Int64` converts (outside the valid range, see `Timestamp.date`).

@@ -160,7 +160,7 @@ public struct SMTPClient: Sendable {
         while body.contains(boundary) { boundary += "x" }
         let headers = [
             "From: <\(from)>", "To: <\(recipient)>", "Subject: \(Self.encodedWord(Self.headerSafe(subject)))",
-            "Message-ID: <\(messageID)@hubnet>", "Date: \(Self.headerDate(now))",
+            "Message-ID: <\(messageID)@hubnet>", "Date: \(Timestamp.rfc5322(now))",
             "MIME-Version: 1.0", "Content-Type: multipart/alternative; boundary=\"\(boundary)\"",
         ]
         let text = body.replacingOccurrences(of: "\r\n", with: "\n")
@@ -171,33 +171,6 @@ public struct SMTPClient: Sendable {
         ].joined(separator: "\n")
         let lines = parts.split(separator: "\n", omittingEmptySubsequences: false).map { $0.hasPrefix(".") ? "." + $0 : String($0) }
         return (headers + [""] + lines).joined(separator: "\r\n") + "\r\n.\r\n"
-    }
-
-    /// A `Date:` header's value (RFC 5322, in UTC: "Sun, 06 Dec 2026 17:35:00 +0000"), by
-    /// arithmetic on the civil calendar: no formatter (and no ICU) per message. An instant outside
-    /// years 1–9999 is written as the nearest of them.
-    static func headerDate(_ date: Date) -> String {
-        let interval = date.timeIntervalSince1970
-        // 0001-01-01 and 9999-12-31T23:59:59, in seconds since 1970.
-        let seconds = interval.isNaN ? 0 : Int64(min(max(interval.rounded(.down), -62_135_596_800), 253_402_300_799))
-        let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
-        let time = seconds - days * 86_400
-        // Days since 1970-01-01 to year, month and day (H. Hinnant's civil_from_days).
-        let shifted = days + 719_468
-        let era = (shifted >= 0 ? shifted : shifted - 146_096) / 146_097
-        let dayOfEra = shifted - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1_460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let monthIndex = (5 * dayOfYear + 2) / 153
-        let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
-        let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
-        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
-        let weekdays = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"]  // 1970-01-01 was a Thursday
-        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-        func two(_ value: Int64) -> String { value < 10 ? "0\(value)" : "\(value)" }
-        let weekday = weekdays[Int(((days % 7) + 7) % 7)]
-        let yearText = String(repeating: "0", count: max(0, 4 - String(year).count)) + String(year)
-        return "\(weekday), \(two(day)) \(months[Int(month - 1)]) \(yearText) \(two(time / 3_600)):\(two(time / 60 % 60)):\(two(time % 60)) +0000"
     }
 
     /// The text as a small HTML page: escaped, paragraphs kept, http(s) links made clickable.
