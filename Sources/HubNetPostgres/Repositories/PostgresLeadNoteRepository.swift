@@ -142,6 +142,30 @@ public struct PostgresWorkflowTemplateRepository: Sendable {
         return try keys.compactMap { try Self.template($0, stored: stored[$0]) }
     }
 
+    /// Every template the tenant can use, as `all`, read by the statement that locks the leads
+    /// among `ids` in id order (as `PostgresLeadRepository.lockOnly` does): a push that decides
+    /// actions takes its locks and its templates in one round trip. The count of locked leads
+    /// drives the query, so the locks are taken whether or not the tenant edited a template.
+    public func all(lockingLeads ids: [Lead.ID], tenant: Tenant.ID, on connection: PostgresConnection) async throws -> [WorkflowTemplate] {
+        let keys = BuiltInTemplates.all.map(\.key)
+        let rows = try await connection.rows(
+            """
+            WITH locked AS MATERIALIZED (
+                SELECT id FROM leads WHERE tenant_id = \(tenant) AND id = ANY(\(ids.map(\.rawValue))) ORDER BY id FOR UPDATE
+            ), held AS (SELECT count(*) AS leads FROM locked)
+            SELECT h.leads, t.key, t.definition::TEXT FROM held AS h
+            LEFT JOIN workflow_templates AS t ON t.tenant_id = \(tenant) AND t.key = ANY(\(keys))
+            """, preparedAs: LockLeadsReadTemplates.self, logger: logger)
+        var stored: [String: String] = [:]
+        for (_, key, definition) in try rows.decode((Int64, String?, String?).self) {
+            if let key, let definition { stored[key] = definition }
+        }
+        return try keys.compactMap { try Self.template($0, stored: stored[$0]) }
+    }
+
+    /// A push's locks and templates, kept parsed per connection (`PreparedStatementKey`).
+    enum LockLeadsReadTemplates: PreparedStatementKey {}
+
     /// Stores an edited template after validating it. Only built-in keys can be edited: leads refer
     /// to templates by key, and statuses in use must stay.
     public func save(_ template: WorkflowTemplate, tenant: Tenant.ID, on connection: PostgresConnection) async throws -> WorkflowTemplate {

@@ -131,17 +131,19 @@ struct SyncPush: Sendable {
             let notes = has { if case .addNote = $0 { true } else { false } }
             var locked: [Lead] = []
             var lastEntries: [Lead.ID: LeadHistoryEntry?] = [:]
+            // Templates decide field edits (a closed lead is not edited) and actions.
+            var templates: [WorkflowTemplate] = []
             if acts {
-                // Actions also need each lead's last history entry, read after the locks are held.
-                _ = try await commands.leads.lockOnly(touched, tenant: caller.tenantID, on: connection)
+                // Actions also need each lead's last history entry, read after the locks are held
+                // (the templates come with the locks).
+                templates = try await commands.templates.all(lockingLeads: touched, tenant: caller.tenantID, on: connection)
                 (locked, lastEntries) = try await commands.leads.readLocked(touched, tenant: caller.tenantID, on: connection)
             } else if edits || notes {
                 locked = try await commands.leads.lockMany(touched, tenant: caller.tenantID, on: connection)
+                if edits { templates = try await commands.templates.all(tenant: caller.tenantID, on: connection) }
             } else {
                 locked = try await commands.leads.lockOnly(touched, tenant: caller.tenantID, on: connection)
             }
-            // Templates decide field edits (a closed lead is not edited) and actions.
-            let templates = edits || acts ? try await commands.templates.all(tenant: caller.tenantID, on: connection) : []
             // The people actions name or notify, when some action does.
             let intents = fresh.compactMap { try? $0.mutation.get().intent }
             let leadsByID = Dictionary(locked.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
