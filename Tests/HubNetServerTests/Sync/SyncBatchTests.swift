@@ -394,7 +394,7 @@ struct SyncBatchTests {
         }
     }
 
-    @Test("the write path's statement counts the README states: a new lead at most 7, a referral to a partner of three people at most 17, a push of one action on the referred lead at most 14, the same action over HTTP at most 12")
+    @Test("the write path's statement counts the README states: a new lead at most 7, a referral to a partner of three people at most 17, a push of one action on the referred lead at most 13, the same action over HTTP at most 12")
     func writePathStatements() async throws {
         try await withTestApplication { app in
             let sourcing = try await app.fixtures.tenant(.sourcingCompany, name: "Source Co", users: [[.partnerUser]])
