@@ -357,6 +357,9 @@ public final class Simulation {
             leadCounter += 1
             let name = String(format: "Client %06d", leadCounter)
             let email = String(format: "client%06d@sim.test", leadCounter)
+            // Each person's need is their own (a case number in it), as in a real network: it is
+            // what tells two de-identified copies apart, see `identity(of:)`.
+            let need = String(format: "case %06d", leadCounter)
             let pick = Double(rng.next() >> 11) / Double(1 << 53)
             let channels = scenario.channels
             stats.arrivals[hour / 24, default: 0] += 1
@@ -364,18 +367,18 @@ public final class Simulation {
                 let hub = hubs[Int(rng.next() % UInt64(hubs.count))]
                 guard !hub.listings.isEmpty else { continue }
                 let listing = hub.listings[Int(rng.next() % UInt64(hub.listings.count))].0
-                var form: [String: Any] = ["name": name, "email": email, "city": "Oakland", "request": "Help to grow"]
+                var form: [String: Any] = ["name": name, "email": email, "city": "Oakland", "request": "Help to grow (\(need))"]
                 if consents(leadCounter) { form["consent"] = ["scope": "network", "purpose": "referral"] }
                 planned.append(.leadForm(hub: hub.tenant.id, listing: listing, body: try admin.json(form)))
                 stats.byChannel["lead_form", default: 0] += 1
             } else if pick < channels.leadForm + channels.hubImport {
                 let hub = Int(rng.next() % UInt64(hubs.count))
-                imports[hub, default: []].append("\(name),\(email),Oakland")
+                imports[hub, default: []].append("\(name),\(email),Oakland,Help to grow (\(need))")
                 stats.byChannel["import", default: 0] += 1
             } else {
                 let company = sourcing[Int(rng.next() % UInt64(sourcing.count))]
                 let partner = partners[Int(rng.next() % UInt64(partners.count))]
-                var body: [String: Any] = ["contact": ["name": name, "email": email, "city": "Oakland"], "request": "Distributed lead"]
+                var body: [String: Any] = ["contact": ["name": name, "email": email, "city": "Oakland"], "request": "Distributed lead (\(need))"]
                 if consents(leadCounter) {
                     body["consent"] = ["scope": "kind", "kind": "partner_company", "purpose": "referral", "method": "written"]
                 }
@@ -388,7 +391,7 @@ public final class Simulation {
         }
         for (index, rows) in imports.sorted(by: { $0.key < $1.key }) {
             let hub = hubs[index]
-            let csv = "name,email,city\n" + rows.joined(separator: "\n") + "\n"
+            let csv = "name,email,city,request\n" + rows.joined(separator: "\n") + "\n"
             var request = URLComponents()
             request.path = "/v1/leads/import"
             request.queryItems = [URLQueryItem(name: "template", value: hub.importTemplate ?? "hub_moderation")]
@@ -580,14 +583,15 @@ public final class Simulation {
     }
 
     /// What tells a lead apart in the simulator's keys: its person's name — or, for a copy that
-    /// arrived de-identified (every such copy has the same placeholder name), the organisation it
-    /// came from and the virtual time it landed as well. Copies alike in all of these (one source,
-    /// one target, one instant) are alike in every figure of the report, so which of them a draw
-    /// falls on cannot change it.
+    /// arrived de-identified (every such copy has the same placeholder name), its need (which
+    /// carries the person's case number), the organisation it came from and the virtual time it
+    /// landed. The name alone is not enough: copies from one source landing in one hour were alike
+    /// in the key, so which of them a person acted on followed the order of a `Set` of server-made
+    /// ids, and the source's later work on the other lead made runs of one seed differ.
     func identity(of lead: SyncLead) -> String {
         guard lead.name == LeadDetails.withheldName else { return lead.name }
         let source = lead.sourceTenantId.flatMap { organisationName($0) } ?? "-"
-        return "\(lead.name)|\(source)|\(lead.createdAt)"
+        return "\(lead.name)|\(lead.request ?? "-")|\(source)|\(lead.createdAt)"
     }
 
     /// One person's decision on one lead in one state; whether an action was queued.
@@ -603,7 +607,7 @@ public final class Simulation {
             }
         }
         // Now and then the person also corrects the lead's region, as they see it on their device.
-        var edit = Draw(seed: scenario.seed, "edit", person.label, lead.name, lead.status)
+        var edit = Draw(seed: scenario.seed, "edit", person.label, identity(of: lead), lead.status)
         if edit.unit() < scenario.editChance, (try? await client.edit(lead.id, [.region: "Region noted by \(person.label)"])) != nil {
             stats.edits += 1
         }
@@ -664,7 +668,7 @@ public final class Simulation {
     /// Now and then the hub's moderator corrects the region of a lead an advisor is working, on
     /// the moderator's own device in the same hour: whichever of the two syncs second loses.
     func secondOpinion(on lead: SyncLead, advisor: Person) async throws {
-        var draw = Draw(seed: scenario.seed, "second-opinion", advisor.label, lead.name, lead.status)
+        var draw = Draw(seed: scenario.seed, "second-opinion", advisor.label, identity(of: lead), lead.status)
         guard draw.unit() < scenario.doubleEditChance ?? 0,
             let moderator = advisor.organisation.people.first(where: { $0.kind == .moderator }),
             let device = moderator.devices.first, try await device.client.lead(lead.id) != nil
