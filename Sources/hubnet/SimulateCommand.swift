@@ -30,7 +30,7 @@ struct SimulateCommand: AsyncParsableCommand {
     @Flag(help: "At the end, print where the wall time went (phases, server and database, routes, days) on standard error.")
     var profile = false
     @Option(help: "How many independent requests (arrivals, deliveries) may be in flight at once (1 to 32); the report is the same for any value.")
-    var concurrency = 4
+    var concurrency = 8
 
     func run() async throws {
         let logger = makeLogger(default: .error)

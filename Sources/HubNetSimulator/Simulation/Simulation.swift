@@ -67,7 +67,7 @@ public final class Simulation {
 
     public init(
         scenario: Scenario, server: LocalServer, clock: SimulationClock, sink: MailSink, profiler: SimulationProfiler? = nil,
-        concurrency: Int = 4, progress: @escaping (Int, Int) -> Void
+        concurrency: Int = 8, progress: @escaping (Int, Int) -> Void
     ) {
         self.concurrency = max(1, concurrency)
         self.scenario = scenario

@@ -7,7 +7,7 @@ import Logging
 public enum SimulationRunner {
     public static func run(
         _ scenario: Scenario, databaseURL: DatabaseURL?, ownerURL: DatabaseURL?, serverBinary: String? = ServerProcess.currentExecutable,
-        logger: Logger, profiler: SimulationProfiler? = nil, concurrency: Int = 4,
+        logger: Logger, profiler: SimulationProfiler? = nil, concurrency: Int = 8,
         progress: @escaping @Sendable (Int, Int) -> Void
     ) async throws -> SimulationReport {
         try scenario.validate()
