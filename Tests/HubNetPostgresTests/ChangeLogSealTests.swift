@@ -73,4 +73,61 @@ struct ChangeLogSealTests {
             }
         }
     }
+
+    @Test("the seal is queued once per transaction, not once per change row, and a savepoint rolled back with the first change row still leaves every later change sealed at commit")
+    func sealQueuedOncePerTransaction() async throws {
+        try await withTestDatabase { database in
+            let tenant = try await withPostgresClient(database.serverURL, logger: logger) { client in
+                try await Fixtures(database: Database(client: client, logger: logger)).tenant(.hub).tenant.id
+            }
+            try await withPostgresClient(database.ownerURL, logger: logger) { client in
+                try await client.withConnection { connection in
+                    // Counts this session's calls of each function (the test cluster's owner may set it).
+                    try await connection.rows("SET track_functions = 'all'", logger: logger)
+                    func enter() async throws {
+                        try await connection.rows("BEGIN", logger: logger)
+                        try await connection.rows("SELECT set_config('hubnet.tenant_id', \(tenant.description), true)", logger: logger)
+                    }
+                    func insert(_ count: Int) async throws {
+                        try await connection.rows(
+                            """
+                            INSERT INTO sync_changes (tenant_id, entity, entity_id, op)
+                            SELECT \(tenant), 'lead', gen_random_uuid(), 'upsert' FROM generate_series(1, \(count))
+                            """, logger: logger)
+                    }
+                    // 200 change rows in two statements: the seal runs once.
+                    try await enter()
+                    try await insert(120)
+                    try await insert(80)
+                    try await connection.rows("SET CONSTRAINTS ALL IMMEDIATE", logger: logger)
+                    let calls = try await connection.rows(
+                        "SELECT calls::BIGINT FROM pg_stat_xact_user_functions WHERE funcname = 'hubnet_sync_seal'", logger: logger
+                    ).decode(Int.self)
+                    let unsealed = try await connection.rows(
+                        "SELECT count(*)::BIGINT FROM sync_changes WHERE xid = pg_current_xact_id() AND seq IS NULL", logger: logger
+                    ).decode(Int.self)
+                    try await connection.rows("COMMIT", logger: logger)
+                    #expect(calls == [1], "the seal was called \(calls) times for 200 change rows")
+                    #expect(unsealed == [0])
+
+                    // The first change row's savepoint rolled back takes its queued seal with it;
+                    // the rows after it queue the seal again and are numbered at commit.
+                    try await enter()
+                    try await connection.rows("SAVEPOINT first", logger: logger)
+                    try await insert(1)
+                    try await connection.rows("ROLLBACK TO SAVEPOINT first", logger: logger)
+                    try await insert(5)
+                    let xid = try #require(
+                        try await connection.rows("SELECT pg_current_xact_id()::TEXT", logger: logger).decode(String.self).first)
+                    try await connection.rows("COMMIT", logger: logger)
+                    let positions = try await connection.rows(
+                        "SELECT seq FROM sync_changes WHERE xid = \(xid)::XID8 ORDER BY id", logger: logger
+                    ).decode(Int?.self)
+                    #expect(positions == [201, 202, 203, 204, 205])
+                    let head = try await connection.rows("SELECT seq FROM sync_heads WHERE tenant_id = \(tenant)", logger: logger).decode(Int.self)
+                    #expect(head == [205])
+                }
+            }
+        }
+    }
 }
