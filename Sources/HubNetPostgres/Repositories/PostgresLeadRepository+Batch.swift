@@ -9,14 +9,34 @@ extension PostgresLeadRepository {
     /// The leads among `ids` that exist in the tenant (not withdrawn), locked in id order until the
     /// transaction ends, so that concurrent batches touching the same leads queue instead of
     /// deadlocking. One statement.
-    public func lockMany(_ ids: [Lead.ID], tenant: Tenant.ID, on connection: PostgresConnection) async throws -> [Lead] {
+    ///
+    /// The leads in `shared` are only read by the batch (notes are added to them, nothing else):
+    /// they are locked `FOR SHARE`, so batches adding notes to one lead do not wait for each other,
+    /// while a change to the lead (an edit, an action, a withdrawal, a new audience) still waits for
+    /// them and they for it; the rest `FOR UPDATE`. Both kinds are taken in one pass in id order.
+    public func lockMany(
+        _ ids: [Lead.ID], shared: Set<Lead.ID> = [], tenant: Tenant.ID, on connection: PostgresConnection
+    ) async throws -> [Lead] {
         guard !ids.isEmpty else { return [] }
+        // PostgreSQL orders UUIDs as their lower-case text sorts; the locks are taken in this order.
+        let ordered = ids.map { (UUIDText.lowercase($0.rawValue), $0) }.sorted { $0.0 < $1.0 }.map(\.1)
         return try await Self.leads(
             connection.rows(
                 """
-                SELECT \(unescaped: Self.columns) FROM leads AS l
-                WHERE l.tenant_id = \(tenant) AND l.id = ANY(\(ids.map(\.rawValue))) AND l.withdrawn_at IS NULL
-                ORDER BY l.id FOR UPDATE OF l
+                SELECT \(unescaped: Self.columns)
+                FROM unnest(\(ordered.map(\.rawValue))::UUID[], \(ordered.map { !shared.contains($0) })::BOOLEAN[])
+                    WITH ORDINALITY AS u(id, exclusive, n)
+                LEFT JOIN LATERAL (
+                    SELECT x AS lead FROM leads AS x
+                    WHERE u.exclusive AND x.tenant_id = \(tenant) AND x.id = u.id AND x.withdrawn_at IS NULL FOR UPDATE OF x
+                ) AS updating ON true
+                LEFT JOIN LATERAL (
+                    SELECT x AS lead FROM leads AS x
+                    WHERE NOT u.exclusive AND x.tenant_id = \(tenant) AND x.id = u.id AND x.withdrawn_at IS NULL FOR SHARE OF x
+                ) AS sharing ON true
+                CROSS JOIN LATERAL (SELECT (COALESCE(updating.lead, sharing.lead)).*) AS l
+                WHERE l.id IS NOT NULL
+                ORDER BY u.n
                 """, logger: logger))
     }
 

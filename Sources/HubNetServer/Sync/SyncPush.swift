@@ -139,7 +139,15 @@ struct SyncPush: Sendable {
                 templates = try await commands.templates.all(lockingLeads: touched, tenant: caller.tenantID, on: connection)
                 (locked, lastEntries) = try await commands.leads.readLocked(touched, tenant: caller.tenantID, on: connection)
             } else if edits || notes {
-                locked = try await commands.leads.lockMany(touched, tenant: caller.tenantID, on: connection)
+                // A lead that only gets notes is shared with other batches adding notes to it.
+                var changed = Set<Lead.ID>()
+                for item in fresh {
+                    guard case .success(let mutation) = item.mutation else { continue }
+                    if case .addNote = mutation.intent { continue }
+                    changed.insert(mutation.leadId)
+                }
+                locked = try await commands.leads.lockMany(
+                    touched, shared: Set(touched).subtracting(changed), tenant: caller.tenantID, on: connection)
                 if edits { templates = try await commands.templates.all(tenant: caller.tenantID, on: connection) }
             } else {
                 locked = try await commands.leads.lockOnly(touched, tenant: caller.tenantID, on: connection)

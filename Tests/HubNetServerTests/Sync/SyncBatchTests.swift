@@ -370,6 +370,47 @@ struct SyncBatchTests {
         }
     }
 
+    @Test("a batch shares the locks of leads it only adds notes to: another batch's notes on them go ahead, an edit or action on them waits, and the leads it changes stay locked for update")
+    func notesShareTheirLeadsLocks() async throws {
+        try await withTestApplication { app in
+            let hub = try await app.fixtures.tenant(.hub, users: [[.moderator]])
+            let noted = try await app.createLead(token: hub.users[0].token, name: "Noted")
+            let edited = try await app.createLead(token: hub.users[0].token, name: "Edited")
+            let database = app.fixtures.database
+            let repository = PostgresLeadRepository(logger: database.logger)
+            func tryLock(_ id: Lead.ID, _ strength: String) async -> String? {
+                do {
+                    try await database.withTenant(hub.tenant.id) { other in
+                        _ = try await other.query(
+                            "SELECT id FROM leads WHERE id = \(id) \(unescaped: strength) NOWAIT", logger: database.logger
+                        ).collect()
+                    }
+                    return nil
+                } catch let error as PSQLError {
+                    return error.serverInfo?[.sqlState]
+                } catch {
+                    return "\(error)"
+                }
+            }
+            try await database.withTenant(hub.tenant.id) { connection in
+                let missing = Lead.ID()
+                let leads = try await repository.lockMany(
+                    [edited, missing, noted], shared: [noted], tenant: hub.tenant.id, on: connection)
+                let expected = [noted, edited].sorted { $0.description < $1.description }
+                #expect(leads.map(\.id) == expected, "the leads that exist, in id order")
+                #expect(Set(leads.map(\.details.name)) == ["Noted", "Edited"])
+                // Another batch adding notes to the shared lead goes ahead (55P03 is lock_not_available).
+                #expect(await tryLock(noted, "FOR SHARE") == nil)
+                // An edit or an action (an UPDATE takes FOR NO KEY UPDATE) waits for it.
+                #expect(await tryLock(noted, "FOR NO KEY UPDATE") == "55P03")
+                // The changed lead admits nobody, not even notes.
+                #expect(await tryLock(edited, "FOR SHARE") == "55P03")
+            }
+            #expect(await tryLock(noted, "FOR UPDATE") == nil, "the locks end with the transaction")
+            #expect(await tryLock(edited, "FOR UPDATE") == nil)
+        }
+    }
+
     @Test("a pull at the head answers nothing new in two statements and no transaction; the next change arrives at the next pull, the cursor unchanged until then")
     func pullAtTheHead() async throws {
         try await withTestApplication { app in
