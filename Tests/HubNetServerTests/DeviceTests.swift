@@ -1,5 +1,6 @@
 import Foundation
 import HubNetCore
+import HubNetPostgres
 import HubNetTestSupport
 import HummingbirdTesting
 import Testing
@@ -74,6 +75,65 @@ struct DeviceTests {
             #expect(abs(try instant(inUse["last_used_at"]).timeIntervalSince(deactivatedAt)) < 0.001, "\(inUse)")
             let user = try #require((try await app.request(.get, "/v1/users/\(leaver.user.id)", token: hub.admin.token)).json)
             #expect(abs(try instant(user["deactivated_at"]).timeIntervalSince(deactivatedAt)) < 0.001)
+        }
+    }
+
+    @Test("a credential's use is noted only when its row is free: while a push holds the device's row (or another request its token's), authentication answers at once without noting; the next one notes it")
+    func useNotedWithoutWaiting() async throws {
+        let clock = VirtualClock()
+        try await withTestApplication(configure: { $0.now = clock.function }) { app in
+            let hub = try await app.fixtures.tenant(.hub, users: [[.advisor]])
+            let advisor = hub.users[0]
+            let registered = try await app.request(.post, "/v1/devices", token: advisor.token, json: #"{"name":"Tablet"}"#)
+            let deviceText = try #require(registered.json?["token"] as? String)
+            let deviceToken = try #require(BearerToken(deviceText))
+            let deviceID = try #require((registered.json?["device"] as? [String: Any])?["id"] as? String)
+            let device = try #require(Device.ID(string: deviceID))
+            let userToken = try #require(BearerToken(advisor.token))
+            let database = app.fixtures.database
+            let devices = PostgresDeviceRepository(logger: database.logger)
+            let tokens = PostgresAPITokenRepository(logger: database.logger)
+            func lastUses() async throws -> (device: Date?, token: Date?) {
+                try await database.withTenant(hub.tenant.id) { connection in
+                    let seen = try await connection.rows(
+                        "SELECT last_seen_at FROM devices WHERE id = \(device)", logger: database.logger).decode(Date?.self)
+                    let used = try await connection.rows(
+                        "SELECT max(last_used_at) FROM api_tokens WHERE user_id = \(advisor.user.id)", logger: database.logger
+                    ).decode(Date?.self)
+                    return (seen.first ?? nil, used.first ?? nil)
+                }
+            }
+            // An hour on, both uses are stale and would be noted.
+            clock.advance(by: 3_600)
+            let before = try await lastUses()
+            try await database.withTenant(hub.tenant.id) { connection in
+                // The rows held as a push holds its device's (and a concurrent request a token's).
+                _ = try await connection.rows("SELECT id FROM devices WHERE id = \(device) FOR UPDATE", logger: database.logger)
+                _ = try await connection.rows(
+                    "SELECT id FROM api_tokens WHERE user_id = \(advisor.user.id) FOR UPDATE", logger: database.logger)
+                // A short lock timeout: the statement 0016 made waited for it and failed.
+                let byDevice = try await database.withSingleStatement {
+                    try await devices.authenticate(deviceToken, now: clock.now, lockTimeout: .milliseconds(100), on: $0)
+                }
+                #expect(byDevice?.deviceID == device && byDevice?.userID == advisor.user.id)
+                let byToken = try await database.withSingleStatement {
+                    try await tokens.authenticate(userToken, now: clock.now, lockTimeout: .milliseconds(100), on: $0)
+                }
+                #expect(byToken?.userID == advisor.user.id)
+            }
+            let meanwhile = try await lastUses()
+            #expect(meanwhile.device == before.device && meanwhile.token == before.token, "not noted while the rows were held")
+            // Free again: the next authentication notes both, by the server's clock.
+            _ = try await database.withSingleStatement {
+                try await devices.authenticate(deviceToken, now: clock.now, lockTimeout: .milliseconds(100), on: $0)
+            }
+            _ = try await database.withSingleStatement {
+                try await tokens.authenticate(userToken, now: clock.now, lockTimeout: .milliseconds(100), on: $0)
+            }
+            let after = try await lastUses()
+            let seen = try #require(after.device)
+            let used = try #require(after.token)
+            #expect(abs(seen.timeIntervalSince(clock.now)) < 0.001 && abs(used.timeIntervalSince(clock.now)) < 0.001)
         }
     }
 

@@ -61,10 +61,12 @@ public struct PostgresAPITokenRepository: Sendable {
     enum AuthenticateToken: PreparedStatementKey {}
 
     /// The user behind a presented token, if it is live and its user active. Notes the use at most
-    /// once a minute, so that a busy client does not turn every read into a write.
+    /// once a minute, so that a busy client does not turn every read into a write, and only when the
+    /// token's row is free: a request never waits for another one noting the same token's use.
     /// One statement (`hubnet_authenticate_api_token`) outside any transaction (`Database.withSingleStatement`).
     /// - Parameter now: the server's clock, the use's time.
-    /// - Parameter lockTimeout: how long noting the use may wait for the token's row.
+    /// - Parameter lockTimeout: how long noting the use may wait for anything but the token's row (a
+    ///   table lock during a migration); a token row held by another transaction is skipped.
     public func authenticate(_ token: BearerToken, now: Date, lockTimeout: Duration = .seconds(5), on connection: PostgresConnection)
         async throws -> AuthenticatedUser?
     {

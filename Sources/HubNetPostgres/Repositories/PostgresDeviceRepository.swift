@@ -54,11 +54,13 @@ public struct PostgresDeviceRepository: Sendable {
     enum AuthenticateDevice: PreparedStatementKey {}
 
     /// The user behind a live device token of an active user; notes the device as seen at most once a
-    /// minute, by the server's clock (a virtual one under test: staleness in routing compares it).
+    /// minute, by the server's clock (a virtual one under test: staleness in routing compares it), and
+    /// only when the device's row is free (a push holds it): authentication never waits for it.
     /// A revoked device or a deactivated user is `AccessEnded` (the device must wipe), an unknown
     /// token `nil`.
     /// One statement (`hubnet_authenticate_device`) outside any transaction (`Database.withSingleStatement`).
-    /// - Parameter lockTimeout: how long noting the last use may wait for the device row.
+    /// - Parameter lockTimeout: how long noting the last use may wait for anything but the device row
+    ///   (a table lock during a migration); a device row held by another transaction is skipped.
     public func authenticate(
         _ token: BearerToken, now: Date = Date(), lockTimeout: Duration = .seconds(5), on connection: PostgresConnection
     ) async throws -> AuthenticatedUser? {
