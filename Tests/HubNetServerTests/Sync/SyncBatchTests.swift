@@ -11,6 +11,23 @@ import Testing
 @Suite("Sync batches")
 struct SyncBatchTests {
     /// The statements a request ran, as the server reports them in `Server-Timing`.
+    /// Whether another transaction can lock a lead now (`strength` NOWAIT): nil if it can, else the
+    /// SQLSTATE (55P03 is lock_not_available).
+    static func tryLock(_ id: Lead.ID, _ strength: String, tenant: Tenant.ID, in database: Database) async -> String? {
+        do {
+            try await database.withTenant(tenant) { other in
+                _ = try await other.query(
+                    "SELECT id FROM leads WHERE id = \(id) \(unescaped: strength) NOWAIT", logger: database.logger
+                ).collect()
+            }
+            return nil
+        } catch let error as PSQLError {
+            return error.serverInfo?[.sqlState]
+        } catch {
+            return "\(error)"
+        }
+    }
+
     static func statements(_ response: TestResponse) throws -> Int {
         let timing = try #require(response.headers[.init("Server-Timing")!], "no Server-Timing")
         let match = try #require(timing.firstMatch(of: /db;dur=[0-9]+;desc="([0-9]+) statements"/), "\(timing)")
@@ -335,18 +352,7 @@ struct SyncBatchTests {
             let (lead, untouched) = (try await app.createLead(token: hub.users[0].token), try await app.createLead(token: hub.users[0].token))
             let database = app.fixtures.database
             let repository = PostgresWorkflowTemplateRepository(logger: database.logger)
-            func tryLock(_ id: Lead.ID) async -> String? {
-                do {
-                    try await database.withTenant(hub.tenant.id) { other in
-                        _ = try await other.query("SELECT id FROM leads WHERE id = \(id) FOR UPDATE NOWAIT", logger: database.logger).collect()
-                    }
-                    return nil
-                } catch let error as PSQLError {
-                    return error.serverInfo?[.sqlState]
-                } catch {
-                    return "\(error)"
-                }
-            }
+            func tryLock(_ id: Lead.ID) async -> String? { await Self.tryLock(id, "FOR UPDATE", tenant: hub.tenant.id, in: database) }
             try await database.withTenant(hub.tenant.id) { connection in
                 let templates = try await repository.all(lockingLeads: [lead], tenant: hub.tenant.id, on: connection)
                 #expect(templates.map(\.key) == BuiltInTemplates.all.map(\.key))
@@ -379,18 +385,7 @@ struct SyncBatchTests {
             let database = app.fixtures.database
             let repository = PostgresLeadRepository(logger: database.logger)
             func tryLock(_ id: Lead.ID, _ strength: String) async -> String? {
-                do {
-                    try await database.withTenant(hub.tenant.id) { other in
-                        _ = try await other.query(
-                            "SELECT id FROM leads WHERE id = \(id) \(unescaped: strength) NOWAIT", logger: database.logger
-                        ).collect()
-                    }
-                    return nil
-                } catch let error as PSQLError {
-                    return error.serverInfo?[.sqlState]
-                } catch {
-                    return "\(error)"
-                }
+                await Self.tryLock(id, strength, tenant: hub.tenant.id, in: database)
             }
             try await database.withTenant(hub.tenant.id) { connection in
                 let missing = Lead.ID()
