@@ -68,10 +68,12 @@ public enum InvariantChecker {
             let view = world.views[device.user] ?? [:]
             if device.pending > 0 { converge.append("\(device.label): \(device.pending) mutations still pending") }
             for (id, lead) in view where device.leads[id] != lead {
-                converge.append(
-                    device.leads[id] == nil
-                        ? "\(device.label): lacks lead \(id) (\(lead.name))"
-                        : "\(device.label): lead \(id) (\(lead.name)) differs from the server (device \(device.leads[id]!.status) v\(device.leads[id]!.version), server \(lead.status) v\(lead.version))")
+                if let held = device.leads[id] {
+                    converge.append(
+                        "\(device.label): lead \(id) (\(lead.name)) differs from the server (device \(held.status) v\(held.version), server \(lead.status) v\(lead.version))")
+                } else {
+                    converge.append("\(device.label): lacks lead \(id) (\(lead.name))")
+                }
             }
             for id in device.leads.keys where view[id] == nil {
                 converge.append("\(device.label): holds lead \(id) outside its user's view")
