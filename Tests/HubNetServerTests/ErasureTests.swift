@@ -176,6 +176,42 @@ struct ErasureTests {
         }
     }
 
+    @Test("erasure: another lead's note and activity that name the person are redacted, the rest of their text kept, and a device holding them receives the redacted versions")
+    func otherLeadsMentions() async throws {
+        try await withTestApplication { app in
+            let hub = try await app.fixtures.tenant(.hub, users: [[.moderator]])
+            let token = hub.users[0].token
+            let lead = try #require((try await app.request(
+                .post, "/v1/leads", token: token, json: #"{"contact":{"name":"\#(Self.name)","email":"\#(Self.email)"}}"#)).json?["id"] as? String)
+            let neighbour = try #require((try await app.request(
+                .post, "/v1/leads", token: token, json: #"{"contact":{"name":"Nora Neighbour","email":"nora@erase.test"}}"#)).json?["id"] as? String)
+            let neighbourID = try #require(Lead.ID(string: neighbour))
+            let noted = try await app.request(
+                .post, "/v1/leads/\(neighbour)/notes", token: token, json: #"{"body":"\#(Self.name) is Nora's cousin"}"#)
+            #expect(noted.status == .created, "\(noted.text)")
+            let scheduled = try await app.request(
+                .post, "/v1/leads/\(neighbour)/activities", token: token, json: #"{"kind":"call","title":"Ask \#(Self.name.uppercased()) about the loan"}"#)
+            #expect(scheduled.status == .created, "\(scheduled.text)")
+            let file = FileManager.default.temporaryDirectory.appendingPathComponent("erasure-\(UUID()).sqlite").path
+            defer { try? FileManager.default.removeItem(atPath: file) }
+            let registered = try await SyncTestDevice.register(app, as: hub.users[0])
+            let client = SyncClient(store: try LocalStore(path: file), transport: TestAppTransport(app: app, token: registered.token))
+            _ = try await client.sync()
+            #expect(try await client.notes(of: neighbourID).map(\.body) == ["\(Self.name) is Nora's cousin"])
+
+            #expect(try await app.request(.post, "/v1/erasures", token: hub.admin.token, json: #"{"lead_id":"\#(lead)"}"#).status == .created)
+            _ = try await client.sync()
+            // The neighbour's lead keeps its own person and the rest of the texts; the erased person's name is gone.
+            #expect(try await client.lead(neighbourID)?.name == "Nora Neighbour")
+            #expect(try await client.notes(of: neighbourID).map(\.body) == ["[erased] is Nora's cousin"])
+            #expect(try await client.activities(of: neighbourID).map(\.title) == ["Ask [erased] about the loan"])
+            let remaining = try await Self.scan(app)
+            #expect(remaining.isEmpty, "\(remaining)")
+            let text = String(decoding: try Data(contentsOf: URL(fileURLWithPath: file)), as: UTF8.self)
+            #expect(!text.contains("Quartermaine") && !text.contains("QUARTERMAINE"))
+        }
+    }
+
     @Test("erasure: the SDK deletes queued mutations on a purged lead and renumbers the ones after it, gap-free")
     func discardPending() async throws {
         let store = try LocalStore(path: nil)
