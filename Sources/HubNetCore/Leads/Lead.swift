@@ -66,17 +66,16 @@ public enum LeadSource: String, Sendable, Codable, CaseIterable {
 }
 
 /// The fields of a lead a person fills in.
-public struct LeadDetails: Sendable, Equatable, Codable {
+@dynamicMemberLookup
+public struct LeadDetails: Sendable, Equatable {
     public var name: String
     public var email: String?
     public var phone: String?
     public var city: String?
     public var region: String?
-    public var request: String?
-    public var type: String?
-    public var category: String?
-    public var priority: String?
-    public var importance: String?
+    /// Request, type, category, priority, importance: the fields described in `LeadTextField.all`,
+    /// read and written as `details.request` through `LeadTexts`.
+    public var texts: LeadTexts
     /// Probability to win, 0 to 100.
     public var probability: Int?
     /// Predicted gain if won, in the tenant's currency.
@@ -99,11 +98,7 @@ public struct LeadDetails: Sendable, Equatable, Codable {
         self.phone = phone
         self.city = city
         self.region = region
-        self.request = request
-        self.type = type
-        self.category = category
-        self.priority = priority
-        self.importance = importance
+        self.texts = LeadTexts(request: request, type: type, category: category, priority: priority, importance: importance)
         self.probability = probability
         self.targetAmount = targetAmount
         self.products = products
@@ -119,15 +114,15 @@ public struct LeadDetails: Sendable, Equatable, Codable {
         guard email != nil || phone != nil || !requiringContact else { throw .invalid("email", "give an email or a phone number") }
         if let probability, !(0...100).contains(probability) { throw .invalid("probability", "must be between 0 and 100") }
         let targetAmount = try Validate.optionalAmount(targetAmount, field: "target_amount")
-        return LeadDetails(
-            name: try Validate.text(name, field: "name", max: 200), email: email, phone: phone,
-            city: try Validate.optionalText(city, field: "city", max: 200),
-            region: try Validate.optionalText(region, field: "region", max: 200),
-            request: try Validate.optionalText(request, field: "request", max: 10_000),
-            type: try Validate.optionalText(type, field: "type", max: 100),
-            category: try Validate.optionalText(category, field: "category", max: 100),
-            priority: try Validate.optionalText(priority, field: "priority", max: 50),
-            importance: try Validate.optionalText(importance, field: "importance", max: 50),
+        let name = try Validate.text(name, field: "name", max: 200)
+        let city = try Validate.optionalText(city, field: "city", max: 200)
+        let region = try Validate.optionalText(region, field: "region", max: 200)
+        var texts = LeadTexts()
+        for field in LeadTextField.all {
+            texts[field] = try Validate.optionalText(self.texts[field], field: field.key, max: field.maximumLength)
+        }
+        var validated = LeadDetails(
+            name: name, email: email, phone: phone, city: city, region: region,
             probability: probability, targetAmount: targetAmount,
             products: try products.enumerated().map { (index, product) throws(DomainError) in
                 ProductInterest(
@@ -136,6 +131,13 @@ public struct LeadDetails: Sendable, Equatable, Codable {
             },
             competitors: try Validate.labels(competitors, field: "competitors"),
             team: team.reduce(into: [User.ID]()) { if !$0.contains($1) { $0.append($1) } })
+        validated.texts = texts
+        return validated
+    }
+
+    public subscript<Value>(dynamicMember keyPath: WritableKeyPath<LeadTexts, Value>) -> Value {
+        get { texts[keyPath: keyPath] }
+        set { texts[keyPath: keyPath] = newValue }
     }
 }
 

@@ -3,10 +3,10 @@ import Foundation
 /// Turns the rows of a lead import (a CSV file, already split into named cells) into validated
 /// leads, or a list of every row's errors: an import is all or nothing.
 public enum LeadImport {
-    public static let columns: Set<String> = [
-        "name", "email", "phone", "city", "region", "request", "type", "category", "priority", "importance",
-        "probability", "target_amount", "expected_completion_at", "expires_at",
-    ]
+    /// The contact's columns, every descriptive field's (`LeadTextField.all`), and the figures and dates.
+    public static let columns = Set(
+        ["name", "email", "phone", "city", "region"] + LeadTextField.all.map(\.key)
+            + ["probability", "target_amount", "expected_completion_at", "expires_at"])
     public static let maximumRows = 10_000
 
     public struct Row: Sendable, Equatable {
@@ -65,10 +65,10 @@ public enum LeadImport {
                 amount = number
             }
             guard let expected = date("expected_completion_at"), let expires = date("expires_at") else { continue }
-            let details = LeadDetails(
+            var details = LeadDetails(
                 name: text("name") ?? "", email: text("email"), phone: text("phone"), city: text("city"),
-                region: text("region"), request: text("request"), type: text("type"), category: text("category"),
-                priority: text("priority"), importance: text("importance"), probability: probability, targetAmount: amount)
+                region: text("region"), probability: probability, targetAmount: amount)
+            for field in LeadTextField.all { details.texts[field] = text(field.key) }
             do {
                 valid.append(Row(details: try details.validated(), expectedCompletionAt: expected, expiresAt: expires))
             } catch {

@@ -24,9 +24,37 @@ public struct FieldConflict: Sendable, Codable, Equatable {
     }
 }
 
-/// The lead fields a device may edit, as text (probability as its decimal digits).
-public enum LeadField: String, Sendable, Codable, CaseIterable {
-    case name, email, phone, city, region, request, type, category, priority, importance, probability
+/// The lead fields a device may edit, as text (probability as its decimal digits): the contact's,
+/// every descriptive field of `LeadTextField.all`, and the probability to win.
+public struct LeadField: RawRepresentable, Sendable, Hashable, Codable, CaseIterable, CustomStringConvertible {
+    public let rawValue: String
+
+    /// Only an editable field's name makes one.
+    public init?(rawValue: String) {
+        guard Self.allCases.contains(where: { $0.rawValue == rawValue }) else { return nil }
+        self.rawValue = rawValue
+    }
+
+    private init(_ name: String) { self.rawValue = name }
+
+    public init(_ field: LeadTextField) { self.rawValue = field.key }
+
+    public static let name = LeadField("name")
+    public static let email = LeadField("email")
+    public static let phone = LeadField("phone")
+    public static let city = LeadField("city")
+    public static let region = LeadField("region")
+    public static let request = LeadField("request")
+    public static let type = LeadField("type")
+    public static let category = LeadField("category")
+    public static let priority = LeadField("priority")
+    public static let importance = LeadField("importance")
+    public static let probability = LeadField("probability")
+
+    public static let allCases: [LeadField] =
+        [.name, .email, .phone, .city, .region] + LeadTextField.all.map(LeadField.init) + [.probability]
+
+    public var description: String { rawValue }
 
     public func value(in details: LeadDetails) -> String? {
         switch self {
@@ -35,12 +63,8 @@ public enum LeadField: String, Sendable, Codable, CaseIterable {
         case .phone: details.phone
         case .city: details.city
         case .region: details.region
-        case .request: details.request
-        case .type: details.type
-        case .category: details.category
-        case .priority: details.priority
-        case .importance: details.importance
         case .probability: details.probability.map(String.init)
+        default: LeadTextField.named(rawValue).flatMap { details.texts[$0] }
         }
     }
 
@@ -54,11 +78,6 @@ public enum LeadField: String, Sendable, Codable, CaseIterable {
         case .phone: details.phone = value
         case .city: details.city = value
         case .region: details.region = value
-        case .request: details.request = value
-        case .type: details.type = value
-        case .category: details.category = value
-        case .priority: details.priority = value
-        case .importance: details.importance = value
         case .probability:
             guard let value else {
                 details.probability = nil
@@ -66,6 +85,8 @@ public enum LeadField: String, Sendable, Codable, CaseIterable {
             }
             guard let number = Int(value) else { throw .invalid("probability", "must be a whole number from 0 to 100") }
             details.probability = number
+        default:
+            if let field = LeadTextField.named(rawValue) { details.texts[field] = value }
         }
     }
 }

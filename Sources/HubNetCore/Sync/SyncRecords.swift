@@ -2,6 +2,7 @@ import Foundation
 
 /// The records a device holds, exactly as the change log carries them (built by the
 /// `hubnet_sync_*` functions of migration 0006). Times are microseconds since 1970.
+@dynamicMemberLookup
 public struct SyncLead: Sendable, Codable, Equatable {
     public var id: Lead.ID
     public var templateKey: String
@@ -12,11 +13,8 @@ public struct SyncLead: Sendable, Codable, Equatable {
     public var phone: String?
     public var city: String?
     public var region: String?
-    public var request: String?
-    public var type: String?
-    public var category: String?
-    public var priority: String?
-    public var importance: String?
+    /// The descriptive fields (`LeadTextField.all`), each under its own key; `lead.request` reads one.
+    public var texts: LeadTexts
     public var probability: Int?
     public var targetAmount: String?
     public var competitors: [String]
@@ -50,11 +48,6 @@ public struct SyncLead: Sendable, Codable, Equatable {
         case phone
         case city
         case region
-        case request
-        case type
-        case category
-        case priority
-        case importance
         case probability
         case targetAmount = "target_amount"
         case competitors
@@ -79,12 +72,88 @@ public struct SyncLead: Sendable, Codable, Equatable {
     }
 
 
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        id = try c.decode(Lead.ID.self, forKey: .id)
+        templateKey = try c.decode(String.self, forKey: .templateKey)
+        status = try c.decode(String.self, forKey: .status)
+        source = try c.decode(String.self, forKey: .source)
+        name = try c.decode(String.self, forKey: .name)
+        email = try c.decodeIfPresent(String.self, forKey: .email)
+        phone = try c.decodeIfPresent(String.self, forKey: .phone)
+        city = try c.decodeIfPresent(String.self, forKey: .city)
+        region = try c.decodeIfPresent(String.self, forKey: .region)
+        texts = try LeadTexts(from: decoder, keys: .snake)
+        probability = try c.decodeIfPresent(Int.self, forKey: .probability)
+        targetAmount = try c.decodeIfPresent(String.self, forKey: .targetAmount)
+        competitors = try c.decode([String].self, forKey: .competitors)
+        team = try c.decode([User.ID].self, forKey: .team)
+        listingId = try c.decodeIfPresent(Listing.ID.self, forKey: .listingId)
+        referralId = try c.decodeIfPresent(Referral.ID.self, forKey: .referralId)
+        sourceTenantId = try c.decodeIfPresent(Tenant.ID.self, forKey: .sourceTenantId)
+        assignedUnitId = try c.decodeIfPresent(TenantUnit.ID.self, forKey: .assignedUnitId)
+        assignedUserId = try c.decodeIfPresent(User.ID.self, forKey: .assignedUserId)
+        createdBy = try c.decodeIfPresent(User.ID.self, forKey: .createdBy)
+        createdAt = try c.decode(Int64.self, forKey: .createdAt)
+        lastActionAt = try c.decodeIfPresent(Int64.self, forKey: .lastActionAt)
+        acceptedAt = try c.decodeIfPresent(Int64.self, forKey: .acceptedAt)
+        declinedAt = try c.decodeIfPresent(Int64.self, forKey: .declinedAt)
+        completedAt = try c.decodeIfPresent(Int64.self, forKey: .completedAt)
+        expiresAt = try c.decodeIfPresent(Int64.self, forKey: .expiresAt)
+        expectedCompletionAt = try c.decodeIfPresent(Int64.self, forKey: .expectedCompletionAt)
+        opportunityId = try c.decodeIfPresent(Opportunity.ID.self, forKey: .opportunityId)
+        archived = try c.decode(Bool.self, forKey: .archived)
+        inCrm = try c.decode(Bool.self, forKey: .inCrm)
+        version = try c.decode(Int.self, forKey: .version)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(id, forKey: .id)
+        try c.encode(templateKey, forKey: .templateKey)
+        try c.encode(status, forKey: .status)
+        try c.encode(source, forKey: .source)
+        try c.encode(name, forKey: .name)
+        try c.encodeIfPresent(email, forKey: .email)
+        try c.encodeIfPresent(phone, forKey: .phone)
+        try c.encodeIfPresent(city, forKey: .city)
+        try c.encodeIfPresent(region, forKey: .region)
+        try c.encodeIfPresent(probability, forKey: .probability)
+        try c.encodeIfPresent(targetAmount, forKey: .targetAmount)
+        try c.encode(competitors, forKey: .competitors)
+        try c.encode(team, forKey: .team)
+        try c.encodeIfPresent(listingId, forKey: .listingId)
+        try c.encodeIfPresent(referralId, forKey: .referralId)
+        try c.encodeIfPresent(sourceTenantId, forKey: .sourceTenantId)
+        try c.encodeIfPresent(assignedUnitId, forKey: .assignedUnitId)
+        try c.encodeIfPresent(assignedUserId, forKey: .assignedUserId)
+        try c.encodeIfPresent(createdBy, forKey: .createdBy)
+        try c.encode(createdAt, forKey: .createdAt)
+        try c.encodeIfPresent(lastActionAt, forKey: .lastActionAt)
+        try c.encodeIfPresent(acceptedAt, forKey: .acceptedAt)
+        try c.encodeIfPresent(declinedAt, forKey: .declinedAt)
+        try c.encodeIfPresent(completedAt, forKey: .completedAt)
+        try c.encodeIfPresent(expiresAt, forKey: .expiresAt)
+        try c.encodeIfPresent(expectedCompletionAt, forKey: .expectedCompletionAt)
+        try c.encodeIfPresent(opportunityId, forKey: .opportunityId)
+        try c.encode(archived, forKey: .archived)
+        try c.encode(inCrm, forKey: .inCrm)
+        try c.encode(version, forKey: .version)
+        try texts.encode(to: encoder, keys: .snake)
+    }
+
+    public subscript<Value>(dynamicMember keyPath: WritableKeyPath<LeadTexts, Value>) -> Value {
+        get { texts[keyPath: keyPath] }
+        set { texts[keyPath: keyPath] = newValue }
+    }
+
     public var details: LeadDetails {
         get {
-            LeadDetails(
-                name: name, email: email, phone: phone, city: city, region: region, request: request, type: type,
-                category: category, priority: priority, importance: importance, probability: probability,
+            var details = LeadDetails(
+                name: name, email: email, phone: phone, city: city, region: region, probability: probability,
                 targetAmount: targetAmount.flatMap { Decimal(string: $0) }, competitors: competitors, team: team)
+            details.texts = texts
+            return details
         }
         set {
             name = newValue.name
@@ -92,11 +161,7 @@ public struct SyncLead: Sendable, Codable, Equatable {
             phone = newValue.phone
             city = newValue.city
             region = newValue.region
-            request = newValue.request
-            type = newValue.type
-            category = newValue.category
-            priority = newValue.priority
-            importance = newValue.importance
+            texts = newValue.texts
             probability = newValue.probability
         }
     }

@@ -57,9 +57,7 @@ extension PostgresLeadRepository {
         let rows = edits.map { edit in
             EditRow(
                 id: edit.before.id.rawValue, name: edit.details.name, email: edit.details.email, phone: edit.details.phone,
-                city: edit.details.city, region: edit.details.region, request: edit.details.request, type: edit.details.type,
-                category: edit.details.category, priority: edit.details.priority, importance: edit.details.importance,
-                probability: edit.details.probability, targetAmount: edit.details.targetAmount.map { "\($0)" },
+                city: edit.details.city, region: edit.details.region, texts: edit.details.texts, probability: edit.details.probability, targetAmount: edit.details.targetAmount.map { "\($0)" },
                 products: edit.details.products, competitors: edit.details.competitors, team: edit.details.team.map(\.rawValue),
                 edits: edit.edits)
         }
@@ -74,8 +72,7 @@ extension PostgresLeadRepository {
             WITH d AS MATERIALIZED (SELECT (e.doc->>'id')::UUID AS id, e.doc FROM jsonb_array_elements(\(document)::JSONB) AS e(doc)),
             leads AS (
                 UPDATE leads AS l SET contact_name = d.doc->>'name', contact_email = d.doc->>'email', contact_phone = d.doc->>'phone',
-                    city = d.doc->>'city', region = d.doc->>'region', request = d.doc->>'request', type = d.doc->>'type',
-                    category = d.doc->>'category', priority = d.doc->>'priority', importance = d.doc->>'importance',
+                    city = d.doc->>'city', region = d.doc->>'region', \(unescaped: LeadTextField.assignments(from: "d.doc->'texts'")),
                     probability = (d.doc->>'probability')::INTEGER, target_amount = (d.doc->>'target_amount')::NUMERIC,
                     products = d.doc->'products',
                     competitors = ARRAY(SELECT c.value FROM jsonb_array_elements_text(d.doc->'competitors') WITH ORDINALITY AS c(value, n) ORDER BY c.n),
@@ -303,7 +300,8 @@ extension PostgresLeadRepository {
     private struct EditRow: Encodable {
         var id: UUID
         var name: String
-        var email, phone, city, region, request, type, category, priority, importance: String?
+        var email, phone, city, region: String?
+        var texts: LeadTexts
         var probability: Int?
         var targetAmount: String?
         var products: [ProductInterest]
@@ -312,7 +310,7 @@ extension PostgresLeadRepository {
         var edits: Int
 
         enum CodingKeys: String, CodingKey {
-            case id, name, email, phone, city, region, request, type, category, priority, importance, probability
+            case id, name, email, phone, city, region, texts, probability
             case targetAmount = "target_amount", products, competitors, team, edits
         }
     }
@@ -357,9 +355,7 @@ extension PostgresLeadRepository {
             rows.append(
                 NewLeadRow(
                     id: id.rawValue, status: state.status, name: details.name, email: details.email, phone: details.phone,
-                    city: details.city, region: details.region, request: details.request, type: details.type,
-                    category: details.category, priority: details.priority, importance: details.importance,
-                    probability: details.probability, targetAmount: details.targetAmount.map { "\($0)" }, products: details.products,
+                    city: details.city, region: details.region, texts: details.texts, probability: details.probability, targetAmount: details.targetAmount.map { "\($0)" }, products: details.products,
                     competitors: details.competitors, team: details.team.map(\.rawValue), expiresAt: micros(state.expiresAt),
                     expectedCompletionAt: micros(state.expectedCompletionAt),
                     remindAt: micros(LeadSchedule.nextReminder(state, template: template)), hash: Self.hex(hash)))
@@ -375,11 +371,11 @@ extension PostgresLeadRepository {
             ),
             created AS (
                 INSERT INTO leads (tenant_id, id, template_key, status, source, contact_name, contact_email, contact_phone, city,
-                    region, request, type, category, priority, importance, probability, target_amount, products, competitors, team,
+                    region, \(unescaped: LeadTextField.columnList), probability, target_amount, products, competitors, team,
                     created_by, created_at, expires_at, expected_completion_at, remind_at)
                 SELECT \(tenant), (d.doc->>'id')::UUID, \(template.key), d.doc->>'status', \(source.rawValue), d.doc->>'name',
-                    d.doc->>'email', d.doc->>'phone', d.doc->>'city', d.doc->>'region', d.doc->>'request', d.doc->>'type',
-                    d.doc->>'category', d.doc->>'priority', d.doc->>'importance', (d.doc->>'probability')::INTEGER,
+                    d.doc->>'email', d.doc->>'phone', d.doc->>'city', d.doc->>'region',
+                    \(unescaped: LeadTextField.values(in: "d.doc->'texts'")), (d.doc->>'probability')::INTEGER,
                     (d.doc->>'target_amount')::NUMERIC, d.doc->'products',
                     ARRAY(SELECT c.value FROM jsonb_array_elements_text(d.doc->'competitors') WITH ORDINALITY AS c(value, n) ORDER BY c.n),
                     ARRAY(SELECT t.value::UUID FROM jsonb_array_elements_text(d.doc->'team') WITH ORDINALITY AS t(value, n) ORDER BY t.n),
@@ -401,7 +397,8 @@ extension PostgresLeadRepository {
     private struct NewLeadRow: Encodable {
         var id: UUID
         var status, name: String
-        var email, phone, city, region, request, type, category, priority, importance: String?
+        var email, phone, city, region: String?
+        var texts: LeadTexts
         var probability: Int?
         var targetAmount: String?
         var products: [ProductInterest]
@@ -411,7 +408,7 @@ extension PostgresLeadRepository {
         var hash: String
 
         enum CodingKeys: String, CodingKey {
-            case id, status, name, email, phone, city, region, request, type, category, priority, importance, probability
+            case id, status, name, email, phone, city, region, texts, probability
             case targetAmount = "target_amount", products, competitors, team, expiresAt = "expires_at"
             case expectedCompletionAt = "expected_completion_at", remindAt = "remind_at", hash
         }

@@ -28,7 +28,7 @@ public struct PostgresLeadRepository: Sendable {
 
     static let columns = """
         l.id, l.tenant_id, l.template_key, l.status, l.source, l.contact_name, l.contact_email, l.contact_phone,
-        l.city, l.region, l.request, l.type, l.category, l.priority, l.importance, l.probability,
+        l.city, l.region, \(LeadTextField.columns(of: "l")), l.probability,
         l.target_amount::TEXT AS target_amount, l.products::TEXT AS products, l.competitors, l.team, l.listing_id, l.referral_id, l.source_tenant_id, l.assigned_unit_id, l.assigned_user_id, l.created_by,
         l.created_at, l.last_action_at, l.accepted_at, l.declined_at, l.completed_at, l.expires_at,
         l.expected_completion_at, l.opportunity_id, l.archived, l.in_crm, l.version, l.reminded_at, l.identity_withheld, l.erased_at,
@@ -58,17 +58,18 @@ public struct PostgresLeadRepository: Sendable {
                 """
                 WITH created AS (
                     INSERT INTO leads AS l (tenant_id, id, template_key, status, source, contact_name, contact_email, contact_phone,
-                        city, region, request, type, category, priority, importance, probability, target_amount, products,
+                        city, region, \(unescaped: LeadTextField.columnList), probability, target_amount, products,
                         competitors, team, listing_id, assigned_unit_id, created_by, created_at, expires_at, expected_completion_at,
                         remind_at, identity_withheld, referral_id, source_tenant_id)
-                    VALUES (\(tenant), \(id), \(template.key), \(state.status), \(source.rawValue), \(details.name),
+                    SELECT \(tenant), \(id), \(template.key), \(state.status), \(source.rawValue), \(details.name),
                         \(details.email)::TEXT, \(details.phone)::TEXT, \(details.city)::TEXT, \(details.region)::TEXT,
-                        \(details.request)::TEXT, \(details.type)::TEXT, \(details.category)::TEXT, \(details.priority)::TEXT,
-                        \(details.importance)::TEXT, \(details.probability)::BIGINT, \(details.targetAmount.map { "\($0)" })::TEXT::NUMERIC,
+                        \(unescaped: LeadTextField.values(in: "t.doc")), \(details.probability)::BIGINT,
+                        \(details.targetAmount.map { "\($0)" })::TEXT::NUMERIC,
                         \(try Self.productsJSON(details.products))::TEXT::JSONB, \(details.competitors)::TEXT[], \(details.team)::UUID[],
                         \(listing)::UUID, \(unit)::UUID, \(createdBy)::UUID, \(now), \(state.expiresAt)::TIMESTAMPTZ,
                         \(state.expectedCompletionAt)::TIMESTAMPTZ, \(LeadSchedule.nextReminder(state, template: template))::TIMESTAMPTZ,
-                        \(identityWithheld), \(referral?.id)::UUID, \(referral?.source)::UUID)
+                        \(identityWithheld), \(referral?.id)::UUID, \(referral?.source)::UUID
+                    FROM (SELECT \(try Self.textsJSON(details.texts))::TEXT::JSONB AS doc) AS t
                     RETURNING \(unescaped: Self.columns)
                 ),
                 history AS (
@@ -244,12 +245,12 @@ public struct PostgresLeadRepository: Sendable {
             try await connection.rows(
                 """
                 UPDATE leads SET contact_name = \(details.name), contact_email = \(details.email), contact_phone = \(details.phone),
-                    city = \(details.city), region = \(details.region), request = \(details.request), type = \(details.type),
-                    category = \(details.category), priority = \(details.priority), importance = \(details.importance),
+                    city = \(details.city), region = \(details.region), \(unescaped: LeadTextField.assignments(from: "t.doc")),
                     probability = \(details.probability), target_amount = \(details.targetAmount.map { "\($0)" })::NUMERIC,
                     products = \(try Self.productsJSON(details.products))::JSONB, competitors = \(details.competitors),
                     team = \(details.team),
                     expected_completion_at = \(expectedCompletionAt), assigned_unit_id = \(unit), version = version + 1
+                FROM (SELECT \(try Self.textsJSON(details.texts))::TEXT::JSONB AS doc) AS t
                 WHERE tenant_id = \(lead.tenantID) AND id = \(lead.id)
                 """, logger: logger)
         } catch let error as PSQLError where error.serverInfo?[.constraintName] == "leads_unit_fkey" {
@@ -510,6 +511,11 @@ public struct PostgresLeadRepository: Sendable {
         String(decoding: try JSONEncoder().encode(products), as: UTF8.self)
     }
 
+    /// The descriptive fields as one JSON object, read in SQL by `LeadTextField.values(in:)`.
+    static func textsJSON(_ texts: LeadTexts) throws -> String {
+        String(decoding: try JSONEncoder().encode(texts), as: UTF8.self)
+    }
+
     static func leads(_ rows: PostgresRows) async throws -> [Lead] {
         var leads: [Lead] = []
         for row in rows {
@@ -527,16 +533,14 @@ public struct PostgresLeadRepository: Sendable {
                 assignedUserID: try r["assigned_user_id"].decode(User.ID?.self),
                 archived: try r["archived"].decode(Bool.self), inCRM: try r["in_crm"].decode(Bool.self),
                 remindedAt: try r["reminded_at"].decode(Date?.self))
-            let details = LeadDetails(
+            var details = LeadDetails(
                 name: try r["contact_name"].decode(String.self), email: try r["contact_email"].decode(String?.self),
                 phone: try r["contact_phone"].decode(String?.self), city: try r["city"].decode(String?.self),
-                region: try r["region"].decode(String?.self), request: try r["request"].decode(String?.self),
-                type: try r["type"].decode(String?.self), category: try r["category"].decode(String?.self),
-                priority: try r["priority"].decode(String?.self), importance: try r["importance"].decode(String?.self),
-                probability: try r["probability"].decode(Int?.self),
+                region: try r["region"].decode(String?.self), probability: try r["probability"].decode(Int?.self),
                 targetAmount: try r["target_amount"].decode(String?.self).flatMap { Decimal(string: $0) },
                 products: try JSONDecoder().decode([ProductInterest].self, from: Data(try r["products"].decode(String.self).utf8)),
                 competitors: try r["competitors"].decode([String].self), team: try r["team"].decode([User.ID].self))
+            for field in LeadTextField.all { details.texts[field] = try r[field.key].decode(String?.self) }
             leads.append(
                 Lead(
                     id: try r["id"].decode(Lead.ID.self), tenantID: try r["tenant_id"].decode(Tenant.ID.self),

@@ -554,9 +554,7 @@ struct ConsoleController {
         add("Phone", lead.contact.phone)
         add("City", lead.contact.city)
         add("Region", lead.contact.region)
-        add("Request", lead.request)
-        add("Type", lead.type)
-        add("Category", lead.category)
+        for field in LeadTextField.all { add(field.label, lead.texts[field]) }
         add("Workflow", page.template.name)
         add("Stage", lead.stage)
         add("Source", lead.source)

@@ -14,11 +14,8 @@ public struct CreateLeadRequest: Decodable, Sendable {
     /// A workflow template key; the tenant kind's default when absent.
     public var template: String?
     public var contact: LeadContactBody
-    public var request: String?
-    public var type: String?
-    public var category: String?
-    public var priority: String?
-    public var importance: String?
+    /// The descriptive fields (`LeadTextField.all`), each under its own key (`apiKey`).
+    public var texts: LeadTexts
     public var probability: Int?
     public var targetAmount: RequestAmount?
     public var products: [ProductInterest]?
@@ -34,17 +31,35 @@ public struct CreateLeadRequest: Decodable, Sendable {
     public var consent: ConsentBody?
 
     enum CodingKeys: String, CodingKey {
-        case template, contact, request, type, category, priority, importance, probability, targetAmount, products,
-            competitors, team, expiresAt, expectedCompletionAt, assignedUnitID = "assignedUnitId", listingID = "listingId",
-            source, consent
+        case template, contact, probability, targetAmount, products, competitors, team, expiresAt, expectedCompletionAt,
+            assignedUnitID = "assignedUnitId", listingID = "listingId", source, consent
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        template = try c.decodeIfPresent(String.self, forKey: .template)
+        contact = try c.decode(LeadContactBody.self, forKey: .contact)
+        texts = try LeadTexts(from: decoder, keys: .api)
+        probability = try c.decodeIfPresent(Int.self, forKey: .probability)
+        targetAmount = try c.decodeIfPresent(RequestAmount.self, forKey: .targetAmount)
+        products = try c.decodeIfPresent([ProductInterest].self, forKey: .products)
+        competitors = try c.decodeIfPresent([String].self, forKey: .competitors)
+        team = try c.decodeIfPresent([User.ID].self, forKey: .team)
+        expiresAt = try c.decodeIfPresent(Date.self, forKey: .expiresAt)
+        expectedCompletionAt = try c.decodeIfPresent(Date.self, forKey: .expectedCompletionAt)
+        assignedUnitID = try c.decodeIfPresent(TenantUnit.ID.self, forKey: .assignedUnitID)
+        listingID = try c.decodeIfPresent(Listing.ID.self, forKey: .listingID)
+        source = try c.decodeIfPresent(LeadSource.self, forKey: .source)
+        consent = try c.decodeIfPresent(ConsentBody.self, forKey: .consent)
     }
 
     var details: LeadDetails {
-        LeadDetails(
+        var details = LeadDetails(
             name: contact.name, email: contact.email, phone: contact.phone, city: contact.city, region: contact.region,
-            request: request, type: type, category: category, priority: priority, importance: importance,
             probability: probability, targetAmount: targetAmount?.value, products: products ?? [], competitors: competitors ?? [],
             team: team ?? [])
+        details.texts = texts
+        return details
     }
 }
 
@@ -55,116 +70,126 @@ public struct AvailableActionResponse: Encodable, Sendable {
     public var needsReason: Bool
 }
 
+/// A lead as the API shows it: `Fields`, and the descriptive fields (`LeadTextField.all`) beside
+/// them, each under its own key; `response.status` and `response.request` read them alike.
+@dynamicMemberLookup
 public struct LeadResponse: ResponseEncodable, Sendable {
-    public var id: Lead.ID
-    public var template: String
-    public var status: String
-    public var statusName: String
-    public var lifeCycle: String
-    public var stage: String?
-    public var source: String
-    public var contact: LeadContactBody
-    public var request: String?
-    public var type: String?
-    public var category: String?
-    public var priority: String?
-    public var importance: String?
-    public var probability: Int?
-    public var targetAmount: Decimal?
-    public var products: [ProductInterest]
-    public var competitors: [String]
-    public var team: [User.ID]
-    public var listingID: Listing.ID?
-    public var assignedUnitID: TenantUnit.ID?
-    public var assignedUserID: User.ID?
-    public var createdBy: User.ID?
-    public var createdAt: Date
-    /// The date the lead was first saved (003: start date).
-    public var startDate: Date
-    public var lastActionAt: Date?
-    public var acceptedAt: Date?
-    public var declinedAt: Date?
-    public var completedAt: Date?
-    public var expiresAt: Date?
-    public var expectedCompletionAt: Date?
-    public var targetCloseAt: Date?
-    public var maximumOpenAt: Date?
-    public var timeToCompletionSeconds: Int?
-    public var timeOverdueSeconds: Int?
-    public var badges: [String]
-    public var opportunityLinked: Bool
-    public var archived: Bool
-    public var inCrm: Bool
-    public var inLeadTable: Bool
-    public var openActivities: Int
-    public var version: Int
-    /// A referred copy without the person's name, email and phone (no consent covers them).
-    public var identityWithheld: Bool
-    /// When the person's data was erased (their fields read `[erased]`; the lead takes no changes).
-    public var erasedAt: Date?
-    /// The buttons the caller may press now; only on the detail view.
-    public var availableActions: [AvailableActionResponse]?
-
-    enum CodingKeys: String, CodingKey {
-        case id, template, status, statusName, lifeCycle, stage, source, contact, request, type, category, priority,
-            importance, probability, targetAmount, products, competitors, team, startDate, listingID = "listingId", assignedUnitID = "assignedUnitId",
-            assignedUserID = "assignedUserId", createdBy, createdAt, lastActionAt, acceptedAt, declinedAt, completedAt,
-            expiresAt, expectedCompletionAt, targetCloseAt, maximumOpenAt, timeToCompletionSeconds, timeOverdueSeconds,
-            badges, opportunityLinked, archived, inCrm, inLeadTable, openActivities, version, identityWithheld, erasedAt, availableActions
-    }
+    public var fields: Fields
+    public var texts: LeadTexts
 
     init(_ lead: Lead, template: WorkflowTemplate?, now: Date, actions: [WorkflowTemplate.Action]? = nil) {
-        let status = template?.status(lead.state.status)
-        let schedule = template.map { LeadSchedule.of(lead.state, template: $0, now: now) }
-        self.id = lead.id
-        self.template = lead.templateKey
-        self.status = lead.state.status
-        self.statusName = status?.name ?? lead.state.status
-        self.lifeCycle = status?.lifeCycle.rawValue ?? "pending"
-        self.stage = status?.stage
-        self.source = lead.source.rawValue
-        self.identityWithheld = lead.identityWithheld
-        self.erasedAt = lead.erasedAt
-        let details = lead.details
-        self.contact = LeadContactBody(
-            name: details.name, email: details.email, phone: details.phone, city: details.city, region: details.region)
-        self.request = details.request
-        self.type = details.type
-        self.category = details.category
-        self.priority = details.priority
-        self.importance = details.importance
-        self.probability = details.probability
-        self.targetAmount = details.targetAmount
-        self.products = details.products
-        self.competitors = details.competitors
-        self.team = details.team
-        self.startDate = lead.state.createdAt
-        self.listingID = lead.listingID
-        self.assignedUnitID = lead.assignedUnitID
-        self.assignedUserID = lead.state.assignedUserID
-        self.createdBy = lead.createdBy
-        self.createdAt = lead.state.createdAt
-        self.lastActionAt = lead.state.lastActionAt
-        self.acceptedAt = lead.state.acceptedAt
-        self.declinedAt = lead.state.declinedAt
-        self.completedAt = lead.state.completedAt
-        self.expiresAt = lead.state.expiresAt
-        self.expectedCompletionAt = lead.state.expectedCompletionAt
-        self.targetCloseAt = schedule?.targetCloseAt
-        self.maximumOpenAt = schedule?.maximumOpenAt
-        self.timeToCompletionSeconds = schedule?.timeToCompletion.map { Int($0) }
-        self.timeOverdueSeconds = schedule?.timeOverdue.map { Int($0) }
-        self.badges =
-            (schedule?.isNew == true ? ["new"] : []) + (schedule?.isOverdue == true ? ["overdue"] : [])
-            + (schedule?.isPastMaximum == true ? ["past_maximum"] : [])
-        self.opportunityLinked = lead.state.opportunityLinked
-        self.archived = lead.state.archived
-        self.inCrm = lead.state.inCRM
-        self.inLeadTable = status?.inLeadTable ?? true
-        self.openActivities = lead.state.openActivities
-        self.version = lead.version
-        self.availableActions = actions?.map {
-            AvailableActionResponse(key: $0.key, name: $0.name, needsReason: $0.requirements.contains(.reason))
+        fields = Fields(lead, template: template, now: now, actions: actions)
+        texts = lead.details.texts
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        try fields.encode(to: encoder)
+        try texts.encode(to: encoder, keys: .api)
+    }
+
+    public subscript<Value>(dynamicMember keyPath: KeyPath<Fields, Value>) -> Value { fields[keyPath: keyPath] }
+    public subscript<Value>(dynamicMember keyPath: KeyPath<LeadTexts, Value>) -> Value { texts[keyPath: keyPath] }
+
+    public struct Fields: Encodable, Sendable {
+        public var id: Lead.ID
+        public var template: String
+        public var status: String
+        public var statusName: String
+        public var lifeCycle: String
+        public var stage: String?
+        public var source: String
+        public var contact: LeadContactBody
+        public var probability: Int?
+        public var targetAmount: Decimal?
+        public var products: [ProductInterest]
+        public var competitors: [String]
+        public var team: [User.ID]
+        public var listingID: Listing.ID?
+        public var assignedUnitID: TenantUnit.ID?
+        public var assignedUserID: User.ID?
+        public var createdBy: User.ID?
+        public var createdAt: Date
+        /// The date the lead was first saved (003: start date).
+        public var startDate: Date
+        public var lastActionAt: Date?
+        public var acceptedAt: Date?
+        public var declinedAt: Date?
+        public var completedAt: Date?
+        public var expiresAt: Date?
+        public var expectedCompletionAt: Date?
+        public var targetCloseAt: Date?
+        public var maximumOpenAt: Date?
+        public var timeToCompletionSeconds: Int?
+        public var timeOverdueSeconds: Int?
+        public var badges: [String]
+        public var opportunityLinked: Bool
+        public var archived: Bool
+        public var inCrm: Bool
+        public var inLeadTable: Bool
+        public var openActivities: Int
+        public var version: Int
+        /// A referred copy without the person's name, email and phone (no consent covers them).
+        public var identityWithheld: Bool
+        /// When the person's data was erased (their fields read `[erased]`; the lead takes no changes).
+        public var erasedAt: Date?
+        /// The buttons the caller may press now; only on the detail view.
+        public var availableActions: [AvailableActionResponse]?
+
+        enum CodingKeys: String, CodingKey {
+            case id, template, status, statusName, lifeCycle, stage, source, contact, probability, targetAmount, products, competitors, team, startDate, listingID = "listingId", assignedUnitID = "assignedUnitId",
+                assignedUserID = "assignedUserId", createdBy, createdAt, lastActionAt, acceptedAt, declinedAt, completedAt,
+                expiresAt, expectedCompletionAt, targetCloseAt, maximumOpenAt, timeToCompletionSeconds, timeOverdueSeconds,
+                badges, opportunityLinked, archived, inCrm, inLeadTable, openActivities, version, identityWithheld, erasedAt, availableActions
+        }
+
+        init(_ lead: Lead, template: WorkflowTemplate?, now: Date, actions: [WorkflowTemplate.Action]? = nil) {
+            let status = template?.status(lead.state.status)
+            let schedule = template.map { LeadSchedule.of(lead.state, template: $0, now: now) }
+            self.id = lead.id
+            self.template = lead.templateKey
+            self.status = lead.state.status
+            self.statusName = status?.name ?? lead.state.status
+            self.lifeCycle = status?.lifeCycle.rawValue ?? "pending"
+            self.stage = status?.stage
+            self.source = lead.source.rawValue
+            self.identityWithheld = lead.identityWithheld
+            self.erasedAt = lead.erasedAt
+            let details = lead.details
+            self.contact = LeadContactBody(
+                name: details.name, email: details.email, phone: details.phone, city: details.city, region: details.region)
+            self.probability = details.probability
+            self.targetAmount = details.targetAmount
+            self.products = details.products
+            self.competitors = details.competitors
+            self.team = details.team
+            self.startDate = lead.state.createdAt
+            self.listingID = lead.listingID
+            self.assignedUnitID = lead.assignedUnitID
+            self.assignedUserID = lead.state.assignedUserID
+            self.createdBy = lead.createdBy
+            self.createdAt = lead.state.createdAt
+            self.lastActionAt = lead.state.lastActionAt
+            self.acceptedAt = lead.state.acceptedAt
+            self.declinedAt = lead.state.declinedAt
+            self.completedAt = lead.state.completedAt
+            self.expiresAt = lead.state.expiresAt
+            self.expectedCompletionAt = lead.state.expectedCompletionAt
+            self.targetCloseAt = schedule?.targetCloseAt
+            self.maximumOpenAt = schedule?.maximumOpenAt
+            self.timeToCompletionSeconds = schedule?.timeToCompletion.map { Int($0) }
+            self.timeOverdueSeconds = schedule?.timeOverdue.map { Int($0) }
+            self.badges =
+                (schedule?.isNew == true ? ["new"] : []) + (schedule?.isOverdue == true ? ["overdue"] : [])
+                + (schedule?.isPastMaximum == true ? ["past_maximum"] : [])
+            self.opportunityLinked = lead.state.opportunityLinked
+            self.archived = lead.state.archived
+            self.inCrm = lead.state.inCRM
+            self.inLeadTable = status?.inLeadTable ?? true
+            self.openActivities = lead.state.openActivities
+            self.version = lead.version
+            self.availableActions = actions?.map {
+                AvailableActionResponse(key: $0.key, name: $0.name, needsReason: $0.requirements.contains(.reason))
+            }
         }
     }
 }
@@ -355,11 +380,8 @@ public struct UpdateLeadRequest: Decodable, Sendable {
         public var region: String?
     }
     public var contact: Contact?
-    public var request: String?
-    public var type: String?
-    public var category: String?
-    public var priority: String?
-    public var importance: String?
+    /// The descriptive fields (`LeadTextField.all`), each under its own key (`apiKey`).
+    public var texts: LeadTexts
     public var probability: Int?
     public var targetAmount: RequestAmount?
     public var products: [ProductInterest]?
@@ -371,8 +393,22 @@ public struct UpdateLeadRequest: Decodable, Sendable {
     public var version: Int?
 
     enum CodingKeys: String, CodingKey {
-        case contact, request, type, category, priority, importance, probability, targetAmount, products, competitors, team,
-            expectedCompletionAt, assignedUnitID = "assignedUnitId", version
+        case contact, probability, targetAmount, products, competitors, team, expectedCompletionAt,
+            assignedUnitID = "assignedUnitId", version
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        contact = try c.decodeIfPresent(Contact.self, forKey: .contact)
+        texts = try LeadTexts(from: decoder, keys: .api)
+        probability = try c.decodeIfPresent(Int.self, forKey: .probability)
+        targetAmount = try c.decodeIfPresent(RequestAmount.self, forKey: .targetAmount)
+        products = try c.decodeIfPresent([ProductInterest].self, forKey: .products)
+        competitors = try c.decodeIfPresent([String].self, forKey: .competitors)
+        team = try c.decodeIfPresent([User.ID].self, forKey: .team)
+        expectedCompletionAt = try c.decodeIfPresent(Date.self, forKey: .expectedCompletionAt)
+        assignedUnitID = try c.decodeIfPresent(TenantUnit.ID.self, forKey: .assignedUnitID)
+        version = try c.decodeIfPresent(Int.self, forKey: .version)
     }
 
     func apply(to details: inout LeadDetails) {
@@ -384,11 +420,7 @@ public struct UpdateLeadRequest: Decodable, Sendable {
         set(\.phone, contact?.phone)
         set(\.city, contact?.city)
         set(\.region, contact?.region)
-        set(\.request, request)
-        set(\.type, type)
-        set(\.category, category)
-        set(\.priority, priority)
-        set(\.importance, importance)
+        for field in LeadTextField.all { set(\.texts[field], texts[field]) }
         if let probability { details.probability = probability }
         if let targetAmount { details.targetAmount = targetAmount.value }
         if let products { details.products = products }
