@@ -41,7 +41,8 @@ public struct LeadTextField: Sendable, Hashable, CustomStringConvertible {
     /// snake_case: the sync record's key, the CSV column, the database column and the name an
     /// edit (`LeadFieldEdit.field`) uses.
     public let key: String
-    /// camelCase: the key in the HTTP API's lead bodies.
+    /// camelCase: the key as the HTTP API's coders name it before their snake_case conversion
+    /// (on that wire it reads as `key`).
     public let apiKey: String
     /// The longest value accepted, in characters.
     public let maximumLength: Int
@@ -83,8 +84,8 @@ public struct LeadTextField: Sendable, Hashable, CustomStringConvertible {
 }
 
 extension LeadTexts {
-    /// How a body names the fields: `snake` in sync records, imports and the store; `api` in the
-    /// HTTP API.
+    /// How a body names the fields: `snake` in sync records, imports and the store; `api` through
+    /// the HTTP API's coders, which convert between camelCase and snake_case.
     public enum KeyStyle: Sendable { case snake, api }
 
     private struct Key: CodingKey {
