@@ -89,6 +89,46 @@ struct LeadTextFieldTests {
         }
     }
 
+    @Test("003 lead source: how a lead was introduced (its origin) is kept apart from the channel it arrived through, and a device's record carries it only when set")
+    func leadSourceOrigin() async throws {
+        try await withTestApplication { app in
+            let hub = try await app.fixtures.tenant(.hub, users: [[.moderator]])
+            let token = hub.users[0].token
+            let fair = try await app.request(
+                .post, "/v1/leads", token: token,
+                json: #"{"contact":{"name":"Fair Visitor","email":"fair@origin.test"},"source":"manual","origin":"Trade fair 2026"}"#)
+            #expect(fair.json?["origin"] as? String == "Trade fair 2026", "\(fair.text)")
+            #expect(fair.json?["source"] as? String == "manual")
+            let fairID = try #require(fair.json?["id"] as? String)
+            let plain = try #require(try await app.request(
+                .post, "/v1/leads", token: token, json: #"{"contact":{"name":"Walk In","email":"walk@origin.test"}}"#).json)
+            #expect(plain["origin"] == nil)
+            let plainID = try #require(plain["id"] as? String)
+
+            let device = try await SyncTestDevice.register(app, as: hub.users[0])
+            func records() async throws -> [String: [String: Any]] {
+                let snapshot = try #require(try await app.request(.get, "/v1/sync/snapshot?limit=100", token: device.token).json)
+                let changes = try #require(snapshot["changes"] as? [[String: Any]])
+                return Dictionary(uniqueKeysWithValues: changes.compactMap { change in
+                    (change["id"] as? String).flatMap { id in (change["data"] as? [String: Any]).map { (id, $0) } }
+                })
+            }
+            var held = try await records()
+            #expect(held[fairID]?["origin"] as? String == "Trade fair 2026")
+            let walkIn = try #require(held[plainID])
+            #expect(!walkIn.keys.contains("origin"), "\(walkIn.keys.sorted())")
+
+            // Set later by an edit: one version step, and the record carries it from then on.
+            let version = try #require(plain["version"] as? Int)
+            let edited = try await app.request(.patch, "/v1/leads/\(plainID)", token: token, json: #"{"origin":"Website"}"#)
+            #expect(edited.json?["origin"] as? String == "Website", "\(edited.text)")
+            #expect(edited.json?["version"] as? Int == version + 1)
+            held = try await records()
+            #expect(held[plainID]?["origin"] as? String == "Website")
+            #expect(held[plainID]?["version"] as? Int == version + 1)
+        }
+    }
+
     @Test("each field's key is a plain snake_case name: it names a column in SQL, a CSV column and a JSON key on every wire")
     func keysArePlainNames() {
         #expect(Set(LeadTextField.all.map(\.key)).count == LeadTextField.all.count)

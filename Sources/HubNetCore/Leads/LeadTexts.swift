@@ -17,16 +17,20 @@ public struct LeadTexts: Sendable, Equatable, Hashable {
     public var priority: String?
     /// The importance level: leads agents give special attention to (003).
     public var importance: String?
+    /// How the lead was introduced or proposed to the organisation (003's lead source, a label
+    /// such as "trade fair" or "website"; `Lead.source` is the channel it arrived through).
+    public var origin: String?
 
     public init(
         request: String? = nil, type: String? = nil, category: String? = nil, priority: String? = nil,
-        importance: String? = nil
+        importance: String? = nil, origin: String? = nil
     ) {
         self.request = request
         self.type = type
         self.category = category
         self.priority = priority
         self.importance = importance
+        self.origin = origin
     }
 
     public subscript(field: LeadTextField) -> String? {
@@ -65,6 +69,7 @@ public struct LeadTextField: Sendable, Hashable, CustomStringConvertible {
         LeadTextField("category", maximumLength: 100, label: "Category", \.category),
         LeadTextField("priority", maximumLength: 50, label: "Priority", \.priority),
         LeadTextField("importance", maximumLength: 50, label: "Importance", \.importance),
+        LeadTextField("origin", maximumLength: 100, label: "Origin", \.origin),
     ]
 
     /// The field with this snake_case key.
