@@ -57,4 +57,23 @@ struct MessageTemplateTests {
         #expect(rendered.subject == "#hub.name")
         #expect(rendered.body == "#hub.name at Bay Hub; #lead.name #1")
     }
+
+    @Test("every descriptive field of a lead is a tag of its key: a template saved with #lead.origin and #lead.priority renders the lead's values, an unset one as nothing")
+    func descriptiveFieldTags() throws {
+        var details = LeadDetails(name: "Rosa", priority: "urgent")
+        details.origin = "Trade fair"
+        let lead = Lead(
+            id: Lead.ID(), tenantID: Tenant.ID(), templateKey: "partner_lead", source: .api, details: details,
+            listingID: nil, assignedUnitID: nil, createdBy: nil,
+            state: LeadState(status: "pending", createdAt: Date(timeIntervalSince1970: 0)), version: 1)
+        let template = try MessageTemplate(
+            name: "Tagged", channel: .email, subject: "#lead.name via #lead.origin",
+            body: LeadTextField.all.map { "\($0.key)=#lead.\($0.key)" }.joined(separator: ";")).validated()
+        let rendered = template.rendered(MessageTemplate.values(for: lead, statusName: "Pending", hubName: "Bay Hub"))
+        #expect(rendered.subject == "Rosa via Trade fair")
+        let expected = LeadTextField.all.map { field in "\(field.key)=\(["priority": "urgent", "origin": "Trade fair"][field.key] ?? "")" }
+        #expect(rendered.body == expected.joined(separator: ";"))
+        #expect(MessageTemplate.knownTags["lead.origin"] == "the lead's origin")
+        #expect(MessageTemplate.knownTags["lead.name"] == "the lead's contact name")
+    }
 }

@@ -20,24 +20,22 @@ public struct MessageTemplate: Sendable, Equatable, Codable {
         self.body = body
     }
 
-    /// Every tag a template may use, with what it stands for.
+    /// Every tag a template may use, with what it stands for: `lead.<key>` for each descriptive
+    /// field (`LeadTextField.all`) besides these.
     public static let knownTags: [String: String] = [
         "lead.name": "the lead's contact name",
         "lead.email": "the lead's contact email",
         "lead.phone": "the lead's contact phone",
         "lead.city": "the lead's city",
         "lead.region": "the lead's region",
-        "lead.request": "what the lead asked for",
         "lead.status": "the lead's status, by its name",
-        "lead.type": "the lead's type",
-        "lead.category": "the lead's category",
         "lead.created_at": "when the lead arrived (ISO 8601)",
         "lead.expected_completion_at": "when the lead is expected to complete (ISO 8601)",
         "hub.name": "the name of the tenant that holds the lead",
         "user.name": "the name of the user who acted",
         "action.name": "the action taken",
         "action.reason": "the reason given with the action",
-    ]
+    ].merging(LeadTextField.all.map { ("lead.\($0.key)", "the lead's \($0.label.lowercased())") }) { fixed, _ in fixed }
 
     /// The tags in `text`, in order of appearance.
     public static func tags(in text: String) -> [String] {
@@ -116,11 +114,10 @@ public struct MessageTemplate: Sendable, Equatable, Codable {
         let details = lead.details
         return [
             "lead.name": details.name, "lead.email": details.email ?? "", "lead.phone": details.phone ?? "",
-            "lead.city": details.city ?? "", "lead.region": details.region ?? "", "lead.request": details.request ?? "",
-            "lead.status": statusName, "lead.type": details.type ?? "", "lead.category": details.category ?? "",
+            "lead.city": details.city ?? "", "lead.region": details.region ?? "", "lead.status": statusName,
             "lead.created_at": iso.format(lead.state.createdAt),
             "lead.expected_completion_at": lead.state.expectedCompletionAt.map(iso.format) ?? "",
             "hub.name": hubName,
-        ]
+        ].merging(LeadTextField.all.map { ("lead.\($0.key)", details.texts[$0] ?? "") }) { fixed, _ in fixed }
     }
 }
