@@ -12,12 +12,16 @@ public struct MessageTemplate: Sendable, Equatable, Codable {
     public var channel: Channel
     public var subject: String
     public var body: String
+    /// The key of the catalog notice (`NoticeCatalog`) whose text this template replaces for the
+    /// tenant's recipients (`referral_received`, `reminder`, …); `nil` for a template of its own.
+    public var notice: String?
 
-    public init(name: String, channel: Channel, subject: String, body: String) {
+    public init(name: String, channel: Channel, subject: String, body: String, notice: String? = nil) {
         self.name = name
         self.channel = channel
         self.subject = subject
         self.body = body
+        self.notice = notice
     }
 
     /// Every tag a template may use, with what it stands for: `lead.<key>` for each descriptive
@@ -71,20 +75,29 @@ public struct MessageTemplate: Sendable, Equatable, Codable {
         return found
     }
 
-    /// Checked: a name, a subject for email, and no tag outside `knownTags`.
+    /// Checked: a name, a subject for email, and no tag outside `knownTags`; a notice's text (its
+    /// `notice` names one of the catalog) is an email and uses only the tags that notice is given.
     public func validated() throws(DomainError) -> MessageTemplate {
         let name = try Validate.text(name, field: "name", max: 200)
+        var known = Set(Self.knownTags.keys)
+        if let notice {
+            guard let replaced = NoticeCatalog.named(notice) else {
+                throw .invalid("notice", "names no notice; notices: \(NoticeCatalog.all.map(NoticeCatalog.key(of:)).joined(separator: ", "))")
+            }
+            guard channel == .email else { throw .invalid("channel", "a notice is an email; its channel is email") }
+            known = NoticeCatalog.tags(of: replaced)
+        }
         let subject =
             channel == .email
             ? try Validate.text(subject, field: "subject", max: 500)
             : try Validate.optionalText(subject, field: "subject", max: 500) ?? ""
         let body = try Validate.text(body, field: "body", max: 20_000)
         for (field, text) in [("subject", subject), ("body", body)] {
-            if let unknown = Self.tags(in: text).first(where: { Self.knownTags[$0] == nil }) {
-                throw .invalid(field, "unknown tag #\(unknown); known tags: \(Self.knownTags.keys.sorted().map { "#\($0)" }.joined(separator: ", "))")
+            if let unknown = Self.tags(in: text).first(where: { !known.contains($0) }) {
+                throw .invalid(field, "unknown tag #\(unknown); known tags: \(known.sorted().map { "#\($0)" }.joined(separator: ", "))")
             }
         }
-        return MessageTemplate(name: name, channel: channel, subject: subject, body: body)
+        return MessageTemplate(name: name, channel: channel, subject: subject, body: body, notice: notice)
     }
 
     /// The template with every tag replaced by its value; a tag without a value becomes empty.

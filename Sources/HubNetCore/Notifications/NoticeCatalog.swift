@@ -75,4 +75,41 @@ public enum NoticeCatalog {
         let (subject, body) = notice.rendered(values)
         return Text(subject: subject, body: body)
     }
+
+    /// A notice's key, as a tenant's own text for it names it (`MessageTemplate.notice`): its name
+    /// in snake_case (`referral_update`, `console_sign_in`).
+    public static func key(of notice: MessageTemplate) -> String {
+        notice.name.replacingOccurrences(of: " ", with: "_").replacingOccurrences(of: "-", with: "_")
+    }
+
+    /// The notice of the catalog with this key.
+    public static func named(_ key: String) -> MessageTemplate? { byKey[key] }
+
+    private static let byKey = Dictionary(uniqueKeysWithValues: all.map { (key(of: $0), $0) })
+
+    /// The tags a notice is given values for, which a tenant's own text for it may use: those of
+    /// the catalog's text, and for a referral update every tag of its lead and action.
+    public static func tags(of notice: MessageTemplate) -> Set<String> {
+        if notice == referralUpdate { return Set(MessageTemplate.knownTags.keys) }
+        return Set(MessageTemplate.tags(in: notice.subject) + MessageTemplate.tags(in: notice.body))
+    }
+
+    /// A notice with its values, to be written in the catalog's text or in the recipient tenant's
+    /// own text for it (`MessageTemplate.notice`), which the outbox looks up when it enqueues.
+    public struct Filled: Sendable, Equatable {
+        public var notice: MessageTemplate
+        public var values: [String: String]
+
+        public init(_ notice: MessageTemplate, _ values: [String: String]) {
+            self.notice = notice
+            self.values = values
+        }
+
+        public var key: String { NoticeCatalog.key(of: notice) }
+
+        /// In `replacement`'s text when there is one, else in the catalog's.
+        public func text(in replacement: MessageTemplate? = nil) -> Text {
+            NoticeCatalog.text(replacement ?? notice, values)
+        }
+    }
 }

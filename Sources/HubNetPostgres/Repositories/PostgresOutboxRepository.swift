@@ -12,58 +12,138 @@ public struct PostgresOutboxRepository: Sendable {
 
     static let columns = "id, tenant_id, event, channel, recipient, webhook_id, subject, body, created_at, attempts"
 
+    /// Enqueues a notice of the catalog to `email` (in the tenant's own text for it when it has
+    /// one), and one message per webhook of the tenant subscribed to `event`.
+    public func enqueue(
+        event: String, email: String?, notice: NoticeCatalog.Filled, webhookBody: String, tenant: Tenant.ID, now: Date,
+        on connection: PostgresConnection
+    ) async throws {
+        let text = notice.text()
+        try await enqueue(
+            event: event, email: email, subject: text.subject, body: text.body, notice: notice, webhookBody: webhookBody, tenant: tenant,
+            now: now, on: connection)
+    }
+
     /// Enqueues an email, and one message per webhook of the tenant subscribed to `event`.
     public func enqueue(
         event: String, email: String?, subject: String, body: String, webhookBody: String, tenant: Tenant.ID, now: Date,
         on connection: PostgresConnection
     ) async throws {
-        // One statement: the email (when there is an address), then a message per subscribed webhook.
+        try await enqueue(
+            event: event, email: email, subject: subject, body: body, notice: nil, webhookBody: webhookBody, tenant: tenant, now: now,
+            on: connection)
+    }
+
+    private func enqueue(
+        event: String, email: String?, subject: String, body: String, notice: NoticeCatalog.Filled?, webhookBody: String,
+        tenant: Tenant.ID, now: Date, on connection: PostgresConnection
+    ) async throws {
+        // One statement: the email (when there is an address), then a message per subscribed
+        // webhook; it returns the tenant's own text for the email's notice, if it has one.
+        let id = OutboxMessage.ID()
+        let keys = email == nil ? [] : notice.map { [$0.key] } ?? []
+        let own = try await connection.rows(
+            """
+            WITH own AS (\(unescaped: Self.ownTexts)),
+            queued AS (
+                INSERT INTO outbox (tenant_id, id, event, channel, recipient, webhook_id, subject, body, created_at, next_attempt_at)
+                SELECT \(tenant), \(id), \(event), 'email', e.address, NULL::UUID, \(subject), \(body), \(now), \(now)
+                FROM (SELECT \(email)::TEXT AS address) AS e WHERE e.address IS NOT NULL
+                UNION ALL
+                SELECT w.tenant_id, gen_random_uuid(), \(event), 'webhook', w.url, w.id, '', \(webhookBody), \(now), \(now)
+                FROM webhooks AS w WHERE w.tenant_id = \(tenant) AND \(event) = ANY(w.events)
+            )
+            SELECT name, subject, body, notice FROM own WHERE own.tenant_id = \(tenant) AND own.notice = ANY(\(keys)::TEXT[])
+            """, preparedAs: Enqueue.self, logger: logger)
+        try await rewrite(notice.map { [(id.rawValue, $0)] } ?? [], in: own, tenant: tenant, on: connection)
+    }
+
+    /// The tenant's own notice texts (`MessageTemplate.notice`), as the enqueueing statements read
+    /// them beside their inserts (a constant).
+    private static let ownTexts = "SELECT tenant_id, name, subject, body, notice FROM message_templates WHERE notice IS NOT NULL"
+
+    /// Rewrites the just-enqueued emails of catalog notices in the tenant's own texts for them,
+    /// which the enqueueing statement returned: nothing to do, and no statement, when it has none.
+    private func rewrite(
+        _ emails: [(id: UUID, notice: NoticeCatalog.Filled)], in own: PostgresRows, tenant: Tenant.ID, on connection: PostgresConnection
+    ) async throws {
+        var texts: [String: MessageTemplate] = [:]
+        for (name, subject, body, notice) in try own.decode((String, String, String, String).self) {
+            texts[notice] = MessageTemplate(name: name, channel: .email, subject: subject, body: body, notice: notice)
+        }
+        let rewritten = emails.compactMap { email in texts[email.notice.key].map { (email.id, email.notice.text(in: $0)) } }
+        guard !rewritten.isEmpty else { return }
         try await connection.rows(
             """
-            INSERT INTO outbox (tenant_id, id, event, channel, recipient, webhook_id, subject, body, created_at, next_attempt_at)
-            SELECT \(tenant), \(OutboxMessage.ID()), \(event), 'email', e.address, NULL::UUID, \(subject), \(body), \(now), \(now)
-            FROM (SELECT \(email)::TEXT AS address) AS e WHERE e.address IS NOT NULL
-            UNION ALL
-            SELECT w.tenant_id, gen_random_uuid(), \(event), 'webhook', w.url, w.id, '', \(webhookBody), \(now), \(now)
-            FROM webhooks AS w WHERE w.tenant_id = \(tenant) AND \(event) = ANY(w.events)
-            """, preparedAs: Enqueue.self, logger: logger)
+            UPDATE outbox AS o SET subject = r.subject, body = r.body
+            FROM unnest(\(rewritten.map(\.0))::UUID[], \(rewritten.map(\.1.subject))::TEXT[], \(rewritten.map(\.1.body))::TEXT[])
+                AS r(id, subject, body)
+            WHERE o.tenant_id = \(tenant) AND o.id = r.id
+            """, logger: logger)
+    }
+
+    /// The notices' texts, each in the tenant's own text for its notice when it has one
+    /// (`MessageTemplate.notice`), else in the catalog's: one statement to look them up.
+    func written(_ notices: [NoticeCatalog.Filled], tenant: Tenant.ID, on connection: PostgresConnection) async throws
+        -> [NoticeCatalog.Text]
+    {
+        let own = try await PostgresMessageTemplateRepository(logger: logger).noticeTexts(
+            Set(notices.map(\.key)), tenant: tenant, on: connection)
+        return notices.map { $0.text(in: own[$0.key]) }
     }
 
     /// A notice's statement, sent by most actions, and a batch's, kept parsed per connection (`PreparedStatementKey`).
     enum Enqueue: PreparedStatementKey {}
     enum EnqueueMessages: PreparedStatementKey {}
 
-    /// One email of a batch (`enqueue(_:event:…)`).
+    /// One email of a batch (`enqueue(_:event:…)`): a notice of the catalog, or a text of its own.
     public struct Notice: Sendable {
         public var email: String
         public var subject: String
         public var body: String
+        /// Written in the tenant's own text for this notice when it has one.
+        public var notice: NoticeCatalog.Filled?
 
         public init(email: String, subject: String, body: String) {
             self.email = email
             self.subject = subject
             self.body = body
         }
+
+        public init(email: String, notice: NoticeCatalog.Filled) {
+            let text = notice.text()
+            self.init(email: email, subject: text.subject, body: text.body)
+            self.notice = notice
+        }
     }
 
     /// Enqueues one event in one statement: an email for each notice (none at all is fine), and one
-    /// message to every webhook of the tenant subscribed to the event.
+    /// message to every webhook of the tenant subscribed to the event. Notices of the catalog are
+    /// written in the tenant's own texts for them (`rewrite`: one statement more when it has any).
     public func enqueue(
         _ notices: [Notice], event: String, webhookBody: String, tenant: Tenant.ID, now: Date, on connection: PostgresConnection
     ) async throws {
-        try await connection.rows(
+        let ids = notices.map { _ in UUID() }
+        let filled = zip(ids, notices).compactMap { id, notice in notice.notice.map { (id, $0) } }
+        let own = try await connection.rows(
             """
-            WITH n AS (
+            WITH own AS (\(unescaped: Self.ownTexts)),
+            n AS (
                 SELECT n.id, n.address, n.subject, n.body, n.position
-                FROM unnest(\(notices.map { _ in UUID() })::UUID[], \(notices.map(\.email))::TEXT[], \(notices.map(\.subject))::TEXT[],
+                FROM unnest(\(ids)::UUID[], \(notices.map(\.email))::TEXT[], \(notices.map(\.subject))::TEXT[],
                     \(notices.map(\.body))::TEXT[]) WITH ORDINALITY AS n(id, address, subject, body, position)
+            ),
+            queued AS (
+                INSERT INTO outbox (tenant_id, id, event, channel, recipient, webhook_id, subject, body, created_at, next_attempt_at)
+                SELECT \(tenant), n.id, \(event), 'email', n.address, NULL::UUID, n.subject, n.body, \(now), \(now) FROM n
+                UNION ALL
+                SELECT w.tenant_id, gen_random_uuid(), \(event), 'webhook', w.url, w.id, '', \(webhookBody), \(now), \(now)
+                FROM webhooks AS w WHERE w.tenant_id = \(tenant) AND \(event) = ANY(w.events)
             )
-            INSERT INTO outbox (tenant_id, id, event, channel, recipient, webhook_id, subject, body, created_at, next_attempt_at)
-            SELECT \(tenant), n.id, \(event), 'email', n.address, NULL::UUID, n.subject, n.body, \(now), \(now) FROM n
-            UNION ALL
-            SELECT w.tenant_id, gen_random_uuid(), \(event), 'webhook', w.url, w.id, '', \(webhookBody), \(now), \(now)
-            FROM webhooks AS w WHERE w.tenant_id = \(tenant) AND \(event) = ANY(w.events)
+            SELECT name, subject, body, notice FROM own
+            WHERE own.tenant_id = \(tenant) AND own.notice = ANY(\(Array(Set(filled.map(\.1.key))))::TEXT[])
             """, logger: logger)
+        try await rewrite(filled, in: own, tenant: tenant, on: connection)
     }
 
     /// One notice of a batch (`enqueue(_:tenant:…)`): its event, the email (when there is an
@@ -74,6 +154,8 @@ public struct PostgresOutboxRepository: Sendable {
         public var subject: String
         public var body: String
         public var webhookBody: String
+        /// Written in the tenant's own text for this notice when it has one.
+        public var notice: NoticeCatalog.Filled?
 
         public init(event: String, email: String?, subject: String, body: String, webhookBody: String) {
             self.event = event
@@ -82,28 +164,52 @@ public struct PostgresOutboxRepository: Sendable {
             self.body = body
             self.webhookBody = webhookBody
         }
+
+        public init(event: String, email: String?, notice: NoticeCatalog.Filled, webhookBody: String) {
+            let text = notice.text()
+            self.init(event: event, email: email, subject: text.subject, body: text.body, webhookBody: webhookBody)
+            self.notice = notice
+        }
     }
 
     /// Enqueues a batch's notices, of any events, in one statement: for each, as `enqueue` does for
-    /// one, the email and a message to every webhook of the tenant subscribed to its event.
+    /// one, the email and a message to every webhook of the tenant subscribed to its event. Emails
+    /// of catalog notices are written in the tenant's own texts for them (`rewrite`).
     public func enqueue(_ messages: [Message], tenant: Tenant.ID, now: Date, on connection: PostgresConnection) async throws {
         guard !messages.isEmpty else { return }
-        try await connection.rows(
+        let ids = messages.map { _ in UUID() }
+        let filled = zip(ids, messages).compactMap { id, message in message.email == nil ? nil : message.notice.map { (id, $0) } }
+        let own = try await connection.rows(
             """
-            WITH n AS (
+            WITH own AS (\(unescaped: Self.ownTexts)),
+            n AS (
                 -- No address is an empty text in the array (an address is never empty).
                 SELECT n.id, n.event, NULLIF(n.address, '') AS address, n.subject, n.body, n.hook, n.position
-                FROM unnest(\(messages.map { _ in UUID() })::UUID[], \(messages.map(\.event))::TEXT[], \(messages.map { $0.email ?? "" })::TEXT[],
+                FROM unnest(\(ids)::UUID[], \(messages.map(\.event))::TEXT[], \(messages.map { $0.email ?? "" })::TEXT[],
                     \(messages.map(\.subject))::TEXT[], \(messages.map(\.body))::TEXT[], \(messages.map(\.webhookBody))::TEXT[])
                     WITH ORDINALITY AS n(id, event, address, subject, body, hook, position)
+            ),
+            queued AS (
+                INSERT INTO outbox (tenant_id, id, event, channel, recipient, webhook_id, subject, body, created_at, next_attempt_at)
+                SELECT \(tenant), n.id, n.event, 'email', n.address, NULL::UUID, n.subject, n.body, \(now), \(now) FROM n
+                WHERE n.address IS NOT NULL
+                UNION ALL
+                SELECT w.tenant_id, gen_random_uuid(), n.event, 'webhook', w.url, w.id, '', n.hook, \(now), \(now)
+                FROM n JOIN webhooks AS w ON w.tenant_id = \(tenant) AND n.event = ANY(w.events)
             )
-            INSERT INTO outbox (tenant_id, id, event, channel, recipient, webhook_id, subject, body, created_at, next_attempt_at)
-            SELECT \(tenant), n.id, n.event, 'email', n.address, NULL::UUID, n.subject, n.body, \(now), \(now) FROM n
-            WHERE n.address IS NOT NULL
-            UNION ALL
-            SELECT w.tenant_id, gen_random_uuid(), n.event, 'webhook', w.url, w.id, '', n.hook, \(now), \(now)
-            FROM n JOIN webhooks AS w ON w.tenant_id = \(tenant) AND n.event = ANY(w.events)
+            SELECT name, subject, body, notice FROM own
+            WHERE own.tenant_id = \(tenant) AND own.notice = ANY(\(Array(Set(filled.map(\.1.key))))::TEXT[])
             """, preparedAs: EnqueueMessages.self, logger: logger)
+        try await rewrite(filled, in: own, tenant: tenant, on: connection)
+    }
+
+    /// Enqueues one email of a catalog notice that no webhook hears of, in the tenant's own text
+    /// for it when it has one.
+    public func enqueueEmail(
+        event: String, to email: String, notice: NoticeCatalog.Filled, tenant: Tenant.ID, now: Date, on connection: PostgresConnection
+    ) async throws {
+        let text = try await written([notice], tenant: tenant, on: connection)[0]
+        try await enqueueEmail(event: event, to: email, subject: text.subject, body: text.body, tenant: tenant, now: now, on: connection)
     }
 
     /// Enqueues one email that no webhook hears of (a console sign-in link).

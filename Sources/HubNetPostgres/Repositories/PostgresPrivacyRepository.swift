@@ -124,10 +124,10 @@ public struct PostgresPrivacyRepository: Sendable {
                     RETURNING id
                     """, logger: logger)
                 guard !changed.isEmpty else { return false }
-                let text = NoticeCatalog.text(
+                let notice = NoticeCatalog.Filled(
                     NoticeCatalog.consentLapsed,
                     ["consent.change": consent.withdrawnAt != nil ? "was withdrawn" : "expired", "referral.id": referral.description])
-                try await notify(target, event: "referral.consent_lapsed", subject: text.subject, body: text.body, now: now, on: connection)
+                try await notify(target, event: "referral.consent_lapsed", notice: notice, now: now, on: connection)
                 return true
             }
             if changed { redacted.append(targetLead) }
@@ -156,18 +156,17 @@ public struct PostgresPrivacyRepository: Sendable {
                 """, logger: logger)
             for (email, name) in try rows.decode((String?, String).self) {
                 if let email {
-                    let text = NoticeCatalog.text(
+                    let notice = NoticeCatalog.Filled(
                         NoticeCatalog.consentRequested, ["target.name": targetName, "lead.name": name, "referral.id": referral.description])
                     try await outbox.enqueueEmail(
-                        event: "referral.consent_requested", to: email, subject: text.subject, body: text.body, tenant: source,
-                        now: now, on: connection)
+                        event: "referral.consent_requested", to: email, notice: notice, tenant: source, now: now, on: connection)
                 }
             }
         }
     }
 
     /// Emails the people of `tenant` who answer referrals (admins, moderators, partner users).
-    private func notify(_ tenant: Tenant.ID, event: String, subject: String, body: String, now: Date, on connection: PostgresConnection)
+    private func notify(_ tenant: Tenant.ID, event: String, notice: NoticeCatalog.Filled, now: Date, on connection: PostgresConnection)
         async throws
     {
         let emails = try await connection.rows(
@@ -177,8 +176,11 @@ public struct PostgresPrivacyRepository: Sendable {
             ORDER BY email
             """, logger: logger
         ).decode(String.self)
+        guard !emails.isEmpty else { return }
+        let text = try await outbox.written([notice], tenant: tenant, on: connection)[0]
         for email in emails {
-            try await outbox.enqueueEmail(event: event, to: email, subject: subject, body: body, tenant: tenant, now: now, on: connection)
+            try await outbox.enqueueEmail(
+                event: event, to: email, subject: text.subject, body: text.body, tenant: tenant, now: now, on: connection)
         }
     }
 

@@ -163,13 +163,13 @@ public struct PostgresReferralRepository: Sendable {
                 answerLinks.append(
                     "\(action == "accept" ? "Accept" : "Decline"): \(links.url(for: EmailActionToken(tenantID: lead.tenantID, linkID: id)))")
             }
-            let text = NoticeCatalog.text(
+            let notice = NoticeCatalog.Filled(
                 NoticeCatalog.referralReceived,
                 [
                     "source.name": sourceName, "lead.name": lead.details.name, "answer.links": answerLinks.joined(separator: "\n"),
                     "lead.url": "\(links.baseURL)/leads/\(lead.id)",
                 ])
-            notices.append(.init(email: email, subject: text.subject, body: text.body))
+            notices.append(.init(email: email, notice: notice))
         }
         if !linkIDs.isEmpty {
             try await connection.rows(
@@ -226,9 +226,7 @@ public struct PostgresReferralRepository: Sendable {
                 let notice = try Self.notice(
                     of: action, on: lead, statusName: status?.name ?? lead.state.status, reason: reason, referral: referral, email: email,
                     hubName: hubName, sourceName: sourceName, now: now)
-                try await outbox.enqueue(
-                    event: notice.event, email: notice.email, subject: notice.subject, body: notice.body, webhookBody: notice.webhookBody,
-                    tenant: source, now: now, on: connection)
+                try await outbox.enqueue([notice], tenant: source, now: now, on: connection)
             }
         }
     }
@@ -246,11 +244,12 @@ public struct PostgresReferralRepository: Sendable {
         }
         values["action.name"] = action
         values["action.reason"] = reason.map { "Reason: \($0)" } ?? ""
-        let (subject, body) = NoticeCatalog.referralUpdate.rendered(values)
         let event = WebhookEvent(
             event: "referral.\(action)", referralID: referral.description, status: lead.state.status, statusName: statusName,
             reason: reason, at: now)
-        return .init(event: event.event, email: email, subject: subject, body: body, webhookBody: try event.json())
+        return .init(
+            event: event.event, email: email, notice: NoticeCatalog.Filled(NoticeCatalog.referralUpdate, values),
+            webhookBody: try event.json())
     }
 
     /// `mirror` for a batch's actions on referred leads (`LeadBatch.PendingAction`): per source
@@ -591,12 +590,11 @@ public struct PostgresReferralRepository: Sendable {
             let event = WebhookEvent(
                 event: "referral.pulled_back", referralID: referral.id.description, status: referral.status,
                 statusName: referral.statusName, reason: "no action within \(sla)", at: now)
-            let text = NoticeCatalog.text(NoticeCatalog.leadWithdrawn, ["lead.name": leadName, "sla.text": sla])
-            for email in try rows.decode(String.self) {
-                try await outbox.enqueue(
-                    event: event.event, email: email, subject: text.subject, body: text.body, webhookBody: try event.json(),
-                    tenant: referral.targetTenantID, now: now, on: connection)
-            }
+            let notice = NoticeCatalog.Filled(NoticeCatalog.leadWithdrawn, ["lead.name": leadName, "sla.text": sla])
+            // An email to each of its people, and the event once to each subscribed webhook.
+            try await outbox.enqueue(
+                try rows.decode(String.self).map { PostgresOutboxRepository.Notice(email: $0, notice: notice) }, event: event.event,
+                webhookBody: try event.json(), tenant: referral.targetTenantID, now: now, on: connection)
         }
     }
 
@@ -609,7 +607,8 @@ public struct PostgresReferralRepository: Sendable {
 
     /// Tells the referral's creator, in the source's transaction.
     public func notifyCreator(
-        of referral: Referral, event name: String, subject: String, body: String, reason: String, now: Date, on connection: PostgresConnection
+        of referral: Referral, event name: String, notice: NoticeCatalog.Filled, reason: String, now: Date,
+        on connection: PostgresConnection
     ) async throws {
         let email = try await connection.rows(
             """
@@ -620,8 +619,8 @@ public struct PostgresReferralRepository: Sendable {
             event: name, referralID: referral.id.description, status: referral.status, statusName: referral.statusName, reason: reason,
             at: now)
         try await outbox.enqueue(
-            event: name, email: email, subject: subject, body: body, webhookBody: try event.json(), tenant: referral.sourceTenantID,
-            now: now, on: connection)
+            event: name, email: email, notice: notice, webhookBody: try event.json(), tenant: referral.sourceTenantID, now: now,
+            on: connection)
     }
 
     /// Withdraws a referral: the source's row, then the target's copy (in the target's rows).

@@ -180,10 +180,8 @@ struct LeadCommands: Sendable {
         if decision.effects.contains(.notifyAssignee), let assigneeID = updated.state.assignedUserID,
             let assignee = try await users.get(assigneeID, tenant: caller.tenantID, on: connection)
         {
-            let notice = assignedNotice(updated, template: template, to: assignee)
             try await outbox.enqueue(
-                event: notice.event, email: notice.email, subject: notice.subject, body: notice.body, webhookBody: notice.webhookBody,
-                tenant: caller.tenantID, now: now, on: connection)
+                [assignedNotice(updated, template: template, to: assignee)], tenant: caller.tenantID, now: now, on: connection)
         }
         // A referred lead's source follows it: its referral row mirrors this action.
         try await referrals.mirror(
@@ -276,13 +274,13 @@ struct LeadCommands: Sendable {
 
     /// The email telling a lead's assignee it is theirs (`notify_assignee`).
     func assignedNotice(_ lead: Lead, template: WorkflowTemplate, to assignee: User) -> PostgresOutboxRepository.Message {
-        let text = NoticeCatalog.text(
+        let notice = NoticeCatalog.Filled(
             NoticeCatalog.assigned,
             [
                 "lead.name": lead.details.name, "lead.status": template.status(lead.state.status)?.name ?? lead.state.status,
                 "lead.url": "\(links.baseURL)/leads/\(lead.id)",
             ])
-        return .init(event: "lead.assigned", email: assignee.email, subject: text.subject, body: text.body, webhookBody: "{}")
+        return .init(event: "lead.assigned", email: assignee.email, notice: notice, webhookBody: "{}")
     }
 
     /// The lead team is made of active users of the lead's tenant.

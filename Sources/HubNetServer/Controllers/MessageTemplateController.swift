@@ -4,6 +4,8 @@ import HubNetCore
 import HubNetPostgres
 
 /// Notification templates with #tags: saved only when every tag is known; previewed against a lead.
+/// A template naming a notice of the catalog (`notice`) is the tenant's own text for it; the
+/// catalog itself, with each notice's default text and tags, is `GET /v1/notices`.
 struct MessageTemplateController {
     let database: Database
     let templates: PostgresMessageTemplateRepository
@@ -18,6 +20,7 @@ struct MessageTemplateController {
         group.put("message-templates/{id}", use: update)
         group.delete("message-templates/{id}", use: delete)
         group.post("message-templates/{id}/preview", use: preview)
+        group.get("notices", use: notices)
     }
 
     struct Body: Codable, ResponseEncodable, Sendable {
@@ -26,12 +29,14 @@ struct MessageTemplateController {
         var channel: String
         var subject: String?
         var body: String
+        /// The catalog notice this template gives the tenant's text for.
+        var notice: String?
 
         func template() throws(DomainError) -> MessageTemplate {
             guard let channel = MessageTemplate.Channel(rawValue: channel) else {
                 throw .invalid("channel", "must be email or webhook")
             }
-            return MessageTemplate(name: name, channel: channel, subject: subject ?? "", body: body)
+            return MessageTemplate(name: name, channel: channel, subject: subject ?? "", body: body, notice: notice)
         }
 
         init(id: MessageTemplate.ID, _ template: MessageTemplate) {
@@ -40,8 +45,21 @@ struct MessageTemplateController {
             self.channel = template.channel.rawValue
             self.subject = template.subject
             self.body = template.body
+            self.notice = template.notice
         }
     }
+
+    /// A notice of the catalog: its default text, the tags a text for it may use, and the
+    /// tenant's own template for it when it has one.
+    struct NoticeBody: Encodable, Sendable {
+        var key: String
+        var subject: String
+        var body: String
+        var tags: [String]
+        var templateId: MessageTemplate.ID?
+    }
+
+    struct NoticeListBody: ResponseEncodable { var items: [NoticeBody] }
 
     struct ListBody: ResponseEncodable { var items: [Body] }
     struct PreviewRequest: Decodable { var leadId: Lead.ID }
@@ -61,6 +79,21 @@ struct MessageTemplateController {
             try await templates.create(template, tenant: caller.tenantID, on: connection)
         }
         return Body(id: id, saved)
+    }
+
+    @Sendable func notices(_ request: Request, context: AppRequestContext) async throws -> NoticeListBody {
+        let caller = try context.requireUser()
+        let own = try await database.withTenant(caller.tenantID) { connection in
+            try await templates.list(tenant: caller.tenantID, on: connection)
+        }
+        let byNotice = Dictionary(own.compactMap { id, template in template.notice.map { ($0, id) } }, uniquingKeysWith: { first, _ in first })
+        return NoticeListBody(
+            items: NoticeCatalog.all.map { notice in
+                let key = NoticeCatalog.key(of: notice)
+                return NoticeBody(
+                    key: key, subject: notice.subject, body: notice.body, tags: NoticeCatalog.tags(of: notice).sorted().map { "#\($0)" },
+                    templateId: byNotice[key])
+            })
     }
 
     @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> ListBody {
@@ -123,7 +156,8 @@ struct MessageTemplateController {
         return PreviewBody(subject: rendered.subject, body: rendered.body)
     }
 
-    /// Every email template of the tenant rendered for one lead the caller sees (quick replies, 004).
+    /// Every email template of the tenant rendered for one lead the caller sees (quick replies,
+    /// 004); a template giving the text of a notice is not a reply.
     func quickReplies(for id: Lead.ID, caller: AuthenticatedUser) async throws -> [(name: String, subject: String, body: String)] {
         guard let tenant = try await tenants.get(caller.tenantID) else { throw DomainError.notFound("tenant") }
         return try await database.withTenant(caller.tenantID) { connection in
@@ -133,7 +167,7 @@ struct MessageTemplateController {
             let workflow = try await workflows.template(lead.templateKey, tenant: caller.tenantID, on: connection)
             let values = MessageTemplate.values(
                 for: lead, statusName: workflow?.status(lead.state.status)?.name ?? lead.state.status, hubName: tenant.name)
-            return try await templates.list(tenant: caller.tenantID, on: connection).filter { $0.1.channel == .email }.map {
+            return try await templates.list(tenant: caller.tenantID, on: connection).filter { $0.1.channel == .email && $0.1.notice == nil }.map {
                 let rendered = $0.1.rendered(values)
                 return (name: $0.1.name, subject: rendered.subject, body: rendered.body)
             }

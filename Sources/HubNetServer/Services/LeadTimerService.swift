@@ -148,21 +148,19 @@ public struct LeadTimerService: Service {
                     pullbackAt: rule.pullbackDeadline(from: now), hop: hop + 1, on: connection)
                 try await leads.recordEvent("pullback", on: lead, actor: nil, reason: "\(why); \(choice.explanation)", at: now, on: connection)
                 try await distribution.setTurn(choice.nextTurn % max(rule.pool.count, 1), tenant: tenant, on: connection)
-                let text = NoticeCatalog.text(
+                let notice = NoticeCatalog.Filled(
                     NoticeCatalog.referralRerouted,
                     [
                         "lead.name": lead.details.name, "pullback.why": why,
                         "pullback.next": choice.explanation.prefix(1).uppercased() + choice.explanation.dropFirst(),
                     ])
-                try await referrals.notifyCreator(
-                    of: next, event: "referral.rerouted", subject: text.subject, body: text.body, reason: why, now: now, on: connection)
+                try await referrals.notifyCreator(of: next, event: "referral.rerouted", notice: notice, reason: why, now: now, on: connection)
             } else {
                 let ending = hop >= rule.maxHops ? "after \(hop) partner\(hop == 1 ? "" : "s")" : "no other partner can take it"
                 try await leads.recordEvent("pullback", on: lead, actor: nil, reason: "\(why); returned to you (\(ending))", at: now, on: connection)
-                let text = NoticeCatalog.text(
+                let notice = NoticeCatalog.Filled(
                     NoticeCatalog.referralReturned, ["lead.name": lead.details.name, "pullback.why": why, "pullback.ending": ending])
-                try await referrals.notifyCreator(
-                    of: referral, event: "referral.returned", subject: text.subject, body: text.body, reason: why, now: now, on: connection)
+                try await referrals.notifyCreator(of: referral, event: "referral.returned", notice: notice, reason: why, now: now, on: connection)
             }
             logger.info("referral pulled back", metadata: ["referral_id": "\(id)", "hop": "\(hop)", "rerouted": "\(choice != nil)"])
             return .fired
@@ -233,10 +231,10 @@ public struct LeadTimerService: Service {
                 people.filter { $0.deactivatedAt == nil }.map { ($0.id, $0.email) }, uniquingKeysWith: { first, _ in first })
             let notices = reminders.compactMap { reminder -> PostgresOutboxRepository.Message? in
                 guard let email = active[reminder.assignee] else { return nil }
-                let text = NoticeCatalog.text(
+                let notice = NoticeCatalog.Filled(
                     NoticeCatalog.reminder,
                     ["lead.name": reminder.lead.details.name, "stage.name": reminder.stage, "reminder.days": String(reminder.days)])
-                return .init(event: "lead.reminder", email: email, subject: text.subject, body: text.body, webhookBody: "{}")
+                return .init(event: "lead.reminder", email: email, notice: notice, webhookBody: "{}")
             }
             try await PostgresOutboxRepository(logger: logger).enqueue(notices, tenant: tenant, now: now, on: connection)
             try await leads.recordReminders(updates, tenant: tenant, at: now, on: connection)
