@@ -664,6 +664,45 @@ struct ConsoleTests {
         }
     }
 
+    @Test("notice texts in the console: the templates page lists the catalog's notices and their tags, a template saved as a notice's text is marked yours, and it is no quick reply")
+    func noticeTexts() async throws {
+        let smtp = try await SMTPReceiver()
+        defer { smtp.stop() }
+        let clock = TestClock()
+        try await withTestApplication(configure: Self.configure(smtp, clock)) { app in
+            let sourcing = try await app.fixtures.tenant(.sourcingCompany, users: [])
+            var admin = try await Self.signIn(app, smtp: smtp, email: sourcing.admin.user.email, now: clock.function)
+            let empty = try await Self.get(app, "/templates", &admin)
+            for notice in NoticeCatalog.all.map(NoticeCatalog.key(of:)) {
+                #expect(empty.text.contains(#"<option value="\#(notice)">"#), "\(notice)")
+                #expect(empty.text.contains(#"<tr data-notice="\#(notice)">"#), "\(notice)")
+            }
+            #expect(!empty.text.contains("<td>yours</td>"))
+            let wrongTag = try await Self.post(
+                app, "/templates",
+                [("csrf", admin.csrf ?? ""), ("name", "Erinnerung"), ("subject", "#lead.name"), ("body", "in #lead.city"), ("notice", "reminder")],
+                &admin)
+            #expect(wrongTag.status == .unprocessableContent)
+            #expect(wrongTag.text.contains("#lead.city"))
+            let saved = try await Self.post(
+                app, "/templates",
+                [("csrf", admin.csrf ?? ""), ("name", "Erinnerung"), ("subject", "Erinnerung: #lead.name"),
+                 ("body", "Seit #reminder.days Tagen in #stage.name"), ("notice", "reminder")],
+                &admin)
+            #expect(saved.status == .seeOther)
+            let listed = try #require((try await app.request(.get, "/v1/message-templates", token: sourcing.admin.token)).json?["items"] as? [[String: Any]])
+            #expect(listed.map { $0["notice"] as? String } == ["reminder"])
+            let page = try await Self.get(app, "/templates", &admin)
+            #expect(page.text.contains(#"<tr data-notice="reminder"><td><code>reminder</code></td><td>Reminder: #lead.name is waiting in #stage.name</td><td><code>#lead.name #reminder.days #stage.name</code></td><td>yours</td></tr>"#))
+            #expect(page.text.contains("the text of the notice reminder"))
+            // It is the reminder's text, not a reply to send from the lead page.
+            let created = try await app.request(
+                .post, "/v1/leads", token: sourcing.admin.token, json: #"{"template":"status_path","contact":{"name":"Kim","email":"kim@x.test"}}"#)
+            let lead = try #require(created.json?["id"] as? String)
+            #expect(!(try await Self.get(app, "/leads/\(lead)", &admin)).text.contains("Erinnerung"))
+        }
+    }
+
     @Test("hub pages: accepted leads are clients (000), listings with their HSDS export identical to the API's")
     func hubPages() async throws {
         let smtp = try await SMTPReceiver()

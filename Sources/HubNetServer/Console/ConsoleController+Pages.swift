@@ -219,11 +219,21 @@ extension ConsoleController {
         try TenantPolicy.require(session.user, .manageWorkflowTemplates)
         let listed = try await messageTemplates.list(request, context: context)
         let rows = listed.items.map {
-            TemplatesView.Row(id: $0.id?.description ?? "", name: $0.name, channel: $0.channel, subject: $0.subject ?? "", body: $0.body)
+            TemplatesView.Row(
+                id: $0.id?.description ?? "", name: $0.name, channel: $0.channel, subject: $0.subject ?? "", body: $0.body,
+                notice: $0.notice ?? "")
+        }
+        let given = Set(listed.items.compactMap(\.notice))
+        let notices = NoticeCatalog.all.map { notice in
+            let key = NoticeCatalog.key(of: notice)
+            return TemplatesView.Notice(
+                key: key, subject: notice.subject, tags: NoticeCatalog.tags(of: notice).sorted().map { "#\($0)" }.joined(separator: " "),
+                given: given.contains(key))
         }
         let tags = MessageTemplate.knownTags.sorted { $0.key < $1.key }.map { TemplatesView.Tag(tag: "#" + $0.key, meaning: $0.value) }
         return renderer.page(
-            "templates", TemplatesView(chrome: ConsoleChrome(session, section: .templates), rows: rows, tags: tags, problem: problem),
+            "templates", TemplatesView(
+                chrome: ConsoleChrome(session, section: .templates), rows: rows, tags: tags, notices: notices, problem: problem),
             status: status)
     }
 
@@ -231,6 +241,8 @@ extension ConsoleController {
         var name: String?
         var subject: String?
         var body: String?
+        /// The catalog notice the text replaces; empty for a quick reply.
+        var notice: String?
     }
 
     @Sendable func addTemplate(_ request: Request, context: AppRequestContext) async throws -> Response {
@@ -239,7 +251,9 @@ extension ConsoleController {
             let form = try await decodeForm(TemplateForm.self, request) ?? TemplateForm()
             do {
                 _ = try await messageTemplates.create(
-                    MessageTemplate(name: form.name ?? "", channel: .email, subject: form.subject ?? "", body: form.body ?? ""),
+                    MessageTemplate(
+                        name: form.name ?? "", channel: .email, subject: form.subject ?? "", body: form.body ?? "",
+                        notice: form.notice?.isEmpty == false ? form.notice : nil),
                     caller: session.user)
             } catch let error where Self.isRefusal(error) {
                 let (apiError, _) = APIError.from(error)

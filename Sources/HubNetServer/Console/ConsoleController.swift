@@ -141,15 +141,14 @@ struct ConsoleController {
                 let token = try await sessions.createLink(
                     for: account.userID, tenant: account.tenantID, now: now, lifetime: settings.linkLifetime, on: connection)
                 let link = "\(settings.baseURL)/sign-in/link?token=\(token.stringValue)"
-                let text = NoticeCatalog.text(
+                let notice = NoticeCatalog.Filled(
                     NoticeCatalog.signIn,
                     [
                         "tenant.name": account.tenantName, "sign_in.link": link,
                         "sign_in.minutes": String(Int(settings.linkLifetime / 60)),
                     ])
                 try await outbox.enqueueEmail(
-                    event: "console.sign_in", to: account.email, subject: text.subject, body: text.body, tenant: account.tenantID,
-                    now: now, on: connection)
+                    event: "console.sign_in", to: account.email, notice: notice, tenant: account.tenantID, now: now, on: connection)
                 return token
             }
             if settings.printSignInLinks {

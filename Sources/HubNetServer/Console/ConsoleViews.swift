@@ -353,15 +353,25 @@ struct TemplatesView: Sendable {
         var channel: String
         var subject: String
         var body: String
+        /// The catalog notice it gives the text of; empty for a quick reply.
+        var notice: String
     }
     struct Tag: Sendable {
         var tag: String
         var meaning: String
     }
+    /// A notice of the catalog, the tags its text may use, and whether the tenant gives its own.
+    struct Notice: Sendable {
+        var key: String
+        var subject: String
+        var tags: String
+        var given: Bool
+    }
 
     var chrome: ConsoleChrome
     var rows: [Row]
     var tags: [Tag]
+    var notices: [Notice]
     var problem: String?
 }
 
