@@ -173,7 +173,8 @@ public func buildRouter(
     )
     webhookController.addRoutes(to: authenticated)
     let reportController = ReportController(
-        database: database, templates: PostgresWorkflowTemplateRepository(logger: logger), now: configuration.now)
+        database: database, templates: PostgresWorkflowTemplateRepository(logger: logger),
+        reports: PostgresReportRepository(logger: logger), now: configuration.now)
     reportController.addRoutes(to: authenticated)
     ConsoleController(
         database: database, sessions: PostgresConsoleSessionRepository(logger: logger), outbox: PostgresOutboxRepository(logger: logger),

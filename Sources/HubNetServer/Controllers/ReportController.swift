@@ -7,6 +7,7 @@ import HubNetPostgres
 struct ReportController {
     let database: Database
     let templates: PostgresWorkflowTemplateRepository
+    let reports: PostgresReportRepository
     let now: @Sendable () -> Date
 
     func addRoutes(to group: RouterGroup<AppRequestContext>) {
@@ -17,27 +18,11 @@ struct ReportController {
     @Sendable func funnel(_ request: Request, context: AppRequestContext) async throws -> FunnelReport {
         let caller = try context.requireUser()
         let key = request.uri.queryParameters.get("template") ?? TenantPolicy.defaultTemplateKey(for: caller.tenantKind)
-        let logger = database.logger
         return try await database.withTenant(caller.tenantID) { connection in
             guard let template = try await templates.template(key, tenant: caller.tenantID, on: connection) else {
                 throw DomainError.invalid("template", "names no workflow template '\(key)'")
             }
-            var counts: [String: Int] = [:]
-            let rows = try await connection.rows(
-                """
-                SELECT status, count(*)::INTEGER FROM leads
-                WHERE tenant_id = \(caller.tenantID) AND template_key = \(key) AND withdrawn_at IS NULL GROUP BY status
-                """, logger: logger)
-            for (status, count) in try rows.decode((String, Int).self) { counts[status] = count }
-            var visited: [[String]] = []
-            let paths = try await connection.rows(
-                """
-                SELECT array_agg(h.to_status ORDER BY h.seq) FROM lead_history AS h
-                JOIN leads AS l ON l.tenant_id = h.tenant_id AND l.id = h.lead_id
-                WHERE h.tenant_id = \(caller.tenantID) AND l.template_key = \(key) AND l.withdrawn_at IS NULL
-                GROUP BY h.lead_id
-                """, logger: logger)
-            for path in try paths.decode([String].self) { visited.append(path) }
+            let (counts, visited) = try await reports.funnel(template: key, tenant: caller.tenantID, on: connection)
             return FunnelReport.compute(template, counts: counts, visited: visited)
         }
     }
@@ -72,39 +57,17 @@ struct ReportController {
             }
             asOf = date
         }
-        let logger = database.logger
         // Advisors see the leads they work, here as in the lead list; tenant-wide roles every lead.
         let viewer = VisibilityPolicy.seesWholeTenant(caller.roles) ? nil : caller.userID
-        let (items, total) = try await database.withTenant(caller.tenantID) { connection in
-            let rows = try await connection.rows(
-                """
-                SELECT id, template_key, status, contact_name, expected_completion_at, assigned_user_id FROM leads AS l
-                WHERE tenant_id = \(caller.tenantID) AND completed_at IS NULL AND withdrawn_at IS NULL
-                  AND expected_completion_at <= \(asOf)
-                  AND (\(viewer)::UUID IS NULL OR \(viewer) = ANY(hubnet_lead_audience(l)))
-                ORDER BY expected_completion_at, id LIMIT 500
-                """, logger: logger)
-            var items: [OverdueReport.Entry] = []
-            for (id, template, status, name, due, assignee) in try rows.decode(
-                (Lead.ID, String, String, String, Date, User.ID?).self)
-            {
-                items.append(
-                    .init(
-                        leadID: id, template: template, status: status, name: name, expectedCompletionAt: due,
-                        secondsOverdue: Int(asOf.timeIntervalSince(due)), assignedUserID: assignee))
-            }
-            let total = try await connection.rows(
-                """
-                SELECT template_key, count(*)::INTEGER FROM leads AS l
-                WHERE tenant_id = \(caller.tenantID) AND completed_at IS NULL AND withdrawn_at IS NULL
-                  AND expected_completion_at <= \(asOf)
-                  AND (\(viewer)::UUID IS NULL OR \(viewer) = ANY(hubnet_lead_audience(l)))
-                GROUP BY template_key
-                """, logger: logger
-            ).map { try $0.decode((String, Int).self) }
-            return (items, total)
+        let (leads, byTemplate) = try await database.withTenant(caller.tenantID) { connection in
+            try await reports.overdue(asOf: asOf, viewer: viewer, limit: 500, tenant: caller.tenantID, on: connection)
         }
-        let byTemplate = Dictionary(total, uniquingKeysWith: +)
+        let items = leads.map { lead in
+            OverdueReport.Entry(
+                leadID: lead.id, template: lead.template, status: lead.status, name: lead.name,
+                expectedCompletionAt: lead.expectedCompletionAt, secondsOverdue: Int(asOf.timeIntervalSince(lead.expectedCompletionAt)),
+                assignedUserID: lead.assignedUserID)
+        }
         return OverdueReport(asOf: asOf, total: byTemplate.values.reduce(0, +), byTemplate: byTemplate, items: items)
     }
 }
