@@ -259,22 +259,20 @@ struct SyncPush: Sendable {
         _ mutation: Mutation, caller: AuthenticatedUser, grace: TimeInterval, read: (Lead, WorkflowTemplate, LeadHistoryEntry?)? = nil,
         now: Date, on connection: PostgresConnection
     ) async throws -> MutationOutcome {
-        let logger = database.logger
-        try await connection.rows("SAVEPOINT mutation", logger: logger)
         do {
-            try TenantPolicy.require(caller, .workLeads)
-            let offline = LeadCommands.OfflineTiming(actedAt: mutation.actedAt.map(Date.init(micros:)), grace: grace)
-            // The push locked every lead its mutations touch before applying any.
-            let applied = try await commands.apply(
-                mutation.intent, to: mutation.leadId, caller: caller, offline: offline, held: true, read: read, now: now, on: connection)
-            try await connection.rows("RELEASE SAVEPOINT mutation", logger: logger)
+            let applied = try await connection.withSavepoint(logger: database.logger, undoing: { Self.permanentRefusal($0) != nil }) {
+                try TenantPolicy.require(caller, .workLeads)
+                let offline = LeadCommands.OfflineTiming(actedAt: mutation.actedAt.map(Date.init(micros:)), grace: grace)
+                // The push locked every lead its mutations touch before applying any.
+                return try await commands.apply(
+                    mutation.intent, to: mutation.leadId, caller: caller, offline: offline, held: true, read: read, now: now, on: connection)
+            }
             if case .lead(_, _, let conflicts) = applied, !conflicts.isEmpty {
                 return MutationOutcome(id: mutation.id, outcome: .appliedWithConflicts, conflicts: conflicts)
             }
             return MutationOutcome(id: mutation.id, outcome: .applied)
         } catch {
             guard let refusal = Self.permanentRefusal(error) else { throw MutationFailure(mutationID: mutation.id, underlying: error) }
-            try await connection.rows("ROLLBACK TO SAVEPOINT mutation", logger: logger)
             return Self.rejection(mutation.id, refusal)
         }
     }
