@@ -81,6 +81,29 @@ public struct Database: Sendable {
         return results
     }
 
+    /// One round trip that answers when the server is up (the database monitor's probe).
+    public static func probe(_ connection: PostgresConnection, logger: Logger) async throws {
+        try await connection.rows("SELECT 1", logger: logger)
+    }
+
+    /// Runs `body` inside the open transaction with the directory's view added (the published
+    /// listings of every hub, as `withDirectory` sees them), then takes it away, whether `body`
+    /// returns or throws: for a write that must read one listing of another hub.
+    public static func readingDirectory<Result>(
+        on connection: PostgresConnection, logger: Logger, _ body: () async throws -> Result
+    ) async throws -> Result {
+        try await connection.rows("SELECT set_config('hubnet.scope', 'directory', true)", logger: logger)
+        let result: Result
+        do {
+            result = try await body()
+        } catch {
+            _ = try? await connection.rows("SELECT set_config('hubnet.scope', '', true)", logger: logger)
+            throw error
+        }
+        try await connection.rows("SELECT set_config('hubnet.scope', '', true)", logger: logger)
+        return result
+    }
+
     /// Moves the open transaction to another tenant's rows; only `visiting` does, so that every
     /// visit comes back.
     private static func enter(_ tenant: Tenant.ID, on connection: PostgresConnection, logger: Logger) async throws {

@@ -299,9 +299,9 @@ struct LeadCommands: Sendable {
         _ lead: Lead, _ listingID: Listing.ID, caller: AuthenticatedUser, now: Date, on connection: PostgresConnection
     ) async throws {
         // The directory's published listings of every hub, read on purpose across tenants.
-        try await connection.rows("SELECT set_config('hubnet.scope', 'directory', true)", logger: database.logger)
-        let listing = try await listings.published(listingID, on: connection)
-        try await connection.rows("SELECT set_config('hubnet.scope', '', true)", logger: database.logger)
+        let listing = try await Database.readingDirectory(on: connection, logger: database.logger) {
+            try await listings.published(listingID, on: connection)
+        }
         guard let listing, listing.acceptingReferrals else {
             throw DomainError.invalid("listing_id", "names no published listing that accepts referrals")
         }

@@ -26,7 +26,7 @@ struct DatabaseMonitor: Service {
                     nextID += 1
                     connection = try await PostgresConnection.connect(configuration: configuration, id: nextID, logger: logger)
                 }
-                if let connection { try await connection.rows("SELECT 1", logger: logger) }
+                if let connection { try await Database.probe(connection, logger: logger) }
                 failuresInARow = 0
                 database.availability.markUp(logger: logger)
             } catch {
