@@ -53,10 +53,7 @@ struct UserCommand: AsyncParsableCommand {
                     let issued = try await database.withTenant(tenant.id) { connection -> (APIToken, String)? in
                         var userID = User.ID(string: user)
                         if userID == nil {
-                            let rows = try await connection.rows(
-                                "SELECT id FROM users WHERE tenant_id = \(tenant.id) AND email = \(user.lowercased())",
-                                logger: logger)
-                            for id in try rows.decode(User.ID.self) { userID = id }
+                            userID = try await PostgresUserRepository(logger: logger).find(email: user, tenant: tenant.id, on: connection)?.id
                         }
                         guard let userID else { return nil }
                         return try await PostgresAPITokenRepository(logger: logger).issue(

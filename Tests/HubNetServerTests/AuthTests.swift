@@ -1,5 +1,6 @@
 import Foundation
 import HubNetCore
+import HubNetPostgres
 import HubNetServer
 import HubNetTestSupport
 import HTTPTypes
@@ -17,6 +18,29 @@ struct AuthTests {
             let asOperator = try await app.request(.get, "/v1/users", token: TestApplication.operatorToken)
             #expect(asOperator.status == .forbidden)
             #expect(asOperator.errorCode == "operator_not_allowed")
+        }
+    }
+
+    @Test("a user is found by their email in their own tenant only, in any letter case, and a token issued to them works (as `hubnet user token --user <email>` does)")
+    func userByEmail() async throws {
+        try await withTestApplication { app in
+            let hub = try await app.fixtures.tenant(.hub, users: [[.moderator]])
+            let other = try await app.fixtures.tenant(.hub, users: [])
+            let database = app.fixtures.database
+            let users = PostgresUserRepository(logger: database.logger)
+            let email = hub.users[0].user.email
+            let secret = try await database.withTenant(hub.tenant.id) { connection -> String? in
+                let found = try await users.find(email: email.uppercased(), tenant: hub.tenant.id, on: connection)
+                #expect(found?.id == hub.users[0].user.id)
+                guard let found else { return nil }
+                return try await PostgresAPITokenRepository(logger: database.logger).issue(
+                    to: found.id, name: "cli", tenant: hub.tenant.id, on: connection)?.1
+            }
+            #expect(try await app.request(.get, "/v1/leads", token: try #require(secret)).status == .ok)
+            let elsewhere = try await database.withTenant(other.tenant.id) { connection in
+                try await users.find(email: email, tenant: other.tenant.id, on: connection)
+            }
+            #expect(elsewhere == nil)
         }
     }
 

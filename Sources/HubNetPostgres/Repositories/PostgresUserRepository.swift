@@ -51,6 +51,15 @@ public struct PostgresUserRepository: Sendable {
         ).first
     }
 
+    /// The tenant's user with this email (emails are kept lower-case), active or not.
+    public func find(email: String, tenant: Tenant.ID, on connection: PostgresConnection) async throws -> User? {
+        try await Self.users(
+            connection.rows(
+                "SELECT \(unescaped: Self.columns) FROM users WHERE tenant_id = \(tenant) AND email = \(email.lowercased())",
+                logger: logger)
+        ).first
+    }
+
     public func list(tenant: Tenant.ID, page: PageRequest, includeDeactivated: Bool, on connection: PostgresConnection)
         async throws -> Page<User>
     {
