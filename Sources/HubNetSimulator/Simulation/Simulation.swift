@@ -474,8 +474,10 @@ public final class Simulation {
         let steps = due.map { DeviceStep(client: $0.device.client, tenant: $0.person.organisation.tenant.id) }
         // Routing takes turns across the network: with a distribution rule, pushes go one by one.
         let pushing = scenario.distribution == nil ? concurrency : 1
+        var reaches: [[Tenant.ID]] = []
+        for step in steps { reaches.append(try await reach(of: step)) }
         let pushed = try await measure(.syncs) {
-            try await Lanes.run(steps, touching: { [$0.tenant] }, concurrency: pushing) { try await $0.client.pushPending() }
+            try await Lanes.run(Array(zip(steps, reaches)), touching: { $0.1 }, concurrency: pushing) { try await $0.0.client.pushPending() }
         }
         let heads = pullWhenPoked ? try await measure(.syncs) { await self.heads() } : nil
         var poked: [Bool] = []
@@ -510,6 +512,36 @@ public final class Simulation {
             try await Lanes.run(checks, touching: { _ in [] }, concurrency: concurrency) { try await $0.outsideView(in: database, hour: hour) }
         }
         outsideView += found.flatMap { $0 }
+    }
+
+    /// The organisations a device's push may change besides its own, which no other push may change
+    /// side by side with it: the source of a referred copy it acts on (the answer is mirrored to
+    /// the source's referral, and pool copies compete there), the targets of its own leads'
+    /// referrals, and the partner or the listing's hub it refers a lead to. Pushes reaching one
+    /// organisation share a lane and go in the network's order, so a target's answer and its
+    /// source's new referral of that lead land in the same order in every run.
+    func reach(of step: DeviceStep) async throws -> [Tenant.ID] {
+        let pending = try await step.client.pending()
+        guard !pending.isEmpty else { return [step.tenant] }
+        let referrals = try await step.client.referrals()
+        var reached = Set<Tenant.ID>()
+        for mutation in pending {
+            if let source = try await step.client.lead(mutation.leadId)?.sourceTenantId { reached.insert(source) }
+            for referral in referrals where referral.sourceLeadId == mutation.leadId { reached.insert(referral.targetTenantId) }
+            switch mutation.intent {
+            case .refer(let request): reached.insert(request.partnerId)
+            case .act(let action):
+                if let listing = action.arguments.listingId, let hub = listingHubs[listing] { reached.insert(hub) }
+            default: break
+            }
+        }
+        reached.remove(step.tenant)
+        return [step.tenant] + reached.sorted { $0.description < $1.description }
+    }
+
+    /// Each hub listing's hub.
+    var listingHubs: [Listing.ID: Tenant.ID] {
+        Dictionary(hubs.flatMap { hub in hub.listings.map { ($0.0, hub.tenant.id) } }, uniquingKeysWith: { first, _ in first })
     }
 
     /// What the live channel tells devices, read at once for the whole network: the server's
