@@ -1,0 +1,97 @@
+import Foundation
+import HubNetCore
+import HubNetPostgres
+import HubNetTestSupport
+import Logging
+import PostgresNIO
+import Testing
+
+/// The store's helpers for parts of a transaction: a savepoint around one step, and the directory's
+/// view added for one read. Both must leave the transaction as they found it, whether the step
+/// returns or throws. A transaction-local setting shows what was undone: a rolled-back savepoint
+/// takes back `set_config(…, true)` as it takes back rows.
+@Suite("Transaction scopes")
+struct TransactionScopeTests {
+    let logger = Logger(label: "test")
+
+    struct Refused: Error {}
+
+    func setting(_ name: String, on connection: PostgresConnection) async throws -> String? {
+        try await connection.rows("SELECT current_setting(\(name), true)", logger: logger).decode(String?.self).first ?? nil
+    }
+
+    @Test("a savepoint keeps what its step did when it returns, takes it back when the step throws a refusal the caller accepts (the transaction goes on), and leaves it for the transaction to fail otherwise")
+    func savepoints() async throws {
+        try await withTestDatabase { database in
+            try await withPostgresClient(database.serverURL, logger: logger) { client in
+                let store = Database(client: client, logger: logger)
+                let tenant = try await Fixtures(database: store).tenant(.hub).tenant.id
+                let seen = try await store.withTenant(tenant) { connection -> [String?] in
+                    var seen: [String?] = []
+                    let kept = try await connection.withSavepoint(logger: logger, undoing: { _ in true }) {
+                        try await connection.rows("SELECT set_config('hubnet.probe', 'kept', true)", logger: logger)
+                        return 1
+                    }
+                    #expect(kept == 1)
+                    seen.append(try await setting("hubnet.probe", on: connection))
+                    return seen
+                }
+                #expect(seen == ["kept"])
+
+                let undone = try await store.withTenant(tenant) { connection -> [String?] in
+                    try await connection.rows("SELECT set_config('hubnet.probe', 'before', true)", logger: logger)
+                    await #expect(throws: Refused.self) {
+                        try await connection.withSavepoint(logger: logger, undoing: { $0 is Refused }) {
+                            try await connection.rows("SELECT set_config('hubnet.probe', 'refused', true)", logger: logger)
+                            throw Refused()
+                        }
+                    }
+                    // Taken back, and the transaction goes on.
+                    let after = try await setting("hubnet.probe", on: connection)
+                    try await connection.rows("SELECT set_config('hubnet.probe', 'went on', true)", logger: logger)
+                    return [after, try await setting("hubnet.probe", on: connection)]
+                }
+                #expect(undone == ["before", "went on"])
+
+                let left = try await store.withTenant(tenant) { connection -> String? in
+                    await #expect(throws: Refused.self) {
+                        try await connection.withSavepoint(logger: logger, undoing: { _ in false }) {
+                            try await connection.rows("SELECT set_config('hubnet.probe', 'not undone', true)", logger: logger)
+                            throw Refused()
+                        }
+                    }
+                    return try await setting("hubnet.probe", on: connection)
+                }
+                #expect(left == "not undone")
+            }
+        }
+    }
+
+    @Test("the directory's view is added for one read inside a tenant's transaction and taken away after it, whether the read returns or throws")
+    func directoryForOneRead() async throws {
+        try await withTestDatabase { database in
+            try await withPostgresClient(database.serverURL, logger: logger) { client in
+                let store = Database(client: client, logger: logger)
+                let tenant = try await Fixtures(database: store).tenant(.hub).tenant.id
+                let scopes = try await store.withTenant(tenant) { connection -> [String?] in
+                    var scopes: [String?] = []
+                    let inside = try await Database.readingDirectory(on: connection, logger: logger) {
+                        try await setting("hubnet.scope", on: connection)
+                    }
+                    scopes.append(inside)
+                    scopes.append(try await setting("hubnet.scope", on: connection))
+                    await #expect(throws: Refused.self) {
+                        try await Database.readingDirectory(on: connection, logger: logger) {
+                            scopes.append(try await setting("hubnet.scope", on: connection))
+                            throw Refused()
+                        }
+                    }
+                    scopes.append(try await setting("hubnet.scope", on: connection))
+                    scopes.append(try await setting("hubnet.tenant_id", on: connection))
+                    return scopes
+                }
+                #expect(scopes == ["directory", "", "directory", "", tenant.description])
+            }
+        }
+    }
+}
