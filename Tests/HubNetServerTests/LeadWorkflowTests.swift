@@ -570,6 +570,49 @@ struct LeadImportTests {
         }
     }
 
+    @Test("a large import is followed by fresh statistics: the planner knows a tenant that grew by one, and not after a small one")
+    func statisticsFollowALargeImport() async throws {
+        try await withTestApplication { app in
+            let logger = Logger(label: "test")
+            let threshold = PostgresLeadRepository.statisticsRefreshThreshold
+            func csv(_ count: Int, tag: String) -> String {
+                "name,email\n" + (0..<count).map { "Person \(tag)\($0),p\(tag)\($0)@x.test" }.joined(separator: "\n")
+            }
+            func importLeads(_ count: Int, into hub: TenantFixture, tag: String) async throws {
+                let response = try await app.request(.post, "/v1/leads/import", token: hub.users[0].token, json: csv(count, tag: tag), headers: csvHeaders)
+                #expect(response.json?["imported"] as? Int == count, "\(response.text)")
+            }
+            /// The planner's estimate of a tenant's leads, as the schema owner sees it.
+            func estimate(_ tenant: Tenant.ID) async throws -> Int {
+                try await withPostgresClient(app.database.ownerURL, logger: logger) { client in
+                    let rows = try await client.query(
+                        PostgresQuery(unsafeSQL: "EXPLAIN (FORMAT JSON) SELECT * FROM leads WHERE tenant_id = '\(tenant.rawValue.uuidString)'"),
+                        logger: logger)
+                    var plan = ""
+                    for try await text in rows.decode(String.self) { plan += text }
+                    let document = try #require(try JSONSerialization.jsonObject(with: Data(plan.utf8)) as? [[String: Any]])
+                    let top = try #require(document.first?["Plan"] as? [String: Any])
+                    return try #require(top["Plan Rows"] as? Int)
+                }
+            }
+            let first = try await app.fixtures.tenant(.hub, users: [[.moderator]])
+            try await importLeads(300, into: first, tag: "a")
+            try await withPostgresClient(app.database.ownerURL, logger: logger) { client in
+                try await client.query("ANALYZE leads", logger: logger)
+            }
+            // Statistics taken before these tenants had leads: each is estimated at one lead.
+            let small = try await app.fixtures.tenant(.hub, users: [[.moderator]])
+            let large = try await app.fixtures.tenant(.hub, users: [[.moderator]])
+            try await importLeads(threshold - 1, into: small, tag: "b")
+            #expect(try await estimate(small.tenant.id) < 10, "an import below the threshold leaves the statistics to autovacuum")
+            try await importLeads(threshold, into: large, tag: "c")
+            // Every row is sampled at this size: the estimates are the counts.
+            #expect(try await estimate(large.tenant.id) == threshold)
+            #expect(try await estimate(small.tenant.id) == threshold - 1)
+            #expect(try await estimate(first.tenant.id) == 300)
+        }
+    }
+
     @Test("one bad row stops the whole import, and every row's problems are reported")
     func allOrNothing() async throws {
         try await withTestApplication { app in

@@ -330,6 +330,19 @@ extension PostgresLeadRepository {
         }
     }
 
+    /// An import of at least this many leads is followed by `refreshStatistics`.
+    public static let statisticsRefreshThreshold = 1_000
+
+    /// Has PostgreSQL sample the leads and their history again, so that the next plans know a
+    /// tenant that has just grown by an import (without it, a tenant the statistics predate is
+    /// estimated at one lead, and every lookup of one of its leads reads all of them: migration
+    /// 0026). Runs on its own, after the import committed; a table autovacuum holds is skipped.
+    public func refreshStatistics(database: Database) async throws {
+        try await database.withSingleStatement { connection in
+            try await connection.rows("SELECT hubnet_refresh_lead_statistics()", logger: logger)
+        }
+    }
+
     /// Stores new leads of one template as `create` stores each (validated alike, in the
     /// template's initial state, a `create` history entry each), in two statements whatever their
     /// number: the leads, then their first history entries, hash-chained here. Returns their ids

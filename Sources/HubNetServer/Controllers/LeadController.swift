@@ -164,6 +164,14 @@ struct LeadController {
                     valid.map { .init(details: $0.details, expiresAt: $0.expiresAt, expectedCompletionAt: $0.expectedCompletionAt) },
                     template: template, source: .import, tenant: caller.tenantID, createdBy: caller.userID, now: now, on: connection)
             }
+            if valid.count >= PostgresLeadRepository.statisticsRefreshThreshold {
+                // The import stands whatever becomes of this; the next autovacuum pass catches up.
+                do {
+                    try await leads.refreshStatistics(database: database)
+                } catch {
+                    context.logger.warning("statistics not refreshed after an import", metadata: ["error": "\(String(reflecting: error))"])
+                }
+            }
             return Created(body: ImportResult(dryRun: false, imported: valid.count))
         }
     }

@@ -206,6 +206,9 @@ public struct SyncBenchmark: Sendable {
             try await withPostgresClient(owner, logger: server.database.logger, maximumConnections: 1) { client in
                 try await client.rows("ANALYZE", logger: server.database.logger)
             }
+        } else {
+            // On DATABASE_URL: what the server does after a large import.
+            try await PostgresLeadRepository(logger: server.database.logger).refreshStatistics(database: server.database)
         }
         return ids
     }
