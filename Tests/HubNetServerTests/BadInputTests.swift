@@ -20,6 +20,30 @@ struct BadInputTests {
         ]
     }
 
+    @Test("a number its field cannot hold (a fraction, too large, beyond any double) is 422 naming the field, and nothing is stored")
+    func numbersAFieldCannotHold() async throws {
+        try await withTestApplication { app in
+            let hub = try await app.fixtures.tenant(.hub, users: [[.moderator]])
+            let token = hub.users[0].token
+            for literal in ["1.5", "99999999999999999999", "1e400", "-1e400"] {
+                let body = #"{"contact":{"name":"Rosa","email":"rosa@x.test"},"probability":\#(literal),"target_amount":12.5}"#
+                let response = try await app.request(.post, "/v1/leads", token: token, json: body)
+                #expect(response.status == .unprocessableContent, "\(literal): \(response.text)")
+                #expect(response.errorCode == "validation_failed", "\(literal)")
+                #expect(response.errorField == "probability", "\(literal): \(response.text)")
+            }
+            let lead = try await app.createLead(token: token)
+            let patch = try await app.request(.patch, "/v1/leads/\(lead)", token: token, json: #"{"version":1.5,"city":"Berkeley"}"#)
+            #expect(patch.status == .unprocessableContent, "\(patch.text)")
+            #expect(patch.errorField == "version", "\(patch.text)")
+            #expect((try await app.request(.get, "/v1/leads/\(lead)", token: token)).json?["version"] as? Int == 1)
+            // Not JSON at all is still that.
+            let broken = try await app.request(.post, "/v1/leads", token: token, json: #"{"probability": 1.5"#)
+            #expect(broken.errorCode == "malformed_json")
+            #expect(((try await app.request(.get, "/v1/leads", token: token)).json?["items"] as? [Any])?.count == 1)
+        }
+    }
+
     @Test("malformed JSON is 400 malformed_json on every endpoint that reads a body")
     func malformed() async throws {
         try await withTestApplication { app in

@@ -32,7 +32,29 @@ extension Request {
                 status: .badRequest, code: "duplicate_key", message: "\(key): appears twice in one object; send each key once",
                 field: key)
         }
-        return (try (decoder ?? context.requestDecoder).decode(Value.self, from: buffer), buffer)
+        let decoder = decoder ?? context.requestDecoder
+        do {
+            return (try decoder.decode(Value.self, from: buffer), buffer)
+        } catch DecodingError.dataCorrupted(let corrupted) where corrupted.codingPath.isEmpty {
+            // Foundation calls a number its field cannot hold "not valid JSON", without a path:
+            // find the number, so the answer names its field.
+            func failsAsUnreadable(_ bytes: [UInt8]) -> Bool {
+                do {
+                    _ = try decoder.decode(Value.self, from: ByteBuffer(bytes: bytes))
+                    return false
+                } catch DecodingError.dataCorrupted(let again) where again.codingPath.isEmpty {
+                    return true
+                } catch {
+                    return false
+                }
+            }
+            if let number = JSONNumbers.culprit(in: Array(buffer.readableBytesView), fails: failsAsUnreadable) {
+                throw APIError(
+                    status: .unprocessableContent, code: "validation_failed",
+                    message: "\(number.path): \(number.literal) is not a number this field can hold", field: number.path)
+            }
+            throw DecodingError.dataCorrupted(corrupted)
+        }
     }
 
     /// The body, at most `context.maxUploadSize` bytes whether announced or chunked (413 otherwise).
