@@ -10,12 +10,22 @@ public final class LocalStore: Sendable {
     /// protocol: the invariant checker of `hubnet simulate` catches a store changed that way.
     public let queue: DatabaseQueue
 
-    /// - Parameter path: a file for a store that survives restarts; `nil` for one in memory.
-    public init(path: String?) throws {
+    /// - Parameters:
+    ///   - path: a file for a store that survives restarts; `nil` for one in memory.
+    ///   - durable: `false` for a file that is scratch (a simulated device's): nothing is synced to
+    ///     disk and the rollback journal stays in memory, so a crash of the process may leave the
+    ///     file unusable. Without it, each commit waits for the disk.
+    ///   - cacheKiB: SQLite's page cache for this store (its default is about 2,000 KiB); a process
+    ///     holding hundreds of stores keeps it small.
+    public init(path: String?, durable: Bool = true, cacheKiB: Int? = nil) throws {
         // Deleted records are overwritten, not left in free pages: an erased person's data must
         // not stay in the file (`SyncOperation.purge`).
         var configuration = Configuration()
-        configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA secure_delete = ON") }
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA secure_delete = ON")
+            if !durable { try db.execute(sql: "PRAGMA synchronous = OFF; PRAGMA journal_mode = MEMORY") }
+            if let cacheKiB { try db.execute(sql: "PRAGMA cache_size = -\(max(64, cacheKiB))") }
+        }
         queue = try path.map { try DatabaseQueue(path: $0, configuration: configuration) } ?? DatabaseQueue(configuration: configuration)
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1") { db in

@@ -284,7 +284,11 @@ struct SimulationTests {
                 }
             ) { server in
                 let simulation = Simulation(scenario: scenario, server: server, clock: clock, sink: sink) { _, _ in }
+                defer { simulation.deviceStorage.remove() }
                 try await simulation.run()
+                // The devices' stores are files of the run (their memory does not grow with what they hold).
+                let files = try FileManager.default.contentsOfDirectory(atPath: simulation.deviceStorage.directory.path)
+                #expect(files.filter { $0.hasSuffix(".sqlite") }.count == simulation.people.flatMap(\.devices).count)
                 let clean = InvariantChecker.check(try await simulation.world(ownerURL: database.ownerURL, logger: logger))
                 #expect(clean.filter { !$0.held }.isEmpty, "\(clean.filter { !$0.held })")
                 // With the default consent share, referrals crossed both whole and de-identified.

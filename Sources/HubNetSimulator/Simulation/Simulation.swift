@@ -62,6 +62,8 @@ public final class Simulation {
     /// change-log head (`heads()`). Without it, every due device pulls.
     var liveChannel: PostgresClient?
     var usersDeactivated: Set<User.ID> = []
+    /// The devices' SQLite files (removed by `SimulationRunner` after the check).
+    let deviceStorage = DeviceStorage()
 
     public static let start = Date(timeIntervalSince1970: 1_893_456_000)  // 2030-01-01, a Tuesday
 
@@ -289,7 +291,7 @@ public final class Simulation {
             organisation: organisation)
         for (index, device) in account.devices.enumerated() {
             let skew = clockSkew(of: device.label)
-            let client = SyncClient(store: try LocalStore(path: nil), transport: admin.transport(deviceToken: device.token), clock: deviceClock(skew))
+            let client = SyncClient(store: try deviceStorage.newStore(), transport: admin.transport(deviceToken: device.token), clock: deviceClock(skew))
             var offsetDraw = Draw(seed: scenario.seed, "sync offset", account.label, String(index))
             let offset = offsetDraw.below(scenario.syncEveryHours)
             if skew > 0 { stats.clocksAhead += 1 } else if skew < 0 { stats.clocksBehind += 1 }
@@ -719,7 +721,7 @@ public final class Simulation {
         for person in people {
             for (index, device) in person.devices.enumerated() {
                 var draw = Draw(seed: scenario.seed, "wipe", device.label, String(hour))
-                guard draw.unit() < perWeek / 168, let store = try? LocalStore(path: nil) else { continue }
+                guard draw.unit() < perWeek / 168, let store = try? deviceStorage.replacing(device.client.store) else { continue }
                 device.client = SyncClient(store: store, transport: admin.transport(deviceToken: device.token), clock: deviceClock(device.clockSkew))
                 if index == 0 { person.lookAtAll = true }
                 stats.deviceWipes += 1
@@ -826,7 +828,8 @@ public final class Simulation {
             device.token = deviceToken
             device.revoked = false
             device.client = SyncClient(
-                store: try LocalStore(path: nil), transport: admin.transport(deviceToken: deviceToken), clock: deviceClock(device.clockSkew))
+                store: try deviceStorage.replacing(device.client.store), transport: admin.transport(deviceToken: deviceToken),
+                clock: deviceClock(device.clockSkew))
         }
     }
 
@@ -847,7 +850,9 @@ public final class Simulation {
         let (id, token) = try await registerDevice(device.label, token: person.token)
         device.id = id
         device.token = token
-        device.client = SyncClient(store: try LocalStore(path: nil), transport: admin.transport(deviceToken: token), clock: deviceClock(device.clockSkew))
+        device.client = SyncClient(
+            store: try deviceStorage.replacing(device.client.store), transport: admin.transport(deviceToken: token),
+            clock: deviceClock(device.clockSkew))
         device.revoked = false
         if person.devices.first === device { person.lookAtAll = true }
     }

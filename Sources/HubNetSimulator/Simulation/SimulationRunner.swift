@@ -46,6 +46,7 @@ public enum SimulationRunner {
                 let simulation = Simulation(
                     scenario: scenario, server: server, clock: clock, sink: sink, profiler: profiler, concurrency: concurrency,
                     progress: progress)
+                defer { simulation.deviceStorage.remove() }
                 // The live channel's stand-in reads across tenants, as the schema owner.
                 try await withPostgresClient(owner, logger: logger, maximumConnections: 1) { client in
                     simulation.liveChannel = client
