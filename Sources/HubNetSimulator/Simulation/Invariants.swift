@@ -11,7 +11,10 @@ public struct World: Sendable {
     public struct DeviceView: Sendable {
         public var label: String
         public var user: User.ID
-        public var leads: [Lead.ID: SyncLead]
+        /// How the device's leads differ from its user's view (`InvariantChecker.differences`),
+        /// compared as each device is read, so the check's memory does not grow with what all the
+        /// devices hold together.
+        public var differences: [String]
         public var pending: Int
         /// Mutations the device made, and what the server's log holds for it: (rows, distinct ids).
         public var made: Int64
@@ -26,8 +29,6 @@ public struct World: Sendable {
     }
 
     public var devices: [DeviceView] = []
-    /// What each user may hold, as the server has it now.
-    public var views: [User.ID: [Lead.ID: SyncLead]] = [:]
     public var mirrors: [Mirror] = []
     /// Leads whose expiry is due and did not fire, and leads that expired more than once.
     public var unfiredTimers: [String] = []
@@ -62,22 +63,29 @@ public struct InvariantResult: Sendable, Codable, Equatable {
 
 /// The invariants of issue 6 and the consent rule of issue 14, each with the entities involved in every violation.
 public enum InvariantChecker {
+    /// How the leads a device holds differ from what its user may hold, as the server has it now:
+    /// each lead that differs or is missing, and each held outside the view.
+    public static func differences(of label: String, holding held: [Lead.ID: SyncLead], view: [Lead.ID: SyncLead]) -> [String] {
+        var differences: [String] = []
+        for (id, lead) in view where held[id] != lead {
+            if let mine = held[id] {
+                differences.append(
+                    "\(label): lead \(id) (\(lead.name)) differs from the server (device \(mine.status) v\(mine.version), server \(lead.status) v\(lead.version))")
+            } else {
+                differences.append("\(label): lacks lead \(id) (\(lead.name))")
+            }
+        }
+        for id in held.keys where view[id] == nil {
+            differences.append("\(label): holds lead \(id) outside its user's view")
+        }
+        return differences
+    }
+
     public static func check(_ world: World) -> [InvariantResult] {
         var converge: [String] = []
         for device in world.devices {
-            let view = world.views[device.user] ?? [:]
             if device.pending > 0 { converge.append("\(device.label): \(device.pending) mutations still pending") }
-            for (id, lead) in view where device.leads[id] != lead {
-                if let held = device.leads[id] {
-                    converge.append(
-                        "\(device.label): lead \(id) (\(lead.name)) differs from the server (device \(held.status) v\(held.version), server \(lead.status) v\(lead.version))")
-                } else {
-                    converge.append("\(device.label): lacks lead \(id) (\(lead.name))")
-                }
-            }
-            for id in device.leads.keys where view[id] == nil {
-                converge.append("\(device.label): holds lead \(id) outside its user's view")
-            }
+            converge += device.differences
         }
         var exactlyOnce: [String] = []
         for device in world.devices where device.logged.rows != Int(device.made) || device.logged.distinct != device.logged.rows {
@@ -148,14 +156,15 @@ extension Simulation {
             ).decode((Device.ID, Int, Int).self) { logged[device] = (rows, distinct) }
             for person in people {
                 let wide = person.kind != .advisor || person.widened  // a `viewer` sees the whole hub
-                let view = (byTenant[person.organisation.tenant.id] ?? []).filter { wide || $0.1.contains(person.userID) }
-                world.views[person.userID] = Dictionary(view.map { ($0.0.id, $0.0) }, uniquingKeysWith: { first, _ in first })
+                let visible = (byTenant[person.organisation.tenant.id] ?? []).filter { wide || $0.1.contains(person.userID) }
+                let view = Dictionary(visible.map { ($0.0.id, $0.0) }, uniquingKeysWith: { first, _ in first })
                 for device in person.devices {
-                    let leads = try await device.client.leads()
+                    let held = Dictionary(try await device.client.leads().map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
                     let made = Int64(try device.client.store.lastMutationID())
                     world.devices.append(
                         World.DeviceView(
-                            label: device.label, user: person.userID, leads: Dictionary(leads.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a }),
+                            label: device.label, user: person.userID,
+                            differences: InvariantChecker.differences(of: device.label, holding: held, view: view),
                             pending: try await device.client.pending().count, made: made, logged: logged[device.id] ?? (0, 0)))
                 }
             }
