@@ -13,11 +13,16 @@ struct JSONPathScanner {
     let bytes: [UInt8]
     var index = 0
     var stack: [Container] = []
-    /// When not `nil`, `run` notes every number: its path and where its literal lies in `bytes`.
-    var numbers: [(path: String, range: Range<Int>)]?
+    /// When not `nil`, `run` notes numbers: each one's path, where its literal lies in `bytes`, and
+    /// whether it looks like one a decoder may refuse (`JSONNumbers.isSuspicious`); at most
+    /// `numberLimit` of each kind, so that a body of many deeply nested numbers builds few paths.
+    var numbers: [(path: String, range: Range<Int>, suspicious: Bool)]?
+    let numberLimit: Int
+    private var noted = (suspicious: 0, plain: 0)
 
-    init(_ bytes: [UInt8], collectingNumbers: Bool = false) {
+    init(_ bytes: [UInt8], collectingNumbers: Bool = false, numberLimit: Int = .max) {
         self.bytes = bytes
+        self.numberLimit = numberLimit
         if collectingNumbers { numbers = [] }
     }
 
@@ -79,8 +84,12 @@ struct JSONPathScanner {
                 let start = index
                 while index < bytes.count, Self.numberBytes.contains(bytes[index]) { index += 1 }
                 if numbers != nil {
-                    let path = currentPath()
-                    numbers?.append((path, start..<index))
+                    let suspicious = JSONNumbers.isSuspicious(bytes[start..<index])
+                    if suspicious ? noted.suspicious < numberLimit : noted.plain < numberLimit {
+                        if suspicious { noted.suspicious += 1 } else { noted.plain += 1 }
+                        let path = currentPath()
+                        numbers?.append((path, start..<index, suspicious))
+                    }
                 }
             default:
                 index += 1

@@ -77,6 +77,17 @@ struct JSONNumbersTests {
         #expect(JSONNumbers.culprit(in: Array(#"{"a": 1, "items": [{"n": 1}"#.utf8), fails: fails) == nil)
     }
 
+    @Test("a body of thousands of deeply nested numbers gives at most the limit of each kind, suspicious or not, in the text's order")
+    func boundedPaths() {
+        let depth = 4_000
+        let text = String(repeating: "[1.5,7,", count: depth) + "0" + String(repeating: "]", count: depth)
+        let found = JSONNumbers.all(in: Array(text.utf8), limit: 8)
+        #expect(found.map(\.literal) == Array(repeating: ["1.5", "7"], count: 8).flatMap { $0 })
+        #expect(found.first?.path == "[0]")
+        #expect(found.last?.path == String(repeating: "[2]", count: 7) + "[1]")
+        #expect(JSONNumbers.all(in: Array(text.utf8)).count == 2 * depth + 1)
+    }
+
     @Test("any bytes at all are scanned without a crash, and the tries stop at the limit")
     func anyBytes() async {
         await propertyCheck(count: 300, input: Gen.uint64()) { seed in
