@@ -66,13 +66,8 @@ struct TenantCommand: AsyncParsableCommand {
 
 /// Finds a tenant by id or slug.
 func resolveTenant(_ reference: String, database: Database) async throws -> Tenant {
-    if let id = Tenant.ID(string: reference), let tenant = try await PostgresTenantRepository(database: database).get(id) {
-        return tenant
-    }
-    let rows = try await database.client.rows(
-        "SELECT id FROM tenants WHERE slug = \(reference)", logger: database.logger)
-    for id in try rows.decode(Tenant.ID.self) {
-        if let tenant = try await PostgresTenantRepository(database: database).get(id) { return tenant }
-    }
+    let tenants = PostgresTenantRepository(database: database)
+    if let id = Tenant.ID(string: reference), let tenant = try await tenants.get(id) { return tenant }
+    if let tenant = try await tenants.get(slug: reference) { return tenant }
     throw DomainError.notFound("tenant '\(reference)'")
 }

@@ -40,6 +40,16 @@ public struct PostgresTenantRepository: Sendable {
         }
     }
 
+    /// The organisation with this slug (slugs are unique in the network).
+    public func get(slug: String) async throws -> Tenant? {
+        try await database.withNetwork { connection in
+            try await Self.tenants(
+                connection.rows(
+                    "SELECT id, kind, name, slug, created_at FROM tenants WHERE slug = \(slug)", logger: database.logger)
+            ).first
+        }
+    }
+
     /// The organisation, read inside an open transaction of any tenant (the registry is readable to all).
     public func get(_ id: Tenant.ID, on connection: PostgresConnection) async throws -> Tenant? {
         try await Self.tenants(
