@@ -22,11 +22,11 @@ public struct Fixtures: Sendable {
                 kind: kind, name: name, slug: slug,
                 admin: UserDraft(email: "admin@\(slug).test", displayName: "Admin of \(name)", roles: [.admin])))
         let logger = database.logger
-        return try await database.withTenant(tenant.id) { connection in
+        return try await database.withTenant(tenant.id) { transaction in
             let userRepository = PostgresUserRepository(logger: logger)
             let tokenRepository = PostgresAPITokenRepository(logger: logger)
             func withToken(_ user: User) async throws -> UserFixture {
-                guard let (_, secret) = try await tokenRepository.issue(to: user.id, name: "fixture", tenant: tenant.id, on: connection)
+                guard let (_, secret) = try await tokenRepository.issue(to: user.id, name: "fixture", in: transaction)
                 else { throw DomainError.notFound("user") }
                 return UserFixture(user: user, token: secret)
             }
@@ -35,12 +35,12 @@ public struct Fixtures: Sendable {
                 let label = roles.sorted().map(\.rawValue).joined(separator: "-")
                 let user = try await userRepository.create(
                     UserDraft(email: "\(label)\(index)@\(slug).test", displayName: "\(label) \(index)", roles: roles),
-                    tenant: tenant.id, kind: kind, on: connection)
+                    kind: kind, in: transaction)
                 fixtures.append(try await withToken(user))
             }
             var created: [Listing] = []
             for draft in listings {
-                created.append(try await PostgresListingRepository(logger: logger).create(draft, tenant: tenant.id, on: connection))
+                created.append(try await PostgresListingRepository(logger: logger).create(draft, in: transaction))
             }
             return TenantFixture(tenant: tenant, admin: try await withToken(admin), users: fixtures, listings: created)
         }

@@ -31,8 +31,8 @@ struct ListingCommand: AsyncParsableCommand {
                         name: name, services: services, serviceAreas: areas, categories: categories,
                         eligibility: eligibility, contact: ListingContact(email: email),
                         acceptingReferrals: !notAcceptingReferrals)
-                    let listing = try await database.withTenant(tenant.id) { connection in
-                        try await PostgresListingRepository(logger: logger).create(draft, tenant: tenant.id, on: connection)
+                    let listing = try await database.withTenant(tenant.id) { transaction in
+                        try await PostgresListingRepository(logger: logger).create(draft, in: transaction)
                     }
                     say("listing \(listing.id) \(listing.name)")
                 }
@@ -63,10 +63,10 @@ struct ListingCommand: AsyncParsableCommand {
                 try await withAdminDatabase(logger: logger) { database in
                     let tenant = try await resolveTenant(tenant, database: database)
                     try TenantPolicy.requireListingOwner(tenant.kind)
-                    try await database.withTenant(tenant.id) { connection in
+                    try await database.withTenant(tenant.id) { transaction in
                         let repository = PostgresListingRepository(logger: logger)
                         for (index, draft) in drafts.enumerated() {
-                            _ = try await repository.create(draft, tenant: tenant.id, on: connection)
+                            _ = try await repository.create(draft, in: transaction)
                             if (index + 1) % 100 == 0 { say("  \(index + 1)/\(drafts.count)") }
                         }
                     }
@@ -87,8 +87,8 @@ struct ListingCommand: AsyncParsableCommand {
             try await reportingErrors {
                 try await withAdminDatabase(logger: logger) { database in
                     let tenant = try await resolveTenant(tenant, database: database)
-                    let listings = try await database.withTenant(tenant.id) { connection in
-                        try await PostgresListingRepository(logger: logger).all(tenant: tenant.id, on: connection)
+                    let listings = try await database.withTenant(tenant.id) { transaction in
+                        try await PostgresListingRepository(logger: logger).all(in: transaction)
                     }
                     let encoder = JSONEncoder()
                     encoder.keyEncodingStrategy = .convertToSnakeCase

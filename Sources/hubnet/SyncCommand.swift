@@ -31,8 +31,8 @@ struct SyncCommand: AsyncParsableCommand {
                     }
                     var total = 0
                     for tenant in tenants {
-                        let removed = try await database.withTenant(tenant.id) { connection in
-                            try await sync.compact(tenant: tenant.id, before: cut, now: Date(), on: connection)
+                        let removed = try await database.withTenant(tenant.id) { transaction in
+                            try await sync.compact(before: cut, now: Date(), in: transaction)
                         }
                         if removed > 0 { say("\(tenant.slug): \(removed) changes removed") }
                         total += removed

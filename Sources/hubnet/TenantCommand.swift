@@ -30,9 +30,9 @@ struct TenantCommand: AsyncParsableCommand {
                         TenantDraft(
                             kind: kind, name: name, slug: slug,
                             admin: UserDraft(email: adminEmail, displayName: adminName, roles: [.admin])))
-                    let issued = try await database.withTenant(tenant.id) { connection in
+                    let issued = try await database.withTenant(tenant.id) { transaction in
                         try await PostgresAPITokenRepository(logger: logger).issue(
-                            to: admin.id, name: "first admin token", tenant: tenant.id, on: connection)
+                            to: admin.id, name: "first admin token", in: transaction)
                     }
                     say("tenant \(tenant.id) (\(tenant.kind.rawValue), \(tenant.slug))")
                     say("admin  \(admin.id) \(admin.email)")

@@ -27,10 +27,10 @@ struct UserCommand: AsyncParsableCommand {
                 })
                 try await withAdminDatabase(logger: logger) { database in
                     let tenant = try await resolveTenant(tenant, database: database)
-                    let user = try await database.withTenant(tenant.id) { connection in
+                    let user = try await database.withTenant(tenant.id) { transaction in
                         try await PostgresUserRepository(logger: logger).create(
-                            UserDraft(email: email, displayName: name, roles: roles), tenant: tenant.id, kind: tenant.kind,
-                            on: connection)
+                            UserDraft(email: email, displayName: name, roles: roles), kind: tenant.kind,
+                            in: transaction)
                     }
                     say("user \(user.id) \(user.email) [\(user.roles.sorted().map(\.rawValue).joined(separator: ", "))]")
                 }
@@ -50,14 +50,14 @@ struct UserCommand: AsyncParsableCommand {
             try await reportingErrors {
                 try await withAdminDatabase(logger: logger) { database in
                     let tenant = try await resolveTenant(tenant, database: database)
-                    let issued = try await database.withTenant(tenant.id) { connection -> (APIToken, String)? in
+                    let issued = try await database.withTenant(tenant.id) { transaction -> (APIToken, String)? in
                         var userID = User.ID(string: user)
                         if userID == nil {
-                            userID = try await PostgresUserRepository(logger: logger).find(email: user, tenant: tenant.id, on: connection)?.id
+                            userID = try await PostgresUserRepository(logger: logger).find(email: user, in: transaction)?.id
                         }
                         guard let userID else { return nil }
                         return try await PostgresAPITokenRepository(logger: logger).issue(
-                            to: userID, name: name, tenant: tenant.id, on: connection)
+                            to: userID, name: name, in: transaction)
                     }
                     guard let (token, secret) = issued else { throw DomainError.notFound("active user '\(user)'") }
                     say("token \(token.id)")

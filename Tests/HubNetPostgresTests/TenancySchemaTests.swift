@@ -86,8 +86,8 @@ struct TenancySchemaTests {
                     }
                     #expect(unscoped == 0, "\(table) leaked rows without a tenant")
                     // A tenant set: only its own rows, even without a WHERE clause.
-                    let visible = try await database.withTenant(first) { connection in
-                        try await connection.query(
+                    let visible = try await database.withTenant(first) { transaction in
+                        try await transaction.connection.query(
                             PostgresQuery(unsafeSQL: "SELECT DISTINCT tenant_id FROM \(table)"), logger: logger
                         ).collect().map { try $0.decode(Tenant.ID.self) }
                     }
@@ -95,8 +95,8 @@ struct TenancySchemaTests {
                 }
                 // Writing a row for another tenant is refused by the policy's check.
                 await #expect(throws: PSQLError.self) {
-                    try await database.withTenant(first) { connection in
-                        try await connection.query(
+                    try await database.withTenant(first) { transaction in
+                        try await transaction.connection.query(
                             "INSERT INTO units (tenant_id, id, name) VALUES (\(second), \(UUID()), 'smuggled')", logger: logger)
                     }
                 }
@@ -116,22 +116,27 @@ struct TenancySchemaTests {
                 func tenantsSeen(_ connection: PostgresConnection) async throws -> [Tenant.ID] {
                     try await connection.query("SELECT DISTINCT tenant_id FROM users", logger: logger).collect().map { try $0.decode(Tenant.ID.self) }
                 }
-                let seen = try await database.withTenant(home) { connection in
-                    let there = try await Database.visiting(other, from: home, on: connection, logger: logger) { try await tenantsSeen(connection) }
-                    let back = try await tenantsSeen(connection)
+                let seen = try await database.withTenant(home) { transaction in
+                    let there = try await transaction.visiting(other) { visit in
+                        #expect(visit.tenant == other)
+                        return try await tenantsSeen(visit.connection)
+                    }
+                    #expect(transaction.tenant == home)
+                    let back = try await tenantsSeen(transaction.connection)
                     // A refusal thrown inside the visit (no statement failed): the transaction goes on, at home.
                     do {
-                        try await Database.visiting(other, from: home, on: connection, logger: logger) {
+                        try await transaction.visiting(other) { _ in
                             throw DomainError.conflict("refused", "inside the visit")
                         }
                         Issue.record("the visit did not throw")
                     } catch let error as DomainError {
                         #expect(error.code == "refused")
                     }
-                    let each = try await Database.visiting([other, other, home, other], tenant: { $0 }, from: home, on: connection, logger: logger) {
-                        _ in try await tenantsSeen(connection)
+                    let each = try await transaction.visiting([other, other, home, other], tenant: { $0 }) { item, visit in
+                        #expect(visit.tenant == item)
+                        return try await tenantsSeen(visit.connection)
                     }
-                    return (there, back, try await tenantsSeen(connection), each)
+                    return (there, back, try await tenantsSeen(transaction.connection), each)
                 }
                 #expect(seen.0 == [other])
                 #expect(seen.1 == [home])
@@ -139,16 +144,16 @@ struct TenancySchemaTests {
                 #expect(seen.3 == [[other], [other], [home], [other]])
                 // A statement that fails inside a visit: its own error, not the aborted transaction's.
                 await #expect(throws: PSQLError.self) {
-                    try await database.withTenant(home) { connection in
-                        try await Database.visiting(other, from: home, on: connection, logger: logger) {
-                            try await connection.query("SELECT 1 / \(0)::INTEGER", logger: logger)
+                    try await database.withTenant(home) { transaction in
+                        try await transaction.visiting(other) { visit in
+                            try await visit.connection.query("SELECT 1 / \(0)::INTEGER", logger: logger)
                         }
                     }
                 }
                 do {
-                    try await database.withTenant(home) { connection in
-                        try await Database.visiting(other, from: home, on: connection, logger: logger) {
-                            try await connection.query("SELECT 1 / \(0)::INTEGER", logger: logger)
+                    try await database.withTenant(home) { transaction in
+                        try await transaction.visiting(other) { visit in
+                            try await visit.connection.query("SELECT 1 / \(0)::INTEGER", logger: logger)
                         }
                     }
                 } catch let error as PSQLError {

@@ -26,41 +26,41 @@ struct TransactionScopeTests {
             try await withPostgresClient(database.serverURL, logger: logger) { client in
                 let store = Database(client: client, logger: logger)
                 let tenant = try await Fixtures(database: store).tenant(.hub).tenant.id
-                let seen = try await store.withTenant(tenant) { connection -> [String?] in
+                let seen = try await store.withTenant(tenant) { transaction -> [String?] in
                     var seen: [String?] = []
-                    let kept = try await connection.withSavepoint(logger: logger, undoing: { _ in true }) {
-                        try await connection.rows("SELECT set_config('hubnet.probe', 'kept', true)", logger: logger)
+                    let kept = try await transaction.connection.withSavepoint(logger: logger, undoing: { _ in true }) {
+                        try await transaction.connection.rows("SELECT set_config('hubnet.probe', 'kept', true)", logger: logger)
                         return 1
                     }
                     #expect(kept == 1)
-                    seen.append(try await setting("hubnet.probe", on: connection))
+                    seen.append(try await setting("hubnet.probe", on: transaction.connection))
                     return seen
                 }
                 #expect(seen == ["kept"])
 
-                let undone = try await store.withTenant(tenant) { connection -> [String?] in
-                    try await connection.rows("SELECT set_config('hubnet.probe', 'before', true)", logger: logger)
+                let undone = try await store.withTenant(tenant) { transaction -> [String?] in
+                    try await transaction.connection.rows("SELECT set_config('hubnet.probe', 'before', true)", logger: logger)
                     await #expect(throws: Refused.self) {
-                        try await connection.withSavepoint(logger: logger, undoing: { $0 is Refused }) {
-                            try await connection.rows("SELECT set_config('hubnet.probe', 'refused', true)", logger: logger)
+                        try await transaction.connection.withSavepoint(logger: logger, undoing: { $0 is Refused }) {
+                            try await transaction.connection.rows("SELECT set_config('hubnet.probe', 'refused', true)", logger: logger)
                             throw Refused()
                         }
                     }
                     // Taken back, and the transaction goes on.
-                    let after = try await setting("hubnet.probe", on: connection)
-                    try await connection.rows("SELECT set_config('hubnet.probe', 'went on', true)", logger: logger)
-                    return [after, try await setting("hubnet.probe", on: connection)]
+                    let after = try await setting("hubnet.probe", on: transaction.connection)
+                    try await transaction.connection.rows("SELECT set_config('hubnet.probe', 'went on', true)", logger: logger)
+                    return [after, try await setting("hubnet.probe", on: transaction.connection)]
                 }
                 #expect(undone == ["before", "went on"])
 
-                let left = try await store.withTenant(tenant) { connection -> String? in
+                let left = try await store.withTenant(tenant) { transaction -> String? in
                     await #expect(throws: Refused.self) {
-                        try await connection.withSavepoint(logger: logger, undoing: { _ in false }) {
-                            try await connection.rows("SELECT set_config('hubnet.probe', 'not undone', true)", logger: logger)
+                        try await transaction.connection.withSavepoint(logger: logger, undoing: { _ in false }) {
+                            try await transaction.connection.rows("SELECT set_config('hubnet.probe', 'not undone', true)", logger: logger)
                             throw Refused()
                         }
                     }
-                    return try await setting("hubnet.probe", on: connection)
+                    return try await setting("hubnet.probe", on: transaction.connection)
                 }
                 #expect(left == "not undone")
             }
@@ -73,21 +73,21 @@ struct TransactionScopeTests {
             try await withPostgresClient(database.serverURL, logger: logger) { client in
                 let store = Database(client: client, logger: logger)
                 let tenant = try await Fixtures(database: store).tenant(.hub).tenant.id
-                let scopes = try await store.withTenant(tenant) { connection -> [String?] in
+                let scopes = try await store.withTenant(tenant) { transaction -> [String?] in
                     var scopes: [String?] = []
-                    let inside = try await Database.readingDirectory(on: connection, logger: logger) {
-                        try await setting("hubnet.scope", on: connection)
+                    let inside = try await Database.readingDirectory(on: transaction.connection, logger: logger) {
+                        try await setting("hubnet.scope", on: transaction.connection)
                     }
                     scopes.append(inside)
-                    scopes.append(try await setting("hubnet.scope", on: connection))
+                    scopes.append(try await setting("hubnet.scope", on: transaction.connection))
                     await #expect(throws: Refused.self) {
-                        try await Database.readingDirectory(on: connection, logger: logger) {
-                            scopes.append(try await setting("hubnet.scope", on: connection))
+                        try await Database.readingDirectory(on: transaction.connection, logger: logger) {
+                            scopes.append(try await setting("hubnet.scope", on: transaction.connection))
                             throw Refused()
                         }
                     }
-                    scopes.append(try await setting("hubnet.scope", on: connection))
-                    scopes.append(try await setting("hubnet.tenant_id", on: connection))
+                    scopes.append(try await setting("hubnet.scope", on: transaction.connection))
+                    scopes.append(try await setting("hubnet.tenant_id", on: transaction.connection))
                     return scopes
                 }
                 #expect(scopes == ["directory", "", "directory", "", tenant.description])

@@ -29,16 +29,16 @@ struct AuthTests {
             let database = app.fixtures.database
             let users = PostgresUserRepository(logger: database.logger)
             let email = hub.users[0].user.email
-            let secret = try await database.withTenant(hub.tenant.id) { connection -> String? in
-                let found = try await users.find(email: email.uppercased(), tenant: hub.tenant.id, on: connection)
+            let secret = try await database.withTenant(hub.tenant.id) { transaction -> String? in
+                let found = try await users.find(email: email.uppercased(), in: transaction)
                 #expect(found?.id == hub.users[0].user.id)
                 guard let found else { return nil }
                 return try await PostgresAPITokenRepository(logger: database.logger).issue(
-                    to: found.id, name: "cli", tenant: hub.tenant.id, on: connection)?.1
+                    to: found.id, name: "cli", in: transaction)?.1
             }
             #expect(try await app.request(.get, "/v1/leads", token: try #require(secret)).status == .ok)
-            let elsewhere = try await database.withTenant(other.tenant.id) { connection in
-                try await users.find(email: email, tenant: other.tenant.id, on: connection)
+            let elsewhere = try await database.withTenant(other.tenant.id) { transaction in
+                try await users.find(email: email, in: transaction)
             }
             #expect(elsewhere == nil)
         }

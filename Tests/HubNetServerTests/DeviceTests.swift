@@ -94,10 +94,10 @@ struct DeviceTests {
             let devices = PostgresDeviceRepository(logger: database.logger)
             let tokens = PostgresAPITokenRepository(logger: database.logger)
             func lastUses() async throws -> (device: Date?, token: Date?) {
-                try await database.withTenant(hub.tenant.id) { connection in
-                    let seen = try await connection.rows(
+                try await database.withTenant(hub.tenant.id) { transaction in
+                    let seen = try await transaction.connection.rows(
                         "SELECT last_seen_at FROM devices WHERE id = \(device)", logger: database.logger).decode(Date?.self)
-                    let used = try await connection.rows(
+                    let used = try await transaction.connection.rows(
                         "SELECT max(last_used_at) FROM api_tokens WHERE user_id = \(advisor.user.id)", logger: database.logger
                     ).decode(Date?.self)
                     return (seen.first ?? nil, used.first ?? nil)
@@ -106,10 +106,10 @@ struct DeviceTests {
             // An hour on, both uses are stale and would be noted.
             clock.advance(by: 3_600)
             let before = try await lastUses()
-            try await database.withTenant(hub.tenant.id) { connection in
+            try await database.withTenant(hub.tenant.id) { transaction in
                 // The rows held as a push holds its device's (and a concurrent request a token's).
-                _ = try await connection.rows("SELECT id FROM devices WHERE id = \(device) FOR UPDATE", logger: database.logger)
-                _ = try await connection.rows(
+                _ = try await transaction.connection.rows("SELECT id FROM devices WHERE id = \(device) FOR UPDATE", logger: database.logger)
+                _ = try await transaction.connection.rows(
                     "SELECT id FROM api_tokens WHERE user_id = \(advisor.user.id) FOR UPDATE", logger: database.logger)
                 // A short lock timeout: the statement 0016 made waited for it and failed.
                 let byDevice = try await database.withSingleStatement {

@@ -240,8 +240,8 @@ struct LeadWorkflowTests {
             let logger = Logger(label: "test")
             try await withPostgresClient(app.database.serverURL, logger: logger) { client in
                 await #expect(throws: (any Error).self) {
-                    try await Database(client: client, logger: logger).withTenant(hub.tenant.id) { connection in
-                        try await connection.query("UPDATE lead_history SET reason = 'x'", logger: logger)
+                    try await Database(client: client, logger: logger).withTenant(hub.tenant.id) { transaction in
+                        try await transaction.connection.query("UPDATE lead_history SET reason = 'x'", logger: logger)
                     }
                 }
             }

@@ -177,11 +177,11 @@ struct NotificationTests {
             let start = Date()
             func pass(emails: Int) async throws -> (delivered: Int, statements: Int) {
                 let hub = try await app.fixtures.tenant(.hub, users: [[.moderator]])
-                try await database.withTenant(hub.tenant.id) { connection in
+                try await database.withTenant(hub.tenant.id) { transaction in
                     for index in 0..<emails {
                         try await PostgresOutboxRepository(logger: database.logger).enqueueEmail(
                             event: "lead.reminder", to: "person\(index % 6)@\(hub.tenant.id).test", subject: "Notice \(index)", body: "Body \(index).\n",
-                            tenant: hub.tenant.id, now: start.addingTimeInterval(Double(index)), on: connection)
+                            now: start.addingTimeInterval(Double(index)), in: transaction)
                     }
                 }
                 let delivery = OutboxDeliveryService(
@@ -189,8 +189,8 @@ struct NotificationTests {
                     now: { start.addingTimeInterval(60) })
                 let counter = StatementCount()
                 let delivered = try await StatementCount.$current.withValue(counter) { try await delivery.deliverDue(concurrency: 1) }
-                let log = try await database.withTenant(hub.tenant.id) { connection in
-                    try await connection.query("SELECT outcome, attempt FROM deliveries", logger: database.logger)
+                let log = try await database.withTenant(hub.tenant.id) { transaction in
+                    try await transaction.connection.query("SELECT outcome, attempt FROM deliveries", logger: database.logger)
                         .collect().map { try $0.decode((String, Int).self) }
                 }
                 #expect(log.count == emails && log.allSatisfy { $0 == ("delivered", 1) })
@@ -216,12 +216,11 @@ struct NotificationTests {
             let start = Date()
             let recipients = (1...5).map { "person\($0)@order.test" }
             // Interleaved: message 1 to everyone, then message 2 to everyone, …, each a second later.
-            try await database.withTenant(hub.tenant.id) { connection in
+            try await database.withTenant(hub.tenant.id) { transaction in
                 for round in 1...6 {
                     for (index, recipient) in recipients.enumerated() {
                         try await PostgresOutboxRepository(logger: database.logger).enqueueEmail(
-                            event: "lead.reminder", to: recipient, subject: "Notice \(round)", body: "Round \(round).\n", tenant: hub.tenant.id,
-                            now: start.addingTimeInterval(Double(round * 10 + index)), on: connection)
+                            event: "lead.reminder", to: recipient, subject: "Notice \(round)", body: "Round \(round).\n", now: start.addingTimeInterval(Double(round * 10 + index)), in: transaction)
                     }
                 }
             }
@@ -257,11 +256,10 @@ extension NotificationTests {
             let database = app.fixtures.database
             let start = Date()
             let recipients = ["first@session.test", "nobody@refused.test", "third@session.test", "fourth@session.test"]
-            try await database.withTenant(hub.tenant.id) { connection in
+            try await database.withTenant(hub.tenant.id) { transaction in
                 for (index, recipient) in recipients.enumerated() {
                     try await PostgresOutboxRepository(logger: database.logger).enqueueEmail(
-                        event: "lead.reminder", to: recipient, subject: "Notice \(index)", body: "For \(recipient).\n", tenant: hub.tenant.id,
-                        now: start.addingTimeInterval(Double(index)), on: connection)
+                        event: "lead.reminder", to: recipient, subject: "Notice \(index)", body: "For \(recipient).\n", now: start.addingTimeInterval(Double(index)), in: transaction)
                 }
             }
             let delivery = OutboxDeliveryService(
@@ -279,8 +277,8 @@ extension NotificationTests {
             // Four envelopes, the refused one too: sent in one write each only when the relay offers it.
             #expect(smtp.pipelinedEnvelopes == Array(repeating: pipelining, count: 4))
             // The refused email waits for its retry with the relay's answer; the others are delivered.
-            let rows = try await database.withTenant(hub.tenant.id) { connection in
-                try await connection.query(
+            let rows = try await database.withTenant(hub.tenant.id) { transaction in
+                try await transaction.connection.query(
                     "SELECT recipient, attempts, delivered_at IS NOT NULL, failed_at IS NULL, last_error FROM outbox ORDER BY created_at",
                     logger: database.logger
                 ).collect().map { try $0.decode((String, Int, Bool, Bool, String?).self) }
@@ -291,8 +289,8 @@ extension NotificationTests {
             #expect(rows.map(\.3) == [true, true, true, true])
             let error = try #require(rows[1].4)
             #expect(error.contains("550"), "\(error)")
-            let log = try await database.withTenant(hub.tenant.id) { connection in
-                try await connection.query("SELECT outcome FROM deliveries ORDER BY at, outcome", logger: database.logger)
+            let log = try await database.withTenant(hub.tenant.id) { transaction in
+                try await transaction.connection.query("SELECT outcome FROM deliveries ORDER BY at, outcome", logger: database.logger)
                     .collect().map { try $0.decode(String.self) }
             }
             #expect(log.sorted() == ["delivered", "delivered", "delivered", "retrying"])

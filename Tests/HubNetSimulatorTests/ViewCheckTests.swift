@@ -21,15 +21,14 @@ struct ViewCheckTests {
                 let (moderator, advisor) = (hub.users[0].user.id, hub.users[1].user.id)
                 let leads = PostgresLeadRepository(logger: logger)
                 let template = BuiltInTemplates.hubModeration
-                let (mine, theirs, gone) = try await store.withTenant(hub.tenant.id) { connection in
+                let (mine, theirs, gone) = try await store.withTenant(hub.tenant.id) { transaction in
                     func lead(_ name: String, team: [User.ID]) async throws -> Lead.ID {
                         try await leads.create(
                             LeadDetails(name: name, email: "\(name.lowercased())@lead.test", team: team), template: template, source: .manual,
-                            tenant: hub.tenant.id, createdBy: moderator, now: Date(), on: connection
-                        ).id
+                            createdBy: moderator, now: Date(), in: transaction).id
                     }
                     let gone = try await lead("Gone", team: [advisor])
-                    try await connection.rows("UPDATE leads SET withdrawn_at = now() WHERE id = \(gone)", logger: logger)
+                    try await transaction.connection.rows("UPDATE leads SET withdrawn_at = now() WHERE id = \(gone)", logger: logger)
                     return (try await lead("Mine", team: [advisor]), try await lead("Theirs", team: []), gone)
                 }
                 let unknown = Lead.ID()

@@ -27,58 +27,15 @@ public struct Database: Sendable {
         self.availability = availability
     }
 
-    /// Runs `body` in one transaction that sees only `tenant`'s rows.
+    /// Runs `body` in one transaction that sees only `tenant`'s rows, handed to it as a
+    /// `TenantTransaction`: the tenant and its transaction travel together from here on.
     public func withTenant<Result: Sendable>(
-        _ tenant: Tenant.ID, _ body: (PostgresConnection) async throws -> Result
+        _ tenant: Tenant.ID, _ body: (TenantTransaction) async throws -> Result
     ) async throws -> Result {
-        try await transaction(settings: [("hubnet.tenant_id", tenant.description)], body)
-    }
-
-    /// Runs `body` in `tenant`'s rows inside the open transaction of `home`, then comes back to
-    /// `home`, whether `body` returns or throws: the one way a transaction spans two tenants, for
-    /// the few operations that do on purpose (a referral lands in its target; a target's action
-    /// updates the source's mirror). After a failed statement the transaction can only roll back,
-    /// and the way back is not taken.
-    public static func visiting<Result>(
-        _ tenant: Tenant.ID, from home: Tenant.ID, on connection: PostgresConnection, logger: Logger,
-        _ body: () async throws -> Result
-    ) async throws -> Result {
-        guard tenant != home else { return try await body() }
-        try await enter(tenant, on: connection, logger: logger)
-        let result: Result
-        do {
-            result = try await body()
-        } catch {
-            _ = try? await enter(home, on: connection, logger: logger)
-            throw error
+        let logger = logger
+        return try await transaction(settings: [("hubnet.tenant_id", tenant.description)]) { connection in
+            try await body(TenantTransaction(tenant: tenant, connection: connection, logger: logger))
         }
-        try await enter(home, on: connection, logger: logger)
-        return result
-    }
-
-    /// `visiting` each item's tenant in turn (entering once for consecutive items of one tenant),
-    /// coming back to `home` once at the end; returns the results in the items' order.
-    public static func visiting<Item, Result>(
-        _ items: some Sequence<Item>, tenant: (Item) -> Tenant.ID, from home: Tenant.ID, on connection: PostgresConnection,
-        logger: Logger, _ body: (Item) async throws -> Result
-    ) async throws -> [Result] {
-        var results: [Result] = []
-        var current = home
-        do {
-            for item in items {
-                let next = tenant(item)
-                if next != current {
-                    try await enter(next, on: connection, logger: logger)
-                    current = next
-                }
-                results.append(try await body(item))
-            }
-        } catch {
-            if current != home { _ = try? await enter(home, on: connection, logger: logger) }
-            throw error
-        }
-        if current != home { try await enter(home, on: connection, logger: logger) }
-        return results
     }
 
     /// One round trip that answers when the server is up (the database monitor's probe).
@@ -104,9 +61,9 @@ public struct Database: Sendable {
         return result
     }
 
-    /// Moves the open transaction to another tenant's rows; only `visiting` does, so that every
-    /// visit comes back.
-    private static func enter(_ tenant: Tenant.ID, on connection: PostgresConnection, logger: Logger) async throws {
+    /// Moves the open transaction to another tenant's rows; only `TenantTransaction.visiting` does,
+    /// so that every visit comes back.
+    static func enter(_ tenant: Tenant.ID, on connection: PostgresConnection, logger: Logger) async throws {
         try await connection.rows(
             "SELECT set_config('hubnet.tenant_id', \(tenant.description), true)", preparedAs: EnterTenant.self, logger: logger)
     }

@@ -23,12 +23,12 @@ public struct DecidedActionWriter: Sendable {
     /// at a time) — then the leads' new states and their history entries, new opportunities and
     /// CRM clients, then the notices.
     public func store(
-        _ actions: [LeadBatch.PendingAction], notices: [PostgresOutboxRepository.Message], tenant: Tenant.ID, now: Date,
-        on connection: PostgresConnection
+        _ actions: [LeadBatch.PendingAction], notices: [PostgresOutboxRepository.Message], now: Date,
+        in transaction: TenantTransaction
     ) async throws {
         guard !actions.isEmpty else { return }
-        try await referrals.mirror(actions, now: now, on: connection)
-        try await leads.applyActions(actions, on: connection)
-        try await outbox.enqueue(notices, tenant: tenant, now: now, on: connection)
+        try await referrals.mirror(actions, now: now, in: transaction)
+        try await leads.applyActions(actions, in: transaction)
+        try await outbox.enqueue(notices, now: now, in: transaction)
     }
 }

@@ -12,46 +12,46 @@ public struct PostgresAPITokenRepository: Sendable {
     static let columns = "id, tenant_id, user_id, name, created_at, last_used_at, revoked_at"
 
     /// A new token for an active user, and its secret string; `nil` when there is no such active user.
-    public func issue(to user: User.ID, name: String, tenant: Tenant.ID, on connection: PostgresConnection)
+    public func issue(to user: User.ID, name: String, in transaction: TenantTransaction)
         async throws -> (APIToken, String)?
     {
         let name = try Validate.text(name, field: "name", max: 200)
-        let secret = BearerToken.generate(.user, tenant: tenant)
-        let rows = try await connection.rows(
+        let secret = BearerToken.generate(.user, tenant: transaction.tenant)
+        let rows = try await transaction.connection.rows(
             """
             INSERT INTO api_tokens (tenant_id, id, user_id, name, token_hash)
-            SELECT \(tenant), \(APIToken.ID()), u.id, \(name), \(secret.hash)
-            FROM users AS u WHERE u.tenant_id = \(tenant) AND u.id = \(user) AND u.deactivated_at IS NULL
+            SELECT \(transaction.tenant), \(APIToken.ID()), u.id, \(name), \(secret.hash)
+            FROM users AS u WHERE u.tenant_id = \(transaction.tenant) AND u.id = \(user) AND u.deactivated_at IS NULL
             RETURNING \(unescaped: Self.columns)
             """, logger: logger)
         guard let token = try await Self.tokens(rows).first else { return nil }
         return (token, secret.stringValue)
     }
 
-    public func list(user: User.ID, tenant: Tenant.ID, on connection: PostgresConnection) async throws -> [APIToken] {
+    public func list(user: User.ID, in transaction: TenantTransaction) async throws -> [APIToken] {
         try await Self.tokens(
-            connection.rows(
+            transaction.connection.rows(
                 """
                 SELECT \(unescaped: Self.columns) FROM api_tokens
-                WHERE tenant_id = \(tenant) AND user_id = \(user) ORDER BY created_at, id
+                WHERE tenant_id = \(transaction.tenant) AND user_id = \(user) ORDER BY created_at, id
                 """, logger: logger))
     }
 
-    public func get(_ id: APIToken.ID, tenant: Tenant.ID, on connection: PostgresConnection) async throws -> APIToken? {
+    public func get(_ id: APIToken.ID, in transaction: TenantTransaction) async throws -> APIToken? {
         try await Self.tokens(
-            connection.rows(
-                "SELECT \(unescaped: Self.columns) FROM api_tokens WHERE tenant_id = \(tenant) AND id = \(id)",
+            transaction.connection.rows(
+                "SELECT \(unescaped: Self.columns) FROM api_tokens WHERE tenant_id = \(transaction.tenant) AND id = \(id)",
                 logger: logger)
         ).first
     }
 
     /// Revokes a token; it stops working at once. Stamped `now` by the server's clock. Returns
     /// `false` when there is no such token.
-    public func revoke(_ id: APIToken.ID, tenant: Tenant.ID, now: Date, on connection: PostgresConnection) async throws -> Bool {
-        let rows = try await connection.rows(
+    public func revoke(_ id: APIToken.ID, now: Date, in transaction: TenantTransaction) async throws -> Bool {
+        let rows = try await transaction.connection.rows(
             """
             UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, \(now))
-            WHERE tenant_id = \(tenant) AND id = \(id) RETURNING id
+            WHERE tenant_id = \(transaction.tenant) AND id = \(id) RETURNING id
             """, logger: logger
         )
         return !rows.isEmpty

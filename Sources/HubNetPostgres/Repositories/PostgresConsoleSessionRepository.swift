@@ -42,14 +42,14 @@ public struct PostgresConsoleSessionRepository: Sendable {
     }
 
     /// A new single-use link for an active user; its secret, to put in the email.
-    public func createLink(for user: User.ID, tenant: Tenant.ID, now: Date, lifetime: TimeInterval, on connection: PostgresConnection)
+    public func createLink(for user: User.ID, now: Date, lifetime: TimeInterval, in transaction: TenantTransaction)
         async throws -> BearerToken
     {
-        let token = BearerToken.generate(.signInLink, tenant: tenant)
-        try await connection.rows(
+        let token = BearerToken.generate(.signInLink, tenant: transaction.tenant)
+        try await transaction.connection.rows(
             """
             INSERT INTO console_sign_in_links (tenant_id, id, user_id, token_hash, created_at, expires_at)
-            VALUES (\(tenant), \(UUID()), \(user), \(token.hash), \(now), \(now.addingTimeInterval(lifetime)))
+            VALUES (\(transaction.tenant), \(UUID()), \(user), \(token.hash), \(now), \(now.addingTimeInterval(lifetime)))
             """, logger: logger)
         return token
     }
@@ -70,15 +70,15 @@ public struct PostgresConsoleSessionRepository: Sendable {
     }
 
     /// Opens a session for a user; the cookie's value and the session's form token.
-    public func createSession(for user: User.ID, tenant: Tenant.ID, now: Date, lifetime: TimeInterval, on connection: PostgresConnection)
+    public func createSession(for user: User.ID, now: Date, lifetime: TimeInterval, in transaction: TenantTransaction)
         async throws -> (cookie: BearerToken, csrf: String)
     {
-        let token = BearerToken.generate(.session, tenant: tenant)
-        let csrf = BearerToken.generate(.session, tenant: tenant).secret
-        try await connection.rows(
+        let token = BearerToken.generate(.session, tenant: transaction.tenant)
+        let csrf = BearerToken.generate(.session, tenant: transaction.tenant).secret
+        try await transaction.connection.rows(
             """
             INSERT INTO console_sessions (tenant_id, id, user_id, token_hash, csrf_token, created_at, expires_at, last_seen_at)
-            VALUES (\(tenant), \(UUID()), \(user), \(token.hash), \(csrf), \(now), \(now.addingTimeInterval(lifetime)), \(now))
+            VALUES (\(transaction.tenant), \(UUID()), \(user), \(token.hash), \(csrf), \(now), \(now.addingTimeInterval(lifetime)), \(now))
             """, logger: logger)
         return (token, csrf)
     }
@@ -109,21 +109,21 @@ public struct PostgresConsoleSessionRepository: Sendable {
     }
 
     /// Ends one session.
-    public func revoke(_ session: UUID, tenant: Tenant.ID, now: Date, on connection: PostgresConnection) async throws {
-        try await connection.rows(
+    public func revoke(_ session: UUID, now: Date, in transaction: TenantTransaction) async throws {
+        try await transaction.connection.rows(
             """
             UPDATE console_sessions SET revoked_at = \(now)
-            WHERE tenant_id = \(tenant) AND id = \(session) AND revoked_at IS NULL
+            WHERE tenant_id = \(transaction.tenant) AND id = \(session) AND revoked_at IS NULL
             """, logger: logger)
     }
 
     /// Ends every session of a user (sign out everywhere); how many were live.
     @discardableResult
-    public func revokeAll(of user: User.ID, tenant: Tenant.ID, now: Date, on connection: PostgresConnection) async throws -> Int {
-        let rows = try await connection.rows(
+    public func revokeAll(of user: User.ID, now: Date, in transaction: TenantTransaction) async throws -> Int {
+        let rows = try await transaction.connection.rows(
             """
             UPDATE console_sessions SET revoked_at = \(now)
-            WHERE tenant_id = \(tenant) AND user_id = \(user) AND revoked_at IS NULL RETURNING id
+            WHERE tenant_id = \(transaction.tenant) AND user_id = \(user) AND revoked_at IS NULL RETURNING id
             """, logger: logger)
         return try rows.decode(UUID.self).count
     }

@@ -12,16 +12,16 @@ public struct PostgresDeviceRepository: Sendable {
     static let columns = "id, tenant_id, user_id, name, created_at, last_seen_at, revoked_at"
 
     /// A new device of an active user, and its token; `nil` when there is no such active user.
-    public func register(name: String, for user: User.ID, tenant: Tenant.ID, on connection: PostgresConnection)
+    public func register(name: String, for user: User.ID, in transaction: TenantTransaction)
         async throws -> (Device, String)?
     {
         let name = try Validate.text(name, field: "name", max: 200)
-        let token = BearerToken.generate(.device, tenant: tenant)
-        let rows = try await connection.rows(
+        let token = BearerToken.generate(.device, tenant: transaction.tenant)
+        let rows = try await transaction.connection.rows(
             """
             INSERT INTO devices (tenant_id, id, user_id, name, token_hash)
-            SELECT \(tenant), \(Device.ID()), u.id, \(name), \(token.hash)
-            FROM users AS u WHERE u.tenant_id = \(tenant) AND u.id = \(user) AND u.deactivated_at IS NULL
+            SELECT \(transaction.tenant), \(Device.ID()), u.id, \(name), \(token.hash)
+            FROM users AS u WHERE u.tenant_id = \(transaction.tenant) AND u.id = \(user) AND u.deactivated_at IS NULL
             RETURNING \(unescaped: Self.columns)
             """, logger: logger)
         guard let device = try await Self.devices(rows).first else { return nil }
@@ -29,25 +29,25 @@ public struct PostgresDeviceRepository: Sendable {
     }
 
     /// The tenant's devices, or one user's.
-    public func list(user: User.ID?, tenant: Tenant.ID, on connection: PostgresConnection) async throws -> [Device] {
+    public func list(user: User.ID?, in transaction: TenantTransaction) async throws -> [Device] {
         try await Self.devices(
-            connection.rows(
+            transaction.connection.rows(
                 """
                 SELECT \(unescaped: Self.columns) FROM devices
-                WHERE tenant_id = \(tenant) AND (\(user)::UUID IS NULL OR user_id = \(user)) ORDER BY created_at, id
+                WHERE tenant_id = \(transaction.tenant) AND (\(user)::UUID IS NULL OR user_id = \(user)) ORDER BY created_at, id
                 """, logger: logger))
     }
 
-    public func get(_ id: Device.ID, tenant: Tenant.ID, on connection: PostgresConnection) async throws -> Device? {
+    public func get(_ id: Device.ID, in transaction: TenantTransaction) async throws -> Device? {
         try await Self.devices(
-            connection.rows("SELECT \(unescaped: Self.columns) FROM devices WHERE tenant_id = \(tenant) AND id = \(id)", logger: logger)
+            transaction.connection.rows("SELECT \(unescaped: Self.columns) FROM devices WHERE tenant_id = \(transaction.tenant) AND id = \(id)", logger: logger)
         ).first
     }
 
     /// Revokes a device: its token stops working at once. Stamped `now` by the server's clock.
-    public func revoke(_ id: Device.ID, tenant: Tenant.ID, now: Date, on connection: PostgresConnection) async throws {
-        try await connection.rows(
-            "UPDATE devices SET revoked_at = COALESCE(revoked_at, \(now)) WHERE tenant_id = \(tenant) AND id = \(id)", logger: logger)
+    public func revoke(_ id: Device.ID, now: Date, in transaction: TenantTransaction) async throws {
+        try await transaction.connection.rows(
+            "UPDATE devices SET revoked_at = COALESCE(revoked_at, \(now)) WHERE tenant_id = \(transaction.tenant) AND id = \(id)", logger: logger)
     }
 
     /// Every authenticated request's statement, kept parsed per connection (`PreparedStatementKey`).

@@ -11,18 +11,18 @@ public struct PostgresDistributionRepository: Sendable {
 
     /// The tenant's rule and its turn (manual, turn 0, when it has none). With `lock`, the row is
     /// locked to the end of the transaction, so concurrent routings take turns one after another.
-    public func rule(tenant: Tenant.ID, lock: Bool = false, on connection: PostgresConnection) async throws -> (DistributionRule, turn: Int) {
+    public func rule(lock: Bool = false, in transaction: TenantTransaction) async throws -> (DistributionRule, turn: Int) {
         if lock {
-            try await connection.rows(
+            try await transaction.connection.rows(
                 """
-                INSERT INTO distribution_rules (tenant_id, mode, updated_at) VALUES (\(tenant), 'manual', now())
+                INSERT INTO distribution_rules (tenant_id, mode, updated_at) VALUES (\(transaction.tenant), 'manual', now())
                 ON CONFLICT (tenant_id) DO NOTHING
                 """, logger: logger)
         }
-        let rows = try await connection.rows(
+        let rows = try await transaction.connection.rows(
             """
             SELECT mode, pool, stale_after_hours, turn, sla_hours, sla_business_days, max_hops, time_zone, listings
-            FROM distribution_rules WHERE tenant_id = \(tenant)
+            FROM distribution_rules WHERE tenant_id = \(transaction.tenant)
             \(unescaped: lock ? "FOR UPDATE" : "")
             """, logger: logger)
         for (mode, pool, stale, turn, slaHours, slaDays, maxHops, zone, listings) in try rows.decode(
@@ -39,7 +39,7 @@ public struct PostgresDistributionRepository: Sendable {
     }
 
     /// Replaces the rule; the turn starts again at the pool's first partner.
-    public func save(_ rule: DistributionRule, tenant: Tenant.ID, now: Date, on connection: PostgresConnection) async throws {
+    public func save(_ rule: DistributionRule, now: Date, in transaction: TenantTransaction) async throws {
         var slaHours: Int?
         var slaDays: Int?
         switch rule.sla {
@@ -47,11 +47,11 @@ public struct PostgresDistributionRepository: Sendable {
         case .businessDays(let days): slaDays = days
         case nil: break
         }
-        try await connection.rows(
+        try await transaction.connection.rows(
             """
             INSERT INTO distribution_rules (tenant_id, mode, pool, stale_after_hours, turn, updated_at, sla_hours, sla_business_days,
                 max_hops, time_zone, listings)
-            VALUES (\(tenant), \(rule.mode.rawValue), \(rule.pool.map(\.rawValue)), \(rule.staleAfterHours), 0, \(now), \(slaHours),
+            VALUES (\(transaction.tenant), \(rule.mode.rawValue), \(rule.pool.map(\.rawValue)), \(rule.staleAfterHours), 0, \(now), \(slaHours),
                 \(slaDays), \(rule.maxHops), \(rule.timeZone), \(rule.listings.map(\.rawValue)))
             ON CONFLICT (tenant_id) DO UPDATE SET mode = EXCLUDED.mode, pool = EXCLUDED.pool, listings = EXCLUDED.listings,
                 stale_after_hours = EXCLUDED.stale_after_hours, turn = 0, updated_at = EXCLUDED.updated_at,
@@ -60,9 +60,9 @@ public struct PostgresDistributionRepository: Sendable {
             """, logger: logger)
     }
 
-    public func setTurn(_ turn: Int, tenant: Tenant.ID, on connection: PostgresConnection) async throws {
-        try await connection.rows(
-            "UPDATE distribution_rules SET turn = \(max(0, turn)) WHERE tenant_id = \(tenant)", logger: logger)
+    public func setTurn(_ turn: Int, in transaction: TenantTransaction) async throws {
+        try await transaction.connection.rows(
+            "UPDATE distribution_rules SET turn = \(max(0, turn)) WHERE tenant_id = \(transaction.tenant)", logger: logger)
     }
 
     /// The partners' loads (only partner companies appear).
@@ -93,18 +93,18 @@ public struct PostgresDistributionRepository: Sendable {
     }
 
     /// The tenant's declared capacity.
-    public func capacity(tenant: Tenant.ID, on connection: PostgresConnection) async throws -> (openSlots: Int?, notAcceptingUntil: Date?) {
-        let rows = try await connection.rows(
-            "SELECT open_slots, not_accepting_until FROM tenant_settings WHERE tenant_id = \(tenant)", logger: logger)
+    public func capacity(in transaction: TenantTransaction) async throws -> (openSlots: Int?, notAcceptingUntil: Date?) {
+        let rows = try await transaction.connection.rows(
+            "SELECT open_slots, not_accepting_until FROM tenant_settings WHERE tenant_id = \(transaction.tenant)", logger: logger)
         for (slots, until) in try rows.decode((Int?, Date?).self) { return (slots, until) }
         return (nil, nil)
     }
 
-    public func setCapacity(openSlots: Int?, notAcceptingUntil: Date?, tenant: Tenant.ID, on connection: PostgresConnection) async throws {
-        try await connection.rows(
+    public func setCapacity(openSlots: Int?, notAcceptingUntil: Date?, in transaction: TenantTransaction) async throws {
+        try await transaction.connection.rows(
             """
             INSERT INTO tenant_settings (tenant_id, open_slots, not_accepting_until)
-            VALUES (\(tenant), \(openSlots), \(notAcceptingUntil))
+            VALUES (\(transaction.tenant), \(openSlots), \(notAcceptingUntil))
             ON CONFLICT (tenant_id) DO UPDATE SET open_slots = EXCLUDED.open_slots, not_accepting_until = EXCLUDED.not_accepting_until
             """, logger: logger)
     }

@@ -19,11 +19,11 @@ public struct PostgresEmailActionLinkRepository: Sendable {
     }
 
     /// The link, locked until the transaction ends so it can be used only once.
-    public func lock(_ id: UUID, tenant: Tenant.ID, on connection: PostgresConnection) async throws -> Link? {
-        let rows = try await connection.rows(
+    public func lock(_ id: UUID, in transaction: TenantTransaction) async throws -> Link? {
+        let rows = try await transaction.connection.rows(
             """
             SELECT id, lead_id, user_id, action, expires_at, used_at FROM email_action_links
-            WHERE tenant_id = \(tenant) AND id = \(id) FOR UPDATE
+            WHERE tenant_id = \(transaction.tenant) AND id = \(id) FOR UPDATE
             """, logger: logger)
         for (id, lead, user, action, expiresAt, usedAt) in try rows.decode((UUID, Lead.ID, User.ID, String, Date, Date?).self) {
             return Link(id: id, leadID: lead, userID: user, action: action, expiresAt: expiresAt, usedAt: usedAt)
@@ -31,8 +31,8 @@ public struct PostgresEmailActionLinkRepository: Sendable {
         return nil
     }
 
-    public func markUsed(_ id: UUID, tenant: Tenant.ID, now: Date, on connection: PostgresConnection) async throws {
-        try await connection.rows(
-            "UPDATE email_action_links SET used_at = \(now) WHERE tenant_id = \(tenant) AND id = \(id)", logger: logger)
+    public func markUsed(_ id: UUID, now: Date, in transaction: TenantTransaction) async throws {
+        try await transaction.connection.rows(
+            "UPDATE email_action_links SET used_at = \(now) WHERE tenant_id = \(transaction.tenant) AND id = \(id)", logger: logger)
     }
 }

@@ -11,26 +11,26 @@ public struct PostgresLeadNoteRepository: Sendable {
 
     /// - Parameter id: the note's id; a device chooses it so its offline copy keeps it.
     public func add(
-        _ body: String, id: LeadNote.ID = LeadNote.ID(), to lead: Lead.ID, author: User.ID, tenant: Tenant.ID, now: Date,
-        on connection: PostgresConnection
+        _ body: String, id: LeadNote.ID = LeadNote.ID(), to lead: Lead.ID, author: User.ID, now: Date,
+        in transaction: TenantTransaction
     ) async throws -> LeadNote {
         let body = try Validate.text(body, field: "body", max: 10_000)
-        let rows = try await connection.rows(
+        let rows = try await transaction.connection.rows(
             """
             INSERT INTO lead_notes (tenant_id, id, lead_id, author_id, body, created_at)
-            VALUES (\(tenant), \(id), \(lead), \(author), \(body), \(now))
+            VALUES (\(transaction.tenant), \(id), \(lead), \(author), \(body), \(now))
             RETURNING id, lead_id, author_id, body, created_at
             """, logger: logger)
         guard let note = try await Self.notes(rows).first else { throw DomainError.notFound("lead") }
         return note
     }
 
-    public func list(lead: Lead.ID, tenant: Tenant.ID, on connection: PostgresConnection) async throws -> [LeadNote] {
+    public func list(lead: Lead.ID, in transaction: TenantTransaction) async throws -> [LeadNote] {
         try await Self.notes(
-            connection.rows(
+            transaction.connection.rows(
                 """
                 SELECT id, lead_id, author_id, body, created_at FROM lead_notes
-                WHERE tenant_id = \(tenant) AND lead_id = \(lead) ORDER BY created_at, id
+                WHERE tenant_id = \(transaction.tenant) AND lead_id = \(lead) ORDER BY created_at, id
                 """, logger: logger))
     }
 
@@ -53,44 +53,44 @@ public struct PostgresLeadActivityRepository: Sendable {
 
     public func schedule(
         id: LeadActivity.ID = LeadActivity.ID(), kind: LeadActivity.Kind, title: String, dueAt: Date?, on lead: Lead.ID,
-        by user: User.ID, tenant: Tenant.ID, now: Date, on connection: PostgresConnection
+        by user: User.ID, now: Date, in transaction: TenantTransaction
     ) async throws -> LeadActivity {
         let title = try Validate.text(title, field: "title", max: 500)
-        let rows = try await connection.rows(
+        let rows = try await transaction.connection.rows(
             """
             INSERT INTO lead_activities (tenant_id, id, lead_id, kind, title, due_at, created_by, created_at)
-            VALUES (\(tenant), \(id), \(lead), \(kind.rawValue), \(title), \(dueAt), \(user), \(now))
+            VALUES (\(transaction.tenant), \(id), \(lead), \(kind.rawValue), \(title), \(dueAt), \(user), \(now))
             RETURNING \(unescaped: Self.columns)
             """, logger: logger)
         guard let activity = try await Self.activities(rows).first else { throw DomainError.notFound("lead") }
         return activity
     }
 
-    public func list(lead: Lead.ID, tenant: Tenant.ID, on connection: PostgresConnection) async throws -> [LeadActivity] {
+    public func list(lead: Lead.ID, in transaction: TenantTransaction) async throws -> [LeadActivity] {
         try await Self.activities(
-            connection.rows(
+            transaction.connection.rows(
                 """
                 SELECT \(unescaped: Self.columns) FROM lead_activities
-                WHERE tenant_id = \(tenant) AND lead_id = \(lead) ORDER BY created_at, id
+                WHERE tenant_id = \(transaction.tenant) AND lead_id = \(lead) ORDER BY created_at, id
                 """, logger: logger))
     }
 
     /// Completes or cancels an open activity; `nil` when there is no such activity, a conflict when
     /// it is already closed.
     public func close(
-        _ id: LeadActivity.ID, of lead: Lead.ID, as state: LeadActivity.State, tenant: Tenant.ID, now: Date,
-        on connection: PostgresConnection
+        _ id: LeadActivity.ID, of lead: Lead.ID, as state: LeadActivity.State, now: Date,
+        in transaction: TenantTransaction
     ) async throws -> LeadActivity? {
-        let rows = try await connection.rows(
+        let rows = try await transaction.connection.rows(
             """
             UPDATE lead_activities SET state = \(state.rawValue), closed_at = \(now)
-            WHERE tenant_id = \(tenant) AND lead_id = \(lead) AND id = \(id) AND state = 'open'
+            WHERE tenant_id = \(transaction.tenant) AND lead_id = \(lead) AND id = \(id) AND state = 'open'
             RETURNING \(unescaped: Self.columns)
             """, logger: logger)
         if let activity = try await Self.activities(rows).first { return activity }
         let existing = try await Self.activities(
-            connection.rows(
-                "SELECT \(unescaped: Self.columns) FROM lead_activities WHERE tenant_id = \(tenant) AND lead_id = \(lead) AND id = \(id)",
+            transaction.connection.rows(
+                "SELECT \(unescaped: Self.columns) FROM lead_activities WHERE tenant_id = \(transaction.tenant) AND lead_id = \(lead) AND id = \(id)",
                 logger: logger))
         guard existing.first != nil else { return nil }
         throw DomainError.conflict("activity_closed", "the activity is already completed or cancelled")
@@ -118,9 +118,9 @@ public struct PostgresWorkflowTemplateRepository: Sendable {
     public init(logger: Logger) { self.logger = logger }
 
     /// The tenant's version of a template: its edited copy, else the built-in one.
-    public func template(_ key: String, tenant: Tenant.ID, on connection: PostgresConnection) async throws -> WorkflowTemplate? {
-        let rows = try await connection.rows(
-            "SELECT definition::TEXT FROM workflow_templates WHERE tenant_id = \(tenant) AND key = \(key)", logger: logger)
+    public func template(_ key: String, in transaction: TenantTransaction) async throws -> WorkflowTemplate? {
+        let rows = try await transaction.connection.rows(
+            "SELECT definition::TEXT FROM workflow_templates WHERE tenant_id = \(transaction.tenant) AND key = \(key)", logger: logger)
         return try Self.template(key, stored: try rows.decode(String.self).first)
     }
 
@@ -131,11 +131,11 @@ public struct PostgresWorkflowTemplateRepository: Sendable {
     }
 
     /// Every template the tenant can use, edited copies in place of built-ins. One statement.
-    public func all(tenant: Tenant.ID, on connection: PostgresConnection) async throws -> [WorkflowTemplate] {
+    public func all(in transaction: TenantTransaction) async throws -> [WorkflowTemplate] {
         let keys = BuiltInTemplates.all.map(\.key)
         var stored: [String: String] = [:]
-        for (key, definition) in try await connection.rows(
-            "SELECT key, definition::TEXT FROM workflow_templates WHERE tenant_id = \(tenant) AND key = ANY(\(keys))", logger: logger
+        for (key, definition) in try await transaction.connection.rows(
+            "SELECT key, definition::TEXT FROM workflow_templates WHERE tenant_id = \(transaction.tenant) AND key = ANY(\(keys))", logger: logger
         ).decode((String, String).self) {
             stored[key] = definition
         }
@@ -146,15 +146,15 @@ public struct PostgresWorkflowTemplateRepository: Sendable {
     /// among `ids` in id order (as `PostgresLeadRepository.lockOnly` does): a push that decides
     /// actions takes its locks and its templates in one round trip. The count of locked leads
     /// drives the query, so the locks are taken whether or not the tenant edited a template.
-    public func all(lockingLeads ids: [Lead.ID], tenant: Tenant.ID, on connection: PostgresConnection) async throws -> [WorkflowTemplate] {
+    public func all(lockingLeads ids: [Lead.ID], in transaction: TenantTransaction) async throws -> [WorkflowTemplate] {
         let keys = BuiltInTemplates.all.map(\.key)
-        let rows = try await connection.rows(
+        let rows = try await transaction.connection.rows(
             """
             WITH locked AS MATERIALIZED (
-                SELECT id FROM leads WHERE tenant_id = \(tenant) AND id = ANY(\(ids.map(\.rawValue))) ORDER BY id FOR UPDATE
+                SELECT id FROM leads WHERE tenant_id = \(transaction.tenant) AND id = ANY(\(ids.map(\.rawValue))) ORDER BY id FOR UPDATE
             ), held AS (SELECT count(*) AS leads FROM locked)
             SELECT h.leads, t.key, t.definition::TEXT FROM held AS h
-            LEFT JOIN workflow_templates AS t ON t.tenant_id = \(tenant) AND t.key = ANY(\(keys))
+            LEFT JOIN workflow_templates AS t ON t.tenant_id = \(transaction.tenant) AND t.key = ANY(\(keys))
             """, preparedAs: LockLeadsReadTemplates.self, logger: logger)
         var stored: [String: String] = [:]
         for (_, key, definition) in try rows.decode((Int64, String?, String?).self) {
@@ -168,18 +168,18 @@ public struct PostgresWorkflowTemplateRepository: Sendable {
 
     /// Stores an edited template after validating it. Only built-in keys can be edited: leads refer
     /// to templates by key, and statuses in use must stay.
-    public func save(_ template: WorkflowTemplate, tenant: Tenant.ID, on connection: PostgresConnection) async throws -> WorkflowTemplate {
+    public func save(_ template: WorkflowTemplate, in transaction: TenantTransaction) async throws -> WorkflowTemplate {
         guard BuiltInTemplates.named(template.key) != nil else { throw DomainError.notFound("workflow template") }
         let template = try template.validated()
-        let used = try await connection.rows(
-            "SELECT DISTINCT status FROM leads WHERE tenant_id = \(tenant) AND template_key = \(template.key)", logger: logger)
+        let used = try await transaction.connection.rows(
+            "SELECT DISTINCT status FROM leads WHERE tenant_id = \(transaction.tenant) AND template_key = \(template.key)", logger: logger)
         for status in try used.decode(String.self) where template.status(status) == nil {
             throw DomainError.invalid("statuses", "status '\(status)' is in use by leads and cannot be removed")
         }
         let json = String(decoding: try JSONEncoder().encode(template), as: UTF8.self)
-        try await connection.rows(
+        try await transaction.connection.rows(
             """
-            INSERT INTO workflow_templates (tenant_id, key, definition) VALUES (\(tenant), \(template.key), \(json)::JSONB)
+            INSERT INTO workflow_templates (tenant_id, key, definition) VALUES (\(transaction.tenant), \(template.key), \(json)::JSONB)
             ON CONFLICT ON CONSTRAINT workflow_templates_pkey
             DO UPDATE SET definition = EXCLUDED.definition, version = workflow_templates.version + 1, updated_at = now()
             """, logger: logger)

@@ -15,24 +15,24 @@ extension PostgresLeadRepository {
     /// while a change to the lead (an edit, an action, a withdrawal, a new audience) still waits for
     /// them and they for it; the rest `FOR UPDATE`. Both kinds are taken in one pass in id order.
     public func lockMany(
-        _ ids: [Lead.ID], shared: Set<Lead.ID> = [], tenant: Tenant.ID, on connection: PostgresConnection
+        _ ids: [Lead.ID], shared: Set<Lead.ID> = [], in transaction: TenantTransaction
     ) async throws -> [Lead] {
         guard !ids.isEmpty else { return [] }
         // PostgreSQL orders UUIDs as their lower-case text sorts; the locks are taken in this order.
         let ordered = ids.map { (UUIDText.lowercase($0.rawValue), $0) }.sorted { $0.0 < $1.0 }.map(\.1)
         return try await Self.leads(
-            connection.rows(
+            transaction.connection.rows(
                 """
                 SELECT \(unescaped: Self.columns)
                 FROM unnest(\(ordered.map(\.rawValue))::UUID[], \(ordered.map { !shared.contains($0) })::BOOLEAN[])
                     WITH ORDINALITY AS u(id, exclusive, n)
                 LEFT JOIN LATERAL (
                     SELECT x AS lead FROM leads AS x
-                    WHERE u.exclusive AND x.tenant_id = \(tenant) AND x.id = u.id AND x.withdrawn_at IS NULL FOR UPDATE OF x
+                    WHERE u.exclusive AND x.tenant_id = \(transaction.tenant) AND x.id = u.id AND x.withdrawn_at IS NULL FOR UPDATE OF x
                 ) AS updating ON true
                 LEFT JOIN LATERAL (
                     SELECT x AS lead FROM leads AS x
-                    WHERE NOT u.exclusive AND x.tenant_id = \(tenant) AND x.id = u.id AND x.withdrawn_at IS NULL FOR SHARE OF x
+                    WHERE NOT u.exclusive AND x.tenant_id = \(transaction.tenant) AND x.id = u.id AND x.withdrawn_at IS NULL FOR SHARE OF x
                 ) AS sharing ON true
                 CROSS JOIN LATERAL (SELECT (COALESCE(updating.lead, sharing.lead)).*) AS l
                 WHERE l.id IS NOT NULL
@@ -41,10 +41,10 @@ extension PostgresLeadRepository {
     }
 
     /// Locks the leads among `ids` in id order, as `lockMany`, without reading them; returns no leads.
-    public func lockOnly(_ ids: [Lead.ID], tenant: Tenant.ID, on connection: PostgresConnection) async throws -> [Lead] {
+    public func lockOnly(_ ids: [Lead.ID], in transaction: TenantTransaction) async throws -> [Lead] {
         guard !ids.isEmpty else { return [] }
-        try await connection.rows(
-            "SELECT id FROM leads WHERE tenant_id = \(tenant) AND id = ANY(\(ids.map(\.rawValue))) ORDER BY id FOR UPDATE",
+        try await transaction.connection.rows(
+            "SELECT id FROM leads WHERE tenant_id = \(transaction.tenant) AND id = ANY(\(ids.map(\.rawValue))) ORDER BY id FOR UPDATE",
             logger: logger)
         return []
     }
@@ -52,7 +52,7 @@ extension PostgresLeadRepository {
     /// Writes each lead's details after a batch's accepted edits, one version step and one `edit`
     /// history entry (hash-chained) per accepted edit: one statement when the batch chained the
     /// entries (it read where each chain ends), else one more first to read that.
-    public func applyEdits(_ edits: [LeadBatch.PendingEdit], actor: User.ID, at now: Date, on connection: PostgresConnection) async throws {
+    public func applyEdits(_ edits: [LeadBatch.PendingEdit], actor: User.ID, at now: Date, in transaction: TenantTransaction) async throws {
         guard let tenant = edits.first?.before.tenantID else { return }
         let rows = edits.map { edit in
             EditRow(
@@ -62,12 +62,12 @@ extension PostgresLeadRepository {
                 edits: edit.edits)
         }
         let document = String(decoding: try JSONEncoder().encode(rows), as: UTF8.self)
-        let entries = try await editEntries(edits, actor: actor, at: now, tenant: tenant, on: connection)
+        let entries = try await editEntries(edits, actor: actor, at: now, in: transaction)
         // The ids are taken out of the document first (a materialized CTE): under row-level
         // security a join on an expression of the JSON cannot use the primary key (the cast is not
         // leakproof), and the update would scan every lead of the table. The entries' foreign key
         // is checked at the statement's end.
-        try await connection.rows(
+        try await transaction.connection.rows(
             """
             WITH d AS MATERIALIZED (SELECT (e.doc->>'id')::UUID AS id, e.doc FROM jsonb_array_elements(\(document)::JSONB) AS e(doc)),
             leads AS (
@@ -103,7 +103,7 @@ extension PostgresLeadRepository {
     /// The edits' history entries: as the batch chained them, or chained here from where each
     /// lead's chain ends (read in one statement; the leads are locked).
     private func editEntries(
-        _ edits: [LeadBatch.PendingEdit], actor: User.ID, at now: Date, tenant: Tenant.ID, on connection: PostgresConnection
+        _ edits: [LeadBatch.PendingEdit], actor: User.ID, at now: Date, in transaction: TenantTransaction
     ) async throws -> [EditEntry] {
         if edits.allSatisfy({ $0.entries.count == $0.edits }) {
             return edits.flatMap { edit in
@@ -115,10 +115,10 @@ extension PostgresLeadRepository {
             }
         }
         var chainEnds: [UUID: LeadHistoryEntry] = [:]
-        for (lead, seq, hash) in try await connection.rows(
+        for (lead, seq, hash) in try await transaction.connection.rows(
             """
             SELECT DISTINCT ON (lead_id) lead_id, seq, hash FROM lead_history
-            WHERE tenant_id = \(tenant) AND lead_id = ANY(\(edits.map(\.before.id.rawValue))) ORDER BY lead_id, seq DESC
+            WHERE tenant_id = \(transaction.tenant) AND lead_id = ANY(\(edits.map(\.before.id.rawValue))) ORDER BY lead_id, seq DESC
             """, logger: logger
         ).decode((UUID, Int, Data).self) {
             // Only the chain's place matters to what follows it: its number and hash.
@@ -145,11 +145,11 @@ extension PostgresLeadRepository {
 
     /// The touched leads as locked (`lockOnly`) with the last entry of each one's history, read in
     /// one statement after the lock, so that it sees what committed while the lock waited.
-    public func readLocked(_ ids: [Lead.ID], tenant: Tenant.ID, on connection: PostgresConnection) async throws
+    public func readLocked(_ ids: [Lead.ID], in transaction: TenantTransaction) async throws
         -> (leads: [Lead], lastEntries: [Lead.ID: LeadHistoryEntry?])
     {
         guard !ids.isEmpty else { return ([], [:]) }
-        let rows = try await connection.rows(
+        let rows = try await transaction.connection.rows(
             """
             SELECT \(unescaped: Self.columns),
                 h.seq AS h_seq, h.action AS h_action, h.from_status AS h_from, h.to_status AS h_to, h.actor_user_id AS h_actor,
@@ -159,7 +159,7 @@ extension PostgresLeadRepository {
                 SELECT seq, action, from_status, to_status, actor_user_id, reason, at, previous_hash, hash FROM lead_history
                 WHERE tenant_id = l.tenant_id AND lead_id = l.id ORDER BY seq DESC LIMIT 1
             ) AS h ON TRUE
-            WHERE l.tenant_id = \(tenant) AND l.id = ANY(\(ids.map(\.rawValue))) AND l.withdrawn_at IS NULL
+            WHERE l.tenant_id = \(transaction.tenant) AND l.id = ANY(\(ids.map(\.rawValue))) AND l.withdrawn_at IS NULL
             ORDER BY l.id
             """, logger: logger)
         let leads = try await Self.leads(rows)
@@ -173,8 +173,8 @@ extension PostgresLeadRepository {
     /// Stores a batch's workflow actions decided in memory (`LeadBatch.PendingAction`, one per
     /// lead) in one statement: each lead's new state, its history entry (hash-chained in memory),
     /// and the opportunities the actions create and the clients they add to the hub CRM.
-    public func applyActions(_ actions: [LeadBatch.PendingAction], on connection: PostgresConnection) async throws {
-        guard let tenant = actions.first?.after.tenantID else { return }
+    public func applyActions(_ actions: [LeadBatch.PendingAction], in transaction: TenantTransaction) async throws {
+        guard !actions.isEmpty else { return }
         func micros(_ date: Date?) -> Int64? { date.map { Int64(($0.timeIntervalSince1970 * 1_000_000).rounded()) } }
         let rows = actions.map { action in
             let state = action.after.state
@@ -205,7 +205,7 @@ extension PostgresLeadRepository {
         // foreign keys (a lead's opportunity, an entry's lead) are checked at its end. The rows are
         // taken out of the document first (a materialized CTE), so that the update finds each lead
         // by its primary key under row-level security (see `applyEdits`).
-        try await connection.rows(
+        try await transaction.connection.rows(
             """
             WITH a AS MATERIALIZED (
                 SELECT * FROM jsonb_to_recordset(\(document)::JSONB) AS a(id UUID, status TEXT, last_action_at BIGINT,
@@ -215,7 +215,7 @@ extension PostgresLeadRepository {
             ),
             opportunities AS (
                 INSERT INTO opportunities (tenant_id, id, name, amount, created_by, created_at)
-                SELECT \(tenant), o.id, o.name, o.amount::NUMERIC, o.created_by, hubnet_from_micros(\(at))
+                SELECT \(transaction.tenant), o.id, o.name, o.amount::NUMERIC, o.created_by, hubnet_from_micros(\(at))
                 FROM jsonb_to_recordset(\(String(decoding: try JSONEncoder().encode(opportunities), as: UTF8.self))::JSONB)
                     AS o(id UUID, name TEXT, amount TEXT, created_by UUID)
             ),
@@ -226,18 +226,18 @@ extension PostgresLeadRepository {
                     in_crm = a.in_crm, assigned_user_id = a.assigned_user_id, remind_at = hubnet_from_micros(a.remind_at),
                     opportunity_id = COALESCE(a.opportunity_id, l.opportunity_id), version = l.version + 1
                 FROM a
-                WHERE l.tenant_id = \(tenant) AND l.id = a.id
+                WHERE l.tenant_id = \(transaction.tenant) AND l.id = a.id
             ),
             clients AS (
                 INSERT INTO clients (tenant_id, id, lead_id, name, email, city, created_at)
-                SELECT \(tenant), c.id, c.lead, c.name, c.email, c.city, hubnet_from_micros(\(at))
+                SELECT \(transaction.tenant), c.id, c.lead, c.name, c.email, c.city, hubnet_from_micros(\(at))
                 FROM jsonb_to_recordset(\(String(decoding: try JSONEncoder().encode(clients), as: UTF8.self))::JSONB)
                     AS c(id UUID, lead UUID, name TEXT, email TEXT, city TEXT)
                 ON CONFLICT ON CONSTRAINT clients_lead_key DO NOTHING
             )
             INSERT INTO lead_history (tenant_id, lead_id, seq, action, from_status, to_status, actor_user_id, reason, at,
                 previous_hash, hash)
-            SELECT \(tenant), a.id, a.seq, a.action, a.from_status, a.to_status, a.actor, a.reason, hubnet_from_micros(a.at),
+            SELECT \(transaction.tenant), a.id, a.seq, a.action, a.from_status, a.to_status, a.actor, a.reason, hubnet_from_micros(a.at),
                 decode(a.previous_hash, 'hex'), decode(a.hash, 'hex')
             FROM a
             """, preparedAs: Prepared.ApplyActions.self, logger: logger)
@@ -348,8 +348,8 @@ extension PostgresLeadRepository {
     /// number: the leads, then their first history entries, hash-chained here. Returns their ids
     /// in the given order.
     public func createMany(
-        _ leads: [NewLead], template: WorkflowTemplate, source: LeadSource, tenant: Tenant.ID, createdBy: User.ID?, now: Date,
-        on connection: PostgresConnection
+        _ leads: [NewLead], template: WorkflowTemplate, source: LeadSource, createdBy: User.ID?, now: Date,
+        in transaction: TenantTransaction
     ) async throws -> [Lead.ID] {
         guard !leads.isEmpty else { return [] }
         func micros(_ date: Date?) -> Int64? { date.map { Int64(($0.timeIntervalSince1970 * 1_000_000).rounded()) } }
@@ -377,7 +377,7 @@ extension PostgresLeadRepository {
         let document = String(decoding: try JSONEncoder().encode(rows), as: UTF8.self)
         // The leads and their first history entries in one statement (each entry's foreign key is
         // checked at the statement's end, when its lead is there).
-        try await connection.rows(
+        try await transaction.connection.rows(
             """
             WITH d AS MATERIALIZED (
                 SELECT e.doc, e.n FROM jsonb_array_elements(\(document)::JSONB) WITH ORDINALITY AS e(doc, n)
@@ -386,7 +386,7 @@ extension PostgresLeadRepository {
                 INSERT INTO leads (tenant_id, id, template_key, status, source, contact_name, contact_email, contact_phone, city,
                     region, \(unescaped: LeadTextField.columnList), probability, target_amount, products, competitors, team,
                     created_by, created_at, expires_at, expected_completion_at, remind_at)
-                SELECT \(tenant), (d.doc->>'id')::UUID, \(template.key), d.doc->>'status', \(source.rawValue), d.doc->>'name',
+                SELECT \(transaction.tenant), (d.doc->>'id')::UUID, \(template.key), d.doc->>'status', \(source.rawValue), d.doc->>'name',
                     d.doc->>'email', d.doc->>'phone', d.doc->>'city', d.doc->>'region',
                     \(unescaped: LeadTextField.values(in: "d.doc->'texts'")), (d.doc->>'probability')::INTEGER,
                     (d.doc->>'target_amount')::NUMERIC, d.doc->'products',
@@ -399,7 +399,7 @@ extension PostgresLeadRepository {
             )
             INSERT INTO lead_history (tenant_id, lead_id, seq, action, from_status, to_status, actor_user_id, reason, at,
                 previous_hash, hash)
-            SELECT \(tenant), (d.doc->>'id')::UUID, 1, 'create', NULL, d.doc->>'status', \(createdBy)::UUID, NULL, hubnet_from_micros(\(at)),
+            SELECT \(transaction.tenant), (d.doc->>'id')::UUID, 1, 'create', NULL, d.doc->>'status', \(createdBy)::UUID, NULL, hubnet_from_micros(\(at)),
                 decode(\(Self.hex(LeadHistoryEntry.genesis)), 'hex'), decode(d.doc->>'hash', 'hex')
             FROM d
             """, preparedAs: Prepared.CreateMany.self, logger: logger)
@@ -431,14 +431,14 @@ extension PostgresLeadRepository {
 extension PostgresLeadNoteRepository {
     /// Inserts a batch's notes by `author` in one statement; returns the ids stored. A note whose id
     /// exists already is left out (the caller refuses it as `duplicate_id`).
-    public func addMany(_ notes: [LeadBatch.PendingNote], author: User.ID, tenant: Tenant.ID, now: Date, on connection: PostgresConnection)
+    public func addMany(_ notes: [LeadBatch.PendingNote], author: User.ID, now: Date, in transaction: TenantTransaction)
         async throws -> Set<LeadNote.ID>
     {
         guard !notes.isEmpty else { return [] }
-        let rows = try await connection.rows(
+        let rows = try await transaction.connection.rows(
             """
             INSERT INTO lead_notes (tenant_id, id, lead_id, author_id, body, created_at)
-            SELECT \(tenant), n.id, n.lead, \(author), n.body, \(now)
+            SELECT \(transaction.tenant), n.id, n.lead, \(author), n.body, \(now)
             FROM unnest(\(notes.map(\.id.rawValue))::UUID[], \(notes.map(\.lead.rawValue))::UUID[], \(notes.map(\.body))::TEXT[])
                 WITH ORDINALITY AS n(id, lead, body, position)
             ORDER BY n.position

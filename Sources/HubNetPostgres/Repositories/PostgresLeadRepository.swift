@@ -40,10 +40,10 @@ public struct PostgresLeadRepository: Sendable {
 
     /// Stores a new lead in its template's initial state, with its first history entry.
     public func create(
-        _ details: LeadDetails, template: WorkflowTemplate, source: LeadSource, tenant: Tenant.ID, createdBy: User.ID?,
+        _ details: LeadDetails, template: WorkflowTemplate, source: LeadSource, createdBy: User.ID?,
         listing: Listing.ID? = nil, unit: TenantUnit.ID? = nil, expiresAt: Date? = nil, expectedCompletionAt: Date? = nil,
         identityWithheld: Bool = false, referral: (id: Referral.ID, source: Tenant.ID)? = nil, now: Date,
-        on connection: PostgresConnection
+        in transaction: TenantTransaction
     ) async throws -> Lead {
         let details = try details.validated(requiringContact: !identityWithheld)
         let state = LeadState.new(template, createdAt: now, expiresAt: expiresAt, expectedCompletionAt: expectedCompletionAt)
@@ -54,14 +54,14 @@ public struct PostgresLeadRepository: Sendable {
             nil, lead: id, action: "create", from: nil, to: state.status, actor: createdBy, reason: nil, at: now)
         let created: Lead?
         do {
-            created = try await Self.leads(connection.rows(
+            created = try await Self.leads(transaction.connection.rows(
                 """
                 WITH created AS (
                     INSERT INTO leads AS l (tenant_id, id, template_key, status, source, contact_name, contact_email, contact_phone,
                         city, region, \(unescaped: LeadTextField.columnList), probability, target_amount, products,
                         competitors, team, listing_id, assigned_unit_id, created_by, created_at, expires_at, expected_completion_at,
                         remind_at, identity_withheld, referral_id, source_tenant_id)
-                    SELECT \(tenant), \(id), \(template.key), \(state.status), \(source.rawValue), \(details.name),
+                    SELECT \(transaction.tenant), \(id), \(template.key), \(state.status), \(source.rawValue), \(details.name),
                         \(details.email)::TEXT, \(details.phone)::TEXT, \(details.city)::TEXT, \(details.region)::TEXT,
                         \(unescaped: LeadTextField.values(in: "t.doc")), \(details.probability)::BIGINT,
                         \(details.targetAmount.map { "\($0)" })::TEXT::NUMERIC,
@@ -75,7 +75,7 @@ public struct PostgresLeadRepository: Sendable {
                 history AS (
                     INSERT INTO lead_history (tenant_id, lead_id, seq, action, from_status, to_status, actor_user_id, reason, at,
                         previous_hash, hash)
-                    VALUES (\(tenant), \(id), \(entry.seq), \(entry.action), NULL, \(entry.toStatus), \(createdBy)::UUID, NULL,
+                    VALUES (\(transaction.tenant), \(id), \(entry.seq), \(entry.action), NULL, \(entry.toStatus), \(createdBy)::UUID, NULL,
                         hubnet_from_micros(\(Self.micros(entry.at))), \(Data(entry.previousHash)), \(Data(entry.hash)))
                 )
                 SELECT * FROM created
@@ -88,43 +88,43 @@ public struct PostgresLeadRepository: Sendable {
     }
 
     /// Whether the tenant has this lead (not withdrawn): the cheap check before adding to it.
-    public func exists(_ id: Lead.ID, tenant: Tenant.ID, on connection: PostgresConnection) async throws -> Bool {
-        try await !connection.rows(
-            "SELECT 1 FROM leads WHERE tenant_id = \(tenant) AND id = \(id) AND withdrawn_at IS NULL", logger: logger
+    public func exists(_ id: Lead.ID, in transaction: TenantTransaction) async throws -> Bool {
+        try await !transaction.connection.rows(
+            "SELECT 1 FROM leads WHERE tenant_id = \(transaction.tenant) AND id = \(id) AND withdrawn_at IS NULL", logger: logger
         ).isEmpty
     }
 
     /// Whether a user sees a lead, in one cheap query: `viewer` is `nil` for a tenant-wide role.
     public enum Visibility: Sendable { case missing, hidden, visible, erased }
 
-    public func visibility(of id: Lead.ID, to viewer: User.ID?, tenant: Tenant.ID, on connection: PostgresConnection) async throws
+    public func visibility(of id: Lead.ID, to viewer: User.ID?, in transaction: TenantTransaction) async throws
         -> Visibility
     {
-        let rows = try await connection.rows(
+        let rows = try await transaction.connection.rows(
             """
             SELECT \(viewer)::UUID IS NULL OR \(viewer) = ANY(hubnet_lead_audience(l)), l.erased_at IS NOT NULL FROM leads l
-            WHERE l.tenant_id = \(tenant) AND l.id = \(id) AND l.withdrawn_at IS NULL
+            WHERE l.tenant_id = \(transaction.tenant) AND l.id = \(id) AND l.withdrawn_at IS NULL
             """, logger: logger)
         guard let (sees, erased) = try rows.decode((Bool, Bool).self).first else { return .missing }
         return !sees ? .hidden : erased ? .erased : .visible
     }
 
     /// - Parameter lock: hold the lead until the transaction ends, so two actions on it queue up.
-    public func get(_ id: Lead.ID, tenant: Tenant.ID, lock: Bool = false, on connection: PostgresConnection)
+    public func get(_ id: Lead.ID, lock: Bool = false, in transaction: TenantTransaction)
         async throws -> Lead?
     {
         if lock {
             // Take the row lock first; the read below then sees the latest committed state.
-            let locked = try await connection.rows(
-                "SELECT id FROM leads WHERE tenant_id = \(tenant) AND id = \(id) AND withdrawn_at IS NULL FOR UPDATE",
+            let locked = try await transaction.connection.rows(
+                "SELECT id FROM leads WHERE tenant_id = \(transaction.tenant) AND id = \(id) AND withdrawn_at IS NULL FOR UPDATE",
                 preparedAs: Prepared.Lock.self, logger: logger)
             if locked.isEmpty { return nil }
         }
         return try await Self.leads(
-            connection.rows(
+            transaction.connection.rows(
                 """
                 SELECT \(unescaped: Self.columns) FROM leads AS l
-                WHERE l.tenant_id = \(tenant) AND l.id = \(id) AND l.withdrawn_at IS NULL
+                WHERE l.tenant_id = \(transaction.tenant) AND l.id = \(id) AND l.withdrawn_at IS NULL
                 """,
                 preparedAs: Prepared.Get.self, logger: logger)
         ).first
@@ -138,16 +138,16 @@ public struct PostgresLeadRepository: Sendable {
     /// The lock is its own statement so that the read, a statement of its own after it, sees what
     /// committed while it waited (its activities and history included).
     /// - Parameter held: this transaction holds the lead's lock already (`lockMany`, `lockOnly`): only the read.
-    public func lockForAction(_ id: Lead.ID, tenant: Tenant.ID, held: Bool = false, on connection: PostgresConnection) async throws
+    public func lockForAction(_ id: Lead.ID, held: Bool = false, in transaction: TenantTransaction) async throws
         -> LockedLead?
     {
         if !held {
-            let locked = try await connection.rows(
-                "SELECT id FROM leads WHERE tenant_id = \(tenant) AND id = \(id) AND withdrawn_at IS NULL FOR UPDATE",
+            let locked = try await transaction.connection.rows(
+                "SELECT id FROM leads WHERE tenant_id = \(transaction.tenant) AND id = \(id) AND withdrawn_at IS NULL FOR UPDATE",
                 preparedAs: Prepared.Lock.self, logger: logger)
             if locked.isEmpty { return nil }
         }
-        let rows = try await connection.rows(
+        let rows = try await transaction.connection.rows(
             """
             SELECT \(unescaped: Self.columns),
                 (SELECT t.definition::TEXT FROM workflow_templates AS t WHERE t.tenant_id = l.tenant_id AND t.key = l.template_key)
@@ -159,7 +159,7 @@ public struct PostgresLeadRepository: Sendable {
                 SELECT seq, action, from_status, to_status, actor_user_id, reason, at, previous_hash, hash FROM lead_history
                 WHERE tenant_id = l.tenant_id AND lead_id = l.id ORDER BY seq DESC LIMIT 1
             ) AS h ON TRUE
-            WHERE l.tenant_id = \(tenant) AND l.id = \(id) AND l.withdrawn_at IS NULL
+            WHERE l.tenant_id = \(transaction.tenant) AND l.id = \(id) AND l.withdrawn_at IS NULL
             """, preparedAs: Prepared.ReadForAction.self, logger: logger)
         guard let row = rows.first, let lead = try await Self.leads(rows).first else { return nil }
         let r = row.makeRandomAccess()
@@ -187,7 +187,7 @@ public struct PostgresLeadRepository: Sendable {
     }
 
     /// A page of leads matching `filter`, oldest first, or newest first when `filter.newestFirst`.
-    public func list(_ filter: LeadFilter, tenant: Tenant.ID, page: PageRequest, on connection: PostgresConnection)
+    public func list(_ filter: LeadFilter, page: PageRequest, in transaction: TenantTransaction)
         async throws -> Page<Lead>
     {
         let after = page.after ?? (filter.newestFirst ? PageCursor.end : .start)
@@ -201,10 +201,10 @@ public struct PostgresLeadRepository: Sendable {
                 .replacingOccurrences(of: "_", with: "\\_") + "%"
         }
         let rows = try await Self.leads(
-            connection.rows(
+            transaction.connection.rows(
                 """
                 SELECT \(unescaped: Self.columns) FROM leads AS l
-                WHERE l.tenant_id = \(tenant) AND l.withdrawn_at IS NULL
+                WHERE l.tenant_id = \(transaction.tenant) AND l.withdrawn_at IS NULL
                   AND (l.created_at, l.id) \(unescaped: comparison) (hubnet_from_micros(\(after.microseconds)), \(after.id))
                   AND (\(filter.statuses.isEmpty) OR l.status = ANY(\(filter.statuses)))
                   AND (\(filter.templateKey)::TEXT IS NULL OR l.template_key = \(filter.templateKey))
@@ -238,11 +238,11 @@ public struct PostgresLeadRepository: Sendable {
     /// edit in its history. The caller holds the lead's row lock.
     public func update(
         _ lead: Lead, details: LeadDetails, expectedCompletionAt: Date?, unit: TenantUnit.ID?, actor: User.ID, at now: Date,
-        on connection: PostgresConnection
+        in transaction: TenantTransaction
     ) async throws {
         let details = try details.validated(requiringContact: !lead.identityWithheld)
         do {
-            try await connection.rows(
+            try await transaction.connection.rows(
                 """
                 UPDATE leads SET contact_name = \(details.name), contact_email = \(details.email), contact_phone = \(details.phone),
                     city = \(details.city), region = \(details.region), \(unescaped: LeadTextField.assignments(from: "t.doc")),
@@ -257,8 +257,8 @@ public struct PostgresLeadRepository: Sendable {
             throw DomainError.invalid("assigned_unit_id", "names no unit of this tenant")
         }
         try await appendHistory(
-            lead: lead.id, tenant: lead.tenantID, action: "edit", from: lead.state.status, to: lead.state.status, actor: actor,
-            reason: nil, at: now, on: connection)
+            lead: lead.id, action: "edit", from: lead.state.status, to: lead.state.status, actor: actor,
+            reason: nil, at: now, in: transaction)
     }
 
     /// Leads of every tenant whose expiry is due at `now`, oldest first. Runs inside
@@ -277,11 +277,11 @@ public struct PostgresLeadRepository: Sendable {
 
     /// Locks the leads among `ids` for a timer pass, in id order, skipping those another worker
     /// holds (it is firing them) and those gone; returns the ids locked.
-    public func lockForTimers(_ ids: [Lead.ID], tenant: Tenant.ID, on connection: PostgresConnection) async throws -> [Lead.ID] {
+    public func lockForTimers(_ ids: [Lead.ID], in transaction: TenantTransaction) async throws -> [Lead.ID] {
         guard !ids.isEmpty else { return [] }
-        let rows = try await connection.rows(
+        let rows = try await transaction.connection.rows(
             """
-            SELECT id FROM leads WHERE tenant_id = \(tenant) AND id = ANY(\(ids.map(\.rawValue))) AND withdrawn_at IS NULL
+            SELECT id FROM leads WHERE tenant_id = \(transaction.tenant) AND id = ANY(\(ids.map(\.rawValue))) AND withdrawn_at IS NULL
             ORDER BY id FOR UPDATE SKIP LOCKED
             """, logger: logger)
         return try rows.decode(Lead.ID.self).map { $0 }
@@ -289,19 +289,19 @@ public struct PostgresLeadRepository: Sendable {
 
     /// Clears the expiry of leads that cannot expire (their template has no `expire` action, or not
     /// from their status), so they leave the scan.
-    public func clearExpiries(_ ids: [Lead.ID], tenant: Tenant.ID, on connection: PostgresConnection) async throws {
+    public func clearExpiries(_ ids: [Lead.ID], in transaction: TenantTransaction) async throws {
         guard !ids.isEmpty else { return }
-        try await connection.rows(
-            "UPDATE leads SET expires_at = NULL WHERE tenant_id = \(tenant) AND id = ANY(\(ids.map(\.rawValue)))", logger: logger)
+        try await transaction.connection.rows(
+            "UPDATE leads SET expires_at = NULL WHERE tenant_id = \(transaction.tenant) AND id = ANY(\(ids.map(\.rawValue)))", logger: logger)
     }
 
     /// Other leads of the same contact (same email, or same phone), newest first, at most 50.
-    public func related(to lead: Lead, on connection: PostgresConnection) async throws -> [Lead] {
+    public func related(to lead: Lead, in transaction: TenantTransaction) async throws -> [Lead] {
         try await Self.leads(
-            connection.rows(
+            transaction.connection.rows(
                 """
                 SELECT \(unescaped: Self.columns) FROM leads AS l
-                WHERE l.tenant_id = \(lead.tenantID) AND l.id <> \(lead.id) AND l.withdrawn_at IS NULL
+                WHERE l.tenant_id = \(transaction.tenant) AND l.id <> \(lead.id) AND l.withdrawn_at IS NULL
                   AND ((\(lead.details.email)::TEXT IS NOT NULL AND lower(l.contact_email) = lower(\(lead.details.email)))
                     OR (\(lead.details.phone)::TEXT IS NOT NULL AND l.contact_phone = \(lead.details.phone)))
                 ORDER BY l.created_at DESC, l.id LIMIT 50
@@ -336,20 +336,20 @@ public struct PostgresLeadRepository: Sendable {
 
     /// Records a reminder pass's outcomes for one tenant's leads in one statement: those reminded
     /// get `reminded_at` now; each gets its next due time.
-    public func recordReminders(_ updates: [ReminderUpdate], tenant: Tenant.ID, at now: Date, on connection: PostgresConnection)
+    public func recordReminders(_ updates: [ReminderUpdate], at now: Date, in transaction: TenantTransaction)
         async throws
     {
         guard !updates.isEmpty else { return }
         let document = String(decoding: try JSONEncoder().encode(updates), as: UTF8.self)
         // The rows are taken out of the document first, so the update finds each lead by its
         // primary key under row-level security (see `applyEdits`).
-        try await connection.rows(
+        try await transaction.connection.rows(
             """
             WITH r AS MATERIALIZED (SELECT * FROM jsonb_to_recordset(\(document)::JSONB) AS r(id UUID, reminded BOOLEAN, next BIGINT))
             UPDATE leads AS l SET reminded_at = CASE WHEN r.reminded THEN \(now) ELSE l.reminded_at END,
                 remind_at = hubnet_from_micros(r.next)
             FROM r
-            WHERE l.tenant_id = \(tenant) AND l.id = r.id
+            WHERE l.tenant_id = \(transaction.tenant) AND l.id = r.id
             """, logger: logger)
     }
 
@@ -358,15 +358,15 @@ public struct PostgresLeadRepository: Sendable {
     /// After a template's stages or intervals changed: each of its open, assigned leads is due again
     /// by its status's new interval (`days[i]` for `statuses[i]`; 0 for none).
     public func rescheduleReminders(
-        template key: String, statuses: [String], days: [Int], tenant: Tenant.ID, on connection: PostgresConnection
+        template key: String, statuses: [String], days: [Int], in transaction: TenantTransaction
     ) async throws {
-        try await connection.rows(
+        try await transaction.connection.rows(
             """
             UPDATE leads l SET remind_at = CASE
                 WHEN l.assigned_user_id IS NULL OR l.completed_at IS NOT NULL OR COALESCE(d.days, 0) = 0 THEN NULL
                 ELSE GREATEST(l.created_at, l.last_action_at, l.reminded_at) + d.days * INTERVAL '1 day' END
             FROM (SELECT s.status, s.days FROM unnest(\(statuses)::TEXT[], \(days)::INTEGER[]) AS s(status, days)) AS d
-            WHERE l.tenant_id = \(tenant) AND l.template_key = \(key) AND l.status = d.status AND l.withdrawn_at IS NULL
+            WHERE l.tenant_id = \(transaction.tenant) AND l.template_key = \(key) AND l.status = d.status AND l.withdrawn_at IS NULL
             """, logger: logger)
     }
 
@@ -379,14 +379,14 @@ public struct PostgresLeadRepository: Sendable {
     @discardableResult
     public func apply(
         _ decision: WorkflowEngine.Decision, to lead: Lead, template: WorkflowTemplate, actor: User.ID?, reason: String?,
-        opportunity: Opportunity.ID? = nil, lastEntry: LeadHistoryEntry?? = nil, at now: Date, on connection: PostgresConnection
+        opportunity: Opportunity.ID? = nil, lastEntry: LeadHistoryEntry?? = nil, at now: Date, in transaction: TenantTransaction
     ) async throws -> Lead? {
         let state = decision.state
         let linked = decision.effects.contains(.linkOpportunity) ? opportunity : nil
         let updated: Lead?
         do {
             updated = try await Self.leads(
-                connection.rows(
+                transaction.connection.rows(
                     """
                     UPDATE leads AS l SET status = \(state.status), last_action_at = \(state.lastActionAt)::TIMESTAMPTZ,
                         accepted_at = \(state.acceptedAt)::TIMESTAMPTZ, declined_at = \(state.declinedAt)::TIMESTAMPTZ,
@@ -402,7 +402,7 @@ public struct PostgresLeadRepository: Sendable {
             throw DomainError.conflict("opportunity_taken", "that opportunity is linked to another lead")
         }
         if decision.effects.contains(.addToCRM) {
-            try await connection.rows(
+            try await transaction.connection.rows(
                 """
                 INSERT INTO clients (tenant_id, id, lead_id, name, email, city, created_at)
                 VALUES (\(lead.tenantID), \(Client.ID()), \(lead.id), \(lead.details.name), \(lead.details.email),
@@ -411,27 +411,27 @@ public struct PostgresLeadRepository: Sendable {
                 """, logger: logger)
         }
         try await appendHistory(
-            lead: lead.id, tenant: lead.tenantID, action: decision.action, from: decision.from, to: decision.to,
-            actor: actor, reason: reason, after: lastEntry, at: now, on: connection)
+            lead: lead.id, action: decision.action, from: decision.from, to: decision.to,
+            actor: actor, reason: reason, after: lastEntry, at: now, in: transaction)
         return updated
     }
 
     /// Deletes a lead; one that other records still point at (a referral made from it, an
     /// opportunity, a client) is refused with `lead_in_use`.
-    public func delete(_ id: Lead.ID, tenant: Tenant.ID, on connection: PostgresConnection) async throws {
+    public func delete(_ id: Lead.ID, in transaction: TenantTransaction) async throws {
         do {
-            try await connection.rows("DELETE FROM leads WHERE tenant_id = \(tenant) AND id = \(id)", logger: logger)
+            try await transaction.connection.rows("DELETE FROM leads WHERE tenant_id = \(transaction.tenant) AND id = \(id)", logger: logger)
         } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23503" {
             throw DomainError.conflict(
                 "lead_in_use", "the lead was referred on or is linked to other records; it stays for their history (withdraw or close it instead)")
         }
     }
 
-    public func history(of lead: Lead.ID, tenant: Tenant.ID, on connection: PostgresConnection) async throws -> [LeadHistoryEntry] {
-        let rows = try await connection.rows(
+    public func history(of lead: Lead.ID, in transaction: TenantTransaction) async throws -> [LeadHistoryEntry] {
+        let rows = try await transaction.connection.rows(
             """
             SELECT seq, action, from_status, to_status, actor_user_id, reason, at, previous_hash, hash
-            FROM lead_history WHERE tenant_id = \(tenant) AND lead_id = \(lead) ORDER BY seq
+            FROM lead_history WHERE tenant_id = \(transaction.tenant) AND lead_id = \(lead) ORDER BY seq
             """, logger: logger)
         var entries: [LeadHistoryEntry] = []
         for (seq, action, from, to, actor, reason, at, previous, hash) in try rows.decode(
@@ -458,16 +458,16 @@ public struct PostgresLeadRepository: Sendable {
     /// An event on the lead's history that does not change its status (an automatic routing and
     /// why): from and to are the current status. The caller holds the lead's row lock.
     public func recordEvent(
-        _ action: String, on lead: Lead, actor: User.ID?, reason: String?, at now: Date, on connection: PostgresConnection
+        _ action: String, on lead: Lead, actor: User.ID?, reason: String?, at now: Date, in transaction: TenantTransaction
     ) async throws {
         try await appendHistory(
-            lead: lead.id, tenant: lead.tenantID, action: action, from: lead.state.status, to: lead.state.status, actor: actor,
-            reason: reason, at: now, on: connection)
+            lead: lead.id, action: action, from: lead.state.status, to: lead.state.status, actor: actor,
+            reason: reason, at: now, in: transaction)
     }
 
     private func appendHistory(
-        lead: Lead.ID, tenant: Tenant.ID, action: String, from: String?, to: String, actor: User.ID?, reason: String?,
-        after known: LeadHistoryEntry?? = nil, at: Date, on connection: PostgresConnection
+        lead: Lead.ID, action: String, from: String?, to: String, actor: User.ID?, reason: String?,
+        after known: LeadHistoryEntry?? = nil, at: Date, in transaction: TenantTransaction
     ) async throws {
         // The lead row is locked by the caller (or new), so reading the last entry cannot race.
         var seq = 1
@@ -478,9 +478,9 @@ public struct PostgresLeadRepository: Sendable {
                 previous = known.hash
             }
         } else {
-            let last = try await connection.rows(
+            let last = try await transaction.connection.rows(
                 """
-                SELECT seq, hash FROM lead_history WHERE tenant_id = \(tenant) AND lead_id = \(lead)
+                SELECT seq, hash FROM lead_history WHERE tenant_id = \(transaction.tenant) AND lead_id = \(lead)
                 ORDER BY seq DESC LIMIT 1
                 """, logger: logger)
             for (lastSeq, hash) in try last.decode((Int, Data).self) {
@@ -495,11 +495,11 @@ public struct PostgresLeadRepository: Sendable {
             LeadHistoryEntry.canonical(
                 lead: lead, seq: seq, action: action, fromStatus: from, toStatus: to, actorUserID: actor, reason: reason,
                 at: stamp))
-        try await connection.rows(
+        try await transaction.connection.rows(
             """
             INSERT INTO lead_history (tenant_id, lead_id, seq, action, from_status, to_status, actor_user_id, reason, at,
                 previous_hash, hash)
-            VALUES (\(tenant), \(lead), \(seq), \(action), \(from)::TEXT, \(to), \(actor)::UUID, \(reason)::TEXT,
+            VALUES (\(transaction.tenant), \(lead), \(seq), \(action), \(from)::TEXT, \(to), \(actor)::UUID, \(reason)::TEXT,
                 hubnet_from_micros(\(Int64((at.timeIntervalSince1970 * 1_000_000).rounded()))), \(Data(previous)), \(Data(hash)))
             """, preparedAs: Prepared.AppendHistory.self, logger: logger)
     }

@@ -10,12 +10,12 @@ public struct PostgresLeadTypeRepository: Sendable {
     public init(logger: Logger) { self.logger = logger }
 
     /// Creates or replaces a type by its key.
-    public func save(_ type: LeadType, tenant: Tenant.ID, on connection: PostgresConnection) async throws -> LeadType {
+    public func save(_ type: LeadType, in transaction: TenantTransaction) async throws -> LeadType {
         let type = try type.validated()
-        try await connection.rows(
+        try await transaction.connection.rows(
             """
             INSERT INTO lead_types (tenant_id, key, name, estimated_completion_days, default_importance, default_priority)
-            VALUES (\(tenant), \(type.key), \(type.name), \(type.estimatedCompletionDays), \(type.defaultImportance), \(type.defaultPriority))
+            VALUES (\(transaction.tenant), \(type.key), \(type.name), \(type.estimatedCompletionDays), \(type.defaultImportance), \(type.defaultPriority))
             ON CONFLICT ON CONSTRAINT lead_types_pkey DO UPDATE SET name = EXCLUDED.name,
                 estimated_completion_days = EXCLUDED.estimated_completion_days,
                 default_importance = EXCLUDED.default_importance, default_priority = EXCLUDED.default_priority
@@ -23,15 +23,15 @@ public struct PostgresLeadTypeRepository: Sendable {
         return type
     }
 
-    public func get(_ key: String, tenant: Tenant.ID, on connection: PostgresConnection) async throws -> LeadType? {
-        try await list(tenant: tenant, only: key, on: connection).first
+    public func get(_ key: String, in transaction: TenantTransaction) async throws -> LeadType? {
+        try await list(only: key, in: transaction).first
     }
 
-    public func list(tenant: Tenant.ID, only key: String? = nil, on connection: PostgresConnection) async throws -> [LeadType] {
-        let rows = try await connection.rows(
+    public func list(only key: String? = nil, in transaction: TenantTransaction) async throws -> [LeadType] {
+        let rows = try await transaction.connection.rows(
             """
             SELECT key, name, estimated_completion_days, default_importance, default_priority FROM lead_types
-            WHERE tenant_id = \(tenant) AND (\(key)::TEXT IS NULL OR key = \(key)) ORDER BY key
+            WHERE tenant_id = \(transaction.tenant) AND (\(key)::TEXT IS NULL OR key = \(key)) ORDER BY key
             """, logger: logger)
         var types: [LeadType] = []
         for (key, name, days, importance, priority) in try rows.decode((String, String, Int?, String?, String?).self) {

@@ -15,13 +15,13 @@ public struct PostgresListingRepository: Sendable {
         version, created_at, updated_at
         """
 
-    public func create(_ draft: ListingDraft, tenant: Tenant.ID, on connection: PostgresConnection) async throws -> Listing {
+    public func create(_ draft: ListingDraft, in transaction: TenantTransaction) async throws -> Listing {
         let draft = try draft.validated()
-        let rows = try await connection.rows(
+        let rows = try await transaction.connection.rows(
             """
             INSERT INTO listings (tenant_id, id, name, description, services, service_areas, categories, eligibility,
                 contact_name, contact_email, contact_phone, contact_url, accepting_referrals, published)
-            VALUES (\(tenant), \(Listing.ID()), \(draft.name), \(draft.description), \(draft.services),
+            VALUES (\(transaction.tenant), \(Listing.ID()), \(draft.name), \(draft.description), \(draft.services),
                 \(draft.serviceAreas), \(draft.categories), \(draft.eligibility), \(draft.contact.name),
                 \(draft.contact.email), \(draft.contact.phone), \(draft.contact.url), \(draft.acceptingReferrals),
                 \(draft.published))
@@ -31,46 +31,46 @@ public struct PostgresListingRepository: Sendable {
         return listing
     }
 
-    public func get(_ id: Listing.ID, tenant: Tenant.ID, lock: Bool = false, on connection: PostgresConnection)
+    public func get(_ id: Listing.ID, lock: Bool = false, in transaction: TenantTransaction)
         async throws -> Listing?
     {
         // The lock clause is one of two constants.
         try await Self.listings(
-            connection.rows(
+            transaction.connection.rows(
                 """
-                SELECT \(unescaped: Self.columns) FROM listings WHERE tenant_id = \(tenant) AND id = \(id)
+                SELECT \(unescaped: Self.columns) FROM listings WHERE tenant_id = \(transaction.tenant) AND id = \(id)
                 \(unescaped: lock ? "FOR UPDATE" : "")
                 """, logger: logger)
         ).first
     }
 
-    public func list(tenant: Tenant.ID, page: PageRequest, on connection: PostgresConnection) async throws -> Page<Listing> {
+    public func list(page: PageRequest, in transaction: TenantTransaction) async throws -> Page<Listing> {
         let after = page.after ?? .start
         let rows = try await Self.listings(
-            connection.rows(
+            transaction.connection.rows(
                 """
                 SELECT \(unescaped: Self.columns) FROM listings
-                WHERE tenant_id = \(tenant) AND (created_at, id) > (hubnet_from_micros(\(after.microseconds)), \(after.id))
+                WHERE tenant_id = \(transaction.tenant) AND (created_at, id) > (hubnet_from_micros(\(after.microseconds)), \(after.id))
                 ORDER BY created_at, id LIMIT \(page.limit + 1)
                 """, logger: logger))
         return Page(rows: rows, limit: page.limit) { PageCursor(createdAt: $0.createdAt, id: $0.id.rawValue) }
     }
 
     /// Every listing of the tenant, for an export.
-    public func all(tenant: Tenant.ID, on connection: PostgresConnection) async throws -> [Listing] {
+    public func all(in transaction: TenantTransaction) async throws -> [Listing] {
         try await Self.listings(
-            connection.rows(
-                "SELECT \(unescaped: Self.columns) FROM listings WHERE tenant_id = \(tenant) ORDER BY created_at, id",
+            transaction.connection.rows(
+                "SELECT \(unescaped: Self.columns) FROM listings WHERE tenant_id = \(transaction.tenant) ORDER BY created_at, id",
                 logger: logger))
     }
 
     /// Applies `change` to the current listing under a row lock and stores the result.
     /// - Parameter expectedVersion: refuse with `version_conflict` unless the listing is at this version.
     public func update(
-        _ id: Listing.ID, tenant: Tenant.ID, expectedVersion: Int?, on connection: PostgresConnection,
+        _ id: Listing.ID, expectedVersion: Int?, in transaction: TenantTransaction,
         change: (inout ListingDraft) -> Void
     ) async throws -> Listing? {
-        guard let current = try await get(id, tenant: tenant, lock: true, on: connection) else { return nil }
+        guard let current = try await get(id, lock: true, in: transaction) else { return nil }
         if let expectedVersion, expectedVersion != current.version {
             throw DomainError.conflict(
                 "version_conflict", "the listing is at version \(current.version), not \(expectedVersion)")
@@ -79,7 +79,7 @@ public struct PostgresListingRepository: Sendable {
         change(&draft)
         draft = try draft.validated()
         return try await Self.listings(
-            connection.rows(
+            transaction.connection.rows(
                 """
                 UPDATE listings SET name = \(draft.name), description = \(draft.description),
                     services = \(draft.services), service_areas = \(draft.serviceAreas),
@@ -88,15 +88,15 @@ public struct PostgresListingRepository: Sendable {
                     contact_phone = \(draft.contact.phone), contact_url = \(draft.contact.url),
                     accepting_referrals = \(draft.acceptingReferrals), published = \(draft.published),
                     version = version + 1, updated_at = now()
-                WHERE tenant_id = \(tenant) AND id = \(id)
+                WHERE tenant_id = \(transaction.tenant) AND id = \(id)
                 RETURNING \(unescaped: Self.columns)
                 """, logger: logger)
         ).first
     }
 
-    public func delete(_ id: Listing.ID, tenant: Tenant.ID, on connection: PostgresConnection) async throws -> Bool {
-        !(try await connection.rows(
-            "DELETE FROM listings WHERE tenant_id = \(tenant) AND id = \(id) RETURNING id", logger: logger
+    public func delete(_ id: Listing.ID, in transaction: TenantTransaction) async throws -> Bool {
+        !(try await transaction.connection.rows(
+            "DELETE FROM listings WHERE tenant_id = \(transaction.tenant) AND id = \(id) RETURNING id", logger: logger
         ).isEmpty)
     }
 

@@ -9,16 +9,16 @@ public struct PostgresMessageTemplateRepository: Sendable {
 
     public init(logger: Logger) { self.logger = logger }
 
-    public func create(_ template: MessageTemplate, tenant: Tenant.ID, on connection: PostgresConnection) async throws
+    public func create(_ template: MessageTemplate, in transaction: TenantTransaction) async throws
         -> (MessageTemplate.ID, MessageTemplate)
     {
         let template = try template.validated()
         let id = MessageTemplate.ID()
         do {
-            try await connection.rows(
+            try await transaction.connection.rows(
                 """
                 INSERT INTO message_templates (tenant_id, id, name, channel, subject, body, notice)
-                VALUES (\(tenant), \(id), \(template.name), \(template.channel.rawValue), \(template.subject), \(template.body),
+                VALUES (\(transaction.tenant), \(id), \(template.name), \(template.channel.rawValue), \(template.subject), \(template.body),
                     \(template.notice)::TEXT)
                 """, logger: logger)
         } catch let error as PSQLError {
@@ -27,16 +27,16 @@ public struct PostgresMessageTemplateRepository: Sendable {
         return (id, template)
     }
 
-    public func update(_ id: MessageTemplate.ID, to template: MessageTemplate, tenant: Tenant.ID, on connection: PostgresConnection)
+    public func update(_ id: MessageTemplate.ID, to template: MessageTemplate, in transaction: TenantTransaction)
         async throws -> MessageTemplate?
     {
         let template = try template.validated()
         do {
-            let rows = try await connection.rows(
+            let rows = try await transaction.connection.rows(
                 """
                 UPDATE message_templates SET name = \(template.name), channel = \(template.channel.rawValue),
                     subject = \(template.subject), body = \(template.body), notice = \(template.notice)::TEXT, updated_at = now()
-                WHERE tenant_id = \(tenant) AND id = \(id) RETURNING id
+                WHERE tenant_id = \(transaction.tenant) AND id = \(id) RETURNING id
                 """, logger: logger
             )
             return rows.isEmpty ? nil : template
@@ -59,14 +59,14 @@ public struct PostgresMessageTemplateRepository: Sendable {
 
     /// The tenant's own texts for the notices with these keys, by key (none for a notice it left
     /// to the catalog). Runs in the tenant's transaction.
-    public func noticeTexts(_ keys: Set<String>, tenant: Tenant.ID, on connection: PostgresConnection) async throws
+    public func noticeTexts(_ keys: Set<String>, in transaction: TenantTransaction) async throws
         -> [String: MessageTemplate]
     {
         guard !keys.isEmpty else { return [:] }
-        let rows = try await connection.rows(
+        let rows = try await transaction.connection.rows(
             """
             SELECT name, subject, body, notice FROM message_templates
-            WHERE tenant_id = \(tenant) AND notice = ANY(\(Array(keys))::TEXT[])
+            WHERE tenant_id = \(transaction.tenant) AND notice = ANY(\(Array(keys))::TEXT[])
             """, logger: logger)
         var texts: [String: MessageTemplate] = [:]
         for (name, subject, body, notice) in try rows.decode((String, String, String, String).self) {
@@ -75,17 +75,17 @@ public struct PostgresMessageTemplateRepository: Sendable {
         return texts
     }
 
-    public func get(_ id: MessageTemplate.ID, tenant: Tenant.ID, on connection: PostgresConnection) async throws -> MessageTemplate? {
-        try await list(tenant: tenant, only: id, on: connection).first?.1
+    public func get(_ id: MessageTemplate.ID, in transaction: TenantTransaction) async throws -> MessageTemplate? {
+        try await list(only: id, in: transaction).first?.1
     }
 
-    public func list(tenant: Tenant.ID, only id: MessageTemplate.ID? = nil, on connection: PostgresConnection) async throws
+    public func list(only id: MessageTemplate.ID? = nil, in transaction: TenantTransaction) async throws
         -> [(MessageTemplate.ID, MessageTemplate)]
     {
-        let rows = try await connection.rows(
+        let rows = try await transaction.connection.rows(
             """
             SELECT id, name, channel, subject, body, notice FROM message_templates
-            WHERE tenant_id = \(tenant) AND (\(id)::UUID IS NULL OR id = \(id)) ORDER BY name
+            WHERE tenant_id = \(transaction.tenant) AND (\(id)::UUID IS NULL OR id = \(id)) ORDER BY name
             """, logger: logger)
         var result: [(MessageTemplate.ID, MessageTemplate)] = []
         for (id, name, channel, subject, body, notice) in try rows.decode((MessageTemplate.ID, String, String, String, String, String?).self) {
@@ -95,9 +95,9 @@ public struct PostgresMessageTemplateRepository: Sendable {
         return result
     }
 
-    public func delete(_ id: MessageTemplate.ID, tenant: Tenant.ID, on connection: PostgresConnection) async throws -> Bool {
-        !(try await connection.rows(
-            "DELETE FROM message_templates WHERE tenant_id = \(tenant) AND id = \(id) RETURNING id", logger: logger
+    public func delete(_ id: MessageTemplate.ID, in transaction: TenantTransaction) async throws -> Bool {
+        !(try await transaction.connection.rows(
+            "DELETE FROM message_templates WHERE tenant_id = \(transaction.tenant) AND id = \(id) RETURNING id", logger: logger
         ).isEmpty)
     }
 }

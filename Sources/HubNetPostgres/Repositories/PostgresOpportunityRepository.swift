@@ -15,57 +15,57 @@ public struct PostgresOpportunityRepository: Sendable {
         """
 
     public func create(
-        name: String, amount: Decimal?, by user: User.ID, tenant: Tenant.ID, now: Date, on connection: PostgresConnection
+        name: String, amount: Decimal?, by user: User.ID, now: Date, in transaction: TenantTransaction
     ) async throws -> Opportunity {
         let name = try Validate.text(name, field: "name", max: 200)
         let amount = try Validate.optionalAmount(amount, field: "amount")
         let id = Opportunity.ID()
-        try await connection.rows(
+        try await transaction.connection.rows(
             """
             INSERT INTO opportunities (tenant_id, id, name, amount, created_by, created_at)
-            VALUES (\(tenant), \(id), \(name), \(amount.map { "\($0)" })::NUMERIC, \(user), \(now))
+            VALUES (\(transaction.tenant), \(id), \(name), \(amount.map { "\($0)" })::NUMERIC, \(user), \(now))
             """, logger: logger)
-        guard let opportunity = try await get(id, tenant: tenant, on: connection) else { throw DomainError.notFound("opportunity") }
+        guard let opportunity = try await get(id, in: transaction) else { throw DomainError.notFound("opportunity") }
         return opportunity
     }
 
-    public func get(_ id: Opportunity.ID, tenant: Tenant.ID, lock: Bool = false, on connection: PostgresConnection)
+    public func get(_ id: Opportunity.ID, lock: Bool = false, in transaction: TenantTransaction)
         async throws -> Opportunity?
     {
         // The lock clause is one of two constants.
         try await Self.opportunities(
-            connection.rows(
+            transaction.connection.rows(
                 """
-                SELECT \(unescaped: Self.columns) FROM opportunities AS o WHERE o.tenant_id = \(tenant) AND o.id = \(id)
+                SELECT \(unescaped: Self.columns) FROM opportunities AS o WHERE o.tenant_id = \(transaction.tenant) AND o.id = \(id)
                 \(unescaped: lock ? "FOR UPDATE OF o" : "")
                 """, logger: logger)
         ).first
     }
 
-    public func list(tenant: Tenant.ID, page: PageRequest, on connection: PostgresConnection) async throws -> Page<Opportunity> {
+    public func list(page: PageRequest, in transaction: TenantTransaction) async throws -> Page<Opportunity> {
         let after = page.after ?? .start
         let rows = try await Self.opportunities(
-            connection.rows(
+            transaction.connection.rows(
                 """
                 SELECT \(unescaped: Self.columns) FROM opportunities AS o
-                WHERE o.tenant_id = \(tenant) AND (o.created_at, o.id) > (hubnet_from_micros(\(after.microseconds)), \(after.id))
+                WHERE o.tenant_id = \(transaction.tenant) AND (o.created_at, o.id) > (hubnet_from_micros(\(after.microseconds)), \(after.id))
                 ORDER BY o.created_at, o.id LIMIT \(page.limit + 1)
                 """, logger: logger))
         return Page(rows: rows, limit: page.limit) { PageCursor(createdAt: $0.createdAt, id: $0.id.rawValue) }
     }
 
     /// Moves an opportunity to another stage under a row lock; closed ones stay closed.
-    public func move(_ id: Opportunity.ID, to stage: Opportunity.Stage, tenant: Tenant.ID, now: Date, on connection: PostgresConnection)
+    public func move(_ id: Opportunity.ID, to stage: Opportunity.Stage, now: Date, in transaction: TenantTransaction)
         async throws -> Opportunity?
     {
-        guard let current = try await get(id, tenant: tenant, lock: true, on: connection) else { return nil }
+        guard let current = try await get(id, lock: true, in: transaction) else { return nil }
         let moved = try current.moved(to: stage, at: now)
-        try await connection.rows(
+        try await transaction.connection.rows(
             """
             UPDATE opportunities SET stage = \(moved.stage.rawValue), closed_at = \(moved.closedAt), version = version + 1
-            WHERE tenant_id = \(tenant) AND id = \(id)
+            WHERE tenant_id = \(transaction.tenant) AND id = \(id)
             """, logger: logger)
-        return try await get(id, tenant: tenant, on: connection)
+        return try await get(id, in: transaction)
     }
 
     static func opportunities(_ rows: PostgresRows) async throws -> [Opportunity] {
@@ -89,46 +89,45 @@ public struct PostgresClientRepository: Sendable {
 
     public init(logger: Logger) { self.logger = logger }
 
-    public func list(tenant: Tenant.ID, page: PageRequest, on connection: PostgresConnection) async throws -> Page<Client> {
+    public func list(page: PageRequest, in transaction: TenantTransaction) async throws -> Page<Client> {
         let after = page.after ?? .start
         let rows = try await Self.clients(
-            connection.rows(
+            transaction.connection.rows(
                 """
                 SELECT id, lead_id, name, email, city, created_at FROM clients
-                WHERE tenant_id = \(tenant) AND (created_at, id) > (hubnet_from_micros(\(after.microseconds)), \(after.id))
+                WHERE tenant_id = \(transaction.tenant) AND (created_at, id) > (hubnet_from_micros(\(after.microseconds)), \(after.id))
                 ORDER BY created_at, id LIMIT \(page.limit + 1)
                 """, logger: logger))
         return Page(rows: rows, limit: page.limit) { PageCursor(createdAt: $0.createdAt, id: $0.id.rawValue) }
     }
 
-    public func get(_ id: Client.ID, tenant: Tenant.ID, on connection: PostgresConnection) async throws -> Client? {
+    public func get(_ id: Client.ID, in transaction: TenantTransaction) async throws -> Client? {
         try await Self.clients(
-            connection.rows(
-                "SELECT id, lead_id, name, email, city, created_at FROM clients WHERE tenant_id = \(tenant) AND id = \(id)",
+            transaction.connection.rows(
+                "SELECT id, lead_id, name, email, city, created_at FROM clients WHERE tenant_id = \(transaction.tenant) AND id = \(id)",
                 logger: logger)
         ).first
     }
 
     public func logSession(
-        for client: Client.ID, advisor: User.ID, heldAt: Date, durationMinutes: Int, summary: String?, tenant: Tenant.ID,
-        on connection: PostgresConnection
+        for client: Client.ID, advisor: User.ID, heldAt: Date, durationMinutes: Int, summary: String?, in transaction: TenantTransaction
     ) async throws -> AdvisingSession {
         guard (1...1440).contains(durationMinutes) else { throw DomainError.invalid("duration_minutes", "must be between 1 and 1440") }
         let summary = try Validate.optionalText(summary, field: "summary", max: 10_000)
         let id = AdvisingSession.ID()
-        try await connection.rows(
+        try await transaction.connection.rows(
             """
             INSERT INTO advising_sessions (tenant_id, id, client_id, advisor_id, held_at, duration_minutes, summary)
-            VALUES (\(tenant), \(id), \(client), \(advisor), \(heldAt), \(durationMinutes), \(summary))
+            VALUES (\(transaction.tenant), \(id), \(client), \(advisor), \(heldAt), \(durationMinutes), \(summary))
             """, logger: logger)
         return AdvisingSession(id: id, clientID: client, advisorID: advisor, heldAt: heldAt, durationMinutes: durationMinutes, summary: summary)
     }
 
-    public func sessions(of client: Client.ID, tenant: Tenant.ID, on connection: PostgresConnection) async throws -> [AdvisingSession] {
-        let rows = try await connection.rows(
+    public func sessions(of client: Client.ID, in transaction: TenantTransaction) async throws -> [AdvisingSession] {
+        let rows = try await transaction.connection.rows(
             """
             SELECT id, client_id, advisor_id, held_at, duration_minutes, summary FROM advising_sessions
-            WHERE tenant_id = \(tenant) AND client_id = \(client) ORDER BY held_at, id
+            WHERE tenant_id = \(transaction.tenant) AND client_id = \(client) ORDER BY held_at, id
             """, logger: logger)
         var sessions: [AdvisingSession] = []
         for (id, client, advisor, heldAt, duration, summary) in try rows.decode(

@@ -15,47 +15,46 @@ public struct PostgresOutboxRepository: Sendable {
     /// Enqueues a notice of the catalog to `email` (in the tenant's own text for it when it has
     /// one), and one message per webhook of the tenant subscribed to `event`.
     public func enqueue(
-        event: String, email: String?, notice: NoticeCatalog.Filled, webhookBody: String, tenant: Tenant.ID, now: Date,
-        on connection: PostgresConnection
+        event: String, email: String?, notice: NoticeCatalog.Filled, webhookBody: String, now: Date,
+        in transaction: TenantTransaction
     ) async throws {
         let text = notice.text()
         try await enqueue(
-            event: event, email: email, subject: text.subject, body: text.body, notice: notice, webhookBody: webhookBody, tenant: tenant,
-            now: now, on: connection)
+            event: event, email: email, subject: text.subject, body: text.body, notice: notice, webhookBody: webhookBody, now: now, in: transaction)
     }
 
     /// Enqueues an email, and one message per webhook of the tenant subscribed to `event`.
     public func enqueue(
-        event: String, email: String?, subject: String, body: String, webhookBody: String, tenant: Tenant.ID, now: Date,
-        on connection: PostgresConnection
+        event: String, email: String?, subject: String, body: String, webhookBody: String, now: Date,
+        in transaction: TenantTransaction
     ) async throws {
         try await enqueue(
-            event: event, email: email, subject: subject, body: body, notice: nil, webhookBody: webhookBody, tenant: tenant, now: now,
-            on: connection)
+            event: event, email: email, subject: subject, body: body, notice: nil, webhookBody: webhookBody, now: now,
+            in: transaction)
     }
 
     private func enqueue(
         event: String, email: String?, subject: String, body: String, notice: NoticeCatalog.Filled?, webhookBody: String,
-        tenant: Tenant.ID, now: Date, on connection: PostgresConnection
+        now: Date, in transaction: TenantTransaction
     ) async throws {
         // One statement: the email (when there is an address), then a message per subscribed
         // webhook; it returns the tenant's own text for the email's notice, if it has one.
         let id = OutboxMessage.ID()
         let keys = email == nil ? [] : notice.map { [$0.key] } ?? []
-        let own = try await connection.rows(
+        let own = try await transaction.connection.rows(
             """
             WITH own AS (\(unescaped: Self.ownTexts)),
             queued AS (
                 INSERT INTO outbox (tenant_id, id, event, channel, recipient, webhook_id, subject, body, created_at, next_attempt_at)
-                SELECT \(tenant), \(id), \(event), 'email', e.address, NULL::UUID, \(subject), \(body), \(now), \(now)
+                SELECT \(transaction.tenant), \(id), \(event), 'email', e.address, NULL::UUID, \(subject), \(body), \(now), \(now)
                 FROM (SELECT \(email)::TEXT AS address) AS e WHERE e.address IS NOT NULL
                 UNION ALL
                 SELECT w.tenant_id, gen_random_uuid(), \(event), 'webhook', w.url, w.id, '', \(webhookBody), \(now), \(now)
-                FROM webhooks AS w WHERE w.tenant_id = \(tenant) AND \(event) = ANY(w.events)
+                FROM webhooks AS w WHERE w.tenant_id = \(transaction.tenant) AND \(event) = ANY(w.events)
             )
-            SELECT name, subject, body, notice FROM own WHERE own.tenant_id = \(tenant) AND own.notice = ANY(\(keys)::TEXT[])
+            SELECT name, subject, body, notice FROM own WHERE own.tenant_id = \(transaction.tenant) AND own.notice = ANY(\(keys)::TEXT[])
             """, preparedAs: Enqueue.self, logger: logger)
-        try await rewrite(notice.map { [(id.rawValue, $0)] } ?? [], in: own, tenant: tenant, on: connection)
+        try await rewrite(notice.map { [(id.rawValue, $0)] } ?? [], in: own, in: transaction)
     }
 
     /// The tenant's own notice texts (`MessageTemplate.notice`), as the enqueueing statements read
@@ -65,7 +64,7 @@ public struct PostgresOutboxRepository: Sendable {
     /// Rewrites the just-enqueued emails of catalog notices in the tenant's own texts for them,
     /// which the enqueueing statement returned: nothing to do, and no statement, when it has none.
     private func rewrite(
-        _ emails: [(id: UUID, notice: NoticeCatalog.Filled)], in own: PostgresRows, tenant: Tenant.ID, on connection: PostgresConnection
+        _ emails: [(id: UUID, notice: NoticeCatalog.Filled)], in own: PostgresRows, in transaction: TenantTransaction
     ) async throws {
         var texts: [String: MessageTemplate] = [:]
         for (name, subject, body, notice) in try own.decode((String, String, String, String).self) {
@@ -73,22 +72,22 @@ public struct PostgresOutboxRepository: Sendable {
         }
         let rewritten = emails.compactMap { email in texts[email.notice.key].map { (email.id, email.notice.text(in: $0)) } }
         guard !rewritten.isEmpty else { return }
-        try await connection.rows(
+        try await transaction.connection.rows(
             """
             UPDATE outbox AS o SET subject = r.subject, body = r.body
             FROM unnest(\(rewritten.map(\.0))::UUID[], \(rewritten.map(\.1.subject))::TEXT[], \(rewritten.map(\.1.body))::TEXT[])
                 AS r(id, subject, body)
-            WHERE o.tenant_id = \(tenant) AND o.id = r.id
+            WHERE o.tenant_id = \(transaction.tenant) AND o.id = r.id
             """, logger: logger)
     }
 
     /// The notices' texts, each in the tenant's own text for its notice when it has one
     /// (`MessageTemplate.notice`), else in the catalog's: one statement to look them up.
-    func written(_ notices: [NoticeCatalog.Filled], tenant: Tenant.ID, on connection: PostgresConnection) async throws
+    func written(_ notices: [NoticeCatalog.Filled], in transaction: TenantTransaction) async throws
         -> [NoticeCatalog.Text]
     {
         let own = try await PostgresMessageTemplateRepository(logger: logger).noticeTexts(
-            Set(notices.map(\.key)), tenant: tenant, on: connection)
+            Set(notices.map(\.key)), in: transaction)
         return notices.map { $0.text(in: own[$0.key]) }
     }
 
@@ -121,11 +120,11 @@ public struct PostgresOutboxRepository: Sendable {
     /// message to every webhook of the tenant subscribed to the event. Notices of the catalog are
     /// written in the tenant's own texts for them (`rewrite`: one statement more when it has any).
     public func enqueue(
-        _ notices: [Notice], event: String, webhookBody: String, tenant: Tenant.ID, now: Date, on connection: PostgresConnection
+        _ notices: [Notice], event: String, webhookBody: String, now: Date, in transaction: TenantTransaction
     ) async throws {
         let ids = notices.map { _ in UUID() }
         let filled = zip(ids, notices).compactMap { id, notice in notice.notice.map { (id, $0) } }
-        let own = try await connection.rows(
+        let own = try await transaction.connection.rows(
             """
             WITH own AS (\(unescaped: Self.ownTexts)),
             n AS (
@@ -135,15 +134,15 @@ public struct PostgresOutboxRepository: Sendable {
             ),
             queued AS (
                 INSERT INTO outbox (tenant_id, id, event, channel, recipient, webhook_id, subject, body, created_at, next_attempt_at)
-                SELECT \(tenant), n.id, \(event), 'email', n.address, NULL::UUID, n.subject, n.body, \(now), \(now) FROM n
+                SELECT \(transaction.tenant), n.id, \(event), 'email', n.address, NULL::UUID, n.subject, n.body, \(now), \(now) FROM n
                 UNION ALL
                 SELECT w.tenant_id, gen_random_uuid(), \(event), 'webhook', w.url, w.id, '', \(webhookBody), \(now), \(now)
-                FROM webhooks AS w WHERE w.tenant_id = \(tenant) AND \(event) = ANY(w.events)
+                FROM webhooks AS w WHERE w.tenant_id = \(transaction.tenant) AND \(event) = ANY(w.events)
             )
             SELECT name, subject, body, notice FROM own
-            WHERE own.tenant_id = \(tenant) AND own.notice = ANY(\(Array(Set(filled.map(\.1.key))))::TEXT[])
+            WHERE own.tenant_id = \(transaction.tenant) AND own.notice = ANY(\(Array(Set(filled.map(\.1.key))))::TEXT[])
             """, logger: logger)
-        try await rewrite(filled, in: own, tenant: tenant, on: connection)
+        try await rewrite(filled, in: own, in: transaction)
     }
 
     /// One notice of a batch (`enqueue(_:tenant:…)`): its event, the email (when there is an
@@ -175,11 +174,11 @@ public struct PostgresOutboxRepository: Sendable {
     /// Enqueues a batch's notices, of any events, in one statement: for each, as `enqueue` does for
     /// one, the email and a message to every webhook of the tenant subscribed to its event. Emails
     /// of catalog notices are written in the tenant's own texts for them (`rewrite`).
-    public func enqueue(_ messages: [Message], tenant: Tenant.ID, now: Date, on connection: PostgresConnection) async throws {
+    public func enqueue(_ messages: [Message], now: Date, in transaction: TenantTransaction) async throws {
         guard !messages.isEmpty else { return }
         let ids = messages.map { _ in UUID() }
         let filled = zip(ids, messages).compactMap { id, message in message.email == nil ? nil : message.notice.map { (id, $0) } }
-        let own = try await connection.rows(
+        let own = try await transaction.connection.rows(
             """
             WITH own AS (\(unescaped: Self.ownTexts)),
             n AS (
@@ -191,35 +190,35 @@ public struct PostgresOutboxRepository: Sendable {
             ),
             queued AS (
                 INSERT INTO outbox (tenant_id, id, event, channel, recipient, webhook_id, subject, body, created_at, next_attempt_at)
-                SELECT \(tenant), n.id, n.event, 'email', n.address, NULL::UUID, n.subject, n.body, \(now), \(now) FROM n
+                SELECT \(transaction.tenant), n.id, n.event, 'email', n.address, NULL::UUID, n.subject, n.body, \(now), \(now) FROM n
                 WHERE n.address IS NOT NULL
                 UNION ALL
                 SELECT w.tenant_id, gen_random_uuid(), n.event, 'webhook', w.url, w.id, '', n.hook, \(now), \(now)
-                FROM n JOIN webhooks AS w ON w.tenant_id = \(tenant) AND n.event = ANY(w.events)
+                FROM n JOIN webhooks AS w ON w.tenant_id = \(transaction.tenant) AND n.event = ANY(w.events)
             )
             SELECT name, subject, body, notice FROM own
-            WHERE own.tenant_id = \(tenant) AND own.notice = ANY(\(Array(Set(filled.map(\.1.key))))::TEXT[])
+            WHERE own.tenant_id = \(transaction.tenant) AND own.notice = ANY(\(Array(Set(filled.map(\.1.key))))::TEXT[])
             """, preparedAs: EnqueueMessages.self, logger: logger)
-        try await rewrite(filled, in: own, tenant: tenant, on: connection)
+        try await rewrite(filled, in: own, in: transaction)
     }
 
     /// Enqueues one email of a catalog notice that no webhook hears of, in the tenant's own text
     /// for it when it has one.
     public func enqueueEmail(
-        event: String, to email: String, notice: NoticeCatalog.Filled, tenant: Tenant.ID, now: Date, on connection: PostgresConnection
+        event: String, to email: String, notice: NoticeCatalog.Filled, now: Date, in transaction: TenantTransaction
     ) async throws {
-        let text = try await written([notice], tenant: tenant, on: connection)[0]
-        try await enqueueEmail(event: event, to: email, subject: text.subject, body: text.body, tenant: tenant, now: now, on: connection)
+        let text = try await written([notice], in: transaction)[0]
+        try await enqueueEmail(event: event, to: email, subject: text.subject, body: text.body, now: now, in: transaction)
     }
 
     /// Enqueues one email that no webhook hears of (a console sign-in link).
     public func enqueueEmail(
-        event: String, to email: String, subject: String, body: String, tenant: Tenant.ID, now: Date, on connection: PostgresConnection
+        event: String, to email: String, subject: String, body: String, now: Date, in transaction: TenantTransaction
     ) async throws {
-        try await connection.rows(
+        try await transaction.connection.rows(
             """
             INSERT INTO outbox (tenant_id, id, event, channel, recipient, subject, body, created_at, next_attempt_at)
-            VALUES (\(tenant), \(OutboxMessage.ID()), \(event), 'email', \(email), \(subject), \(body), \(now), \(now))
+            VALUES (\(transaction.tenant), \(OutboxMessage.ID()), \(event), 'email', \(email), \(subject), \(body), \(now), \(now))
             """, logger: logger)
     }
 
@@ -242,15 +241,15 @@ public struct PostgresOutboxRepository: Sendable {
 
     /// Locks the due messages among `ids`, in their order; those another worker holds, or no
     /// longer due, are left out. One statement, however many.
-    public func lockDue(_ ids: [OutboxMessage.ID], tenant: Tenant.ID, now: Date, on connection: PostgresConnection) async throws
+    public func lockDue(_ ids: [OutboxMessage.ID], now: Date, in transaction: TenantTransaction) async throws
         -> [(OutboxMessage, secret: String?)]
     {
-        let rows = try await connection.rows(
+        let rows = try await transaction.connection.rows(
             """
             SELECT o.id, o.tenant_id, o.event, o.channel, o.recipient, o.webhook_id, o.subject, o.body, o.created_at, o.attempts,
                    w.secret
             FROM outbox AS o LEFT JOIN webhooks AS w ON w.tenant_id = o.tenant_id AND w.id = o.webhook_id
-            WHERE o.tenant_id = \(tenant) AND o.id = ANY(\(ids.map(\.rawValue))::UUID[]) AND o.delivered_at IS NULL
+            WHERE o.tenant_id = \(transaction.tenant) AND o.id = ANY(\(ids.map(\.rawValue))::UUID[]) AND o.delivered_at IS NULL
               AND o.failed_at IS NULL AND o.next_attempt_at <= \(now)
             FOR UPDATE OF o SKIP LOCKED
             """, preparedAs: LockDue.self, logger: logger)
@@ -287,9 +286,9 @@ public struct PostgresOutboxRepository: Sendable {
 
     /// Records attempts of the tenant's messages in one statement: each message's state and its
     /// line in the delivery log.
-    public func record(_ attempts: [Attempt], tenant: Tenant.ID, now: Date, on connection: PostgresConnection) async throws {
+    public func record(_ attempts: [Attempt], now: Date, in transaction: TenantTransaction) async throws {
         guard !attempts.isEmpty else { return }
-        try await connection.rows(
+        try await transaction.connection.rows(
             """
             WITH a AS (
                 SELECT * FROM unnest(\(attempts.map(\.message.id.rawValue))::UUID[], \(attempts.map { $0.message.attempts + 1 })::INT[],
@@ -303,7 +302,7 @@ public struct PostgresOutboxRepository: Sendable {
                     next_attempt_at = CASE WHEN a.retrying THEN a.retry_at ELSE o.next_attempt_at END,
                     -- A sign-in link is a credential until it expires: once delivered, the copy goes.
                     body = CASE WHEN a.delivered AND o.event = 'console.sign_in' THEN '(sign-in link removed after delivery)' ELSE o.body END
-                FROM a WHERE o.tenant_id = \(tenant) AND o.id = a.id
+                FROM a WHERE o.tenant_id = \(transaction.tenant) AND o.id = a.id
                 RETURNING o.tenant_id, o.id, a.attempt, a.delivered, a.retrying, a.error
             )
             INSERT INTO deliveries (tenant_id, id, outbox_id, attempt, at, outcome, detail)
@@ -325,12 +324,12 @@ public struct PostgresOutboxRepository: Sendable {
     }
 
     /// The tenant's delivery log, newest first.
-    public func log(tenant: Tenant.ID, limit: Int, on connection: PostgresConnection) async throws -> [LogEntry] {
-        let rows = try await connection.rows(
+    public func log(limit: Int, in transaction: TenantTransaction) async throws -> [LogEntry] {
+        let rows = try await transaction.connection.rows(
             """
             SELECT d.outbox_id, o.event, o.channel, o.recipient, d.attempt, d.at, d.outcome, d.detail
             FROM deliveries AS d JOIN outbox AS o ON o.tenant_id = d.tenant_id AND o.id = d.outbox_id
-            WHERE d.tenant_id = \(tenant) ORDER BY d.at DESC, d.attempt DESC LIMIT \(limit)
+            WHERE d.tenant_id = \(transaction.tenant) ORDER BY d.at DESC, d.attempt DESC LIMIT \(limit)
             """, logger: logger)
         var entries: [LogEntry] = []
         for (id, event, channel, recipient, attempt, at, outcome, detail) in try rows.decode(
@@ -349,7 +348,7 @@ public struct PostgresWebhookRepository: Sendable {
     public init(logger: Logger) { self.logger = logger }
 
     /// Registers a webhook; returns it with its signing secret, shown once.
-    public func create(url: String, events: [String], tenant: Tenant.ID, now: Date, on connection: PostgresConnection)
+    public func create(url: String, events: [String], now: Date, in transaction: TenantTransaction)
         async throws -> (Webhook, secret: String)
     {
         guard let url = try Validate.optionalURL(url, field: "url") else { throw DomainError.invalid("url", "must not be empty") }
@@ -357,19 +356,19 @@ public struct PostgresWebhookRepository: Sendable {
         if let unknown = events.first(where: { !Webhook.knownEvents.contains($0) }) {
             throw DomainError.invalid("events", "unknown event '\(unknown)'; known: \(Webhook.knownEvents.sorted().joined(separator: ", "))")
         }
-        let secret = BearerToken.generate(.user, tenant: tenant).secret
+        let secret = BearerToken.generate(.user, tenant: transaction.tenant).secret
         let webhook = Webhook(id: .init(), url: url, events: events, createdAt: now)
-        try await connection.rows(
+        try await transaction.connection.rows(
             """
             INSERT INTO webhooks (tenant_id, id, url, secret, events, created_at)
-            VALUES (\(tenant), \(webhook.id), \(url), \(secret), \(events), \(now))
+            VALUES (\(transaction.tenant), \(webhook.id), \(url), \(secret), \(events), \(now))
             """, logger: logger)
         return (webhook, secret)
     }
 
-    public func list(tenant: Tenant.ID, on connection: PostgresConnection) async throws -> [Webhook] {
-        let rows = try await connection.rows(
-            "SELECT id, url, events, created_at FROM webhooks WHERE tenant_id = \(tenant) ORDER BY created_at, id", logger: logger)
+    public func list(in transaction: TenantTransaction) async throws -> [Webhook] {
+        let rows = try await transaction.connection.rows(
+            "SELECT id, url, events, created_at FROM webhooks WHERE tenant_id = \(transaction.tenant) ORDER BY created_at, id", logger: logger)
         var hooks: [Webhook] = []
         for (id, url, events, createdAt) in try rows.decode((Webhook.ID, String, [String], Date).self) {
             hooks.append(Webhook(id: id, url: url, events: events, createdAt: createdAt))
@@ -377,9 +376,9 @@ public struct PostgresWebhookRepository: Sendable {
         return hooks
     }
 
-    public func delete(_ id: Webhook.ID, tenant: Tenant.ID, on connection: PostgresConnection) async throws -> Bool {
-        !(try await connection.rows(
-            "DELETE FROM webhooks WHERE tenant_id = \(tenant) AND id = \(id) RETURNING id", logger: logger
+    public func delete(_ id: Webhook.ID, in transaction: TenantTransaction) async throws -> Bool {
+        !(try await transaction.connection.rows(
+            "DELETE FROM webhooks WHERE tenant_id = \(transaction.tenant) AND id = \(id) RETURNING id", logger: logger
         ).isEmpty)
     }
 }

@@ -21,30 +21,30 @@ public struct PostgresPrivacyRepository: Sendable {
 
     // MARK: Consent
 
-    public func record(_ consent: Consent, tenant: Tenant.ID, on connection: PostgresConnection) async throws {
+    public func record(_ consent: Consent, in transaction: TenantTransaction) async throws {
         let (scopeTenant, scopeKind): (Tenant.ID?, String?) =
             switch consent.scope {
             case .organisation(let id): (id, nil)
             case .kind(let kind): (nil, kind.rawValue)
             case .network: (nil, nil)
             }
-        try await connection.rows(
+        try await transaction.connection.rows(
             """
             INSERT INTO lead_consents (tenant_id, id, lead_id, scope, scope_tenant_id, scope_kind, purpose, method,
                 recorded_by, obtained_at, expires_at, created_at)
-            VALUES (\(tenant), \(consent.id), \(consent.leadID), \(consent.scope.name), \(scopeTenant)::UUID, \(scopeKind)::TEXT,
+            VALUES (\(transaction.tenant), \(consent.id), \(consent.leadID), \(consent.scope.name), \(scopeTenant)::UUID, \(scopeKind)::TEXT,
                 \(consent.purpose), \(consent.method.rawValue), \(consent.recordedBy)::UUID, \(consent.obtainedAt),
                 \(consent.expiresAt)::TIMESTAMPTZ, \(consent.createdAt))
             """, preparedAs: RecordConsent.self, logger: logger)
     }
 
     /// A lead's consents, oldest first.
-    public func consents(of lead: Lead.ID, tenant: Tenant.ID, on connection: PostgresConnection) async throws -> [Consent] {
+    public func consents(of lead: Lead.ID, in transaction: TenantTransaction) async throws -> [Consent] {
         try await Self.consents(
-            connection.rows(
+            transaction.connection.rows(
                 """
                 SELECT \(unescaped: Self.columns) FROM lead_consents
-                WHERE tenant_id = \(tenant) AND lead_id = \(lead) ORDER BY created_at, id
+                WHERE tenant_id = \(transaction.tenant) AND lead_id = \(lead) ORDER BY created_at, id
                 """, preparedAs: LeadConsents.self, logger: logger))
     }
 
@@ -54,15 +54,15 @@ public struct PostgresPrivacyRepository: Sendable {
     enum LeadConsents: PreparedStatementKey {}
 
     /// Marks a consent withdrawn (once) and returns it; `nil` for a consent the lead does not have.
-    public func withdraw(_ id: Consent.ID, lead: Lead.ID, by user: User.ID, now: Date, tenant: Tenant.ID, on connection: PostgresConnection)
+    public func withdraw(_ id: Consent.ID, lead: Lead.ID, by user: User.ID, now: Date, in transaction: TenantTransaction)
         async throws -> Consent?
     {
         try await Self.consents(
-            connection.rows(
+            transaction.connection.rows(
                 """
                 UPDATE lead_consents SET withdrawn_at = COALESCE(withdrawn_at, \(now)),
                     withdrawn_by = COALESCE(withdrawn_by, \(user))
-                WHERE tenant_id = \(tenant) AND id = \(id) AND lead_id = \(lead)
+                WHERE tenant_id = \(transaction.tenant) AND id = \(id) AND lead_id = \(lead)
                 RETURNING \(unescaped: Self.columns)
                 """, logger: logger)
         ).first
@@ -88,46 +88,46 @@ public struct PostgresPrivacyRepository: Sendable {
     /// Returns the targets' copies it de-identified; `nil` when another worker holds the consent or
     /// it was already carried out.
     @discardableResult
-    public func lapse(_ id: Consent.ID, tenant: Tenant.ID, now: Date, on connection: PostgresConnection) async throws -> [Lead.ID]? {
+    public func lapse(_ id: Consent.ID, now: Date, in transaction: TenantTransaction) async throws -> [Lead.ID]? {
         let locked = try await Self.consents(
-            connection.rows(
+            transaction.connection.rows(
                 """
                 SELECT \(unescaped: Self.columns) FROM lead_consents
-                WHERE tenant_id = \(tenant) AND id = \(id) AND lapsed_at IS NULL
+                WHERE tenant_id = \(transaction.tenant) AND id = \(id) AND lapsed_at IS NULL
                 FOR UPDATE SKIP LOCKED
                 """, logger: logger))
         guard let consent = locked.first, consent.hasLapsed(at: now) else { return nil }
-        try await connection.rows(
-            "UPDATE lead_consents SET lapsed_at = \(now) WHERE tenant_id = \(tenant) AND id = \(id)", logger: logger)
-        let others = try await consents(of: consent.leadID, tenant: tenant, on: connection).filter { $0.id != consent.id }
-        let referralRows = try await connection.rows(
+        try await transaction.connection.rows(
+            "UPDATE lead_consents SET lapsed_at = \(now) WHERE tenant_id = \(transaction.tenant) AND id = \(id)", logger: logger)
+        let others = try await consents(of: consent.leadID, in: transaction).filter { $0.id != consent.id }
+        let referralRows = try await transaction.connection.rows(
             """
             SELECT r.id, r.target_tenant_id, r.target_lead_id, t.kind FROM referrals r JOIN tenants t ON t.id = r.target_tenant_id
-            WHERE r.tenant_id = \(tenant) AND r.consent_id = \(id) AND r.withdrawn_at IS NULL
+            WHERE r.tenant_id = \(transaction.tenant) AND r.consent_id = \(id) AND r.withdrawn_at IS NULL
             """, logger: logger)
         var redacted: [Lead.ID] = []
         for (referral, target, targetLead, kindName) in try referralRows.decode((Referral.ID, Tenant.ID, Lead.ID, String).self) {
             let kind = Tenant.Kind(rawValue: kindName) ?? .partnerCompany
             if let other = others.first(where: { $0.covers(target, kind: kind, at: now) }) {
-                try await connection.rows(
-                    "UPDATE referrals SET consent_id = \(other.id) WHERE tenant_id = \(tenant) AND id = \(referral)", logger: logger)
+                try await transaction.connection.rows(
+                    "UPDATE referrals SET consent_id = \(other.id) WHERE tenant_id = \(transaction.tenant) AND id = \(referral)", logger: logger)
                 continue
             }
-            try await connection.rows(
-                "UPDATE referrals SET consent_id = NULL WHERE tenant_id = \(tenant) AND id = \(referral)", logger: logger)
-            let changed = try await Database.visiting(target, from: tenant, on: connection, logger: logger) {
-                let changed = try await connection.rows(
+            try await transaction.connection.rows(
+                "UPDATE referrals SET consent_id = NULL WHERE tenant_id = \(transaction.tenant) AND id = \(referral)", logger: logger)
+            let changed = try await transaction.visiting(target) { there in
+                let changed = try await there.connection.rows(
                     """
                     UPDATE leads SET contact_name = \(LeadDetails.withheldName), contact_email = NULL, contact_phone = NULL,
                         identity_withheld = true
-                    WHERE tenant_id = \(target) AND id = \(targetLead) AND referral_id = \(referral) AND NOT identity_withheld
+                    WHERE tenant_id = \(there.tenant) AND id = \(targetLead) AND referral_id = \(referral) AND NOT identity_withheld
                     RETURNING id
                     """, logger: logger)
                 guard !changed.isEmpty else { return false }
                 let notice = NoticeCatalog.Filled(
                     NoticeCatalog.consentLapsed,
                     ["consent.change": consent.withdrawnAt != nil ? "was withdrawn" : "expired", "referral.id": referral.description])
-                try await notify(target, event: "referral.consent_lapsed", notice: notice, now: now, on: connection)
+                try await notify(event: "referral.consent_lapsed", notice: notice, now: now, in: there)
                 return true
             }
             if changed { redacted.append(targetLead) }
@@ -137,50 +137,50 @@ public struct PostgresPrivacyRepository: Sendable {
 
     /// The target of a de-identified referral asks the source for the person's consent: the
     /// referral's creator is emailed (in the target's transaction; returns to it).
-    public func requestConsent(for lead: Lead, now: Date, on connection: PostgresConnection) async throws {
+    public func requestConsent(for lead: Lead, now: Date, in transaction: TenantTransaction) async throws {
         guard let referral = lead.referralID, let source = lead.sourceTenantID else {
             throw DomainError.conflict("not_referred", "only a referred lead's consent can be requested from its source")
         }
         guard lead.identityWithheld else {
             throw DomainError.conflict("consent_present", "the lead already carries the person's details")
         }
-        let targetName = try await connection.rows("SELECT name FROM tenants WHERE id = \(lead.tenantID)", logger: logger)
+        let targetName = try await transaction.connection.rows("SELECT name FROM tenants WHERE id = \(transaction.tenant)", logger: logger)
             .first?.decode(String.self) ?? ""
-        try await Database.visiting(source, from: lead.tenantID, on: connection, logger: logger) {
-            let rows = try await connection.rows(
+        try await transaction.visiting(source) { there in
+            let rows = try await there.connection.rows(
                 """
                 SELECT u.email, l.contact_name FROM referrals r
                 JOIN leads l ON l.tenant_id = r.tenant_id AND l.id = r.source_lead_id
                 LEFT JOIN users u ON u.tenant_id = r.tenant_id AND u.id = r.created_by AND u.deactivated_at IS NULL
-                WHERE r.tenant_id = \(source) AND r.id = \(referral) AND r.withdrawn_at IS NULL
+                WHERE r.tenant_id = \(there.tenant) AND r.id = \(referral) AND r.withdrawn_at IS NULL
                 """, logger: logger)
             for (email, name) in try rows.decode((String?, String).self) {
                 if let email {
                     let notice = NoticeCatalog.Filled(
                         NoticeCatalog.consentRequested, ["target.name": targetName, "lead.name": name, "referral.id": referral.description])
                     try await outbox.enqueueEmail(
-                        event: "referral.consent_requested", to: email, notice: notice, tenant: source, now: now, on: connection)
+                        event: "referral.consent_requested", to: email, notice: notice, now: now, in: there)
                 }
             }
         }
     }
 
-    /// Emails the people of `tenant` who answer referrals (admins, moderators, partner users).
-    private func notify(_ tenant: Tenant.ID, event: String, notice: NoticeCatalog.Filled, now: Date, on connection: PostgresConnection)
+    /// Emails the people of the transaction's tenant who answer referrals (admins, moderators, partner users).
+    private func notify(event: String, notice: NoticeCatalog.Filled, now: Date, in transaction: TenantTransaction)
         async throws
     {
-        let emails = try await connection.rows(
+        let emails = try await transaction.connection.rows(
             """
-            SELECT email FROM users WHERE tenant_id = \(tenant) AND deactivated_at IS NULL
+            SELECT email FROM users WHERE tenant_id = \(transaction.tenant) AND deactivated_at IS NULL
               AND roles && ARRAY['admin', 'moderator', 'partner_user']::TEXT[]
             ORDER BY email
             """, logger: logger
         ).decode(String.self)
         guard !emails.isEmpty else { return }
-        let text = try await outbox.written([notice], tenant: tenant, on: connection)[0]
+        let text = try await outbox.written([notice], in: transaction)[0]
         for email in emails {
             try await outbox.enqueueEmail(
-                event: event, to: email, subject: text.subject, body: text.body, tenant: tenant, now: now, on: connection)
+                event: event, to: email, subject: text.subject, body: text.body, now: now, in: transaction)
         }
     }
 
@@ -215,10 +215,10 @@ public struct PostgresPrivacyRepository: Sendable {
 
     /// How many other organisations hold a lead with the same email or phone (by keyed hash; no
     /// field of theirs is read), and this tenant's other leads with the same keys.
-    public func matches(of lead: Lead.ID, tenant: Tenant.ID, on connection: PostgresConnection) async throws
+    public func matches(of lead: Lead.ID, in transaction: TenantTransaction) async throws
         -> (organisations: Int, leads: [Lead.ID])
     {
-        let rows = try await connection.rows(
+        let rows = try await transaction.connection.rows(
             """
             SELECT hubnet_known_elsewhere(l.tenant_id, l.email_key, l.phone_key),
                 ARRAY(SELECT o.id FROM leads o
@@ -226,20 +226,20 @@ public struct PostgresPrivacyRepository: Sendable {
                         AND ((l.email_key IS NOT NULL AND o.email_key = l.email_key)
                           OR (l.phone_key IS NOT NULL AND o.phone_key = l.phone_key))
                       ORDER BY o.created_at, o.id)
-            FROM leads l WHERE l.tenant_id = \(tenant) AND l.id = \(lead)
+            FROM leads l WHERE l.tenant_id = \(transaction.tenant) AND l.id = \(lead)
             """, logger: logger)
         for (count, leads) in try rows.decode((Int, [Lead.ID]).self) { return (count, leads) }
         throw DomainError.notFound("lead")
     }
 
     /// The tenant's leads whose email or phone matches (by keyed hash), for a subject access export.
-    public func leads(matchingEmail email: String?, phone: String?, tenant: Tenant.ID, on connection: PostgresConnection)
+    public func leads(matchingEmail email: String?, phone: String?, in transaction: TenantTransaction)
         async throws -> [Lead.ID]
     {
-        try await connection.rows(
+        try await transaction.connection.rows(
             """
             SELECT id FROM leads
-            WHERE tenant_id = \(tenant)
+            WHERE tenant_id = \(transaction.tenant)
               AND ((email_key IS NOT NULL AND email_key = hubnet_match_key('email', \(email)))
                 OR (phone_key IS NOT NULL AND phone_key = hubnet_match_key('phone', \(phone))))
             ORDER BY created_at, id
@@ -260,23 +260,23 @@ public struct PostgresPrivacyRepository: Sendable {
 
     /// Records that `user` read the personal data of `leads` (nothing for an empty list).
     public func logAccess(
-        _ leads: [Lead.ID], channel: Channel, user: User.ID?, device: Device.ID? = nil, tenant: Tenant.ID, now: Date,
-        on connection: PostgresConnection
+        _ leads: [Lead.ID], channel: Channel, user: User.ID?, device: Device.ID? = nil, now: Date,
+        in transaction: TenantTransaction
     ) async throws {
         guard !leads.isEmpty else { return }
-        try await connection.rows(
+        try await transaction.connection.rows(
             """
             INSERT INTO lead_access_log (tenant_id, at, user_id, device_id, channel, lead_ids)
-            VALUES (\(tenant), \(now), \(user), \(device), \(channel.rawValue), \(leads))
+            VALUES (\(transaction.tenant), \(now), \(user), \(device), \(channel.rawValue), \(leads))
             """, logger: logger)
     }
 
     /// Who read a lead's personal data, oldest first.
-    public func accessLog(of lead: Lead.ID, tenant: Tenant.ID, on connection: PostgresConnection) async throws -> [Access] {
-        let rows = try await connection.rows(
+    public func accessLog(of lead: Lead.ID, in transaction: TenantTransaction) async throws -> [Access] {
+        let rows = try await transaction.connection.rows(
             """
             SELECT at, user_id, device_id, channel FROM lead_access_log
-            WHERE tenant_id = \(tenant) AND lead_ids @> ARRAY[\(lead)]::UUID[]
+            WHERE tenant_id = \(transaction.tenant) AND lead_ids @> ARRAY[\(lead)]::UUID[]
             ORDER BY id
             """, logger: logger)
         var log: [Access] = []
@@ -305,13 +305,13 @@ extension PostgresPrivacyRepository {
 
     /// The referrals the tenant made of `leads`, oldest first (in the tenant's transaction; reads
     /// only the flag of each target copy through the referral row, never its fields).
-    public func copies(of leads: [Lead.ID], tenant: Tenant.ID, on connection: PostgresConnection) async throws -> [Copy] {
+    public func copies(of leads: [Lead.ID], in transaction: TenantTransaction) async throws -> [Copy] {
         guard !leads.isEmpty else { return [] }
-        let rows = try await connection.rows(
+        let rows = try await transaction.connection.rows(
             """
             SELECT r.id, r.source_lead_id, r.target_tenant_id, t.name, r.created_at, r.status_name, r.withdrawn_at, r.consent_id
             FROM referrals r JOIN tenants t ON t.id = r.target_tenant_id
-            WHERE r.tenant_id = \(tenant) AND r.source_lead_id = ANY(\(leads))
+            WHERE r.tenant_id = \(transaction.tenant) AND r.source_lead_id = ANY(\(leads))
             ORDER BY r.created_at, r.id
             """, logger: logger)
         var copies: [Copy] = []
@@ -357,23 +357,25 @@ extension PostgresPrivacyRepository {
     /// Erases the person on `leads` (the tenant's, in its transaction) and on every copy made of
     /// them, following referrals from tenant to tenant (withdrawn copies included). Returns the
     /// erasure's id.
-    public func erase(_ leads: [Lead.ID], requestedBy user: User.ID, tenant: Tenant.ID, now: Date, on connection: PostgresConnection)
+    public func erase(_ leads: [Lead.ID], requestedBy user: User.ID, now: Date, in transaction: TenantTransaction)
         async throws -> UUID
     {
         let erasure = UUID()
-        try await connection.rows(
-            "INSERT INTO erasures (tenant_id, id, requested_by, requested_at) VALUES (\(tenant), \(erasure), \(user), \(now))",
+        try await transaction.connection.rows(
+            "INSERT INTO erasures (tenant_id, id, requested_by, requested_at) VALUES (\(transaction.tenant), \(erasure), \(user), \(now))",
             logger: logger)
         // Level by level: the leads, then the copies made of them, then the copies of those.
         var visited = Set<Lead.ID>()
-        var level = leads.map { (tenant, $0) }
+        var level = leads.map { (transaction.tenant, $0) }
         while !level.isEmpty {
             level = level.filter { visited.insert($0.1).inserted }
-            let copies = try await Database.visiting(level, tenant: \.0, from: tenant, on: connection, logger: logger) { holder, lead in
-                try await connection.rows(
-                    "SELECT hubnet_erase_lead(\(erasure), \(tenant), \(lead), \(now))", logger: logger)
-                let copies = try await connection.rows(
-                    "SELECT target_tenant_id, target_lead_id FROM referrals WHERE tenant_id = \(holder) AND source_lead_id = \(lead)",
+            // The erasure is the requesting tenant's: each copy's erasure names it.
+            let copies = try await transaction.visiting(level, tenant: \.0) { item, holder in
+                let lead = item.1
+                try await holder.connection.rows(
+                    "SELECT hubnet_erase_lead(\(erasure), \(transaction.tenant), \(lead), \(now))", logger: logger)
+                let copies = try await holder.connection.rows(
+                    "SELECT target_tenant_id, target_lead_id FROM referrals WHERE tenant_id = \(holder.tenant) AND source_lead_id = \(lead)",
                     logger: logger)
                 return try copies.decode((Tenant.ID, Lead.ID).self).map { ($0.0, $0.1) }
             }
@@ -383,12 +385,12 @@ extension PostgresPrivacyRepository {
     }
 
     /// An erasure the tenant requested, with every copy it reached and each device's acknowledgement.
-    public func erasure(_ id: UUID, tenant: Tenant.ID, on connection: PostgresConnection) async throws -> Erasure? {
-        let head = try await connection.rows(
-            "SELECT requested_by, requested_at FROM erasures WHERE tenant_id = \(tenant) AND id = \(id)", logger: logger)
+    public func erasure(_ id: UUID, in transaction: TenantTransaction) async throws -> Erasure? {
+        let head = try await transaction.connection.rows(
+            "SELECT requested_by, requested_at FROM erasures WHERE tenant_id = \(transaction.tenant) AND id = \(id)", logger: logger)
         guard let (by, at) = try head.decode((User.ID?, Date).self).first else { return nil }
         var erasure = Erasure(id: id, requestedBy: by, requestedAt: at, copies: [], devices: [])
-        let rows = try await connection.rows("SELECT * FROM hubnet_erasure_status(\(id))", logger: logger)
+        let rows = try await transaction.connection.rows("SELECT * FROM hubnet_erasure_status(\(id))", logger: logger)
         for (organisation, lead, erasedAt, device, acknowledged) in try rows.decode((Tenant.ID, Lead.ID, Date, Device.ID?, Date?).self) {
             let copy = Erasure.Copy(organisationID: organisation, leadID: lead, erasedAt: erasedAt)
             if !erasure.copies.contains(copy) { erasure.copies.append(copy) }

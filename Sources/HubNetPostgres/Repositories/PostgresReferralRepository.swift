@@ -52,44 +52,44 @@ public struct PostgresReferralRepository: Sendable {
     ///   the target template's timer otherwise.
     public func refer(
         _ lead: Lead, to target: Target, by user: User.ID, links: EmailActionLinks? = nil, expiresAt: Date? = nil, now: Date,
-        pullbackAt: Date? = nil, hop: Int = 1, pool: UUID? = nil, parties known: Parties? = nil, on connection: PostgresConnection
+        pullbackAt: Date? = nil, hop: Int = 1, pool: UUID? = nil, parties known: Parties? = nil, in transaction: TenantTransaction
     ) async throws -> Referral {
         let source = lead.tenantID
         guard target.tenant != source else {
             throw DomainError.invalid(target.kind == .listing ? "listing_id" : "partner_id", "a lead is referred to another organisation")
         }
         // A shared pool's copies go out together; the caller cleared the lead for the pool.
-        if pool == nil, let current = try await current(for: lead.id, tenant: source, on: connection) {
+        if pool == nil, let current = try await current(for: lead.id, in: transaction) {
             guard current.allowsReReferral else {
                 throw DomainError.conflict(
                     "already_referred", "the lead is with another organisation until it expires or is declined there")
             }
-            try await withdraw(current, at: now, on: connection)
+            try await withdraw(current, at: now, in: transaction)
         }
         let key = target.kind == .listing ? BuiltInTemplates.hubModeration.key : BuiltInTemplates.partnerLead.key
         // The person's details cross only under a consent covering the target now (`VisibilityPolicy`).
         let parties: Parties
-        if let known { parties = known } else { parties = try await self.parties(target: target.tenant, source: source, on: connection) }
+        if let known { parties = known } else { parties = try await self.parties(target: target.tenant, source: source, on: transaction.connection) }
         let sourceName = parties.sourceName
         guard let targetKind = target.organisation ?? parties.targetKind else { throw DomainError.notFound("organisation") }
-        let consents = try await privacy.consents(of: lead.id, tenant: source, on: connection)
+        let consents = try await privacy.consents(of: lead.id, in: transaction)
         let crossing = VisibilityPolicy.crossingDetails(
             lead.details.withoutTeam, to: target.tenant, kind: targetKind, consents: consents, at: now)
         let referralID = Referral.ID()
-        let (template, landed) = try await Database.visiting(target.tenant, from: source, on: connection, logger: logger) {
-            guard let template = try await templates.template(key, tenant: target.tenant, on: connection) else {
+        let (template, landed) = try await transaction.visiting(target.tenant) { there in
+            guard let template = try await templates.template(key, in: there) else {
                 throw DomainError.notFound("workflow template")
             }
             let landed = try await leads.create(
-                crossing.details, template: template, source: .referral, tenant: target.tenant, createdBy: nil,
+                crossing.details, template: template, source: .referral, createdBy: nil,
                 listing: target.listing, expiresAt: expiresAt, identityWithheld: crossing.consent == nil,
-                referral: (referralID, source), now: now, on: connection)
+                referral: (referralID, source), now: now, in: there)
             try await announce(
-                landed, referral: referralID, from: sourceName ?? "", template: template, links: links, now: now, on: connection)
+                landed, referral: referralID, from: sourceName ?? "", template: template, links: links, now: now, in: there)
             return (template, landed)
         }
         let status = template.status(landed.state.status)
-        let rows = try await connection.rows(
+        let rows = try await transaction.connection.rows(
             """
             INSERT INTO referrals (tenant_id, id, source_lead_id, target_tenant_id, target_lead_id, target_kind,
                 target_listing_id, created_by, created_at, status, status_name, life_cycle, stage, pullback_at, hop, pool_id,
@@ -127,16 +127,16 @@ public struct PostgresReferralRepository: Sendable {
     /// email, with a signed, single-use, expiring link for each answer.
     private func announce(
         _ lead: Lead, referral: Referral.ID, from sourceName: String, template: WorkflowTemplate, links: EmailActionLinks?, now: Date,
-        on connection: PostgresConnection
+        in transaction: TenantTransaction
     ) async throws {
         let event = WebhookEvent(
             event: "referral.received", referralID: referral.description, status: lead.state.status,
             statusName: template.status(lead.state.status)?.name ?? lead.state.status, reason: nil, at: now, leadID: lead.id.description)
         guard let links else {
-            try await outbox.enqueue([], event: event.event, webhookBody: try event.json(), tenant: lead.tenantID, now: now, on: connection)
+            try await outbox.enqueue([], event: event.event, webhookBody: try event.json(), now: now, in: transaction)
             return
         }
-        let rows = try await connection.rows(
+        let rows = try await transaction.connection.rows(
             """
             SELECT id, email, roles FROM users WHERE tenant_id = \(lead.tenantID) AND deactivated_at IS NULL
             """, logger: logger)
@@ -172,14 +172,14 @@ public struct PostgresReferralRepository: Sendable {
             notices.append(.init(email: email, notice: notice))
         }
         if !linkIDs.isEmpty {
-            try await connection.rows(
+            try await transaction.connection.rows(
                 """
                 INSERT INTO email_action_links (tenant_id, id, lead_id, user_id, action, created_at, expires_at)
                 SELECT \(lead.tenantID), k.id, \(lead.id), k.user_id, k.action, \(now), \(now + links.lifetime)
                 FROM unnest(\(linkIDs)::UUID[], \(linkUsers)::UUID[], \(linkActions)::TEXT[]) AS k(id, user_id, action)
                 """, logger: logger)
         }
-        try await outbox.enqueue(notices, event: event.event, webhookBody: try event.json(), tenant: lead.tenantID, now: now, on: connection)
+        try await outbox.enqueue(notices, event: event.event, webhookBody: try event.json(), now: now, in: transaction)
     }
 
     /// The statements of every referral and of every action on a referred lead, kept parsed per
@@ -198,16 +198,16 @@ public struct PostgresReferralRepository: Sendable {
     /// `acceptedBefore`: the lead was accepted before this action (its mirror claimed the pool then).
     public func mirror(
         _ lead: Lead, template: WorkflowTemplate, reason: String?, notifying action: String? = nil, acceptedBefore: Bool = false,
-        now: Date, on connection: PostgresConnection
+        now: Date, in transaction: TenantTransaction
     ) async throws {
         guard let referral = lead.referralID, let source = lead.sourceTenantID else { return }
         let status = template.status(lead.state.status)
-        try await Database.visiting(source, from: lead.tenantID, on: connection, logger: logger) {
+        try await transaction.visiting(source) { there in
             // An accepted lead claims its shared pool; one accepted before this action claimed it then.
-            if lead.state.acceptedAt != nil, !acceptedBefore { try await claimPool(referral, source: source, now: now, on: connection) }
+            if lead.state.acceptedAt != nil, !acceptedBefore { try await claimPool(referral, now: now, in: there) }
             // What a notice needs comes back with the update: the creator's address (while active), the
             // hub's name, and the person's name as the source knows it (the target's copy may be de-identified).
-            let updated = try await connection.rows(
+            let updated = try await there.connection.rows(
                 """
                 UPDATE referrals AS r SET status = \(lead.state.status), status_name = \(status?.name ?? lead.state.status),
                     life_cycle = \(status?.lifeCycle.rawValue ?? LifeCycle.pending.rawValue), stage = \(status?.stage)::TEXT,
@@ -215,7 +215,7 @@ public struct PostgresReferralRepository: Sendable {
                     last_action_at = \(lead.state.lastActionAt)::TIMESTAMPTZ, accepted_at = \(lead.state.acceptedAt)::TIMESTAMPTZ,
                     declined_at = \(lead.state.declinedAt)::TIMESTAMPTZ, completed_at = \(lead.state.completedAt)::TIMESTAMPTZ,
                     reason = COALESCE(\(reason)::TEXT, r.reason), pullback_at = NULL
-                WHERE r.tenant_id = \(source) AND r.id = \(referral) AND r.withdrawn_at IS NULL
+                WHERE r.tenant_id = \(there.tenant) AND r.id = \(referral) AND r.withdrawn_at IS NULL
                 RETURNING r.created_by,
                     (SELECT u.email FROM users AS u WHERE u.tenant_id = r.tenant_id AND u.id = r.created_by AND u.deactivated_at IS NULL),
                     (SELECT t.name FROM tenants AS t WHERE t.id = \(lead.tenantID)),
@@ -226,7 +226,7 @@ public struct PostgresReferralRepository: Sendable {
                 let notice = try Self.notice(
                     of: action, on: lead, statusName: status?.name ?? lead.state.status, reason: reason, referral: referral, email: email,
                     hubName: hubName, sourceName: sourceName, now: now)
-                try await outbox.enqueue([notice], tenant: source, now: now, on: connection)
+                try await outbox.enqueue([notice], now: now, in: there)
             }
         }
     }
@@ -259,14 +259,16 @@ public struct PostgresReferralRepository: Sendable {
     /// throws `PoolClaimNeedsStore` back in the target's tenant (for one action, or the first
     /// source, having written nothing), and the caller carries the actions out one at a time
     /// (`mirror(_:template:…)` claims the pool or refuses with `pool_taken`).
-    public func mirror(_ actions: [LeadBatch.PendingAction], now: Date, on connection: PostgresConnection) async throws {
+    public func mirror(_ actions: [LeadBatch.PendingAction], now: Date, in transaction: TenantTransaction) async throws {
         var bySource: [Tenant.ID: [LeadBatch.PendingAction]] = [:]
         for action in actions where action.after.referralID != nil {
             if let source = action.after.sourceTenantID { bySource[source, default: []].append(action) }
         }
-        guard let home = actions.first?.after.tenantID, !bySource.isEmpty else { return }
+        guard !bySource.isEmpty else { return }
+        let home = transaction.tenant
         let sources = bySource.sorted(by: { $0.key.description < $1.key.description })
-        _ = try await Database.visiting(sources, tenant: \.key, from: home, on: connection, logger: logger) { source, actions in
+        _ = try await transaction.visiting(sources, tenant: \.key) { entry, source in
+            let actions = entry.value
             let statuses = actions.map { $0.template.status($0.after.state.status) }
             func micros(_ date: Date?) -> Int64? { date.map { Int64(($0.timeIntervalSince1970 * 1_000_000).rounded()) } }
             let document = String(
@@ -281,7 +283,7 @@ public struct PostgresReferralRepository: Sendable {
                             declined_at: micros(state.declinedAt), completed_at: micros(state.completedAt), reason: action.reason,
                             accepting: action.acceptsReferral)
                     }), as: UTF8.self)
-            let rows = try await connection.rows(
+            let rows = try await source.connection.rows(
                 """
                 WITH m AS MATERIALIZED (
                     SELECT * FROM jsonb_to_recordset(\(document)::JSONB) AS m(id UUID, status TEXT, status_name TEXT, life_cycle TEXT,
@@ -290,7 +292,7 @@ public struct PostgresReferralRepository: Sendable {
                 ),
                 pooled AS (
                     SELECT count(*)::INTEGER AS n FROM referrals AS r JOIN m ON r.id = m.id
-                    WHERE r.tenant_id = \(source) AND m.accepting AND r.pool_id IS NOT NULL
+                    WHERE r.tenant_id = \(source.tenant) AND m.accepting AND r.pool_id IS NOT NULL
                 ),
                 u AS (
                     UPDATE referrals AS r SET status = m.status, status_name = m.status_name, life_cycle = m.life_cycle, stage = m.stage,
@@ -299,7 +301,7 @@ public struct PostgresReferralRepository: Sendable {
                         declined_at = hubnet_from_micros(m.declined_at), completed_at = hubnet_from_micros(m.completed_at),
                         reason = COALESCE(m.reason, r.reason), pullback_at = NULL
                     FROM m
-                    WHERE r.tenant_id = \(source) AND r.id = m.id AND r.withdrawn_at IS NULL AND (SELECT p.n FROM pooled AS p) = 0
+                    WHERE r.tenant_id = \(source.tenant) AND r.id = m.id AND r.withdrawn_at IS NULL AND (SELECT p.n FROM pooled AS p) = 0
                     RETURNING r.id,
                         (SELECT u.email FROM users AS u WHERE u.tenant_id = r.tenant_id AND u.id = r.created_by AND u.deactivated_at IS NULL)
                             AS email,
@@ -321,7 +323,7 @@ public struct PostgresReferralRepository: Sendable {
                         of: action.decision.action, on: action.after, statusName: status?.name ?? action.after.state.status,
                         reason: action.reason, referral: referral, email: email, hubName: hubName, sourceName: sourceName, now: now))
             }
-            try await outbox.enqueue(notices, tenant: source, now: now, on: connection)
+            try await outbox.enqueue(notices, now: now, in: source)
         }
     }
 
@@ -343,56 +345,56 @@ public struct PostgresReferralRepository: Sendable {
     }
 
     /// The source's current (not withdrawn) referral of one of its leads.
-    public func current(for lead: Lead.ID, tenant: Tenant.ID, on connection: PostgresConnection) async throws -> Referral? {
+    public func current(for lead: Lead.ID, in transaction: TenantTransaction) async throws -> Referral? {
         try await Self.referrals(
-            connection.rows(
+            transaction.connection.rows(
                 """
                 SELECT \(unescaped: Self.columns) FROM referrals
-                WHERE tenant_id = \(tenant) AND source_lead_id = \(lead) AND withdrawn_at IS NULL
+                WHERE tenant_id = \(transaction.tenant) AND source_lead_id = \(lead) AND withdrawn_at IS NULL
                 ORDER BY created_at DESC LIMIT 1
                 """, preparedAs: Prepared.Current.self, logger: logger)
         ).first
     }
 
-    public func get(_ id: Referral.ID, tenant: Tenant.ID, on connection: PostgresConnection) async throws -> Referral? {
+    public func get(_ id: Referral.ID, in transaction: TenantTransaction) async throws -> Referral? {
         try await Self.referrals(
-            connection.rows(
-                "SELECT \(unescaped: Self.columns) FROM referrals WHERE tenant_id = \(tenant) AND id = \(id)", logger: logger)
+            transaction.connection.rows(
+                "SELECT \(unescaped: Self.columns) FROM referrals WHERE tenant_id = \(transaction.tenant) AND id = \(id)", logger: logger)
         ).first
     }
 
-    public func list(tenant: Tenant.ID, page: PageRequest, on connection: PostgresConnection) async throws -> Page<Referral> {
+    public func list(page: PageRequest, in transaction: TenantTransaction) async throws -> Page<Referral> {
         let after = page.after ?? .start
         let rows = try await Self.referrals(
-            connection.rows(
+            transaction.connection.rows(
                 """
                 SELECT \(unescaped: Self.columns) FROM referrals
-                WHERE tenant_id = \(tenant) AND (created_at, id) > (hubnet_from_micros(\(after.microseconds)), \(after.id))
+                WHERE tenant_id = \(transaction.tenant) AND (created_at, id) > (hubnet_from_micros(\(after.microseconds)), \(after.id))
                 ORDER BY created_at, id LIMIT \(page.limit + 1)
                 """, logger: logger))
         return Page(rows: rows, limit: page.limit) { PageCursor(createdAt: $0.createdAt, id: $0.id.rawValue) }
     }
 
     /// Every referral of the tenant, for the outcome report.
-    public func all(tenant: Tenant.ID, on connection: PostgresConnection) async throws -> [Referral] {
+    public func all(in transaction: TenantTransaction) async throws -> [Referral] {
         try await Self.referrals(
-            connection.rows("SELECT \(unescaped: Self.columns) FROM referrals WHERE tenant_id = \(tenant)", logger: logger))
+            transaction.connection.rows("SELECT \(unescaped: Self.columns) FROM referrals WHERE tenant_id = \(transaction.tenant)", logger: logger))
     }
 
     /// The target lead's history, read in the target's rows on behalf of the source, which may see
     /// it (`VisibilityPolicy`); returns to the source's tenant.
-    public func targetHistory(of referral: Referral, on connection: PostgresConnection) async throws -> [LeadHistoryEntry] {
-        try await Database.visiting(referral.targetTenantID, from: referral.sourceTenantID, on: connection, logger: logger) {
-            try await leads.history(of: referral.targetLeadID, tenant: referral.targetTenantID, on: connection)
+    public func targetHistory(of referral: Referral, in transaction: TenantTransaction) async throws -> [LeadHistoryEntry] {
+        try await transaction.visiting(referral.targetTenantID) { there in
+            try await leads.history(of: referral.targetLeadID, in: there)
         }
     }
 
     /// Whether the tenant has sent a referral to `other` or received one from it.
-    public func exchanged(with other: Tenant.ID, tenant: Tenant.ID, on connection: PostgresConnection) async throws -> Bool {
-        let rows = try await connection.rows(
+    public func exchanged(with other: Tenant.ID, in transaction: TenantTransaction) async throws -> Bool {
+        let rows = try await transaction.connection.rows(
             """
-            SELECT EXISTS (SELECT 1 FROM referrals WHERE tenant_id = \(tenant) AND target_tenant_id = \(other))
-                OR EXISTS (SELECT 1 FROM leads WHERE tenant_id = \(tenant) AND source_tenant_id = \(other))
+            SELECT EXISTS (SELECT 1 FROM referrals WHERE tenant_id = \(transaction.tenant) AND target_tenant_id = \(other))
+                OR EXISTS (SELECT 1 FROM leads WHERE tenant_id = \(transaction.tenant) AND source_tenant_id = \(other))
             """, logger: logger)
         for (exchanged,) in try rows.decode((Bool,).self) { return exchanged }
         return false
@@ -400,13 +402,13 @@ public struct PostgresReferralRepository: Sendable {
 
     /// The target's lead of a referral it received and still holds (not withdrawn), by the
     /// referral's id; `nil` for any other id.
-    public func incomingLead(_ id: Referral.ID, tenant: Tenant.ID, on connection: PostgresConnection) async throws -> Lead? {
-        let rows = try await connection.rows(
+    public func incomingLead(_ id: Referral.ID, in transaction: TenantTransaction) async throws -> Lead? {
+        let rows = try await transaction.connection.rows(
             """
-            SELECT id FROM leads WHERE tenant_id = \(tenant) AND referral_id = \(id) AND withdrawn_at IS NULL
+            SELECT id FROM leads WHERE tenant_id = \(transaction.tenant) AND referral_id = \(id) AND withdrawn_at IS NULL
             """, logger: logger)
         for (leadID,) in try rows.decode((Lead.ID,).self) {
-            return try await leads.get(leadID, tenant: tenant, on: connection)
+            return try await leads.get(leadID, in: transaction)
         }
         return nil
     }
@@ -414,20 +416,21 @@ public struct PostgresReferralRepository: Sendable {
     /// The source's records of referrals its target holds as `received` (leads of the target's
     /// tenant), read in each source's rows on the target's behalf; returns to the target's tenant.
     /// The mirror is updated in the transaction of every target action, so it is the lead's state.
-    public func mirrors(of received: [Lead], on connection: PostgresConnection) async throws -> [Referral.ID: Referral] {
+    public func mirrors(of received: [Lead], in transaction: TenantTransaction) async throws -> [Referral.ID: Referral] {
         var bySource: [Tenant.ID: [Referral.ID]] = [:]
         for lead in received {
             if let source = lead.sourceTenantID, let id = lead.referralID { bySource[source, default: []].append(id) }
         }
-        guard let home = received.first?.tenantID else { return [:] }
+        guard !received.isEmpty else { return [:] }
+        let home = transaction.tenant
         var result: [Referral.ID: Referral] = [:]
         let sources = bySource.sorted(by: { $0.key.description < $1.key.description })
-        _ = try await Database.visiting(sources, tenant: \.key, from: home, on: connection, logger: logger) { source, ids in
+        _ = try await transaction.visiting(sources, tenant: \.key) { entry, source in
             let rows = try await Self.referrals(
-                connection.rows(
+                source.connection.rows(
                     """
                     SELECT \(unescaped: Self.columns) FROM referrals
-                    WHERE tenant_id = \(source) AND id = ANY(\(ids.map(\.rawValue))) AND target_tenant_id = \(home)
+                    WHERE tenant_id = \(source.tenant) AND id = ANY(\(entry.value.map(\.rawValue))) AND target_tenant_id = \(home)
                     """, logger: logger))
             for referral in rows { result[referral.id] = referral }
         }
@@ -435,10 +438,10 @@ public struct PostgresReferralRepository: Sendable {
     }
 
     /// Opens a shared pool for one routing of a source lead.
-    public func openPool(for lead: Lead.ID, tenant: Tenant.ID, now: Date, on connection: PostgresConnection) async throws -> UUID {
+    public func openPool(for lead: Lead.ID, now: Date, in transaction: TenantTransaction) async throws -> UUID {
         let id = UUID()
-        try await connection.rows(
-            "INSERT INTO referral_pools (tenant_id, id, source_lead_id, created_at) VALUES (\(tenant), \(id), \(lead), \(now))",
+        try await transaction.connection.rows(
+            "INSERT INTO referral_pools (tenant_id, id, source_lead_id, created_at) VALUES (\(transaction.tenant), \(id), \(lead), \(now))",
             logger: logger)
         return id
     }
@@ -446,21 +449,21 @@ public struct PostgresReferralRepository: Sendable {
     /// The source's current referral of the lead, withdrawn when it may go elsewhere (ended
     /// unanswered or declined); `already_referred` otherwise. For routings that make their own
     /// referrals (a shared pool).
-    public func clearForReferral(_ lead: Lead.ID, tenant: Tenant.ID, now: Date, on connection: PostgresConnection) async throws {
-        for current in try await currentAll(for: lead, tenant: tenant, on: connection) {
+    public func clearForReferral(_ lead: Lead.ID, now: Date, in transaction: TenantTransaction) async throws {
+        for current in try await currentAll(for: lead, in: transaction) {
             guard current.allowsReReferral else {
                 throw DomainError.conflict("already_referred", "the lead is with another organisation until it expires or is declined there")
             }
-            try await withdraw(current, at: now, on: connection)
+            try await withdraw(current, at: now, in: transaction)
         }
     }
 
-    private func currentAll(for lead: Lead.ID, tenant: Tenant.ID, on connection: PostgresConnection) async throws -> [Referral] {
+    private func currentAll(for lead: Lead.ID, in transaction: TenantTransaction) async throws -> [Referral] {
         try await Self.referrals(
-            connection.rows(
+            transaction.connection.rows(
                 """
                 SELECT \(unescaped: Self.columns) FROM referrals
-                WHERE tenant_id = \(tenant) AND source_lead_id = \(lead) AND withdrawn_at IS NULL
+                WHERE tenant_id = \(transaction.tenant) AND source_lead_id = \(lead) AND withdrawn_at IS NULL
                 """, logger: logger))
     }
 
@@ -468,8 +471,9 @@ public struct PostgresReferralRepository: Sendable {
     /// claims the pool, or refuses with `pool_taken` when another partner won it (the accept is
     /// rolled back with the transaction). The winner withdraws the other copies; one whose target
     /// is in the middle of its own accept (its row locked) is marked for the timer pass to release.
-    private func claimPool(_ referral: Referral.ID, source: Tenant.ID, now: Date, on connection: PostgresConnection) async throws {
-        let rows = try await connection.rows(
+    private func claimPool(_ referral: Referral.ID, now: Date, in transaction: TenantTransaction) async throws {
+        let source = transaction.tenant
+        let rows = try await transaction.connection.rows(
             """
             SELECT pool_id, accepted_at IS NOT NULL, withdrawn_at IS NOT NULL FROM referrals
             WHERE tenant_id = \(source) AND id = \(referral)
@@ -480,38 +484,38 @@ public struct PostgresReferralRepository: Sendable {
         let taken = DomainError.conflict("pool_taken", "another partner accepted this lead first; it is no longer offered to you")
         if withdrawn { throw taken }
         // The pool row's lock serialises concurrent accepts: a later one waits, then finds a winner.
-        let won = try await connection.rows(
+        let won = try await transaction.connection.rows(
             """
             UPDATE referral_pools SET winner_referral_id = \(referral), won_at = \(now)
             WHERE tenant_id = \(source) AND id = \(pool) AND winner_referral_id IS NULL RETURNING id
             """, logger: logger)
         guard try won.decode(UUID.self).first(where: { _ in true }) != nil else { throw taken }
-        let losers = try await connection.rows(
+        let losers = try await transaction.connection.rows(
             """
             UPDATE referrals SET withdrawn_at = \(now), pullback_at = NULL
             WHERE tenant_id = \(source) AND pool_id = \(pool) AND id <> \(referral) AND withdrawn_at IS NULL
             RETURNING id, target_tenant_id, target_lead_id
             """, logger: logger)
         let copies = try losers.decode((Referral.ID, Tenant.ID, Lead.ID).self).map { $0 }
-        let released = try await Database.visiting(copies, tenant: \.1, from: source, on: connection, logger: logger) { _, target, lead in
-            try await releaseCopy(lead, tenant: target, now: now, on: connection)
+        let released = try await transaction.visiting(copies, tenant: \.1) { copy, target in
+            try await releaseCopy(copy.2, now: now, in: target)
         }
         let pending = zip(copies, released).filter { !$0.1 }.map(\.0.0)
         if !pending.isEmpty {
-            try await connection.rows(
+            try await transaction.connection.rows(
                 "UPDATE referrals SET release_pending = true WHERE tenant_id = \(source) AND id = ANY(\(pending.map(\.rawValue)))",
                 logger: logger)
         }
     }
 
     /// Withdraws a target's copy unless its row is locked (its target is acting on it right now),
-    /// in the target's tenant (`Database.visiting`). Returns whether it was released.
-    private func releaseCopy(_ lead: Lead.ID, tenant: Tenant.ID, now: Date, on connection: PostgresConnection) async throws -> Bool {
-        let locked = try await connection.rows(
-            "SELECT id FROM leads WHERE tenant_id = \(tenant) AND id = \(lead) FOR UPDATE SKIP LOCKED", logger: logger)
+    /// in the target's tenant (`TenantTransaction.visiting`). Returns whether it was released.
+    private func releaseCopy(_ lead: Lead.ID, now: Date, in transaction: TenantTransaction) async throws -> Bool {
+        let locked = try await transaction.connection.rows(
+            "SELECT id FROM leads WHERE tenant_id = \(transaction.tenant) AND id = \(lead) FOR UPDATE SKIP LOCKED", logger: logger)
         guard try locked.decode(Lead.ID.self).first(where: { _ in true }) != nil else { return false }
-        try await connection.rows(
-            "UPDATE leads SET withdrawn_at = \(now) WHERE tenant_id = \(tenant) AND id = \(lead) AND withdrawn_at IS NULL",
+        try await transaction.connection.rows(
+            "UPDATE leads SET withdrawn_at = \(now) WHERE tenant_id = \(transaction.tenant) AND id = \(lead) AND withdrawn_at IS NULL",
             logger: logger)
         return true
     }
@@ -524,18 +528,18 @@ public struct PostgresReferralRepository: Sendable {
     }
 
     /// Releases one loser's copy (in the source's transaction); `false` when it is still locked.
-    public func release(_ id: Referral.ID, tenant: Tenant.ID, now: Date, on connection: PostgresConnection) async throws -> Bool {
-        let rows = try await connection.rows(
+    public func release(_ id: Referral.ID, now: Date, in transaction: TenantTransaction) async throws -> Bool {
+        let rows = try await transaction.connection.rows(
             """
-            SELECT target_tenant_id, target_lead_id FROM referrals WHERE tenant_id = \(tenant) AND id = \(id) AND release_pending
+            SELECT target_tenant_id, target_lead_id FROM referrals WHERE tenant_id = \(transaction.tenant) AND id = \(id) AND release_pending
             FOR UPDATE SKIP LOCKED
             """, logger: logger)
         guard let (target, lead) = try rows.decode((Tenant.ID, Lead.ID).self).first(where: { _ in true }) else { return false }
-        let released = try await Database.visiting(target, from: tenant, on: connection, logger: logger) {
-            try await releaseCopy(lead, tenant: target, now: now, on: connection)
+        let released = try await transaction.visiting(target) { there in
+            try await releaseCopy(lead, now: now, in: there)
         }
         if released {
-            try await connection.rows("UPDATE referrals SET release_pending = false WHERE tenant_id = \(tenant) AND id = \(id)", logger: logger)
+            try await transaction.connection.rows("UPDATE referrals SET release_pending = false WHERE tenant_id = \(transaction.tenant) AND id = \(id)", logger: logger)
         }
         return released
     }
@@ -554,35 +558,35 @@ public struct PostgresReferralRepository: Sendable {
 
     /// Locks a referral with a pending pullback for the timer (`nil` when another worker holds it
     /// or it no longer has one), with its hop.
-    public func lockForPullback(_ id: Referral.ID, tenant: Tenant.ID, on connection: PostgresConnection) async throws
+    public func lockForPullback(_ id: Referral.ID, in transaction: TenantTransaction) async throws
         -> (Referral, hop: Int, due: Date)?
     {
-        let rows = try await connection.rows(
+        let rows = try await transaction.connection.rows(
             """
             SELECT hop, pullback_at FROM referrals
-            WHERE tenant_id = \(tenant) AND id = \(id) AND withdrawn_at IS NULL AND pullback_at IS NOT NULL
+            WHERE tenant_id = \(transaction.tenant) AND id = \(id) AND withdrawn_at IS NULL AND pullback_at IS NOT NULL
             FOR UPDATE SKIP LOCKED
             """, logger: logger)
         for (hop, due) in try rows.decode((Int, Date).self) {
-            guard let referral = try await get(id, tenant: tenant, on: connection) else { return nil }
+            guard let referral = try await get(id, in: transaction) else { return nil }
             return (referral, hop, due)
         }
         return nil
     }
 
-    public func clearPullback(_ id: Referral.ID, tenant: Tenant.ID, on connection: PostgresConnection) async throws {
-        try await connection.rows("UPDATE referrals SET pullback_at = NULL WHERE tenant_id = \(tenant) AND id = \(id)", logger: logger)
+    public func clearPullback(_ id: Referral.ID, in transaction: TenantTransaction) async throws {
+        try await transaction.connection.rows("UPDATE referrals SET pullback_at = NULL WHERE tenant_id = \(transaction.tenant) AND id = \(id)", logger: logger)
     }
 
     /// Takes a routed lead back from a target that did not act in time: the referral is withdrawn
     /// (the target loses the lead: 404, dropped from its devices) and the target's people who could
     /// have answered are told. Runs in the source's transaction and returns to it.
-    public func pullBack(_ referral: Referral, leadName: String, sla: String, at now: Date, on connection: PostgresConnection) async throws {
-        try await clearPullback(referral.id, tenant: referral.sourceTenantID, on: connection)
-        try await withdrawRow(referral, at: now, on: connection)
-        try await Database.visiting(referral.targetTenantID, from: referral.sourceTenantID, on: connection, logger: logger) {
-            try await withdrawCopy(referral, at: now, on: connection)
-            let rows = try await connection.rows(
+    public func pullBack(_ referral: Referral, leadName: String, sla: String, at now: Date, in transaction: TenantTransaction) async throws {
+        try await clearPullback(referral.id, in: transaction)
+        try await withdrawRow(referral, in: transaction, at: now)
+        try await transaction.visiting(referral.targetTenantID) { there in
+            try await withdrawCopy(referral, at: now, in: there)
+            let rows = try await there.connection.rows(
                 """
                 SELECT email FROM users WHERE tenant_id = \(referral.targetTenantID) AND deactivated_at IS NULL
                     AND roles && ARRAY['admin', 'partner_user', 'moderator']
@@ -594,23 +598,23 @@ public struct PostgresReferralRepository: Sendable {
             // An email to each of its people, and the event once to each subscribed webhook.
             try await outbox.enqueue(
                 try rows.decode(String.self).map { PostgresOutboxRepository.Notice(email: $0, notice: notice) }, event: event.event,
-                webhookBody: try event.json(), tenant: referral.targetTenantID, now: now, on: connection)
+                webhookBody: try event.json(), now: now, in: there)
         }
     }
 
     /// The organisations a lead of the source has been referred to, withdrawn or not.
-    public func targets(ofLead lead: Lead.ID, tenant: Tenant.ID, on connection: PostgresConnection) async throws -> Set<Tenant.ID> {
-        let rows = try await connection.rows(
-            "SELECT target_tenant_id FROM referrals WHERE tenant_id = \(tenant) AND source_lead_id = \(lead)", logger: logger)
+    public func targets(ofLead lead: Lead.ID, in transaction: TenantTransaction) async throws -> Set<Tenant.ID> {
+        let rows = try await transaction.connection.rows(
+            "SELECT target_tenant_id FROM referrals WHERE tenant_id = \(transaction.tenant) AND source_lead_id = \(lead)", logger: logger)
         return Set(try rows.decode(Tenant.ID.self).map { $0 })
     }
 
     /// Tells the referral's creator, in the source's transaction.
     public func notifyCreator(
         of referral: Referral, event name: String, notice: NoticeCatalog.Filled, reason: String, now: Date,
-        on connection: PostgresConnection
+        in transaction: TenantTransaction
     ) async throws {
-        let email = try await connection.rows(
+        let email = try await transaction.connection.rows(
             """
             SELECT email FROM users WHERE tenant_id = \(referral.sourceTenantID) AND id = \(referral.createdBy) AND deactivated_at IS NULL
             """, logger: logger
@@ -619,31 +623,31 @@ public struct PostgresReferralRepository: Sendable {
             event: name, referralID: referral.id.description, status: referral.status, statusName: referral.statusName, reason: reason,
             at: now)
         try await outbox.enqueue(
-            event: name, email: email, notice: notice, webhookBody: try event.json(), tenant: referral.sourceTenantID, now: now,
-            on: connection)
+            event: name, email: email, notice: notice, webhookBody: try event.json(), now: now,
+            in: transaction)
     }
 
     /// Withdraws a referral: the source's row, then the target's copy (in the target's rows).
-    private func withdraw(_ referral: Referral, at now: Date, on connection: PostgresConnection) async throws {
-        try await withdrawRow(referral, at: now, on: connection)
-        try await Database.visiting(referral.targetTenantID, from: referral.sourceTenantID, on: connection, logger: logger) {
-            try await withdrawCopy(referral, at: now, on: connection)
+    private func withdraw(_ referral: Referral, at now: Date, in transaction: TenantTransaction) async throws {
+        try await withdrawRow(referral, in: transaction, at: now)
+        try await transaction.visiting(referral.targetTenantID) { there in
+            try await withdrawCopy(referral, at: now, in: there)
         }
     }
 
     /// The source's side of `withdraw`, in the source's transaction.
-    private func withdrawRow(_ referral: Referral, at now: Date, on connection: PostgresConnection) async throws {
-        try await connection.rows(
-            "UPDATE referrals SET withdrawn_at = \(now) WHERE tenant_id = \(referral.sourceTenantID) AND id = \(referral.id)",
+    private func withdrawRow(_ referral: Referral, in transaction: TenantTransaction, at now: Date) async throws {
+        try await transaction.connection.rows(
+            "UPDATE referrals SET withdrawn_at = \(now) WHERE tenant_id = \(transaction.tenant) AND id = \(referral.id)",
             logger: logger)
     }
 
     /// The target's side of `withdraw`, in the target's rows.
-    private func withdrawCopy(_ referral: Referral, at now: Date, on connection: PostgresConnection) async throws {
-        try await connection.rows(
+    private func withdrawCopy(_ referral: Referral, at now: Date, in transaction: TenantTransaction) async throws {
+        try await transaction.connection.rows(
             """
             UPDATE leads SET withdrawn_at = \(now)
-            WHERE tenant_id = \(referral.targetTenantID) AND id = \(referral.targetLeadID)
+            WHERE tenant_id = \(transaction.tenant) AND id = \(referral.targetLeadID)
             """, logger: logger)
     }
 

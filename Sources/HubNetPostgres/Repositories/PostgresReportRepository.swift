@@ -11,21 +11,21 @@ public struct PostgresReportRepository: Sendable {
 
     /// The leads of one workflow template: how many stand in each status, and the statuses each
     /// one went through, in order (what `FunnelReport.compute` takes).
-    public func funnel(template key: String, tenant: Tenant.ID, on connection: PostgresConnection) async throws
+    public func funnel(template key: String, in transaction: TenantTransaction) async throws
         -> (counts: [String: Int], visited: [[String]])
     {
         var counts: [String: Int] = [:]
-        let rows = try await connection.rows(
+        let rows = try await transaction.connection.rows(
             """
             SELECT status, count(*)::INTEGER FROM leads
-            WHERE tenant_id = \(tenant) AND template_key = \(key) AND withdrawn_at IS NULL GROUP BY status
+            WHERE tenant_id = \(transaction.tenant) AND template_key = \(key) AND withdrawn_at IS NULL GROUP BY status
             """, logger: logger)
         for (status, count) in try rows.decode((String, Int).self) { counts[status] = count }
-        let paths = try await connection.rows(
+        let paths = try await transaction.connection.rows(
             """
             SELECT array_agg(h.to_status ORDER BY h.seq) FROM lead_history AS h
             JOIN leads AS l ON l.tenant_id = h.tenant_id AND l.id = h.lead_id
-            WHERE h.tenant_id = \(tenant) AND l.template_key = \(key) AND l.withdrawn_at IS NULL
+            WHERE h.tenant_id = \(transaction.tenant) AND l.template_key = \(key) AND l.withdrawn_at IS NULL
             GROUP BY h.lead_id
             """, logger: logger)
         return (counts, try paths.decode([String].self).map { $0 })
@@ -43,13 +43,13 @@ public struct PostgresReportRepository: Sendable {
 
     /// Open leads whose expected completion is on or before `asOf`, the most overdue first (at most
     /// `limit`), and how many there are per template; only those `viewer` works on when given.
-    public func overdue(asOf: Date, viewer: User.ID?, limit: Int, tenant: Tenant.ID, on connection: PostgresConnection) async throws
+    public func overdue(asOf: Date, viewer: User.ID?, limit: Int, in transaction: TenantTransaction) async throws
         -> (leads: [OverdueLead], byTemplate: [String: Int])
     {
-        let rows = try await connection.rows(
+        let rows = try await transaction.connection.rows(
             """
             SELECT id, template_key, status, contact_name, expected_completion_at, assigned_user_id FROM leads AS l
-            WHERE tenant_id = \(tenant) AND completed_at IS NULL AND withdrawn_at IS NULL
+            WHERE tenant_id = \(transaction.tenant) AND completed_at IS NULL AND withdrawn_at IS NULL
               AND expected_completion_at <= \(asOf)
               AND (\(viewer)::UUID IS NULL OR \(viewer) = ANY(hubnet_lead_audience(l)))
             ORDER BY expected_completion_at, id LIMIT \(limit)
@@ -59,10 +59,10 @@ public struct PostgresReportRepository: Sendable {
             leads.append(
                 OverdueLead(id: id, template: template, status: status, name: name, expectedCompletionAt: due, assignedUserID: assignee))
         }
-        let totals = try await connection.rows(
+        let totals = try await transaction.connection.rows(
             """
             SELECT template_key, count(*)::INTEGER FROM leads AS l
-            WHERE tenant_id = \(tenant) AND completed_at IS NULL AND withdrawn_at IS NULL
+            WHERE tenant_id = \(transaction.tenant) AND completed_at IS NULL AND withdrawn_at IS NULL
               AND expected_completion_at <= \(asOf)
               AND (\(viewer)::UUID IS NULL OR \(viewer) = ANY(hubnet_lead_audience(l)))
             GROUP BY template_key

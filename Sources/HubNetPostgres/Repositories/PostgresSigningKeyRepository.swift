@@ -19,17 +19,17 @@ public struct PostgresSigningKeyRepository: Sendable {
 
     /// The tenant's private key (its raw 32 bytes), made now if it has none. Runs in the tenant's transaction; two
     /// first uses at once keep one key (the loser's insert does nothing and it reads the winner's).
-    public func key(for tenant: Tenant.ID, now: Date, on connection: PostgresConnection) async throws -> Data {
+    public func key(now: Date, in transaction: TenantTransaction) async throws -> Data {
         let fresh = Curve25519.Signing.PrivateKey()
         let publicKey = fresh.publicKey.rawRepresentation
-        try await connection.rows(
+        try await transaction.connection.rows(
             """
             INSERT INTO tenant_signing_keys (tenant_id, key_id, private_key, public_key, created_at)
-            VALUES (\(tenant), \(EvidenceBundle.keyID(publicKey)), \(fresh.rawRepresentation), \(publicKey), \(now))
+            VALUES (\(transaction.tenant), \(EvidenceBundle.keyID(publicKey)), \(fresh.rawRepresentation), \(publicKey), \(now))
             ON CONFLICT (tenant_id) DO NOTHING
             """, logger: logger)
-        let rows = try await connection.rows(
-            "SELECT private_key FROM tenant_signing_keys WHERE tenant_id = \(tenant)", logger: logger)
+        let rows = try await transaction.connection.rows(
+            "SELECT private_key FROM tenant_signing_keys WHERE tenant_id = \(transaction.tenant)", logger: logger)
         for (raw,) in try rows.decode((Data,).self) {
             return raw
         }

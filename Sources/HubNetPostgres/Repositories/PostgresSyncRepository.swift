@@ -84,9 +84,9 @@ public struct PostgresSyncRepository: Sendable {
     }
 
     /// The tenant's last committed position (0 before its first change).
-    public func head(tenant: Tenant.ID, on connection: PostgresConnection) async throws -> Int64 {
-        for seq in try await connection.rows(
-            "SELECT seq FROM sync_heads WHERE tenant_id = \(tenant)", logger: logger
+    public func head(in transaction: TenantTransaction) async throws -> Int64 {
+        for seq in try await transaction.connection.rows(
+            "SELECT seq FROM sync_heads WHERE tenant_id = \(transaction.tenant)", logger: logger
         ).decode(Int64.self) { return seq }
         return 0
     }
@@ -94,28 +94,28 @@ public struct PostgresSyncRepository: Sendable {
     /// Changes after position `after` that `user` sees, in commit order; at most `limit + 1` rows
     /// so the caller can tell whether more follow.
     public func changes(
-        tenant: Tenant.ID, after: Int64, user: User.ID, wholeTenant: Bool, limit: Int, on connection: PostgresConnection
+        after: Int64, user: User.ID, wholeTenant: Bool, limit: Int, in transaction: TenantTransaction
     ) async throws -> [Change] {
-        try await changes(tenant: tenant, after: after, user: user, wholeTenant: wholeTenant, limit: limit + 1, transaction: nil, on: connection)
+        try await changes(after: after, user: user, wholeTenant: wholeTenant, limit: limit + 1, ofTransaction: nil, in: transaction)
     }
 
     /// The changes of one transaction after position `after` that `user` sees: a page never ends
     /// inside a transaction.
     public func rest(
-        ofTransaction xid: UInt64, tenant: Tenant.ID, after: Int64, user: User.ID, wholeTenant: Bool,
-        on connection: PostgresConnection
+        ofTransaction xid: UInt64, after: Int64, user: User.ID, wholeTenant: Bool,
+        in transaction: TenantTransaction
     ) async throws -> [Change] {
-        try await changes(tenant: tenant, after: after, user: user, wholeTenant: wholeTenant, limit: nil, transaction: xid, on: connection)
+        try await changes(after: after, user: user, wholeTenant: wholeTenant, limit: nil, ofTransaction: xid, in: transaction)
     }
 
     /// The one query behind both: what `user` sees of each change, in commit order.
     private func changes(
-        tenant: Tenant.ID, after: Int64, user: User.ID, wholeTenant: Bool, limit: Int?, transaction: UInt64?,
-        on connection: PostgresConnection
+        after: Int64, user: User.ID, wholeTenant: Bool, limit: Int?, ofTransaction xid: UInt64?,
+        in transaction: TenantTransaction
     ) async throws -> [Change] {
-        let xid = transaction.map(String.init)
+        let xid = xid.map(String.init)
         return try await Self.changes(
-            connection.rows(
+            transaction.connection.rows(
                 """
                 SELECT xid::TEXT::BIGINT, seq, entity, entity_id, lead_id,
                        CASE WHEN entity = 'view' THEN 'reset'
@@ -124,7 +124,7 @@ public struct PostgresSyncRepository: Sendable {
                        CASE WHEN \(wholeTenant) OR \(user) = ANY(audience) THEN payload END,
                        NOT \(wholeTenant) AND \(user) = ANY(gained)
                 FROM sync_changes
-                WHERE tenant_id = \(tenant) AND seq > \(after) AND (\(xid)::XID8 IS NULL OR xid = \(xid)::XID8)
+                WHERE tenant_id = \(transaction.tenant) AND seq > \(after) AND (\(xid)::XID8 IS NULL OR xid = \(xid)::XID8)
                   AND ((entity = 'view' AND entity_id = \(user))
                        OR (entity <> 'view' AND (\(wholeTenant) OR \(user) = ANY(audience) OR \(user) = ANY(dropped))))
                 ORDER BY seq
@@ -145,17 +145,17 @@ public struct PostgresSyncRepository: Sendable {
     }
 
     /// Notes and activities of leads a user has just gained, as (entity, id, lead, payload).
-    public func leadParts(_ leads: [UUID], tenant: Tenant.ID, on connection: PostgresConnection) async throws
+    public func leadParts(_ leads: [UUID], in transaction: TenantTransaction) async throws
         -> [(SyncEntity, UUID, UUID, ByteBuffer)]
     {
         guard !leads.isEmpty else { return [] }
-        let rows = try await connection.rows(
+        let rows = try await transaction.connection.rows(
             """
             SELECT 'note', n.id, n.lead_id, hubnet_sync_note(n)::TEXT FROM lead_notes n
-            WHERE n.tenant_id = \(tenant) AND n.lead_id = ANY(\(leads))
+            WHERE n.tenant_id = \(transaction.tenant) AND n.lead_id = ANY(\(leads))
             UNION ALL
             SELECT 'activity', a.id, a.lead_id, hubnet_sync_activity(a)::TEXT FROM lead_activities a
-            WHERE a.tenant_id = \(tenant) AND a.lead_id = ANY(\(leads))
+            WHERE a.tenant_id = \(transaction.tenant) AND a.lead_id = ANY(\(leads))
             """, logger: logger)
         var parts: [(SyncEntity, UUID, UUID, ByteBuffer)] = []
         for (entity, id, lead, payload) in try rows.decode((String, UUID, UUID, ByteBuffer).self) {
@@ -167,7 +167,7 @@ public struct PostgresSyncRepository: Sendable {
     /// A page of the leads `user` sees now, by id after `after`, with their JSON and audience as
     /// stored by the lead's write trigger (migration 0010): read, not built.
     public func snapshotLeads(
-        tenant: Tenant.ID, user: User.ID, wholeTenant: Bool, after: UUID?, limit: Int, on connection: PostgresConnection
+        user: User.ID, wholeTenant: Bool, after: UUID?, limit: Int, in transaction: TenantTransaction
     ) async throws -> [(UUID, ByteBuffer)] {
         // One plain condition per case, so every page is a range scan of the primary key from
         // where the last one ended (an `IS NULL OR` would make each page scan and sort the tenant).
@@ -175,16 +175,16 @@ public struct PostgresSyncRepository: Sendable {
         let from = after == nil ? ">=" : ">"
         let rows =
             wholeTenant
-            ? try await connection.rows(
+            ? try await transaction.connection.rows(
                 """
                 SELECT l.id, l.sync_payload FROM leads l
-                WHERE l.tenant_id = \(tenant) AND l.id \(unescaped: from) \(start) AND l.withdrawn_at IS NULL
+                WHERE l.tenant_id = \(transaction.tenant) AND l.id \(unescaped: from) \(start) AND l.withdrawn_at IS NULL
                 ORDER BY l.id LIMIT \(limit)
                 """, logger: logger)
-            : try await connection.rows(
+            : try await transaction.connection.rows(
                 """
                 SELECT l.id, l.sync_payload FROM leads l
-                WHERE l.tenant_id = \(tenant) AND l.id \(unescaped: from) \(start) AND l.withdrawn_at IS NULL
+                WHERE l.tenant_id = \(transaction.tenant) AND l.id \(unescaped: from) \(start) AND l.withdrawn_at IS NULL
                   AND \(user) = ANY(l.sync_audience)
                 ORDER BY l.id LIMIT \(limit)
                 """, logger: logger)
@@ -194,13 +194,13 @@ public struct PostgresSyncRepository: Sendable {
     }
 
     /// The tenant's current referrals that `user` sees (the ones they made, or all for tenant-wide roles).
-    public func snapshotReferrals(tenant: Tenant.ID, user: User.ID, wholeTenant: Bool, on connection: PostgresConnection)
+    public func snapshotReferrals(user: User.ID, wholeTenant: Bool, in transaction: TenantTransaction)
         async throws -> [(UUID, ByteBuffer)]
     {
-        let rows = try await connection.rows(
+        let rows = try await transaction.connection.rows(
             """
             SELECT r.id, hubnet_sync_referral(r)::TEXT FROM referrals r
-            WHERE r.tenant_id = \(tenant) AND r.withdrawn_at IS NULL AND (\(wholeTenant) OR r.created_by = \(user))
+            WHERE r.tenant_id = \(transaction.tenant) AND r.withdrawn_at IS NULL AND (\(wholeTenant) OR r.created_by = \(user))
             ORDER BY r.id
             """, logger: logger)
         var referrals: [(UUID, ByteBuffer)] = []
@@ -209,25 +209,25 @@ public struct PostgresSyncRepository: Sendable {
     }
 
     /// Where compaction has cut the tenant's log, if it has.
-    public func horizon(tenant: Tenant.ID, on connection: PostgresConnection) async throws -> Int64? {
-        for seq in try await connection.rows(
-            "SELECT seq FROM sync_horizons WHERE tenant_id = \(tenant)", logger: logger
+    public func horizon(in transaction: TenantTransaction) async throws -> Int64? {
+        for seq in try await transaction.connection.rows(
+            "SELECT seq FROM sync_horizons WHERE tenant_id = \(transaction.tenant)", logger: logger
         ).decode(Int64.self) { return seq }
         return nil
     }
 
     /// Deletes the tenant's changes written before `before` and moves the horizon to the last one
     /// deleted. Returns how many were deleted.
-    public func compact(tenant: Tenant.ID, before: Date, now: Date, on connection: PostgresConnection) async throws -> Int {
-        let rows = try await connection.rows(
+    public func compact(before: Date, now: Date, in transaction: TenantTransaction) async throws -> Int {
+        let rows = try await transaction.connection.rows(
             """
             WITH gone AS (
                 DELETE FROM sync_changes
-                WHERE tenant_id = \(tenant) AND created_at < \(before) AND seq IS NOT NULL
+                WHERE tenant_id = \(transaction.tenant) AND created_at < \(before) AND seq IS NOT NULL
                 RETURNING seq
             ), moved AS (
                 INSERT INTO sync_horizons (tenant_id, seq, compacted_at)
-                SELECT \(tenant), max(seq), \(now) FROM gone HAVING count(*) > 0
+                SELECT \(transaction.tenant), max(seq), \(now) FROM gone HAVING count(*) > 0
                 ON CONFLICT (tenant_id) DO UPDATE SET seq = EXCLUDED.seq, compacted_at = EXCLUDED.compacted_at
                 WHERE sync_horizons.seq < EXCLUDED.seq
             )
@@ -241,23 +241,23 @@ public struct PostgresSyncRepository: Sendable {
 
     /// Locks the device row for a push and returns its last mutation id; a device revoked meanwhile
     /// is `AccessEnded`.
-    public func lockDevice(_ device: Device.ID, tenant: Tenant.ID, on connection: PostgresConnection) async throws -> Int64? {
-        try await lockDeviceForPush(device, tenant: tenant, on: connection)?.lastMutationID
+    public func lockDevice(_ device: Device.ID, in transaction: TenantTransaction) async throws -> Int64? {
+        try await lockDeviceForPush(device, in: transaction)?.lastMutationID
     }
 
     /// Locks the device row for a push and reads, in the same statement, its last mutation and the
     /// tenant's offline grace (seconds).
     /// - Returns: also whether the device has failed mutations on record (`failures` reads them; most pushes have none).
-    public func lockDeviceForPush(_ device: Device.ID, tenant: Tenant.ID, on connection: PostgresConnection) async throws
+    public func lockDeviceForPush(_ device: Device.ID, in transaction: TenantTransaction) async throws
         -> (lastMutationID: Int64, offlineGrace: Int, hasFailures: Bool)?
     {
-        let rows = try await connection.rows(
+        let rows = try await transaction.connection.rows(
             """
             SELECT d.last_mutation_id, d.revoked_at IS NOT NULL,
-                   COALESCE((SELECT s.offline_grace_seconds FROM tenant_settings s WHERE s.tenant_id = \(tenant)), 0),
+                   COALESCE((SELECT s.offline_grace_seconds FROM tenant_settings s WHERE s.tenant_id = \(transaction.tenant)), 0),
                    EXISTS (SELECT 1 FROM sync_mutation_failures f WHERE f.tenant_id = d.tenant_id AND f.device_id = d.id)
             FROM devices d
-            WHERE d.tenant_id = \(tenant) AND d.id = \(device) FOR UPDATE OF d
+            WHERE d.tenant_id = \(transaction.tenant) AND d.id = \(device) FOR UPDATE OF d
             """, preparedAs: Prepared.LockDeviceForPush.self, logger: logger)
         guard let (last, revoked, grace, hasFailures) = try rows.decode((Int64, Bool, Int, Bool).self).first else { return nil }
         if revoked { throw AccessEnded(.deviceRevoked, lastMutationID: last) }
@@ -268,17 +268,17 @@ public struct PostgresSyncRepository: Sendable {
     /// What a pull needs to know before reading changes, in one statement (one snapshot): the
     /// device's last stored mutation, the epoch, the tenant's head and its compaction horizon, and
     /// whether the device has erasure purges to acknowledge.
-    public func pullState(device: Device.ID, tenant: Tenant.ID, on connection: PostgresConnection) async throws
+    public func pullState(device: Device.ID, in transaction: TenantTransaction) async throws
         -> (lastMutationID: Int64, epoch: UUID, head: Int64, horizon: Int64?, pendingPurges: Bool)
     {
-        let rows = try await connection.rows(
+        let rows = try await transaction.connection.rows(
             """
             SELECT (SELECT epoch FROM sync_epoch),
-                   COALESCE((SELECT last_mutation_id FROM devices WHERE tenant_id = \(tenant) AND id = \(device)), 0),
-                   COALESCE((SELECT seq FROM sync_heads WHERE tenant_id = \(tenant)), 0),
-                   (SELECT seq FROM sync_horizons WHERE tenant_id = \(tenant)),
+                   COALESCE((SELECT last_mutation_id FROM devices WHERE tenant_id = \(transaction.tenant) AND id = \(device)), 0),
+                   COALESCE((SELECT seq FROM sync_heads WHERE tenant_id = \(transaction.tenant)), 0),
+                   (SELECT seq FROM sync_horizons WHERE tenant_id = \(transaction.tenant)),
                    EXISTS (SELECT 1 FROM erasure_devices
-                           WHERE tenant_id = \(tenant) AND device_id = \(device) AND acknowledged_at IS NULL)
+                           WHERE tenant_id = \(transaction.tenant) AND device_id = \(device) AND acknowledged_at IS NULL)
             """, logger: logger)
         for (epoch, last, head, horizon, purges) in try rows.decode((UUID?, Int64, Int64, Int64?, Bool).self) {
             guard let epoch else { break }
@@ -306,45 +306,45 @@ public struct PostgresSyncRepository: Sendable {
 
     /// A pull from `cursor` acknowledges every purge the device received before it: the purge's
     /// change is at or below the cursor (or compacted away, which reset the device).
-    public func acknowledgePurges(device: Device.ID, through cursor: Int64, tenant: Tenant.ID, now: Date, on connection: PostgresConnection)
+    public func acknowledgePurges(device: Device.ID, through cursor: Int64, now: Date, in transaction: TenantTransaction)
         async throws
     {
-        try await connection.rows(
+        try await transaction.connection.rows(
             """
             UPDATE erasure_devices AS e SET acknowledged_at = \(now)
-            WHERE e.tenant_id = \(tenant) AND e.device_id = \(device) AND e.acknowledged_at IS NULL
+            WHERE e.tenant_id = \(transaction.tenant) AND e.device_id = \(device) AND e.acknowledged_at IS NULL
               AND NOT EXISTS (SELECT 1 FROM sync_changes AS c
                               WHERE c.tenant_id = e.tenant_id AND c.id = e.change_id AND (c.seq IS NULL OR c.seq > \(cursor)))
             """, logger: logger)
     }
 
-    public func lastMutationID(_ device: Device.ID, tenant: Tenant.ID, on connection: PostgresConnection) async throws -> Int64 {
-        let rows = try await connection.rows(
-            "SELECT last_mutation_id FROM devices WHERE tenant_id = \(tenant) AND id = \(device)", logger: logger)
+    public func lastMutationID(_ device: Device.ID, in transaction: TenantTransaction) async throws -> Int64 {
+        let rows = try await transaction.connection.rows(
+            "SELECT last_mutation_id FROM devices WHERE tenant_id = \(transaction.tenant) AND id = \(device)", logger: logger)
         for last in try rows.decode(Int64.self) { return last }
         return 0
     }
 
-    public func setLastMutationID(_ id: Int64, device: Device.ID, tenant: Tenant.ID, on connection: PostgresConnection) async throws {
-        try await connection.rows(
-            "UPDATE devices SET last_mutation_id = \(id) WHERE tenant_id = \(tenant) AND id = \(device)", logger: logger)
+    public func setLastMutationID(_ id: Int64, device: Device.ID, in transaction: TenantTransaction) async throws {
+        try await transaction.connection.rows(
+            "UPDATE devices SET last_mutation_id = \(id) WHERE tenant_id = \(transaction.tenant) AND id = \(device)", logger: logger)
     }
 
     /// Stored outcomes of mutations `from...to` of a device (a replayed batch).
-    public func outcomes(device: Device.ID, from: Int64, to: Int64, tenant: Tenant.ID, on connection: PostgresConnection)
+    public func outcomes(device: Device.ID, from: Int64, to: Int64, in transaction: TenantTransaction)
         async throws -> [MutationOutcome]
     {
-        try await logged(device: device, from: from, to: to, tenant: tenant, on: connection).map(\.outcome)
+        try await logged(device: device, from: from, to: to, in: transaction).map(\.outcome)
     }
 
     /// Stored mutations `from...to` of a device: what each was (its name and lead) and its outcome.
-    public func logged(device: Device.ID, from: Int64, to: Int64, tenant: Tenant.ID, on connection: PostgresConnection)
+    public func logged(device: Device.ID, from: Int64, to: Int64, in transaction: TenantTransaction)
         async throws -> [(name: String, leadID: UUID?, digest: Data?, outcome: MutationOutcome)]
     {
-        let rows = try await connection.rows(
+        let rows = try await transaction.connection.rows(
             """
             SELECT mutation_id, name, entity_id, digest, outcome, code, reason, field, result::TEXT FROM sync_mutations
-            WHERE tenant_id = \(tenant) AND device_id = \(device) AND mutation_id BETWEEN \(from) AND \(to)
+            WHERE tenant_id = \(transaction.tenant) AND device_id = \(device) AND mutation_id BETWEEN \(from) AND \(to)
             ORDER BY mutation_id
             """, logger: logger)
         var logged: [(name: String, leadID: UUID?, digest: Data?, outcome: MutationOutcome)] = []
@@ -374,11 +374,11 @@ public struct PostgresSyncRepository: Sendable {
     ///   counts end once the mutations have outcomes).
     /// - Parameter lastMutationID: when given, the device's last mutation moves up to it in the same statement.
     public func record(
-        _ entries: [SyncMutationLogEntry], device: Device.ID, tenant: Tenant.ID, now: Date, clearFailures: Bool = true,
-        lastMutationID: Int64? = nil, on connection: PostgresConnection
+        _ entries: [SyncMutationLogEntry], device: Device.ID, now: Date, clearFailures: Bool = true,
+        lastMutationID: Int64? = nil, in transaction: TenantTransaction
     ) async throws {
         guard let last = entries.last?.id else {
-            if let lastMutationID { try await setLastMutationID(lastMutationID, device: device, tenant: tenant, on: connection) }
+            if let lastMutationID { try await setLastMutationID(lastMutationID, device: device, in: transaction) }
             return
         }
         let encoder = JSONEncoder()
@@ -400,15 +400,15 @@ public struct PostgresSyncRepository: Sendable {
                 ? "" : String(decoding: try encoder.encode($0.outcome.conflicts), as: UTF8.self).replacingOccurrences(of: "\\u0000", with: "\\ufffd")
         }
         let moveTo = lastMutationID ?? -1
-        try await connection.rows(
+        try await transaction.connection.rows(
             """
             WITH moved AS (
                 UPDATE devices SET last_mutation_id = \(moveTo)
-                WHERE tenant_id = \(tenant) AND id = \(device) AND last_mutation_id < \(moveTo)
+                WHERE tenant_id = \(transaction.tenant) AND id = \(device) AND last_mutation_id < \(moveTo)
             )
             INSERT INTO sync_mutations (tenant_id, device_id, mutation_id, name, entity_id, acted_at, received_at, outcome, code, reason,
                                         field, result, digest)
-            SELECT \(tenant), \(device), m.id, m.name, NULLIF(m.lead, '00000000-0000-0000-0000-000000000000'::UUID),
+            SELECT \(transaction.tenant), \(device), m.id, m.name, NULLIF(m.lead, '00000000-0000-0000-0000-000000000000'::UUID),
                    CASE WHEN m.acted = \(Int64.min) THEN NULL ELSE hubnet_from_micros(m.acted) END,
                    \(now), m.outcome, NULLIF(m.code, ''), NULLIF(m.reason, ''), NULLIF(m.field, ''), NULLIF(m.result, '')::JSONB,
                    NULLIF(decode(m.digest, 'hex'), ''::BYTEA)
@@ -417,21 +417,21 @@ public struct PostgresSyncRepository: Sendable {
                  AS m(id, name, lead, acted, outcome, code, reason, field, result, digest)
             """, preparedAs: Prepared.RecordMutations.self, logger: logger)
         guard clearFailures else { return }
-        try await connection.rows(
+        try await transaction.connection.rows(
             """
             DELETE FROM sync_mutation_failures
-            WHERE tenant_id = \(tenant) AND device_id = \(device) AND mutation_id <= \(last)
+            WHERE tenant_id = \(transaction.tenant) AND device_id = \(device) AND mutation_id <= \(last)
             """, preparedAs: Prepared.ClearFailures.self, logger: logger)
     }
 
     /// The failures counted against a device's mutations from `from` on.
-    public func failures(device: Device.ID, from: Int64, tenant: Tenant.ID, on connection: PostgresConnection) async throws
+    public func failures(device: Device.ID, from: Int64, in transaction: TenantTransaction) async throws
         -> [Int64: (attempts: Int, errorID: UUID)]
     {
-        let rows = try await connection.rows(
+        let rows = try await transaction.connection.rows(
             """
             SELECT mutation_id, attempts, error_id FROM sync_mutation_failures
-            WHERE tenant_id = \(tenant) AND device_id = \(device) AND mutation_id >= \(from)
+            WHERE tenant_id = \(transaction.tenant) AND device_id = \(device) AND mutation_id >= \(from)
             """, logger: logger)
         var failures: [Int64: (attempts: Int, errorID: UUID)] = [:]
         for (id, attempts, errorID) in try rows.decode((Int64, Int, UUID).self) { failures[id] = (attempts, errorID) }
@@ -440,12 +440,12 @@ public struct PostgresSyncRepository: Sendable {
 
     /// Counts one more failed push of a mutation; returns how many there have been in a row.
     public func recordFailure(
-        mutation: Int64, device: Device.ID, errorID: UUID, tenant: Tenant.ID, now: Date, on connection: PostgresConnection
+        mutation: Int64, device: Device.ID, errorID: UUID, now: Date, in transaction: TenantTransaction
     ) async throws -> Int {
-        let rows = try await connection.rows(
+        let rows = try await transaction.connection.rows(
             """
             INSERT INTO sync_mutation_failures (tenant_id, device_id, mutation_id, attempts, error_id, last_failed_at)
-            VALUES (\(tenant), \(device), \(mutation), 1, \(errorID), \(now))
+            VALUES (\(transaction.tenant), \(device), \(mutation), 1, \(errorID), \(now))
             ON CONFLICT ON CONSTRAINT sync_mutation_failures_pkey DO UPDATE
             SET attempts = sync_mutation_failures.attempts + 1, error_id = EXCLUDED.error_id, last_failed_at = EXCLUDED.last_failed_at
             RETURNING attempts
@@ -455,20 +455,20 @@ public struct PostgresSyncRepository: Sendable {
 
     // MARK: Settings
 
-    public func offlineGrace(tenant: Tenant.ID, on connection: PostgresConnection) async throws -> Int {
-        let rows = try await connection.rows(
-            "SELECT offline_grace_seconds FROM tenant_settings WHERE tenant_id = \(tenant)", logger: logger)
+    public func offlineGrace(in transaction: TenantTransaction) async throws -> Int {
+        let rows = try await transaction.connection.rows(
+            "SELECT offline_grace_seconds FROM tenant_settings WHERE tenant_id = \(transaction.tenant)", logger: logger)
         for seconds in try rows.decode(Int.self) { return seconds }
         return 0
     }
 
-    public func setOfflineGrace(_ seconds: Int, tenant: Tenant.ID, on connection: PostgresConnection) async throws {
+    public func setOfflineGrace(_ seconds: Int, in transaction: TenantTransaction) async throws {
         guard (0...Self.maximumOfflineGrace).contains(seconds) else {
             throw DomainError.invalid("offline_grace_seconds", "must be from 0 to \(Self.maximumOfflineGrace) (7 days)")
         }
-        try await connection.rows(
+        try await transaction.connection.rows(
             """
-            INSERT INTO tenant_settings (tenant_id, offline_grace_seconds) VALUES (\(tenant), \(seconds))
+            INSERT INTO tenant_settings (tenant_id, offline_grace_seconds) VALUES (\(transaction.tenant), \(seconds))
             ON CONFLICT (tenant_id) DO UPDATE SET offline_grace_seconds = EXCLUDED.offline_grace_seconds
             """, logger: logger)
     }

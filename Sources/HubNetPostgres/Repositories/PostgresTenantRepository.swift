@@ -14,8 +14,8 @@ public struct PostgresTenantRepository: Sendable {
         let draft = try draft.validated()
         let tenantID = Tenant.ID()
         do {
-            return try await database.withTenant(tenantID) { connection in
-                let rows = try await connection.rows(
+            return try await database.withTenant(tenantID) { transaction in
+                let rows = try await transaction.connection.rows(
                     """
                     INSERT INTO tenants (id, kind, name, slug) VALUES (\(tenantID), \(draft.kind.rawValue), \(draft.name), \(draft.slug))
                     RETURNING created_at
@@ -23,7 +23,7 @@ public struct PostgresTenantRepository: Sendable {
                 var createdAt = Date()
                 for value in try rows.decode(Date.self) { createdAt = value }
                 let tenant = Tenant(id: tenantID, kind: draft.kind, name: draft.name, slug: draft.slug, createdAt: createdAt)
-                let admin = try await PostgresUserRepository.insert(draft.admin, tenant: tenantID, on: connection, logger: database.logger)
+                let admin = try await PostgresUserRepository.insert(draft.admin, in: transaction, logger: database.logger)
                 return (tenant, admin)
             }
         } catch let error as PSQLError where error.violates("tenants_slug_key") {

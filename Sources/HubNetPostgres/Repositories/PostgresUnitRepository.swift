@@ -16,61 +16,61 @@ public struct PostgresUnitRepository: Sendable {
         LEFT JOIN unit_members AS m ON m.tenant_id = u.tenant_id AND m.unit_id = u.id
         """
 
-    public func create(name: String, tenant: Tenant.ID, on connection: PostgresConnection) async throws -> TenantUnit {
+    public func create(name: String, in transaction: TenantTransaction) async throws -> TenantUnit {
         let name = try Validate.text(name, field: "name", max: 200)
         let id = TenantUnit.ID()
         do {
-            try await connection.rows(
-                "INSERT INTO units (tenant_id, id, name) VALUES (\(tenant), \(id), \(name))", logger: logger)
+            try await transaction.connection.rows(
+                "INSERT INTO units (tenant_id, id, name) VALUES (\(transaction.tenant), \(id), \(name))", logger: logger)
         } catch let error as PSQLError where error.violates("units_name_key") {
             throw DomainError.conflict("unit_name_taken", "a unit named '\(name)' already exists")
         }
-        guard let unit = try await get(id, tenant: tenant, on: connection) else { throw DomainError.notFound("unit") }
+        guard let unit = try await get(id, in: transaction) else { throw DomainError.notFound("unit") }
         return unit
     }
 
-    public func get(_ id: TenantUnit.ID, tenant: Tenant.ID, on connection: PostgresConnection) async throws -> TenantUnit? {
+    public func get(_ id: TenantUnit.ID, in transaction: TenantTransaction) async throws -> TenantUnit? {
         try await Self.units(
-            connection.rows(
+            transaction.connection.rows(
                 """
                 \(unescaped: Self.select)
-                WHERE u.tenant_id = \(tenant) AND u.id = \(id) GROUP BY u.tenant_id, u.id
+                WHERE u.tenant_id = \(transaction.tenant) AND u.id = \(id) GROUP BY u.tenant_id, u.id
                 """, logger: logger)
         ).first
     }
 
-    public func list(tenant: Tenant.ID, page: PageRequest, on connection: PostgresConnection) async throws -> Page<TenantUnit> {
+    public func list(page: PageRequest, in transaction: TenantTransaction) async throws -> Page<TenantUnit> {
         let after = page.after ?? .start
         let rows = try await Self.units(
-            connection.rows(
+            transaction.connection.rows(
                 """
                 \(unescaped: Self.select)
-                WHERE u.tenant_id = \(tenant) AND (u.created_at, u.id) > (hubnet_from_micros(\(after.microseconds)), \(after.id))
+                WHERE u.tenant_id = \(transaction.tenant) AND (u.created_at, u.id) > (hubnet_from_micros(\(after.microseconds)), \(after.id))
                 GROUP BY u.tenant_id, u.id ORDER BY u.created_at, u.id LIMIT \(page.limit + 1)
                 """, logger: logger))
         return Page(rows: rows, limit: page.limit) { PageCursor(createdAt: $0.createdAt, id: $0.id.rawValue) }
     }
 
-    public func rename(_ id: TenantUnit.ID, to name: String, tenant: Tenant.ID, on connection: PostgresConnection)
+    public func rename(_ id: TenantUnit.ID, to name: String, in transaction: TenantTransaction)
         async throws -> TenantUnit?
     {
         let name = try Validate.text(name, field: "name", max: 200)
         do {
-            let rows = try await connection.rows(
-                "UPDATE units SET name = \(name) WHERE tenant_id = \(tenant) AND id = \(id) RETURNING id", logger: logger
+            let rows = try await transaction.connection.rows(
+                "UPDATE units SET name = \(name) WHERE tenant_id = \(transaction.tenant) AND id = \(id) RETURNING id", logger: logger
             )
             guard !rows.isEmpty else { return nil }
         } catch let error as PSQLError where error.violates("units_name_key") {
             throw DomainError.conflict("unit_name_taken", "a unit named '\(name)' already exists")
         }
-        return try await get(id, tenant: tenant, on: connection)
+        return try await get(id, in: transaction)
     }
 
     /// Deletes a unit; one that leads are assigned to is refused (`unit_in_use`): reassign them first.
-    public func delete(_ id: TenantUnit.ID, tenant: Tenant.ID, on connection: PostgresConnection) async throws -> Bool {
+    public func delete(_ id: TenantUnit.ID, in transaction: TenantTransaction) async throws -> Bool {
         do {
-            return !(try await connection.rows(
-                "DELETE FROM units WHERE tenant_id = \(tenant) AND id = \(id) RETURNING id", logger: logger
+            return !(try await transaction.connection.rows(
+                "DELETE FROM units WHERE tenant_id = \(transaction.tenant) AND id = \(id) RETURNING id", logger: logger
             ).isEmpty)
         } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23503" {
             throw DomainError.conflict("unit_in_use", "leads are assigned to this unit; assign them elsewhere before deleting it")
@@ -78,33 +78,33 @@ public struct PostgresUnitRepository: Sendable {
     }
 
     /// Adds an active user of the same tenant; `false` when the unit or the user does not exist.
-    public func addMember(_ user: User.ID, to unit: TenantUnit.ID, tenant: Tenant.ID, on connection: PostgresConnection)
+    public func addMember(_ user: User.ID, to unit: TenantUnit.ID, in transaction: TenantTransaction)
         async throws -> Bool
     {
-        let rows = try await connection.rows(
+        let rows = try await transaction.connection.rows(
             """
             INSERT INTO unit_members (tenant_id, unit_id, user_id)
             SELECT u.tenant_id, u.id, p.id FROM units AS u
             JOIN users AS p ON p.tenant_id = u.tenant_id AND p.id = \(user) AND p.deactivated_at IS NULL
-            WHERE u.tenant_id = \(tenant) AND u.id = \(unit)
+            WHERE u.tenant_id = \(transaction.tenant) AND u.id = \(unit)
             ON CONFLICT ON CONSTRAINT unit_members_pkey DO NOTHING
             RETURNING user_id
             """, logger: logger
         )
         if !rows.isEmpty { return true }
         // Already a member answers like a fresh add; a missing unit or user does not.
-        return !(try await connection.rows(
-            "SELECT 1 FROM unit_members WHERE tenant_id = \(tenant) AND unit_id = \(unit) AND user_id = \(user)",
+        return !(try await transaction.connection.rows(
+            "SELECT 1 FROM unit_members WHERE tenant_id = \(transaction.tenant) AND unit_id = \(unit) AND user_id = \(user)",
             logger: logger
         ).isEmpty)
     }
 
-    public func removeMember(_ user: User.ID, from unit: TenantUnit.ID, tenant: Tenant.ID, on connection: PostgresConnection)
+    public func removeMember(_ user: User.ID, from unit: TenantUnit.ID, in transaction: TenantTransaction)
         async throws -> Bool
     {
-        !(try await connection.rows(
+        !(try await transaction.connection.rows(
             """
-            DELETE FROM unit_members WHERE tenant_id = \(tenant) AND unit_id = \(unit) AND user_id = \(user)
+            DELETE FROM unit_members WHERE tenant_id = \(transaction.tenant) AND unit_id = \(unit) AND user_id = \(user)
             RETURNING user_id
             """, logger: logger
         ).isEmpty)

@@ -11,23 +11,23 @@ public struct PostgresUserRepository: Sendable {
 
     static let columns = "id, tenant_id, email, display_name, roles, deactivated_at, created_at"
 
-    public func create(_ draft: UserDraft, tenant: Tenant.ID, kind: Tenant.Kind, on connection: PostgresConnection)
+    public func create(_ draft: UserDraft, kind: Tenant.Kind, in transaction: TenantTransaction)
         async throws -> User
     {
-        try await Self.insert(try draft.validated(for: kind), tenant: tenant, on: connection, logger: logger)
+        try await Self.insert(try draft.validated(for: kind), in: transaction, logger: logger)
     }
 
     /// Inserts an already validated draft.
-    static func insert(_ draft: UserDraft, tenant: Tenant.ID, on connection: PostgresConnection, logger: Logger)
+    static func insert(_ draft: UserDraft, in transaction: TenantTransaction, logger: Logger)
         async throws -> User
     {
         let id = User.ID()
         let roles = draft.roles.sorted().map(\.rawValue)
         do {
-            let rows = try await connection.rows(
+            let rows = try await transaction.connection.rows(
                 """
                 INSERT INTO users (tenant_id, id, email, display_name, roles)
-                VALUES (\(tenant), \(id), \(draft.email), \(draft.displayName), \(roles))
+                VALUES (\(transaction.tenant), \(id), \(draft.email), \(draft.displayName), \(roles))
                 RETURNING \(unescaped: columns)
                 """, logger: logger)
             guard let user = try await users(rows).first else { throw DomainError.notFound("user") }
@@ -38,37 +38,37 @@ public struct PostgresUserRepository: Sendable {
     }
 
     /// - Parameter lock: hold the row until the transaction ends, for a read-then-write.
-    public func get(_ id: User.ID, tenant: Tenant.ID, lock: Bool = false, on connection: PostgresConnection)
+    public func get(_ id: User.ID, lock: Bool = false, in transaction: TenantTransaction)
         async throws -> User?
     {
         // The lock clause is one of two constants.
         try await Self.users(
-            connection.rows(
+            transaction.connection.rows(
                 """
-                SELECT \(unescaped: Self.columns) FROM users WHERE tenant_id = \(tenant) AND id = \(id)
+                SELECT \(unescaped: Self.columns) FROM users WHERE tenant_id = \(transaction.tenant) AND id = \(id)
                 \(unescaped: lock ? "FOR UPDATE" : "")
                 """, logger: logger)
         ).first
     }
 
     /// The tenant's user with this email (emails are kept lower-case), active or not.
-    public func find(email: String, tenant: Tenant.ID, on connection: PostgresConnection) async throws -> User? {
+    public func find(email: String, in transaction: TenantTransaction) async throws -> User? {
         try await Self.users(
-            connection.rows(
-                "SELECT \(unescaped: Self.columns) FROM users WHERE tenant_id = \(tenant) AND email = \(email.lowercased())",
+            transaction.connection.rows(
+                "SELECT \(unescaped: Self.columns) FROM users WHERE tenant_id = \(transaction.tenant) AND email = \(email.lowercased())",
                 logger: logger)
         ).first
     }
 
-    public func list(tenant: Tenant.ID, page: PageRequest, includeDeactivated: Bool, on connection: PostgresConnection)
+    public func list(page: PageRequest, includeDeactivated: Bool, in transaction: TenantTransaction)
         async throws -> Page<User>
     {
         let after = page.after ?? .start
         let rows = try await Self.users(
-            connection.rows(
+            transaction.connection.rows(
                 """
                 SELECT \(unescaped: Self.columns) FROM users
-                WHERE tenant_id = \(tenant) AND (created_at, id) > (hubnet_from_micros(\(after.microseconds)), \(after.id))
+                WHERE tenant_id = \(transaction.tenant) AND (created_at, id) > (hubnet_from_micros(\(after.microseconds)), \(after.id))
                   AND (\(includeDeactivated) OR deactivated_at IS NULL)
                 ORDER BY created_at, id LIMIT \(page.limit + 1)
                 """, logger: logger))
@@ -76,18 +76,18 @@ public struct PostgresUserRepository: Sendable {
     }
 
     /// The users of the tenant among `ids` (deactivated ones included), in one statement.
-    public func many(_ ids: [User.ID], tenant: Tenant.ID, on connection: PostgresConnection) async throws -> [User] {
+    public func many(_ ids: [User.ID], in transaction: TenantTransaction) async throws -> [User] {
         guard !ids.isEmpty else { return [] }
         return try await Self.users(
-            connection.rows(
-                "SELECT \(unescaped: Self.columns) FROM users WHERE tenant_id = \(tenant) AND id = ANY(\(ids))", logger: logger))
+            transaction.connection.rows(
+                "SELECT \(unescaped: Self.columns) FROM users WHERE tenant_id = \(transaction.tenant) AND id = ANY(\(ids))", logger: logger))
     }
 
     /// Which of `ids` are active users of the tenant.
-    public func active(_ ids: [User.ID], tenant: Tenant.ID, on connection: PostgresConnection) async throws -> Set<User.ID> {
+    public func active(_ ids: [User.ID], in transaction: TenantTransaction) async throws -> Set<User.ID> {
         guard !ids.isEmpty else { return [] }
-        let rows = try await connection.rows(
-            "SELECT id FROM users WHERE tenant_id = \(tenant) AND id = ANY(\(ids)) AND deactivated_at IS NULL", logger: logger)
+        let rows = try await transaction.connection.rows(
+            "SELECT id FROM users WHERE tenant_id = \(transaction.tenant) AND id = ANY(\(ids)) AND deactivated_at IS NULL", logger: logger)
         var found = Set<User.ID>()
         for id in try rows.decode(User.ID.self) { found.insert(id) }
         return found
@@ -95,18 +95,18 @@ public struct PostgresUserRepository: Sendable {
 
     /// Changes the name and roles; `nil` keeps a field.
     public func update(
-        _ id: User.ID, tenant: Tenant.ID, kind: Tenant.Kind, displayName: String?, roles: Set<Role>?,
-        on connection: PostgresConnection
+        _ id: User.ID, kind: Tenant.Kind, displayName: String?, roles: Set<Role>?,
+        in transaction: TenantTransaction
     ) async throws -> User? {
-        guard let current = try await get(id, tenant: tenant, lock: true, on: connection) else { return nil }
+        guard let current = try await get(id, lock: true, in: transaction) else { return nil }
         let draft = try UserDraft(
             email: current.email, displayName: displayName ?? current.displayName, roles: roles ?? current.roles
         ).validated(for: kind)
         return try await Self.users(
-            connection.rows(
+            transaction.connection.rows(
                 """
                 UPDATE users SET display_name = \(draft.displayName), roles = \(draft.roles.sorted().map(\.rawValue))
-                WHERE tenant_id = \(tenant) AND id = \(id)
+                WHERE tenant_id = \(transaction.tenant) AND id = \(id)
                 RETURNING \(unescaped: Self.columns)
                 """, logger: logger)
         ).first
@@ -114,30 +114,30 @@ public struct PostgresUserRepository: Sendable {
 
     /// Deactivates a user and revokes all their tokens and devices; the record stays for history.
     /// Stamped `now` by the server's clock. Returns `false` when there is no such user.
-    public func deactivate(_ id: User.ID, tenant: Tenant.ID, now: Date, on connection: PostgresConnection) async throws -> Bool {
-        let rows = try await connection.rows(
+    public func deactivate(_ id: User.ID, now: Date, in transaction: TenantTransaction) async throws -> Bool {
+        let rows = try await transaction.connection.rows(
             """
             UPDATE users SET deactivated_at = COALESCE(deactivated_at, \(now))
-            WHERE tenant_id = \(tenant) AND id = \(id) RETURNING id
+            WHERE tenant_id = \(transaction.tenant) AND id = \(id) RETURNING id
             """, logger: logger
         )
         guard !rows.isEmpty else { return false }
-        try await connection.rows(
-            "UPDATE api_tokens SET revoked_at = \(now) WHERE tenant_id = \(tenant) AND user_id = \(id) AND revoked_at IS NULL",
+        try await transaction.connection.rows(
+            "UPDATE api_tokens SET revoked_at = \(now) WHERE tenant_id = \(transaction.tenant) AND user_id = \(id) AND revoked_at IS NULL",
             logger: logger)
-        try await connection.rows(
-            "UPDATE devices SET revoked_at = \(now) WHERE tenant_id = \(tenant) AND user_id = \(id) AND revoked_at IS NULL",
+        try await transaction.connection.rows(
+            "UPDATE devices SET revoked_at = \(now) WHERE tenant_id = \(transaction.tenant) AND user_id = \(id) AND revoked_at IS NULL",
             logger: logger)
         return true
     }
 
     /// The active admins, locked until the transaction ends, so that two concurrent changes cannot
     /// both remove "the other" admin and leave the tenant with none.
-    public func lockActiveAdmins(tenant: Tenant.ID, on connection: PostgresConnection) async throws -> Set<User.ID> {
-        let rows = try await connection.rows(
+    public func lockActiveAdmins(in transaction: TenantTransaction) async throws -> Set<User.ID> {
+        let rows = try await transaction.connection.rows(
             """
             SELECT id FROM users
-            WHERE tenant_id = \(tenant) AND deactivated_at IS NULL AND 'admin' = ANY (roles)
+            WHERE tenant_id = \(transaction.tenant) AND deactivated_at IS NULL AND 'admin' = ANY (roles)
             ORDER BY id FOR UPDATE
             """, logger: logger)
         var ids = Set<User.ID>()

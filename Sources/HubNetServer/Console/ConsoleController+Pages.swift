@@ -11,8 +11,8 @@ extension ConsoleController {
     @Sendable func board(_ request: Request, context: AppRequestContext) async throws -> Response {
         guard let session = context.console else { return ConsoleRenderer.redirect("/sign-in") }
         return try await page(session) {
-            let all = try await database.withTenant(session.user.tenantID) { connection in
-                try await templates.all(tenant: session.user.tenantID, on: connection)
+            let all = try await database.withTenant(session.user.tenantID) { transaction in
+                try await templates.all(in: transaction)
             }
             let staged = all.filter { $0.statuses.contains { $0.stage != nil } }
             let chosen = request.uri.queryParameters.get("template").map { String($0) } ?? staged.first?.key ?? ""
@@ -53,10 +53,10 @@ extension ConsoleController {
             let result = try await referrals.list(request, context: context)
             var names: [Tenant.ID: String] = [:]
             for target in Set(result.items.map(\.targetTenantID)) { names[target] = try await tenants.get(target)?.name }
-            let leadNames = try await database.withTenant(session.user.tenantID) { connection in
+            let leadNames = try await database.withTenant(session.user.tenantID) { transaction in
                 var found: [Lead.ID: String] = [:]
                 for id in Set(result.items.compactMap(\.sourceLeadID)) {
-                    found[id] = try await leads.leads.get(id, tenant: session.user.tenantID, on: connection)?.details.name
+                    found[id] = try await leads.leads.get(id, in: transaction)?.details.name
                 }
                 return found
             }
@@ -80,8 +80,8 @@ extension ConsoleController {
             let funnel = try await reports.funnel(request, context: context)
             let overdue = try await reports.overdue(
                 Request(head: Self.head(path: "/reports/overdue", query: []), body: .init(buffer: ByteBuffer())), context: context)
-            let all = try await database.withTenant(session.user.tenantID) { connection in
-                try await templates.all(tenant: session.user.tenantID, on: connection)
+            let all = try await database.withTenant(session.user.tenantID) { transaction in
+                try await templates.all(in: transaction)
             }
             let statusNames = Dictionary(
                 all.flatMap { template in template.statuses.map { ($0.key, $0.name) } }, uniquingKeysWith: { first, _ in first })
@@ -111,10 +111,9 @@ extension ConsoleController {
         guard let session = context.console else { return ConsoleRenderer.redirect("/sign-in") }
         return try await page(session) {
             let listed = try await devices.list(request, context: context)
-            let people = try await database.withTenant(session.user.tenantID) { connection in
+            let people = try await database.withTenant(session.user.tenantID) { transaction in
                 try await leads.users.list(
-                    tenant: session.user.tenantID, page: try PageRequest(limit: 200), includeDeactivated: true, on: connection
-                ).items
+                    page: try PageRequest(limit: 200), includeDeactivated: true, in: transaction).items
             }
             let names = Dictionary(people.map { ($0.id, $0.displayName) }, uniquingKeysWith: { first, _ in first })
             let rows = listed.items.map { device in

@@ -137,9 +137,9 @@ struct ConsoleController {
         }
         let accounts = try await database.withNetwork { connection in try await sessions.accounts(email: email, on: connection) }
         for account in accounts {
-            let token = try await database.withTenant(account.tenantID) { connection in
+            let token = try await database.withTenant(account.tenantID) { transaction in
                 let token = try await sessions.createLink(
-                    for: account.userID, tenant: account.tenantID, now: now, lifetime: settings.linkLifetime, on: connection)
+                    for: account.userID, now: now, lifetime: settings.linkLifetime, in: transaction)
                 let link = "\(settings.baseURL)/sign-in/link?token=\(token.stringValue)"
                 let notice = NoticeCatalog.Filled(
                     NoticeCatalog.signIn,
@@ -148,7 +148,7 @@ struct ConsoleController {
                         "sign_in.minutes": String(Int(settings.linkLifetime / 60)),
                     ])
                 try await outbox.enqueueEmail(
-                    event: "console.sign_in", to: account.email, notice: notice, tenant: account.tenantID, now: now, on: connection)
+                    event: "console.sign_in", to: account.email, notice: notice, now: now, in: transaction)
                 return token
             }
             if settings.printSignInLinks {
@@ -175,10 +175,10 @@ struct ConsoleController {
             token.kind == .signInLink
         else { return linkRefused() }
         let now = now()
-        let opened = try await database.withTenant(token.tenantID) { connection -> (BearerToken, String)? in
-            guard let user = try await sessions.consumeLink(token, now: now, on: connection) else { return nil }
+        let opened = try await database.withTenant(token.tenantID) { transaction -> (BearerToken, String)? in
+            guard let user = try await sessions.consumeLink(token, now: now, on: transaction.connection) else { return nil }
             let session = try await sessions.createSession(
-                for: user, tenant: token.tenantID, now: now, lifetime: settings.sessionLifetime, on: connection)
+                for: user, now: now, lifetime: settings.sessionLifetime, in: transaction)
             return (session.cookie, session.csrf)
         }
         guard let (cookie, _) = opened else { return linkRefused() }
@@ -199,8 +199,8 @@ struct ConsoleController {
 
     @Sendable func signOut(_ request: Request, context: AppRequestContext) async throws -> Response {
         guard let session = context.console else { return ConsoleRenderer.redirect("/sign-in") }
-        try await database.withTenant(session.user.tenantID) { connection in
-            try await sessions.revoke(session.sessionID, tenant: session.user.tenantID, now: now(), on: connection)
+        try await database.withTenant(session.user.tenantID) { transaction in
+            try await sessions.revoke(session.sessionID, now: now(), in: transaction)
         }
         var response = ConsoleRenderer.redirect("/sign-in")
         response.setCookie(ConsoleCookie.clear(secure: settings.secureCookies))
@@ -210,8 +210,8 @@ struct ConsoleController {
     /// Ends every console session of this user, in every browser.
     @Sendable func signOutEverywhere(_ request: Request, context: AppRequestContext) async throws -> Response {
         guard let session = context.console else { return ConsoleRenderer.redirect("/sign-in") }
-        let ended = try await database.withTenant(session.user.tenantID) { connection in
-            try await sessions.revokeAll(of: session.user.userID, tenant: session.user.tenantID, now: now(), on: connection)
+        let ended = try await database.withTenant(session.user.tenantID) { transaction in
+            try await sessions.revokeAll(of: session.user.userID, now: now(), in: transaction)
         }
         context.logger.info("console sessions ended everywhere", metadata: ["sessions": "\(ended)"])
         var response = ConsoleRenderer.redirect("/sign-in")
@@ -231,12 +231,11 @@ struct ConsoleController {
             for (key, value) in query where !value.isEmpty { items.append((String(key), String(value))) }
             let filtered = Request(head: Self.head(path: "/leads", query: items), body: .init(buffer: ByteBuffer()))
             let page = try await leads.list(filtered, context: context)
-            let (all, people) = try await database.withTenant(session.user.tenantID) { connection in
+            let (all, people) = try await database.withTenant(session.user.tenantID) { transaction in
                 (
-                    try await templates.all(tenant: session.user.tenantID, on: connection),
+                    try await templates.all(in: transaction),
                     try await leads.users.list(
-                        tenant: session.user.tenantID, page: try PageRequest(limit: 200), includeDeactivated: true, on: connection
-                    ).items
+                        page: try PageRequest(limit: 200), includeDeactivated: true, in: transaction).items
                 )
             }
             let names = Dictionary(people.map { ($0.id, $0.displayName) }, uniquingKeysWith: { first, _ in first })
@@ -315,8 +314,8 @@ struct ConsoleController {
         _ session: PostgresConsoleSessionRepository.SignedIn, form: NewLeadForm, problem: String?, status: HTTPResponse.Status
     ) async throws -> Response {
         try TenantPolicy.require(session.user, .workLeads)
-        let all = try await database.withTenant(session.user.tenantID) { connection in
-            try await templates.all(tenant: session.user.tenantID, on: connection)
+        let all = try await database.withTenant(session.user.tenantID) { transaction in
+            try await templates.all(in: transaction)
         }
         let chosen = form.template ?? TenantPolicy.defaultTemplateKey(for: session.user.tenantKind)
         let view = NewLeadView(

@@ -35,8 +35,8 @@ struct ConsoleSessionMiddleware: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let now = now()
         guard let cookie = request.cookies[ConsoleCookie.name], let token = BearerToken(cookie.value), token.kind == .session,
-            let signedIn = try await database.withTenant(token.tenantID, { connection in
-                try await sessions.authenticate(token, now: now, on: connection)
+            let signedIn = try await database.withTenant(token.tenantID, { transaction in
+                try await sessions.authenticate(token, now: now, on: transaction.connection)
             })
         else {
             return ConsoleRenderer.redirect("/sign-in")

@@ -22,8 +22,8 @@ struct APITokenController {
         let userID = try context.id("id", of: User.self, "user")
         if userID != actor.userID { try TenantPolicy.require(actor, .manageOthersTokens) }
         let body = try await request.decodeJSON(IssueTokenRequest.self, context: context)
-        guard let (token, secret) = try await database.withTenant(actor.tenantID, { connection in
-            try await tokens.issue(to: userID, name: body.name, tenant: actor.tenantID, on: connection)
+        guard let (token, secret) = try await database.withTenant(actor.tenantID, { transaction in
+            try await tokens.issue(to: userID, name: body.name, in: transaction)
         }) else { throw DomainError.notFound("user") }
         return Created(body: IssuedTokenResponse(token: TokenResponse(token), secret: secret))
     }
@@ -32,10 +32,10 @@ struct APITokenController {
         let actor = try context.requireUser()
         let userID = try context.id("id", of: User.self, "user")
         if userID != actor.userID { try TenantPolicy.require(actor, .manageOthersTokens) }
-        let items = try await database.withTenant(actor.tenantID) { connection in
+        let items = try await database.withTenant(actor.tenantID) { transaction in
             // A list under a parent that is not this tenant's answers like a missing parent.
-            guard try await users.get(userID, tenant: actor.tenantID, on: connection) != nil else { throw DomainError.notFound("user") }
-            return try await tokens.list(user: userID, tenant: actor.tenantID, on: connection)
+            guard try await users.get(userID, in: transaction) != nil else { throw DomainError.notFound("user") }
+            return try await tokens.list(user: userID, in: transaction)
         }
         return TokenListResponse(items: items.map(TokenResponse.init))
     }
@@ -43,10 +43,10 @@ struct APITokenController {
     @Sendable func revoke(_ request: Request, context: AppRequestContext) async throws -> NoContent {
         let actor = try context.requireUser()
         let id = try context.id("id", of: APIToken.self, "token")
-        let revoked = try await database.withTenant(actor.tenantID) { connection in
-            guard let token = try await tokens.get(id, tenant: actor.tenantID, on: connection) else { return false }
+        let revoked = try await database.withTenant(actor.tenantID) { transaction in
+            guard let token = try await tokens.get(id, in: transaction) else { return false }
             if token.userID != actor.userID { try TenantPolicy.require(actor, .manageOthersTokens) }
-            return try await tokens.revoke(id, tenant: actor.tenantID, now: now(), on: connection)
+            return try await tokens.revoke(id, now: now(), in: transaction)
         }
         guard revoked else { throw DomainError.notFound("token") }
         return NoContent()

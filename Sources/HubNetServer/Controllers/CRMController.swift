@@ -25,8 +25,8 @@ struct CRMController {
     @Sendable func listClients(_ request: Request, context: AppRequestContext) async throws -> PageResponse<ClientResponse> {
         let caller = try context.requireUser()
         let page = try request.pageRequest()
-        let result = try await database.withTenant(caller.tenantID) { connection in
-            try await clients.list(tenant: caller.tenantID, page: page, on: connection)
+        let result = try await database.withTenant(caller.tenantID) { transaction in
+            try await clients.list(page: page, in: transaction)
         }
         return PageResponse(result, ClientResponse.init)
     }
@@ -34,8 +34,8 @@ struct CRMController {
     @Sendable func getClient(_ request: Request, context: AppRequestContext) async throws -> ClientResponse {
         let caller = try context.requireUser()
         let id = try context.id("id", of: Client.self, "client")
-        guard let client = try await database.withTenant(caller.tenantID, { connection in
-            try await clients.get(id, tenant: caller.tenantID, on: connection)
+        guard let client = try await database.withTenant(caller.tenantID, { transaction in
+            try await clients.get(id, in: transaction)
         }) else { throw DomainError.notFound("client") }
         return ClientResponse(client)
     }
@@ -46,15 +46,15 @@ struct CRMController {
         try TenantPolicy.require(caller, .workLeads)
         let id = try context.id("id", of: Client.self, "client")
         let body = try await request.decodeJSON(SessionRequest.self, context: context)
-        let session = try await database.withTenant(caller.tenantID) { connection in
-            guard try await clients.get(id, tenant: caller.tenantID, on: connection) != nil else { throw DomainError.notFound("client") }
+        let session = try await database.withTenant(caller.tenantID) { transaction in
+            guard try await clients.get(id, in: transaction) != nil else { throw DomainError.notFound("client") }
             let advisorID = body.advisorID ?? caller.userID
-            guard let advisor = try await users.get(advisorID, tenant: caller.tenantID, on: connection), advisor.isActive else {
+            guard let advisor = try await users.get(advisorID, in: transaction), advisor.isActive else {
                 throw DomainError.invalid("advisor_id", "names no active user of this hub")
             }
             return try await clients.logSession(
                 for: id, advisor: advisor.id, heldAt: body.heldAt, durationMinutes: body.durationMinutes, summary: body.summary,
-                tenant: caller.tenantID, on: connection)
+                in: transaction)
         }
         return Created(body: SessionResponse(session))
     }
@@ -62,9 +62,9 @@ struct CRMController {
     @Sendable func listSessions(_ request: Request, context: AppRequestContext) async throws -> SessionListResponse {
         let caller = try context.requireUser()
         let id = try context.id("id", of: Client.self, "client")
-        let items = try await database.withTenant(caller.tenantID) { connection in
-            guard try await clients.get(id, tenant: caller.tenantID, on: connection) != nil else { throw DomainError.notFound("client") }
-            return try await clients.sessions(of: id, tenant: caller.tenantID, on: connection)
+        let items = try await database.withTenant(caller.tenantID) { transaction in
+            guard try await clients.get(id, in: transaction) != nil else { throw DomainError.notFound("client") }
+            return try await clients.sessions(of: id, in: transaction)
         }
         return SessionListResponse(items: items.map(SessionResponse.init))
     }
@@ -74,8 +74,8 @@ struct CRMController {
         try TenantPolicy.require(caller, .workLeads)
         let body = try await request.decodeJSON(OpportunityRequest.self, context: context)
         let now = now()
-        let opportunity = try await database.withTenant(caller.tenantID) { connection in
-            try await opportunities.create(name: body.name, amount: body.amount?.value, by: caller.userID, tenant: caller.tenantID, now: now, on: connection)
+        let opportunity = try await database.withTenant(caller.tenantID) { transaction in
+            try await opportunities.create(name: body.name, amount: body.amount?.value, by: caller.userID, now: now, in: transaction)
         }
         return Created(body: OpportunityResponse(opportunity))
     }
@@ -83,8 +83,8 @@ struct CRMController {
     @Sendable func listOpportunities(_ request: Request, context: AppRequestContext) async throws -> PageResponse<OpportunityResponse> {
         let caller = try context.requireUser()
         let page = try request.pageRequest()
-        let result = try await database.withTenant(caller.tenantID) { connection in
-            try await opportunities.list(tenant: caller.tenantID, page: page, on: connection)
+        let result = try await database.withTenant(caller.tenantID) { transaction in
+            try await opportunities.list(page: page, in: transaction)
         }
         return PageResponse(result, OpportunityResponse.init)
     }
@@ -92,8 +92,8 @@ struct CRMController {
     @Sendable func getOpportunity(_ request: Request, context: AppRequestContext) async throws -> OpportunityResponse {
         let caller = try context.requireUser()
         let id = try context.id("id", of: Opportunity.self, "opportunity")
-        guard let opportunity = try await database.withTenant(caller.tenantID, { connection in
-            try await opportunities.get(id, tenant: caller.tenantID, on: connection)
+        guard let opportunity = try await database.withTenant(caller.tenantID, { transaction in
+            try await opportunities.get(id, in: transaction)
         }) else { throw DomainError.notFound("opportunity") }
         return OpportunityResponse(opportunity)
     }
@@ -108,8 +108,8 @@ struct CRMController {
             throw DomainError.invalid("stage", "must be one of \(Opportunity.Stage.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         let now = now()
-        guard let opportunity = try await database.withTenant(caller.tenantID, { connection in
-            try await opportunities.move(id, to: stage, tenant: caller.tenantID, now: now, on: connection)
+        guard let opportunity = try await database.withTenant(caller.tenantID, { transaction in
+            try await opportunities.move(id, to: stage, now: now, in: transaction)
         }) else { throw DomainError.notFound("opportunity") }
         return OpportunityResponse(opportunity)
     }

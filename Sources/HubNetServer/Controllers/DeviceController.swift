@@ -48,8 +48,8 @@ struct DeviceController {
     @Sendable func register(_ request: Request, context: AppRequestContext) async throws -> Created<Registered> {
         let caller = try context.requireUser()
         let body = try await request.decodeJSON(RegisterRequest.self, context: context)
-        guard let (device, token) = try await database.withTenant(caller.tenantID, { connection in
-            try await devices.register(name: body.name, for: caller.userID, tenant: caller.tenantID, on: connection)
+        guard let (device, token) = try await database.withTenant(caller.tenantID, { transaction in
+            try await devices.register(name: body.name, for: caller.userID, in: transaction)
         }) else { throw DomainError.notFound("user") }
         return Created(body: Registered(device: DeviceBody(device), token: token))
     }
@@ -58,8 +58,8 @@ struct DeviceController {
     @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> ListBody {
         let caller = try context.requireUser()
         let everyone = TenantPolicy.allows(caller, .manageOthersTokens)
-        let items = try await database.withTenant(caller.tenantID) { connection in
-            try await devices.list(user: everyone ? nil : caller.userID, tenant: caller.tenantID, on: connection)
+        let items = try await database.withTenant(caller.tenantID) { transaction in
+            try await devices.list(user: everyone ? nil : caller.userID, in: transaction)
         }
         return ListBody(items: items.map(DeviceBody.init))
     }
@@ -67,12 +67,12 @@ struct DeviceController {
     @Sendable func revoke(_ request: Request, context: AppRequestContext) async throws -> NoContent {
         let caller = try context.requireUser()
         let id = try context.id("id", of: Device.self, "device")
-        try await database.withTenant(caller.tenantID) { connection in
-            guard let device = try await devices.get(id, tenant: caller.tenantID, on: connection) else {
+        try await database.withTenant(caller.tenantID) { transaction in
+            guard let device = try await devices.get(id, in: transaction) else {
                 throw DomainError.notFound("device")
             }
             if device.userID != caller.userID { try TenantPolicy.require(caller, .manageOthersTokens) }
-            try await devices.revoke(id, tenant: caller.tenantID, now: now(), on: connection)
+            try await devices.revoke(id, now: now(), in: transaction)
         }
         return NoContent()
     }

@@ -69,8 +69,8 @@ struct DistributionController {
 
     @Sendable func rule(_ request: Request, context: AppRequestContext) async throws -> RuleBody {
         let caller = try context.requireUser()
-        let (rule, _) = try await database.withTenant(caller.tenantID) { connection in
-            try await distribution.rule(tenant: caller.tenantID, on: connection)
+        let (rule, _) = try await database.withTenant(caller.tenantID) { transaction in
+            try await distribution.rule(in: transaction)
         }
         return RuleBody(rule)
     }
@@ -91,12 +91,12 @@ struct DistributionController {
         } else if !rule.listings.isEmpty {
             throw DomainError.invalid("listings", "a sourcing company routes to partner companies: give pool")
         }
-        try await database.withTenant(caller.tenantID) { connection in
-            let loads = try await distribution.loads(of: rule.pool, since: now(), on: connection)
+        try await database.withTenant(caller.tenantID) { transaction in
+            let loads = try await distribution.loads(of: rule.pool, since: now(), on: transaction.connection)
             if let stranger = rule.pool.firstIndex(where: { loads[$0] == nil }) {
                 throw DomainError.invalid("pool[\(stranger)]", "is not a partner company")
             }
-            try await distribution.save(rule, tenant: caller.tenantID, now: now(), on: connection)
+            try await distribution.save(rule, now: now(), in: transaction)
         }
         return RuleBody(rule)
     }
@@ -124,14 +124,14 @@ struct DistributionController {
     @Sendable func partners(_ request: Request, context: AppRequestContext) async throws -> PartnerList {
         let caller = try context.requireUser()
         let now = now()
-        let (rule, _) = try await database.withTenant(caller.tenantID) { connection in
-            try await distribution.rule(tenant: caller.tenantID, on: connection)
+        let (rule, _) = try await database.withTenant(caller.tenantID) { transaction in
+            try await distribution.rule(in: transaction)
         }
         let found = try await published(rule.listings)
         let (loads, byListing) = try await database.withTenant(caller.tenantID) {
-            connection -> ([Tenant.ID: PartnerLoad], [Listing.ID: PartnerLoad]) in
-            let partners = try await distribution.loads(of: rule.pool, since: now - Self.window, on: connection)
-            let listed = try await self.listingLoads(rule.listings, found: found, since: now - Self.window, on: connection)
+            transaction -> ([Tenant.ID: PartnerLoad], [Listing.ID: PartnerLoad]) in
+            let partners = try await distribution.loads(of: rule.pool, since: now - Self.window, on: transaction.connection)
+            let listed = try await self.listingLoads(rule.listings, found: found, since: now - Self.window, on: transaction.connection)
             return (partners, listed)
         }
         func item(_ load: PartnerLoad, listing: Listing.ID?) -> PartnerList.Item {
@@ -154,8 +154,8 @@ struct DistributionController {
 
     @Sendable func capacity(_ request: Request, context: AppRequestContext) async throws -> CapacityBody {
         let caller = try context.requireUser()
-        let (slots, until) = try await database.withTenant(caller.tenantID) { connection in
-            try await distribution.capacity(tenant: caller.tenantID, on: connection)
+        let (slots, until) = try await database.withTenant(caller.tenantID) { transaction in
+            try await distribution.capacity(in: transaction)
         }
         return CapacityBody(openSlots: slots, notAcceptingUntil: until)
     }
@@ -168,9 +168,9 @@ struct DistributionController {
             throw DomainError.invalid("open_slots", "must be between 0 and 1000000, or null for no limit")
         }
         if let until = body.notAcceptingUntil { _ = try Timestamp.check(until, field: "not_accepting_until") }
-        try await database.withTenant(caller.tenantID) { connection in
+        try await database.withTenant(caller.tenantID) { transaction in
             try await distribution.setCapacity(
-                openSlots: body.openSlots, notAcceptingUntil: body.notAcceptingUntil, tenant: caller.tenantID, on: connection)
+                openSlots: body.openSlots, notAcceptingUntil: body.notAcceptingUntil, in: transaction)
         }
         return body
     }
@@ -196,41 +196,41 @@ struct DistributionController {
         let id = try context.id("id", of: Lead.self, "lead")
         let now = now()
         if caller.tenantKind == .hub { return Created(body: try await routeToListing(id, caller: caller, now: now)) }
-        let (made, explanation, skipped) = try await database.withTenant(caller.tenantID) { connection -> ([Referral], String, [Distribution.Skip]) in
-            guard let lead = try await leads.get(id, tenant: caller.tenantID, lock: true, on: connection),
+        let (made, explanation, skipped) = try await database.withTenant(caller.tenantID) { transaction -> ([Referral], String, [Distribution.Skip]) in
+            guard let lead = try await leads.get(id, lock: true, in: transaction),
                 VisibilityPolicy.sees(lead, user: caller.userID, roles: caller.roles)
             else { throw DomainError.notFound("lead") }
-            let (rule, turn) = try await distribution.rule(tenant: caller.tenantID, lock: true, on: connection)
+            let (rule, turn) = try await distribution.rule(lock: true, in: transaction)
             guard rule.mode != .manual else {
                 throw DomainError.conflict("distribution_manual", "the distribution rule is manual: pick a partner (POST /v1/leads/{id}/referrals)")
             }
-            let loads = try await distribution.loads(of: rule.pool, since: now - Self.window, on: connection)
+            let loads = try await distribution.loads(of: rule.pool, since: now - Self.window, on: transaction.connection)
             if rule.mode == .sharedPool {
                 let (offers, skipped) = Distribution.offers(rule, loads: loads, now: now)
                 guard !offers.isEmpty else { throw Self.noPartner(skipped, loads: loads) }
-                try await referrals.clearForReferral(lead.id, tenant: caller.tenantID, now: now, on: connection)
-                let pool = try await referrals.openPool(for: lead.id, tenant: caller.tenantID, now: now, on: connection)
+                try await referrals.clearForReferral(lead.id, now: now, in: transaction)
+                let pool = try await referrals.openPool(for: lead.id, now: now, in: transaction)
                 var made: [Referral] = []
                 for offer in offers {
                     made.append(
                         try await referrals.refer(
                             lead, to: .init(tenant: offer.tenantID, kind: .partner, listing: nil), by: caller.userID, links: links, now: now,
-                            pool: pool, on: connection))
+                            pool: pool, in: transaction))
                 }
                 let explanation =
                     "offered to \(offers.count) partner\(offers.count == 1 ? "" : "s") of the shared pool "
                     + "(\(offers.map(\.name).joined(separator: ", "))): the first to accept wins"
                     + (skipped.isEmpty ? "" : "; skipped \(skipped.count)")
-                try await leads.recordEvent("route", on: lead, actor: caller.userID, reason: explanation, at: now, on: connection)
+                try await leads.recordEvent("route", on: lead, actor: caller.userID, reason: explanation, at: now, in: transaction)
                 return (made, explanation, skipped)
             }
             let (choice, skipped) = Distribution.choose(rule, loads: loads, turn: turn, now: now)
             guard let choice else { throw Self.noPartner(skipped, loads: loads) }
             let referral = try await referrals.refer(
                 lead, to: .init(tenant: choice.partner, kind: .partner, listing: nil), by: caller.userID, links: links, now: now,
-                pullbackAt: rule.pullbackDeadline(from: now), on: connection)
-            try await leads.recordEvent("route", on: lead, actor: caller.userID, reason: choice.explanation, at: now, on: connection)
-            try await distribution.setTurn(choice.nextTurn % max(rule.pool.count, 1), tenant: caller.tenantID, on: connection)
+                pullbackAt: rule.pullbackDeadline(from: now), in: transaction)
+            try await leads.recordEvent("route", on: lead, actor: caller.userID, reason: choice.explanation, at: now, in: transaction)
+            try await distribution.setTurn(choice.nextTurn % max(rule.pool.count, 1), in: transaction)
             return ([referral], choice.explanation, skipped)
         }
         guard let first = made.first else { throw DomainError.notFound("referral") }
@@ -250,19 +250,19 @@ struct DistributionController {
     /// A hub's routing: the rule picks another hub's listing, and the lead goes there through the
     /// hub workflow's own `refer_external` action (so 000's rules decide whether it may).
     func routeToListing(_ id: Lead.ID, caller: AuthenticatedUser, now: Date) async throws -> RouteResponse {
-        let (configured, _) = try await database.withTenant(caller.tenantID) { connection in
-            try await distribution.rule(tenant: caller.tenantID, on: connection)
+        let (configured, _) = try await database.withTenant(caller.tenantID) { transaction in
+            try await distribution.rule(in: transaction)
         }
         let found = try await published(configured.listings)
-        let (referral, explanation, skipped) = try await database.withTenant(caller.tenantID) { connection -> (Referral, String, [Distribution.Skip]) in
-            guard let lead = try await leads.get(id, tenant: caller.tenantID, lock: true, on: connection),
+        let (referral, explanation, skipped) = try await database.withTenant(caller.tenantID) { transaction -> (Referral, String, [Distribution.Skip]) in
+            guard let lead = try await leads.get(id, lock: true, in: transaction),
                 VisibilityPolicy.sees(lead, user: caller.userID, roles: caller.roles)
             else { throw DomainError.notFound("lead") }
-            let (rule, turn) = try await distribution.rule(tenant: caller.tenantID, lock: true, on: connection)
+            let (rule, turn) = try await distribution.rule(lock: true, in: transaction)
             guard rule.mode != .manual else {
                 throw DomainError.conflict("distribution_manual", "the distribution rule is manual: pick a listing (refer_external)")
             }
-            let loads = try await listingLoads(rule.listings, found: found, since: now - Self.window, on: connection)
+            let loads = try await listingLoads(rule.listings, found: found, since: now - Self.window, on: transaction.connection)
             let (choice, skipped) = Distribution.chooseListing(rule, loads: loads, turn: turn, now: now)
             guard let choice else {
                 throw DomainError.conflict(
@@ -270,11 +270,11 @@ struct DistributionController {
                     "no listing of the rule can take a lead now: "
                         + skipped.map { "\(loads[Listing.ID($0.member)]?.name ?? "\($0.member)"): \($0.reason)" }.joined(separator: "; "))
             }
-            try await leads.recordEvent("route", on: lead, actor: caller.userID, reason: choice.explanation, at: now, on: connection)
+            try await leads.recordEvent("route", on: lead, actor: caller.userID, reason: choice.explanation, at: now, in: transaction)
             _ = try await commands.act(
-                LeadAction("refer_external", .init(listingId: Listing.ID(choice.member))), on: id, caller: caller, now: now, on: connection)
-            try await distribution.setTurn(choice.nextTurn % max(rule.listings.count, 1), tenant: caller.tenantID, on: connection)
-            guard let referral = try await referrals.current(for: id, tenant: caller.tenantID, on: connection) else {
+                LeadAction("refer_external", .init(listingId: Listing.ID(choice.member))), on: id, caller: caller, now: now, in: transaction)
+            try await distribution.setTurn(choice.nextTurn % max(rule.listings.count, 1), in: transaction)
+            guard let referral = try await referrals.current(for: id, in: transaction) else {
                 throw DomainError.notFound("referral")
             }
             return (referral, choice.explanation, skipped)

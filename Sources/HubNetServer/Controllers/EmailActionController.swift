@@ -68,17 +68,17 @@ struct EmailActionController {
         do {
             let now = now()
             let (token, _, lead) = try await check(context)
-            let status: String = try await database.withTenant(token.tenantID) { connection in
+            let status: String = try await database.withTenant(token.tenantID) { transaction in
                 // Lock the link, then re-check it inside the transaction: two clicks, one answer.
-                guard let link = try await store.lock(token.linkID, tenant: token.tenantID, on: connection) else {
+                guard let link = try await store.lock(token.linkID, in: transaction) else {
                     throw PageError(status: .notFound, title: "Link not found", message: "This link does not exist.")
                 }
                 try Self.requireUsable(link, now: now)
-                guard let user = try await users.get(link.userID, tenant: token.tenantID, on: connection), user.isActive,
-                    let current = try await leads.get(lead.id, tenant: token.tenantID, lock: true, on: connection),
+                guard let user = try await users.get(link.userID, in: transaction), user.isActive,
+                    let current = try await leads.get(lead.id, lock: true, in: transaction),
                     // Acting requires seeing, by email link too.
                     VisibilityPolicy.sees(current, user: user.id, roles: user.roles),
-                    let template = try await templates.template(current.templateKey, tenant: token.tenantID, on: connection)
+                    let template = try await templates.template(current.templateKey, in: transaction)
                 else { throw PageError(status: .gone, title: "Lead unavailable", message: "This lead is no longer yours to answer.") }
                 let actor = WorkflowActor(userID: user.id, roles: user.roles, side: .owner)
                 let decision: WorkflowEngine.Decision
@@ -89,12 +89,12 @@ struct EmailActionController {
                     let status: HTTPResponse.Status = refusal.code == .reasonRequired ? .unprocessableContent : .conflict
                     throw PageError(status: status, title: "Not possible", message: refusal.message)
                 }
-                try await leads.apply(decision, to: current, template: template, actor: user.id, reason: reason, at: now, on: connection)
-                try await store.markUsed(link.id, tenant: token.tenantID, now: now, on: connection)
-                if let updated = try await leads.get(lead.id, tenant: token.tenantID, on: connection) {
+                try await leads.apply(decision, to: current, template: template, actor: user.id, reason: reason, at: now, in: transaction)
+                try await store.markUsed(link.id, now: now, in: transaction)
+                if let updated = try await leads.get(lead.id, in: transaction) {
                     try await referrals.mirror(
                         updated, template: template, reason: reason,
-                        notifying: decision.effects.contains(.notifyReferralCreator) ? decision.action : nil, now: now, on: connection)
+                        notifying: decision.effects.contains(.notifyReferralCreator) ? decision.action : nil, now: now, in: transaction)
                 }
                 return template.status(decision.to)?.name ?? decision.to
             }
@@ -110,12 +110,12 @@ struct EmailActionController {
             throw PageError(status: .notFound, title: "Link not valid", message: "This link is not one we sent, or it was changed.")
         }
         let now = now()
-        return try await database.withTenant(token.tenantID) { connection in
-            guard let link = try await store.lock(token.linkID, tenant: token.tenantID, on: connection) else {
+        return try await database.withTenant(token.tenantID) { transaction in
+            guard let link = try await store.lock(token.linkID, in: transaction) else {
                 throw PageError(status: .notFound, title: "Link not found", message: "This link does not exist.")
             }
             try Self.requireUsable(link, now: now)
-            guard let lead = try await leads.get(link.leadID, tenant: token.tenantID, on: connection) else {
+            guard let lead = try await leads.get(link.leadID, in: transaction) else {
                 throw PageError(status: .gone, title: "Lead unavailable", message: "This lead is no longer yours to answer.")
             }
             return (token, link, lead)

@@ -31,19 +31,16 @@ struct EvidenceController {
         let caller = try context.requireUser()
         let id = try context.id("id", of: Referral.self, "referral")
         let now = now()
-        let (referral, history, listing, key) = try await database.withTenant(caller.tenantID) { connection in
-            guard let referral = try await access.referral(id, caller: caller, on: connection) else {
+        let (referral, history, listing, key) = try await database.withTenant(caller.tenantID) { transaction in
+            guard let referral = try await access.referral(id, caller: caller, in: transaction) else {
                 throw DomainError.notFound("referral")
             }
             // The chain (which the source may follow, `VisibilityPolicy`), the listing and the key
             // are the target's: read in its rows, then back.
-            let target = referral.targetTenantID
-            let (history, listing, key) = try await Database.visiting(
-                target, from: caller.tenantID, on: connection, logger: database.logger
-            ) {
-                let history = try await leads.history(of: referral.targetLeadID, tenant: target, on: connection)
-                let listing = try await referral.targetListingID.asyncMap { try await listings.get($0, tenant: target, on: connection) } ?? nil
-                return (history, listing, try await keys.key(for: target, now: now, on: connection))
+            let (history, listing, key) = try await transaction.visiting(referral.targetTenantID) { target in
+                let history = try await leads.history(of: referral.targetLeadID, in: target)
+                let listing = try await referral.targetListingID.asyncMap { try await listings.get($0, in: target) } ?? nil
+                return (history, listing, try await keys.key(now: now, in: target))
             }
             return (referral, history, listing, key)
         }

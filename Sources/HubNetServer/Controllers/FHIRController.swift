@@ -40,8 +40,8 @@ struct FHIRController {
         let id = try context.id("id", of: Tenant.self, "organization")
         var related = id == caller.tenantID
         if !related {
-            related = try await database.withTenant(caller.tenantID) { connection in
-                try await access.referrals.exchanged(with: id, tenant: caller.tenantID, on: connection)
+            related = try await database.withTenant(caller.tenantID) { transaction in
+                try await access.referrals.exchanged(with: id, in: transaction)
             }
         }
         guard related, let tenant = try await access.tenants.get(id) else { throw DomainError.notFound("organization") }
@@ -92,7 +92,7 @@ struct FHIRController {
                 && (statuses == nil || statuses?.contains(ReferralTask.status(referral)) == true)
         }
         let scanning = sent
-        let (found, next) = try await database.withTenant(me) { connection -> ([Referral], String?) in
+        let (found, next) = try await database.withTenant(me) { transaction -> ([Referral], String?) in
             var found: [Referral] = []
             // Nothing to scan: the filters exclude both directions (or a received-side position
             // came back with filters that exclude that side).
@@ -106,7 +106,7 @@ struct FHIRController {
                 var scanned: [(Referral?, PageCursor)] = []
                 var more: Bool
                 if inSent {
-                    let result = try await access.referrals.list(tenant: me, page: page, on: connection)
+                    let result = try await access.referrals.list(page: page, in: transaction)
                     scanned = result.items.map { ($0, PageCursor(createdAt: $0.createdAt, id: $0.id.rawValue)) }
                     more = result.nextCursor != nil
                 } else {
@@ -114,8 +114,8 @@ struct FHIRController {
                     filter.source = .referral
                     filter.includeArchived = true
                     filter.viewer = VisibilityPolicy.seesWholeTenant(caller.roles) ? nil : caller.userID
-                    let result = try await leads.list(filter, tenant: me, page: page, on: connection)
-                    let mirrors = try await access.referrals.mirrors(of: result.items, on: connection)
+                    let result = try await leads.list(filter, page: page, in: transaction)
+                    let mirrors = try await access.referrals.mirrors(of: result.items, in: transaction)
                     scanned = result.items.map { lead in
                         (lead.referralID.flatMap { mirrors[$0] }, PageCursor(createdAt: lead.state.createdAt, id: lead.id.rawValue))
                     }
@@ -176,8 +176,8 @@ struct FHIRController {
     private func visible(_ context: AppRequestContext) async throws -> (Referral, (source: Tenant, target: Tenant)) {
         let caller = try context.requireUser()
         let id = try context.id("id", of: Referral.self, "referral")
-        guard let referral = try await database.withTenant(caller.tenantID, { connection in
-            try await access.referral(id, caller: caller, on: connection)
+        guard let referral = try await database.withTenant(caller.tenantID, { transaction in
+            try await access.referral(id, caller: caller, in: transaction)
         }) else { throw DomainError.notFound("referral") }
         let organisations = try await access.organisations(of: [referral])
         guard let source = organisations[referral.sourceTenantID], let target = organisations[referral.targetTenantID] else {
@@ -188,8 +188,8 @@ struct FHIRController {
 
     private func listingName(_ referral: Referral) async throws -> String? {
         guard let listingID = referral.targetListingID else { return nil }
-        return try await database.withTenant(referral.targetTenantID) { connection in
-            try await listings.get(listingID, tenant: referral.targetTenantID, on: connection)?.name
+        return try await database.withTenant(referral.targetTenantID) { transaction in
+            try await listings.get(listingID, in: transaction)?.name
         }
     }
 

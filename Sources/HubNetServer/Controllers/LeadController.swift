@@ -72,9 +72,9 @@ struct LeadController {
         let key = body.template ?? TenantPolicy.defaultTemplateKey(for: caller.tenantKind)
         let now = now()
         func attempt() async throws -> (Lead, WorkflowTemplate?, replayed: Bool) {
-            try await database.withTenant(caller.tenantID) { connection in
+            try await database.withTenant(caller.tenantID) { transaction in
                 if let idempotencyKey,
-                    let earlier = try await idempotencyKeys.find(idempotencyKey, user: caller.userID, tenant: caller.tenantID, now: now, on: connection)
+                    let earlier = try await idempotencyKeys.find(idempotencyKey, user: caller.userID, now: now, in: transaction)
                 {
                     guard earlier.requestSHA256 == requestHash else {
                         throw DomainError(
@@ -82,39 +82,39 @@ struct LeadController {
                             message: "this Idempotency-Key was used with another request body; use a new key for a new lead",
                             field: "Idempotency-Key")
                     }
-                    guard let lead = try await leads.get(earlier.lead, tenant: caller.tenantID, on: connection) else {
+                    guard let lead = try await leads.get(earlier.lead, in: transaction) else {
                         throw DomainError.notFound("lead")
                     }
-                    return (lead, try await templates.template(lead.templateKey, tenant: caller.tenantID, on: connection), true)
+                    return (lead, try await templates.template(lead.templateKey, in: transaction), true)
                 }
-                guard let template = try await templates.template(key, tenant: caller.tenantID, on: connection) else {
+                guard let template = try await templates.template(key, in: transaction) else {
                     throw DomainError.invalid("template", "names no workflow template '\(key)'")
                 }
                 var details = body.details
                 var expected = body.expectedCompletionAt
                 // A known type fills in its defaults (003); an unknown one is just a label.
-                if let typeKey = details.type, let type = try await types.get(typeKey, tenant: caller.tenantID, on: connection) {
+                if let typeKey = details.type, let type = try await types.get(typeKey, in: transaction) {
                     details = type.applyDefaults(to: details)
                     if expected == nil, let days = type.estimatedCompletionDays { expected = now + Double(days) * 86_400 }
                 }
-                try await commands.requireTeam(details.team, caller: caller, on: connection)
+                try await commands.requireTeam(details.team, caller: caller, in: transaction)
                 let source = body.source ?? .api
                 guard source == .api || source == .manual else {
                     throw DomainError.invalid("source", "must be manual or api; forms, imports and referrals have their own ways in")
                 }
                 let lead = try await leads.create(
-                    details, template: template, source: source, tenant: caller.tenantID, createdBy: caller.userID,
+                    details, template: template, source: source, createdBy: caller.userID,
                     listing: body.listingID, unit: body.assignedUnitID, expiresAt: body.expiresAt,
-                    expectedCompletionAt: expected, now: now, on: connection)
+                    expectedCompletionAt: expected, now: now, in: transaction)
                 if let consent = body.consent {
                     try await privacy.record(
                         try consent.consent(for: lead.id, recordedBy: caller.userID, now: now, prefix: "consent."),
-                        tenant: caller.tenantID, on: connection)
+                        in: transaction)
                 }
                 if let idempotencyKey {
                     try await idempotencyKeys.record(
-                        idempotencyKey, user: caller.userID, requestSHA256: requestHash, lead: lead.id, tenant: caller.tenantID, now: now,
-                        on: connection)
+                        idempotencyKey, user: caller.userID, requestSHA256: requestHash, lead: lead.id, now: now,
+                        in: transaction)
                 }
                 return (lead, template, false)
             }
@@ -155,14 +155,14 @@ struct LeadController {
         case .success(let valid):
             if dryRun { return Created(body: ImportResult(dryRun: true, imported: valid.count)) }
             let now = now()
-            try await database.withTenant(caller.tenantID) { connection in
-                guard let template = try await templates.template(key, tenant: caller.tenantID, on: connection) else {
+            try await database.withTenant(caller.tenantID) { transaction in
+                guard let template = try await templates.template(key, in: transaction) else {
                     throw DomainError.invalid("template", "names no workflow template '\(key)'")
                 }
                 // Two statements for the whole file, whatever its number of rows.
                 _ = try await leads.createMany(
                     valid.map { .init(details: $0.details, expiresAt: $0.expiresAt, expectedCompletionAt: $0.expectedCompletionAt) },
-                    template: template, source: .import, tenant: caller.tenantID, createdBy: caller.userID, now: now, on: connection)
+                    template: template, source: .import, createdBy: caller.userID, now: now, in: transaction)
             }
             if valid.count >= PostgresLeadRepository.statisticsRefreshThreshold {
                 // The import stands whatever becomes of this; the next autovacuum pass catches up.
@@ -240,8 +240,8 @@ struct LeadController {
         filter.now = now
         // Advisors list the leads they work; tenant-wide roles every lead.
         filter.viewer = VisibilityPolicy.seesWholeTenant(caller.roles) ? nil : caller.userID
-        let (result, all) = try await database.withTenant(caller.tenantID) { connection in
-            let all = try await templates.all(tenant: caller.tenantID, on: connection)
+        let (result, all) = try await database.withTenant(caller.tenantID) { transaction in
+            let all = try await templates.all(in: transaction)
             if let key = filter.templateKey, !all.contains(where: { $0.key == key }) {
                 throw DomainError.invalid("template", "names no workflow template '\(key)'")
             }
@@ -258,9 +258,9 @@ struct LeadController {
                 // Nothing can match: a status no template has.
                 if filter.statuses.isEmpty { filter.statuses = [""] }
             }
-            let result = try await leads.list(filter, tenant: caller.tenantID, page: page, on: connection)
+            let result = try await leads.list(filter, page: page, in: transaction)
             try await privacy.logAccess(
-                result.items.map(\.id), channel: .list, user: caller.userID, tenant: caller.tenantID, now: now, on: connection)
+                result.items.map(\.id), channel: .list, user: caller.userID, now: now, in: transaction)
             return (result, all)
         }
         return (result, all, now)
@@ -285,11 +285,10 @@ struct LeadController {
         let id = try context.id("id", of: Lead.self, "lead")
         let body = try await request.decodeJSON(UpdateLeadRequest.self, context: context)
         let now = now()
-        let (lead, template, _) = try await database.withTenant(caller.tenantID) { connection in
+        let (lead, template, _) = try await database.withTenant(caller.tenantID) { transaction in
             try await commands.update(
                 id, version: body.version, caller: caller, expectedCompletionAt: body.expectedCompletionAt, unit: body.assignedUnitID,
-                now: now, on: connection
-            ) { details, _ in
+                now: now, in: transaction) { details, _ in
                 body.apply(to: &details)
                 return []
             }
@@ -303,13 +302,13 @@ struct LeadController {
         let caller = try context.requireUser()
         try TenantPolicy.require(caller, .workLeads)
         let id = try context.id("id", of: Lead.self, "lead")
-        try await database.withTenant(caller.tenantID) { connection in
-            let (lead, template) = try await commands.lockVisibleLead(id, caller: caller, on: connection)
+        try await database.withTenant(caller.tenantID) { transaction in
+            let (lead, template) = try await commands.lockVisibleLead(id, caller: caller, in: transaction)
             guard WorkflowEngine.canDelete(template, lead: lead.state) else {
                 let status = template.status(lead.state.status)?.name ?? lead.state.status
                 throw DomainError.conflict("lead_not_deletable", "a lead that is \(status) cannot be deleted")
             }
-            try await leads.delete(id, tenant: caller.tenantID, on: connection)
+            try await leads.delete(id, in: transaction)
         }
         return NoContent()
     }
@@ -334,8 +333,8 @@ struct LeadController {
         try TenantPolicy.require(caller, .workLeads)
         let now = now()
         let actor = actor(caller)
-        let (lead, template) = try await database.withTenant(caller.tenantID) { connection in
-            try await commands.act(LeadAction(actionKey, arguments), on: id, caller: caller, now: now, on: connection)
+        let (lead, template) = try await database.withTenant(caller.tenantID) { transaction in
+            try await commands.act(LeadAction(actionKey, arguments), on: id, caller: caller, now: now, in: transaction)
         }
         let actions = WorkflowEngine.availableActions(template, lead: lead.state, actor: actor, now: now)
         return LeadResponse(lead, template: template, now: now, actions: actions)
@@ -364,17 +363,17 @@ struct LeadController {
     func addNote(_ body: String, to id: Lead.ID, caller: AuthenticatedUser) async throws -> NoteResponse {
         try TenantPolicy.require(caller, .workLeads)
         let now = now()
-        let note = try await database.withTenant(caller.tenantID) { connection in
-            try await commands.addNote(body, to: id, caller: caller, now: now, on: connection)
+        let note = try await database.withTenant(caller.tenantID) { transaction in
+            try await commands.addNote(body, to: id, caller: caller, now: now, in: transaction)
         }
         return NoteResponse(note)
     }
 
     @Sendable func listNotes(_ request: Request, context: AppRequestContext) async throws -> NoteListResponse {
         let (caller, id) = try readable(context)
-        let items = try await database.withTenant(caller.tenantID) { connection in
-            guard try await leads.visible(id, to: caller, on: connection) != nil else { throw DomainError.notFound("lead") }
-            return try await notes.list(lead: id, tenant: caller.tenantID, on: connection)
+        let items = try await database.withTenant(caller.tenantID) { transaction in
+            guard try await leads.visible(id, to: caller, in: transaction) != nil else { throw DomainError.notFound("lead") }
+            return try await notes.list(lead: id, in: transaction)
         }
         return NoteListResponse(items: items.map(NoteResponse.init))
     }
@@ -391,17 +390,17 @@ struct LeadController {
     func schedule(_ schedule: ActivitySchedule, on id: Lead.ID, caller: AuthenticatedUser) async throws -> ActivityResponse {
         try TenantPolicy.require(caller, .workLeads)
         let now = now()
-        let activity = try await database.withTenant(caller.tenantID) { connection in
-            try await commands.scheduleActivity(schedule, on: id, caller: caller, now: now, on: connection)
+        let activity = try await database.withTenant(caller.tenantID) { transaction in
+            try await commands.scheduleActivity(schedule, on: id, caller: caller, now: now, in: transaction)
         }
         return ActivityResponse(activity)
     }
 
     @Sendable func listActivities(_ request: Request, context: AppRequestContext) async throws -> ActivityListResponse {
         let (caller, id) = try readable(context)
-        let items = try await database.withTenant(caller.tenantID) { connection in
-            guard try await leads.visible(id, to: caller, on: connection) != nil else { throw DomainError.notFound("lead") }
-            return try await activities.list(lead: id, tenant: caller.tenantID, on: connection)
+        let items = try await database.withTenant(caller.tenantID) { transaction in
+            guard try await leads.visible(id, to: caller, in: transaction) != nil else { throw DomainError.notFound("lead") }
+            return try await activities.list(lead: id, in: transaction)
         }
         return ActivityListResponse(items: items.map(ActivityResponse.init))
     }
@@ -418,11 +417,11 @@ struct LeadController {
     @Sendable func related(_ request: Request, context: AppRequestContext) async throws -> PageResponse<LeadResponse> {
         let (caller, id) = try readable(context)
         let now = now()
-        let (items, all) = try await database.withTenant(caller.tenantID) { connection in
-            guard let lead = try await leads.visible(id, to: caller, on: connection) else { throw DomainError.notFound("lead") }
+        let (items, all) = try await database.withTenant(caller.tenantID) { transaction in
+            guard let lead = try await leads.visible(id, to: caller, in: transaction) else { throw DomainError.notFound("lead") }
             return (
-                try await leads.related(to: lead, on: connection),
-                try await templates.all(tenant: caller.tenantID, on: connection)
+                try await leads.related(to: lead, in: transaction),
+                try await templates.all(in: transaction)
             )
         }
         let byKey = Dictionary(all.map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first })
@@ -440,8 +439,8 @@ struct LeadController {
 
     @Sendable func listTypes(_ request: Request, context: AppRequestContext) async throws -> LeadTypeList {
         let caller = try context.requireUser()
-        return LeadTypeList(items: try await database.withTenant(caller.tenantID) { connection in
-            try await types.list(tenant: caller.tenantID, on: connection)
+        return LeadTypeList(items: try await database.withTenant(caller.tenantID) { transaction in
+            try await types.list(in: transaction)
         })
     }
 
@@ -453,24 +452,24 @@ struct LeadController {
         let type = LeadType(
             key: context.parameters.get("key") ?? "", name: body.name, estimatedCompletionDays: body.estimatedCompletionDays,
             defaultImportance: body.defaultImportance, defaultPriority: body.defaultPriority)
-        return try await database.withTenant(caller.tenantID) { connection in
-            try await types.save(type, tenant: caller.tenantID, on: connection)
+        return try await database.withTenant(caller.tenantID) { transaction in
+            try await types.save(type, in: transaction)
         }
     }
 
     @Sendable func listTemplates(_ request: Request, context: AppRequestContext) async throws -> WorkflowTemplateListResponse {
         let caller = try context.requireUser()
         return WorkflowTemplateListResponse(
-            items: try await database.withTenant(caller.tenantID) { connection in
-                try await templates.all(tenant: caller.tenantID, on: connection)
+            items: try await database.withTenant(caller.tenantID) { transaction in
+                try await templates.all(in: transaction)
             })
     }
 
     @Sendable func getTemplate(_ request: Request, context: AppRequestContext) async throws -> WorkflowTemplate {
         let caller = try context.requireUser()
         let key = context.parameters.get("key") ?? ""
-        guard let template = try await database.withTenant(caller.tenantID, { connection in
-            try await templates.template(key, tenant: caller.tenantID, on: connection)
+        guard let template = try await database.withTenant(caller.tenantID, { transaction in
+            try await templates.template(key, in: transaction)
         }) else { throw DomainError.notFound("workflow template") }
         return template
     }
@@ -483,12 +482,12 @@ struct LeadController {
         let key = context.parameters.get("key") ?? ""
         var template = try await request.decodeJSON(WorkflowTemplate.self, context: context)
         template.key = key
-        return try await database.withTenant(caller.tenantID) { connection in
-            let saved = try await templates.save(template, tenant: caller.tenantID, on: connection)
+        return try await database.withTenant(caller.tenantID) { transaction in
+            let saved = try await templates.save(template, in: transaction)
             // Reminder intervals may have changed: each open lead of the template is due anew.
             let days = saved.statuses.map { status in status.stage.flatMap { key in saved.stages.first { $0.key == key }?.reminderDays } ?? 0 }
             try await leads.rescheduleReminders(
-                template: saved.key, statuses: saved.statuses.map(\.key), days: days, tenant: caller.tenantID, on: connection)
+                template: saved.key, statuses: saved.statuses.map(\.key), days: days, in: transaction)
             return saved
         }
     }
@@ -507,17 +506,17 @@ struct LeadController {
     {
         try TenantPolicy.require(caller, .workLeads)
         let now = now()
-        let activity = try await database.withTenant(caller.tenantID) { connection in
-            try await commands.closeActivity(activityID, of: id, as: state, caller: caller, now: now, on: connection)
+        let activity = try await database.withTenant(caller.tenantID) { transaction in
+            try await commands.closeActivity(activityID, of: id, as: state, caller: caller, now: now, in: transaction)
         }
         return ActivityResponse(activity)
     }
 
     private func loadHistory(_ context: AppRequestContext) async throws -> (Lead.ID, [LeadHistoryEntry]) {
         let (caller, id) = try readable(context)
-        let entries = try await database.withTenant(caller.tenantID) { connection in
-            guard try await leads.visible(id, to: caller, on: connection) != nil else { throw DomainError.notFound("lead") }
-            return try await leads.history(of: id, tenant: caller.tenantID, on: connection)
+        let entries = try await database.withTenant(caller.tenantID) { transaction in
+            guard try await leads.visible(id, to: caller, in: transaction) != nil else { throw DomainError.notFound("lead") }
+            return try await leads.history(of: id, in: transaction)
         }
         return (id, entries)
     }
@@ -541,23 +540,23 @@ struct LeadController {
     func page(of id: Lead.ID, caller: AuthenticatedUser) async throws -> LeadPage {
         try TenantPolicy.require(caller, .readLeads)
         let now = now()
-        return try await database.withTenant(caller.tenantID) { connection in
-            guard let lead = try await leads.visible(id, to: caller, on: connection),
-                let template = try await templates.template(lead.templateKey, tenant: caller.tenantID, on: connection)
+        return try await database.withTenant(caller.tenantID) { transaction in
+            guard let lead = try await leads.visible(id, to: caller, in: transaction),
+                let template = try await templates.template(lead.templateKey, in: transaction)
             else { throw DomainError.notFound("lead") }
             let actions =
                 TenantPolicy.allows(caller, .workLeads)
                 ? WorkflowEngine.availableActions(template, lead: lead.state, actor: actor(caller), now: now) : []
-            let history = try await leads.history(of: id, tenant: caller.tenantID, on: connection)
-            try await privacy.logAccess([id], channel: .console, user: caller.userID, tenant: caller.tenantID, now: now, on: connection)
+            let history = try await leads.history(of: id, in: transaction)
+            try await privacy.logAccess([id], channel: .console, user: caller.userID, now: now, in: transaction)
             let people = try await users.list(
-                tenant: caller.tenantID, page: try PageRequest(limit: 200, after: nil), includeDeactivated: false, on: connection)
+                page: try PageRequest(limit: 200, after: nil), includeDeactivated: false, in: transaction)
             return LeadPage(
                 lead: LeadResponse(lead, template: template, now: now, actions: actions), template: template, actions: actions,
                 history: history, firstBrokenSeq: PostgresLeadRepository.firstBrokenEntry(history, lead: id),
-                notes: try await notes.list(lead: id, tenant: caller.tenantID, on: connection),
-                activities: try await activities.list(lead: id, tenant: caller.tenantID, on: connection), users: people.items,
-                knownElsewhere: try await privacy.matches(of: id, tenant: caller.tenantID, on: connection).organisations)
+                notes: try await notes.list(lead: id, in: transaction),
+                activities: try await activities.list(lead: id, in: transaction), users: people.items,
+                knownElsewhere: try await privacy.matches(of: id, in: transaction).organisations)
         }
     }
 
@@ -571,12 +570,12 @@ struct LeadController {
     private func load(_ id: Lead.ID, caller: AuthenticatedUser, logging channel: PostgresPrivacyRepository.Channel? = nil, now: Date)
         async throws -> (Lead, WorkflowTemplate)
     {
-        try await database.withTenant(caller.tenantID) { connection in
-            guard let lead = try await leads.visible(id, to: caller, on: connection),
-                let template = try await templates.template(lead.templateKey, tenant: caller.tenantID, on: connection)
+        try await database.withTenant(caller.tenantID) { transaction in
+            guard let lead = try await leads.visible(id, to: caller, in: transaction),
+                let template = try await templates.template(lead.templateKey, in: transaction)
             else { throw DomainError.notFound("lead") }
             if let channel {
-                try await privacy.logAccess([id], channel: channel, user: caller.userID, tenant: caller.tenantID, now: now, on: connection)
+                try await privacy.logAccess([id], channel: channel, user: caller.userID, now: now, in: transaction)
             }
             return (lead, template)
         }

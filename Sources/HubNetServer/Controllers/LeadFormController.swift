@@ -66,17 +66,17 @@ struct LeadFormController {
             name: submission.name, email: submission.email, phone: submission.phone, city: submission.city,
             region: submission.region, request: submission.request)
         let key = TenantPolicy.defaultTemplateKey(for: .hub)
-        try await database.withTenant(listing.tenantID) { connection in
-            guard let template = try await templates.template(key, tenant: listing.tenantID, on: connection) else {
+        try await database.withTenant(listing.tenantID) { transaction in
+            guard let template = try await templates.template(key, in: transaction) else {
                 throw DomainError.notFound("workflow template")
             }
             let lead = try await leads.create(
-                details, template: template, source: .leadForm, tenant: listing.tenantID, createdBy: nil, listing: listing.id,
-                now: now, on: connection)
+                details, template: template, source: .leadForm, createdBy: nil, listing: listing.id,
+                now: now, in: transaction)
             if let consent = submission.consent {
                 try await privacy.record(
                     try consent.consent(for: lead.id, recordedBy: nil, method: .leadForm, now: now, prefix: "consent."),
-                    tenant: listing.tenantID, on: connection)
+                    in: transaction)
             }
         }
         context.trace?.tenantID = listing.tenantID.description

@@ -23,8 +23,8 @@ struct ListingController {
         try TenantPolicy.requireListingOwner(actor.tenantKind)
         try TenantPolicy.require(actor, .manageListings)
         let body = try await request.decodeJSON(CreateListingRequest.self, context: context)
-        let listing = try await database.withTenant(actor.tenantID) { connection in
-            try await listings.create(body.draft, tenant: actor.tenantID, on: connection)
+        let listing = try await database.withTenant(actor.tenantID) { transaction in
+            try await listings.create(body.draft, in: transaction)
         }
         return Created(body: ListingResponse(listing))
     }
@@ -33,8 +33,8 @@ struct ListingController {
         let actor = try context.requireUser()
         try TenantPolicy.require(actor, .readListings)
         let page = try request.pageRequest()
-        let result = try await database.withTenant(actor.tenantID) { connection in
-            try await listings.list(tenant: actor.tenantID, page: page, on: connection)
+        let result = try await database.withTenant(actor.tenantID) { transaction in
+            try await listings.list(page: page, in: transaction)
         }
         return PageResponse(result, ListingResponse.init)
     }
@@ -43,8 +43,8 @@ struct ListingController {
         let actor = try context.requireUser()
         try TenantPolicy.require(actor, .readListings)
         let id = try context.id("id", of: Listing.self, "listing")
-        guard let listing = try await database.withTenant(actor.tenantID, { connection in
-            try await listings.get(id, tenant: actor.tenantID, on: connection)
+        guard let listing = try await database.withTenant(actor.tenantID, { transaction in
+            try await listings.get(id, in: transaction)
         }) else { throw DomainError.notFound("listing") }
         return ListingResponse(listing)
     }
@@ -54,8 +54,8 @@ struct ListingController {
         let id = try context.id("id", of: Listing.self, "listing")
         try TenantPolicy.require(actor, .manageListings)
         let body = try await request.decodeJSON(UpdateListingRequest.self, context: context)
-        guard let listing = try await database.withTenant(actor.tenantID, { connection in
-            try await listings.update(id, tenant: actor.tenantID, expectedVersion: body.version, on: connection) {
+        guard let listing = try await database.withTenant(actor.tenantID, { transaction in
+            try await listings.update(id, expectedVersion: body.version, in: transaction) {
                 body.apply(to: &$0)
             }
         }) else { throw DomainError.notFound("listing") }
@@ -66,8 +66,8 @@ struct ListingController {
         let actor = try context.requireUser()
         let id = try context.id("id", of: Listing.self, "listing")
         try TenantPolicy.require(actor, .manageListings)
-        guard try await database.withTenant(actor.tenantID, { connection in
-            try await listings.delete(id, tenant: actor.tenantID, on: connection)
+        guard try await database.withTenant(actor.tenantID, { transaction in
+            try await listings.delete(id, in: transaction)
         }) else { throw DomainError.notFound("listing") }
         return NoContent()
     }
@@ -85,9 +85,9 @@ struct ListingController {
         var drafts: [ListingDraft] = []
         for (index, service) in document.services.enumerated() { drafts.append(try HSDS.draft(service, index: index)) }
         if dryRun { return Created(body: ImportResponse(dryRun: true, imported: drafts.count, items: [])) }
-        let created = try await database.withTenant(actor.tenantID) { connection in
+        let created = try await database.withTenant(actor.tenantID) { transaction in
             var created: [Listing] = []
-            for draft in drafts { created.append(try await listings.create(draft, tenant: actor.tenantID, on: connection)) }
+            for draft in drafts { created.append(try await listings.create(draft, in: transaction)) }
             return created
         }
         return Created(body: ImportResponse(dryRun: false, imported: created.count, items: created.map(ListingResponse.init)))
@@ -97,8 +97,8 @@ struct ListingController {
         let actor = try context.requireUser()
         try TenantPolicy.require(actor, .readListings)
         guard let tenant = try await tenants.get(actor.tenantID) else { throw DomainError.notFound("tenant") }
-        let all = try await database.withTenant(actor.tenantID) { connection in
-            try await listings.all(tenant: actor.tenantID, on: connection)
+        let all = try await database.withTenant(actor.tenantID) { transaction in
+            try await listings.all(in: transaction)
         }
         return HSDS.Document(services: all.map { HSDS.service($0, hubName: tenant.name) })
     }

@@ -75,16 +75,16 @@ struct MessageTemplateController {
     /// A new message template, as the API and the web console add one (validated by the store).
     func create(_ template: MessageTemplate, caller: AuthenticatedUser) async throws -> Body {
         try TenantPolicy.require(caller, .manageWorkflowTemplates)
-        let (id, saved) = try await database.withTenant(caller.tenantID) { connection in
-            try await templates.create(template, tenant: caller.tenantID, on: connection)
+        let (id, saved) = try await database.withTenant(caller.tenantID) { transaction in
+            try await templates.create(template, in: transaction)
         }
         return Body(id: id, saved)
     }
 
     @Sendable func notices(_ request: Request, context: AppRequestContext) async throws -> NoticeListBody {
         let caller = try context.requireUser()
-        let own = try await database.withTenant(caller.tenantID) { connection in
-            try await templates.list(tenant: caller.tenantID, on: connection)
+        let own = try await database.withTenant(caller.tenantID) { transaction in
+            try await templates.list(in: transaction)
         }
         let byNotice = Dictionary(own.compactMap { id, template in template.notice.map { ($0, id) } }, uniquingKeysWith: { first, _ in first })
         return NoticeListBody(
@@ -98,8 +98,8 @@ struct MessageTemplateController {
 
     @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> ListBody {
         let caller = try context.requireUser()
-        let items = try await database.withTenant(caller.tenantID) { connection in
-            try await templates.list(tenant: caller.tenantID, on: connection)
+        let items = try await database.withTenant(caller.tenantID) { transaction in
+            try await templates.list(in: transaction)
         }
         return ListBody(items: items.map { Body(id: $0.0, $0.1) })
     }
@@ -107,8 +107,8 @@ struct MessageTemplateController {
     @Sendable func get(_ request: Request, context: AppRequestContext) async throws -> Body {
         let caller = try context.requireUser()
         let id = try context.id("id", of: MessageTemplate.self, "message template")
-        guard let template = try await database.withTenant(caller.tenantID, { connection in
-            try await templates.get(id, tenant: caller.tenantID, on: connection)
+        guard let template = try await database.withTenant(caller.tenantID, { transaction in
+            try await templates.get(id, in: transaction)
         }) else { throw DomainError.notFound("message template") }
         return Body(id: id, template)
     }
@@ -118,8 +118,8 @@ struct MessageTemplateController {
         try TenantPolicy.require(caller, .manageWorkflowTemplates)
         let id = try context.id("id", of: MessageTemplate.self, "message template")
         let template = try await request.decodeJSON(Body.self, context: context).template()
-        guard let saved = try await database.withTenant(caller.tenantID, { connection in
-            try await templates.update(id, to: template, tenant: caller.tenantID, on: connection)
+        guard let saved = try await database.withTenant(caller.tenantID, { transaction in
+            try await templates.update(id, to: template, in: transaction)
         }) else { throw DomainError.notFound("message template") }
         return Body(id: id, saved)
     }
@@ -128,8 +128,8 @@ struct MessageTemplateController {
         let caller = try context.requireUser()
         try TenantPolicy.require(caller, .manageWorkflowTemplates)
         let id = try context.id("id", of: MessageTemplate.self, "message template")
-        guard try await database.withTenant(caller.tenantID, { connection in
-            try await templates.delete(id, tenant: caller.tenantID, on: connection)
+        guard try await database.withTenant(caller.tenantID, { transaction in
+            try await templates.delete(id, in: transaction)
         }) else { throw DomainError.notFound("message template") }
         return NoContent()
     }
@@ -140,16 +140,16 @@ struct MessageTemplateController {
         let id = try context.id("id", of: MessageTemplate.self, "message template")
         let body = try await request.decodeJSON(PreviewRequest.self, context: context)
         guard let tenant = try await tenants.get(caller.tenantID) else { throw DomainError.notFound("tenant") }
-        let rendered = try await database.withTenant(caller.tenantID) { connection in
-            guard let template = try await templates.get(id, tenant: caller.tenantID, on: connection) else {
+        let rendered = try await database.withTenant(caller.tenantID) { transaction in
+            guard let template = try await templates.get(id, in: transaction) else {
                 throw DomainError.notFound("message template")
             }
-            guard let lead = try await leads.get(body.leadId, tenant: caller.tenantID, on: connection),
+            guard let lead = try await leads.get(body.leadId, in: transaction),
                 VisibilityPolicy.sees(lead, user: caller.userID, roles: caller.roles)
             else {
                 throw DomainError.invalid("lead_id", "names no lead of this tenant")
             }
-            let workflow = try await workflows.template(lead.templateKey, tenant: caller.tenantID, on: connection)
+            let workflow = try await workflows.template(lead.templateKey, in: transaction)
             let statusName = workflow?.status(lead.state.status)?.name ?? lead.state.status
             return template.rendered(MessageTemplate.values(for: lead, statusName: statusName, hubName: tenant.name))
         }
@@ -160,14 +160,14 @@ struct MessageTemplateController {
     /// 004); a template giving the text of a notice is not a reply.
     func quickReplies(for id: Lead.ID, caller: AuthenticatedUser) async throws -> [(name: String, subject: String, body: String)] {
         guard let tenant = try await tenants.get(caller.tenantID) else { throw DomainError.notFound("tenant") }
-        return try await database.withTenant(caller.tenantID) { connection in
-            guard let lead = try await leads.get(id, tenant: caller.tenantID, on: connection),
+        return try await database.withTenant(caller.tenantID) { transaction in
+            guard let lead = try await leads.get(id, in: transaction),
                 VisibilityPolicy.sees(lead, user: caller.userID, roles: caller.roles)
             else { throw DomainError.notFound("lead") }
-            let workflow = try await workflows.template(lead.templateKey, tenant: caller.tenantID, on: connection)
+            let workflow = try await workflows.template(lead.templateKey, in: transaction)
             let values = MessageTemplate.values(
                 for: lead, statusName: workflow?.status(lead.state.status)?.name ?? lead.state.status, hubName: tenant.name)
-            return try await templates.list(tenant: caller.tenantID, on: connection).filter { $0.1.channel == .email && $0.1.notice == nil }.map {
+            return try await templates.list(in: transaction).filter { $0.1.channel == .email && $0.1.notice == nil }.map {
                 let rendered = $0.1.rendered(values)
                 return (name: $0.1.name, subject: rendered.subject, body: rendered.body)
             }

@@ -38,9 +38,9 @@ struct PrivacyController {
         let body = try await request.decodeJSON(ConsentBody.self, context: context)
         let now = now()
         let consent = try body.consent(for: id, recordedBy: caller.userID, now: now)
-        try await database.withTenant(caller.tenantID) { connection in
-            guard try await leads.visible(id, to: caller, on: connection) != nil else { throw DomainError.notFound("lead") }
-            try await privacy.record(consent, tenant: caller.tenantID, on: connection)
+        try await database.withTenant(caller.tenantID) { transaction in
+            guard try await leads.visible(id, to: caller, in: transaction) != nil else { throw DomainError.notFound("lead") }
+            try await privacy.record(consent, in: transaction)
         }
         return Created(body: ConsentResponse(consent, now: now))
     }
@@ -50,9 +50,9 @@ struct PrivacyController {
         try TenantPolicy.require(caller, .readLeads)
         let id = try context.id("id", of: Lead.self, "lead")
         let now = now()
-        let consents = try await database.withTenant(caller.tenantID) { connection in
-            guard try await leads.visible(id, to: caller, on: connection) != nil else { throw DomainError.notFound("lead") }
-            return try await privacy.consents(of: id, tenant: caller.tenantID, on: connection)
+        let consents = try await database.withTenant(caller.tenantID) { transaction in
+            guard try await leads.visible(id, to: caller, in: transaction) != nil else { throw DomainError.notFound("lead") }
+            return try await privacy.consents(of: id, in: transaction)
         }
         return ConsentListResponse(items: consents.map { ConsentResponse($0, now: now) })
     }
@@ -71,11 +71,11 @@ struct PrivacyController {
         let id = try context.id("id", of: Lead.self, "lead")
         let consentID = try context.id("consentId", of: Consent.self, "consent")
         let now = now()
-        return try await database.withTenant(caller.tenantID) { connection in
-            guard try await leads.visible(id, to: caller, on: connection) != nil else { throw DomainError.notFound("lead") }
-            guard let consent = try await privacy.withdraw(consentID, lead: id, by: caller.userID, now: now, tenant: caller.tenantID, on: connection)
+        return try await database.withTenant(caller.tenantID) { transaction in
+            guard try await leads.visible(id, to: caller, in: transaction) != nil else { throw DomainError.notFound("lead") }
+            guard let consent = try await privacy.withdraw(consentID, lead: id, by: caller.userID, now: now, in: transaction)
             else { throw DomainError.notFound("consent") }
-            let redacted = try await privacy.lapse(consentID, tenant: caller.tenantID, now: now, on: connection) ?? []
+            let redacted = try await privacy.lapse(consentID, now: now, in: transaction) ?? []
             return WithdrawalResponse(consent: ConsentResponse(consent, now: now), redactedCopies: redacted.count)
         }
     }
@@ -91,9 +91,9 @@ struct PrivacyController {
         try TenantPolicy.require(caller, .workLeads)
         let id = try context.id("id", of: Lead.self, "lead")
         let now = now()
-        try await database.withTenant(caller.tenantID) { connection in
-            guard let lead = try await leads.visible(id, to: caller, on: connection) else { throw DomainError.notFound("lead") }
-            try await privacy.requestConsent(for: lead, now: now, on: connection)
+        try await database.withTenant(caller.tenantID) { transaction in
+            guard let lead = try await leads.visible(id, to: caller, in: transaction) else { throw DomainError.notFound("lead") }
+            try await privacy.requestConsent(for: lead, now: now, in: transaction)
         }
         return ConsentRequestResponse(requested: true)
     }
@@ -145,10 +145,10 @@ struct PrivacyController {
         let caller = try context.requireUser()
         try TenantPolicy.require(caller, .readLeads)
         let id = try context.id("id", of: Lead.self, "lead")
-        return try await database.withTenant(caller.tenantID) { connection in
-            guard try await leads.visible(id, to: caller, on: connection) != nil else { throw DomainError.notFound("lead") }
-            let (count, related) = try await privacy.matches(of: id, tenant: caller.tenantID, on: connection)
-            let copies = try await privacy.copies(of: [id] + related, tenant: caller.tenantID, on: connection)
+        return try await database.withTenant(caller.tenantID) { transaction in
+            guard try await leads.visible(id, to: caller, in: transaction) != nil else { throw DomainError.notFound("lead") }
+            let (count, related) = try await privacy.matches(of: id, in: transaction)
+            let copies = try await privacy.copies(of: [id] + related, in: transaction)
             return MatchesResponse(knownToOrganisations: count, relatedLeads: related, referrals: copies.map(CopyResponse.init))
         }
     }
@@ -169,9 +169,9 @@ struct PrivacyController {
         let caller = try context.requireUser()
         guard caller.has(.admin) else { throw DomainError.forbidden("only an admin reads who viewed a lead") }
         let id = try context.id("id", of: Lead.self, "lead")
-        let log = try await database.withTenant(caller.tenantID) { connection in
-            guard try await leads.exists(id, tenant: caller.tenantID, on: connection) else { throw DomainError.notFound("lead") }
-            return try await privacy.accessLog(of: id, tenant: caller.tenantID, on: connection)
+        let log = try await database.withTenant(caller.tenantID) { transaction in
+            guard try await leads.exists(id, in: transaction) else { throw DomainError.notFound("lead") }
+            return try await privacy.accessLog(of: id, in: transaction)
         }
         return AccessLogResponse(items: log.map { .init(at: $0.at, userID: $0.userID, deviceID: $0.deviceID, channel: $0.channel) })
     }
@@ -218,31 +218,31 @@ struct PrivacyController {
         let phone = try Validate.optionalPhone(query.get("phone"), field: "phone")
         guard email != nil || phone != nil else { throw DomainError.invalid("email", "give the person's email or phone") }
         let now = now()
-        let entries = try await database.withTenant(caller.tenantID) { connection in
-            let ids = try await privacy.leads(matchingEmail: email, phone: phone, tenant: caller.tenantID, on: connection)
-            let all = try await templates.all(tenant: caller.tenantID, on: connection)
-            let copies = try await privacy.copies(of: ids, tenant: caller.tenantID, on: connection)
+        let entries = try await database.withTenant(caller.tenantID) { transaction in
+            let ids = try await privacy.leads(matchingEmail: email, phone: phone, in: transaction)
+            let all = try await templates.all(in: transaction)
+            let copies = try await privacy.copies(of: ids, in: transaction)
             var entries: [SubjectExport.Entry] = []
             for id in ids {
-                guard let lead = try await leads.get(id, tenant: caller.tenantID, on: connection) else { continue }
+                guard let lead = try await leads.get(id, in: transaction) else { continue }
                 var source: SubjectExport.Source? = nil
                 if let referral = lead.referralID, let from = lead.sourceTenantID {
                     source = .init(
-                        organisationID: from, organisationName: try await privacy.organisationName(from, on: connection), referralID: referral)
+                        organisationID: from, organisationName: try await privacy.organisationName(from, on: transaction.connection), referralID: referral)
                 }
                 entries.append(
                     .init(
                         lead: LeadResponse(lead, template: all.first { $0.key == lead.templateKey }, now: now),
-                        notes: try await notes.list(lead: id, tenant: caller.tenantID, on: connection).map(NoteResponse.init),
-                        activities: try await activities.list(lead: id, tenant: caller.tenantID, on: connection).map(ActivityResponse.init),
-                        history: LeadHistoryResponse(try await leads.history(of: id, tenant: caller.tenantID, on: connection)).items,
-                        consents: try await privacy.consents(of: id, tenant: caller.tenantID, on: connection).map { ConsentResponse($0, now: now) },
+                        notes: try await notes.list(lead: id, in: transaction).map(NoteResponse.init),
+                        activities: try await activities.list(lead: id, in: transaction).map(ActivityResponse.init),
+                        history: LeadHistoryResponse(try await leads.history(of: id, in: transaction)).items,
+                        consents: try await privacy.consents(of: id, in: transaction).map { ConsentResponse($0, now: now) },
                         copies: copies.filter { $0.leadID == id }.map(CopyResponse.init), receivedFrom: source,
-                        accessLog: try await privacy.accessLog(of: id, tenant: caller.tenantID, on: connection).map {
+                        accessLog: try await privacy.accessLog(of: id, in: transaction).map {
                             .init(at: $0.at, userID: $0.userID, deviceID: $0.deviceID, channel: $0.channel)
                         }))
             }
-            try await privacy.logAccess(ids, channel: .export, user: caller.userID, tenant: caller.tenantID, now: now, on: connection)
+            try await privacy.logAccess(ids, channel: .export, user: caller.userID, now: now, in: transaction)
             return entries
         }
         return SubjectExport(subject: .init(email: email, phone: phone), organisationID: caller.tenantID, generatedAt: now, leads: entries)
@@ -310,21 +310,21 @@ extension PrivacyController {
             throw DomainError.invalid("lead_id", "name the lead, or give the person's email or phone")
         }
         let now = now()
-        let erasure = try await database.withTenant(caller.tenantID) { connection in
+        let erasure = try await database.withTenant(caller.tenantID) { transaction in
             var targets: [Lead.ID] = []
             if let lead = body.leadID {
-                guard try await leads.exists(lead, tenant: caller.tenantID, on: connection) else { throw DomainError.notFound("lead") }
+                guard try await leads.exists(lead, in: transaction) else { throw DomainError.notFound("lead") }
                 targets.append(lead)
             }
             if email != nil || phone != nil {
-                for lead in try await privacy.leads(matchingEmail: email, phone: phone, tenant: caller.tenantID, on: connection)
+                for lead in try await privacy.leads(matchingEmail: email, phone: phone, in: transaction)
                 where !targets.contains(lead) {
                     targets.append(lead)
                 }
             }
             guard !targets.isEmpty else { throw DomainError.notFound("lead") }
-            let id = try await privacy.erase(targets, requestedBy: caller.userID, tenant: caller.tenantID, now: now, on: connection)
-            guard let erasure = try await privacy.erasure(id, tenant: caller.tenantID, on: connection) else {
+            let id = try await privacy.erase(targets, requestedBy: caller.userID, now: now, in: transaction)
+            guard let erasure = try await privacy.erasure(id, in: transaction) else {
                 throw DomainError.notFound("erasure")
             }
             return erasure
@@ -338,8 +338,8 @@ extension PrivacyController {
         let caller = try context.requireUser()
         guard caller.has(.admin) else { throw DomainError.forbidden("only an admin reads erasures") }
         guard let text = context.parameters.get("id"), let id = UUID(uuidString: text) else { throw DomainError.notFound("erasure") }
-        guard let erasure = try await database.withTenant(caller.tenantID, { connection in
-            try await privacy.erasure(id, tenant: caller.tenantID, on: connection)
+        guard let erasure = try await database.withTenant(caller.tenantID, { transaction in
+            try await privacy.erasure(id, in: transaction)
         }) else { throw DomainError.notFound("erasure") }
         return ErasureResponse(erasure)
     }

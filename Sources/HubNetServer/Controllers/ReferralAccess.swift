@@ -11,12 +11,12 @@ struct ReferralAccess: Sendable {
     let tenants: PostgresTenantRepository
 
     /// The referral, from the source's record (the target's lead's state, mirrored by every action).
-    func referral(_ id: Referral.ID, caller: AuthenticatedUser, on connection: PostgresConnection) async throws -> Referral? {
-        if let sent = try await referrals.get(id, tenant: caller.tenantID, on: connection) { return sent }
-        guard let lead = try await referrals.incomingLead(id, tenant: caller.tenantID, on: connection),
+    func referral(_ id: Referral.ID, caller: AuthenticatedUser, in transaction: TenantTransaction) async throws -> Referral? {
+        if let sent = try await referrals.get(id, in: transaction) { return sent }
+        guard let lead = try await referrals.incomingLead(id, in: transaction),
             VisibilityPolicy.sees(lead, user: caller.userID, roles: caller.roles)
         else { return nil }
-        return try await referrals.mirrors(of: [lead], on: connection)[id]
+        return try await referrals.mirrors(of: [lead], in: transaction)[id]
     }
 
     /// The two organisations of referrals, by id.

@@ -43,8 +43,8 @@ struct ReferralController {
         // The intent a device's `referral.create` carries, carried out by the same code.
         let request = ReferralRequest(partnerId: partnerID, expiresAt: body.expiresAt)
         let now = now()
-        let referral = try await database.withTenant(caller.tenantID) { connection in
-            try await commands.refer(id, request, caller: caller, now: now, on: connection)
+        let referral = try await database.withTenant(caller.tenantID) { transaction in
+            try await commands.refer(id, request, caller: caller, now: now, in: transaction)
         }
         return Created(body: ReferralResponse(referral))
     }
@@ -52,16 +52,16 @@ struct ReferralController {
     @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> PageResponse<ReferralResponse> {
         let caller = try context.requireUser()
         let page = try request.pageRequest()
-        let result = try await database.withTenant(caller.tenantID) { connection in
-            try await referrals.list(tenant: caller.tenantID, page: page, on: connection)
+        let result = try await database.withTenant(caller.tenantID) { transaction in
+            try await referrals.list(page: page, in: transaction)
         }
         return PageResponse(result) { ReferralResponse($0) }
     }
 
     @Sendable func get(_ request: Request, context: AppRequestContext) async throws -> ReferralResponse {
         let (caller, id) = try referralID(context)
-        guard let referral = try await database.withTenant(caller.tenantID, { connection in
-            try await referrals.get(id, tenant: caller.tenantID, on: connection)
+        guard let referral = try await database.withTenant(caller.tenantID, { transaction in
+            try await referrals.get(id, in: transaction)
         }) else { throw DomainError.notFound("referral") }
         return ReferralResponse(referral)
     }
@@ -70,11 +70,11 @@ struct ReferralController {
     @Sendable func history(_ request: Request, context: AppRequestContext) async throws -> LeadHistoryResponse {
         let (caller, id) = try referralID(context)
         precondition(VisibilityPolicy.canSee(.history, as: .source))
-        let entries = try await database.withTenant(caller.tenantID) { connection in
-            guard let referral = try await referrals.get(id, tenant: caller.tenantID, on: connection) else {
+        let entries = try await database.withTenant(caller.tenantID) { transaction in
+            guard let referral = try await referrals.get(id, in: transaction) else {
                 throw DomainError.notFound("referral")
             }
-            return try await referrals.targetHistory(of: referral, on: connection)
+            return try await referrals.targetHistory(of: referral, in: transaction)
         }
         return LeadHistoryResponse(entries)
     }
@@ -82,8 +82,8 @@ struct ReferralController {
     /// Any action by the source is refused: it sees, it never acts.
     @Sendable func act(_ request: Request, context: AppRequestContext) async throws -> ReferralResponse {
         let (caller, id) = try referralID(context)
-        guard try await database.withTenant(caller.tenantID, { connection in
-            try await referrals.get(id, tenant: caller.tenantID, on: connection)
+        guard try await database.withTenant(caller.tenantID, { transaction in
+            try await referrals.get(id, in: transaction)
         }) != nil else { throw DomainError.notFound("referral") }
         throw VisibilityPolicy.sourceRefusal
     }
@@ -104,8 +104,8 @@ struct ReferralController {
     /// How the caller's referrals fared: how many were acted on, how fast, with what result.
     @Sendable func outcomes(_ request: Request, context: AppRequestContext) async throws -> OutcomeReport {
         let caller = try context.requireUser()
-        let all = try await database.withTenant(caller.tenantID) { connection in
-            try await referrals.all(tenant: caller.tenantID, on: connection)
+        let all = try await database.withTenant(caller.tenantID) { transaction in
+            try await referrals.all(in: transaction)
         }
         let delays = all.compactMap { referral in referral.firstActionAt.map { $0.timeIntervalSince(referral.createdAt) } }.sorted()
         var byLifeCycle: [String: Int] = [:]
@@ -144,8 +144,8 @@ struct ReferralController {
 
     /// Ranked referral targets for a lead the caller sees, as the API and the web console show them.
     func suggestions(for id: Lead.ID, caller: AuthenticatedUser, limit: Int) async throws -> SuggestionList {
-        guard let lead = try await database.withTenant(caller.tenantID, { connection in
-            try await leads.visible(id, to: caller, on: connection)
+        guard let lead = try await database.withTenant(caller.tenantID, { transaction in
+            try await leads.visible(id, to: caller, in: transaction)
         }) else { throw DomainError.notFound("lead") }
         let now = now()
         let (candidates, records, loads) = try await database.withDirectory { connection in

@@ -18,11 +18,11 @@ struct ReportController {
     @Sendable func funnel(_ request: Request, context: AppRequestContext) async throws -> FunnelReport {
         let caller = try context.requireUser()
         let key = request.uri.queryParameters.get("template") ?? TenantPolicy.defaultTemplateKey(for: caller.tenantKind)
-        return try await database.withTenant(caller.tenantID) { connection in
-            guard let template = try await templates.template(key, tenant: caller.tenantID, on: connection) else {
+        return try await database.withTenant(caller.tenantID) { transaction in
+            guard let template = try await templates.template(key, in: transaction) else {
                 throw DomainError.invalid("template", "names no workflow template '\(key)'")
             }
-            let (counts, visited) = try await reports.funnel(template: key, tenant: caller.tenantID, on: connection)
+            let (counts, visited) = try await reports.funnel(template: key, in: transaction)
             return FunnelReport.compute(template, counts: counts, visited: visited)
         }
     }
@@ -59,8 +59,8 @@ struct ReportController {
         }
         // Advisors see the leads they work, here as in the lead list; tenant-wide roles every lead.
         let viewer = VisibilityPolicy.seesWholeTenant(caller.roles) ? nil : caller.userID
-        let (leads, byTemplate) = try await database.withTenant(caller.tenantID) { connection in
-            try await reports.overdue(asOf: asOf, viewer: viewer, limit: 500, tenant: caller.tenantID, on: connection)
+        let (leads, byTemplate) = try await database.withTenant(caller.tenantID) { transaction in
+            try await reports.overdue(asOf: asOf, viewer: viewer, limit: 500, in: transaction)
         }
         let items = leads.map { lead in
             OverdueReport.Entry(

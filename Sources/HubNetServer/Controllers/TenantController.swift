@@ -26,8 +26,8 @@ struct TenantController {
             kind: kind, name: body.name, slug: body.slug,
             admin: UserDraft(email: body.admin.email, displayName: body.admin.displayName, roles: [.admin]))
         let (tenant, admin) = try await tenants.create(draft)
-        guard let (_, secret) = try await database.withTenant(tenant.id, { connection in
-            try await tokens.issue(to: admin.id, name: "first admin token", tenant: tenant.id, on: connection)
+        guard let (_, secret) = try await database.withTenant(tenant.id, { transaction in
+            try await tokens.issue(to: admin.id, name: "first admin token", in: transaction)
         }) else { throw DomainError.notFound("user") }
         context.logger.info("tenant provisioned", metadata: ["tenant_id": "\(tenant.id)"])
         return Created(body: CreateTenantResponse(tenant: TenantResponse(tenant), admin: UserResponse(admin), adminToken: secret))

@@ -21,8 +21,8 @@ struct UnitController {
         let actor = try context.requireUser()
         try TenantPolicy.require(actor, .manageUnits)
         let body = try await request.decodeJSON(UnitRequest.self, context: context)
-        let unit = try await database.withTenant(actor.tenantID) { connection in
-            try await units.create(name: body.name, tenant: actor.tenantID, on: connection)
+        let unit = try await database.withTenant(actor.tenantID) { transaction in
+            try await units.create(name: body.name, in: transaction)
         }
         return Created(body: UnitResponse(unit))
     }
@@ -31,8 +31,8 @@ struct UnitController {
         let actor = try context.requireUser()
         try TenantPolicy.require(actor, .readUnits)
         let page = try request.pageRequest()
-        let result = try await database.withTenant(actor.tenantID) { connection in
-            try await units.list(tenant: actor.tenantID, page: page, on: connection)
+        let result = try await database.withTenant(actor.tenantID) { transaction in
+            try await units.list(page: page, in: transaction)
         }
         return PageResponse(result, UnitResponse.init)
     }
@@ -41,8 +41,8 @@ struct UnitController {
         let actor = try context.requireUser()
         try TenantPolicy.require(actor, .readUnits)
         let id = try context.id("id", of: TenantUnit.self, "unit")
-        guard let unit = try await database.withTenant(actor.tenantID, { connection in
-            try await units.get(id, tenant: actor.tenantID, on: connection)
+        guard let unit = try await database.withTenant(actor.tenantID, { transaction in
+            try await units.get(id, in: transaction)
         }) else { throw DomainError.notFound("unit") }
         return UnitResponse(unit)
     }
@@ -52,8 +52,8 @@ struct UnitController {
         let id = try context.id("id", of: TenantUnit.self, "unit")
         try TenantPolicy.require(actor, .manageUnits)
         let body = try await request.decodeJSON(UnitRequest.self, context: context)
-        guard let unit = try await database.withTenant(actor.tenantID, { connection in
-            try await units.rename(id, to: body.name, tenant: actor.tenantID, on: connection)
+        guard let unit = try await database.withTenant(actor.tenantID, { transaction in
+            try await units.rename(id, to: body.name, in: transaction)
         }) else { throw DomainError.notFound("unit") }
         return UnitResponse(unit)
     }
@@ -62,8 +62,8 @@ struct UnitController {
         let actor = try context.requireUser()
         let id = try context.id("id", of: TenantUnit.self, "unit")
         try TenantPolicy.require(actor, .manageUnits)
-        guard try await database.withTenant(actor.tenantID, { connection in
-            try await units.delete(id, tenant: actor.tenantID, on: connection)
+        guard try await database.withTenant(actor.tenantID, { transaction in
+            try await units.delete(id, in: transaction)
         }) else { throw DomainError.notFound("unit") }
         return NoContent()
     }
@@ -73,9 +73,9 @@ struct UnitController {
         let id = try context.id("id", of: TenantUnit.self, "unit")
         let userID = try context.id("userId", of: User.self, "user")
         try TenantPolicy.require(actor, .manageUnits)
-        guard let unit = try await database.withTenant(actor.tenantID, { connection -> TenantUnit? in
-            guard try await units.addMember(userID, to: id, tenant: actor.tenantID, on: connection) else { return nil }
-            return try await units.get(id, tenant: actor.tenantID, on: connection)
+        guard let unit = try await database.withTenant(actor.tenantID, { transaction -> TenantUnit? in
+            guard try await units.addMember(userID, to: id, in: transaction) else { return nil }
+            return try await units.get(id, in: transaction)
         }) else { throw DomainError.notFound("unit or user") }
         return UnitResponse(unit)
     }
@@ -85,8 +85,8 @@ struct UnitController {
         let id = try context.id("id", of: TenantUnit.self, "unit")
         let userID = try context.id("userId", of: User.self, "user")
         try TenantPolicy.require(actor, .manageUnits)
-        guard try await database.withTenant(actor.tenantID, { connection in
-            try await units.removeMember(userID, from: id, tenant: actor.tenantID, on: connection)
+        guard try await database.withTenant(actor.tenantID, { transaction in
+            try await units.removeMember(userID, from: id, in: transaction)
         }) else { throw DomainError.notFound("unit member") }
         return NoContent()
     }

@@ -34,8 +34,8 @@ struct UserController {
     /// A new user of the actor's tenant, as the API and the web console add one.
     func create(_ draft: UserDraft, actor: AuthenticatedUser) async throws -> UserResponse {
         try TenantPolicy.require(actor, .manageUsers)
-        let user = try await database.withTenant(actor.tenantID) { connection in
-            try await users.create(draft, tenant: actor.tenantID, kind: actor.tenantKind, on: connection)
+        let user = try await database.withTenant(actor.tenantID) { transaction in
+            try await users.create(draft, kind: actor.tenantKind, in: transaction)
         }
         return UserResponse(user)
     }
@@ -45,8 +45,8 @@ struct UserController {
         try TenantPolicy.require(actor, .readUsers)
         let page = try request.pageRequest()
         let includeDeactivated = try request.boolQuery("include_deactivated") ?? false
-        let result = try await database.withTenant(actor.tenantID) { connection in
-            try await users.list(tenant: actor.tenantID, page: page, includeDeactivated: includeDeactivated, on: connection)
+        let result = try await database.withTenant(actor.tenantID) { transaction in
+            try await users.list(page: page, includeDeactivated: includeDeactivated, in: transaction)
         }
         return PageResponse(result, UserResponse.init)
     }
@@ -65,14 +65,14 @@ struct UserController {
         let roles = try body.roles.map { (names) throws(DomainError) in try Role.parse(names) }
         let changesOnlyOwnName = id == actor.userID && roles == nil
         if !changesOnlyOwnName { try TenantPolicy.require(actor, .manageUsers) }
-        let user = try await database.withTenant(actor.tenantID) { connection in
+        let user = try await database.withTenant(actor.tenantID) { transaction in
             if let roles, !roles.contains(.admin) {
-                let admins = try await users.lockActiveAdmins(tenant: actor.tenantID, on: connection)
+                let admins = try await users.lockActiveAdmins(in: transaction)
                 if admins == [id] { throw DomainError.conflict("last_admin", "a tenant keeps at least one active admin") }
             }
             return try await users.update(
-                id, tenant: actor.tenantID, kind: actor.tenantKind, displayName: body.displayName, roles: roles,
-                on: connection)
+                id, kind: actor.tenantKind, displayName: body.displayName, roles: roles,
+                in: transaction)
         }
         guard let user else { throw DomainError.notFound("user") }
         return UserResponse(user)
@@ -83,18 +83,18 @@ struct UserController {
         let actor = try context.requireUser()
         let id = try context.id("id", of: User.self, "user")
         try TenantPolicy.require(actor, .manageUsers)
-        let found = try await database.withTenant(actor.tenantID) { connection in
-            let admins = try await users.lockActiveAdmins(tenant: actor.tenantID, on: connection)
+        let found = try await database.withTenant(actor.tenantID) { transaction in
+            let admins = try await users.lockActiveAdmins(in: transaction)
             if admins == [id] { throw DomainError.conflict("last_admin", "a tenant keeps at least one active admin") }
-            return try await users.deactivate(id, tenant: actor.tenantID, now: now(), on: connection)
+            return try await users.deactivate(id, now: now(), in: transaction)
         }
         guard found else { throw DomainError.notFound("user") }
         return NoContent()
     }
 
     private func fetch(_ id: User.ID, actor: AuthenticatedUser) async throws -> UserResponse {
-        guard let user = try await database.withTenant(actor.tenantID, { connection in
-            try await users.get(id, tenant: actor.tenantID, on: connection)
+        guard let user = try await database.withTenant(actor.tenantID, { transaction in
+            try await users.get(id, in: transaction)
         }) else { throw DomainError.notFound("user") }
         return UserResponse(user)
     }

@@ -46,8 +46,8 @@ struct WebhookController {
         try TenantPolicy.require(caller, .manageWorkflowTemplates)
         let body = try await request.decodeJSON(CreateRequest.self, context: context)
         let now = now()
-        let (hook, secret) = try await database.withTenant(caller.tenantID) { connection in
-            try await webhooks.create(url: body.url, events: body.events, tenant: caller.tenantID, now: now, on: connection)
+        let (hook, secret) = try await database.withTenant(caller.tenantID) { transaction in
+            try await webhooks.create(url: body.url, events: body.events, now: now, in: transaction)
         }
         return Created(body: WebhookBody(id: hook.id, url: hook.url, events: hook.events, createdAt: hook.createdAt, secret: secret))
     }
@@ -55,8 +55,8 @@ struct WebhookController {
     @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> ListBody<WebhookBody> {
         let caller = try context.requireUser()
         try TenantPolicy.require(caller, .manageWorkflowTemplates)
-        let hooks = try await database.withTenant(caller.tenantID) { connection in
-            try await webhooks.list(tenant: caller.tenantID, on: connection)
+        let hooks = try await database.withTenant(caller.tenantID) { transaction in
+            try await webhooks.list(in: transaction)
         }
         return ListBody(items: hooks.map { WebhookBody(id: $0.id, url: $0.url, events: $0.events, createdAt: $0.createdAt, secret: nil) })
     }
@@ -65,8 +65,8 @@ struct WebhookController {
         let caller = try context.requireUser()
         try TenantPolicy.require(caller, .manageWorkflowTemplates)
         let id = try context.id("id", of: Webhook.self, "webhook")
-        guard try await database.withTenant(caller.tenantID, { connection in
-            try await webhooks.delete(id, tenant: caller.tenantID, on: connection)
+        guard try await database.withTenant(caller.tenantID, { transaction in
+            try await webhooks.delete(id, in: transaction)
         }) else { throw DomainError.notFound("webhook") }
         return NoContent()
     }
@@ -75,8 +75,8 @@ struct WebhookController {
     @Sendable func deliveries(_ request: Request, context: AppRequestContext) async throws -> ListBody<DeliveryBody> {
         let caller = try context.requireUser()
         try TenantPolicy.require(caller, .manageWorkflowTemplates)
-        let entries = try await database.withTenant(caller.tenantID) { connection in
-            try await outbox.log(tenant: caller.tenantID, limit: 200, on: connection)
+        let entries = try await database.withTenant(caller.tenantID) { transaction in
+            try await outbox.log(limit: 200, in: transaction)
         }
         return ListBody(items: entries.map {
             DeliveryBody(

@@ -68,7 +68,7 @@ public struct LeadTimerService: Service {
         let due = try await database.withSchedulerScan { connection in try await privacy.dueLapses(now: now, limit: batch, on: connection) }
         var lapsed = 0
         for (tenant, id) in due {
-            if try await database.withTenant(tenant, { connection in try await privacy.lapse(id, tenant: tenant, now: now, on: connection) })
+            if try await database.withTenant(tenant, { transaction in try await privacy.lapse(id, now: now, in: transaction) })
                 != nil
             {
                 lapsed += 1
@@ -87,7 +87,7 @@ public struct LeadTimerService: Service {
         }
         var released = 0
         for (tenant, id) in pending {
-            if try await database.withTenant(tenant, { connection in try await referrals.release(id, tenant: tenant, now: now, on: connection) }) {
+            if try await database.withTenant(tenant, { transaction in try await referrals.release(id, now: now, in: transaction) }) {
                 released += 1
             }
         }
@@ -123,20 +123,20 @@ public struct LeadTimerService: Service {
     enum PullbackOutcome { case fired, cleared, busy }
 
     private func pullBack(_ id: Referral.ID, tenant: Tenant.ID, now: Date) async throws -> PullbackOutcome {
-        try await database.withTenant(tenant) { connection in
-            guard let (referral, hop, _) = try await referrals.lockForPullback(id, tenant: tenant, on: connection) else { return .busy }
+        try await database.withTenant(tenant) { transaction in
+            guard let (referral, hop, _) = try await referrals.lockForPullback(id, in: transaction) else { return .busy }
             // The target acted (or the lead closed) after the scan: nothing to pull back.
             guard referral.firstActionAt == nil, referral.lifeCycle == .pending, let sourceLead = referral.sourceLeadID,
-                let lead = try await leads.get(sourceLead, tenant: tenant, lock: true, on: connection)
+                let lead = try await leads.get(sourceLead, lock: true, in: transaction)
             else {
-                try await referrals.clearPullback(id, tenant: tenant, on: connection)
+                try await referrals.clearPullback(id, in: transaction)
                 return .cleared
             }
-            let (rule, turn) = try await distribution.rule(tenant: tenant, lock: true, on: connection)
-            let tried = try await referrals.targets(ofLead: sourceLead, tenant: tenant, on: connection)
-            let loads = try await distribution.loads(of: rule.pool + [referral.targetTenantID], since: now - DistributionController.window, on: connection)
+            let (rule, turn) = try await distribution.rule(lock: true, in: transaction)
+            let tried = try await referrals.targets(ofLead: sourceLead, in: transaction)
+            let loads = try await distribution.loads(of: rule.pool + [referral.targetTenantID], since: now - DistributionController.window, on: transaction.connection)
             let from = loads[referral.targetTenantID]?.name ?? "the partner"
-            try await referrals.pullBack(referral, leadName: lead.details.name, sla: rule.slaText, at: now, on: connection)
+            try await referrals.pullBack(referral, leadName: lead.details.name, sla: rule.slaText, at: now, in: transaction)
             var choice: Distribution.Choice?
             if hop < rule.maxHops {
                 choice = Distribution.choose(rule, loads: loads, turn: turn, excluded: tried, now: now).0
@@ -145,22 +145,22 @@ public struct LeadTimerService: Service {
             if let choice {
                 let next = try await referrals.refer(
                     lead, to: .init(tenant: choice.partner, kind: .partner, listing: nil), by: referral.createdBy, links: links, now: now,
-                    pullbackAt: rule.pullbackDeadline(from: now), hop: hop + 1, on: connection)
-                try await leads.recordEvent("pullback", on: lead, actor: nil, reason: "\(why); \(choice.explanation)", at: now, on: connection)
-                try await distribution.setTurn(choice.nextTurn % max(rule.pool.count, 1), tenant: tenant, on: connection)
+                    pullbackAt: rule.pullbackDeadline(from: now), hop: hop + 1, in: transaction)
+                try await leads.recordEvent("pullback", on: lead, actor: nil, reason: "\(why); \(choice.explanation)", at: now, in: transaction)
+                try await distribution.setTurn(choice.nextTurn % max(rule.pool.count, 1), in: transaction)
                 let notice = NoticeCatalog.Filled(
                     NoticeCatalog.referralRerouted,
                     [
                         "lead.name": lead.details.name, "pullback.why": why,
                         "pullback.next": choice.explanation.prefix(1).uppercased() + choice.explanation.dropFirst(),
                     ])
-                try await referrals.notifyCreator(of: next, event: "referral.rerouted", notice: notice, reason: why, now: now, on: connection)
+                try await referrals.notifyCreator(of: next, event: "referral.rerouted", notice: notice, reason: why, now: now, in: transaction)
             } else {
                 let ending = hop >= rule.maxHops ? "after \(hop) partner\(hop == 1 ? "" : "s")" : "no other partner can take it"
-                try await leads.recordEvent("pullback", on: lead, actor: nil, reason: "\(why); returned to you (\(ending))", at: now, on: connection)
+                try await leads.recordEvent("pullback", on: lead, actor: nil, reason: "\(why); returned to you (\(ending))", at: now, in: transaction)
                 let notice = NoticeCatalog.Filled(
                     NoticeCatalog.referralReturned, ["lead.name": lead.details.name, "pullback.why": why, "pullback.ending": ending])
-                try await referrals.notifyCreator(of: referral, event: "referral.returned", notice: notice, reason: why, now: now, on: connection)
+                try await referrals.notifyCreator(of: referral, event: "referral.returned", notice: notice, reason: why, now: now, in: transaction)
             }
             logger.info("referral pulled back", metadata: ["referral_id": "\(id)", "hop": "\(hop)", "rerouted": "\(choice != nil)"])
             return .fired
@@ -200,12 +200,12 @@ public struct LeadTimerService: Service {
     /// One tenant's due reminders in one transaction, set-based: the leads another process holds
     /// are skipped; returns how many were reminded and how many moved to their right due time.
     private func remind(_ ids: [Lead.ID], tenant: Tenant.ID, now: Date) async throws -> (reminded: Int, rescheduled: Int) {
-        try await database.withTenant(tenant) { connection in
-            let locked = try await leads.lockForTimers(ids, tenant: tenant, on: connection)
-            let (current, _) = try await leads.readLocked(locked, tenant: tenant, on: connection)
+        try await database.withTenant(tenant) { transaction in
+            let locked = try await leads.lockForTimers(ids, in: transaction)
+            let (current, _) = try await leads.readLocked(locked, in: transaction)
             guard !current.isEmpty else { return (0, 0) }
             let templates = Dictionary(
-                try await self.templates.all(tenant: tenant, on: connection).map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first })
+                try await self.templates.all(in: transaction).map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first })
             var updates: [PostgresLeadRepository.ReminderUpdate] = []
             var reminders: [(lead: Lead, assignee: User.ID, stage: String, days: Int)] = []
             for lead in current {
@@ -226,7 +226,7 @@ public struct LeadTimerService: Service {
                 reminders.append((lead, assignee, stage.name, days))
             }
             // The assignees still active are emailed; a reminder is recorded either way.
-            let people = try await users.many(Array(Set(reminders.map(\.assignee))), tenant: tenant, on: connection)
+            let people = try await users.many(Array(Set(reminders.map(\.assignee))), in: transaction)
             let active = Dictionary(
                 people.filter { $0.deactivatedAt == nil }.map { ($0.id, $0.email) }, uniquingKeysWith: { first, _ in first })
             let notices = reminders.compactMap { reminder -> PostgresOutboxRepository.Message? in
@@ -236,8 +236,8 @@ public struct LeadTimerService: Service {
                     ["lead.name": reminder.lead.details.name, "stage.name": reminder.stage, "reminder.days": String(reminder.days)])
                 return .init(event: "lead.reminder", email: email, notice: notice, webhookBody: "{}")
             }
-            try await PostgresOutboxRepository(logger: logger).enqueue(notices, tenant: tenant, now: now, on: connection)
-            try await leads.recordReminders(updates, tenant: tenant, at: now, on: connection)
+            try await PostgresOutboxRepository(logger: logger).enqueue(notices, now: now, in: transaction)
+            try await leads.recordReminders(updates, at: now, in: transaction)
             return (reminders.count, updates.count - reminders.count)
         }
     }
@@ -279,12 +279,12 @@ public struct LeadTimerService: Service {
     /// Fires one tenant's due expiries: the leads another process holds are skipped (it is firing
     /// them); returns how many expired and how many left the scan otherwise.
     private func expire(_ ids: [Lead.ID], tenant: Tenant.ID, now: Date) async throws -> (expired: Int, cleared: Int) {
-        try await database.withTenant(tenant) { connection in
-            let locked = try await leads.lockForTimers(ids, tenant: tenant, on: connection)
-            let (current, lastEntries) = try await leads.readLocked(locked, tenant: tenant, on: connection)
+        try await database.withTenant(tenant) { transaction in
+            let locked = try await leads.lockForTimers(ids, in: transaction)
+            let (current, lastEntries) = try await leads.readLocked(locked, in: transaction)
             guard !current.isEmpty else { return (0, 0) }
             let templates = Dictionary(
-                try await self.templates.all(tenant: tenant, on: connection).map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first })
+                try await self.templates.all(in: transaction).map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first })
             var actions: [LeadBatch.PendingAction] = []
             var cannot: [Lead.ID] = []
             var movedOn = 0
@@ -312,9 +312,9 @@ public struct LeadTimerService: Service {
                         before: lead, after: after, decision: decision, template: template, reason: nil, entry: entry, mutation: 0,
                         opportunity: nil, notifiedAssignee: nil))
             }
-            try await leads.clearExpiries(cannot, tenant: tenant, on: connection)
+            try await leads.clearExpiries(cannot, in: transaction)
             try await DecidedActionWriter(leads: leads, referrals: referrals, outbox: PostgresOutboxRepository(logger: logger)).store(
-                actions, notices: [], tenant: tenant, now: now, on: connection)
+                actions, notices: [], now: now, in: transaction)
             return (actions.count, cannot.count + movedOn)
         }
     }

@@ -176,8 +176,8 @@ public struct OutboxDeliveryService: Service {
         var position = 0
         while position < lane.messages.count {
             let chunk = Array(lane.messages[position..<min(lane.messages.count, position + Self.emailsPerTransaction)])
-            let (sent, stoppedAt) = try await database.withTenant(lane.tenant) { connection in
-                let locked = try await outbox.lockDue(chunk, tenant: lane.tenant, now: now, on: connection)
+            let (sent, stoppedAt) = try await database.withTenant(lane.tenant) { transaction in
+                let locked = try await outbox.lockDue(chunk, now: now, in: transaction)
                 var attempts: [PostgresOutboxRepository.Attempt] = []
                 var stoppedAt: OutboxMessage.ID?
                 for (message, secret) in locked {
@@ -195,7 +195,7 @@ public struct OutboxDeliveryService: Service {
                             .init(message, delivered: false, error: "\(error)".prefix(500).description, retryAt: delay.map { now + $0 }))
                     }
                 }
-                try await outbox.record(attempts, tenant: lane.tenant, now: now, on: connection)
+                try await outbox.record(attempts, now: now, in: transaction)
                 return (attempts.count { $0.delivered }, stoppedAt)
             }
             delivered += sent

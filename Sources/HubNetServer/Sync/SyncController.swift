@@ -125,8 +125,8 @@ struct SyncController {
     @Sendable func settings(_ request: Request, context: AppRequestContext) async throws -> Settings {
         let caller = try context.requireUser()
         return Settings(
-            offlineGraceSeconds: try await database.withTenant(caller.tenantID) { connection in
-                try await sync.offlineGrace(tenant: caller.tenantID, on: connection)
+            offlineGraceSeconds: try await database.withTenant(caller.tenantID) { transaction in
+                try await sync.offlineGrace(in: transaction)
             })
     }
 
@@ -140,8 +140,8 @@ struct SyncController {
     /// Stores the tenant's settings, as the API and the web console do (admins only).
     func save(_ settings: Settings, caller: AuthenticatedUser) async throws -> Settings {
         guard caller.has(.admin) else { throw DomainError.forbidden("only an admin may change the tenant's settings") }
-        try await database.withTenant(caller.tenantID) { connection in
-            try await sync.setOfflineGrace(settings.offlineGraceSeconds, tenant: caller.tenantID, on: connection)
+        try await database.withTenant(caller.tenantID) { transaction in
+            try await sync.setOfflineGrace(settings.offlineGraceSeconds, in: transaction)
         }
         return settings
     }

@@ -48,18 +48,18 @@ struct SyncPull: Sendable {
         if cursor.seq == head, !pendingPurges {
             return Answer(cursor: cursor, reset: nil, hasMore: false, lastMutationID: lastMutation, changes: [])
         }
-        return try await database.withTenant(caller.tenantID) { connection in
+        return try await database.withTenant(caller.tenantID) { transaction in
             // The device holds what it pulled up to its cursor: the erasures it applied are done.
             if pendingPurges {
-                try await sync.acknowledgePurges(device: device, through: cursor.seq, tenant: caller.tenantID, now: now(), on: connection)
+                try await sync.acknowledgePurges(device: device, through: cursor.seq, now: now(), in: transaction)
             }
             // At the head there is nothing after the cursor to read.
             let rows =
                 cursor.seq == head
                 ? []
                 : try await sync.changes(
-                    tenant: caller.tenantID, after: cursor.seq, user: caller.userID, wholeTenant: wholeTenant, limit: limit,
-                    on: connection)
+                    after: cursor.seq, user: caller.userID, wholeTenant: wholeTenant, limit: limit,
+                    in: transaction)
             var page = rows
             var hasMore = false
             if rows.count > limit {
@@ -71,8 +71,8 @@ struct SyncPull: Sendable {
                 if rows[limit].xid == lastXID {
                     if page[0].xid == lastXID {
                         page += try await sync.rest(
-                            ofTransaction: lastXID, tenant: caller.tenantID, after: page[page.count - 1].seq, user: caller.userID,
-                            wholeTenant: wholeTenant, on: connection)
+                            ofTransaction: lastXID, after: page[page.count - 1].seq, user: caller.userID,
+                            wholeTenant: wholeTenant, in: transaction)
                     } else {
                         page.removeAll { $0.xid == lastXID }
                     }
@@ -83,7 +83,7 @@ struct SyncPull: Sendable {
             let next = SyncCursor(epoch: epoch, seq: hasMore ? page[page.count - 1].seq : max(head, cursor.seq, page.last?.seq ?? 0))
             // A lead the user has just gained arrives whole: its notes and activities too.
             let gained = page.filter { $0.gained && $0.entity == .lead && $0.op == .upsert }.map(\.id)
-            for (entity, id, lead, payload) in try await sync.leadParts(gained, tenant: caller.tenantID, on: connection) {
+            for (entity, id, lead, payload) in try await sync.leadParts(gained, in: transaction) {
                 page.append(.init(xid: 0, seq: 0, entity: entity, op: .upsert, id: id, leadID: lead, payload: payload, gained: false))
             }
             return Answer(cursor: next, reset: nil, hasMore: hasMore, lastMutationID: lastMutation, changes: page)
@@ -102,8 +102,8 @@ struct SyncPull: Sendable {
     /// activities), then the referrals. `cursor` is where to pull from once the last page is in.
     func snapshot(page token: String?, limit: Int, caller: AuthenticatedUser, device: Device.ID) async throws -> SnapshotPage {
         let wholeTenant = VisibilityPolicy.seesWholeTenant(caller.roles)
-        return try await database.withTenant(caller.tenantID) { connection in
-            let state = try await sync.pullState(device: device, tenant: caller.tenantID, on: connection)
+        return try await database.withTenant(caller.tenantID) { transaction in
+            let state = try await sync.pullState(device: device, in: transaction)
             let lastMutation = state.lastMutationID
             let cursor: SyncCursor
             var after: UUID? = nil
@@ -120,21 +120,20 @@ struct SyncPull: Sendable {
                 cursor = SyncCursor(epoch: state.epoch, seq: state.head)
             }
             let leads = try await sync.snapshotLeads(
-                tenant: caller.tenantID, user: caller.userID, wholeTenant: wholeTenant, after: after, limit: limit, on: connection)
+                user: caller.userID, wholeTenant: wholeTenant, after: after, limit: limit, in: transaction)
             try await privacy.logAccess(
-                leads.map { Lead.ID($0.0) }, channel: .snapshot, user: caller.userID, device: device, tenant: caller.tenantID,
-                now: now(), on: connection)
+                leads.map { Lead.ID($0.0) }, channel: .snapshot, user: caller.userID, device: device, now: now(), in: transaction)
             var records = leads.map {
                 PostgresSyncRepository.Change(xid: 0, seq: 0, entity: .lead, op: .upsert, id: $0.0, leadID: $0.0, payload: $0.1, gained: false)
             }
-            for (entity, id, lead, payload) in try await sync.leadParts(leads.map(\.0), tenant: caller.tenantID, on: connection) {
+            for (entity, id, lead, payload) in try await sync.leadParts(leads.map(\.0), in: transaction) {
                 records.append(.init(xid: 0, seq: 0, entity: entity, op: .upsert, id: id, leadID: lead, payload: payload, gained: false))
             }
             if leads.count == limit, let last = leads.last {
                 return SnapshotPage(cursor: cursor, next: "\(cursor)~\(UUIDText.lowercase(last.0))", lastMutationID: lastMutation, records: records)
             }
             for (id, payload) in try await sync.snapshotReferrals(
-                tenant: caller.tenantID, user: caller.userID, wholeTenant: wholeTenant, on: connection)
+                user: caller.userID, wholeTenant: wholeTenant, in: transaction)
             {
                 records.append(.init(xid: 0, seq: 0, entity: .referral, op: .upsert, id: id, leadID: nil, payload: payload, gained: false))
             }

@@ -71,9 +71,9 @@ struct SyncPush: Sendable {
                         "error_id": "\(errorID)", "mutation_id": "\(failure.mutationID)", "device_id": "\(device)",
                         "error": "\(String(reflecting: failure.underlying))",
                     ])
-                let attempts = try await database.withTenant(caller.tenantID) { connection in
+                let attempts = try await database.withTenant(caller.tenantID) { transaction in
                     try await sync.recordFailure(
-                        mutation: failure.mutationID, device: device, errorID: errorID, tenant: caller.tenantID, now: now, on: connection)
+                        mutation: failure.mutationID, device: device, errorID: errorID, now: now, in: transaction)
                 }
                 guard attempts >= maximumAttempts else {
                     throw APIError(
@@ -91,9 +91,9 @@ struct SyncPush: Sendable {
         _ items: [PushEnvelope.Item], caller: AuthenticatedUser, device: Device.ID, doomed: Set<Int64>, setBased: Bool, now: Date
     ) async throws -> Result {
         let first = items[0].id
-        return try await database.withTenant(caller.tenantID) { connection in
+        return try await database.withTenant(caller.tenantID) { transaction in
             // The device row is the push's lock: one batch of a device at a time.
-            guard let (last, offlineGrace, hasFailures) = try await sync.lockDeviceForPush(device, tenant: caller.tenantID, on: connection)
+            guard let (last, offlineGrace, hasFailures) = try await sync.lockDeviceForPush(device, in: transaction)
             else {
                 throw DomainError.unauthenticated
             }
@@ -104,7 +104,7 @@ struct SyncPush: Sendable {
             var outcomes: [MutationOutcome] = []
             if first <= last {
                 let logged = try await sync.logged(
-                    device: device, from: first, to: min(last, items[items.count - 1].id), tenant: caller.tenantID, on: connection)
+                    device: device, from: first, to: min(last, items[items.count - 1].id), in: transaction)
                 // A replay is the same mutation sent again. A different one under a number already
                 // used (a client that lost its store and counts from 1 again) would be answered with
                 // the old one's outcome and silently lost: refuse it, saying where numbering stands.
@@ -136,8 +136,8 @@ struct SyncPush: Sendable {
             if acts {
                 // Actions also need each lead's last history entry, read after the locks are held
                 // (the templates come with the locks).
-                templates = try await commands.templates.all(lockingLeads: touched, tenant: caller.tenantID, on: connection)
-                (locked, lastEntries) = try await commands.leads.readLocked(touched, tenant: caller.tenantID, on: connection)
+                templates = try await commands.templates.all(lockingLeads: touched, in: transaction)
+                (locked, lastEntries) = try await commands.leads.readLocked(touched, in: transaction)
             } else if edits || notes {
                 // A lead that only gets notes is shared with other batches adding notes to it.
                 var changed = Set<Lead.ID>()
@@ -147,10 +147,10 @@ struct SyncPush: Sendable {
                     changed.insert(mutation.leadId)
                 }
                 locked = try await commands.leads.lockMany(
-                    touched, shared: Set(touched).subtracting(changed), tenant: caller.tenantID, on: connection)
-                if edits { templates = try await commands.templates.all(tenant: caller.tenantID, on: connection) }
+                    touched, shared: Set(touched).subtracting(changed), in: transaction)
+                if edits { templates = try await commands.templates.all(in: transaction) }
             } else {
-                locked = try await commands.leads.lockOnly(touched, tenant: caller.tenantID, on: connection)
+                locked = try await commands.leads.lockOnly(touched, in: transaction)
             }
             // The people actions name or notify, when some action does.
             let intents = fresh.compactMap { try? $0.mutation.get().intent }
@@ -165,12 +165,12 @@ struct SyncPush: Sendable {
             let people =
                 namesPeople
                 ? try await commands.users.many(
-                    LeadBatch.peopleToRead(intents, leads: locked, caller: caller), tenant: caller.tenantID, on: connection) : nil
+                    LeadBatch.peopleToRead(intents, leads: locked, caller: caller), in: transaction) : nil
             let grace = TimeInterval(offlineGrace)
             var batch = LeadBatch(
                 caller: caller, leads: locked, templates: templates, lastEntries: lastEntries, people: people, grace: grace, now: now)
             let failures =
-                hasFailures ? try await sync.failures(device: device, from: fresh.first?.id ?? 0, tenant: caller.tenantID, on: connection) : [:]
+                hasFailures ? try await sync.failures(device: device, from: fresh.first?.id ?? 0, in: transaction) : [:]
             var applied = last
             var logged: [SyncMutationLogEntry] = []
             let already = outcomes.count
@@ -197,14 +197,14 @@ struct SyncPush: Sendable {
                             outcome = Self.rejection(mutation.id, refusal)
                         case .needsStore:
                             // Written in order: what the batch accepted so far, then this intent on its own.
-                            try await write(&batch, outcomes: &outcomes, logged: &logged, already: already, caller: caller, now: now, on: connection)
+                            try await write(&batch, outcomes: &outcomes, logged: &logged, already: already, caller: caller, now: now, in: transaction)
                             outcome = try await applyOnce(
-                                mutation, caller: caller, grace: grace, read: batch.asRead(mutation.leadId), now: now, on: connection)
+                                mutation, caller: caller, grace: grace, read: batch.asRead(mutation.leadId), now: now, in: transaction)
                             batch.appliedInStore(mutation.leadId)
                             // The batch decides later intents on this lead from what the action left.
                             let later = fresh.contains { $0.id > item.id && (try? $0.mutation.get().leadId) == mutation.leadId }
                             if later {
-                                batch.replace(mutation.leadId, with: try await commands.leads.get(mutation.leadId, tenant: caller.tenantID, on: connection))
+                                batch.replace(mutation.leadId, with: try await commands.leads.get(mutation.leadId, in: transaction))
                             }
                         }
                     }
@@ -217,10 +217,10 @@ struct SyncPush: Sendable {
                 outcomes.append(outcome)
                 applied = item.id
             }
-            try await write(&batch, outcomes: &outcomes, logged: &logged, already: already, caller: caller, now: now, on: connection)
+            try await write(&batch, outcomes: &outcomes, logged: &logged, already: already, caller: caller, now: now, in: transaction)
             try await sync.record(
-                logged, device: device, tenant: caller.tenantID, now: now, clearFailures: !failures.isEmpty,
-                lastMutationID: applied > last ? applied : nil, on: connection)
+                logged, device: device, now: now, clearFailures: !failures.isEmpty,
+                lastMutationID: applied > last ? applied : nil, in: transaction)
             return Result(outcomes: outcomes, lastMutationID: applied)
         }
     }
@@ -232,21 +232,21 @@ struct SyncPush: Sendable {
     /// the batch again one mutation at a time to find the one to blame.
     private func write(
         _ batch: inout LeadBatch, outcomes: inout [MutationOutcome], logged: inout [SyncMutationLogEntry], already: Int,
-        caller: AuthenticatedUser, now: Date, on connection: PostgresConnection
+        caller: AuthenticatedUser, now: Date, in transaction: TenantTransaction
     ) async throws {
         guard batch.hasPendingWrites else { return }
         let first = batch.pendingNotes.first.map { outcomes[$0.mutation].id } ?? outcomes.last?.id ?? 0
         do {
             let stored = try await commands.notes.addMany(
-                batch.pendingNotes, author: caller.userID, tenant: caller.tenantID, now: now, on: connection)
+                batch.pendingNotes, author: caller.userID, now: now, in: transaction)
             for note in batch.pendingNotes where !stored.contains(note.id) {
                 let refused = Self.rejection(
                     outcomes[note.mutation].id, DomainError.conflict("duplicate_id", "a note with this id exists"))
                 outcomes[note.mutation] = refused
                 logged[note.mutation - already].outcome = refused
             }
-            try await commands.leads.applyEdits(batch.pendingEdits, actor: caller.userID, at: now, on: connection)
-            try await commands.store(batch.pendingActions, tenant: caller.tenantID, now: now, on: connection)
+            try await commands.leads.applyEdits(batch.pendingEdits, actor: caller.userID, at: now, in: transaction)
+            try await commands.store(batch.pendingActions, now: now, in: transaction)
         } catch {
             throw MutationFailure(mutationID: first, underlying: error, inSetWrite: true)
         }
@@ -257,15 +257,15 @@ struct SyncPush: Sendable {
     /// becomes its outcome; anything else fails the batch as a `MutationFailure`.
     private func applyOnce(
         _ mutation: Mutation, caller: AuthenticatedUser, grace: TimeInterval, read: (Lead, WorkflowTemplate, LeadHistoryEntry?)? = nil,
-        now: Date, on connection: PostgresConnection
+        now: Date, in transaction: TenantTransaction
     ) async throws -> MutationOutcome {
         do {
-            let applied = try await connection.withSavepoint(logger: database.logger, undoing: { Self.permanentRefusal($0) != nil }) {
+            let applied = try await transaction.connection.withSavepoint(logger: database.logger, undoing: { Self.permanentRefusal($0) != nil }) {
                 try TenantPolicy.require(caller, .workLeads)
                 let offline = LeadCommands.OfflineTiming(actedAt: mutation.actedAt.map(Date.init(micros:)), grace: grace)
                 // The push locked every lead its mutations touch before applying any.
                 return try await commands.apply(
-                    mutation.intent, to: mutation.leadId, caller: caller, offline: offline, held: true, read: read, now: now, on: connection)
+                    mutation.intent, to: mutation.leadId, caller: caller, offline: offline, held: true, read: read, now: now, in: transaction)
             }
             if case .lead(_, _, let conflicts) = applied, !conflicts.isEmpty {
                 return MutationOutcome(id: mutation.id, outcome: .appliedWithConflicts, conflicts: conflicts)

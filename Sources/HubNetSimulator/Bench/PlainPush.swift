@@ -43,52 +43,52 @@ struct PlainPush: Sendable {
         let logger = database.logger
         while true {
             do {
-                try await database.withTenant(tenant) { connection in
-                    try await connection.rows(
+                try await database.withTenant(tenant) { transaction in
+                    try await transaction.connection.rows(
                         "SELECT id FROM leads WHERE tenant_id = \(tenant) AND id = ANY(\(Array(Set(targets)))) ORDER BY id FOR UPDATE",
                         logger: logger)
                     if rowByRow {
                         for index in ids.indices {
                             if ids[index] % 5 == 0 {
-                                try await connection.rows(
+                                try await transaction.connection.rows(
                                     """
                                     UPDATE leads SET region = \("R\(ids[index])"), version = version + 1
                                     WHERE tenant_id = \(tenant) AND id = \(targets[index])
                                     """, logger: logger)
                             } else {
-                                try await connection.rows(
+                                try await transaction.connection.rows(
                                     """
                                     INSERT INTO lead_notes (tenant_id, id, lead_id, author_id, body, created_at)
                                     VALUES (\(tenant), \(UUID()), \(targets[index]), \(device.user), 'plain note', now())
                                     """, logger: logger)
                             }
-                            try await connection.rows(
+                            try await transaction.connection.rows(
                                 """
                                 INSERT INTO sync_mutations (tenant_id, device_id, mutation_id, name, entity_id, received_at, outcome)
                                 VALUES (\(tenant), \(device.device), \(ids[index]), 'note.add', \(targets[index]), now(), 'applied')
                                 """, logger: logger)
                         }
                     } else {
-                        try await connection.rows(
+                        try await transaction.connection.rows(
                             """
                             INSERT INTO lead_notes (tenant_id, id, lead_id, author_id, body, created_at)
                             SELECT \(tenant), gen_random_uuid(), t, \(device.user), 'plain note', now()
                             FROM unnest(\(notes.map { targets[$0] })::UUID[]) AS t
                             """, logger: logger)
-                        try await connection.rows(
+                        try await transaction.connection.rows(
                             """
                             UPDATE leads AS l SET region = e.region, version = l.version + 1
                             FROM unnest(\(edits.map { targets[$0] })::UUID[], \(edits.map { "R\(ids[$0])" })::TEXT[]) AS e(id, region)
                             WHERE l.tenant_id = \(tenant) AND l.id = e.id
                             """, logger: logger)
-                        try await connection.rows(
+                        try await transaction.connection.rows(
                             """
                             INSERT INTO sync_mutations (tenant_id, device_id, mutation_id, name, entity_id, received_at, outcome)
                             SELECT \(tenant), \(device.device), m.id, 'note.add', m.lead, now(), 'applied'
                             FROM unnest(\(ids)::BIGINT[], \(targets)::UUID[]) AS m(id, lead)
                             """, logger: logger)
                     }
-                    try await connection.rows(
+                    try await transaction.connection.rows(
                         "UPDATE devices SET last_mutation_id = \(ids[ids.count - 1]) WHERE tenant_id = \(tenant) AND id = \(device.device)",
                         logger: logger)
                 }

@@ -46,9 +46,9 @@ public struct SyncBenchmark: Sendable {
             // Devices for the same pushes by hand in SQL, one per way.
             for way in ["rows", "set"] { _ = try await admin.registerDevice(token: token, name: "plain \(way) \(index)") }
         }
-        let plainDevices = try await server.database.withTenant(hub.id) { connection in
+        let plainDevices = try await server.database.withTenant(hub.id) { transaction in
             var byName: [String: Device.ID] = [:]
-            for (id, name) in try await connection.rows(
+            for (id, name) in try await transaction.connection.rows(
                 "SELECT id, name FROM devices WHERE tenant_id = \(hub.id) AND name LIKE 'plain %'", logger: server.database.logger
             ).decode((Device.ID, String).self) { byName[name] = id }
             return byName
@@ -128,9 +128,9 @@ public struct SyncBenchmark: Sendable {
         var plainPulled = 0
         var after: Int64 = 0
         while true {
-            let page = try await server.database.withTenant(hub.id) { connection in
+            let page = try await server.database.withTenant(hub.id) { transaction in
                 var rows: [(Int64, String)] = []
-                for (seq, payload) in try await connection.rows(
+                for (seq, payload) in try await transaction.connection.rows(
                     """
                     SELECT seq, COALESCE(payload, '') FROM sync_changes
                     WHERE tenant_id = \(hub.id) AND seq > \(after) ORDER BY seq LIMIT 10000
@@ -155,9 +155,9 @@ public struct SyncBenchmark: Sendable {
         let syncSeconds = (ContinuousClock.now - syncStart).seconds
         let held = try await client.leads().count
         let plainSyncStart = ContinuousClock.now
-        let plainLeads = try await server.database.withTenant(hub.id) { connection in
+        let plainLeads = try await server.database.withTenant(hub.id) { transaction in
             var count = 0
-            for _ in try await connection.rows(
+            for _ in try await transaction.connection.rows(
                 "SELECT l.sync_payload FROM leads l WHERE tenant_id = \(hub.id) AND l.withdrawn_at IS NULL", logger: server.database.logger
             ).decode(String.self) { count += 1 }
             return count
@@ -221,8 +221,8 @@ public struct SyncBenchmark: Sendable {
             let size = min(10_000, count - made)
             let chunk = (0..<size).map { _ in UUID() }
             let from = made
-            try await database.withTenant(tenant) { connection in
-                try await connection.rows(
+            try await database.withTenant(tenant) { transaction in
+                try await transaction.connection.rows(
                     """
                     INSERT INTO leads (tenant_id, id, template_key, status, source, contact_name, contact_email, city, created_by,
                         created_at, expected_completion_at)

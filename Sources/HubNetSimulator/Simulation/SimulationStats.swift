@@ -88,8 +88,8 @@ enum Views {
     /// the check costs the device's records, not the tenant's leads.
     static func outside(_ held: [Lead.ID], of user: User.ID, tenant: Tenant.ID, in database: Database) async throws -> Set<Lead.ID> {
         guard !held.isEmpty else { return [] }
-        return try await database.withTenant(tenant) { connection in
-            let rows = try await connection.rows(
+        return try await database.withTenant(tenant) { transaction in
+            let rows = try await transaction.connection.rows(
                 """
                 SELECT h.id FROM unnest(\(held.map(\.rawValue))::UUID[]) AS h(id)
                 WHERE NOT EXISTS (

@@ -16,7 +16,7 @@ struct SyncBatchTests {
     static func tryLock(_ id: Lead.ID, _ strength: String, tenant: Tenant.ID, in database: Database) async -> String? {
         do {
             try await database.withTenant(tenant) { other in
-                _ = try await other.query(
+                _ = try await other.connection.query(
                     "SELECT id FROM leads WHERE id = \(id) \(unescaped: strength) NOWAIT", logger: database.logger
                 ).collect()
             }
@@ -174,8 +174,8 @@ struct SyncBatchTests {
                 let referrals = try #require(
                     try await app.request(.get, "/v1/referrals?limit=200", token: source.users[0].token).json?["items"] as? [[String: Any]])
                 #expect(referrals.count == 55 && referrals.allSatisfy { $0["status"] as? String == "declined" && $0["reason"] != nil })
-                let notices = try await app.fixtures.database.withTenant(source.tenant.id) { connection in
-                    try await connection.query(
+                let notices = try await app.fixtures.database.withTenant(source.tenant.id) { transaction in
+                    try await transaction.connection.query(
                         "SELECT count(*)::INTEGER FROM outbox WHERE event = 'referral.decline' AND recipient = \(source.users[0].user.email)",
                         logger: app.fixtures.database.logger
                     ).collect().first?.decode(Int.self)
@@ -238,11 +238,11 @@ struct SyncBatchTests {
             }
             #expect(try await Self.outcome(app, assigned.1, token: moderator.token)[1] == hub.users[1].user.id.description)
             // Both accepted leads are clients of the CRM, and the assignee got one email per assignment.
-            let (clients, emails) = try await database.withTenant(hub.tenant.id) { connection in
-                let clients = try await connection.query(
+            let (clients, emails) = try await database.withTenant(hub.tenant.id) { transaction in
+                let clients = try await transaction.connection.query(
                     "SELECT lead_id FROM clients WHERE lead_id = ANY(\([accepted.0.rawValue, accepted.1.rawValue]))", logger: database.logger
                 ).collect().count
-                let emails = try await connection.query(
+                let emails = try await transaction.connection.query(
                     "SELECT subject FROM outbox WHERE event = 'lead.assigned' AND recipient = \(hub.users[1].user.email) ORDER BY subject",
                     logger: database.logger
                 ).collect().map { try $0.decode(String.self) }
@@ -269,8 +269,8 @@ struct SyncBatchTests {
             ])
             #expect(notAnAdvisor.status != .ok && refusedInPush.results.map(\.outcome) == [.rejected], "\(notAnAdvisor.text) \(refusedInPush.results)")
             #expect(notAnAdvisor.errorCode == "validation_failed" && refusedInPush.results.first?.code == "invalid_value", "\(notAnAdvisor.text) \(refusedInPush.results)")
-            let advisorEmails = try await database.withTenant(hub.tenant.id) { connection in
-                try await connection.query(
+            let advisorEmails = try await database.withTenant(hub.tenant.id) { transaction in
+                try await transaction.connection.query(
                     "SELECT count(*)::INTEGER FROM outbox WHERE event = 'lead.assigned' AND recipient = \(advisor.user.email)",
                     logger: database.logger
                 ).collect().first?.decode(Int.self)
@@ -300,8 +300,8 @@ struct SyncBatchTests {
             let verification = try await app.request(.get, "/v1/leads/\(lead)/history/verification", token: token)
             #expect(verification.json?["intact"] as? Bool == true, "\(verification.text)")
             // The edits are stored, the last one kept.
-            let region = try await app.fixtures.database.withTenant(hub.tenant.id) { connection in
-                try await connection.query("SELECT region FROM leads WHERE id = \(lead.rawValue)", logger: app.fixtures.database.logger)
+            let region = try await app.fixtures.database.withTenant(hub.tenant.id) { transaction in
+                try await transaction.connection.query("SELECT region FROM leads WHERE id = \(lead.rawValue)", logger: app.fixtures.database.logger)
                     .collect().first?.decode(String?.self)
             }
             #expect(region == "South")
@@ -337,8 +337,8 @@ struct SyncBatchTests {
             #expect(Set(opportunities.compactMap { $0["lead_id"] as? String }) == Set(copies.map(\.description)), "\(opportunities)")
             let referrals = try #require(try await app.request(.get, "/v1/referrals", token: sourcing.users[0].token).json?["items"] as? [[String: Any]])
             #expect(referrals.count == 2 && referrals.allSatisfy { $0["status"] as? String == "closed_converted" }, "\(referrals)")
-            let notices = try await app.fixtures.database.withTenant(sourcing.tenant.id) { connection in
-                try await connection.query("SELECT event FROM outbox WHERE event LIKE 'referral.%' ORDER BY event", logger: app.fixtures.database.logger)
+            let notices = try await app.fixtures.database.withTenant(sourcing.tenant.id) { transaction in
+                try await transaction.connection.query("SELECT event FROM outbox WHERE event LIKE 'referral.%' ORDER BY event", logger: app.fixtures.database.logger)
                     .collect().map { try $0.decode(String.self) }
             }
             #expect(notices.filter { $0 == "referral.convert" }.count == 2, "\(notices)")
@@ -353,8 +353,8 @@ struct SyncBatchTests {
             let database = app.fixtures.database
             let repository = PostgresWorkflowTemplateRepository(logger: database.logger)
             func tryLock(_ id: Lead.ID) async -> String? { await Self.tryLock(id, "FOR UPDATE", tenant: hub.tenant.id, in: database) }
-            try await database.withTenant(hub.tenant.id) { connection in
-                let templates = try await repository.all(lockingLeads: [lead], tenant: hub.tenant.id, on: connection)
+            try await database.withTenant(hub.tenant.id) { transaction in
+                let templates = try await repository.all(lockingLeads: [lead], in: transaction)
                 #expect(templates.map(\.key) == BuiltInTemplates.all.map(\.key))
                 // Meanwhile another transaction cannot lock the lead (55P03 lock_not_available), only the other one.
                 #expect(await tryLock(lead) == "55P03")
@@ -363,11 +363,11 @@ struct SyncBatchTests {
             // An edited template comes back as edited, with the locks as before.
             var edited = try #require(BuiltInTemplates.named("hub_moderation"))
             edited.name = "Moderation, our way"
-            try await database.withTenant(hub.tenant.id) { connection in
-                _ = try await repository.save(edited, tenant: hub.tenant.id, on: connection)
+            try await database.withTenant(hub.tenant.id) { transaction in
+                _ = try await repository.save(edited, in: transaction)
             }
-            try await database.withTenant(hub.tenant.id) { connection in
-                let templates = try await repository.all(lockingLeads: [lead, untouched], tenant: hub.tenant.id, on: connection)
+            try await database.withTenant(hub.tenant.id) { transaction in
+                let templates = try await repository.all(lockingLeads: [lead, untouched], in: transaction)
                 #expect(templates.first { $0.key == "hub_moderation" }?.name == "Moderation, our way")
                 #expect(await tryLock(lead) == "55P03")
                 #expect(await tryLock(untouched) == "55P03")
@@ -387,10 +387,10 @@ struct SyncBatchTests {
             func tryLock(_ id: Lead.ID, _ strength: String) async -> String? {
                 await Self.tryLock(id, strength, tenant: hub.tenant.id, in: database)
             }
-            try await database.withTenant(hub.tenant.id) { connection in
+            try await database.withTenant(hub.tenant.id) { transaction in
                 let missing = Lead.ID()
                 let leads = try await repository.lockMany(
-                    [edited, missing, noted], shared: [noted], tenant: hub.tenant.id, on: connection)
+                    [edited, missing, noted], shared: [noted], in: transaction)
                 let expected = [noted, edited].sorted { $0.description < $1.description }
                 #expect(leads.map(\.id) == expected, "the leads that exist, in id order")
                 #expect(Set(leads.map(\.details.name)) == ["Noted", "Edited"])

@@ -85,8 +85,8 @@ struct SyncCrashTests {
             // Each device's log holds every mutation once, each applied (a second application of a
             // note would have been refused as a duplicate id and logged as rejected).
             let database = app.fixtures.database
-            let (logged, rejected) = try await database.withTenant(hub.tenant.id) { connection in
-                let rows = try await connection.query(
+            let (logged, rejected) = try await database.withTenant(hub.tenant.id) { transaction in
+                let rows = try await transaction.connection.query(
                     "SELECT count(*)::INTEGER, count(*) FILTER (WHERE outcome = 'rejected')::INTEGER FROM sync_mutations",
                     logger: database.logger)
                 for try await pair in rows.decode((Int, Int).self) { return pair }

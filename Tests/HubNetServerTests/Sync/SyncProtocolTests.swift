@@ -134,10 +134,9 @@ struct SyncProtocolTests {
             let (release, releaseSignal) = AsyncStream.makeStream(of: Void.self)
             // A transaction takes its place in the log first and commits last.
             let held = Task {
-                try await database.withTenant(hub.tenant.id) { connection in
+                try await database.withTenant(hub.tenant.id) { transaction in
                     _ = try await PostgresLeadNoteRepository(logger: database.logger).add(
-                        "written first, committed last", id: early, to: lead, author: hub.users[0].user.id, tenant: hub.tenant.id,
-                        now: Date(), on: connection)
+                        "written first, committed last", id: early, to: lead, author: hub.users[0].user.id, now: Date(), in: transaction)
                     enteredSignal.yield()
                     for await _ in release { break }
                 }
@@ -391,9 +390,9 @@ struct SyncProtocolTests {
             let start = try await device.snapshot()
             let lead = try await app.createLead(token: token)
             let database = app.fixtures.database
-            let removed = try await database.withTenant(hub.tenant.id) { connection in
+            let removed = try await database.withTenant(hub.tenant.id) { transaction in
                 try await PostgresSyncRepository(logger: database.logger).compact(
-                    tenant: hub.tenant.id, before: Date().addingTimeInterval(3600), now: Date(), on: connection)
+                    before: Date().addingTimeInterval(3600), now: Date(), in: transaction)
             }
             #expect(removed >= 1)
             #expect(try await device.pull(start.cursor).reset == .behindHorizon)
