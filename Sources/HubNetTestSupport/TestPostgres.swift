@@ -153,6 +153,18 @@ public func withTestDatabase<Result: Sendable>(_ body: (TestDatabase) async thro
     }
 }
 
+/// Runs `body` with a fresh database as the server reaches it: the server's role, row-level
+/// security applied (`withTestDatabase`, then a client on its `serverURL`).
+public func withTestStore<Result: Sendable>(
+    logger: Logger = Logger(label: "test"), _ body: (Database) async throws -> Result
+) async throws -> Result {
+    try await withTestDatabase { database in
+        try await withPostgresClient(database.serverURL, logger: logger) { client in
+            try await body(Database(client: client, logger: logger))
+        }
+    }
+}
+
 private func withOwnTestDatabase<Result: Sendable>(_ body: (TestDatabase) async throws -> Result) async throws -> Result {
     let database = try await TestPostgres.shared.makeDatabase()
     do {

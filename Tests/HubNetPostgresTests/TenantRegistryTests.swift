@@ -13,21 +13,18 @@ struct TenantRegistryTests {
 
     @Test("a tenant is found by its slug, exactly; an unknown slug finds none")
     func foundBySlug() async throws {
-        try await withTestDatabase { database in
-            try await withPostgresClient(database.serverURL, logger: logger) { client in
-                let store = Database(client: client, logger: logger)
-                let fixtures = Fixtures(database: store)
-                let first = try await fixtures.tenant(.hub).tenant
-                let second = try await fixtures.tenant(.partnerCompany).tenant
-                let tenants = PostgresTenantRepository(database: store)
-                let found = try #require(try await tenants.get(slug: second.slug))
-                #expect(found.id == second.id)
-                #expect(found.kind == .partnerCompany)
-                #expect(found.name == second.name)
-                #expect(try await tenants.get(slug: first.slug)?.id == first.id)
-                #expect(try await tenants.get(slug: first.slug.uppercased()) == nil)
-                #expect(try await tenants.get(slug: "no-such-\(UUID().uuidString.prefix(8))") == nil)
-            }
+        try await withTestStore(logger: logger) { store in
+            let fixtures = Fixtures(database: store)
+            let first = try await fixtures.tenant(.hub).tenant
+            let second = try await fixtures.tenant(.partnerCompany).tenant
+            let tenants = PostgresTenantRepository(database: store)
+            let found = try #require(try await tenants.get(slug: second.slug))
+            #expect(found.id == second.id)
+            #expect(found.kind == .partnerCompany)
+            #expect(found.name == second.name)
+            #expect(try await tenants.get(slug: first.slug)?.id == first.id)
+            #expect(try await tenants.get(slug: first.slug.uppercased()) == nil)
+            #expect(try await tenants.get(slug: "no-such-\(UUID().uuidString.prefix(8))") == nil)
         }
     }
 }
