@@ -16,8 +16,10 @@ public func withPostgresClient<Result: Sendable>(
     let client = PostgresClient(
         configuration: try url.clientConfiguration(maximumConnections: maximumConnections), backgroundLogger: logger)
     return try await withThrowingTaskGroup(of: Void.self, isolation: isolation) { group in
-        group.addTask { await client.run() }
+        let pool = PoolStart(client)
+        group.addTask { await pool.run() }
         defer { group.cancelAll() }
+        await pool.untilRunning()
         return try await body(client)
     }
 }

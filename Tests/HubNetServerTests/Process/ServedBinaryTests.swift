@@ -55,6 +55,24 @@ struct ServedBinaryTests {
         }
     }
 
+    @Test("a server starting logs no warning: its pool runs before the start-up checks and the sync listener lease from it")
+    func quietStart() async throws {
+        try await withTestApplication { app in
+            let port = ServerProcess.freePort()
+            let server = try ServerProcess(environment: [
+                "DATABASE_URL": app.database.serverURL.connectionString, "HUBNET_HOST": "127.0.0.1", "HUBNET_PORT": "\(port)",
+                "HUBNET_OPERATOR_TOKEN": "binary-test-operator-token-0123456789", "LOG_LEVEL": "warning",
+            ])
+            defer { server.stop() }
+            let client = LiveClient(baseURL: "http://127.0.0.1:\(port)")
+            try await client.waitUntilReady()
+            #expect(try await client.send("GET", "/readyz").status == 200)
+            #expect(server.isAlive)
+            let warnings = server.log.split(separator: "\n").filter { $0.contains(" warning ") || $0.contains("hasn't been called") }
+            #expect(warnings.isEmpty, "\(warnings)")
+        }
+    }
+
     @Test("5 the test clock: an integrator lets eight days pass and a partner's unanswered lead has expired when the call returns")
     func testClock() async throws {
         let port = ServerProcess.freePort()
