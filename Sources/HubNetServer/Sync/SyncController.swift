@@ -169,4 +169,20 @@ struct SyncController {
     }
 }
 
-extension PushResponse: ResponseEncodable {}
+/// A push's answer names its snake_case keys (`PushResponse.CodingKeys`, `MutationOutcome`'s), so it
+/// is encoded without the API's key strategy, which would convert every key of every outcome again:
+/// the same bytes, in a fraction of the time.
+extension PushResponse: ResponseGenerator {
+    static let wireEncoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return encoder
+    }()
+
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json; charset=utf-8"
+        let body = ByteBuffer(bytes: try Self.wireEncoder.encode(self))
+        return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: body))
+    }
+}
