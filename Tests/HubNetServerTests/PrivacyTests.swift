@@ -297,6 +297,54 @@ struct PrivacyTests {
         }
     }
 
+    @Test("matching: a lead's keys follow its email and phone through edits; an edit of another field leaves them as they are")
+    func matchKeysFollowEdits() async throws {
+        try await withTestApplication { app in
+            let hub = try await app.fixtures.tenant(.hub, name: "North Hub", users: [[.moderator]])
+            let token = hub.users[0].token
+            let lead = try #require((try await app.request(
+                .post, "/v1/leads", token: token,
+                json: #"{"contact":{"name":"Rosa Quintero","email":"rosa@bakery.test","phone":"+1 510 555 0142"}}"#)).json?["id"] as? String)
+            let id = try #require(UUID(uuidString: lead))
+            let logger = Logger(label: "test")
+            func keys() async throws -> (secret: [UInt8], email: [UInt8]?, phone: [UInt8]?) {
+                try await withPostgresClient(app.database.ownerURL, logger: logger) { client in
+                    let secret = try await client.rows("SELECT secret FROM network_secrets WHERE name = 'match_key'", logger: logger)
+                        .decode(ByteBuffer.self).first
+                    let row = try #require(
+                        try await client.rows("SELECT email_key, phone_key FROM leads WHERE id = \(id)", logger: logger)
+                            .decode((ByteBuffer?, ByteBuffer?).self).first)
+                    return (Array(buffer: try #require(secret)), row.0.map { Array(buffer: $0) }, row.1.map { Array(buffer: $0) })
+                }
+            }
+            func expected(_ text: String, _ secret: [UInt8]) -> [UInt8] {
+                Array(HMAC<SHA256>.authenticationCode(for: Array(text.utf8), using: SymmetricKey(data: secret)))
+            }
+
+            let created = try await keys()
+            #expect(created.email == expected("email:rosa@bakery.test", created.secret))
+            #expect(created.phone == expected("phone:+15105550142", created.secret))
+
+            // Another field: the keys are the ones computed at the insert.
+            #expect(try await app.request(.patch, "/v1/leads/\(lead)", token: token, json: #"{"contact":{"city":"Berkeley"}}"#).status == .ok)
+            let afterCity = try await keys()
+            #expect(afterCity.email == created.email && afterCity.phone == created.phone)
+
+            // The email: its key follows, the phone's stays.
+            #expect(
+                try await app.request(.patch, "/v1/leads/\(lead)", token: token, json: #"{"contact":{"email":"Rosa.Q@Bakery.test"}}"#).status == .ok)
+            let afterEmail = try await keys()
+            #expect(afterEmail.email == expected("email:rosa.q@bakery.test", created.secret))
+            #expect(afterEmail.phone == created.phone)
+
+            // The phone removed: no key; the email's stays.
+            #expect(try await app.request(.patch, "/v1/leads/\(lead)", token: token, json: #"{"contact":{"phone":""}}"#).status == .ok)
+            let afterPhone = try await keys()
+            #expect(afterPhone.phone == nil)
+            #expect(afterPhone.email == afterEmail.email)
+        }
+    }
+
     @Test("access log: reads of a lead's personal data through the API, the list, a device snapshot and the export are logged per user; only admins read it")
     func accessLog() async throws {
         try await withTestApplication { app in
