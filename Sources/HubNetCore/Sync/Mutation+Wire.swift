@@ -38,6 +38,10 @@ extension Mutation: Codable {
         }
     }
 
+    /// Every field each name may carry, common ones included: built once, read for every mutation.
+    static let allowedFields: [Name: Set<String>] = Dictionary(
+        uniqueKeysWithValues: Name.allCases.map { ($0, commonFields.union(fields(of: $0))) })
+
     /// The most field edits one `lead.update` may carry.
     public static let maximumChanges = 20
 
@@ -58,7 +62,7 @@ extension Mutation: Codable {
                 message: "version: this server reads version \(Self.supportedVersions.map(String.init).joined(separator: ", ")) of \(name.rawValue), not \(version)",
                 field: "version")
         }
-        try wire.refuseUnknownKeys(allowed: Self.commonFields.union(Self.fields(of: name)), of: name.rawValue)
+        try wire.refuseUnknownKeys(allowed: Self.allowedFields[name] ?? Self.commonFields, of: name.rawValue)
         leadId = try wire.require("lead_id", Lead.ID.self)
         actedAt = try wire.optional("acted_at", Int64.self)
         if let actedAt { _ = try Timestamp.date(micros: actedAt, field: "acted_at") }
@@ -243,7 +247,8 @@ struct WireObject {
 
     /// An unknown member is refused: a misspelled optional field must not vanish silently.
     func refuseUnknownKeys(allowed: Set<String>, of what: String) throws(DomainError) {
-        if let unknown = container.allKeys.map(\.stringValue).sorted().first(where: { !allowed.contains($0) }) {
+        // The first unknown key in sorted order, so the answer does not depend on the body's key order.
+        if let unknown = container.allKeys.lazy.map(\.stringValue).filter({ !allowed.contains($0) }).min() {
             throw DomainError.invalidValue(
                 field(String(unknown.prefix(64))), "is not a field of \(what); expected \(allowed.sorted().joined(separator: ", "))")
         }
