@@ -17,8 +17,7 @@ public func buildApplication(
 ) throws -> some ApplicationProtocol {
     let client = PostgresClient(
         configuration: try databaseURL.clientConfiguration(maximumConnections: configuration.databasePoolSize),
-        backgroundLogger: logger)
-    let pool = PoolStart(client)
+        backgroundLogger: logger.forPool)
     let database = Database(client: client, logger: logger, limits: configuration.databaseLimits)
     let notifier = SyncNotifier()
     let router = try buildRouter(configuration: configuration, database: database, registry: registry, notifier: notifier)
@@ -26,7 +25,7 @@ public func buildApplication(
         router: router,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "hubnet"),
         services: [
-            pool, SyncListener(client: client, notifier: notifier, logger: logger, untilPoolRuns: pool.untilRunning),
+            client, SyncListener(client: client, notifier: notifier, logger: logger),
             DatabaseMonitor(database: database, configuration: try databaseURL.connectionConfiguration(), interval: .seconds(1)),
         ]
             + (configuration.timerInterval.map {
@@ -46,7 +45,6 @@ public func buildApplication(
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
         logger: logger)
     application.beforeServerStarts {
-        await pool.untilRunning()
         try await verifyDatabase(client: client, logger: logger)
     }
     return application
@@ -193,5 +191,3 @@ public func buildRouter(
     routeTable.record(router.routes.map { ("\($0.path)", $0.method) })
     return router
 }
-
-extension PoolStart: Service {}

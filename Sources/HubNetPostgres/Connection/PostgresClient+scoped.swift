@@ -14,12 +14,10 @@ public func withPostgresClient<Result: Sendable>(
 ) async throws -> Result {
     try await url.checkReachable(logger: logger)
     let client = PostgresClient(
-        configuration: try url.clientConfiguration(maximumConnections: maximumConnections), backgroundLogger: logger)
+        configuration: try url.clientConfiguration(maximumConnections: maximumConnections), backgroundLogger: logger.forPool)
     return try await withThrowingTaskGroup(of: Void.self, isolation: isolation) { group in
-        let pool = PoolStart(client)
-        group.addTask { await pool.run() }
+        group.addTask { await client.run() }
         defer { group.cancelAll() }
-        await pool.untilRunning()
         return try await body(client)
     }
 }

@@ -43,11 +43,8 @@ struct SyncListener: Service {
     let client: PostgresClient
     let notifier: SyncNotifier
     let logger: Logger
-    /// Returns once the pool runs (`PoolStart.untilRunning`): the listener leases at once.
-    var untilPoolRuns: @Sendable () async -> Void = {}
 
     func run() async throws {
-        await untilPoolRuns()
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             do {
                 try await cancelWhenGracefulShutdown {

@@ -55,7 +55,7 @@ struct ServedBinaryTests {
         }
     }
 
-    @Test("a server starting logs no warning: its pool runs before the start-up checks and the sync listener lease from it")
+    @Test("a server starting logs no warning, PostgresNIO's of a lease before the pool runs included (the start-up checks and the sync listener lease at once)")
     func quietStart() async throws {
         try await withTestApplication { app in
             let port = ServerProcess.freePort()
