@@ -22,12 +22,27 @@ struct SyncBench: AsyncParsableCommand {
     @Option(help: "Devices pushing at once.") var devices = 4
     @Option(help: "Mutations each device pushes.") var mutations = 2_500
     @Option(help: "Mutations per push.") var batch = 100
+    @Option(help: "Rounds of pushes (1 to 20), HubNet's then the floor's in each; the push row shows the medians.") var rounds = 1
     @Flag(help: "Print the figures as JSON instead of a table.") var json = false
+
+    func validate() throws {
+        guard (1...1_000_000).contains(leads) else { throw ValidationError("--leads must be from 1 to 1,000,000") }
+        guard (1...64).contains(devices) else { throw ValidationError("--devices must be from 1 to 64") }
+        guard (1...1_000_000).contains(mutations) else { throw ValidationError("--mutations must be from 1 to 1,000,000") }
+        // A push carries at most 1,000 mutations (SyncPush.maximumBatch).
+        guard (1...1_000).contains(batch) else { throw ValidationError("--batch must be from 1 to 1,000") }
+        guard (1...20).contains(rounds) else { throw ValidationError("--rounds must be from 1 to 20") }
+        // The request bodies are encoded before the clock starts and held until sent.
+        guard devices * mutations * rounds <= 10_000_000 else {
+            throw ValidationError("--devices × --mutations × --rounds must be at most 10,000,000")
+        }
+    }
 
     func run() async throws {
         let logger = makeLogger(default: .error)
         try await reportingErrors {
             var options = SyncBenchmark.Options()
+            options.rounds = rounds
             options.leads = leads
             options.devices = devices
             options.mutationsPerDevice = mutations
@@ -65,6 +80,14 @@ struct APIBench: AsyncParsableCommand {
     @Option(help: "Requests each client sends per measurement.") var requests = 40
     @Option(help: "Leads in the tenant (at least clients × requests).") var leads = 20_000
     @Flag(help: "Print the figures as JSON instead of a table.") var json = false
+
+    func validate() throws {
+        guard (1...1_000).contains(clients) else { throw ValidationError("--clients must be from 1 to 1,000") }
+        guard (1...100_000).contains(requests) else { throw ValidationError("--requests must be from 1 to 100,000") }
+        // Each action request takes a lead of its own.
+        guard clients * requests <= 1_000_000 else { throw ValidationError("--clients × --requests must be at most 1,000,000") }
+        guard (0...1_000_000).contains(leads) else { throw ValidationError("--leads must be from 0 to 1,000,000") }
+    }
 
     func run() async throws {
         let logger = makeLogger(default: .error)

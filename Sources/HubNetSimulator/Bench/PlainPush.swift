@@ -15,16 +15,18 @@ struct PlainPush: Sendable {
     let mutationsPerDevice: Int
     let batch: Int
 
-    /// Runs every device at once; returns the seconds it took.
-    func run(devices: [(device: Device.ID, user: User.ID)], rowByRow: Bool, seed: UInt64) async throws -> Double {
+    /// Runs every device at once, each sending `mutationsPerDevice` mutations numbered from
+    /// `firstID`; returns the seconds it took.
+    func run(devices: [(device: Device.ID, user: User.ID)], rowByRow: Bool, seed: UInt64, firstID: Int64) async throws -> Double {
         let start = ContinuousClock.now
         try await withThrowingTaskGroup(of: Void.self) { group in
             for (index, device) in devices.enumerated() {
                 group.addTask {
                     var generator = SplitMix64(seed: seed + UInt64(index))
-                    var next: Int64 = 1
-                    while next <= Int64(mutationsPerDevice) {
-                        let size = min(batch, Int(Int64(mutationsPerDevice) - next + 1))
+                    var next = firstID
+                    let last = firstID + Int64(mutationsPerDevice) - 1
+                    while next <= last {
+                        let size = min(batch, Int(last - next + 1))
                         let ids = (0..<size).map { next + Int64($0) }
                         let targets = ids.map { _ in leads[Int(generator.next() % UInt64(leads.count))].rawValue }
                         try await writeBatch(ids: ids, targets: targets, device: device, rowByRow: rowByRow)

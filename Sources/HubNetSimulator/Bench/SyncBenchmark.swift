@@ -13,6 +13,9 @@ public struct SyncBenchmark: Sendable {
         public var devices = 4
         public var mutationsPerDevice = 2_500
         public var batch = 100
+        /// Pushes measured in turn, HubNet's then the floor's, each round on its own: the push row
+        /// shows the medians (this machine's figures spread by ±10 % from one push to the next).
+        public var rounds = 1
         public init() {}
     }
 
@@ -29,6 +32,15 @@ public struct SyncBenchmark: Sendable {
         public var setBased: Double? = nil
         /// hubnet ÷ set-based.
         public var setBasedRatio: Double? = nil
+        /// Push only, with more than one round: each round's figures, in order.
+        public var rounds: [PushRound]? = nil
+    }
+
+    /// One round of pushes: HubNet's rate, then the set-based floor's, and their ratio.
+    public struct PushRound: Sendable, Codable {
+        public var hubnet: Double
+        public var setBased: Double
+        public var ratio: Double
     }
 
     public let options: Options
@@ -56,56 +68,37 @@ public struct SyncBenchmark: Sendable {
         progress("creating \(options.leads) leads")
         let leads = try await Self.createLeads(on: server, tenant: hub.id, by: users[0], count: options.leads)
 
-        // Push: every device at once, batches of `batch`.
+        // Push: every device at once, batches of `batch`; by rounds, HubNet's pushes then the
+        // floor's, so both meet the machine in the same state.
         let total = options.devices * options.mutationsPerDevice
-        progress("push: \(options.devices) devices × \(options.mutationsPerDevice) mutations in batches of \(options.batch)")
+        let rounds = max(1, options.rounds)
+        progress("push: \(options.devices) devices × \(options.mutationsPerDevice) mutations in batches of \(options.batch)"
+            + (rounds > 1 ? ", \(rounds) rounds" : ""))
         // Each device's request bodies are encoded before the clock starts, as a device's queue
-        // holds them, so the figure is the server's, not this process's JSON encoder's.
+        // holds them, so the figure is the server's, not this process's JSON encoder's. Mutation
+        // ids run on from round to round.
         let bodies = try tokens.indices.map { index in
-            var next: Int64 = 1
             var generator = SplitMix64(seed: UInt64(index + 1))
-            var bodies: [Data] = []
-            while next <= Int64(options.mutationsPerDevice) {
-                let size = min(options.batch, Int(Int64(options.mutationsPerDevice) - next + 1))
-                let mutations = (0..<size).map { offset -> Mutation in
-                    let id = next + Int64(offset)
-                    let lead = leads[Int(generator.next() % UInt64(leads.count))]
-                    return id % 5 == 0
-                        ? Mutation(id: id, leadId: lead, intent: .update(LeadUpdate(changes: [.init(field: .region, from: nil, to: "R\(index)")])))
-                        : Mutation(id: id, leadId: lead, intent: .addNote(id: LeadNote.ID(), body: "bench note \(id)"))
-                }
-                bodies.append(try SyncBenchmark.encoder.encode(PushRequest(mutations: mutations)))
-                next += Int64(size)
-            }
-            return bodies
-        }
-        let pushStart = ContinuousClock.now
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for (index, token) in tokens.enumerated() {
-                let transport = admin.transport(deviceToken: token)
-                let deviceBodies = bodies[index]
-                group.addTask {
-                    for body in deviceBodies {
-                        let (status, data) = try await transport.send("POST", "/v1/sync/push", body: body)
-                        guard status == 200 else { throw SyncServerError.make(status, data) }
+            return try (0..<rounds).map { round in
+                let last = Int64(round + 1) * Int64(options.mutationsPerDevice)
+                var next = Int64(round) * Int64(options.mutationsPerDevice) + 1
+                var bodies: [Data] = []
+                while next <= last {
+                    let size = min(options.batch, Int(last - next + 1))
+                    let mutations = (0..<size).map { offset -> Mutation in
+                        let id = next + Int64(offset)
+                        let lead = leads[Int(generator.next() % UInt64(leads.count))]
+                        return id % 5 == 0
+                            ? Mutation(
+                                id: id, leadId: lead, intent: .update(LeadUpdate(changes: [.init(field: .region, from: nil, to: "R\(index)")])))
+                            : Mutation(id: id, leadId: lead, intent: .addNote(id: LeadNote.ID(), body: "bench note \(id)"))
                     }
+                    bodies.append(try SyncBenchmark.encoder.encode(PushRequest(mutations: mutations)))
+                    next += Int64(size)
                 }
+                return bodies
             }
-            try await group.waitForAll()
         }
-        let pushSeconds = (ContinuousClock.now - pushStart).seconds
-        progress("push: \(total) mutations in \(format(pushSeconds)) s")
-        // A push answers 200 whatever became of its mutations: the notes they added are counted.
-        let notesSent = options.devices * (options.mutationsPerDevice - options.mutationsPerDevice / 5)
-        let notesStored = try await server.database.withTenant(hub.id) { transaction in
-            try await transaction.connection.rows(
-                "SELECT count(*) FROM lead_notes WHERE tenant_id = \(hub.id)", logger: server.database.logger
-            ).decode(Int.self).reduce(0, +)
-        }
-        guard notesStored == notesSent else {
-            throw BenchmarkFailure(description: "push stored \(notesStored) of the \(notesSent) notes it was sent")
-        }
-
         let plain = PlainPush(
             tenant: hub.id, leads: leads, database: server.database, mutationsPerDevice: options.mutationsPerDevice, batch: options.batch)
         func devices(_ way: String) throws -> [(device: Device.ID, user: User.ID)] {
@@ -114,10 +107,53 @@ public struct SyncBenchmark: Sendable {
                 return (device, users[index])
             }
         }
+        // A mutation whose id is a multiple of 5 is an edit, the others notes: what a round of one
+        // way stores, for every device.
+        func notes(inRound round: Int) -> Int {
+            let (first, last) = (round * options.mutationsPerDevice + 1, (round + 1) * options.mutationsPerDevice)
+            return options.devices * (options.mutationsPerDevice - (last / 5 - (first - 1) / 5))
+        }
+        var measured: [PushRound] = []
+        for round in 0..<rounds {
+            let pushStart = ContinuousClock.now
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for (index, token) in tokens.enumerated() {
+                    let transport = admin.transport(deviceToken: token)
+                    let deviceBodies = bodies[index][round]
+                    group.addTask {
+                        for body in deviceBodies {
+                            let (status, data) = try await transport.send("POST", "/v1/sync/push", body: body)
+                            guard status == 200 else { throw SyncServerError.make(status, data) }
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            let pushSeconds = (ContinuousClock.now - pushStart).seconds
+            // A push answers 200 whatever became of its mutations: the notes they added are counted.
+            // HubNet's rounds so far and the floor's before this one: both ways add notes to the tenant.
+            let earlier = (0..<round).map { notes(inRound: $0) }.reduce(0, +)
+            let notesSent = 2 * earlier + notes(inRound: round)
+            let notesStored = try await server.database.withTenant(hub.id) { transaction in
+                try await transaction.connection.rows(
+                    "SELECT count(*) FROM lead_notes WHERE tenant_id = \(hub.id)", logger: server.database.logger
+                ).decode(Int.self).reduce(0, +)
+            }
+            guard notesStored == notesSent else {
+                throw BenchmarkFailure(
+                    description: "push stored \(notesStored - 2 * earlier) of the \(notes(inRound: round)) notes it was sent")
+            }
+            progress("push: \(total) mutations in \(format(pushSeconds)) s; by hand in SQL, a statement per kind of row")
+            let setBasedSeconds = try await plain.run(
+                devices: try devices("set"), rowByRow: false, seed: 200 + UInt64(round) * 10,
+                firstID: Int64(round) * Int64(options.mutationsPerDevice) + 1)
+            let (rate, floor) = (Double(total) / pushSeconds, Double(total) / setBasedSeconds)
+            measured.append(PushRound(hubnet: rate, setBased: floor, ratio: rate / floor))
+            progress("push round \(round + 1): HubNet \(format(rate))/s, set-based \(format(floor))/s (ratio \(String(format: "%.2f", rate / floor)))")
+        }
         progress("push by hand in SQL, a statement per row")
-        let plainPushSeconds = try await plain.run(devices: try devices("rows"), rowByRow: true, seed: 100)
-        progress("push by hand in SQL, a statement per kind of row")
-        let setBasedPushSeconds = try await plain.run(devices: try devices("set"), rowByRow: false, seed: 200)
+        let plainPushSeconds = try await plain.run(devices: try devices("rows"), rowByRow: true, seed: 100, firstID: 1)
+        let pushRate = Self.median(measured.map(\.hubnet))
 
         // Pull: a fresh device reads the whole log from its start.
         let reader = try await admin.registerDevice(token: hub.adminToken, name: "bench reader")
@@ -184,9 +220,10 @@ public struct SyncBenchmark: Sendable {
 
         return [
             Figure(
-                name: "push", unit: "mutations/s", hubnet: Double(total) / pushSeconds, plainSQL: Double(total) / plainPushSeconds,
-                target: "≥ 10,000 and ≥ 0.3 × set-based", ratio: plainPushSeconds / pushSeconds,
-                setBased: Double(total) / setBasedPushSeconds, setBasedRatio: setBasedPushSeconds / pushSeconds),
+                name: "push", unit: "mutations/s", hubnet: pushRate, plainSQL: Double(total) / plainPushSeconds,
+                target: "≥ 10,000 and ≥ 0.3 × set-based", ratio: pushRate / (Double(total) / plainPushSeconds),
+                setBased: Self.median(measured.map(\.setBased)), setBasedRatio: Self.median(measured.map(\.ratio)),
+                rounds: rounds > 1 ? measured : nil),
             Figure(
                 name: "pull", unit: "changes/s", hubnet: Double(pulled) / pullSeconds, plainSQL: Double(plainPulled) / plainPullSeconds,
                 target: "≥ 100,000", ratio: (Double(pulled) / pullSeconds) / (Double(plainPulled) / plainPullSeconds)),
@@ -207,7 +244,22 @@ public struct SyncBenchmark: Sendable {
                     + pad(figure.setBased.map(format) ?? "–", 11) + " " + pad(figure.setBasedRatio.map { String(format: "%.2f", $0) } ?? "–", 7)
                     + "   " + figure.target)
         }
+        for figure in figures {
+            guard let rounds = figure.rounds else { continue }
+            func list(_ values: [String]) -> String { values.joined(separator: " / ") }
+            lines.append(
+                "\(figure.name) by round (the row shows medians): HubNet \(list(rounds.map { format($0.hubnet) })); set-based "
+                    + "\(list(rounds.map { format($0.setBased) })); ratio \(list(rounds.map { String(format: "%.2f", $0.ratio) }))")
+        }
         return lines.joined(separator: "\n")
+    }
+
+    /// The middle value (the mean of the two middle ones for an even count).
+    static func median(_ values: [Double]) -> Double {
+        let sorted = values.sorted()
+        guard !sorted.isEmpty else { return .nan }
+        let middle = sorted.count / 2
+        return sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
     }
 
     static func pad(_ text: String, _ width: Int) -> String {

@@ -146,6 +146,23 @@ struct CommandLineErrorTests {
         #expect(log.split(separator: "\n").count == 1)
     }
 
+    @Test("bench options out of range are refused, the option named, before anything starts (no endless loop, no overflow)")
+    func benchOptions() async throws {
+        let cases: [([String], String)] = [
+            (["bench", "sync", "--batch", "0"], "--batch must be from 1 to 1,000"),
+            (["bench", "sync", "--devices", "0"], "--devices must be from 1 to 64"),
+            (["bench", "sync", "--rounds", "21"], "--rounds must be from 1 to 20"),
+            (["bench", "sync", "--devices", "64", "--mutations", "1000000", "--rounds", "20"], "at most 10,000,000"),
+            (["bench", "api", "--clients", "9223372036854775807", "--requests", "2"], "--clients must be from 1 to 1,000"),
+            (["bench", "api", "--clients", "1000", "--requests", "100000"], "--clients × --requests must be at most 1,000,000"),
+        ]
+        for (arguments, message) in cases {
+            let (_, log) = try await Self.run(arguments)
+            #expect(log.contains(message), "\(arguments): \(log)")
+            #expect(!log.contains("Fatal error"), "\(arguments): \(log)")
+        }
+    }
+
     @Test("a missing or malformed scenario file is named, with what is wrong in it")
     func scenarioFiles() async throws {
         let missing = try await Self.run(["simulate", "--scenario", "/nonexistent/scenario.json"])
