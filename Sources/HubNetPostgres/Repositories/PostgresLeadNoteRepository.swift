@@ -143,16 +143,30 @@ public struct PostgresWorkflowTemplateRepository: Sendable {
     }
 
     /// Every template the tenant can use, as `all`, read by the statement that locks the leads
-    /// among `ids` in id order (as `PostgresLeadRepository.lockOnly` does): a push that decides
-    /// actions takes its locks and its templates in one round trip. The count of locked leads
-    /// drives the query, so the locks are taken whether or not the tenant edited a template.
-    public func all(lockingLeads ids: [Lead.ID], in transaction: TenantTransaction) async throws -> [WorkflowTemplate] {
+    /// among `ids` in id order (as `PostgresLeadRepository.lockMany` does, those in `shared` only
+    /// `FOR SHARE`): a push that decides edits or actions takes its locks and its templates in one
+    /// round trip. The count of locked leads drives the query, so the locks are taken whether or not
+    /// the tenant edited a template.
+    public func all(lockingLeads ids: [Lead.ID], shared: Set<Lead.ID> = [], in transaction: TenantTransaction) async throws
+        -> [WorkflowTemplate]
+    {
         let keys = BuiltInTemplates.all.map(\.key)
+        // PostgreSQL orders UUIDs as their lower-case text sorts; the locks are taken in this order.
+        let ordered = ids.map { (UUIDText.lowercase($0.rawValue), $0) }.sorted { $0.0 < $1.0 }.map(\.1)
         let rows = try await transaction.connection.rows(
             """
             WITH locked AS MATERIALIZED (
-                SELECT id FROM leads WHERE tenant_id = \(transaction.tenant) AND id = ANY(\(ids.map(\.rawValue))) ORDER BY id FOR UPDATE
-            ), held AS (SELECT count(*) AS leads FROM locked)
+                SELECT COALESCE(updating.id, sharing.id) AS id
+                FROM unnest(\(ordered.map(\.rawValue))::UUID[], \(ordered.map { !shared.contains($0) })::BOOLEAN[])
+                    WITH ORDINALITY AS u(id, exclusive, n)
+                LEFT JOIN LATERAL (
+                    SELECT x.id FROM leads AS x WHERE u.exclusive AND x.tenant_id = \(transaction.tenant) AND x.id = u.id FOR UPDATE OF x
+                ) AS updating ON true
+                LEFT JOIN LATERAL (
+                    SELECT x.id FROM leads AS x WHERE NOT u.exclusive AND x.tenant_id = \(transaction.tenant) AND x.id = u.id FOR SHARE OF x
+                ) AS sharing ON true
+                ORDER BY u.n
+            ), held AS (SELECT count(id) AS leads FROM locked)
             SELECT h.leads, t.key, t.definition::TEXT FROM held AS h
             LEFT JOIN workflow_templates AS t ON t.tenant_id = \(transaction.tenant) AND t.key = ANY(\(keys))
             """, preparedAs: LockLeadsReadTemplates.self, logger: logger)

@@ -145,10 +145,13 @@ extension PostgresLeadRepository {
 
     /// The touched leads as locked (`lockOnly`) with the last entry of each one's history, read in
     /// one statement after the lock, so that it sees what committed while the lock waited.
-    public func readLocked(_ ids: [Lead.ID], in transaction: TenantTransaction) async throws
+    /// - Parameter historyOf: the leads whose last entry is read (the others' is not known, and is
+    ///   left out of `lastEntries`); `nil` reads every lead's.
+    public func readLocked(_ ids: [Lead.ID], historyOf: Set<Lead.ID>? = nil, in transaction: TenantTransaction) async throws
         -> (leads: [Lead], lastEntries: [Lead.ID: LeadHistoryEntry?])
     {
         guard !ids.isEmpty else { return ([], [:]) }
+        let withHistory = (historyOf.map(Array.init) ?? ids).map(\.rawValue)
         let rows = try await transaction.connection.rows(
             """
             SELECT \(unescaped: Self.columns),
@@ -157,14 +160,14 @@ extension PostgresLeadRepository {
             FROM leads AS l
             LEFT JOIN LATERAL (
                 SELECT seq, action, from_status, to_status, actor_user_id, reason, at, previous_hash, hash FROM lead_history
-                WHERE tenant_id = l.tenant_id AND lead_id = l.id ORDER BY seq DESC LIMIT 1
+                WHERE tenant_id = l.tenant_id AND lead_id = l.id AND l.id = ANY(\(withHistory)) ORDER BY seq DESC LIMIT 1
             ) AS h ON TRUE
             WHERE l.tenant_id = \(transaction.tenant) AND l.id = ANY(\(ids.map(\.rawValue))) AND l.withdrawn_at IS NULL
             ORDER BY l.id
             """, logger: logger)
         let leads = try await Self.leads(rows)
         var lastEntries: [Lead.ID: LeadHistoryEntry?] = [:]
-        for (lead, row) in zip(leads, rows) {
+        for (lead, row) in zip(leads, rows) where historyOf?.contains(lead.id) ?? true {
             lastEntries[lead.id] = .some(try Self.lastEntry(row.makeRandomAccess()))
         }
         return (leads, lastEntries)

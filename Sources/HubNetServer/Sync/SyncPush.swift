@@ -133,22 +133,22 @@ struct SyncPush: Sendable {
             var lastEntries: [Lead.ID: LeadHistoryEntry?] = [:]
             // Templates decide field edits (a closed lead is not edited) and actions.
             var templates: [WorkflowTemplate] = []
-            if acts {
-                // Actions also need each lead's last history entry, read after the locks are held
-                // (the templates come with the locks).
-                templates = try await commands.templates.all(lockingLeads: touched, in: transaction)
-                (locked, lastEntries) = try await commands.leads.readLocked(touched, in: transaction)
-            } else if edits || notes {
-                // A lead that only gets notes is shared with other batches adding notes to it.
-                var changed = Set<Lead.ID>()
-                for item in fresh {
-                    guard case .success(let mutation) = item.mutation else { continue }
-                    if case .addNote = mutation.intent { continue }
-                    changed.insert(mutation.leadId)
-                }
-                locked = try await commands.leads.lockMany(
-                    touched, shared: Set(touched).subtracting(changed), in: transaction)
-                if edits { templates = try await commands.templates.all(in: transaction) }
+            // The leads the batch changes; a lead that only gets notes is shared with other batches
+            // adding notes to it.
+            var changed = Set<Lead.ID>()
+            for item in fresh {
+                guard case .success(let mutation) = item.mutation else { continue }
+                if case .addNote = mutation.intent { continue }
+                changed.insert(mutation.leadId)
+            }
+            let shared = Set(touched).subtracting(changed)
+            if acts || edits {
+                // The locks come with the templates; each changed lead's last history entry is read
+                // after the locks are held, so that the batch chains edits and actions on it.
+                templates = try await commands.templates.all(lockingLeads: touched, shared: shared, in: transaction)
+                (locked, lastEntries) = try await commands.leads.readLocked(touched, historyOf: changed, in: transaction)
+            } else if notes {
+                locked = try await commands.leads.lockMany(touched, shared: shared, in: transaction)
             } else {
                 locked = try await commands.leads.lockOnly(touched, in: transaction)
             }

@@ -65,7 +65,7 @@ struct SyncBatchTests {
             #expect(large.status == .ok, "\(large.text)")
             let (smallCount, largeCount) = (try Self.statements(small), try Self.statements(large))
             #expect(smallCount == largeCount, "10 mutations: \(smallCount) statements, 100: \(largeCount)")
-            #expect(largeCount <= 11, "\(largeCount) statements for 100 mutations")
+            #expect(largeCount <= 10, "\(largeCount) statements for 100 mutations")
             let outcomes = try #require(large.json?["results"] as? [[String: Any]])
             #expect(outcomes.count == 100 && outcomes.allSatisfy { $0["outcome"] as? String == "applied" })
 
