@@ -49,6 +49,11 @@ public struct PushEnvelope: Sendable, Decodable {
             } catch {
                 mutation = .failure(DomainError.invalidValue("mutation", "cannot be read"))
             }
+            // A mutation that was read says them already; the raw keys are read again only for one that was not.
+            if case .success(let read) = mutation {
+                items.append(Item(id: id, mutation: mutation, rawName: read.name.rawValue, rawLeadId: read.leadId.rawValue, rawActedAt: read.actedAt))
+                continue
+            }
             items.append(
                 Item(
                     id: id, mutation: mutation, rawName: (try? object.decode(String.self, forKey: Mutation.Key("name"))).map { String($0.prefix(64)) },

@@ -28,6 +28,16 @@ struct MutationWireTests {
             do {
                 let item = try Self.read(object)
                 #expect(item.id == 1)
+                // What the device log keeps of the item, against the object as JSONSerialization reads it
+                // (which refuses a lone surrogate that JSONDecoder takes; those objects are not compared).
+                if let raw = (try? JSONSerialization.jsonObject(with: Data(object.utf8))) as? [String: Any] {
+                    #expect(item.rawName == (raw["name"] as? String).map { String($0.prefix(64)) }, "\(object)")
+                    #expect(item.rawLeadId == (raw["lead_id"] as? String).flatMap(UUID.init(uuidString:)), "\(object)")
+                    if case .success = item.mutation {
+                        let actedAt = raw["acted_at"].flatMap { $0 is NSNull ? nil : ($0 as? NSNumber)?.int64Value }
+                        #expect(item.rawActedAt == actedAt, "\(object)")
+                    }
+                }
                 switch item.mutation {
                 case .success(let mutation):
                     // What was read goes back out as the same mutation.
@@ -60,6 +70,10 @@ struct MutationWireTests {
             let json = try JSONEncoder().encode(mutation)
             #expect(try Self.decoder.decode(Mutation.self, from: json) == mutation)
             #expect(!String(decoding: json, as: UTF8.self).contains("leadId"))
+            // In a push, the device log's copy of its name, lead and time.
+            let item = try Self.read(String(decoding: json, as: UTF8.self))
+            #expect(item.rawName == mutation.name.rawValue && item.rawLeadId == lead.rawValue)
+            #expect(item.rawActedAt == 1_733_390_000_000_000)
         }
     }
 
