@@ -66,11 +66,21 @@ public struct LocalServer: Sendable {
         let application = try buildApplication(
             configuration: configuration, databaseURL: url, logger: logger, onServerRunning: { port in portSignal.yield(port) })
         let group = ServiceGroup(configuration: .init(services: [application], logger: logger))
-        let serving = Task { try await group.run() }
-        var port = 0
+        // The stream of ports ends with the server: one that stops before it listens (migrations
+        // pending, say) must not leave this waiting for a port that never comes.
+        let serving = Task {
+            defer { portSignal.finish() }
+            try await group.run()
+        }
+        var listening: Int?
         for await value in ports {
-            port = value
+            listening = value
             break
+        }
+        guard let port = listening else {
+            // Its error, or that it stopped without one.
+            try await serving.value
+            throw ServerStopped()
         }
         let http = HTTPClient(eventLoopGroupProvider: .singleton)
         do {
@@ -188,4 +198,9 @@ public final class ServerChild: @unchecked Sendable {
 
     /// Asks the process to stop and waits.
     public func stop() { current?.stop() }
+}
+
+/// The in-process server stopped before it listened, without an error of its own.
+struct ServerStopped: Error, CustomStringConvertible {
+    var description: String { "the server stopped before it began to listen" }
 }
