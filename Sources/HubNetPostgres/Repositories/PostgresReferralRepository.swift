@@ -271,45 +271,18 @@ public struct PostgresReferralRepository: Sendable {
             let actions = entry.value
             let statuses = actions.map { $0.template.status($0.after.state.status) }
             func micros(_ date: Date?) -> Int64? { date.map { Int64(($0.timeIntervalSince1970 * 1_000_000).rounded()) } }
-            let document = String(
-                decoding: try JSONEncoder().encode(
-                    zip(actions, statuses).compactMap { action, status -> MirrorRow? in
-                        guard let referral = action.after.referralID else { return nil }
-                        let state = action.after.state
-                        return MirrorRow(
-                            id: referral.rawValue, status: state.status, status_name: status?.name ?? state.status,
-                            life_cycle: status?.lifeCycle.rawValue ?? LifeCycle.pending.rawValue, stage: status?.stage,
-                            last_action_at: micros(state.lastActionAt), accepted_at: micros(state.acceptedAt),
-                            declined_at: micros(state.declinedAt), completed_at: micros(state.completedAt), reason: action.reason,
-                            accepting: action.acceptsReferral)
-                    }), as: UTF8.self)
+            let mirrorRows = zip(actions, statuses).compactMap { action, status -> MirrorRow? in
+                guard let referral = action.after.referralID else { return nil }
+                let state = action.after.state
+                return MirrorRow(
+                    id: referral.rawValue, status: state.status, status_name: status?.name ?? state.status,
+                    life_cycle: status?.lifeCycle.rawValue ?? LifeCycle.pending.rawValue, stage: status?.stage,
+                    last_action_at: micros(state.lastActionAt), accepted_at: micros(state.acceptedAt),
+                    declined_at: micros(state.declinedAt), completed_at: micros(state.completedAt), reason: action.reason,
+                    accepting: action.acceptsReferral)
+            }
             let rows = try await source.connection.rows(
-                """
-                WITH m AS MATERIALIZED (
-                    SELECT * FROM jsonb_to_recordset(\(document)::JSONB) AS m(id UUID, status TEXT, status_name TEXT, life_cycle TEXT,
-                        stage TEXT, last_action_at BIGINT, accepted_at BIGINT, declined_at BIGINT, completed_at BIGINT, reason TEXT,
-                        accepting BOOLEAN)
-                ),
-                pooled AS (
-                    SELECT count(*)::INTEGER AS n FROM referrals AS r JOIN m ON r.id = m.id
-                    WHERE r.tenant_id = \(source.tenant) AND m.accepting AND r.pool_id IS NOT NULL
-                ),
-                u AS (
-                    UPDATE referrals AS r SET status = m.status, status_name = m.status_name, life_cycle = m.life_cycle, stage = m.stage,
-                        first_action_at = COALESCE(r.first_action_at, hubnet_from_micros(m.last_action_at)),
-                        last_action_at = hubnet_from_micros(m.last_action_at), accepted_at = hubnet_from_micros(m.accepted_at),
-                        declined_at = hubnet_from_micros(m.declined_at), completed_at = hubnet_from_micros(m.completed_at),
-                        reason = COALESCE(m.reason, r.reason), pullback_at = NULL
-                    FROM m
-                    WHERE r.tenant_id = \(source.tenant) AND r.id = m.id AND r.withdrawn_at IS NULL AND (SELECT p.n FROM pooled AS p) = 0
-                    RETURNING r.id,
-                        (SELECT u.email FROM users AS u WHERE u.tenant_id = r.tenant_id AND u.id = r.created_by AND u.deactivated_at IS NULL)
-                            AS email,
-                        (SELECT t.name FROM tenants AS t WHERE t.id = \(home)) AS hub_name,
-                        (SELECT l.contact_name FROM leads AS l WHERE l.tenant_id = r.tenant_id AND l.id = r.source_lead_id) AS source_name
-                )
-                SELECT u.id, u.email, u.hub_name, u.source_name, p.n FROM pooled AS p LEFT JOIN u ON true
-                """, preparedAs: Prepared.MirrorMany.self, logger: logger)
+                try Self.mirrorMany(mirrorRows, source: source.tenant, home: home), preparedAs: Prepared.MirrorMany.self, logger: logger)
             var mirrored: [Referral.ID: (String?, String?, String?)] = [:]
             for (id, email, hubName, sourceName, pooled) in try rows.decode((Referral.ID?, String?, String?, String?, Int).self) {
                 if pooled > 0 { throw PoolClaimNeedsStore() }
@@ -334,7 +307,7 @@ public struct PostgresReferralRepository: Sendable {
     }
 
     /// One referral's new state in `mirror(_:now:on:)` (times in microseconds; a missing key reads as NULL).
-    private struct MirrorRow: Encodable {
+    struct MirrorRow: Encodable {
         var id: UUID
         var status, status_name, life_cycle: String
         var stage: String?
@@ -342,6 +315,47 @@ public struct PostgresReferralRepository: Sendable {
         var reason: String?
         /// It accepts the copy (a copy from a shared pool is then left to the pool's claim).
         var accepting: Bool
+    }
+
+    /// The statement of `mirror(_:now:in:)` for one source tenant: the pool check, then the
+    /// referral rows updated with what each notice needs returned.
+    ///
+    /// Every referral is reached by its key (the ids are bound beside the document, and the pool
+    /// check looks each one up), so what it reads depends on the batch, not on how many referrals
+    /// the source has ever made. Joined on the document alone, a generic plan (a pooled
+    /// connection's, made once) estimated the document at 100 rows and read all of the source's
+    /// referrals to hash-join them: in the scale simulation this statement's reads grew from 149
+    /// to 338 blocks a call between its days 3–5 and 10–12 (`ReferralMirrorPlanTests`).
+    static func mirrorMany(_ rows: [MirrorRow], source: Tenant.ID, home: Tenant.ID) throws -> PostgresQuery {
+        let document = String(decoding: try JSONEncoder().encode(rows), as: UTF8.self)
+        let ids = rows.map(\.id)
+        return """
+            WITH m AS MATERIALIZED (
+                SELECT * FROM jsonb_to_recordset(\(document)::JSONB) AS m(id UUID, status TEXT, status_name TEXT, life_cycle TEXT,
+                    stage TEXT, last_action_at BIGINT, accepted_at BIGINT, declined_at BIGINT, completed_at BIGINT, reason TEXT,
+                    accepting BOOLEAN)
+            ),
+            pooled AS (
+                SELECT count(*)::INTEGER AS n FROM m
+                WHERE m.accepting AND (SELECT r.pool_id FROM referrals AS r WHERE r.tenant_id = \(source) AND r.id = m.id) IS NOT NULL
+            ),
+            u AS (
+                UPDATE referrals AS r SET status = m.status, status_name = m.status_name, life_cycle = m.life_cycle, stage = m.stage,
+                    first_action_at = COALESCE(r.first_action_at, hubnet_from_micros(m.last_action_at)),
+                    last_action_at = hubnet_from_micros(m.last_action_at), accepted_at = hubnet_from_micros(m.accepted_at),
+                    declined_at = hubnet_from_micros(m.declined_at), completed_at = hubnet_from_micros(m.completed_at),
+                    reason = COALESCE(m.reason, r.reason), pullback_at = NULL
+                FROM m
+                WHERE r.tenant_id = \(source) AND r.id = ANY(\(ids)::UUID[]) AND r.id = m.id AND r.withdrawn_at IS NULL
+                    AND (SELECT p.n FROM pooled AS p) = 0
+                RETURNING r.id,
+                    (SELECT u.email FROM users AS u WHERE u.tenant_id = r.tenant_id AND u.id = r.created_by AND u.deactivated_at IS NULL)
+                        AS email,
+                    (SELECT t.name FROM tenants AS t WHERE t.id = \(home)) AS hub_name,
+                    (SELECT l.contact_name FROM leads AS l WHERE l.tenant_id = r.tenant_id AND l.id = r.source_lead_id) AS source_name
+            )
+            SELECT u.id, u.email, u.hub_name, u.source_name, p.n FROM pooled AS p LEFT JOIN u ON true
+            """
     }
 
     /// The source's current (not withdrawn) referral of one of its leads.
