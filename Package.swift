@@ -156,6 +156,7 @@ let package = Package(
             dependencies: [
                 "HubNetSimulator", "HubNetTestSupport", "HubNetSync", "HubNetCore", "HubNetPostgres",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "PropertyBased", package: "swift-property-based"),
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),

@@ -23,6 +23,8 @@ public final class SimulationProfiler: Sendable {
 
     struct State {
         var phases: [Phase: Duration] = [:]
+        /// The machine's processor ticks during each phase (idle and in all).
+        var machine: [Phase: MachineCPU] = [:]
         var days: [Day] = []
         /// The server's totals when the last day ended.
         var requestsBefore = 0
@@ -47,7 +49,14 @@ public final class SimulationProfiler: Sendable {
     /// Runs `body` and adds its wall time to `phase`.
     func measure<Result>(_ phase: Phase, _ body: () async throws -> Result) async rethrows -> Result {
         let started = ContinuousClock.now
-        defer { add(ContinuousClock.now - started, to: phase) }
+        let machineBefore = MachineCPU.now()
+        defer {
+            add(ContinuousClock.now - started, to: phase)
+            if let machineBefore, let machineAfter = MachineCPU.now() {
+                let spent = machineAfter.since(machineBefore)
+                state.withLock { $0.machine[phase] = ($0.machine[phase] ?? MachineCPU(idle: 0, total: 0)) + spent }
+            }
+        }
         return try await body()
     }
 
@@ -72,7 +81,7 @@ public final class SimulationProfiler: Sendable {
     /// database's share, the slowest routes by total time with their mean statements and p50/p99,
     /// and the cost per day.
     public func rendered(total: Duration) -> String {
-        let (phases, days) = state.withLock { ($0.phases, $0.days) }
+        let (phases, machine, days) = state.withLock { ($0.phases, $0.machine, $0.days) }
         let routes = requests.snapshot
         func seconds(_ duration: Duration) -> String { String(format: "%.1f s", duration.seconds) }
         func millis(_ duration: Duration) -> String { String(format: "%.1f ms", duration.seconds * 1000) }
@@ -80,10 +89,13 @@ public final class SimulationProfiler: Sendable {
             total == .zero ? "-" : String(format: "%3.0f%%", 100 * duration.seconds / total.seconds)
         }
         func right(_ text: String, _ width: Int) -> String { String(repeating: " ", count: max(0, width - text.count)) + text }
-        var lines = ["Where the time went (\(seconds(total)) wall time):"]
+        var lines = ["Where the time went (\(seconds(total)) wall time; the machine's cores idle during each phase, where measured):"]
         for phase in Phase.allCases {
             let spent = phases[phase] ?? .zero
-            lines.append("  \(share(spent))  \(seconds(spent).padding(toLength: 9, withPad: " ", startingAt: 0))  \(phase.rawValue)")
+            // A phase whose cores sit idle waits on one step after another: the place for more side by side.
+            let idle = machine[phase]?.idleShare.map { String(format: "%3.0f%% idle", 100 * $0) } ?? "        "
+            lines.append(
+                "  \(share(spent))  \(seconds(spent).padding(toLength: 9, withPad: " ", startingAt: 0))  \(idle)  \(phase.rawValue)")
         }
         let serverTotal = routes.values.reduce(Duration.zero) { $0 + $1.total }
         let databaseTotal = routes.values.reduce(Duration.zero) { $0 + $1.database }
