@@ -116,6 +116,7 @@ public struct SyncBenchmark: Sendable {
         var measured: [PushRound] = []
         for round in 0..<rounds {
             let pushStart = ContinuousClock.now
+            let machineBefore = MachineCPU.now()
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for (index, token) in tokens.enumerated() {
                     let transport = admin.transport(deviceToken: token)
@@ -130,6 +131,9 @@ public struct SyncBenchmark: Sendable {
                 try await group.waitForAll()
             }
             let pushSeconds = (ContinuousClock.now - pushStart).seconds
+            // How much of the two cores the push left unused: work waiting on one step after another.
+            let idle = machineBefore.flatMap { before in MachineCPU.now()?.since(before).idleShare }
+                .map { String(format: " (the machine's cores %.0f%% idle)", 100 * $0) } ?? ""
             // A push answers 200 whatever became of its mutations: the notes they added are counted.
             // HubNet's rounds so far and the floor's before this one: both ways add notes to the tenant.
             let earlier = (0..<round).map { notes(inRound: $0) }.reduce(0, +)
@@ -143,7 +147,7 @@ public struct SyncBenchmark: Sendable {
                 throw BenchmarkFailure(
                     description: "push stored \(notesStored - 2 * earlier) of the \(notes(inRound: round)) notes it was sent")
             }
-            progress("push: \(total) mutations in \(format(pushSeconds)) s; by hand in SQL, a statement per kind of row")
+            progress("push: \(total) mutations in \(format(pushSeconds)) s\(idle); by hand in SQL, a statement per kind of row")
             let setBasedSeconds = try await plain.run(
                 devices: try devices("set"), rowByRow: false, seed: 200 + UInt64(round) * 10,
                 firstID: Int64(round) * Int64(options.mutationsPerDevice) + 1)
