@@ -12,16 +12,6 @@ import Testing
 struct ChangeLogSealTests {
     let logger = Logger(label: "test")
 
-    /// The rows of `sync_changes` this transaction has read so far, by index or by scan.
-    private func rowsRead(on connection: PostgresConnection) async throws -> Int {
-        let rows = try await connection.rows(
-            """
-            SELECT (COALESCE(idx_tup_fetch, 0) + COALESCE(seq_tup_read, 0))::BIGINT
-            FROM pg_stat_xact_user_tables WHERE relname = 'sync_changes'
-            """, logger: logger)
-        return try rows.decode(Int.self).first ?? 0
-    }
-
     @Test("a commit's seal reads its own changes, not the tenant's log (plans kept generic, as on a long-lived connection)")
     func sealIsBoundedByTheTransaction() async throws {
         try await withTestDatabase { database in
@@ -43,10 +33,10 @@ struct ChangeLogSealTests {
                             INSERT INTO sync_changes (tenant_id, entity, entity_id, op)
                             SELECT \(tenant), 'lead', gen_random_uuid(), 'upsert' FROM generate_series(1, \(count))
                             """, logger: logger)
-                        let before = try await rowsRead(on: connection)
+                        let before = try await connection.rowsRead(of: "sync_changes", logger: logger)
                         // Runs the deferred seal now, inside the transaction, so its reads can be counted.
                         try await connection.rows("SET CONSTRAINTS ALL IMMEDIATE", logger: logger)
-                        let read = try await rowsRead(on: connection) - before
+                        let read = try await connection.rowsRead(of: "sync_changes", logger: logger) - before
                         let positions = try await connection.rows(
                             "SELECT seq FROM sync_changes WHERE xid = pg_current_xact_id() ORDER BY id", logger: logger
                         ).decode(Int.self)

@@ -14,16 +14,6 @@ import Testing
 struct ReferralMirrorPlanTests {
     let logger = Logger(label: "test")
 
-    /// The rows of `referrals` this transaction has read so far, by index or by scan.
-    private func referralRowsRead(on connection: PostgresConnection) async throws -> Int {
-        let rows = try await connection.rows(
-            """
-            SELECT (COALESCE(idx_tup_fetch, 0) + COALESCE(seq_tup_read, 0))::BIGINT
-            FROM pg_stat_xact_user_tables WHERE relname = 'referrals'
-            """, logger: logger)
-        return try rows.decode(Int.self).first ?? 0
-    }
-
     @Test("a batch's mirror reads the referrals it names, not all of its source's 3,000 (plans kept generic, as on a pooled connection), and updates exactly those")
     func mirrorReadsTheReferralsItNames() async throws {
         try await withTestDatabase { database in
@@ -72,11 +62,11 @@ struct ReferralMirrorPlanTests {
                     // Generic from the first execution: the plan a long-lived pooled connection keeps.
                     try await transaction.connection.rows("SET LOCAL plan_cache_mode = force_generic_plan", logger: logger)
                     return try await transaction.visiting(sourceID) { there -> (Int, [(UUID?, String?, String?, String?, Int)]) in
-                        let before = try await referralRowsRead(on: there.connection)
+                        let before = try await there.connection.rowsRead(of: "referrals", logger: logger)
                         let rows = try await there.connection.rows(
                             try PostgresReferralRepository.mirrorMany(mirrored, source: sourceID, home: target.tenant.id), logger: logger
                         ).decode((UUID?, String?, String?, String?, Int).self)
-                        return (try await referralRowsRead(on: there.connection) - before, rows)
+                        return (try await there.connection.rowsRead(of: "referrals", logger: logger) - before, rows)
                     }
                 }
                 // Two referrals named: each looked up for the pool check and for the update, and
