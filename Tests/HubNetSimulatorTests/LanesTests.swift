@@ -1,5 +1,6 @@
 import HubNetCore
 @testable import HubNetSimulator
+import NIOPosix
 import Synchronization
 import Testing
 
@@ -61,5 +62,36 @@ struct LanesTests {
                 #expect(order == order.sorted(), "concurrency \(concurrency)")
             }
         }
+    }
+}
+
+/// `simulate` runs on NIO's event loops, whose global executor keeps a job on the loop it came
+/// from: lanes started from a loop take the group's loops in turn instead (`EventLoopTaskExecutor`).
+@Suite("Lanes on event loops")
+struct LanesOnEventLoopsTests {
+    @Test("started from an event loop, lanes run on more than one of the group's loops, each lane's steps in order, results in the steps' order")
+    func lanesSpreadOverTheLoops() async throws {
+        let loops = try #require(EventLoopTaskExecutor.forLanesOfSingletonGroup)
+        try #require(loops.count >= 2, "the singleton group has \(loops.count) loop(s) on this machine")
+        let organisations = (0..<8).map { _ in Tenant.ID() }
+        // 32 steps over 8 organisations: 8 lanes of 4, each lane's steps in its order.
+        let steps = (0..<32).map { (index: $0, organisation: organisations[$0 % 8]) }
+        let seen = Mutex<[Int: [Int]]>([:])
+        let threads = Mutex<Set<ObjectIdentifier>>([])
+        let results = try await withTaskExecutorPreference(loops[0]) {
+            try await Lanes.run(steps, touching: { [$0.organisation] }, concurrency: 4) { step in
+                if let loop = MultiThreadedEventLoopGroup.currentEventLoop {
+                    threads.withLock { _ = $0.insert(ObjectIdentifier(loop as AnyObject)) }
+                }
+                seen.withLock { $0[step.index % 8, default: []].append(step.index) }
+                // Some work that is not a socket's, as a device's decisions are.
+                var spin = 0
+                for value in 0..<200_000 { spin &+= value }
+                return step.index + (spin == -1 ? 1 : 0)
+            }
+        }
+        #expect(results == Array(0..<32))
+        #expect(seen.withLock { $0 } == Dictionary(uniqueKeysWithValues: (0..<8).map { ($0, [$0, $0 + 8, $0 + 16, $0 + 24]) }))
+        #expect(threads.withLock { $0.count } >= 2, "every lane ran on one loop")
     }
 }

@@ -14,15 +14,24 @@ enum Lanes {
             for (index, step) in steps.enumerated() { results[index] = try await body(step) }
             return results.compactMap { $0 }
         }
+        // On NIO's event loops, lanes take the loops in turn (see `EventLoopTaskExecutor`).
+        let executors = EventLoopTaskExecutor.forLanes
         try await withThrowingTaskGroup(of: [(Int, Result)].self) { group in
             var next = lanes.makeIterator()
+            var started = 0
             func start(_ lane: [Int]) {
                 let work = lane.map { ($0, steps[$0]) }
-                group.addTask {
+                let operation: @Sendable () async throws -> [(Int, Result)] = {
                     var done: [(Int, Result)] = []
                     for (index, step) in work { done.append((index, try await body(step))) }
                     return done
                 }
+                if let executors, !executors.isEmpty {
+                    group.addTask(executorPreference: executors[started % executors.count], operation: operation)
+                } else {
+                    group.addTask(operation: operation)
+                }
+                started += 1
             }
             for _ in 0..<concurrency { if let lane = next.next() { start(lane) } }
             while let finished = try await group.next() {

@@ -360,7 +360,7 @@ public final class Simulation {
             let name = String(format: "Client %06d", leadCounter)
             let email = String(format: "client%06d@sim.test", leadCounter)
             // Each person's need is their own (a case number in it), as in a real network: it is
-            // what tells two de-identified copies apart, see `identity(of:)`.
+            // what tells two de-identified copies apart, see `Decider.identity(of:)`.
             let need = String(format: "case %06d", leadCounter)
             let pick = Double(rng.next() >> 11) / Double(1 << 53)
             let channels = scenario.channels
@@ -453,10 +453,37 @@ public final class Simulation {
             }
         }
         try await syncDevices(due, checkViews: true, pullWhenPoked: scenario.liveChannel ?? true)
-        // People act through their first device, online or not (not once they have left).
-        for person in people where !person.departed {
-            guard let device = person.devices.first else { continue }
-            try await measure(.decisions) { try await decide(person, on: device) }
+        // People act through their first device, online or not (not once they have left): the
+        // people of different organisations side by side, their outcomes applied in the network's order.
+        let deciding = people.filter { !$0.departed && !$0.devices.isEmpty }
+        let decider = Decider(
+            scenario: scenario, hour: hour, labels: labels,
+            organisationNames: Dictionary((hubs + partners + sourcing).map { ($0.tenant.id, $0.name) }, uniquingKeysWith: { first, _ in first }))
+        // The other hubs' listings, for a moderator referring a lead out: once per organisation.
+        var otherListings: [ObjectIdentifier: [(Listing.ID, String)]] = [:]
+        func others(of organisation: Organisation) -> [(Listing.ID, String)] {
+            if let known = otherListings[ObjectIdentifier(organisation)] { return known }
+            let listings = hubs.filter { $0 !== organisation }.flatMap(\.listings).sorted { $0.1 < $1.1 }
+            otherListings[ObjectIdentifier(organisation)] = listings
+            return listings
+        }
+        let inputs = deciding.map { person in
+            let moderator = person.organisation.people.first(where: { $0.kind == .moderator })
+            return Decider.Input(
+                label: person.label, kind: person.kind, userID: person.userID, tenant: person.organisation.tenant.id,
+                client: person.devices[0].client,
+                advisors: person.organisation.people.filter { $0.kind == .advisor }.map(\.userID),
+                otherListings: person.kind == .moderator ? others(of: person.organisation) : [],
+                moderator: moderator.map { ($0.label, $0.devices.first?.client) },
+                state: .init(decided: person.decided, due: person.due, changed: person.changed, lookAtAll: person.lookAtAll))
+        }
+        let outcomes = try await measure(.decisions) {
+            try await Lanes.run(inputs, touching: { [$0.tenant] }, concurrency: concurrency) { try await decider.decide($0) }
+        }
+        for (person, outcome) in zip(deciding, outcomes) {
+            (person.decided, person.due, person.changed, person.lookAtAll) =
+                (outcome.state.decided, outcome.state.due, outcome.state.changed, outcome.state.lookAtAll)
+            stats.add(decisions: outcome.stats)
         }
     }
 
@@ -566,152 +593,6 @@ public final class Simulation {
         } catch {
             return nil
         }
-    }
-
-    /// The person looks at the leads that changed on their device and those whose decision is due
-    /// (all of them after a snapshot): the cost of an hour follows its work, not the store's size.
-    func decide(_ person: Person, on device: SimulatedDevice) async throws {
-        let dueNow = person.due.filter { $0.value.hour <= hour }
-        guard person.lookAtAll || !person.changed.isEmpty || !dueNow.isEmpty else { return }
-        let client = device.client
-        var leads: [SyncLead]
-        if person.lookAtAll {
-            leads = try await client.leads()
-        } else {
-            leads = []
-            for id in person.changed.union(dueNow.values.map(\.lead)) {
-                if let lead = try await client.lead(Lead.ID(id)) { leads.append(lead) }
-            }
-        }
-        person.lookAtAll = false
-        person.changed = []
-        // Names, not ids, in the key: ids differ from run to run, the draws must not.
-        func key(_ lead: SyncLead) -> String {
-            let assignee = lead.assignedUserId.map { id in labels[id] ?? "someone" } ?? "-"
-            return "\(identity(of: lead))|\(lead.status)|\(assignee)"
-        }
-        let keys = Dictionary(leads.map { ($0.id, key($0)) }, uniquingKeysWith: { first, _ in first })
-        leads.sort { keys[$0.id, default: ""] < keys[$1.id, default: ""] }
-        // A decision that came due on a lead that has since moved on (or left) is moot.
-        let current = Dictionary(leads.map { ($0.id.rawValue, key($0)) }, uniquingKeysWith: { first, _ in first })
-        for (pending, entry) in dueNow where current[entry.lead] != pending { person.due[pending] = nil }
-        for lead in leads {
-            let key = key(lead)
-            guard !person.decided.contains(key) else { continue }
-            guard let dueHour = person.due[key]?.hour else {
-                var draw = Draw(seed: scenario.seed, "response", person.label, key)
-                person.due[key] = (hour + draw.hours(mean: scenario.meanResponseHours), lead.id.rawValue)
-                continue
-            }
-            guard dueHour <= hour else { continue }
-            person.due[key] = nil
-            person.decided.insert(key)
-            var draw = Draw(seed: scenario.seed, "choice", person.label, key)
-            let choice = draw.unit()
-            let acted = try await act(person, client: client, lead: lead, choice: choice, draw: &draw)
-            if acted {
-                stats.actions[hour / 24, default: 0] += 1
-                person.changed.insert(lead.id.rawValue)
-            }
-        }
-    }
-
-    /// What tells a lead apart in the simulator's keys: its person's name — or, for a copy that
-    /// arrived de-identified (every such copy has the same placeholder name), its need (which
-    /// carries the person's case number), the organisation it came from and the virtual time it
-    /// landed. The name alone is not enough: copies from one source landing in one hour were alike
-    /// in the key, so which of them a person acted on followed the order of a `Set` of server-made
-    /// ids, and the source's later work on the other lead made runs of one seed differ.
-    func identity(of lead: SyncLead) -> String {
-        guard lead.name == LeadDetails.withheldName else { return lead.name }
-        let source = lead.sourceTenantId.flatMap { organisationName($0) } ?? "-"
-        return "\(lead.name)|\(lead.request ?? "-")|\(source)|\(lead.createdAt)"
-    }
-
-    /// One person's decision on one lead in one state; whether an action was queued.
-    func act(_ person: Person, client: SyncClient, lead: SyncLead, choice: Double, draw: inout Draw) async throws -> Bool {
-        func attempt(_ action: String, _ arguments: ActionArguments = .init()) async -> Bool {
-            do {
-                try await client.act(action, on: lead.id, arguments)
-                stats.byAction[action, default: 0] += 1
-                return true
-            } catch {
-                stats.refusedOnDevice[action, default: 0] += 1
-                return false
-            }
-        }
-        // Now and then the person also corrects the lead's region, as they see it on their device.
-        var edit = Draw(seed: scenario.seed, "edit", person.label, identity(of: lead), lead.status)
-        if edit.unit() < scenario.editChance, (try? await client.edit(lead.id, [.region: "Region noted by \(person.label)"])) != nil {
-            stats.edits += 1
-        }
-        let odds = scenario.hubOdds
-        switch (lead.templateKey, person.kind, lead.status) {
-        case ("hub_moderation", .moderator, "new"), ("hub_moderation", .moderator, "contacted"), ("hub_moderation", .moderator, "referred"):
-            if choice < odds.accept { return await attempt("accept") }
-            if choice < odds.accept + odds.decline { return await attempt("decline", .init(reason: "outside our service area")) }
-            if choice < odds.accept + odds.decline + odds.referExternal {
-                let others = hubs.filter { $0 !== person.organisation }.flatMap(\.listings).sorted { $0.1 < $1.1 }
-                guard !others.isEmpty else { return false }
-                return await attempt("refer_external", .init(listingId: others[draw.below(others.count)].0))
-            }
-            if choice < odds.accept + odds.decline + odds.referExternal + odds.contact { return await attempt("contact") }
-            return false
-        case ("hub_moderation", .moderator, "accepted") where lead.assignedUserId == nil:
-            let advisors = person.organisation.people.filter { $0.kind == .advisor }
-            guard choice < odds.referInternal, !advisors.isEmpty else { return false }
-            return await attempt("refer_internal", .init(advisorId: advisors[draw.below(advisors.count)].userID))
-        case ("hub_moderation", .advisor, _) where lead.assignedUserId == person.userID:
-            _ = try? await client.addNote("Called \(lead.name); first session booked", to: lead.id)
-            stats.notes += 1
-            try await secondOpinion(on: lead, advisor: person)
-            return await attempt("contact")
-        case ("partner_lead", .partnerUser, "pending"):
-            let odds = scenario.partnerOdds
-            if choice < odds.accept { return await attempt("accept") }
-            if choice < odds.accept + odds.decline { return await attempt("decline", .init(reason: "not our sector")) }
-            stats.leftToExpire += 1
-            return false
-        case ("partner_lead", .partnerUser, "accepted"):
-            let odds = scenario.partnerOdds
-            if choice < odds.convert { return await attempt("convert", .init(createOpportunity: true)) }
-            if choice < odds.convert + odds.notConvert { return await attempt("close_not_converted", .init(reason: "no budget")) }
-            return false
-        case (_, .moderator, _) where lead.templateKey != "hub_moderation", (_, .sourcingUser, _):
-            // The other workflows (002, 003, 004), and a sourcing company's own leads (the status
-            // path, whether or not it referred them on): any button the engine offers, at random.
-            let actions = try await client.availableActions(on: lead).filter { action in
-                !action.requirements.contains { if case .referralTarget = $0 { true } else { false } }
-            }
-            guard !actions.isEmpty, choice < 0.85, let template = await client.template(of: lead) else { return false }
-            let action = actions[draw.below(actions.count)]
-            var arguments = ActionArguments(reason: "simulated outcome", assigneeId: person.userID, createOpportunity: true)
-            for transition in action.transitions where transition.from.contains(lead.status) {
-                if case .chosen(let allowed) = transition.to {
-                    let options = allowed.filter { $0 != lead.status }
-                    if !options.isEmpty { arguments.status = options[draw.below(options.count)] }
-                }
-            }
-            _ = template
-            return await attempt(action.key, arguments)
-        default:
-            return false
-        }
-    }
-
-    /// Now and then the hub's moderator corrects the region of a lead an advisor is working, on
-    /// the moderator's own device in the same hour: whichever of the two syncs second loses.
-    func secondOpinion(on lead: SyncLead, advisor: Person) async throws {
-        var draw = Draw(seed: scenario.seed, "second-opinion", advisor.label, identity(of: lead), lead.status)
-        guard draw.unit() < scenario.doubleEditChance ?? 0,
-            let moderator = advisor.organisation.people.first(where: { $0.kind == .moderator }),
-            let device = moderator.devices.first, try await device.client.lead(lead.id) != nil
-        else { return }
-        // The advisor's own edit may already be queued (the same value then changes nothing).
-        if (try? await advisor.devices[0].client.edit(lead.id, [.region: "Region noted by \(advisor.label)"])) != nil { stats.edits += 1 }
-        guard (try? await device.client.edit(lead.id, [.region: "Region noted by \(moderator.label)"])) != nil else { return }
-        stats.edits += 1
-        stats.doubleEdits += 1
     }
 
     /// Now and then a device loses its storage (the app reinstalled) but keeps its token: what it
