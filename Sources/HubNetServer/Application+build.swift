@@ -109,12 +109,7 @@ public func buildRouter(
     UnitController(database: database, units: PostgresUnitRepository(logger: logger)).addRoutes(to: authenticated)
     let listingController = ListingController(database: database, listings: listings, tenants: tenants)
     listingController.addRoutes(to: authenticated)
-    let commands = LeadCommands(
-        database: database, leads: PostgresLeadRepository(logger: logger), notes: PostgresLeadNoteRepository(logger: logger),
-        activities: PostgresLeadActivityRepository(logger: logger), templates: PostgresWorkflowTemplateRepository(logger: logger),
-        users: PostgresUserRepository(logger: logger), opportunities: PostgresOpportunityRepository(logger: logger),
-        referrals: PostgresReferralRepository(logger: logger), listings: listings, links: configuration.emailLinks,
-        outbox: PostgresOutboxRepository(logger: logger))
+    let commands = LeadCommands(database: database, links: configuration.emailLinks)
     let leadController = LeadController(
         database: database, leads: PostgresLeadRepository(logger: logger), notes: PostgresLeadNoteRepository(logger: logger),
         activities: PostgresLeadActivityRepository(logger: logger), templates: PostgresWorkflowTemplateRepository(logger: logger),
@@ -122,7 +117,10 @@ public func buildRouter(
         types: PostgresLeadTypeRepository(logger: logger), referrals: PostgresReferralRepository(logger: logger),
         listings: listings, links: configuration.emailLinks, outbox: PostgresOutboxRepository(logger: logger),
         commands: commands, idempotencyKeys: PostgresIdempotencyKeyRepository(logger: logger),
-        privacy: PostgresPrivacyRepository(logger: logger), now: configuration.now)
+        privacy: PostgresPrivacyRepository(logger: logger),
+        actions: LeadActionGroups(
+            commands: commands, database: database, now: configuration.now, maximumGroup: configuration.actionGroupSize),
+        now: configuration.now)
     leadController.addRoutes(to: authenticated)
     let sync = PostgresSyncRepository(logger: logger)
     let syncController = SyncController(

@@ -44,6 +44,9 @@ public struct ServerConfiguration: Sendable {
     /// `HUBNET_SYNC_MAX_ATTEMPTS`: how many pushes in a row may fail on one mutation (a defect, not a
     /// refusal by the rules) before it is rejected with `failed_repeatedly`. Default 3.
     public var syncMaximumAttempts = 3
+    /// `HUBNET_ACTION_GROUP_SIZE`: the most lead actions taken over HTTP at the same moment in one
+    /// tenant that are stored in one transaction (`LeadActionGroups`); 1 takes each on its own. Default 64.
+    public var actionGroupSize = 64
     /// How often the live sync channel sends a heartbeat; a connection lasts 20 of them.
     public var liveHeartbeat: Duration = .seconds(15)
     /// When failed deliveries are tried again.
@@ -112,6 +115,7 @@ public struct ServerConfiguration: Sendable {
         )
         self.leadFormSubmissionsPerMinute = leadFormRate
         self.syncMaximumAttempts = try int("HUBNET_SYNC_MAX_ATTEMPTS", default: 3, range: 1...100)
+        self.actionGroupSize = try int("HUBNET_ACTION_GROUP_SIZE", default: 64, range: 1...1_000)
         self.databaseLimits = DatabaseLimits(
             connectionWait: .milliseconds(try int("HUBNET_DB_WAIT_MS", default: 10_000, range: 50...600_000)),
             statementTimeout: .milliseconds(try int("HUBNET_DB_STATEMENT_TIMEOUT_MS", default: 30_000, range: 100...86_400_000)))

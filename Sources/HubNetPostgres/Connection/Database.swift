@@ -29,11 +29,14 @@ public struct Database: Sendable {
 
     /// Runs `body` in one transaction that sees only `tenant`'s rows, handed to it as a
     /// `TenantTransaction`: the tenant and its transaction travel together from here on.
+    /// - Parameter lockTimeout: how long any statement of it may wait for a lock before it fails
+    ///   with SQLSTATE 55P03 (`nil`: as long as the statement may run).
     public func withTenant<Result: Sendable>(
-        _ tenant: Tenant.ID, _ body: (TenantTransaction) async throws -> Result
+        _ tenant: Tenant.ID, lockTimeout: Duration? = nil, _ body: (TenantTransaction) async throws -> Result
     ) async throws -> Result {
         let logger = logger
-        return try await transaction(settings: [("hubnet.tenant_id", tenant.description)]) { connection in
+        let settings = [("hubnet.tenant_id", tenant.description)] + (lockTimeout.map { [("lock_timeout", "\($0.milliseconds)")] } ?? [])
+        return try await transaction(settings: settings) { connection in
             try await body(TenantTransaction(tenant: tenant, connection: connection, logger: logger))
         }
     }

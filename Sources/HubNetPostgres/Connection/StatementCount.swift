@@ -18,6 +18,13 @@ public final class StatementCount: Sendable {
     /// The time statements of this task were waiting for PostgreSQL (overlapping ones counted each).
     public var elapsed: Duration { .nanoseconds(nanoseconds.load(ordering: .relaxed)) }
 
+    /// Adds another counter's statements and time: a request reports those of the group its
+    /// action was stored in.
+    public func add(_ other: StatementCount) {
+        count.add(other.value, ordering: .relaxed)
+        nanoseconds.add(other.nanoseconds.load(ordering: .relaxed), ordering: .relaxed)
+    }
+
     func increment() { count.add(1, ordering: .relaxed) }
 
     func add(_ duration: Duration) {

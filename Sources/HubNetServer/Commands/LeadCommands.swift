@@ -319,3 +319,16 @@ extension PostgresLeadRepository {
         return lead
     }
 }
+
+extension LeadCommands {
+    /// The commands on `database`, each repository logging to its logger.
+    init(database: Database, links: EmailActionLinks) {
+        let logger = database.logger
+        self.init(
+            database: database, leads: PostgresLeadRepository(logger: logger), notes: PostgresLeadNoteRepository(logger: logger),
+            activities: PostgresLeadActivityRepository(logger: logger), templates: PostgresWorkflowTemplateRepository(logger: logger),
+            users: PostgresUserRepository(logger: logger), opportunities: PostgresOpportunityRepository(logger: logger),
+            referrals: PostgresReferralRepository(logger: logger), listings: PostgresListingRepository(logger: logger), links: links,
+            outbox: PostgresOutboxRepository(logger: logger))
+    }
+}

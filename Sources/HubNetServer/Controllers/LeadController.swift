@@ -23,6 +23,8 @@ struct LeadController {
     let commands: LeadCommands
     let idempotencyKeys: PostgresIdempotencyKeyRepository
     let privacy: PostgresPrivacyRepository
+    /// Actions taken at the same moment in a tenant, stored together.
+    let actions: LeadActionGroups
     let now: @Sendable () -> Date
 
     func addRoutes(to group: RouterGroup<AppRequestContext>) {
@@ -331,13 +333,9 @@ struct LeadController {
         -> LeadResponse
     {
         try TenantPolicy.require(caller, .workLeads)
-        let now = now()
-        let actor = actor(caller)
-        let (lead, template) = try await database.withTenant(caller.tenantID) { transaction in
-            try await commands.act(LeadAction(actionKey, arguments), on: id, caller: caller, now: now, in: transaction)
-        }
-        let actions = WorkflowEngine.availableActions(template, lead: lead.state, actor: actor, now: now)
-        return LeadResponse(lead, template: template, now: now, actions: actions)
+        let acted = try await actions.act(LeadAction(actionKey, arguments), on: id, caller: caller)
+        let available = WorkflowEngine.availableActions(acted.template, lead: acted.lead.state, actor: actor(caller), now: acted.now)
+        return LeadResponse(acted.lead, template: acted.template, now: acted.now, actions: available)
     }
 
     @Sendable func history(_ request: Request, context: AppRequestContext) async throws -> LeadHistoryResponse {
