@@ -73,7 +73,8 @@ struct APIBench: AsyncParsableCommand {
             Starts a server on loopback (on DATABASE_URL, or a throwaway embedded cluster) with the default pool, \
             provisions a hub with leads, then runs each client's requests one after another, all clients at once: \
             GET /healthz (the floor: HTTP and middleware, no database), POST /v1/leads/{id}/actions/contact on a \
-            new lead of the client's own, and GET /v1/leads?limit=50.
+            new lead of the client's own, and GET /v1/leads?limit=50. The server stores actions sent at the same \
+            moment together (HUBNET_ACTION_GROUP_SIZE, default 64); HUBNET_ACTION_GROUP_SIZE=1 measures each alone.
             """)
 
     @Option(help: "Clients sending at once.") var clients = 50
@@ -98,12 +99,13 @@ struct APIBench: AsyncParsableCommand {
             options.leads = max(0, leads)
             let chosen = options
             let environment = try ServerConfiguration()
-            let (url, pool) = (environment.databaseURL, environment.databasePoolSize)
+            let (url, pool, groups) = (environment.databaseURL, environment.databasePoolSize, environment.actionGroupSize)
             let figures = try await LocalServer.run(
                 databaseURL: url, logger: logger,
                 configure: {
                     $0.timerInterval = nil
                     $0.databasePoolSize = pool
+                    $0.actionGroupSize = groups
                 }
             ) { server in
                 try await APIBenchmark(options: chosen).run(on: server) { line in

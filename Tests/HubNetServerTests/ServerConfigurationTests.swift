@@ -16,4 +16,17 @@ struct ServerConfigurationTests {
             #expect(error?.description.contains("HUBNET_DELIVERY_CONCURRENCY") == true, "\(bad)")
         }
     }
+
+    @Test("HUBNET_ACTION_GROUP_SIZE: 64 unless set, 1 (each action alone) to 1,000, anything else refused at start with the variable named")
+    func actionGroupSize() throws {
+        #expect(try ServerConfiguration(environment: [:]).actionGroupSize == 64)
+        #expect(try ServerConfiguration(environment: ["HUBNET_ACTION_GROUP_SIZE": "1"]).actionGroupSize == 1)
+        #expect(try ServerConfiguration(environment: ["HUBNET_ACTION_GROUP_SIZE": "1000"]).actionGroupSize == 1000)
+        for bad in ["0", "1001", "-1", "many", "99999999999999999999999"] {
+            let error = #expect(throws: ConfigurationError.self) {
+                try ServerConfiguration(environment: ["HUBNET_ACTION_GROUP_SIZE": bad])
+            }
+            #expect(error?.description.contains("HUBNET_ACTION_GROUP_SIZE") == true, "\(bad)")
+        }
+    }
 }
