@@ -66,9 +66,9 @@ struct LeadActionGroupTests {
             for await _ in locked { break }
             await withTaskGroup(of: Void.self) { actions in
                 actions.addTask { await blocked() }
-                // The blocked action holds the slot once it waits for the lock (and nothing queues before it).
-                while await setup.groups.waiting(in: setup.hub.tenant.id) != 0 { await Task.yield() }
-                try? await Task.sleep(for: .milliseconds(50))
+                // The blocked action holds the only slot (it waits for the lock, or will): what is
+                // sent from here on queues.
+                while await setup.groups.running(in: setup.hub.tenant.id) < 1 { await Task.yield() }
                 send(&actions)
                 while await setup.groups.waiting(in: setup.hub.tenant.id) < queued { try? await Task.sleep(for: .milliseconds(5)) }
                 releaser.yield()

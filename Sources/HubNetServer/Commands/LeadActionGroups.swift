@@ -81,8 +81,9 @@ actor LeadActionGroups {
         }
     }
 
-    /// Actions of the tenant waiting for a group (for tests).
+    /// Actions of the tenant waiting for a group, and its groups being stored (for tests).
     func waiting(in tenant: Tenant.ID) -> Int { queues[tenant]?.waiting.count ?? 0 }
+    func running(in tenant: Tenant.ID) -> Int { queues[tenant]?.running ?? 0 }
 
     private func queue(_ action: LeadAction, on lead: Lead.ID, caller: AuthenticatedUser) async -> Turn {
         await withCheckedContinuation { turn in
