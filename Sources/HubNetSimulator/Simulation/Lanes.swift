@@ -5,8 +5,8 @@ import HubNetCore
 /// after another in their order; lanes run side by side, up to `concurrency`. Results come back
 /// in the steps' order, so the caller applies them as if the steps had run one by one.
 enum Lanes {
-    static func run<Step: Sendable, Result: Sendable>(
-        _ steps: [Step], touching keys: (Step) -> [Tenant.ID], concurrency: Int, _ body: @escaping @Sendable (Step) async throws -> Result
+    static func run<Step: Sendable, Result: Sendable, Key: Hashable>(
+        _ steps: [Step], touching keys: (Step) -> [Key], concurrency: Int, _ body: @escaping @Sendable (Step) async throws -> Result
     ) async throws -> [Result] {
         let lanes = of(steps.map(keys))
         var results = [Result?](repeating: nil, count: steps.count)
@@ -44,7 +44,7 @@ enum Lanes {
 
     /// Groups step indices into lanes: two steps sharing a key are in one lane (transitively);
     /// each lane keeps its steps in order, and lanes are ordered by their first step.
-    static func of(_ keys: [[Tenant.ID]]) -> [[Int]] {
+    static func of<Key: Hashable>(_ keys: [[Key]]) -> [[Int]] {
         var parent = Array(keys.indices)
         func root(_ item: Int) -> Int {
             var item = item
@@ -54,7 +54,7 @@ enum Lanes {
             }
             return item
         }
-        var owner: [Tenant.ID: Int] = [:]
+        var owner: [Key: Int] = [:]
         for (index, tenants) in keys.enumerated() {
             for tenant in tenants {
                 if let other = owner[tenant] {

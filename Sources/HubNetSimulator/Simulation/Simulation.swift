@@ -503,7 +503,7 @@ public final class Simulation {
         let steps = due.map { DeviceStep(client: $0.device.client, tenant: $0.person.organisation.tenant.id) }
         // Routing takes turns across the network: with a distribution rule, pushes go one by one.
         let pushing = scenario.distribution == nil ? concurrency : 1
-        var reaches: [[Tenant.ID]] = []
+        var reaches: [[PushReach]] = []
         for step in steps { reaches.append(try await reach(of: step)) }
         let pushed = try await measure(.syncs) {
             try await Lanes.run(Array(zip(steps, reaches)), touching: { $0.1 }, concurrency: pushing) { try await $0.0.client.pushPending() }
@@ -519,7 +519,7 @@ public final class Simulation {
         }
         stats.pullsNotPoked += poked.count { !$0 }
         let pulled = try await measure(.syncs) {
-            try await Lanes.run(Array(zip(steps, zip(pushed, poked))), touching: { _ in [] }, concurrency: concurrency) { step, pushedAndPoked in
+            try await Lanes.run(Array(zip(steps, zip(pushed, poked))), touching: { _ in [Tenant.ID]() }, concurrency: concurrency) { step, pushedAndPoked in
                 let (push, poked) = pushedAndPoked
                 return push.stopped == nil && poked ? try await step.client.sync() : SyncReport()
             }
@@ -538,34 +538,37 @@ public final class Simulation {
         let database = server.database
         let hour = hour
         let found = try await measure(.viewChecks) {
-            try await Lanes.run(checks, touching: { _ in [] }, concurrency: concurrency) { try await $0.outsideView(in: database, hour: hour) }
+            try await Lanes.run(checks, touching: { _ in [Tenant.ID]() }, concurrency: concurrency) { try await $0.outsideView(in: database, hour: hour) }
         }
         outsideView += found.flatMap { $0 }
     }
 
-    /// The organisations a device's push may change besides its own, which no other push may change
-    /// side by side with it: the source of a referred copy it acts on (the answer is mirrored to
-    /// the source's referral, and pool copies compete there), the targets of its own leads'
-    /// referrals, and the partner or the listing's hub it refers a lead to. Pushes reaching one
-    /// organisation share a lane and go in the network's order, so a target's answer and its
-    /// source's new referral of that lead land in the same order in every run.
-    func reach(of step: DeviceStep) async throws -> [Tenant.ID] {
+    /// What a device's push may change besides its own organisation, which no other push may
+    /// change side by side with it (`PushReach`). A referred copy it acts on is answered in its
+    /// source's referral row, and what the source does to its lead follows that lead's referrals:
+    /// both take the referral as the key, so answers to other referrals of the same source go
+    /// side by side. A lead it refers to a partner or a listing's hub lands in that organisation,
+    /// which is the key. (A shared pool's copies compete in their source; with a distribution rule
+    /// pushes go one by one.) Pushes sharing a key share a lane and go in the network's order, so
+    /// a target's answer and its source's new referral of that lead land in the same order in
+    /// every run.
+    func reach(of step: DeviceStep) async throws -> [PushReach] {
         let pending = try await step.client.pending()
-        guard !pending.isEmpty else { return [step.tenant] }
+        guard !pending.isEmpty else { return [.organisation(step.tenant)] }
         let referrals = try await step.client.referrals()
-        var reached = Set<Tenant.ID>()
+        var reached = Set<PushReach>()
         for mutation in pending {
-            if let source = try await step.client.lead(mutation.leadId)?.sourceTenantId { reached.insert(source) }
-            for referral in referrals where referral.sourceLeadId == mutation.leadId { reached.insert(referral.targetTenantId) }
+            if let referral = try await step.client.lead(mutation.leadId)?.referralId { reached.insert(.referral(referral)) }
+            for referral in referrals where referral.sourceLeadId == mutation.leadId { reached.insert(.referral(referral.id)) }
             switch mutation.intent {
-            case .refer(let request): reached.insert(request.partnerId)
+            case .refer(let request): reached.insert(.organisation(request.partnerId))
             case .act(let action):
-                if let listing = action.arguments.listingId, let hub = listingHubs[listing] { reached.insert(hub) }
+                if let listing = action.arguments.listingId, let hub = listingHubs[listing] { reached.insert(.organisation(hub)) }
             default: break
             }
         }
-        reached.remove(step.tenant)
-        return [step.tenant] + reached.sorted { $0.description < $1.description }
+        reached.remove(.organisation(step.tenant))
+        return [.organisation(step.tenant)] + reached.sorted { $0.description < $1.description }
     }
 
     /// Each hub listing's hub.
@@ -817,6 +820,20 @@ public final class Simulation {
 }
 
 /// One device's sync in an hour's device work.
+/// What a push may change besides its device's own organisation: another organisation, or one
+/// referral (its source's row and the copy it answers for).
+enum PushReach: Hashable, Sendable, CustomStringConvertible {
+    case organisation(Tenant.ID)
+    case referral(Referral.ID)
+
+    var description: String {
+        switch self {
+        case .organisation(let tenant): "o:\(tenant)"
+        case .referral(let referral): "r:\(referral)"
+        }
+    }
+}
+
 struct DeviceStep: Sendable {
     let client: SyncClient
     let tenant: Tenant.ID
