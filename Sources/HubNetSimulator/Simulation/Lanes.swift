@@ -1,8 +1,8 @@
 import HubNetCore
 
-/// Runs a list of steps at once where that cannot change what happens: steps that touch an
-/// organisation in common (directly, or through a chain of other steps) form one lane and run one
-/// after another in their order; lanes run side by side, up to `concurrency`. Results come back
+/// Runs a list of steps at once where that cannot change what happens: steps that touch a key in
+/// common — an organisation, or for pushes a referral (`PushReach`) — directly or through a chain
+/// of other steps, form one lane and run one after another in their order; lanes run side by side, up to `concurrency`. Results come back
 /// in the steps' order, so the caller applies them as if the steps had run one by one.
 enum Lanes {
     static func run<Step: Sendable, Result: Sendable, Key: Hashable>(
