@@ -1,6 +1,4 @@
 import Foundation
-import NIOCore
-import NIOPosix
 
 /// A real SMTP server on loopback for tests: Debian's aiosmtpd, whose debugging handler writes
 /// every message it accepts to a file this type reads back.
@@ -42,7 +40,7 @@ public final class SMTPReceiver: Sendable {
             case nil where !refusing.isEmpty || pipelining:
                 process.arguments = ["-u", "-c", Self.refusingServer, "\(port)", pipelining ? "pipelining" : "plain"] + refusing
             case nil:
-                process.arguments = ["-u", "-m", "aiosmtpd", "-n", "-l", "127.0.0.1:\(port)", "-c", "aiosmtpd.handlers.Debugging"]
+                process.arguments = ["-u", "-c", Self.plainServer, "\(port)"]
             case .startTLS(let user, let password), .implicitTLS(let user, let password):
                 guard let certificate else { throw ReceiverError(description: "no certificate") }
                 var implicit = false
@@ -57,9 +55,7 @@ public final class SMTPReceiver: Sendable {
             process.standardError = output
             process.standardInput = FileHandle.nullDevice
             try process.run()
-            var greets = true
-            if case .implicitTLS = security { greets = false }
-            if await Self.waitForListener(port: port, process: process, greets: greets) {
+            if await Self.waitUntilReady(port: port, process: process, capture: capture) {
                 self.port = port
                 self.process = process
                 self.capture = capture
@@ -88,6 +84,19 @@ public final class SMTPReceiver: Sendable {
         guard process.terminationStatus == 0 else { throw ReceiverError(description: "openssl could not make a certificate") }
         return (base + ".pem", base + ".key")
     }
+
+    /// aiosmtpd with the Debugging handler, which prints each message it accepts.
+    static let plainServer = #"""
+        import sys, time
+        from aiosmtpd.controller import Controller
+        from aiosmtpd.handlers import Debugging
+        port = int(sys.argv[1])
+        controller = Controller(Debugging(sys.stdout), hostname="127.0.0.1", port=port)
+        controller.start()
+        print("RECEIVER READY", port, flush=True)
+        while True:
+            time.sleep(3600)
+        """#
 
     /// aiosmtpd with TLS and AUTH required; prints each message as the Debugging handler does,
     /// with the authenticated user.
@@ -118,6 +127,7 @@ public final class SMTPReceiver: Sendable {
         else:
             controller = Controller(Handler(), hostname="127.0.0.1", port=int(port), tls_context=context, require_starttls=True, auth_require_tls=True, **options)
         controller.start()
+        print("RECEIVER READY", port, flush=True)
         while True:
             time.sleep(3600)
         """#
@@ -160,6 +170,7 @@ public final class SMTPReceiver: Sendable {
                 return "250 OK"
         controller = Controller(Handler(), hostname="127.0.0.1", port=port)
         controller.start()
+        print("RECEIVER READY", port, flush=True)
         while True:
             time.sleep(3600)
         """#
@@ -208,50 +219,20 @@ public final class SMTPReceiver: Sendable {
         try? FileManager.default.removeItem(at: capture)
     }
 
-    /// Waits until this process's aiosmtpd answers on the port: a plain receiver must greet with its
-    /// own banner (so another program that happens to listen on the same random port is not taken
-    /// for it); a TLS-first one must at least be running and accept connections.
-    private static func waitForListener(port: Int, process: Process, greets: Bool) async -> Bool {
-        for _ in 0..<100 {
+    /// Waits until this process's own aiosmtpd says it listens on the port. Each script prints
+    /// `RECEIVER READY <port>` only after its `Controller.start()` bound the port and answered its
+    /// own test connection, and a receiver whose port is taken exits instead; so a receiver of
+    /// another test that happens to listen on the same random port is never taken for this one
+    /// (which a greeting or a bare connection could not tell apart: once, a TLS test met another
+    /// receiver's certificate that way).
+    private static func waitUntilReady(port: Int, process: Process, capture: URL) async -> Bool {
+        let ready = "RECEIVER READY \(port)"
+        for _ in 0..<200 {
             guard process.isRunning else { return false }
-            if greets {
-                if let banner = await banner(port: port), banner.hasPrefix("220"), banner.contains("SMTP") { return process.isRunning }
-            } else if let channel = try? await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-                .connect(host: "127.0.0.1", port: port).get()
-            {
-                try? await channel.close()
-                return process.isRunning
-            }
+            if let text = try? String(contentsOf: capture, encoding: .utf8), text.contains(ready) { return process.isRunning }
             try? await Task.sleep(for: .milliseconds(50))
         }
         return false
-    }
-
-    /// The first line a server on the port sends, within a second; `nil` when none does.
-    private static func banner(port: Int) async -> String? {
-        guard
-            let channel = try? await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-                .connectTimeout(.milliseconds(500))
-                .connect(host: "127.0.0.1", port: port, channelInitializer: { channel in
-                    channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }
-                })
-        else { return nil }
-        return try? await withThrowingTaskGroup(of: String?.self) { group in
-            group.addTask {
-                try await channel.executeThenClose { inbound, _ in
-                    var lines = inbound.makeAsyncIterator()
-                    return try await lines.next().map { String(buffer: $0) }
-                }
-            }
-            group.addTask {
-                try await Task.sleep(for: .seconds(1))
-                try? await channel.channel.close()
-                return nil
-            }
-            let first = try await group.next() ?? nil
-            group.cancelAll()
-            return first
-        }
     }
 }
 
