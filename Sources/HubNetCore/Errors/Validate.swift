@@ -8,7 +8,7 @@ public enum Validate {
     /// 20,000 combining marks is 20,001 of them (and 40 KB), not 1. So `max` also bounds the bytes
     /// (at most 4 per scalar), which keeps every value within PostgreSQL's index limits.
     public static func text(_ value: String, field: String, max: Int) throws(DomainError) -> String {
-        let trimmed = value.trimmingCharacters(in: .whitespacesAndNewlines)
+        let trimmed = value.trimmingWhitespaceAndNewlines()
         guard !trimmed.isEmpty else { throw .invalid(field, "must not be empty") }
         guard trimmed.unicodeScalars.count <= max else { throw .invalid(field, "must be at most \(max) characters") }
         guard !trimmed.unicodeScalars.contains(where: { $0.value < 0x20 && $0 != "\n" && $0 != "\t" && $0 != "\r" }) else {
@@ -19,13 +19,13 @@ public enum Validate {
 
     /// Like `text`, but an absent or blank value is `nil`.
     public static func optionalText(_ value: String?, field: String, max: Int) throws(DomainError) -> String? {
-        guard let value, !value.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { return nil }
+        guard let value, !value.trimmingWhitespaceAndNewlines().isEmpty else { return nil }
         return try text(value, field: field, max: max)
     }
 
     /// A plausible address: one `@`, a dotted domain, no spaces; lower-cased.
     public static func email(_ value: String, field: String) throws(DomainError) -> String {
-        let trimmed = value.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
+        let trimmed = value.trimmingWhitespaceAndNewlines().lowercased()
         let parts = trimmed.split(separator: "@", omittingEmptySubsequences: false)
         guard trimmed.utf8.count <= 254, parts.count == 2, !parts[0].isEmpty,
             parts[1].contains("."), !parts[1].hasPrefix("."), !parts[1].hasSuffix("."),
@@ -35,14 +35,14 @@ public enum Validate {
     }
 
     public static func optionalEmail(_ value: String?, field: String) throws(DomainError) -> String? {
-        guard let value, !value.trimmingCharacters(in: .whitespaces).isEmpty else { return nil }
+        guard let value, !value.trimmingWhitespace().isEmpty else { return nil }
         return try email(value, field: field)
     }
 
     /// Digits with the usual separators and an optional leading `+`; 6 to 20 digits.
     public static func optionalPhone(_ value: String?, field: String) throws(DomainError) -> String? {
-        guard let value, !value.trimmingCharacters(in: .whitespaces).isEmpty else { return nil }
-        let trimmed = value.trimmingCharacters(in: .whitespaces)
+        guard let value, !value.trimmingWhitespace().isEmpty else { return nil }
+        let trimmed = value.trimmingWhitespace()
         let allowed = Set("0123456789+-. ()")
         let digits = trimmed.filter(\.isNumber).count
         guard trimmed.allSatisfy(allowed.contains), (6...20).contains(digits),
@@ -53,8 +53,8 @@ public enum Validate {
 
     /// An absolute http or https URL.
     public static func optionalURL(_ value: String?, field: String) throws(DomainError) -> String? {
-        guard let value, !value.trimmingCharacters(in: .whitespaces).isEmpty else { return nil }
-        let trimmed = value.trimmingCharacters(in: .whitespaces)
+        guard let value, !value.trimmingWhitespace().isEmpty else { return nil }
+        let trimmed = value.trimmingWhitespace()
         guard trimmed.utf8.count <= 2000, let url = URL(string: trimmed), let scheme = url.scheme?.lowercased(),
             scheme == "http" || scheme == "https", url.host?.isEmpty == false
         else { throw .invalid(field, "must be an http or https URL") }

@@ -111,7 +111,7 @@ public enum WorkflowEngine {
             case .activitiesClosed: break
             case .reason:
                 // The list of buttons does not know the input yet; only a real attempt is checked.
-                if let input, (input.reason ?? "").trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+                if let input, (input.reason ?? "").trimmingWhitespaceAndNewlines().isEmpty {
                     throw WorkflowRefusal(.reasonRequired, "\(action.name) needs a reason")
                 }
             case .linkedOpportunity:

@@ -18,7 +18,7 @@ struct AuthenticationMiddleware: RouterMiddleware {
         guard let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer ") else {
             throw DomainError.unauthenticated
         }
-        let presented = header.dropFirst("bearer ".count).trimmingCharacters(in: .whitespaces)
+        let presented = header.dropFirst("bearer ".count).trimmingWhitespace()
         var context = context
         if let operatorToken, constantTimeEquals(presented, operatorToken) {
             context.caller = .networkOperator
