@@ -516,44 +516,85 @@ public struct PostgresLeadRepository: Sendable {
         String(decoding: try JSONEncoder().encode(texts), as: UTF8.self)
     }
 
+    /// The columns of `columns`, by position in a result.
+    struct LeadColumns {
+        let id, tenantID, templateKey, status, source, name, email, phone, city, region, probability, targetAmount, products,
+            competitors, team, listingID, referralID, sourceTenantID, unitID, userID, createdBy, createdAt, lastActionAt,
+            acceptedAt, declinedAt, completedAt, expiresAt, expectedCompletionAt, opportunityID, archived, inCRM, version,
+            remindedAt, identityWithheld, erasedAt, openActivities, unitMembers: Int
+        let texts: [(field: LeadTextField, position: Int)]
+
+        init(_ at: ColumnPositions) throws {
+            (id, tenantID, templateKey, status, source) = (try at("id"), try at("tenant_id"), try at("template_key"), try at("status"), try at("source"))
+            (name, email, phone, city, region) = (
+                try at("contact_name"), try at("contact_email"), try at("contact_phone"), try at("city"), try at("region")
+            )
+            (probability, targetAmount, products, competitors, team) = (
+                try at("probability"), try at("target_amount"), try at("products"), try at("competitors"), try at("team")
+            )
+            (listingID, referralID, sourceTenantID, unitID, userID, createdBy) = (
+                try at("listing_id"), try at("referral_id"), try at("source_tenant_id"), try at("assigned_unit_id"),
+                try at("assigned_user_id"), try at("created_by")
+            )
+            (createdAt, lastActionAt, acceptedAt, declinedAt, completedAt, expiresAt, expectedCompletionAt) = (
+                try at("created_at"), try at("last_action_at"), try at("accepted_at"), try at("declined_at"), try at("completed_at"),
+                try at("expires_at"), try at("expected_completion_at")
+            )
+            (opportunityID, archived, inCRM, version, remindedAt, identityWithheld, erasedAt) = (
+                try at("opportunity_id"), try at("archived"), try at("in_crm"), try at("version"), try at("reminded_at"),
+                try at("identity_withheld"), try at("erased_at")
+            )
+            (openActivities, unitMembers) = (try at("open_activities"), try at("unit_members"))
+            texts = try LeadTextField.all.map { ($0, try at($0.key)) }
+        }
+    }
+
+    /// A lead's products as stored (JSON text); most leads have none.
+    static func products(_ json: String) throws -> [ProductInterest] {
+        json == "[]" ? [] : try JSONDecoder().decode([ProductInterest].self, from: Data(json.utf8))
+    }
+
     static func leads(_ rows: PostgresRows) async throws -> [Lead] {
+        guard let first = rows.first else { return [] }
+        let at = try LeadColumns(ColumnPositions(first.makeRandomAccess()))
         var leads: [Lead] = []
+        leads.reserveCapacity(rows.count)
         for row in rows {
             let r = row.makeRandomAccess()
             let state = LeadState(
-                status: try r["status"].decode(String.self), createdAt: try r["created_at"].decode(Date.self),
-                lastActionAt: try r["last_action_at"].decode(Date?.self), acceptedAt: try r["accepted_at"].decode(Date?.self),
-                declinedAt: try r["declined_at"].decode(Date?.self), completedAt: try r["completed_at"].decode(Date?.self),
-                expiresAt: try r["expires_at"].decode(Date?.self),
-                expectedCompletionAt: try r["expected_completion_at"].decode(Date?.self),
-                opportunityLinked: try r["opportunity_id"].decode(UUID?.self) != nil,
-                openActivities: try r["open_activities"].decode(Int.self),
-                assignedUnitMembers: try r["unit_members"].decode([User.ID]?.self).map(Set.init)
-                    ?? (try r["assigned_unit_id"].decode(UUID?.self) != nil ? [] : nil),
-                assignedUserID: try r["assigned_user_id"].decode(User.ID?.self),
-                archived: try r["archived"].decode(Bool.self), inCRM: try r["in_crm"].decode(Bool.self),
-                remindedAt: try r["reminded_at"].decode(Date?.self))
+                status: try r[at.status].decode(String.self), createdAt: try r[at.createdAt].decode(Date.self),
+                lastActionAt: try r[at.lastActionAt].decode(Date?.self), acceptedAt: try r[at.acceptedAt].decode(Date?.self),
+                declinedAt: try r[at.declinedAt].decode(Date?.self), completedAt: try r[at.completedAt].decode(Date?.self),
+                expiresAt: try r[at.expiresAt].decode(Date?.self),
+                expectedCompletionAt: try r[at.expectedCompletionAt].decode(Date?.self),
+                opportunityLinked: try r[at.opportunityID].decode(UUID?.self) != nil,
+                openActivities: try r[at.openActivities].decode(Int.self),
+                assignedUnitMembers: try r[at.unitMembers].decode([User.ID]?.self).map(Set.init)
+                    ?? (try r[at.unitID].decode(UUID?.self) != nil ? [] : nil),
+                assignedUserID: try r[at.userID].decode(User.ID?.self),
+                archived: try r[at.archived].decode(Bool.self), inCRM: try r[at.inCRM].decode(Bool.self),
+                remindedAt: try r[at.remindedAt].decode(Date?.self))
             var details = LeadDetails(
-                name: try r["contact_name"].decode(String.self), email: try r["contact_email"].decode(String?.self),
-                phone: try r["contact_phone"].decode(String?.self), city: try r["city"].decode(String?.self),
-                region: try r["region"].decode(String?.self), probability: try r["probability"].decode(Int?.self),
-                targetAmount: try r["target_amount"].decode(String?.self).flatMap { Decimal(string: $0) },
-                products: try JSONDecoder().decode([ProductInterest].self, from: Data(try r["products"].decode(String.self).utf8)),
-                competitors: try r["competitors"].decode([String].self), team: try r["team"].decode([User.ID].self))
-            for field in LeadTextField.all { details.texts[field] = try r[field.key].decode(String?.self) }
+                name: try r[at.name].decode(String.self), email: try r[at.email].decode(String?.self),
+                phone: try r[at.phone].decode(String?.self), city: try r[at.city].decode(String?.self),
+                region: try r[at.region].decode(String?.self), probability: try r[at.probability].decode(Int?.self),
+                targetAmount: try r[at.targetAmount].decode(String?.self).flatMap { Decimal(string: $0) },
+                products: try Self.products(try r[at.products].decode(String.self)),
+                competitors: try r[at.competitors].decode([String].self), team: try r[at.team].decode([User.ID].self))
+            for (field, position) in at.texts { details.texts[field] = try r[position].decode(String?.self) }
             leads.append(
                 Lead(
-                    id: try r["id"].decode(Lead.ID.self), tenantID: try r["tenant_id"].decode(Tenant.ID.self),
-                    templateKey: try r["template_key"].decode(String.self),
-                    source: LeadSource(rawValue: try r["source"].decode(String.self)) ?? .manual, details: details,
-                    listingID: try r["listing_id"].decode(Listing.ID?.self),
-                    assignedUnitID: try r["assigned_unit_id"].decode(TenantUnit.ID?.self),
-                    createdBy: try r["created_by"].decode(User.ID?.self),
-                    referralID: try r["referral_id"].decode(Referral.ID?.self),
-                    sourceTenantID: try r["source_tenant_id"].decode(Tenant.ID?.self), state: state,
-                    version: try r["version"].decode(Int.self),
-                    identityWithheld: try r["identity_withheld"].decode(Bool.self),
-                    erasedAt: try r["erased_at"].decode(Date?.self)))
+                    id: try r[at.id].decode(Lead.ID.self), tenantID: try r[at.tenantID].decode(Tenant.ID.self),
+                    templateKey: try r[at.templateKey].decode(String.self),
+                    source: LeadSource(rawValue: try r[at.source].decode(String.self)) ?? .manual, details: details,
+                    listingID: try r[at.listingID].decode(Listing.ID?.self),
+                    assignedUnitID: try r[at.unitID].decode(TenantUnit.ID?.self),
+                    createdBy: try r[at.createdBy].decode(User.ID?.self),
+                    referralID: try r[at.referralID].decode(Referral.ID?.self),
+                    sourceTenantID: try r[at.sourceTenantID].decode(Tenant.ID?.self), state: state,
+                    version: try r[at.version].decode(Int.self),
+                    identityWithheld: try r[at.identityWithheld].decode(Bool.self),
+                    erasedAt: try r[at.erasedAt].decode(Date?.self)))
         }
         return leads
     }
