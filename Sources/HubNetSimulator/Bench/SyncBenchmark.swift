@@ -117,6 +117,7 @@ public struct SyncBenchmark: Sendable {
         for round in 0..<rounds {
             let pushStart = ContinuousClock.now
             let machineBefore = MachineCPU.now()
+            let processBefore = ProcessCPU.seconds()
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for (index, token) in tokens.enumerated() {
                     let transport = admin.transport(deviceToken: token)
@@ -132,8 +133,17 @@ public struct SyncBenchmark: Sendable {
             }
             let pushSeconds = (ContinuousClock.now - pushStart).seconds
             // How much of the two cores the push left unused: work waiting on one step after another.
-            let idle = machineBefore.flatMap { before in MachineCPU.now()?.since(before).idleShare }
-                .map { String(format: " (the machine's cores %.0f%% idle)", 100 * $0) } ?? ""
+            let machine = machineBefore.flatMap { before in MachineCPU.now()?.since(before) }
+            let idle = machine?.idleShare.map { String(format: " (the machine's cores %.0f%% idle)", 100 * $0) } ?? ""
+            // Where the CPU went, per mutation: this process (the server, and the devices sending
+            // ready-made bodies) and the rest of the machine (PostgreSQL). A steadier figure than a
+            // rate when the machine's speed varies from run to run.
+            let process = ProcessCPU.seconds() - processBefore
+            let split = machine.map { machine in
+                String(
+                    format: "; CPU per mutation: this process %.0f µs, the rest of the machine %.0f µs", 1e6 * process / Double(total),
+                    1e6 * max(0, machine.busySeconds - process) / Double(total))
+            } ?? ""
             // A push answers 200 whatever became of its mutations: the notes they added are counted.
             // HubNet's rounds so far and the floor's before this one: both ways add notes to the tenant.
             let earlier = (0..<round).map { notes(inRound: $0) }.reduce(0, +)
@@ -147,7 +157,7 @@ public struct SyncBenchmark: Sendable {
                 throw BenchmarkFailure(
                     description: "push stored \(notesStored - 2 * earlier) of the \(notes(inRound: round)) notes it was sent")
             }
-            progress("push: \(total) mutations in \(format(pushSeconds)) s\(idle); by hand in SQL, a statement per kind of row")
+            progress("push: \(total) mutations in \(format(pushSeconds)) s\(idle)\(split); by hand in SQL, a statement per kind of row")
             let setBasedSeconds = try await plain.run(
                 devices: try devices("set"), rowByRow: false, seed: 200 + UInt64(round) * 10,
                 firstID: Int64(round) * Int64(options.mutationsPerDevice) + 1)

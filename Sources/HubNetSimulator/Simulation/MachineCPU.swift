@@ -52,3 +52,21 @@ struct MachineCPU: Equatable, Sendable {
     /// The idle share, or `nil` when no time passed.
     var idleShare: Double? { total == 0 ? nil : Double(idle) / Double(total) }
 }
+
+extension MachineCPU {
+    /// The CPU time the cores spent busy, in seconds (`/proc/stat` counts in clock ticks).
+    var busySeconds: Double {
+        let ticksPerSecond = Double(sysconf(Int32(_SC_CLK_TCK)))
+        return ticksPerSecond > 0 ? Double(total &- idle) / ticksPerSecond : 0
+    }
+}
+
+/// The CPU time this process has used, user and system, in seconds.
+enum ProcessCPU {
+    static func seconds() -> Double {
+        var usage = rusage()
+        guard getrusage(RUSAGE_SELF.rawValue, &usage) == 0 else { return 0 }
+        func seconds(_ time: timeval) -> Double { Double(time.tv_sec) + Double(time.tv_usec) / 1_000_000 }
+        return seconds(usage.ru_utime) + seconds(usage.ru_stime)
+    }
+}
