@@ -88,11 +88,11 @@ public func buildRouter(
         trustForwardedFor: configuration.trustForwardedFor, now: configuration.now
     ).addRoutes(to: api)
 
+    let credentialChecks = CredentialChecks(
+        database: database, tokens: tokens, devices: PostgresDeviceRepository(logger: logger), now: configuration.now)
     let authenticated = router.group("v1")
         .add(
-            middleware: AuthenticationMiddleware(
-                database: database, tokens: tokens, devices: PostgresDeviceRepository(logger: logger),
-                operatorToken: configuration.operatorToken, now: configuration.now))
+            middleware: AuthenticationMiddleware(checks: credentialChecks, operatorToken: configuration.operatorToken))
     TenantController(database: database, tenants: tenants, tokens: tokens).addRoutes(to: authenticated)
     TestClockController(
         clock: configuration.testClock, timers: LeadTimerService(database: database, now: configuration.now, links: configuration.emailLinks),
@@ -150,9 +150,7 @@ public func buildRouter(
     let fhir = router.group("fhir")
         .add(middleware: FHIRErrorMiddleware())
         .add(
-            middleware: AuthenticationMiddleware(
-                database: database, tokens: tokens, devices: PostgresDeviceRepository(logger: logger),
-                operatorToken: configuration.operatorToken, now: configuration.now))
+            middleware: AuthenticationMiddleware(checks: credentialChecks, operatorToken: configuration.operatorToken))
     FHIRController(
         database: database, access: referralAccess, leads: PostgresLeadRepository(logger: logger), listings: listings,
         baseURL: configuration.emailLinks.baseURL

@@ -66,3 +66,17 @@ public func constantTimeEquals(_ lhs: String, _ rhs: String) -> Bool {
     let right = Array(SHA256.hash(data: Data(rhs.utf8)))
     return zip(left, right).reduce(UInt8(0)) { $0 | ($1.0 ^ $1.1) } == 0
 }
+
+extension BearerToken {
+    /// A token's hash in hexadecimal, as a list of hashes goes to PostgreSQL (`decode(…, 'hex')`).
+    public static func hex(_ hash: Data) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var text: [UInt8] = []
+        text.reserveCapacity(hash.count * 2)
+        for byte in hash {
+            text.append(digits[Int(byte >> 4)])
+            text.append(digits[Int(byte & 0x0F)])
+        }
+        return String(decoding: text, as: UTF8.self)
+    }
+}

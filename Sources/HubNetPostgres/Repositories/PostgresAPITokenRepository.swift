@@ -77,16 +77,50 @@ public struct PostgresAPITokenRepository: Sendable {
             FROM hubnet_authenticate_api_token(\(token.tenantID), \(token.hash), \(now), \(Int32(clamping: lockTimeout.milliseconds)))
             """, preparedAs: AuthenticateToken.self, logger: logger)
         for (_, userID, roles, kind, deactivated, revoked) in try rows.decode((APIToken.ID, User.ID, [String], String, Bool, Bool).self) {
-            // The holder of a genuine token of a deactivated user learns why it stopped working; a
-            // revoked token of an active user is just not a credential any more.
-            if deactivated { throw AccessEnded(.userDeactivated, lastMutationID: nil) }
-            if revoked { return nil }
-            guard let kind = Tenant.Kind(rawValue: kind) else { return nil }
-            return AuthenticatedUser(
-                userID: userID, tenantID: token.tenantID, tenantKind: kind,
-                roles: Set(roles.compactMap(Role.init(rawValue:))))
+            return try Self.answer(token, user: userID, roles: roles, kind: kind, deactivated: deactivated, revoked: revoked)
         }
         return nil
+    }
+
+    /// Checks several API tokens in one statement (`hubnet_authenticate_api_tokens`), each exactly
+    /// as `authenticate` checks it alone: one answer per token, in order (a refusal such as a
+    /// deactivated user is that token's failure). A token of another kind answers `nil`.
+    public func authenticateMany(_ tokens: [BearerToken], now: Date, lockTimeout: Duration = .seconds(5), on connection: PostgresConnection)
+        async throws -> [Result<AuthenticatedUser?, any Error>]
+    {
+        var answers: [Result<AuthenticatedUser?, any Error>] = Array(repeating: .success(nil), count: tokens.count)
+        let checked = tokens.indices.filter { tokens[$0].kind == .user }
+        guard !checked.isEmpty else { return answers }
+        let rows = try await connection.rows(
+            """
+            SELECT auth_position, auth_token, auth_user, auth_roles, auth_kind, auth_deactivated, auth_revoked
+            FROM hubnet_authenticate_api_tokens(\(checked.map { tokens[$0].tenantID.rawValue })::UUID[],
+                ARRAY(SELECT decode(h, 'hex') FROM unnest(\(checked.map { BearerToken.hex(tokens[$0].hash) })::TEXT[]) WITH ORDINALITY AS x(h, n) ORDER BY n), \(now), \(Int32(clamping: lockTimeout.milliseconds)))
+            """, preparedAs: AuthenticateTokens.self, logger: logger)
+        for (position, _, userID, roles, kind, deactivated, revoked) in try rows.decode(
+            (Int32, APIToken.ID, User.ID, [String], String, Bool, Bool).self)
+        {
+            guard position >= 1, Int(position) <= checked.count else { continue }
+            let index = checked[Int(position) - 1]
+            answers[index] = Result {
+                try Self.answer(tokens[index], user: userID, roles: roles, kind: kind, deactivated: deactivated, revoked: revoked)
+            }
+        }
+        return answers
+    }
+
+    enum AuthenticateTokens: PreparedStatementKey {}
+
+    /// What a token's row means: its user, or `nil` when it is revoked (or its tenant's kind is
+    /// unknown). The holder of a genuine token of a deactivated user learns why it stopped working;
+    /// a revoked token of an active user is just not a credential any more.
+    static func answer(_ token: BearerToken, user: User.ID, roles: [String], kind: String, deactivated: Bool, revoked: Bool) throws
+        -> AuthenticatedUser?
+    {
+        if deactivated { throw AccessEnded(.userDeactivated, lastMutationID: nil) }
+        if revoked { return nil }
+        guard let kind = Tenant.Kind(rawValue: kind) else { return nil }
+        return AuthenticatedUser(userID: user, tenantID: token.tenantID, tenantKind: kind, roles: Set(roles.compactMap(Role.init(rawValue:))))
     }
 
     static func tokens(_ rows: PostgresRows) async throws -> [APIToken] {

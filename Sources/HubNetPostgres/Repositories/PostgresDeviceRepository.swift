@@ -73,15 +73,55 @@ public struct PostgresDeviceRepository: Sendable {
         for (deviceID, userID, roles, kind, revoked, deactivated, lastMutation) in try rows.decode(
             (Device.ID, User.ID, [String], String, Bool, Bool, Int64).self)
         {
-            // Deactivating a user revokes their devices too; the user's standing is the better answer.
-            if deactivated { throw AccessEnded(.userDeactivated, lastMutationID: lastMutation) }
-            if revoked { throw AccessEnded(.deviceRevoked, lastMutationID: lastMutation) }
-            guard let kind = Tenant.Kind(rawValue: kind) else { return nil }
-            return AuthenticatedUser(
-                userID: userID, tenantID: token.tenantID, tenantKind: kind, roles: Set(roles.compactMap(Role.init(rawValue:))),
-                deviceID: deviceID)
+            return try Self.answer(
+                token, device: deviceID, user: userID, roles: roles, kind: kind, revoked: revoked, deactivated: deactivated,
+                lastMutation: lastMutation)
         }
         return nil
+    }
+
+    /// Checks several device tokens in one statement (`hubnet_authenticate_devices`), each exactly
+    /// as `authenticate` checks it alone: one answer per token, in order (a revoked device is that
+    /// token's failure). A token of another kind answers `nil`.
+    public func authenticateMany(_ tokens: [BearerToken], now: Date, lockTimeout: Duration = .seconds(5), on connection: PostgresConnection)
+        async throws -> [Result<AuthenticatedUser?, any Error>]
+    {
+        var answers: [Result<AuthenticatedUser?, any Error>] = Array(repeating: .success(nil), count: tokens.count)
+        let checked = tokens.indices.filter { tokens[$0].kind == .device }
+        guard !checked.isEmpty else { return answers }
+        let rows = try await connection.rows(
+            """
+            SELECT auth_position, auth_device, auth_user, auth_roles, auth_kind, auth_revoked, auth_deactivated, auth_last_mutation
+            FROM hubnet_authenticate_devices(\(checked.map { tokens[$0].tenantID.rawValue })::UUID[],
+                ARRAY(SELECT decode(h, 'hex') FROM unnest(\(checked.map { BearerToken.hex(tokens[$0].hash) })::TEXT[]) WITH ORDINALITY AS x(h, n) ORDER BY n), \(now), \(Int32(clamping: lockTimeout.milliseconds)))
+            """, preparedAs: AuthenticateDevices.self, logger: logger)
+        for (position, deviceID, userID, roles, kind, revoked, deactivated, lastMutation) in try rows.decode(
+            (Int32, Device.ID, User.ID, [String], String, Bool, Bool, Int64).self)
+        {
+            guard position >= 1, Int(position) <= checked.count else { continue }
+            let index = checked[Int(position) - 1]
+            answers[index] = Result {
+                try Self.answer(
+                    tokens[index], device: deviceID, user: userID, roles: roles, kind: kind, revoked: revoked, deactivated: deactivated,
+                    lastMutation: lastMutation)
+            }
+        }
+        return answers
+    }
+
+    enum AuthenticateDevices: PreparedStatementKey {}
+
+    /// What a device's row means. Deactivating a user revokes their devices too; the user's
+    /// standing is the better answer.
+    static func answer(
+        _ token: BearerToken, device: Device.ID, user: User.ID, roles: [String], kind: String, revoked: Bool, deactivated: Bool,
+        lastMutation: Int64
+    ) throws -> AuthenticatedUser? {
+        if deactivated { throw AccessEnded(.userDeactivated, lastMutationID: lastMutation) }
+        if revoked { throw AccessEnded(.deviceRevoked, lastMutationID: lastMutation) }
+        guard let kind = Tenant.Kind(rawValue: kind) else { return nil }
+        return AuthenticatedUser(
+            userID: user, tenantID: token.tenantID, tenantKind: kind, roles: Set(roles.compactMap(Role.init(rawValue:))), deviceID: device)
     }
 
     static func devices(_ rows: PostgresRows) async throws -> [Device] {

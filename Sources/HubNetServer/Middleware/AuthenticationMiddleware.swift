@@ -7,12 +7,9 @@ import HubNetPostgres
 /// unknown or revoked token is refused with 401 before any handler runs.
 struct AuthenticationMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext
-    let database: Database
-    let tokens: PostgresAPITokenRepository
-    let devices: PostgresDeviceRepository
+    /// Checks the credentials, several at a time when they arrive together.
+    let checks: CredentialChecks
     let operatorToken: String?
-    /// The server's clock, for when a device was last seen.
-    var now: @Sendable () -> Date = { Date() }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer ") else {
@@ -25,17 +22,9 @@ struct AuthenticationMiddleware: RouterMiddleware {
             context.logger[metadataKey: "actor"] = "operator"
             return try await next(request, context)
         }
-        guard let token = BearerToken(presented),
-            // One statement, no transaction: the credential's function enters its tenant itself.
-            let user = try await database.withSingleStatement({ connection in
-                switch token.kind {
-                case .user: try await tokens.authenticate(token, now: now(), lockTimeout: database.limits.statementTimeout, on: connection)
-                case .device:
-                    try await devices.authenticate(token, now: now(), lockTimeout: database.limits.statementTimeout, on: connection)
-                // A console cookie or sign-in link is not an API credential.
-                case .session, .signInLink: nil
-                }
-            })
+        // One statement, no transaction, shared with the credentials presented at the same moment:
+        // the credential's function enters its tenant itself.
+        guard let token = BearerToken(presented), let user = try await checks.check(token)
         else { throw DomainError.unauthenticated }
         context.caller = .user(user)
         context.logger[metadataKey: "tenant_id"] = "\(user.tenantID)"
