@@ -89,7 +89,8 @@ public func buildRouter(
     ).addRoutes(to: api)
 
     let credentialChecks = CredentialChecks(
-        database: database, tokens: tokens, devices: PostgresDeviceRepository(logger: logger), now: configuration.now)
+        database: database, tokens: tokens, devices: PostgresDeviceRepository(logger: logger), now: configuration.now,
+        maximumBatch: configuration.credentialBatchSize)
     let authenticated = router.group("v1")
         .add(
             middleware: AuthenticationMiddleware(checks: credentialChecks, operatorToken: configuration.operatorToken))

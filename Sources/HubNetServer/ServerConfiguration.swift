@@ -47,6 +47,9 @@ public struct ServerConfiguration: Sendable {
     /// `HUBNET_ACTION_GROUP_SIZE`: the most lead actions taken over HTTP at the same moment in one
     /// tenant that are stored in one transaction (`LeadActionGroups`); 1 takes each on its own. Default 64.
     public var actionGroupSize = 64
+    /// `HUBNET_CREDENTIAL_BATCH_SIZE`: the most credentials presented at the same moment that are
+    /// checked in one statement (`CredentialChecks`); 1 checks each on its own. Default 64.
+    public var credentialBatchSize = 64
     /// How often the live sync channel sends a heartbeat; a connection lasts 20 of them.
     public var liveHeartbeat: Duration = .seconds(15)
     /// When failed deliveries are tried again.
@@ -116,6 +119,7 @@ public struct ServerConfiguration: Sendable {
         self.leadFormSubmissionsPerMinute = leadFormRate
         self.syncMaximumAttempts = try int("HUBNET_SYNC_MAX_ATTEMPTS", default: 3, range: 1...100)
         self.actionGroupSize = try int("HUBNET_ACTION_GROUP_SIZE", default: 64, range: 1...1_000)
+        self.credentialBatchSize = try int("HUBNET_CREDENTIAL_BATCH_SIZE", default: 64, range: 1...1_000)
         self.databaseLimits = DatabaseLimits(
             connectionWait: .milliseconds(try int("HUBNET_DB_WAIT_MS", default: 10_000, range: 50...600_000)),
             statementTimeout: .milliseconds(try int("HUBNET_DB_STATEMENT_TIMEOUT_MS", default: 30_000, range: 100...86_400_000)))

@@ -74,7 +74,8 @@ struct APIBench: AsyncParsableCommand {
             provisions a hub with leads, then runs each client's requests one after another, all clients at once: \
             GET /healthz (the floor: HTTP and middleware, no database), POST /v1/leads/{id}/actions/contact on a \
             new lead of the client's own, and GET /v1/leads?limit=50. The server stores actions sent at the same \
-            moment together (HUBNET_ACTION_GROUP_SIZE, default 64); HUBNET_ACTION_GROUP_SIZE=1 measures each alone.
+            moment together (HUBNET_ACTION_GROUP_SIZE, default 64) and checks credentials presented at the same \
+            moment in one statement (HUBNET_CREDENTIAL_BATCH_SIZE, default 64); either set to 1 measures each alone.
             """)
 
     @Option(help: "Clients sending at once.") var clients = 50
@@ -100,12 +101,14 @@ struct APIBench: AsyncParsableCommand {
             let chosen = options
             let environment = try ServerConfiguration()
             let (url, pool, groups) = (environment.databaseURL, environment.databasePoolSize, environment.actionGroupSize)
+            let credentials = environment.credentialBatchSize
             let figures = try await LocalServer.run(
                 databaseURL: url, logger: logger,
                 configure: {
                     $0.timerInterval = nil
                     $0.databasePoolSize = pool
                     $0.actionGroupSize = groups
+                    $0.credentialBatchSize = credentials
                 }
             ) { server in
                 try await APIBenchmark(options: chosen).run(on: server) { line in

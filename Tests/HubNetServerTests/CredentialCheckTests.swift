@@ -28,6 +28,17 @@ struct CredentialCheckTests {
         var devices: [BearerToken] = []
         /// What each of `users` and `devices` must answer, in order.
         var expected: [String] = []
+
+        /// Each credential where the server takes it by its own kind (a device token among the API
+        /// tokens is a device's credential there), with what it must answer.
+        var byOwnKind: (users: [BearerToken], devices: [BearerToken], expected: [String]) {
+            let all = users + devices
+            let kept = all.indices.filter { $0 < users.count ? all[$0].kind == .user : all[$0].kind == .device }
+            return (
+                kept.filter { $0 < users.count }.map { all[$0] }, kept.filter { $0 >= users.count }.map { all[$0] },
+                kept.map { expected[$0] }
+            )
+        }
     }
 
     /// Tokens of every standing: valid ones of two tenants, a revoked one, a deactivated user's,
@@ -119,11 +130,8 @@ struct CredentialCheckTests {
                 let checks = CredentialChecks(
                     database: database, tokens: PostgresAPITokenRepository(logger: logger), devices: PostgresDeviceRepository(logger: logger),
                     now: { Date() }, maximumBatch: 64, maximumRunning: 1)
-                // Each credential of its own kind (a device token among API tokens is a device's credential here).
-                let all = credentials.users + credentials.devices
-                let kept = all.indices.filter { $0 < credentials.users.count ? all[$0].kind == .user : all[$0].kind == .device }
-                let users = kept.filter { $0 < credentials.users.count }.map { all[$0] }
-                let devices = kept.filter { $0 >= credentials.users.count }.map { all[$0] }
+                let (users, devices, expected) = credentials.byOwnKind
+                let all = users + devices
                 let answers = Answers()
                 for (kind, table, tokens) in [(BearerToken.Kind.user, "api_tokens", users), (.device, "devices", devices)] {
                     let tenant = all[0].tenantID
@@ -174,11 +182,32 @@ struct CredentialCheckTests {
                         try await holder.waitForAll()
                     }
                 }
-                let answered = await answers.list(kept.count)
-                #expect(answered == kept.map { credentials.expected[$0] })
-                #expect(await checks.checkedTogether == kept.count - 2, "all but the two blocked checks were checked together")
+                let answered = await answers.list(all.count)
+                #expect(answered == expected)
+                #expect(await checks.checkedTogether == all.count - 2, "all but the two blocked checks were checked together")
                 #expect(await checks.largestBatch == users.count - 1)
             }
+        }
+    }
+
+    @Test("with batches of one (HUBNET_CREDENTIAL_BATCH_SIZE=1) credentials presented at once are each checked on their own, with the same answers")
+    func batchesOfOne() async throws {
+        try await withTestApplication { app in
+            let (users, devices, expected) = try await Self.credentials(in: app).byOwnKind
+            let database = app.fixtures.database
+            let checks = CredentialChecks(
+                database: database, tokens: PostgresAPITokenRepository(logger: database.logger),
+                devices: PostgresDeviceRepository(logger: database.logger), now: { Date() }, maximumBatch: 1)
+            let all = users + devices
+            let answers = Answers()
+            await withTaskGroup(of: Void.self) { requests in
+                for index in all.indices {
+                    requests.addTask { await answers.set(index, Self.describe(await Result { try await checks.check(all[index]) })) }
+                }
+            }
+            #expect(await answers.list(all.count) == expected)
+            #expect(await checks.checkedTogether == 0)
+            #expect(await checks.largestBatch == 0)
         }
     }
 

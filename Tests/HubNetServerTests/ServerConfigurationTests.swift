@@ -29,4 +29,17 @@ struct ServerConfigurationTests {
             #expect(error?.description.contains("HUBNET_ACTION_GROUP_SIZE") == true, "\(bad)")
         }
     }
+
+    @Test("HUBNET_CREDENTIAL_BATCH_SIZE: 64 unless set, 1 (each credential alone) to 1,000, anything else refused at start with the variable named")
+    func credentialBatchSize() throws {
+        #expect(try ServerConfiguration(environment: [:]).credentialBatchSize == 64)
+        #expect(try ServerConfiguration(environment: ["HUBNET_CREDENTIAL_BATCH_SIZE": "1"]).credentialBatchSize == 1)
+        #expect(try ServerConfiguration(environment: ["HUBNET_CREDENTIAL_BATCH_SIZE": "1000"]).credentialBatchSize == 1000)
+        for bad in ["0", "1001", "-1", "many", "99999999999999999999999"] {
+            let error = #expect(throws: ConfigurationError.self) {
+                try ServerConfiguration(environment: ["HUBNET_CREDENTIAL_BATCH_SIZE": bad])
+            }
+            #expect(error?.description.contains("HUBNET_CREDENTIAL_BATCH_SIZE") == true, "\(bad)")
+        }
+    }
 }
