@@ -60,6 +60,11 @@ actor CredentialChecks {
         switch await queue(token) {
         case .answered(let answer):
             return try answer.get()
+        case .lead(let batch) where batch.count == 1:
+            // Alone: checked in this request's own task, with nobody else's answer to hand out.
+            let answer = await checker.alone(token)
+            await finished(batch)
+            return try answer.get()
         case .lead(let batch):
             // In a task of its own, so that this request's client going away does not fail the others.
             let checker = checker
