@@ -91,12 +91,15 @@ public struct PostgresAPITokenRepository: Sendable {
         var answers: [Result<AuthenticatedUser?, any Error>] = Array(repeating: .success(nil), count: tokens.count)
         let checked = tokens.indices.filter { tokens[$0].kind == .user }
         guard !checked.isEmpty else { return answers }
+        // Not a prepared statement: a batch's rows can exceed one network read, and PostgresNIO's
+        // row stream for a prepared statement stops the process when the connection drops in the
+        // middle of such a result (see `PreparedStatementKey`); collected rows fail instead.
         let rows = try await connection.rows(
             """
             SELECT auth_position, auth_token, auth_user, auth_roles, auth_kind, auth_deactivated, auth_revoked
             FROM hubnet_authenticate_api_tokens(\(checked.map { tokens[$0].tenantID.rawValue })::UUID[],
                 ARRAY(SELECT decode(h, 'hex') FROM unnest(\(checked.map { BearerToken.hex(tokens[$0].hash) })::TEXT[]) WITH ORDINALITY AS x(h, n) ORDER BY n), \(now), \(Int32(clamping: lockTimeout.milliseconds)))
-            """, preparedAs: AuthenticateTokens.self, logger: logger)
+            """, logger: logger)
         for (position, _, userID, roles, kind, deactivated, revoked) in try rows.decode(
             (Int32, APIToken.ID, User.ID, [String], String, Bool, Bool).self)
         {
@@ -108,8 +111,6 @@ public struct PostgresAPITokenRepository: Sendable {
         }
         return answers
     }
-
-    enum AuthenticateTokens: PreparedStatementKey {}
 
     /// What a token's row means: its user, or `nil` when it is revoked (or its tenant's kind is
     /// unknown). The holder of a genuine token of a deactivated user learns why it stopped working;

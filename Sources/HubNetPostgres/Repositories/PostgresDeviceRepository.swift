@@ -89,12 +89,15 @@ public struct PostgresDeviceRepository: Sendable {
         var answers: [Result<AuthenticatedUser?, any Error>] = Array(repeating: .success(nil), count: tokens.count)
         let checked = tokens.indices.filter { tokens[$0].kind == .device }
         guard !checked.isEmpty else { return answers }
+        // Not a prepared statement: a batch's rows can exceed one network read, and PostgresNIO's
+        // row stream for a prepared statement stops the process when the connection drops in the
+        // middle of such a result (see `PreparedStatementKey`); collected rows fail instead.
         let rows = try await connection.rows(
             """
             SELECT auth_position, auth_device, auth_user, auth_roles, auth_kind, auth_revoked, auth_deactivated, auth_last_mutation
             FROM hubnet_authenticate_devices(\(checked.map { tokens[$0].tenantID.rawValue })::UUID[],
                 ARRAY(SELECT decode(h, 'hex') FROM unnest(\(checked.map { BearerToken.hex(tokens[$0].hash) })::TEXT[]) WITH ORDINALITY AS x(h, n) ORDER BY n), \(now), \(Int32(clamping: lockTimeout.milliseconds)))
-            """, preparedAs: AuthenticateDevices.self, logger: logger)
+            """, logger: logger)
         for (position, deviceID, userID, roles, kind, revoked, deactivated, lastMutation) in try rows.decode(
             (Int32, Device.ID, User.ID, [String], String, Bool, Bool, Int64).self)
         {
@@ -108,8 +111,6 @@ public struct PostgresDeviceRepository: Sendable {
         }
         return answers
     }
-
-    enum AuthenticateDevices: PreparedStatementKey {}
 
     /// What a device's row means. Deactivating a user revokes their devices too; the user's
     /// standing is the better answer.
