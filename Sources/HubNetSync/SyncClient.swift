@@ -314,22 +314,32 @@ public actor SyncClient {
         }
     }
 
-    /// Pulls page after page; while one page is written to the store the next is on its way (the
-    /// pages are still applied one after another, in order).
+    /// Pulls page after page. The next page is asked for as soon as this one's first keys are in
+    /// (the server writes its cursor before its changes), so the server prepares it while this one
+    /// is read and written to the store; the pages are still applied one after another, in order.
     private func pull(_ report: inout SyncReport) async throws {
-        var prefetched: PageFetch? = nil
-        defer { prefetched?.cancel() }
+        var prefetched: (cursor: String, fetch: PageFetch)? = nil
+        defer { prefetched?.fetch.cancel() }
         while true {
             guard let cursor = try store.meta("cursor") else { return }
-            let fetch = prefetched ?? pageFetch(pullAfter: cursor)
+            let fetch: PageFetch
+            if let ahead = prefetched, ahead.cursor == cursor {
+                fetch = ahead.fetch
+            } else {
+                prefetched?.fetch.cancel()
+                fetch = pageFetch(pullAfter: cursor)
+            }
             prefetched = nil
-            let page = try await fetch.value
+            let body = try await fetch.value
+            if let early = try? RawSyncPage.header(body), early.hasMore == true, early.reset == nil, let next = early.cursor {
+                prefetched = (next, pageFetch(pullAfter: next))
+            }
+            let page = try await Self.read(body)
             report.pulls += 1
             if let reason = page.reset {
                 try await resetFromSnapshot(reason, report: &report)
                 continue
             }
-            if page.hasMore, let next = page.cursor { prefetched = pageFetch(pullAfter: next) }
             report.pulled += page.changes.count
             for change in page.changes where change.op == .upsert {
                 if let lead = change.entity == .lead ? change.id : change.leadId { report.changedLeads.insert(lead) }
@@ -373,8 +383,15 @@ public actor SyncClient {
         var first = true
         var cursor = ""
         while let current = fetch {
-            let answer = try await current.value
-            fetch = answer.next.map { pageFetch(snapshotPage: $0) }  // on its way while this one is staged
+            let body = try await current.value
+            // The next page is on its way while this one is read and staged.
+            let early = (try? RawSyncPage.header(body))?.next
+            fetch = early.map { pageFetch(snapshotPage: $0) }
+            let answer = try await Self.read(body)
+            if answer.next != early {
+                fetch?.cancel()
+                fetch = answer.next.map { pageFetch(snapshotPage: $0) }
+            }
             if first, let serverLast = answer.lastMutationId { try store.continueNumbering(after: serverLast) }
             first = false
             try await store.stageSnapshot(answer.changes)
@@ -448,9 +465,9 @@ public actor SyncClient {
         try await exchange("GET", path, nil)
     }
 
-    /// A pull or snapshot page on its way: fetched and read off the actor, so the page before it
+    /// A pull or snapshot page on its way: its body, fetched off the actor, so the page before it
     /// is written meanwhile.
-    typealias PageFetch = Task<RawSyncPage, any Error>
+    typealias PageFetch = Task<Data, any Error>
 
     private func pageFetch(pullAfter cursor: String) -> PageFetch {
         let escaped = cursor.addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed) ?? cursor
@@ -462,13 +479,18 @@ public actor SyncClient {
         return Self.fetch(transport, "/v1/sync/snapshot?limit=\(pageSize)\(query)")
     }
 
-    /// A pull or snapshot page, its records left as the server's JSON (`RawSyncPage`).
+    /// A pull or snapshot page's body.
     private static func fetch(_ transport: any SyncTransport, _ path: String) -> PageFetch {
         Task.detached {
             let (status, data) = try await transport.send("GET", path, body: nil)
             guard (200..<300).contains(status) else { throw SyncServerError(status: status, body: data) }
-            return try RawSyncPage.parse(data)
+            return data
         }
+    }
+
+    /// A page read off the actor, its records left as the server's JSON (`RawSyncPage`).
+    private static func read(_ body: Data) async throws -> RawSyncPage {
+        try await Task.detached { try RawSyncPage.parse(body) }.value
     }
 
     /// Pull and snapshot answers name their snake_case keys: no key strategy, much faster.

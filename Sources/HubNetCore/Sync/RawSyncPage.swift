@@ -29,6 +29,42 @@ public struct RawSyncPage: Sendable, Equatable {
         try data.withUnsafeBytes { raw in Result { () throws(Malformed) in try parse(raw.bindMemory(to: UInt8.self)) } }.get()
     }
 
+    /// What decides the request after a page, read from the keys before its changes: a reader
+    /// sends that request while it reads and stores the page's changes (`header(_:)`).
+    public struct Header: Sendable, Equatable {
+        public var cursor: String?
+        public var next: String?
+        public var reset: SyncResetReason?
+        /// `nil` when the page names no `has_more` before its changes.
+        public var hasMore: Bool?
+    }
+
+    /// The keys of a page that come before its `changes`, read without reading the changes: the
+    /// server writes them first. Keys after the changes are not read; the page itself
+    /// (`parse(_:)`) is what a reader acts on, and what it read early only starts the next request.
+    public static func header(_ data: Data) throws(Malformed) -> Header {
+        try data.withUnsafeBytes { raw in Result { () throws(Malformed) in try header(raw.bindMemory(to: UInt8.self)) } }.get()
+    }
+
+    static func header(_ bytes: UnsafeBufferPointer<UInt8>) throws(Malformed) -> Header {
+        var scanner = JSONScanner(bytes: bytes)
+        var header = Header()
+        try scanner.object(until: "changes") { (key, scanner) throws(Malformed) in
+            switch key {
+            case "cursor": header.cursor = try scanner.optionalString()
+            case "next": header.next = try scanner.optionalString()
+            case "reset":
+                if let text = try scanner.optionalString() {
+                    guard let reason = SyncResetReason(rawValue: text) else { throw scanner.malformed("unknown reset reason") }
+                    header.reset = reason
+                }
+            case "has_more": header.hasMore = try scanner.bool()
+            default: try scanner.skipValue()
+            }
+        }
+        return header
+    }
+
     /// Reads the bytes in place; what it keeps (strings, records) is copied out of them.
     static func parse(_ bytes: UnsafeBufferPointer<UInt8>) throws(Malformed) -> RawSyncPage {
         var scanner = JSONScanner(bytes: bytes)
@@ -155,6 +191,31 @@ struct JSONScanner {
         }
         while true {
             let key = try string()
+            try expect(UInt8(ascii: ":"))
+            try field(key, &self)
+            switch peek() {
+            case UInt8(ascii: ","): offset += 1
+            case UInt8(ascii: "}"):
+                offset += 1
+                return
+            default: throw malformed("expected ',' or '}'")
+            }
+        }
+    }
+
+    /// Reads an object's members up to the key `stop` (not its value), calling `field` with each
+    /// key before it; the whole object when it has no such key.
+    mutating func object(until stop: String, _ field: (String, inout JSONScanner) throws(RawSyncPage.Malformed) -> Void)
+        throws(RawSyncPage.Malformed)
+    {
+        try expect(UInt8(ascii: "{"))
+        if peek() == UInt8(ascii: "}") {
+            offset += 1
+            return
+        }
+        while true {
+            let key = try string()
+            if key == stop { return }
             try expect(UInt8(ascii: ":"))
             try field(key, &self)
             switch peek() {

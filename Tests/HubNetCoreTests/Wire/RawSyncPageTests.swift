@@ -11,7 +11,7 @@ struct RawSyncPageTests {
     /// Whitespace JSON allows between tokens, sometimes none.
     static func gap(_ input: inout HostileInput) -> String { input.pick(["", "", " ", "\n", "\t ", "\r\n  "]) }
 
-    @Test("any page of the documented shape (keys in any order, any whitespace, nasty values) reads as Foundation reads it")
+    @Test("any page of the documented shape (keys in any order, any whitespace, nasty values) reads as Foundation reads it, and its keys before the changes read alone say the same")
     func agreesWithFoundation() async {
         let compared = Mutex(0)
         await propertyCheck(count: 400, input: Gen.uint64()) { seed in
@@ -58,6 +58,16 @@ struct RawSyncPageTests {
             }
             #expect(page.cursor == cursor)
             #expect(page.hasMore == reference["has_more"] as? Bool)
+            // The keys before the changes, read on their own, say what the page says; those after are not read.
+            let before = top.prefix { !$0.hasPrefix("\"changes\"") }
+            do {
+                let header = try RawSyncPage.header(Data(body.utf8))
+                #expect(header.cursor == (before.contains { $0.hasPrefix("\"cursor\"") } ? cursor : nil))
+                #expect(header.hasMore == (before.contains { $0.hasPrefix("\"has_more\"") } ? page.hasMore : nil))
+                #expect(header.reset == nil && header.next == nil)
+            } catch {
+                Issue.record("header: \(error) in \(body.prefix(300))")
+            }
             #expect(page.lastMutationId == (reference["last_mutation_id"] as? NSNumber)?.int64Value)
             #expect(page.changes.count == expected.count)
             for (change, (want, referenceChange)) in zip(page.changes, zip(expected, referenceChanges)) {
@@ -86,7 +96,7 @@ struct RawSyncPageTests {
         #expect(page.next == nil)
     }
 
-    @Test("any bytes, and any cut of a valid page, read or are refused as malformed; nesting is bounded without recursion")
+    @Test("any bytes, and any cut of a valid page, read or are refused as malformed, the page and its first keys alike; nesting is bounded without recursion")
     func hostileBytes() async {
         let valid = Array(
             #"{"cursor":"v1.x.1","has_more":true,"changes":[{"entity":"note","op":"upsert","id":"6f1b7c2e-5d6f-4a4b-9c1d-2e3f4a5b6c7d","data":{"version":3,"body":"b\"x","n":[1,{"a":null}]}}]}"#
@@ -101,6 +111,13 @@ struct RawSyncPageTests {
                 #expect(error.offset >= 0 && error.offset <= bytes.count)
             } catch {
                 Issue.record("not a Malformed: \(error)")
+            }
+            do {
+                _ = try RawSyncPage.header(Data(bytes))
+            } catch let error as RawSyncPage.Malformed {
+                #expect(error.offset >= 0 && error.offset <= bytes.count)
+            } catch {
+                Issue.record("header: not a Malformed: \(error)")
             }
         }
         #expect((try? RawSyncPage.parse(valid))?.changes.first?.version == 3)

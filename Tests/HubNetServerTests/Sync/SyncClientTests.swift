@@ -5,6 +5,7 @@ import HubNetCore
 import HubNetSync
 import HubNetTestSupport
 import HummingbirdTesting
+import Synchronization
 import Testing
 
 /// The SDK's transport over the in-process test client: the real router and database.
@@ -16,6 +17,31 @@ struct TestAppTransport: SyncTransport {
         let response = try await app.request(
             HTTPRequest.Method(method) ?? .get, path, token: token, json: body.map { String(decoding: $0, as: UTF8.self) })
         return (Int(response.status.code), Data(buffer: response.body))
+    }
+}
+
+/// A transport that notes each page asked for, and can move a page's `changes` before its other
+/// keys, as another server might write it (the JSON is the same page).
+final class PageRecordingTransport: SyncTransport, Sendable {
+    let inner: TestAppTransport
+    let changesFirst: Bool
+    let asked = Mutex<[String]>([])
+
+    init(_ inner: TestAppTransport, changesFirst: Bool) {
+        self.inner = inner
+        self.changesFirst = changesFirst
+    }
+
+    func send(_ method: String, _ path: String, body: Data?) async throws -> (status: Int, body: Data) {
+        let paged = path.hasPrefix("/v1/sync/pull") || path.hasPrefix("/v1/sync/snapshot")
+        if paged { asked.withLock { $0.append(path) } }
+        let (status, data) = try await inner.send(method, path, body: body)
+        guard paged, changesFirst, status == 200 else { return (status, data) }
+        let text = String(decoding: data, as: UTF8.self)
+        guard text.hasPrefix("{"), text.hasSuffix("}"), let split = text.range(of: ",\"changes\":") else { return (status, data) }
+        let header = text[text.index(after: text.startIndex)..<split.lowerBound]
+        let changes = text[text.index(after: split.lowerBound)..<text.index(before: text.endIndex)]
+        return (status, Data("{\(changes),\(header)}".utf8))
     }
 }
 
@@ -256,6 +282,41 @@ struct SyncClientTests {
             #expect(try await reopened.pending().isEmpty)
             #expect(try await reopened.notes(of: lead).count == 1)
             #expect(try await reopened.sync().pushed == 0)
+        }
+    }
+
+    @Test(
+        "a snapshot and a pull in pages of 3: each page asked for once and nothing more; the device ends with exactly the server's records, whether a page's cursor comes before its changes or after",
+        arguments: [false, true])
+    func pagesInOrder(changesFirst: Bool) async throws {
+        try await withTestApplication { app in
+            let hub = try await app.fixtures.tenant(.hub, users: [[.moderator]])
+            let token = hub.users[0].token
+            for index in 0..<7 { _ = try await app.createLead(token: token, name: "First \(index)") }
+            let registered = try await SyncTestDevice.register(app, as: hub.users[0])
+            let transport = PageRecordingTransport(TestAppTransport(app: app, token: registered.token), changesFirst: changesFirst)
+            let client = SyncClient(store: try LocalStore(path: nil), transport: transport, pageSize: 3)
+            let first = try await client.sync()
+            #expect(try await client.leads().count == 7)
+            var later: [Lead.ID] = []
+            for index in 0..<11 { later.append(try await app.createLead(token: token, name: "Later \(index)")) }
+            for lead in later.prefix(4) {
+                let response = try await app.request(.post, "/v1/leads/\(lead)/notes", token: token, json: #"{"body":"called back"}"#)
+                #expect(response.status == .created, "\(response.text)")
+            }
+            transport.asked.withLock { $0.removeAll() }
+            let second = try await client.sync()
+            // 11 leads and 4 notes, 3 a page: 5 pages, each asked for once, each after the cursor of the one before.
+            #expect(second.pulled == 15)
+            let asked = transport.asked.withLock { $0 }
+            #expect(asked.count == 5, "\(asked)")
+            #expect(Set(asked).count == asked.count)
+            #expect(second.pulls == asked.count)
+            let held = try await client.leads()
+            #expect(held.count == 18)
+            #expect(Set(held.map(\.id)).isSuperset(of: later))
+            for lead in later.prefix(4) { #expect(try await client.notes(of: lead).map(\.body) == ["called back"]) }
+            #expect(first.replaced)
         }
     }
 
