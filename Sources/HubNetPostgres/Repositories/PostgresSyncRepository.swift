@@ -132,14 +132,22 @@ public struct PostgresSyncRepository: Sendable {
                 """, logger: logger))
     }
 
+    /// The rows of the changes query, each column read at its position with its concrete type
+    /// (a pull page is up to 10,000 rows: reading them through the generic tuple decoder took a
+    /// tenth of a pull's time in the server, profiled).
     static func changes(_ rows: PostgresRows) async throws -> [Change] {
         var changes: [Change] = []
-        for (xid, seq, entity, id, lead, op, payload, gained) in try rows.decode(
-            (Int64, Int64, String, UUID, UUID?, String, ByteBuffer?, Bool).self)
-        {
-            guard let entity = SyncEntity(rawValue: entity), let op = SyncOperation(rawValue: op) else { continue }
+        changes.reserveCapacity(rows.count)
+        for row in rows {
+            let r = row.makeRandomAccess()
+            guard let entity = SyncEntity(rawValue: try r[2].decode(String.self)),
+                let op = SyncOperation(rawValue: try r[5].decode(String.self))
+            else { continue }
             changes.append(
-                Change(xid: UInt64(exactly: xid) ?? 0, seq: seq, entity: entity, op: op, id: id, leadID: lead, payload: payload, gained: gained))
+                Change(
+                    xid: UInt64(exactly: try r[0].decode(Int64.self)) ?? 0, seq: try r[1].decode(Int64.self), entity: entity, op: op,
+                    id: try r[3].decode(UUID.self), leadID: try r[4].decode(UUID?.self), payload: try r[6].decode(ByteBuffer?.self),
+                    gained: try r[7].decode(Bool.self)))
         }
         return changes
     }
@@ -189,7 +197,11 @@ public struct PostgresSyncRepository: Sendable {
                 ORDER BY l.id LIMIT \(limit)
                 """, logger: logger)
         var leads: [(UUID, ByteBuffer)] = []
-        for (id, payload) in try rows.decode((UUID, ByteBuffer).self) { leads.append((id, payload)) }
+        leads.reserveCapacity(rows.count)
+        for row in rows {
+            let r = row.makeRandomAccess()
+            leads.append((try r[0].decode(UUID.self), try r[1].decode(ByteBuffer.self)))
+        }
         return leads
     }
 
