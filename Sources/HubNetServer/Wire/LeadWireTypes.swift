@@ -68,12 +68,17 @@ public struct AvailableActionResponse: Encodable, Sendable {
     public var key: String
     public var name: String
     public var needsReason: Bool
+
+    enum CodingKeys: String, CodingKey {
+        case key, name
+        case needsReason = "needs_reason"
+    }
 }
 
 /// A lead as the API shows it: `Fields`, and the descriptive fields (`LeadTextField.all`) beside
 /// them, each under its own key; `response.status` and `response.request` read them alike.
 @dynamicMemberLookup
-public struct LeadResponse: ResponseEncodable, Sendable {
+public struct LeadResponse: ResponseEncodable, SnakeCaseKeyed, Sendable {
     public var fields: Fields
     public var texts: LeadTexts
 
@@ -84,7 +89,12 @@ public struct LeadResponse: ResponseEncodable, Sendable {
 
     public func encode(to encoder: any Encoder) throws {
         try fields.encode(to: encoder)
-        try texts.encode(to: encoder, keys: .api)
+        // snake_case: the wire's names, which the API's key strategy leaves as they are.
+        try texts.encode(to: encoder, keys: .snake)
+    }
+
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        try JSONEncoder.snakeCaseKeyed.encode(self, from: request, context: context)
     }
 
     public subscript<Value>(dynamicMember keyPath: KeyPath<Fields, Value>) -> Value { fields[keyPath: keyPath] }
@@ -135,11 +145,18 @@ public struct LeadResponse: ResponseEncodable, Sendable {
         /// The buttons the caller may press now; only on the detail view.
         public var availableActions: [AvailableActionResponse]?
 
+        /// The wire's own names, snake_case already (`SnakeCaseKeyed`).
         enum CodingKeys: String, CodingKey {
-            case id, template, status, statusName, lifeCycle, stage, source, contact, probability, targetAmount, products, competitors, team, startDate, listingID = "listingId", assignedUnitID = "assignedUnitId",
-                assignedUserID = "assignedUserId", createdBy, createdAt, lastActionAt, acceptedAt, declinedAt, completedAt,
-                expiresAt, expectedCompletionAt, targetCloseAt, maximumOpenAt, timeToCompletionSeconds, timeOverdueSeconds,
-                badges, opportunityLinked, archived, inCrm, inLeadTable, openActivities, version, identityWithheld, erasedAt, availableActions
+            case id, template, status, source, contact, probability, products, competitors, team, badges, archived, version, stage
+            case statusName = "status_name", lifeCycle = "life_cycle", targetAmount = "target_amount", startDate = "start_date"
+            case listingID = "listing_id", assignedUnitID = "assigned_unit_id", assignedUserID = "assigned_user_id"
+            case createdBy = "created_by", createdAt = "created_at", lastActionAt = "last_action_at", acceptedAt = "accepted_at"
+            case declinedAt = "declined_at", completedAt = "completed_at", expiresAt = "expires_at"
+            case expectedCompletionAt = "expected_completion_at", targetCloseAt = "target_close_at", maximumOpenAt = "maximum_open_at"
+            case timeToCompletionSeconds = "time_to_completion_seconds", timeOverdueSeconds = "time_overdue_seconds"
+            case opportunityLinked = "opportunity_linked", inCrm = "in_crm", inLeadTable = "in_lead_table"
+            case openActivities = "open_activities", identityWithheld = "identity_withheld", erasedAt = "erased_at"
+            case availableActions = "available_actions"
         }
 
         init(_ lead: Lead, template: WorkflowTemplate?, now: Date, actions: [WorkflowTemplate.Action]? = nil) {

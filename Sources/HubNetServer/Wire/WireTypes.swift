@@ -2,15 +2,45 @@ import Foundation
 import Hummingbird
 import HubNetCore
 
-// The JSON shapes of the API. Keys are camelCase here and snake_case on the wire.
+// The JSON shapes of the API. Keys are camelCase here and snake_case on the wire, but for the
+// types that name their snake_case keys themselves (`SnakeCaseKeyed`).
+
+/// A response whose coding keys are the wire's snake_case names already, so it is encoded without
+/// the API's key strategy, which would convert every key of every object again (the conversion
+/// leaves a snake_case name as it is, so the bytes are the same either way; a property test
+/// compares them). The leads, which every list and action answers with.
+public protocol SnakeCaseKeyed: Encodable {}
+
+extension JSONEncoder {
+    /// `hubnet` without the key strategy: for `SnakeCaseKeyed` responses.
+    static let snakeCaseKeyed: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.outputFormatting = [.sortedKeys]
+        return encoder
+    }()
+}
 
 public struct PageResponse<Item: Encodable & Sendable>: ResponseEncodable, Sendable {
     public var items: [Item]
     public var nextCursor: String?
 
+    enum CodingKeys: String, CodingKey {
+        case items
+        case nextCursor = "next_cursor"
+    }
+
     init<Record>(_ page: Page<Record>, _ transform: (Record) -> Item) {
         self.items = page.items.map(transform)
         self.nextCursor = page.nextCursor?.token
+    }
+
+    /// A page of `SnakeCaseKeyed` items is itself: encoded without the key strategy.
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        if Item.self is any SnakeCaseKeyed.Type {
+            return try JSONEncoder.snakeCaseKeyed.encode(self, from: request, context: context)
+        }
+        return try context.responseEncoder.encode(self, from: request, context: context)
     }
 }
 
