@@ -56,6 +56,12 @@ public final class ServerProcess: @unchecked Sendable {
         return true
     }
 
+    /// The code it exited with; `nil` while it runs or when a signal ended it.
+    public var exitCode: Int32? {
+        guard !isAlive, let exitStatus, exitStatus & 0x7f == 0 else { return nil }
+        return (exitStatus >> 8) & 0xff
+    }
+
     /// What the process wrote to standard error so far.
     public var log: String { (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? "" }
 

@@ -5,7 +5,7 @@ import HubNetSimulator
 
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "bench", abstract: "Measure HubNet against plain SQL on the same database.", subcommands: [SyncBench.self, APIBench.self])
+        commandName: "bench", abstract: "Measure HubNet against plain SQL on the same database.", subcommands: [SyncBench.self, APIBench.self, DeviceSyncBench.self])
 }
 
 struct SyncBench: AsyncParsableCommand {
@@ -122,6 +122,34 @@ struct APIBench: AsyncParsableCommand {
             } else {
                 say(APIBenchmark.table(figures))
             }
+        }
+    }
+}
+
+/// The device of `hubnet bench sync`'s memory figure, in a process of its own (started by the
+/// benchmark, not listed in help): a first sync through the SDK into a new store, its report written
+/// to `--output` as JSON.
+struct DeviceSyncBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "device-sync", abstract: "A device's first sync, measured (run by `hubnet bench sync`).", shouldDisplay: false)
+
+    @Option(help: "The server's base URL.") var url: String
+    @Option(help: "The new store's file (must not exist).") var store: String
+    @Option(help: "Changes per page.") var pageSize = 10_000
+    @Option(help: "Where to write the report (JSON).") var output: String
+
+    func validate() throws {
+        guard (1...10_000).contains(pageSize) else { throw ValidationError("--page-size must be from 1 to 10,000") }
+        guard !FileManager.default.fileExists(atPath: store) else { throw ValidationError("--store: \(store) exists; a first sync starts empty") }
+    }
+
+    func run() async throws {
+        try await reportingErrors {
+            guard let token = ProcessInfo.processInfo.environment[DeviceFirstSync.tokenVariable], !token.isEmpty else {
+                throw ValidationError("set \(DeviceFirstSync.tokenVariable) to the device's token")
+            }
+            let report = try await DeviceFirstSync.run(baseURL: url, token: token, storePath: store, pageSize: pageSize)
+            try JSONEncoder().encode(report).write(to: URL(fileURLWithPath: output))
         }
     }
 }

@@ -16,6 +16,9 @@ public struct SyncBenchmark: Sendable {
         /// Pushes measured in turn, HubNet's then the floor's, each round on its own: the push row
         /// shows the medians (this machine's figures spread by ±10 % from one push to the next).
         public var rounds = 1
+        /// The `hubnet` binary to run a device's first sync in a process of its own, for the
+        /// memory figure; `nil` leaves that figure out.
+        public var deviceBinary: String? = ServerProcess.currentExecutable
         public init() {}
     }
 
@@ -26,7 +29,8 @@ public struct SyncBenchmark: Sendable {
         /// The same work by hand in SQL, a statement per row.
         public var plainSQL: Double
         public var target: String
-        /// hubnet ÷ plain SQL for rates; plain SQL ÷ hubnet for times (so 1 is parity, lower is slower).
+        /// hubnet ÷ plain SQL for rates; plain SQL ÷ hubnet for times and memory (so 1 is parity,
+        /// lower is slower or larger).
         public var ratio: Double
         /// The same work by hand in SQL, a statement per kind of row (the floor); push only.
         public var setBased: Double? = nil
@@ -246,6 +250,7 @@ public struct SyncBenchmark: Sendable {
         }
         let plainSyncSeconds = (ContinuousClock.now - plainSyncStart).seconds
         progress("first sync: \(held) leads in \(format(syncSeconds)) s (plain SQL read \(plainLeads))")
+        let memory = try await deviceMemory(admin: admin, hub: hub, server: server, progress: progress)
 
         return [
             Figure(
@@ -259,7 +264,37 @@ public struct SyncBenchmark: Sendable {
             Figure(
                 name: "first sync of \(options.leads) leads", unit: "s", hubnet: syncSeconds, plainSQL: plainSyncSeconds,
                 target: "≤ 3 s for 100,000", ratio: plainSyncSeconds / syncSeconds),
-        ]
+        ] + (memory.map { [$0] } ?? [])
+    }
+
+    /// The first sync's memory: a new device syncs all the leads in a process of its own (the SDK
+    /// into a durable SQLite file, as on a device), which reports its peak resident memory. Beside
+    /// it, the JSON of the records it takes, read by SQL in the same run: what a device that held
+    /// them all at once would need at least.
+    private func deviceMemory(admin: NetworkAdmin, hub: NetworkAdmin.ProvisionedTenant, server: LocalServer, progress: @Sendable (String) -> Void)
+        async throws -> Figure?
+    {
+        guard let binary = options.deviceBinary else { return nil }
+        progress("first sync in a device process: its peak memory")
+        let token = try await admin.registerDevice(token: hub.adminToken, name: "bench first sync, own process")
+        let device = try await DeviceFirstSync.measure(binary: binary, baseURL: server.baseURL, token: token, pageSize: 10_000)
+        guard device.leads == options.leads else {
+            throw BenchmarkFailure(description: "the device process holds \(device.leads) leads of \(options.leads) after its first sync")
+        }
+        let recordBytes = try await server.database.withTenant(hub.id) { transaction in
+            try await transaction.connection.rows(
+                "SELECT COALESCE(sum(octet_length(l.sync_payload)), 0)::BIGINT FROM leads l WHERE tenant_id = \(hub.id) AND l.withdrawn_at IS NULL",
+                logger: server.database.logger
+            ).decode(Int64.self).reduce(0, +)
+        }
+        let peak = Double(device.peakKiB) / 1024
+        let records = Double(recordBytes) / (1024 * 1024)
+        progress(
+            "first sync in a device process: \(device.leads) leads in \(format(device.seconds)) s, peak memory \(format(peak)) MB "
+                + "(\(format(Double(device.peakBeforeKiB) / 1024)) MB before the sync; the records' JSON \(format(records)) MB)")
+        return Figure(
+            name: "first sync peak memory", unit: "MB", hubnet: peak, plainSQL: records,
+            target: "≤ 150 MB for 100,000", ratio: records / peak)
     }
 
     /// The figures as a table.
