@@ -23,7 +23,10 @@ public final class LocalStore: Sendable {
         var configuration = Configuration()
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA secure_delete = ON")
-            if !durable { try db.execute(sql: "PRAGMA synchronous = OFF; PRAGMA journal_mode = MEMORY") }
+            // A scratch store is this process's alone: it keeps its file lock from its first
+            // transaction on, instead of taking and releasing it (and looking for a hot journal)
+            // around each of them.
+            if !durable { try db.execute(sql: "PRAGMA synchronous = OFF; PRAGMA journal_mode = MEMORY; PRAGMA locking_mode = EXCLUSIVE") }
             if let cacheKiB { try db.execute(sql: "PRAGMA cache_size = -\(max(64, cacheKiB))") }
         }
         queue = try path.map { try DatabaseQueue(path: $0, configuration: configuration) } ?? DatabaseQueue(configuration: configuration)
@@ -72,14 +75,14 @@ public final class LocalStore: Sendable {
     // MARK: Meta
 
     func meta(_ key: String) throws -> String? {
-        try queue.read { db in try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = ?", arguments: [key]) }
+        try queue.read { db in try String.fetchOne(db.cachedStatement(sql: "SELECT value FROM meta WHERE key = ?"), arguments: [key]) }
     }
 
     func setMeta(_ key: String, _ value: String?, in db: Database) throws {
         if let value {
-            try db.execute(sql: "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", arguments: [key, value])
+            try db.cachedStatement(sql: "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)").execute(arguments: [key, value])
         } else {
-            try db.execute(sql: "DELETE FROM meta WHERE key = ?", arguments: [key])
+            try db.cachedStatement(sql: "DELETE FROM meta WHERE key = ?").execute(arguments: [key])
         }
     }
 
@@ -94,10 +97,10 @@ public final class LocalStore: Sendable {
             let rows: [Data]
             if let lead {
                 rows = try Data.fetchAll(
-                    db, sql: "SELECT json FROM records WHERE entity = ? AND lead_id = ? ORDER BY id",
+                    db.cachedStatement(sql: "SELECT json FROM records WHERE entity = ? AND lead_id = ? ORDER BY id"),
                     arguments: [entity.rawValue, UUIDText.lowercase(lead)])
             } else {
-                rows = try Data.fetchAll(db, sql: "SELECT json FROM records WHERE entity = ? ORDER BY id", arguments: [entity.rawValue])
+                rows = try Data.fetchAll(db.cachedStatement(sql: "SELECT json FROM records WHERE entity = ? ORDER BY id"), arguments: [entity.rawValue])
             }
             return try rows.map { try Self.decoder.decode(Record.self, from: $0) }
         }
@@ -106,14 +109,14 @@ public final class LocalStore: Sendable {
     func record<Record: Decodable>(_ entity: SyncEntity, _ id: UUID, as type: Record.Type) throws -> Record? {
         try queue.read { db in
             try Data.fetchOne(
-                db, sql: "SELECT json FROM records WHERE entity = ? AND id = ?", arguments: [entity.rawValue, UUIDText.lowercase(id)]
+                db.cachedStatement(sql: "SELECT json FROM records WHERE entity = ? AND id = ?"), arguments: [entity.rawValue, UUIDText.lowercase(id)]
             ).map { try Self.decoder.decode(Record.self, from: $0) }
         }
     }
 
     func ids(_ entity: SyncEntity) throws -> Set<UUID> {
         try queue.read { db in
-            Set(try String.fetchAll(db, sql: "SELECT id FROM records WHERE entity = ?", arguments: [entity.rawValue]).compactMap { UUIDText.parse($0) })
+            Set(try String.fetchAll(db.cachedStatement(sql: "SELECT id FROM records WHERE entity = ?"), arguments: [entity.rawValue]).compactMap { UUIDText.parse($0) })
         }
     }
 
@@ -185,9 +188,9 @@ public final class LocalStore: Sendable {
     /// Removes a record; a lead goes with its notes and activities.
     static func remove(_ entity: SyncEntity, _ id: UUID, in db: Database) throws {
         let key = UUIDText.lowercase(id)
-        try db.execute(sql: "DELETE FROM records WHERE entity = ? AND id = ?", arguments: [entity.rawValue, key])
+        try db.cachedStatement(sql: "DELETE FROM records WHERE entity = ? AND id = ?").execute(arguments: [entity.rawValue, key])
         if entity == .lead {
-            try db.execute(sql: "DELETE FROM records WHERE lead_id = ? AND entity IN ('note', 'activity')", arguments: [key])
+            try db.cachedStatement(sql: "DELETE FROM records WHERE lead_id = ? AND entity IN ('note', 'activity')").execute(arguments: [key])
         }
     }
 
@@ -235,7 +238,7 @@ public final class LocalStore: Sendable {
                 return try Data.fetchAll(
                     db.cachedStatement(sql: "SELECT json FROM pending WHERE lead_id = ? ORDER BY id"), arguments: [UUIDText.lowercase(lead)])
             }
-            return try Data.fetchAll(db, sql: "SELECT json FROM pending ORDER BY id")
+            return try Data.fetchAll(db.cachedStatement(sql: "SELECT json FROM pending ORDER BY id"))
         }
         return rows.compactMap { try? Self.decoder.decode(Mutation.self, from: $0) }
     }
@@ -243,7 +246,7 @@ public final class LocalStore: Sendable {
     /// The leads with queued mutations.
     func pendingLeads() throws -> Set<UUID> {
         try queue.read { db in
-            Set(try String.fetchAll(db, sql: "SELECT DISTINCT lead_id FROM pending WHERE lead_id IS NOT NULL").compactMap { UUIDText.parse($0) })
+            Set(try String.fetchAll(db.cachedStatement(sql: "SELECT DISTINCT lead_id FROM pending WHERE lead_id IS NOT NULL")).compactMap { UUIDText.parse($0) })
         }
     }
 
@@ -252,7 +255,7 @@ public final class LocalStore: Sendable {
     /// still reaches the server and gets its answer (`unsupported`) instead of blocking the queue.
     func pendingRows(limit: Int? = nil) throws -> [(id: Int64, json: Data)] {
         try queue.read { db in
-            try Row.fetchAll(db, sql: "SELECT id, json FROM pending ORDER BY id LIMIT ?", arguments: [limit ?? -1]).map {
+            try Row.fetchAll(db.cachedStatement(sql: "SELECT id, json FROM pending ORDER BY id LIMIT ?"), arguments: [limit ?? -1]).map {
                 (id: $0["id"], json: $0["json"])
             }
         }
