@@ -149,6 +149,27 @@ struct SimulationTests {
         #expect((first.stats.dailyMutations[1] ?? 0) > 0 && (first.stats.dailyChanges[1] ?? 0) > 0, "\(first.summary)")
     }
 
+    @Test("a second run on a database that holds the first run's network checks its own organisations: every invariant holds in both, as on a database of its own")
+    func secondRunOnOneDatabase() async throws {
+        var scenario = Scenario.small
+        scenario.days = 1
+        let chosen = scenario
+        let (first, second, emails) = try await withTestDatabase { database in
+            let first = try await SimulationRunner.run(chosen, databaseURL: database.serverURL, ownerURL: database.ownerURL, logger: logger) { _, _ in }
+            let second = try await SimulationRunner.run(chosen, databaseURL: database.serverURL, ownerURL: database.ownerURL, logger: logger) { _, _ in }
+            let emails = try await withPostgresClient(database.ownerURL, logger: logger) { client in
+                try await client.rows("SELECT count(*)::INTEGER FROM outbox WHERE channel = 'email' AND delivered_at IS NOT NULL", logger: logger)
+                    .decode(Int.self).reduce(0, +)
+            }
+            return (first, second, emails)
+        }
+        #expect(first.allInvariantsHeld, "\(first.summary)")
+        #expect(second.allInvariantsHeld, "\(second.summary)")
+        // Both networks' emails are in the database; each run counted its own.
+        #expect(first.emailsDelivered > 0 && second.emailsDelivered > 0)
+        #expect(emails >= first.emailsDelivered + second.emailsDelivered)
+    }
+
     @Test("devices on the live channel pull only when poked: the report is that of devices pulling at every sync, but for the pulls not made, each of which would have found nothing")
     func pullWhenPoked() async throws {
         var scenario = Scenario.small

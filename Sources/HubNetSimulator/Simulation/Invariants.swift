@@ -138,6 +138,8 @@ extension Simulation {
         world.faultFindings = faultFindings
         world.devicesRevoked = devicesRevoked
         world.usersDeactivated = usersDeactivated
+        // This run's organisations only: a database that holds earlier runs' (`DATABASE_URL`)
+        // holds their leads, referrals and emails too, which this run neither made nor received.
         let tenants = (hubs + partners + sourcing).map { $0.tenant.id }
         world.mailReceived = sink.messages
         try await withPostgresClient(ownerURL, logger: logger, maximumConnections: 1) { client in
@@ -145,14 +147,20 @@ extension Simulation {
             var byTenant: [Tenant.ID: [(SyncLead, Set<User.ID>)]] = [:]
             let decoder = JSONDecoder()
             for (tenant, json, audience) in try await client.rows(
-                "SELECT tenant_id, hubnet_sync_lead(l)::TEXT, hubnet_lead_audience(l) FROM leads l WHERE withdrawn_at IS NULL", logger: logger
+                """
+                SELECT tenant_id, hubnet_sync_lead(l)::TEXT, hubnet_lead_audience(l) FROM leads l
+                WHERE tenant_id = ANY(\(tenants)) AND withdrawn_at IS NULL
+                """, logger: logger
             ).decode((Tenant.ID, String, [UUID]).self) {
                 let lead = try decoder.decode(SyncLead.self, from: Data(json.utf8))
                 byTenant[tenant, default: []].append((lead, Set(audience.map(User.ID.init))))
             }
             var logged: [Device.ID: (Int, Int)] = [:]
             for (device, rows, distinct) in try await client.rows(
-                "SELECT device_id, count(*)::INTEGER, count(DISTINCT mutation_id)::INTEGER FROM sync_mutations GROUP BY device_id", logger: logger
+                """
+                SELECT device_id, count(*)::INTEGER, count(DISTINCT mutation_id)::INTEGER FROM sync_mutations
+                WHERE tenant_id = ANY(\(tenants)) GROUP BY device_id
+                """, logger: logger
             ).decode((Device.ID, Int, Int).self) { logged[device] = (rows, distinct) }
             for person in people {
                 let wide = person.kind != .advisor || person.widened  // a `viewer` sees the whole hub
@@ -175,26 +183,29 @@ extension Simulation {
                 """
                 SELECT r.id::TEXT, r.status, t.status FROM referrals r
                 LEFT JOIN leads t ON t.tenant_id = r.target_tenant_id AND t.id = r.target_lead_id
-                WHERE r.withdrawn_at IS NULL
+                WHERE r.tenant_id = ANY(\(tenants)) AND r.withdrawn_at IS NULL
                 """, logger: logger
             ).decode((String, String, String?).self) { world.mirrors.append(.init(referral: referral, mirrored: mirrored, target: target)) }
             let now = clock.now
             for name in try await client.rows(
                 """
                 SELECT contact_name FROM leads
-                WHERE withdrawn_at IS NULL AND completed_at IS NULL AND expires_at <= \(now)
+                WHERE tenant_id = ANY(\(tenants)) AND withdrawn_at IS NULL AND completed_at IS NULL AND expires_at <= \(now)
                 """, logger: logger
             ).decode(String.self) { world.unfiredTimers.append(name) }
             for lead in try await client.rows(
-                "SELECT lead_id::TEXT FROM lead_history WHERE action = 'expire' GROUP BY tenant_id, lead_id HAVING count(*) > 1", logger: logger
+                """
+                SELECT lead_id::TEXT FROM lead_history WHERE tenant_id = ANY(\(tenants)) AND action = 'expire'
+                GROUP BY tenant_id, lead_id HAVING count(*) > 1
+                """, logger: logger
             ).decode(String.self) { world.timersFiredTwice.append(lead) }
             for (id, delivered) in try await client.rows(
-                "SELECT id::TEXT, delivered_at IS NOT NULL FROM outbox WHERE channel = 'email'", logger: logger
+                "SELECT id::TEXT, delivered_at IS NOT NULL FROM outbox WHERE tenant_id = ANY(\(tenants)) AND channel = 'email'", logger: logger
             ).decode((String, Bool).self) { world.emails[id] = delivered }
             for (lead, action) in try await client.rows(
                 """
                 SELECT h.lead_id::TEXT, h.action FROM lead_history h
-                WHERE h.actor_user_id IS NOT NULL
+                WHERE h.tenant_id = ANY(\(tenants)) AND h.actor_user_id IS NOT NULL
                   AND NOT EXISTS (SELECT 1 FROM users u WHERE u.tenant_id = h.tenant_id AND u.id = h.actor_user_id)
                 """, logger: logger
             ).decode((String, String).self) { world.foreignActions.append("lead \(lead): \(action) by a user of another tenant") }
@@ -202,7 +213,7 @@ extension Simulation {
                 """
                 SELECT r.id::TEXT, r.consent_id IS NULL OR NOT t.identity_withheld FROM referrals r
                 JOIN leads t ON t.tenant_id = r.target_tenant_id AND t.id = r.target_lead_id
-                WHERE t.erased_at IS NULL AND (
+                WHERE r.tenant_id = ANY(\(tenants)) AND t.erased_at IS NULL AND (
                     (r.consent_id IS NULL AND (NOT t.identity_withheld OR t.contact_email IS NOT NULL OR t.contact_phone IS NOT NULL))
                     OR (r.consent_id IS NOT NULL AND r.withdrawn_at IS NULL AND (t.identity_withheld OR NOT EXISTS (
                         SELECT 1 FROM lead_consents c WHERE c.tenant_id = r.tenant_id AND c.id = r.consent_id
