@@ -95,3 +95,48 @@ struct TransactionScopeTests {
         }
     }
 }
+
+private enum ProbeLead: PreparedStatementKey {}
+
+/// `withTenant(…, genericPlans: true)`: the write path's transactions run their prepared statements
+/// on generic plans, and only they.
+@Suite("Generic plans")
+struct GenericPlanTests {
+    let logger = Logger(label: "test")
+
+    @Test("a transaction asked for generic plans runs its prepared statements on one (PostgreSQL counts no custom plan), and the next transaction on the connection plans as before")
+    func genericPlansForOneTransaction() async throws {
+        try await withTestDatabase { database in
+            // One connection: both transactions, and the counts, are on it.
+            try await withPostgresClient(database.serverURL, logger: logger, maximumConnections: 1) { client in
+                let store = Database(client: client, logger: logger)
+                let tenant = try await Fixtures(database: store).tenant(.hub).tenant.id
+                func probe(_ transaction: TenantTransaction) async throws -> String? {
+                    try await transaction.connection.rows(
+                        "SELECT current_setting('plan_cache_mode') FROM leads WHERE tenant_id = \(transaction.tenant) AND id = \(UUID()) UNION ALL SELECT current_setting('plan_cache_mode')",
+                        preparedAs: ProbeLead.self, logger: logger
+                    ).decode(String.self).first
+                }
+                func plans() async throws -> (generic: Int, custom: Int) {
+                    try await client.withConnection { connection in
+                        let rows = try await connection.rows(
+                            "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement LIKE '%current_setting(''plan_cache_mode'') FROM leads%'",
+                            logger: logger
+                        ).decode((Int, Int).self)
+                        return try #require(rows.first)
+                    }
+                }
+                let generic = try await store.withTenant(tenant, genericPlans: true) { transaction in
+                    [try await probe(transaction), try await probe(transaction)]
+                }
+                #expect(generic == ["force_generic_plan", "force_generic_plan"])
+                let afterGeneric = try await plans()
+                #expect(afterGeneric.generic == 2 && afterGeneric.custom == 0, "\(afterGeneric)")
+                let perCall = try await store.withTenant(tenant) { transaction in try await probe(transaction) }
+                #expect(perCall == "auto")
+                let afterPerCall = try await plans()
+                #expect(afterPerCall.custom == 1 && afterPerCall.generic == 2, "\(afterPerCall)")
+            }
+        }
+    }
+}

@@ -29,13 +29,22 @@ public struct Database: Sendable {
 
     /// Runs `body` in one transaction that sees only `tenant`'s rows, handed to it as a
     /// `TenantTransaction`: the tenant and its transaction travel together from here on.
-    /// - Parameter lockTimeout: how long any statement of it may wait for a lock before it fails
-    ///   with SQLSTATE 55P03 (`nil`: as long as the statement may run).
+    /// - Parameters:
+    ///   - lockTimeout: how long any statement of it may wait for a lock before it fails with
+    ///     SQLSTATE 55P03 (`nil`: as long as the statement may run).
+    ///   - genericPlans: PostgreSQL runs the transaction's statements on generic plans
+    ///     (`plan_cache_mode`), for a write path of prepared set-based statements: their rows come
+    ///     in arrays and JSON documents whose size no plan can see, so PostgreSQL's default
+    ///     re-planned them at every call (planning cost as much as running them) for plans no
+    ///     better than the generic one. A statement not prepared is planned at each call either
+    ///     way, then without its values: not for reads whose best plan depends on them.
     public func withTenant<Result: Sendable>(
-        _ tenant: Tenant.ID, lockTimeout: Duration? = nil, _ body: (TenantTransaction) async throws -> Result
+        _ tenant: Tenant.ID, lockTimeout: Duration? = nil, genericPlans: Bool = false, _ body: (TenantTransaction) async throws -> Result
     ) async throws -> Result {
         let logger = logger
-        let settings = [("hubnet.tenant_id", tenant.description)] + (lockTimeout.map { [("lock_timeout", "\($0.milliseconds)")] } ?? [])
+        let settings =
+            [("hubnet.tenant_id", tenant.description)] + (lockTimeout.map { [("lock_timeout", "\($0.milliseconds)")] } ?? [])
+            + (genericPlans ? [("plan_cache_mode", "force_generic_plan")] : [])
         return try await transaction(settings: settings) { connection in
             try await body(TenantTransaction(tenant: tenant, connection: connection, logger: logger))
         }

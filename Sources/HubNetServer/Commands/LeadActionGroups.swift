@@ -161,7 +161,7 @@ actor LeadActionGroups {
             do {
                 // A lead another transaction holds fails the group within a second (55P03) rather
                 // than holding up the tenant's actions behind it; each action then waits on its own.
-                return try await database.withTenant(tenant, lockTimeout: Self.lockTimeout) { transaction in
+                return try await database.withTenant(tenant, lockTimeout: Self.lockTimeout, genericPlans: true) { transaction in
                     try await decideAndStore(group, now: now, in: transaction)
                 }
             } catch {
@@ -233,7 +233,7 @@ actor LeadActionGroups {
         func alone(_ action: LeadAction, on lead: Lead.ID, caller: AuthenticatedUser) async -> Result<Acted, any Error> {
             let now = now()
             do {
-                let (lead, template) = try await database.withTenant(caller.tenantID) { transaction in
+                let (lead, template) = try await database.withTenant(caller.tenantID, genericPlans: true) { transaction in
                     try await commands.act(action, on: lead, caller: caller, now: now, in: transaction)
                 }
                 return .success(Acted(lead: lead, template: template, now: now))

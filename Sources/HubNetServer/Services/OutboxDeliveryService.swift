@@ -176,7 +176,7 @@ public struct OutboxDeliveryService: Service {
         var position = 0
         while position < lane.messages.count {
             let chunk = Array(lane.messages[position..<min(lane.messages.count, position + Self.emailsPerTransaction)])
-            let (sent, stoppedAt) = try await database.withTenant(lane.tenant) { transaction in
+            let (sent, stoppedAt) = try await database.withTenant(lane.tenant, genericPlans: true) { transaction in
                 let locked = try await outbox.lockDue(chunk, now: now, in: transaction)
                 var attempts: [PostgresOutboxRepository.Attempt] = []
                 var stoppedAt: OutboxMessage.ID?

@@ -91,7 +91,7 @@ struct SyncPush: Sendable {
         _ items: [PushEnvelope.Item], caller: AuthenticatedUser, device: Device.ID, doomed: Set<Int64>, setBased: Bool, now: Date
     ) async throws -> Result {
         let first = items[0].id
-        return try await database.withTenant(caller.tenantID) { transaction in
+        return try await database.withTenant(caller.tenantID, genericPlans: true) { transaction in
             // The device row is the push's lock: one batch of a device at a time.
             guard let (last, offlineGrace, hasFailures) = try await sync.lockDeviceForPush(device, in: transaction)
             else {
