@@ -65,8 +65,9 @@ extension PostgresLeadRepository {
         let entries = try await editEntries(edits, actor: actor, at: now, in: transaction)
         // The ids are taken out of the document first (a materialized CTE): under row-level
         // security a join on an expression of the JSON cannot use the primary key (the cast is not
-        // leakproof), and the update would scan every lead of the table. The entries' foreign key
-        // is checked at the statement's end.
+        // leakproof), and the update would scan every lead of the table. They are also bound beside
+        // it, so that each lead is reached by its key whatever the plan (`leadsByKey`). The
+        // entries' foreign key is checked at the statement's end.
         try await transaction.connection.rows(
             """
             WITH d AS MATERIALIZED (SELECT (e.doc->>'id')::UUID AS id, e.doc FROM jsonb_array_elements(\(document)::JSONB) AS e(doc)),
@@ -79,7 +80,7 @@ extension PostgresLeadRepository {
                     team = ARRAY(SELECT t.value::UUID FROM jsonb_array_elements_text(d.doc->'team') WITH ORDINALITY AS t(value, n) ORDER BY t.n),
                     version = l.version + (d.doc->>'edits')::INTEGER
                 FROM d
-                WHERE l.tenant_id = \(tenant) AND l.id = d.id
+                WHERE l.tenant_id = \(tenant) AND l.id = ANY(\(edits.map(\.before.id.rawValue))::UUID[]) AND l.id = d.id
             )
             INSERT INTO lead_history (tenant_id, lead_id, seq, action, from_status, to_status, actor_user_id, reason, at,
                 previous_hash, hash)
@@ -206,8 +207,9 @@ extension PostgresLeadRepository {
         let at = micros(actions[0].entry.at) ?? 0
         // One statement: every write is a part of it that reads only the documents, and the
         // foreign keys (a lead's opportunity, an entry's lead) are checked at its end. The rows are
-        // taken out of the document first (a materialized CTE), so that the update finds each lead
-        // by its primary key under row-level security (see `applyEdits`).
+        // taken out of the document first (a materialized CTE) and their ids bound beside it, so that
+        // the update finds each lead by its primary key under row-level security and whatever the
+        // plan (see `applyEdits`).
         try await transaction.connection.rows(
             """
             WITH a AS MATERIALIZED (
@@ -229,7 +231,7 @@ extension PostgresLeadRepository {
                     in_crm = a.in_crm, assigned_user_id = a.assigned_user_id, remind_at = hubnet_from_micros(a.remind_at),
                     opportunity_id = COALESCE(a.opportunity_id, l.opportunity_id), version = l.version + 1
                 FROM a
-                WHERE l.tenant_id = \(transaction.tenant) AND l.id = a.id
+                WHERE l.tenant_id = \(transaction.tenant) AND l.id = ANY(\(rows.map(\.id))::UUID[]) AND l.id = a.id
             ),
             clients AS (
                 INSERT INTO clients (tenant_id, id, lead_id, name, email, city, created_at)

@@ -341,15 +341,16 @@ public struct PostgresLeadRepository: Sendable {
     {
         guard !updates.isEmpty else { return }
         let document = String(decoding: try JSONEncoder().encode(updates), as: UTF8.self)
-        // The rows are taken out of the document first, so the update finds each lead by its
-        // primary key under row-level security (see `applyEdits`).
+        // The rows are taken out of the document first and their ids bound beside it, so the update
+        // finds each lead by its primary key under row-level security and whatever the plan (see
+        // `applyEdits`).
         try await transaction.connection.rows(
             """
             WITH r AS MATERIALIZED (SELECT * FROM jsonb_to_recordset(\(document)::JSONB) AS r(id UUID, reminded BOOLEAN, next BIGINT))
             UPDATE leads AS l SET reminded_at = CASE WHEN r.reminded THEN \(now) ELSE l.reminded_at END,
                 remind_at = hubnet_from_micros(r.next)
             FROM r
-            WHERE l.tenant_id = \(transaction.tenant) AND l.id = r.id
+            WHERE l.tenant_id = \(transaction.tenant) AND l.id = ANY(\(updates.map(\.id))::UUID[]) AND l.id = r.id
             """, logger: logger)
     }
 

@@ -285,7 +285,9 @@ public struct PostgresOutboxRepository: Sendable {
     }
 
     /// Records attempts of the tenant's messages in one statement: each message's state and its
-    /// line in the delivery log.
+    /// line in the delivery log. The ids are bound beside the rows so that each message is reached
+    /// by its key: a delivery pass runs on generic plans, and joined on the rows alone one read all
+    /// of the tenant's outbox (see `PostgresLeadRepository.applyEdits`).
     public func record(_ attempts: [Attempt], now: Date, in transaction: TenantTransaction) async throws {
         guard !attempts.isEmpty else { return }
         try await transaction.connection.rows(
@@ -302,7 +304,7 @@ public struct PostgresOutboxRepository: Sendable {
                     next_attempt_at = CASE WHEN a.retrying THEN a.retry_at ELSE o.next_attempt_at END,
                     -- A sign-in link is a credential until it expires: once delivered, the copy goes.
                     body = CASE WHEN a.delivered AND o.event = 'console.sign_in' THEN '(sign-in link removed after delivery)' ELSE o.body END
-                FROM a WHERE o.tenant_id = \(transaction.tenant) AND o.id = a.id
+                FROM a WHERE o.tenant_id = \(transaction.tenant) AND o.id = ANY(\(attempts.map(\.message.id.rawValue))::UUID[]) AND o.id = a.id
                 RETURNING o.tenant_id, o.id, a.attempt, a.delivered, a.retrying, a.error
             )
             INSERT INTO deliveries (tenant_id, id, outbox_id, attempt, at, outcome, detail)
