@@ -54,7 +54,29 @@ public final class LocalStore: Sendable {
             }
             try db.execute(sql: "CREATE INDEX pending_lead_idx ON pending (lead_id, id)")
         }
+        // Each referral under the lead it was made from, so a lead's referrals are found by the
+        // index instead of by decoding every referral held (a sourcing company's device holds one
+        // for each lead it ever referred). Rows from before are filled in here.
+        migrator.registerMigration("v3: referrals by source lead") { db in
+            for row in try Row.fetchAll(db, sql: "SELECT id, json FROM records WHERE entity = 'referral'") {
+                let json: Data = row["json"]
+                guard let lead = Self.sourceLead(ofReferral: json) else { continue }
+                try db.execute(
+                    sql: "UPDATE records SET lead_id = ? WHERE entity = 'referral' AND id = ?",
+                    arguments: [UUIDText.lowercase(lead), row["id"] as String])
+            }
+        }
         try migrator.migrate(queue)
+    }
+
+    /// The lead a referral record was made from (`source_lead_id`), read from its JSON alone; `nil`
+    /// for a referral made from no lead of this device, or a record this build cannot read.
+    static func sourceLead(ofReferral json: Data) -> UUID? {
+        struct Source: Decodable {
+            var lead: UUID?
+            enum CodingKeys: String, CodingKey { case lead = "source_lead_id" }
+        }
+        return (try? decoder.decode(Source.self, from: json))?.lead
     }
 
     /// The lead a queued mutation's wire JSON names (lowercase), read without decoding the
@@ -125,11 +147,14 @@ public final class LocalStore: Sendable {
     @discardableResult
     static func upsert(_ change: RawSyncChange, into table: String = "records", in db: Database) throws -> Bool {
         guard let json = change.data else { return false }
+        // The lead the record belongs to: a lead's own id, a note's or an activity's lead, the lead
+        // a referral was made from.
         let lead: UUID? =
             switch change.entity {
             case .lead: change.id
             case .note, .activity: change.leadId
-            case .referral, .view: nil
+            case .referral: sourceLead(ofReferral: Data(json))
+            case .view: nil
             }
         try db.cachedStatement(
             sql: """

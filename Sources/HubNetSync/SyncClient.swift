@@ -86,6 +86,12 @@ public actor SyncClient {
 
     public func referrals() throws -> [SyncReferral] { try store.records(.referral, as: SyncReferral.self) }
 
+    /// The referrals made from one lead of this device's (what its source side follows), found
+    /// without reading the others.
+    public func referrals(of lead: Lead.ID) throws -> [SyncReferral] {
+        try store.records(.referral, as: SyncReferral.self, lead: lead.rawValue)
+    }
+
     /// Mutations made here and not yet answered by the server.
     public func pending() throws -> [Mutation] { try store.pending() }
 

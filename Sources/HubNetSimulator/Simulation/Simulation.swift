@@ -504,7 +504,7 @@ public final class Simulation {
         // Routing takes turns across the network: with a distribution rule, pushes go one by one.
         let pushing = scenario.distribution == nil ? concurrency : 1
         var reaches: [[PushReach]] = []
-        for step in steps { reaches.append(try await reach(of: step)) }
+        try await measure(.lanes) { for step in steps { reaches.append(try await reach(of: step)) } }
         let pushed = try await measure(.syncs) {
             try await Lanes.run(Array(zip(steps, reaches)), touching: { $0.1 }, concurrency: pushing) { try await $0.0.client.pushPending() }
         }
@@ -555,11 +555,15 @@ public final class Simulation {
     func reach(of step: DeviceStep) async throws -> [PushReach] {
         let pending = try await step.client.pending()
         guard !pending.isEmpty else { return [.organisation(step.tenant)] }
-        let referrals = try await step.client.referrals()
         var reached = Set<PushReach>()
+        // Each lead the queue touches is looked at once, and only its own referrals are read: the
+        // cost follows the queue, not how many referrals the device holds.
+        var looked = Set<Lead.ID>()
         for mutation in pending {
-            if let referral = try await step.client.lead(mutation.leadId)?.referralId { reached.insert(.referral(referral)) }
-            for referral in referrals where referral.sourceLeadId == mutation.leadId { reached.insert(.referral(referral.id)) }
+            if looked.insert(mutation.leadId).inserted {
+                if let referral = try await step.client.lead(mutation.leadId)?.referralId { reached.insert(.referral(referral)) }
+                for referral in try await step.client.referrals(of: mutation.leadId) { reached.insert(.referral(referral.id)) }
+            }
             switch mutation.intent {
             case .refer(let request): reached.insert(.organisation(request.partnerId))
             case .act(let action):

@@ -10,6 +10,7 @@ public final class SimulationProfiler: Sendable {
         case provision = "provisioning the network"
         case arrivals = "arrivals (lead forms, imports, sourcing companies)"
         case timers = "timer passes"
+        case lanes = "which pushes may go side by side (simulator)"
         case syncs = "device syncs (SDK and server)"
         case viewChecks = "view checks after pulls (checker)"
         case decisions = "people deciding on their devices (SDK)"
@@ -97,6 +98,10 @@ public final class SimulationProfiler: Sendable {
             lines.append(
                 "  \(share(spent))  \(seconds(spent).padding(toLength: 9, withPad: " ", startingAt: 0))  \(idle)  \(phase.rawValue)")
         }
+        // What no phase holds: the simulator's own steps between them (drawing the hour, applying
+        // outcomes, revocations and wipes). Growing with the days, it is where to look next.
+        let outside = total - phases.values.reduce(Duration.zero, +)
+        lines.append("  \(share(outside))  \(seconds(outside).padding(toLength: 9, withPad: " ", startingAt: 0))            outside every phase (the simulator between them)")
         let serverTotal = routes.values.reduce(Duration.zero) { $0 + $1.total }
         let databaseTotal = routes.values.reduce(Duration.zero) { $0 + $1.database }
         let requestCount = routes.values.reduce(0) { $0 + $1.count }

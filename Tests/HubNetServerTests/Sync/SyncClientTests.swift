@@ -256,6 +256,62 @@ struct SyncClientTests {
         }
     }
 
+    @Test("a lead's referrals are found under the lead they were made from, whether they came with the snapshot or a pull, and in a store from before they were kept so")
+    func referralsKeptByTheirSourceLead() async throws {
+        try await withTestApplication { app in
+            let sourcing = try await app.fixtures.tenant(.sourcingCompany, name: "Source Co", users: [[.partnerUser]])
+            let partner = try await app.fixtures.tenant(.partnerCompany, name: "Partner Co", users: [[.partnerUser]])
+            let token = sourcing.users[0].token
+            var leads: [Lead.ID] = []
+            for _ in 0..<3 {
+                let created = try await app.request(.post, "/v1/leads", token: token, json: PrivacyTests.leadBody())
+                let id = try #require(created.json?["id"] as? String, "\(created.text)")
+                leads.append(Lead.ID(try #require(UUID(uuidString: id))))
+            }
+            func refer(_ lead: Lead.ID) async throws -> String {
+                let made = try await app.request(.post, "/v1/leads/\(lead)/referrals", token: token, json: #"{"partner_id":"\#(partner.tenant.id)"}"#)
+                #expect(made.status == .created, "\(made.text)")
+                return try #require(made.json?["id"] as? String, "\(made.text)")
+            }
+            let path = FileManager.default.temporaryDirectory.appendingPathComponent("hubnet-sdk-\(UUID()).sqlite").path
+            defer { try? FileManager.default.removeItem(atPath: path) }
+            let registered = try await SyncTestDevice.register(app, as: sourcing.users[0])
+            let transport = TestAppTransport(app: app, token: registered.token)
+            let first = try await refer(leads[0])  // arrives with the device's snapshot
+            do {
+                let client = SyncClient(store: try LocalStore(path: path), transport: transport)
+                _ = try await client.sync()
+            }
+            let second = try await refer(leads[1])  // arrives with a pull
+            let client = SyncClient(store: try LocalStore(path: path), transport: transport)
+            let report = try await client.sync()
+            #expect(report.pulled > 0 && !report.replaced)
+            func found(_ client: SyncClient) async throws -> [[String]] {
+                var found: [[String]] = []
+                for lead in leads { found.append(try await client.referrals(of: lead).map(\.id.description)) }
+                return found
+            }
+            #expect(try await found(client) == [[first], [second], []])
+            #expect(try await client.referrals().count == 2)
+
+            // The file as the SDK before this one left it: referrals under no lead.
+            do {
+                let old = try DatabaseQueue(path: path)
+                try await old.write { db in
+                    try db.execute(
+                        sql: """
+                            UPDATE records SET lead_id = NULL WHERE entity = 'referral';
+                            DELETE FROM grdb_migrations WHERE identifier LIKE 'v3%';
+                            """)
+                }
+                let unkept = try await old.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM records WHERE entity = 'referral' AND lead_id IS NULL") }
+                #expect(unkept == 2)
+            }
+            let reopened = SyncClient(store: try LocalStore(path: path), transport: transport)
+            #expect(try await found(reopened) == [[first], [second], []])
+        }
+    }
+
     @Test("pending mutations survive a restart of the app and are pushed once; a rejection is reported and its effect disappears")
     func pendingSurvivesRestart() async throws {
         try await withTestApplication { app in
