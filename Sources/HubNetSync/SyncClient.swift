@@ -409,6 +409,7 @@ public actor SyncClient {
         report.replaced = true
         report.dropped += dropped
         report.pulled += records
+        report.snapshotRecords += records
     }
 
     // MARK: Optimistic application

@@ -29,6 +29,9 @@ public struct SyncReport: Sendable, Equatable {
     public var conflicts: [Conflict] = []
     /// Changes received by pulls (and records by snapshots).
     public var pulled = 0
+    /// Of `pulled`, the records that came with snapshots: a new, wiped or reset device takes all
+    /// its user sees again, so this grows with what the user's organisation holds.
+    public var snapshotRecords = 0
     public var pulls = 0
     /// Leads removed because they left the user's view or were deleted.
     public var dropped: [UUID] = []
@@ -57,6 +60,7 @@ public struct SyncReport: Sendable, Equatable {
         both.rejections += later.rejections
         both.conflicts += later.conflicts
         both.pulled += later.pulled
+        both.snapshotRecords += later.snapshotRecords
         both.pulls += later.pulls
         both.dropped += later.dropped
         both.resets += later.resets

@@ -71,6 +71,11 @@ struct SimulationTests {
         #expect(first.stats.doubleEdits > 0 && first.stats.conflicts > 0, "\(first.summary)")
         #expect(first.stats.viewChanges > 0 && first.stats.resets > 0, "\(first.summary)")
         #expect(first.stats.deviceWipes > 0, "\(first.summary)")
+        // Wiped, new and reset devices took their users' views again: those records, day by day,
+        // are part of the changes pulled.
+        #expect(first.stats.snapshotRecords > 0 && first.stats.snapshotRecords < first.stats.changesPulled, "\(first.summary)")
+        #expect(first.daily.reduce(0) { $0 + $1.snapshotRecords } == first.stats.snapshotRecords)
+        #expect(first.daily.allSatisfy { $0.snapshotRecords <= $0.changes })
         #expect(first.stats.smtpOutageHours == 2 && first.deliveryRetries > 0, "\(first.summary)")
         #expect(first.stats.clocksAhead > 0 && first.stats.clocksBehind > 0, "\(first.summary)")
         #expect(Set(first.funnels.map(\.template)).isSuperset(of: ["hub_moderation", "partner_lead", "status_path"]))

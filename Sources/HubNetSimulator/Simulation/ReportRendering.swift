@@ -29,7 +29,7 @@ extension SimulationReport {
         out.append("")
         out.append("Time to first action (\(wait.leads) leads): p50 \(wait.p50Hours) h, p90 \(wait.p90Hours) h, p99 \(wait.p99Hours) h")
         out.append(
-            "Sync: \(stats.syncs) syncs, \(stats.pushes) pushes of \(stats.mutations) mutations, \(stats.pulls) pulls of \(stats.changesPulled) changes (\(stats.pullsNotPoked) due devices not poked, so not pulling), "
+            "Sync: \(stats.syncs) syncs, \(stats.pushes) pushes of \(stats.mutations) mutations, \(stats.pulls) pulls of \(stats.changesPulled) changes (\(stats.snapshotRecords) of them records of snapshots; \(stats.pullsNotPoked) due devices not poked, so not pulling), "
                 + "\(stats.edits) field edits (\(stats.doubleEdits) by two people in one hour), \(stats.conflicts) conflicts, \(stats.viewChanges) view changes, \(stats.rejections) rejections, \(stats.resets) resets, \(stats.drops) drops, \(stats.offlineSpells) offline spells, \(stats.deviceWipes) device wipes, \(stats.clocksAhead) device clocks ahead and \(stats.clocksBehind) behind")
         if stats.databaseRestarts + stats.deviceRevocations + stats.userDeactivations + stats.serverKills > 0 {
             out.append(
@@ -99,8 +99,8 @@ extension SimulationReport {
             groups: zip(Self.histogramLabels, timeToFirstAction.histogram).map { ($0, [Double($1)]) }, series: ["leads"],
             xLabel: "hours from arrival to the first action", yLabel: "leads")
         let syncChart = Self.barChart(
-            title: "Sync traffic per day", groups: daily.map { ("d\($0.day)", [Double($0.mutations), Double($0.changes)]) },
-            series: ["mutations pushed", "changes pulled"], xLabel: "virtual day", yLabel: "count")
+            title: "Sync traffic per day", groups: daily.map { ("d\($0.day)", [Double($0.mutations), Double($0.changes), Double($0.snapshotRecords)]) },
+            series: ["mutations pushed", "changes pulled", "of them records of snapshots"], xLabel: "virtual day", yLabel: "count")
         let verdict =
             allInvariantsHeld
             ? "<p class=\"held\">All \(invariants.count) invariants held.</p>"
@@ -117,7 +117,7 @@ extension SimulationReport {
         var figures: [[String]] = [
             ["time to first action", "p50 \(timeToFirstAction.p50Hours) h, p90 \(timeToFirstAction.p90Hours) h, p99 \(timeToFirstAction.p99Hours) h (\(timeToFirstAction.leads) leads)"],
             ["syncs", "\(stats.syncs)"], ["pushes", "\(stats.pushes) (\(stats.mutations) mutations)"],
-            ["pulls", "\(stats.pulls) (\(stats.changesPulled) changes; \(stats.pullsNotPoked) due devices not poked, so not pulling)"], ["field edits", "\(stats.edits) (\(stats.doubleEdits) by two people in one hour)"],
+            ["pulls", "\(stats.pulls) (\(stats.changesPulled) changes, \(stats.snapshotRecords) of them records of snapshots; \(stats.pullsNotPoked) due devices not poked, so not pulling)"], ["field edits", "\(stats.edits) (\(stats.doubleEdits) by two people in one hour)"],
             ["conflicts", "\(stats.conflicts)"], ["view changes", "\(stats.viewChanges)"], ["rejections", "\(stats.rejections)"],
             ["resets", "\(stats.resets)"], ["drops", "\(stats.drops)"], ["offline spells", "\(stats.offlineSpells)"],
             ["device wipes", "\(stats.deviceWipes)"],

@@ -51,6 +51,8 @@ public struct SimulationReport: Sendable, Codable, Equatable {
         public var actions: Int
         public var mutations: Int
         public var changes: Int
+        /// Of `changes`, the records that came with snapshots.
+        public var snapshotRecords: Int
     }
 
     public var scenario: String
@@ -152,7 +154,7 @@ extension Simulation {
             let days = (0..<scenario.days).map {
                 SimulationReport.Day(
                     day: $0 + 1, arrivals: stats.arrivals[$0] ?? 0, actions: stats.actions[$0] ?? 0, mutations: stats.dailyMutations[$0] ?? 0,
-                    changes: stats.dailyChanges[$0] ?? 0)
+                    changes: stats.dailyChanges[$0] ?? 0, snapshotRecords: stats.dailySnapshotRecords[$0] ?? 0)
             }
             return SimulationReport(
                 scenario: scenario.name, seed: scenario.seed, days: scenario.days,

@@ -57,6 +57,8 @@ public struct SimulationStats: Sendable, Codable, Equatable {
     /// their tenant's log head), so a pull would have found nothing.
     public var pullsNotPoked = 0
     public var changesPulled = 0
+    /// Of `changesPulled`, the records that came with snapshots.
+    public var snapshotRecords = 0
     public var conflicts = 0
     public var rejections = 0
     public var rejectionCodes: [String: Int] = [:]
@@ -65,6 +67,9 @@ public struct SimulationStats: Sendable, Codable, Equatable {
     /// Per day: mutations pushed and changes pulled.
     public var dailyMutations: [Int: Int] = [:]
     public var dailyChanges: [Int: Int] = [:]
+    /// Of the changes pulled each day, the records that came with snapshots (new, wiped and reset
+    /// devices taking all their users see again).
+    public var dailySnapshotRecords: [Int: Int] = [:]
 
     mutating func record(_ report: SyncReport, day: Int) {
         syncs += 1
@@ -72,6 +77,7 @@ public struct SimulationStats: Sendable, Codable, Equatable {
         mutations += report.pushed
         pulls += report.pulls
         changesPulled += report.pulled
+        snapshotRecords += report.snapshotRecords
         conflicts += report.conflicts.count
         rejections += report.rejections.count
         for rejection in report.rejections { rejectionCodes[rejection.code, default: 0] += 1 }
@@ -79,6 +85,7 @@ public struct SimulationStats: Sendable, Codable, Equatable {
         drops += report.dropped.count
         dailyMutations[day, default: 0] += report.pushed
         dailyChanges[day, default: 0] += report.pulled
+        dailySnapshotRecords[day, default: 0] += report.snapshotRecords
     }
 }
 

@@ -280,12 +280,15 @@ struct SyncClientTests {
             let first = try await refer(leads[0])  // arrives with the device's snapshot
             do {
                 let client = SyncClient(store: try LocalStore(path: path), transport: transport)
-                _ = try await client.sync()
+                let first = try await client.sync()
+                // The snapshot's records, counted apart: the three leads and the referral held.
+                #expect(first.replaced && first.snapshotRecords == 4 && first.pulled >= 4, "\(first)")
+                #expect(try await client.leads().count + client.referrals().count == 4)
             }
             let second = try await refer(leads[1])  // arrives with a pull
             let client = SyncClient(store: try LocalStore(path: path), transport: transport)
             let report = try await client.sync()
-            #expect(report.pulled > 0 && !report.replaced)
+            #expect(report.pulled > 0 && !report.replaced && report.snapshotRecords == 0, "\(report)")
             func found(_ client: SyncClient) async throws -> [[String]] {
                 var found: [[String]] = []
                 for lead in leads { found.append(try await client.referrals(of: lead).map(\.id.description)) }
