@@ -503,8 +503,13 @@ public final class Simulation {
         let steps = due.map { DeviceStep(client: $0.device.client, tenant: $0.person.organisation.tenant.id) }
         // Routing takes turns across the network: with a distribution rule, pushes go one by one.
         let pushing = scenario.distribution == nil ? concurrency : 1
-        var reaches: [[PushReach]] = []
-        try await measure(.lanes) { for step in steps { reaches.append(try await reach(of: step)) } }
+        // Each device's reach reads its own store only: the devices are looked at side by side.
+        let listingHubs = listingHubs
+        let reaches = try await measure(.lanes) {
+            try await Lanes.run(steps, touching: { _ in [Tenant.ID]() }, concurrency: concurrency) {
+                try await Self.reach(of: $0, listingHubs: listingHubs)
+            }
+        }
         let pushed = try await measure(.syncs) {
             try await Lanes.run(Array(zip(steps, reaches)), touching: { $0.1 }, concurrency: pushing) { try await $0.0.client.pushPending() }
         }
@@ -552,7 +557,7 @@ public final class Simulation {
     /// pushes go one by one.) Pushes sharing a key share a lane and go in the network's order, so
     /// a target's answer and its source's new referral of that lead land in the same order in
     /// every run.
-    func reach(of step: DeviceStep) async throws -> [PushReach] {
+    static func reach(of step: DeviceStep, listingHubs: [Listing.ID: Tenant.ID]) async throws -> [PushReach] {
         let pending = try await step.client.pending()
         guard !pending.isEmpty else { return [.organisation(step.tenant)] }
         var reached = Set<PushReach>()

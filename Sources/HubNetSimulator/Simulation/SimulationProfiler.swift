@@ -18,7 +18,7 @@ public final class SimulationProfiler: Sendable {
         case viewChanges = "admins changing advisors' views"
         case delivery = "delivery passes (outbox to SMTP)"
         case faults = "database crashes and restarts"
-        case homeTime = "home time (final syncs)"
+        case homeTime = "home time (the last tick; its syncs count as device syncs)"
         case checking = "invariant check and report (checker)"
     }
 
@@ -45,20 +45,39 @@ public final class SimulationProfiler: Sendable {
     /// The in-process server records every request here.
     public let requests = RequestTimings()
 
-    public init() {}
+    /// The time since some fixed start: the machine's monotonic clock, or a test's own.
+    let now: @Sendable () -> Duration
 
-    /// Runs `body` and adds its wall time to `phase`.
+    public init() {
+        let start = ContinuousClock.now
+        now = { ContinuousClock.now - start }
+    }
+
+    init(now: @escaping @Sendable () -> Duration) { self.now = now }
+
+    /// The phase being measured in this task, to which a phase measured inside it (home time's
+    /// syncs) gives its time back: each second counts once, in the innermost phase.
+    final class Frame: Sendable {
+        let inner = Mutex(Duration.zero)
+    }
+    @TaskLocal static var frame: Frame?
+
+    /// Runs `body` and adds its wall time to `phase`, less the time of phases measured inside it.
     func measure<Result>(_ phase: Phase, _ body: () async throws -> Result) async rethrows -> Result {
-        let started = ContinuousClock.now
+        let started = now()
         let machineBefore = MachineCPU.now()
+        let outer = Self.frame
+        let frame = Frame()
         defer {
-            add(ContinuousClock.now - started, to: phase)
+            let spent = now() - started
+            outer?.inner.withLock { $0 += spent }
+            add(spent - frame.inner.withLock { $0 }, to: phase)
             if let machineBefore, let machineAfter = MachineCPU.now() {
                 let spent = machineAfter.since(machineBefore)
                 state.withLock { $0.machine[phase] = ($0.machine[phase] ?? MachineCPU(idle: 0, total: 0)) + spent }
             }
         }
-        return try await body()
+        return try await Self.$frame.withValue(frame) { try await body() }
     }
 
     func add(_ duration: Duration, to phase: Phase) { state.withLock { $0.phases[phase, default: .zero] += duration } }
