@@ -54,10 +54,13 @@ public final class LocalStore: Sendable {
             }
             try db.execute(sql: "CREATE INDEX pending_lead_idx ON pending (lead_id, id)")
         }
-        // Each referral under the lead it was made from, so a lead's referrals are found by the
-        // index instead of by decoding every referral held (a sourcing company's device holds one
-        // for each lead it ever referred). Rows from before are filled in here.
-        migrator.registerMigration("v3: referrals by source lead") { db in
+        // A lead's records found by their lead: the index on `lead_id` alone lost to the primary
+        // key, so SQLite read every note (activity, referral) held to find one lead's (see
+        // `recordsOfLead`). And each referral under the lead it was made from, so a lead's
+        // referrals are found too instead of decoding every referral held (a sourcing company's
+        // device holds one for each lead it ever referred); rows from before are filled in here.
+        migrator.registerMigration("v3: records by lead and entity") { db in
+            try db.execute(sql: "DROP INDEX records_lead_idx; \(Self.recordsLeadIndex)")
             for row in try Row.fetchAll(db, sql: "SELECT id, json FROM records WHERE entity = 'referral'") {
                 let json: Data = row["json"]
                 guard let lead = Self.sourceLead(ofReferral: json) else { continue }
@@ -114,12 +117,17 @@ public final class LocalStore: Sendable {
 
     // MARK: Records
 
+    /// A lead's records of one kind, in order: found through `recordsLeadIndex` (a test checks
+    /// SQLite's plan), not by reading every record of the kind.
+    static let recordsOfLead = "SELECT json FROM records WHERE entity = ? AND lead_id = ? ORDER BY id"
+    static let recordsLeadIndex = "CREATE INDEX records_lead_idx ON records (lead_id, entity, id);"
+
     func records<Record: Decodable>(_ entity: SyncEntity, as type: Record.Type, lead: UUID? = nil) throws -> [Record] {
         try queue.read { db in
             let rows: [Data]
             if let lead {
                 rows = try Data.fetchAll(
-                    db.cachedStatement(sql: "SELECT json FROM records WHERE entity = ? AND lead_id = ? ORDER BY id"),
+                    db.cachedStatement(sql: Self.recordsOfLead),
                     arguments: [entity.rawValue, UUIDText.lowercase(lead)])
             } else {
                 rows = try Data.fetchAll(db.cachedStatement(sql: "SELECT json FROM records WHERE entity = ? ORDER BY id"), arguments: [entity.rawValue])
@@ -203,7 +211,7 @@ public final class LocalStore: Sendable {
                 sql: """
                     DROP TABLE records;
                     ALTER TABLE incoming RENAME TO records;
-                    CREATE INDEX records_lead_idx ON records (lead_id);
+                    \(Self.recordsLeadIndex)
                     """)
             try setMeta("cursor", cursor, in: db)
             return (dropped, count)

@@ -2,7 +2,7 @@ import Foundation
 import GRDB
 import HTTPTypes
 import HubNetCore
-import HubNetSync
+@testable import HubNetSync
 import HubNetTestSupport
 import HummingbirdTesting
 import Synchronization
@@ -256,7 +256,15 @@ struct SyncClientTests {
         }
     }
 
-    @Test("a lead's referrals are found under the lead they were made from, whether they came with the snapshot or a pull, and in a store from before they were kept so")
+    /// How SQLite reads one lead's records of a kind in this store.
+    static func leadRecordsPlan(_ client: SyncClient) async throws -> String {
+        try await client.store.queue.read { db in
+            try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + LocalStore.recordsOfLead, arguments: ["note", "x"]).map { $0["detail"] as String }
+                .joined(separator: "; ")
+        }
+    }
+
+    @Test("a lead's records (notes, activities, referrals) are found through the index on their lead and kind, not by reading every record of the kind; a lead's referrals are those made from it, whether they came with the snapshot or a pull, also in a store from before")
     func referralsKeptByTheirSourceLead() async throws {
         try await withTestApplication { app in
             let sourcing = try await app.fixtures.tenant(.sourcingCompany, name: "Source Co", users: [[.partnerUser]])
@@ -284,6 +292,9 @@ struct SyncClientTests {
                 // The snapshot's records, counted apart: the three leads and the referral held.
                 #expect(first.replaced && first.snapshotRecords == 4 && first.pulled >= 4, "\(first)")
                 #expect(try await client.leads().count + client.referrals().count == 4)
+                // The snapshot's table took the index too.
+                let plan = try await Self.leadRecordsPlan(client)
+                #expect(plan.contains("records_lead_idx (lead_id=? AND entity=?)"), "\(plan)")
             }
             let second = try await refer(leads[1])  // arrives with a pull
             let client = SyncClient(store: try LocalStore(path: path), transport: transport)
@@ -297,21 +308,29 @@ struct SyncClientTests {
             #expect(try await found(client) == [[first], [second], []])
             #expect(try await client.referrals().count == 2)
 
-            // The file as the SDK before this one left it: referrals under no lead.
+            // The file as the SDK before this one left it: referrals under no lead, records indexed
+            // by their lead alone (a plan that read every record of the kind).
             do {
                 let old = try DatabaseQueue(path: path)
                 try await old.write { db in
                     try db.execute(
                         sql: """
                             UPDATE records SET lead_id = NULL WHERE entity = 'referral';
+                            DROP INDEX records_lead_idx;
+                            CREATE INDEX records_lead_idx ON records (lead_id);
                             DELETE FROM grdb_migrations WHERE identifier LIKE 'v3%';
                             """)
+                    let plan = try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + LocalStore.recordsOfLead, arguments: ["note", "x"])
+                        .map { $0["detail"] as String }.joined()
+                    #expect(!plan.contains("records_lead_idx"), "\(plan)")
                 }
                 let unkept = try await old.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM records WHERE entity = 'referral' AND lead_id IS NULL") }
                 #expect(unkept == 2)
             }
             let reopened = SyncClient(store: try LocalStore(path: path), transport: transport)
             #expect(try await found(reopened) == [[first], [second], []])
+            let plan = try await Self.leadRecordsPlan(reopened)
+            #expect(plan.contains("records_lead_idx (lead_id=? AND entity=?)"), "\(plan)")
         }
     }
 
